@@ -1,0 +1,165 @@
+"""``IPlugin``, ``PluginState`` and ``PluginMetadata``: QtForge's plugin interface in Python."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from enum import IntEnum
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._errors import PluginErrorCode
+from .._expected import Expected, make_error, make_success
+
+
+class PluginState(IntEnum):
+    """QtForge's plugin lifecycle states, in QtForge's order (so the integers match)."""
+
+    Unloaded = 0
+    Loading = 1
+    Loaded = 2
+    Initializing = 3
+    Running = 4
+    Paused = 5
+    Stopping = 6
+    Stopped = 7
+    Error = 8
+    Reloading = 9
+
+
+class PluginMetadata(BaseModel):
+    """Descriptive data about a plugin. Informational: the manager does not enforce it."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    name: str
+    version: str = "1.0.0"
+    description: str = ""
+    author: str = ""
+    license: str = ""
+    category: str = ""
+    tags: list[str] = Field(default_factory=list)
+    dependencies: list[str] = Field(default_factory=list)
+
+
+_TEXT_FIELDS = ("name", "version", "description", "author", "license", "category")
+_LIST_FIELDS = ("tags", "dependencies")
+
+
+class IPlugin(ABC):
+    """A unit of work the orchestrators call by id and command name.
+
+    Subclasses must implement ``id``, ``execute_command`` and ``available_commands``.
+    ``execute_command`` may declare an extra keyword parameter ``context`` (a
+    ``StepContext`` or None) to receive cooperative cancellation and progress reporting.
+
+    Metadata comes from the class attributes below. They are plain attributes rather than
+    constructor arguments so that a subclass needs no ``__init__`` at all; for the same reason
+    the lifecycle state and configuration live in class-level defaults.
+    """
+
+    name: str = ""
+    version: str = "1.0.0"
+    description: str = ""
+    author: str = ""
+    license: str = ""
+    category: str = ""
+    tags: Sequence[str] = ()
+    dependencies: Sequence[str] = ()
+
+    _plugin_state: PluginState = PluginState.Unloaded
+    _plugin_config: Mapping[str, Any] = {}
+
+    @abstractmethod
+    def id(self) -> str:
+        """The unique id workflows use to address this plugin."""
+
+    @abstractmethod
+    def execute_command(
+        self, command: str, params: dict[str, Any]
+    ) -> dict[str, Any] | Expected[dict[str, Any]]:
+        """Run ``command`` with ``params``; return a dict, or an ``Expected`` of one."""
+
+    @abstractmethod
+    def available_commands(self) -> list[str]:
+        """The command names ``execute_command`` accepts."""
+
+    def metadata(self) -> PluginMetadata:
+        values: dict[str, Any] = {}
+        # A subclass may reuse one of these names for something else (a ``description()``
+        # method, say); such values are ignored rather than breaking ``metadata()``.
+        for field in _TEXT_FIELDS:
+            value = getattr(self, field, None)
+            if isinstance(value, str) and value:
+                values[field] = value
+        for field in _LIST_FIELDS:
+            value = getattr(self, field, None)
+            if isinstance(value, Sequence) and not isinstance(value, str):
+                values[field] = [item for item in value if isinstance(item, str)]
+        values.setdefault("name", self.id())
+        return PluginMetadata(**values)
+
+    def state(self) -> PluginState:
+        return self._plugin_state
+
+    def _set_state(self, state: PluginState) -> None:
+        """For subclasses that manage their own lifecycle."""
+        self._plugin_state = state
+
+    def initialize(self) -> Expected[None]:
+        self._plugin_state = PluginState.Running
+        return make_success()
+
+    def shutdown(self) -> None:
+        self._plugin_state = PluginState.Stopped
+
+    def configure(self, config: dict[str, Any]) -> Expected[None]:
+        if not isinstance(config, Mapping):
+            return make_error(
+                PluginErrorCode.InvalidConfiguration,
+                f"plugin '{self.id()}': configuration must be a dict, not {type(config).__name__}",
+            )
+        self._plugin_config = dict(config)
+        return make_success()
+
+    def get_configuration(self) -> dict[str, Any]:
+        return dict(self._plugin_config)
+
+    def __repr__(self) -> str:
+        try:
+            plugin_id = self.id()
+        except Exception:  # repr must never fail, even for a half-built plugin
+            plugin_id = "?"
+        return f"<{type(self).__name__} id={plugin_id!r} state={self.state().name}>"
+
+
+def accepts_context(fn: Callable[..., Any]) -> bool:
+    """True when ``fn`` declares a parameter named ``context`` that can be passed by keyword.
+
+    Signature inspection is slow next to a call, so callers do this once per callable.
+    """
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    parameter = parameters.get("context")
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _function_accepts_context(fn: Callable[..., Any]) -> bool:
+    return accepts_context(fn)
+
+
+def plugin_accepts_context(plugin: IPlugin) -> bool:
+    """Whether ``plugin.execute_command`` takes the ``context`` keyword (cached per class)."""
+    if "execute_command" in getattr(plugin, "__dict__", ()):
+        # Overridden on the instance: nothing shared to cache on.
+        return accepts_context(plugin.execute_command)
+    return _function_accepts_context(type(plugin).execute_command)
