@@ -1,0 +1,85 @@
+"""qtforge_orch: QtForge's plugin orchestrators, real and Qt-native, for PySide6 apps.
+
+Everything public is importable from here; names load on first use to keep import cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._lazy import load as _load
+
+if TYPE_CHECKING:
+    from ._engine.context import StepContext
+    from ._engine.futures import ExecutionFuture
+    from ._errors import PluginError, PluginErrorCode
+    from ._expected import Expected, expected, make_error, make_success
+    from .orchestration._v1_model import (
+        ExecutionMode,
+        StepResult,
+        StepStatus,
+        Workflow,
+        WorkflowStep,
+    )
+    from .orchestration.advanced._v2_model import (
+        ConnectionType,
+        PluginWorkflow,
+        WorkflowConnection,
+        WorkflowExecutionContext,
+        WorkflowExecutionMode,
+        WorkflowExecutionStatus,
+        WorkflowNode,
+        WorkflowNodeType,
+    )
+    from .orchestration.advanced.plugin_orchestrator_v2 import AdvancedPluginOrchestrator
+    from .orchestration.plugin_orchestrator import PluginOrchestrator
+    from .plugins import (
+        FunctionPlugin,
+        IPlugin,
+        PluginManager,
+        PluginMetadata,
+        PluginState,
+        default_plugin_manager,
+    )
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdvancedPluginOrchestrator",
+    "ConnectionType",
+    "ExecutionFuture",
+    "ExecutionMode",
+    "Expected",
+    "FunctionPlugin",
+    "IPlugin",
+    "PluginError",
+    "PluginErrorCode",
+    "PluginManager",
+    "PluginMetadata",
+    "PluginOrchestrator",
+    "PluginState",
+    "PluginWorkflow",
+    "StepContext",
+    "StepResult",
+    "StepStatus",
+    "Workflow",
+    "WorkflowConnection",
+    "WorkflowExecutionContext",
+    "WorkflowExecutionMode",
+    "WorkflowExecutionStatus",
+    "WorkflowNode",
+    "WorkflowNodeType",
+    "WorkflowStep",
+    "default_plugin_manager",
+    "expected",
+    "make_error",
+    "make_success",
+]
+
+
+def __getattr__(name: str) -> Any:
+    return _load(globals(), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

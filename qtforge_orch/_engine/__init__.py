@@ -1,0 +1,1 @@
+"""The one execution core shared by both orchestrators. Private: no public names live here."""

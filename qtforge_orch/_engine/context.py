@@ -1,0 +1,86 @@
+"""``StepContext``: what a long-running plugin command may opt into.
+
+A plugin receives it when its ``execute_command`` (or wrapped callable) declares a ``context``
+parameter. It is the only channel between the engine and running user code, so every method is
+safe to call from the worker thread that runs the command.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._errors import PluginError, PluginErrorCode
+
+
+class StepContext:
+    """Cooperative cancellation, progress reporting and pause points for one attempt."""
+
+    __slots__ = (
+        "_cancelled",
+        "_on_progress",
+        "_resumed",
+        "attempt",
+        "execution_id",
+        "step_id",
+    )
+
+    def __init__(
+        self,
+        execution_id: str,
+        step_id: str,
+        attempt: int,
+        resumed: threading.Event,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.step_id = step_id
+        self.attempt = attempt
+        self._cancelled = threading.Event()
+        self._resumed = resumed
+        self._on_progress = on_progress
+
+    def is_cancelled(self) -> bool:
+        """True once the attempt was cancelled or timed out: its result will be discarded."""
+        return self._cancelled.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def check_cancelled(self) -> None:
+        """Raise ``PluginError(OperationCancelled)`` if the attempt should stop."""
+        if self._cancelled.is_set():
+            raise PluginError(
+                PluginErrorCode.OperationCancelled, f"step '{self.step_id}' cancelled"
+            )
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; returns True early (and at once) when cancelled."""
+        return self._cancelled.wait(seconds)
+
+    def checkpoint(self, timeout: float | None = None) -> None:
+        """A pause point: blocks while the execution is paused, raises if cancelled."""
+        self.check_cancelled()
+        while not self._resumed.wait(0.05 if timeout is None else min(timeout, 0.05)):
+            self.check_cancelled()
+            if timeout is not None:
+                timeout -= 0.05
+                if timeout <= 0:
+                    return
+        self.check_cancelled()
+
+    def report_progress(self, fraction: float, message: str = "") -> None:
+        """Report progress within this step (0.0 to 1.0); shown in the execution's status."""
+        if self._on_progress is not None:
+            self._on_progress(min(1.0, max(0.0, float(fraction))), message)
+
+    def __repr__(self) -> str:
+        return f"StepContext({self.execution_id!r}, {self.step_id!r}, attempt={self.attempt})"
+
+
+ContextAware = Callable[..., Any]

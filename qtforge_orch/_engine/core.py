@@ -1,0 +1,146 @@
+"""The engine a facade owns: pool, timers, signal pump, runs, history and compensations."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QThreadPool
+
+from .compensation import CompensationLedger
+from .context import StepContext
+from .dataflow import collect_result
+from .events import Dispatch, EventPump
+from .invoke import Outcome, PluginLookup, call_plugin
+from .plan import Plan, TaskSpec
+from .run import Run, SignalNames
+from .timers import shared_timers
+
+DEFAULT_HISTORY_LIMIT = 256
+
+
+class Executor:
+    """Runs engine callables on a QThreadPool (the orchestrator's own unless one is given)."""
+
+    def __init__(self, pool: QThreadPool | None) -> None:
+        if pool is None:
+            pool = QThreadPool()
+            pool.setMaxThreadCount(max(4, QThread.idealThreadCount()))
+        self.pool = pool
+
+    def submit(self, function: Callable[[], None]) -> None:
+        self.pool.start(function)
+
+    def max_threads(self) -> int:
+        return max(1, self.pool.maxThreadCount())
+
+
+class Engine:
+    def __init__(
+        self,
+        owner: QObject,
+        names: SignalNames,
+        dispatch: Dispatch,
+        plugins: PluginLookup,
+        thread_pool: QThreadPool | None = None,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+    ) -> None:
+        self.owner = owner
+        self.names = names
+        self.plugins = plugins
+        self.executor = Executor(thread_pool)
+        self.timers = shared_timers()
+        self.pump = EventPump(dispatch, names.progress, owner)
+        self.compensations = CompensationLedger(self)
+        self._lock = threading.RLock()
+        self._active: dict[str, Run] = {}
+        self._history: OrderedDict[str, Run] = OrderedDict()
+        self._history_limit = history_limit
+        self.invoke: Callable[[TaskSpec, dict[str, Any], StepContext], Outcome] = (
+            self._invoke_plugin
+        )
+
+    # --- runs ------------------------------------------------------------------------
+    def new_run(
+        self,
+        plan: Plan,
+        initial_data: dict[str, Any],
+        *,
+        transaction_id: str | None = None,
+        max_concurrency: int | None = None,
+    ) -> Run:
+        run = Run(
+            self,
+            plan,
+            str(uuid.uuid4()),
+            initial_data,
+            transaction_id=transaction_id,
+            max_concurrency=max_concurrency,
+        )
+        with self._lock:
+            self._active[run.execution_id] = run
+        run.on_finish(self._retire)
+        return run
+
+    def _retire(self, run: Run) -> None:
+        with self._lock:
+            self._active.pop(run.execution_id, None)
+            self._history[run.execution_id] = run
+            while len(self._history) > self._history_limit:
+                self._history.popitem(last=False)
+
+    def get_run(self, execution_id: str) -> Run | None:
+        with self._lock:
+            return self._active.get(execution_id) or self._history.get(execution_id)
+
+    def active_runs(self) -> list[Run]:
+        with self._lock:
+            return list(self._active.values())
+
+    def set_history_limit(self, limit: int) -> None:
+        with self._lock:
+            self._history_limit = max(0, limit)
+            while len(self._history) > self._history_limit:
+                self._history.popitem(last=False)
+
+    def history_limit(self) -> int:
+        return self._history_limit
+
+    def in_owner_thread(self) -> bool:
+        return QThread.currentThread() == self.owner.thread()
+
+    def wait(self, run: Run) -> None:
+        """Block until ``run`` ends without starving anyone: the owner thread delivers the
+        run's signals while it waits; any other thread helps run its tasks."""
+        if self.in_owner_thread():
+            self.pump.wait_until(run.done)
+        else:
+            run.help_until_done()
+
+    def wait_event(self, done: threading.Event) -> None:
+        if self.in_owner_thread():
+            self.pump.wait_until(done)
+        else:
+            done.wait()
+
+    # --- work ------------------------------------------------------------------------
+    def _invoke_plugin(
+        self, task: TaskSpec, params: dict[str, Any], context: StepContext
+    ) -> Outcome:
+        return call_plugin(self.plugins, task.plugin_id, task.command, params, context)
+
+    def collect_result(self, run: Run) -> dict[str, Any]:
+        return collect_result(run.plan, run.shared, run.outputs, run.states)
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every active run, let compensations finish, join the pool's threads."""
+        for run in self.active_runs():
+            run.cancel()
+        deadline = threading.Event()
+        for run in self.active_runs():
+            run.done.wait(timeout_ms / 1000.0)
+        deadline.set()
+        return bool(self.executor.pool.waitForDone(timeout_ms))

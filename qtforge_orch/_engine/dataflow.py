@@ -1,0 +1,183 @@
+"""How a task's input is assembled and whether it may run: the data-flow rules of DESIGN 4-5."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .plan import DataPolicy, JoinPolicy, Plan, Role, TaskSpec, TaskState, WireKind
+
+# Engine settings that live in a v2 node's configuration but are not plugin parameters.
+RESERVED_CONFIGURATION_KEYS = frozenset(
+    {"method", "timeout", "max_retries", "retry_delay", "critical"}
+)
+
+# Where list-valued results live when a node declares no port: a Splitter's items, the
+# per-item results of a mapped node, an Aggregator's collected input.
+MAPPED_KEY = "items"
+
+_DONE = TaskState.Completed
+_SKIPPED = TaskState.Skipped
+
+
+def build_params(
+    plan: Plan,
+    task: TaskSpec,
+    shared: dict[str, Any],
+    initial: dict[str, Any],
+    outputs: Sequence[dict[str, Any] | None],
+    active_control: Sequence[set[int] | None],
+) -> dict[str, Any]:
+    policy = plan.data
+    if policy is DataPolicy.SHARED:
+        params = dict(shared)
+        params.update(task.parameters)
+        return params
+    if policy is DataPolicy.PIPELINE:
+        if not task.incoming:
+            params = dict(initial)
+        else:
+            params = {}
+            for wire in task.incoming:
+                produced = outputs[wire.source]
+                if produced is not None:
+                    params.update(produced)
+        params.update(task.parameters)
+        return params
+    return _port_params(plan, task, initial, outputs, active_control[task.index])
+
+
+def _port_params(
+    plan: Plan,
+    task: TaskSpec,
+    initial: dict[str, Any],
+    outputs: Sequence[dict[str, Any] | None],
+    active_control: set[int] | None,
+) -> dict[str, Any]:
+    params = {k: v for k, v in task.parameters.items() if k not in RESERVED_CONFIGURATION_KEYS}
+    if task.role is Role.AGGREGATOR:
+        return _aggregate(plan, task, params, outputs, active_control)
+    carries_data = False
+    for wire in task.incoming:
+        if wire is task.fan_out:
+            carries_data = True
+            continue  # delivered item by item when the task runs
+        if wire.kind is WireKind.ORDER:
+            continue
+        if wire.kind is WireKind.CONTROL and (
+            active_control is None or wire.source not in active_control
+        ):
+            continue
+        produced = outputs[wire.source]
+        if produced is None:
+            continue
+        carries_data = True
+        deliver(params, produced, wire.source_port, wire.target_port)
+    if not carries_data:
+        # Roots (and nodes fed only by ordering edges) read the execution's input data.
+        merged = dict(initial)
+        merged.update(params)
+        params = merged
+    return params
+
+
+def _aggregate(
+    plan: Plan,
+    task: TaskSpec,
+    params: dict[str, Any],
+    outputs: Sequence[dict[str, Any] | None],
+    active_control: set[int] | None,
+) -> dict[str, Any]:
+    """An Aggregator receives one list: every delivered value, in connection order, with the
+    per-item results of mapped (Splitter-fed) nodes flattened into it."""
+    collected: list[Any] = []
+    for wire in task.incoming:
+        if wire.kind is WireKind.ORDER:
+            continue
+        if wire.kind is WireKind.CONTROL and (
+            active_control is None or wire.source not in active_control
+        ):
+            continue
+        produced = outputs[wire.source]
+        if produced is None:
+            continue
+        if plan.tasks[wire.source].fan_out is not None and not wire.source_port:
+            collected.extend(produced[MAPPED_KEY])
+        elif wire.source_port:
+            collected.append(produced.get(wire.source_port))
+        else:
+            collected.append(produced)
+    params[task.in_port or MAPPED_KEY] = collected
+    return params
+
+
+def fan_out_items(task: TaskSpec, outputs: Sequence[dict[str, Any] | None]) -> list[Any]:
+    wire = task.fan_out
+    assert wire is not None
+    produced = outputs[wire.source] or {}
+    items = produced.get(wire.source_port or MAPPED_KEY)
+    return list(items) if isinstance(items, list) else []
+
+
+def deliver(params: dict[str, Any], produced: Any, source_port: str, target_port: str) -> None:
+    """DataFlow rule: ``output[source_port]`` lands on ``target_port``; no ports: merge."""
+    value = produced.get(source_port) if source_port and isinstance(produced, dict) else produced
+    if target_port:
+        params[target_port] = value
+    elif isinstance(value, dict):
+        params.update(value)
+    else:
+        params[source_port or "value"] = value
+
+
+def should_run(
+    plan: Plan,
+    task: TaskSpec,
+    states: Sequence[int],
+    active_control: set[int] | None,
+) -> bool:
+    """Decide, once every predecessor has settled, whether the task runs or is Skipped."""
+    if not task.incoming:
+        return True
+    join = plan.join
+    if join is JoinPolicy.ALL:
+        return all(states[w.source] == _DONE for w in task.incoming)
+    if join is JoinPolicy.OR:
+        settled_ok = all(states[w.source] in (_DONE, _SKIPPED) for w in task.incoming)
+        return settled_ok and any(states[w.source] == _DONE for w in task.incoming)
+    if join is JoinPolicy.GATED_OR:
+        return any(
+            (active_control is not None and wire.source in active_control)
+            if wire.kind is WireKind.CONTROL
+            else states[wire.source] == _DONE
+            for wire in task.incoming
+        )
+    has_control = False
+    for wire in task.incoming:
+        if wire.kind is WireKind.CONTROL:
+            has_control = True
+            continue
+        if states[wire.source] != _DONE:
+            return False
+    if has_control:
+        return bool(active_control)
+    return True
+
+
+def collect_result(
+    plan: Plan,
+    shared: dict[str, Any],
+    outputs: Sequence[dict[str, Any] | None],
+    states: Sequence[int],
+) -> dict[str, Any]:
+    """The workflow's result: shared data (v1), last steps' output (Pipeline), or the
+    outputs of the graph's completed leaf nodes keyed by node id (v2)."""
+    if plan.data is DataPolicy.SHARED:
+        return dict(shared)
+    leaves = [t for t in plan.tasks if not t.successors and states[t.index] == _DONE]
+    if plan.data is DataPolicy.PIPELINE:
+        merged: dict[str, Any] = {}
+        for task in leaves:
+            merged.update(outputs[task.index] or {})
+        return merged
+    return {task.key: dict(outputs[task.index] or {}) for task in leaves}

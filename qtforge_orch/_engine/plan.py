@@ -1,0 +1,129 @@
+"""The compiled form both facades produce: flat, index-addressed, validated once.
+
+Runs never touch pydantic models or networkx: everything they need is precomputed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class TaskState(IntEnum):
+    # Same order and values as the public StepStatus so facades convert by value.
+    Pending = 0
+    Running = 1
+    Completed = 2
+    Failed = 3
+    Skipped = 4
+    Cancelled = 5
+    Retrying = 6
+
+
+TERMINAL_STATES = frozenset(
+    {TaskState.Completed, TaskState.Failed, TaskState.Skipped, TaskState.Cancelled}
+)
+
+
+class DataPolicy(IntEnum):
+    SHARED = 0  # v1 Sequential/Parallel/Conditional: one shared dict, outputs merged into it
+    PIPELINE = 1  # v1 Pipeline: a step sees its dependencies' outputs
+    PORTS = 2  # v2: values move along connections, port to port
+
+
+class JoinPolicy(IntEnum):
+    ALL = 0  # every dependency must complete, else the task is skipped
+    OR = 1  # all dependencies settled as Completed/Skipped, at least one Completed
+    GATED = 2  # v2: data/order edges must complete; control edges gate by condition
+    GATED_OR = 3  # v2 Conditional: like GATED, but one active incoming edge is enough
+
+
+class WireKind(IntEnum):
+    DATA = 0
+    CONTROL = 1
+    ORDER = 2
+
+
+class Role(IntEnum):
+    PLAIN = 0
+    SOURCE = 1
+    SINK = 2
+    DECISION = 3
+    SPLITTER = 4
+    AGGREGATOR = 5
+
+
+ConditionEvaluator = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(slots=True, eq=False)
+class Wire:
+    source: int
+    kind: WireKind
+    source_port: str = ""
+    target_port: str = ""
+    condition: ConditionEvaluator | None = None
+    condition_text: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class TaskSpec:
+    key: str
+    index: int
+    plugin_id: str
+    command: str
+    parameters: dict[str, Any]
+    timeout_ms: int | None = None
+    max_retries: int = 0
+    retry_delay_ms: int = 0
+    critical: bool = True
+    condition: ConditionEvaluator | None = None
+    rollback: TaskSpec | None = None
+    incoming: tuple[Wire, ...] = ()
+    successors: tuple[int, ...] = ()
+    role: Role = Role.PLAIN
+    in_port: str = ""
+    out_port: str = ""
+    # v2: the wire whose list value this task maps over (fed by a Splitter), if any
+    fan_out: Wire | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Plan:
+    workflow_id: str
+    tasks: list[TaskSpec]
+    data: DataPolicy
+    join: JoinPolicy
+    max_concurrency: int | None = None  # None: the thread pool's size
+    timeout_ms: int | None = None
+    stream_capacity: int = 1024
+    roots: tuple[int, ...] = field(default=())
+    # source index -> [(target index, wire)] for control edges, evaluated when the source ends
+    control_out: dict[int, list[tuple[int, Wire]]] = field(default_factory=dict)
+    dependency_counts: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.roots:
+            self.roots = tuple(t.index for t in self.tasks if not t.incoming)
+        for task in self.tasks:
+            for wire in task.incoming:
+                if wire.kind is WireKind.CONTROL:
+                    self.control_out.setdefault(wire.source, []).append((task.index, wire))
+        self.dependency_counts = tuple(
+            len({wire.source for wire in task.incoming}) for task in self.tasks
+        )
+
+
+def link_successors(tasks: list[TaskSpec]) -> None:
+    """Fill ``successors`` from ``incoming`` (deduplicated, declaration order)."""
+    successors: list[list[int]] = [[] for _ in tasks]
+    for task in tasks:
+        seen: set[int] = set()
+        for wire in task.incoming:
+            if wire.source not in seen:
+                seen.add(wire.source)
+                successors[wire.source].append(task.index)
+    for task, succ in zip(tasks, successors, strict=True):
+        task.successors = tuple(succ)

@@ -1,0 +1,602 @@
+"""One execution of a compiled plan: the scheduler every mode and both facades share.
+
+State lives in flat per-task lists guarded by one lock per run. Any thread may advance a run:
+pool drainers run ready tasks back to back (one dispatch per burst, not per task), the timer
+thread fires retries and timeouts, and a thread that waits synchronously helps run tasks itself
+so nested synchronous executions cannot starve a small pool.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .._errors import PluginError, PluginErrorCode
+from .context import StepContext
+from .dataflow import MAPPED_KEY, build_params, deliver, fan_out_items, should_run
+from .events import Event
+from .invoke import Outcome, call_plugin
+from .plan import Plan, Role, TaskSpec, TaskState, WireKind
+
+if TYPE_CHECKING:
+    from .compensation import Compensation
+    from .core import Engine
+
+_P = TaskState.Pending
+_R = TaskState.Running
+_C = TaskState.Completed
+_F = TaskState.Failed
+_S = TaskState.Skipped
+_X = TaskState.Cancelled
+_T = TaskState.Retrying
+
+
+class SignalNames(NamedTuple):
+    workflow_started: str
+    workflow_completed: str
+    workflow_failed: str
+    workflow_cancelled: str
+    task_started: str
+    task_completed: str
+    task_failed: str
+    task_retrying: str | None
+    progress: str
+    paused: str | None = None
+    resumed: str | None = None
+
+
+class RunStatus:
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    FINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+
+
+_taker = threading.local()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Run:
+    """Mutable state of one execution. Every field below is guarded by ``lock``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        plan: Plan,
+        execution_id: str,
+        initial_data: dict[str, Any],
+        *,
+        transaction_id: str | None = None,
+        max_concurrency: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.plan = plan
+        self.execution_id = execution_id
+        self.workflow_id = plan.workflow_id
+        self.initial_data = initial_data
+        self.transaction_id = transaction_id
+        self.lock = threading.Condition(threading.Lock())
+        n = len(plan.tasks)
+        self.states: list[int] = [_P] * n
+        self.waiting: list[int] = list(plan.dependency_counts)
+        self.outputs: list[dict[str, Any] | None] = [None] * n
+        self.errors: list[str] = [""] * n
+        self.retries: list[int] = [0] * n
+        self.starts: list[float] = [0.0] * n
+        self.ends: list[float] = [0.0] * n
+        self.active_control: list[set[int] | None] = [None] * n
+        self._contexts: list[StepContext | None] = [None] * n
+        self._params: list[dict[str, Any] | None] = [None] * n
+        self._retry_timers: dict[int, Any] = {}
+        self._timeout_timers: dict[int, Any] = {}
+        self._ready: list[int] = []
+        self._running = 0
+        self._starting = 0
+        self._limit = max_concurrency or plan.max_concurrency or engine.executor.max_threads()
+        self.shared: dict[str, Any] = dict(initial_data)
+        self.status = RunStatus.PENDING
+        self._stopping = False
+        self.settled = 0
+        self.completed = 0
+        self.completion_order: list[int] = []
+        self.compensations: list[Compensation] = []
+        self.current_task = ""
+        self.progress = 0.0
+        self.error: PluginError | None = None
+        self.result: dict[str, Any] | None = None
+        self.rollback_errors: list[str] = []
+        self.start_time: datetime | None = None
+        self.end_time: datetime | None = None
+        self.done = threading.Event()
+        self._resumed = threading.Event()
+        self._resumed.set()
+        self._workflow_timer: Any = None
+        self._finish_callbacks: list[Callable[[Run], None]] = []
+
+    # --- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        names = self.engine.names
+        with self.lock:
+            self.status = RunStatus.RUNNING
+            self.start_time = _now()
+            self._post(names.workflow_started, (self.execution_id, self.workflow_id))
+            if self.plan.timeout_ms:
+                self._workflow_timer = self.engine.timers.call_later(
+                    self.plan.timeout_ms / 1000.0, self._on_workflow_timeout
+                )
+            self._begin()
+            self._spawn(0)
+            self._maybe_complete()
+
+    def _begin(self) -> None:
+        self._release(list(self.plan.roots))
+
+    def on_finish(self, callback: Callable[[Run], None]) -> None:
+        with self.lock:
+            if not self.done.is_set():
+                self._finish_callbacks.append(callback)
+                return
+        callback(self)
+
+    def cancel(self, error: PluginError | None = None) -> bool:
+        with self.lock:
+            if self._stopping or self.status in RunStatus.FINAL:
+                return False
+            self._abort(
+                RunStatus.CANCELLED,
+                error
+                or PluginError(
+                    PluginErrorCode.OperationCancelled,
+                    f"execution '{self.execution_id}' was cancelled",
+                ),
+            )
+            return True
+
+    def pause(self) -> PluginError | None:
+        with self.lock:
+            if self.status != RunStatus.RUNNING or self._stopping:
+                return self._state_error("pause", RunStatus.RUNNING)
+            self.status = RunStatus.PAUSED
+            self._resumed.clear()
+            if self.engine.names.paused:
+                self._post(self.engine.names.paused, (self.execution_id,))
+            return None
+
+    def resume(self) -> PluginError | None:
+        with self.lock:
+            if self.status != RunStatus.PAUSED or self._stopping:
+                return self._state_error("resume", RunStatus.PAUSED)
+            self.status = RunStatus.RUNNING
+            self._resumed.set()
+            if self.engine.names.resumed:
+                self._post(self.engine.names.resumed, (self.execution_id,))
+            self._spawn(0)
+            return None
+
+    def _state_error(self, action: str, needed: str) -> PluginError:
+        return PluginError(
+            PluginErrorCode.InvalidState,
+            f"cannot {action} execution '{self.execution_id}': it is {self.status}, not {needed}",
+            context={"execution_id": self.execution_id, "status": self.status},
+        )
+
+    # --- work ----------------------------------------------------------------------
+    def drain(self) -> None:
+        """Pool entry point: run ready tasks back to back until none can start."""
+        previous = getattr(_taker, "run", None)
+        _taker.run = self
+        try:
+            with self.lock:
+                self._starting -= 1
+                task = self._take()
+            while task is not None:
+                self._work(task)
+                with self.lock:
+                    task = self._take()
+        finally:
+            _taker.run = previous
+
+    def help_until_done(self) -> None:
+        """Used by a non-GUI thread waiting synchronously: run this run's tasks meanwhile."""
+        previous = getattr(_taker, "run", None)
+        _taker.run = self
+        try:
+            self._help()
+        finally:
+            _taker.run = previous
+
+    def _help(self) -> None:
+        while True:
+            with self.lock:
+                task = self._take()
+                while task is None:
+                    if self.done.is_set():
+                        return
+                    self.lock.wait(0.25)
+                    task = self._take()
+            self._work(task)
+
+    def _take(self) -> int | None:
+        if (
+            self._stopping
+            or self.status != RunStatus.RUNNING
+            or not self._ready
+            or self._running >= self._limit
+        ):
+            return None
+        index = heapq.heappop(self._ready)
+        self._running += 1
+        self.states[index] = _R
+        return index
+
+    def _work(self, index: int) -> None:
+        task = self.plan.tasks[index]
+        with self.lock:
+            params = self._params[index]
+            if params is None:
+                params = build_params(
+                    self.plan,
+                    task,
+                    self.shared,
+                    self.initial_data,
+                    self.outputs,
+                    self.active_control,
+                )
+                self._params[index] = params
+            first_attempt = self.retries[index] == 0
+        if task.condition is not None and first_attempt:
+            verdict = self._check_condition(index, params)
+            if verdict is not True:
+                with self.lock:
+                    self._running -= 1
+                    if self.states[index] == _R and not self._stopping:
+                        if verdict is False:
+                            self._settle(index, _S)
+                            self._after_settle()
+                        else:
+                            self._fail(index, verdict)
+                    self.lock.notify_all()
+                return
+        with self.lock:
+            if self.states[index] != _R or self._stopping:
+                self._running -= 1
+                return
+            context = StepContext(
+                self.execution_id, task.key, self.retries[index] + 1, self._resumed
+            )
+            self._contexts[index] = context
+            self.current_task = task.key
+            if first_attempt:
+                self.starts[index] = time.time()
+                self._post(self.engine.names.task_started, (self.execution_id, task.key))
+            if task.timeout_ms:
+                self._timeout_timers[index] = self.engine.timers.call_later(
+                    task.timeout_ms / 1000.0, lambda: self._on_task_timeout(index, context)
+                )
+        outcome = self._invoke(task, params, context)
+        with self.lock:
+            if self._contexts[index] is not context:
+                return  # timed out or cancelled meanwhile: the late result is discarded
+            self._contexts[index] = None
+            self._running -= 1
+            timer = self._timeout_timers.pop(index, None)
+            if timer is not None:
+                timer.cancel()
+            if outcome.ok:
+                self._complete(index, outcome.output)
+            else:
+                assert outcome.error is not None
+                self._attempt_failed(index, outcome.error)
+            self.lock.notify_all()
+
+    def _invoke(self, task: TaskSpec, params: dict[str, Any], context: StepContext) -> Outcome:
+        if task.fan_out is None:
+            return self.engine.invoke(task, params, context)
+        with self.lock:
+            items = fan_out_items(task, self.outputs)
+        results: list[Any] = []
+        for item in items:
+            if context.is_cancelled():
+                return Outcome(error=PluginError(PluginErrorCode.OperationCancelled, "cancelled"))
+            item_params = dict(params)
+            deliver(item_params, item, "", task.fan_out.target_port)
+            outcome = self.engine.invoke(task, item_params, context)
+            if not outcome.ok:
+                return outcome
+            results.append(outcome.output)
+        return Outcome({MAPPED_KEY: results})
+
+    def _check_condition(self, index: int, params: dict[str, Any]) -> bool | PluginError:
+        condition = self.plan.tasks[index].condition
+        assert condition is not None
+        try:
+            return bool(condition(params))
+        except BaseException as exc:
+            return PluginError(
+                PluginErrorCode.ExecutionFailed,
+                f"condition of '{self.plan.tasks[index].key}' could not be evaluated: {exc}",
+            )
+
+    # --- transitions (lock held) --------------------------------------------------------
+    def _complete(self, index: int, output: dict[str, Any]) -> None:
+        task = self.plan.tasks[index]
+        if task.role is Role.SPLITTER:
+            port = task.out_port or "items"
+            if not isinstance(output.get(port), list):
+                self._attempt_failed(
+                    index,
+                    PluginError(
+                        PluginErrorCode.InvalidParameters,
+                        f"splitter '{task.key}' must return a list under '{port}'",
+                    ),
+                    retry=False,
+                )
+                return
+        control = self.plan.control_out.get(index)
+        if control:
+            error = self._route(index, output, control)
+            if error is not None:
+                self._attempt_failed(index, error, retry=False)
+                return
+        self.outputs[index] = output
+        if self.plan.data == 0:  # DataPolicy.SHARED
+            self.shared.update(output)
+        self.ends[index] = time.time()
+        self._params[index] = None
+        self.completed += 1
+        self.completion_order.append(index)
+        if task.rollback is not None:
+            self.engine.compensations.record(self, index)
+        self._post(self.engine.names.task_completed, (self.execution_id, task.key, dict(output)))
+        self._settle(index, _C)
+        self._after_settle()
+
+    def _route(
+        self, index: int, output: dict[str, Any], control: list[tuple[int, Any]]
+    ) -> PluginError | None:
+        for target, wire in control:
+            if wire.condition is None:
+                taken = True
+            else:
+                try:
+                    taken = bool(wire.condition(output))
+                except BaseException as exc:
+                    return PluginError(
+                        PluginErrorCode.ExecutionFailed,
+                        f"condition '{wire.condition_text}' on the connection "
+                        f"'{self.plan.tasks[index].key}' -> '{self.plan.tasks[target].key}' "
+                        f"could not be evaluated: {exc}",
+                    )
+            if taken:
+                active = self.active_control[target]
+                if active is None:
+                    active = self.active_control[target] = set()
+                active.add(index)
+        return None
+
+    def _attempt_failed(self, index: int, error: PluginError, *, retry: bool = True) -> None:
+        task = self.plan.tasks[index]
+        if retry and self.retries[index] < task.max_retries and not self._stopping:
+            self.retries[index] += 1
+            self.states[index] = _T
+            names = self.engine.names
+            if names.task_retrying:
+                self._post(names.task_retrying, (self.execution_id, task.key, self.retries[index]))
+            self._retry_timers[index] = self.engine.timers.call_later(
+                task.retry_delay_ms / 1000.0, lambda: self._on_retry_due(index)
+            )
+            return
+        self._fail(index, error)
+
+    def _fail(self, index: int, error: PluginError) -> None:
+        task = self.plan.tasks[index]
+        self.errors[index] = error.message
+        self.ends[index] = time.time()
+        self._params[index] = None
+        self._post(self.engine.names.task_failed, (self.execution_id, task.key, error.message))
+        if task.critical:
+            self._settle(index, _F, propagate=False)
+            self._abort(
+                RunStatus.FAILED,
+                PluginError(
+                    error.code,
+                    f"step '{task.key}' failed: {error.message}",
+                    error.details,
+                    error.plugin_id,
+                    {**error.context, "step_id": task.key},
+                ),
+            )
+            return
+        self._settle(index, _F)
+        self._after_settle()
+
+    def _settle(self, index: int, state: TaskState, *, propagate: bool = True) -> None:
+        """Mark a task terminal and release successors whose predecessors have all settled."""
+        self.states[index] = state
+        self.settled += 1
+        if propagate:
+            self._release_successors(index)
+
+    def _release_successors(self, index: int) -> None:
+        ready: list[int] = []
+        for succ in self.plan.tasks[index].successors:
+            self.waiting[succ] -= 1
+            if self.waiting[succ] == 0:
+                ready.append(succ)
+        if ready:
+            self._release(ready)
+
+    def _release(self, candidates: list[int]) -> None:
+        # A worklist, not recursion: skip cascades through 20,000-step chains.
+        plan, tasks, states = self.plan, self.plan.tasks, self.states
+        stack = list(reversed(candidates))
+        while stack:
+            index = stack.pop()
+            if states[index] != _P:
+                continue
+            if should_run(plan, tasks[index], states, self.active_control[index]):
+                heapq.heappush(self._ready, index)
+                continue
+            states[index] = _S
+            self.settled += 1
+            for succ in reversed(tasks[index].successors):
+                self.waiting[succ] -= 1
+                if self.waiting[succ] == 0:
+                    stack.append(succ)
+
+    def _after_settle(self) -> None:
+        self._update_progress()
+        if not self._maybe_complete():
+            # A drainer or helper of this run loops to take the next task itself.
+            self._spawn(1 if getattr(_taker, "run", None) is self else 0)
+
+    def _spawn(self, self_takers: int) -> None:
+        if self.status != RunStatus.RUNNING or self._stopping:
+            return
+        free = self._limit - self._running - self._starting
+        wanted = min(len(self._ready), free) - self_takers
+        for _ in range(max(0, wanted)):
+            self._starting += 1
+            self.engine.executor.submit(self.drain)
+        if self._ready:
+            self.lock.notify_all()
+
+    def _update_progress(self) -> None:
+        total = len(self.plan.tasks)
+        progress = self.settled / total if total else 1.0
+        if progress > self.progress:
+            self.progress = progress
+            self.engine.pump.post_progress(self.execution_id, progress)
+
+    def _maybe_complete(self) -> bool:
+        if self._stopping or self.settled < len(self.plan.tasks):
+            return False
+        self._stopping = True
+        self._cancel_workflow_timer()
+        self.result = self.engine.collect_result(self)
+        self._finish(RunStatus.COMPLETED, None)
+        return True
+
+    def _abort(self, final_status: str, error: PluginError) -> None:
+        """Stop scheduling, cancel what runs or waits, then compensate and finish."""
+        self._stopping = True
+        self._cancel_workflow_timer()
+        self._resumed.set()  # paused checkpoints must wake up to see the cancellation
+        for timer in (*self._retry_timers.values(), *self._timeout_timers.values()):
+            timer.cancel()
+        self._retry_timers.clear()
+        self._timeout_timers.clear()
+        self._ready.clear()
+        for index, state in enumerate(self.states):
+            if state in (_P, _R, _T):
+                context = self._contexts[index]
+                if context is not None:
+                    context.cancel()
+                    self._contexts[index] = None
+                    self._running -= 1
+                self.states[index] = _X
+                self.settled += 1
+        self.error = error
+        self.lock.notify_all()
+        pending = self.engine.compensations.claim_for_run(self)
+        if pending:
+            self.engine.compensations.run_chain(
+                pending, lambda errors: self._finish_after_rollback(final_status, error, errors)
+            )
+        else:
+            self._finish(final_status, error)
+
+    def _finish_after_rollback(
+        self, final_status: str, error: PluginError, rollback_errors: list[str]
+    ) -> None:
+        with self.lock:
+            self.rollback_errors.extend(rollback_errors)
+            self._finish(final_status, error)
+
+    def _finish(self, final_status: str, error: PluginError | None) -> None:
+        names = self.engine.names
+        self.status = final_status
+        self.end_time = _now()
+        self.current_task = ""
+        self._params = [None] * len(self._params)
+        if final_status == RunStatus.COMPLETED:
+            self.progress = 1.0
+            self.engine.pump.post_progress(self.execution_id, 1.0)
+            result = dict(self.result or {})
+            self._post(names.workflow_completed, (self.execution_id, result), terminal=True)
+        elif final_status == RunStatus.FAILED:
+            assert error is not None
+            self._post(names.workflow_failed, (self.execution_id, error.message), terminal=True)
+        else:
+            self._post(names.workflow_cancelled, (self.execution_id,), terminal=True)
+        self.done.set()
+        self.lock.notify_all()
+        self.engine.pump.kick()
+        callbacks, self._finish_callbacks = self._finish_callbacks, []
+        # Callbacks run under the lock by design: they only record the final state.
+        for callback in callbacks:
+            callback(self)
+
+    # --- timers (timer thread) -----------------------------------------------------------
+    def _on_retry_due(self, index: int) -> None:
+        with self.lock:
+            self._retry_timers.pop(index, None)
+            if self._stopping or self.states[index] != _T:
+                return
+            self.states[index] = _P
+            heapq.heappush(self._ready, index)
+            self._spawn(0)
+
+    def _on_task_timeout(self, index: int, context: StepContext) -> None:
+        with self.lock:
+            if self._contexts[index] is not context:
+                return
+            context.cancel()
+            self._contexts[index] = None
+            self._timeout_timers.pop(index, None)
+            self._running -= 1  # the hung thread no longer counts against the limit
+            task = self.plan.tasks[index]
+            self._attempt_failed(
+                index,
+                PluginError(
+                    PluginErrorCode.Timeout,
+                    f"step '{task.key}' timed out after {task.timeout_ms} ms",
+                    plugin_id=task.plugin_id,
+                ),
+            )
+            self.lock.notify_all()
+
+    def _on_workflow_timeout(self) -> None:
+        with self.lock:
+            if self._stopping or self.status in RunStatus.FINAL:
+                return
+            self._abort(
+                RunStatus.CANCELLED,
+                PluginError(
+                    PluginErrorCode.Timeout,
+                    f"workflow '{self.workflow_id}' exceeded its timeout of "
+                    f"{self.plan.timeout_ms} ms and was cancelled",
+                    context={"execution_id": self.execution_id},
+                ),
+            )
+
+    def _cancel_workflow_timer(self) -> None:
+        if self._workflow_timer is not None:
+            self._workflow_timer.cancel()
+            self._workflow_timer = None
+
+    def _post(self, signal: str, args: tuple[Any, ...], *, terminal: bool = False) -> None:
+        self.engine.pump.post(Event(signal, args, self.execution_id, terminal))
+
+
+__all__ = ["Outcome", "Run", "RunStatus", "SignalNames", "WireKind", "call_plugin"]

@@ -1,0 +1,131 @@
+"""Transactions across executions (DESIGN 4): compensations held until commit or rollback."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from .._errors import PluginError, PluginErrorCode
+from .run import RunStatus
+
+if TYPE_CHECKING:
+    from .core import Engine
+    from .run import Run
+
+
+class Transaction:
+    __slots__ = ("runs", "state", "transaction_id")
+
+    def __init__(self, transaction_id: str) -> None:
+        self.transaction_id = transaction_id
+        self.state = "open"  # open, committed, rolled_back
+        self.runs: list[Run] = []
+
+
+class RollbackHandle:
+    __slots__ = ("done", "failures")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.failures: list[str] = []
+
+
+class TransactionRegistry:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._transactions: dict[str, Transaction] = {}
+
+    def begin(self, transaction_id: str) -> PluginError | None:
+        if not isinstance(transaction_id, str) or not transaction_id:
+            return PluginError(
+                PluginErrorCode.InvalidArgument, "a transaction id must be a non-empty string"
+            )
+        with self._lock:
+            if transaction_id in self._transactions:
+                return PluginError(
+                    PluginErrorCode.AlreadyExists,
+                    f"transaction '{transaction_id}' already exists; use a new id",
+                )
+            self._transactions[transaction_id] = Transaction(transaction_id)
+        return None
+
+    def join(self, transaction_id: str) -> PluginError | None:
+        """Checks that an execution may join; the caller attaches the run with ``attach``."""
+        with self._lock:
+            tx = self._transactions.get(transaction_id)
+            if tx is None:
+                return self._not_found(transaction_id)
+            if tx.state != "open":
+                return self._ended(tx, "join")
+        return None
+
+    def attach(self, transaction_id: str, run: Run) -> None:
+        with self._lock:
+            self._transactions[transaction_id].runs.append(run)
+
+    def commit(self, transaction_id: str) -> PluginError | None:
+        with self._lock:
+            tx, error = self._closable(transaction_id, "commit")
+            if error is not None:
+                return error
+            assert tx is not None
+            tx.state = "committed"
+            runs = list(tx.runs)
+        self._engine.compensations.drop(runs)
+        return None
+
+    def rollback(self, transaction_id: str) -> RollbackHandle | PluginError:
+        """Starts the compensations; the handle's ``done`` is set when they have all run."""
+        with self._lock:
+            tx, error = self._closable(transaction_id, "roll back")
+            if error is not None:
+                return error
+            assert tx is not None
+            tx.state = "rolled_back"
+            runs = list(tx.runs)
+        handle = RollbackHandle()
+        items = self._engine.compensations.claim(runs)
+        if not items:
+            handle.done.set()
+            return handle
+
+        def finished(errors: list[str]) -> None:
+            handle.failures.extend(errors)
+            handle.done.set()
+            self._engine.pump.kick()
+
+        self._engine.compensations.run_chain(items, finished)
+        return handle
+
+    def _closable(
+        self, transaction_id: str, action: str
+    ) -> tuple[Transaction | None, PluginError | None]:
+        tx = self._transactions.get(transaction_id)
+        if tx is None:
+            return None, self._not_found(transaction_id)
+        if tx.state != "open":
+            return None, self._ended(tx, action)
+        running = [r.execution_id for r in tx.runs if r.status not in RunStatus.FINAL]
+        if running:
+            return None, PluginError(
+                PluginErrorCode.InvalidState,
+                f"cannot {action} transaction '{transaction_id}': executions still running: "
+                f"{', '.join(running)}; wait for them or cancel them first",
+            )
+        return tx, None
+
+    @staticmethod
+    def _not_found(transaction_id: str) -> PluginError:
+        return PluginError(
+            PluginErrorCode.NotFound,
+            f"no transaction '{transaction_id}'; call begin_transaction first",
+        )
+
+    @staticmethod
+    def _ended(tx: Transaction, action: str) -> PluginError:
+        return PluginError(
+            PluginErrorCode.InvalidState,
+            f"cannot {action} transaction '{tx.transaction_id}': it was already "
+            f"{tx.state.replace('_', ' ')}",
+        )

@@ -1,0 +1,61 @@
+"""Lazy attribute loading for the flat public namespaces.
+
+``import qtforge_orch`` only pays for what is used: the orchestrators, pydantic models,
+networkx and CEL load on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+PUBLIC_NAMES: dict[str, str] = {
+    # results and errors
+    "PluginError": "qtforge_orch._errors",
+    "PluginErrorCode": "qtforge_orch._errors",
+    "Expected": "qtforge_orch._expected",
+    "expected": "qtforge_orch._expected",
+    "make_success": "qtforge_orch._expected",
+    "make_error": "qtforge_orch._expected",
+    # plugins
+    "IPlugin": "qtforge_orch.plugins",
+    "PluginState": "qtforge_orch.plugins",
+    "PluginMetadata": "qtforge_orch.plugins",
+    "FunctionPlugin": "qtforge_orch.plugins",
+    "PluginManager": "qtforge_orch.plugins",
+    "default_plugin_manager": "qtforge_orch.plugins",
+    "StepContext": "qtforge_orch._engine.context",
+    "ExecutionFuture": "qtforge_orch._engine.futures",
+    # v1
+    "PluginOrchestrator": "qtforge_orch.orchestration.plugin_orchestrator",
+    "Workflow": "qtforge_orch.orchestration._v1_model",
+    "WorkflowStep": "qtforge_orch.orchestration._v1_model",
+    "StepResult": "qtforge_orch.orchestration._v1_model",
+    "StepStatus": "qtforge_orch.orchestration._v1_model",
+    "ExecutionMode": "qtforge_orch.orchestration._v1_model",
+    # v2
+    "AdvancedPluginOrchestrator": "qtforge_orch.orchestration.advanced.plugin_orchestrator_v2",
+    "PluginWorkflow": "qtforge_orch.orchestration.advanced._v2_model",
+    "WorkflowNode": "qtforge_orch.orchestration.advanced._v2_model",
+    "WorkflowConnection": "qtforge_orch.orchestration.advanced._v2_model",
+    "WorkflowExecutionContext": "qtforge_orch.orchestration.advanced._v2_model",
+    "WorkflowExecutionMode": "qtforge_orch.orchestration.advanced._v2_model",
+    "WorkflowNodeType": "qtforge_orch.orchestration.advanced._v2_model",
+    "ConnectionType": "qtforge_orch.orchestration.advanced._v2_model",
+    "WorkflowExecutionStatus": "qtforge_orch.orchestration.advanced._v2_model",
+}
+
+
+SUBPACKAGES = frozenset({"orchestration", "plugins"})
+
+
+def load(module_globals: dict[str, Any], name: str) -> Any:
+    if name in SUBPACKAGES and module_globals["__name__"] == "qtforge_orch":
+        # ``import qtforge_orch as qtforge; qtforge.orchestration.X`` as in the reference.
+        return importlib.import_module(f"qtforge_orch.{name}")
+    module_name = PUBLIC_NAMES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {module_globals['__name__']!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    module_globals[name] = value  # later lookups skip __getattr__
+    return value
