@@ -1,0 +1,77 @@
+"""Compiles a v1 ``Workflow`` into the engine's ``Plan``: the facade's only link to the core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._conditions import compile_condition
+from .._engine.plan import (
+    ConditionEvaluator,
+    DataPolicy,
+    JoinPolicy,
+    Plan,
+    TaskSpec,
+    Wire,
+    WireKind,
+    link_successors,
+)
+from ._v1_model import ExecutionMode, Workflow, WorkflowStep
+
+_MODES: dict[ExecutionMode, tuple[DataPolicy, JoinPolicy, int | None]] = {
+    ExecutionMode.Sequential: (DataPolicy.SHARED, JoinPolicy.ALL, 1),
+    ExecutionMode.Parallel: (DataPolicy.SHARED, JoinPolicy.ALL, None),
+    ExecutionMode.Conditional: (DataPolicy.SHARED, JoinPolicy.OR, None),
+    ExecutionMode.Pipeline: (DataPolicy.PIPELINE, JoinPolicy.ALL, None),
+}
+
+
+def _evaluator(condition: Any) -> ConditionEvaluator | None:
+    if condition is None:
+        return None
+    if isinstance(condition, str):
+        return compile_condition(condition).evaluate
+    evaluator: ConditionEvaluator = condition
+    return evaluator
+
+
+def _task(step: WorkflowStep, index: int, incoming: tuple[Wire, ...]) -> TaskSpec:
+    return TaskSpec(
+        key=step.id,
+        index=index,
+        plugin_id=step.plugin_id,
+        command=step.method_name or "execute",
+        parameters=dict(step.parameters),
+        timeout_ms=step.timeout or None,
+        max_retries=step.max_retries,
+        retry_delay_ms=step.retry_delay,
+        critical=step.critical,
+        condition=_evaluator(step.condition),
+        incoming=incoming,
+    )
+
+
+def compile_workflow(workflow: Workflow) -> Plan:
+    """Assumes ``workflow.validate()`` succeeded."""
+    steps = workflow.steps()
+    position = {step.id: index for index, step in enumerate(steps)}
+    rollbacks = workflow.rollback_steps()
+    tasks: list[TaskSpec] = []
+    for index, step in enumerate(steps):
+        wires = tuple(
+            Wire(position[dep], WireKind.DATA) for dep in dict.fromkeys(step.dependencies)
+        )
+        task = _task(step, index, wires)
+        rollback = rollbacks.get(step.id)
+        if rollback is not None:
+            task.rollback = _task(rollback, -1, ())
+        tasks.append(task)
+    link_successors(tasks)
+    data, join, concurrency = _MODES[ExecutionMode(workflow.execution_mode())]
+    return Plan(
+        workflow_id=workflow.id(),
+        tasks=tasks,
+        data=data,
+        join=join,
+        max_concurrency=concurrency,
+        timeout_ms=workflow.timeout(),
+    )

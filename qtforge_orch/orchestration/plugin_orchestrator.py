@@ -1,0 +1,377 @@
+"""``PluginOrchestrator``: QtForge's step-based orchestrator (``plugin_orchestrator.hpp``).
+
+A thin facade: it validates and compiles ``Workflow`` objects into engine plans, starts runs,
+and turns run state into the reference's shapes. Scheduling lives in ``qtforge_orch._engine``.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from .._engine.core import DEFAULT_HISTORY_LIMIT, Engine
+from .._engine.futures import ExecutionFuture
+from .._engine.plan import Plan
+from .._engine.run import Run, RunStatus, SignalNames
+from .._engine.transactions import RollbackHandle, TransactionRegistry
+from .._errors import PluginError, PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
+from ..plugins import PluginManager, default_plugin_manager
+from ._v1_compile import compile_workflow
+from ._v1_model import (
+    ExecutionMode,
+    StepResult,
+    StepStatus,
+    Workflow,
+    WorkflowStep,
+)
+
+__all__ = [
+    "ExecutionMode",
+    "PluginOrchestrator",
+    "StepResult",
+    "StepStatus",
+    "Workflow",
+    "WorkflowStep",
+]
+
+_NAMES = SignalNames(
+    workflow_started="workflow_started",
+    workflow_completed="workflow_completed",
+    workflow_failed="workflow_failed",
+    workflow_cancelled="workflow_cancelled",
+    task_started="step_started",
+    task_completed="step_completed",
+    task_failed="step_failed",
+    task_retrying="step_retrying",
+    progress="execution_progress_updated",
+)
+
+
+def _timestamp(value: float) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class PluginOrchestrator(QObject):
+    """Registers step workflows and runs them on a thread pool; signals arrive in the
+    orchestrator's own thread, in causal order per execution."""
+
+    workflow_started = Signal(str, str)
+    workflow_completed = Signal(str, object)
+    workflow_failed = Signal(str, str)
+    workflow_cancelled = Signal(str)
+    step_started = Signal(str, str)
+    step_completed = Signal(str, str, object)
+    step_failed = Signal(str, str, str)
+    step_retrying = Signal(str, str, int)
+    execution_progress_updated = Signal(str, float)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        plugin_manager: PluginManager | None = None,
+        thread_pool: QThreadPool | None = None,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+    ) -> None:
+        super().__init__(parent)
+        self._plugin_manager = (
+            plugin_manager if plugin_manager is not None else default_plugin_manager()
+        )
+        self._engine = Engine(
+            self, _NAMES, self._dispatch, self._plugin_manager, thread_pool, history_limit
+        )
+        self._transactions = TransactionRegistry(self._engine)
+        self._lock = threading.Lock()
+        self._workflows: dict[str, tuple[Workflow, Plan]] = {}
+
+    @staticmethod
+    def create(
+        *,
+        plugin_manager: PluginManager | None = None,
+        thread_pool: QThreadPool | None = None,
+    ) -> PluginOrchestrator:
+        return PluginOrchestrator(plugin_manager=plugin_manager, thread_pool=thread_pool)
+
+    def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
+        getattr(self, signal).emit(*args)
+
+    # --- configuration ------------------------------------------------------------------
+    def plugin_manager(self) -> PluginManager:
+        return self._plugin_manager
+
+    def thread_pool(self) -> QThreadPool:
+        return self._engine.executor.pool
+
+    def set_history_limit(self, limit: int) -> None:
+        """How many finished executions stay queryable (oldest are forgotten first)."""
+        self._engine.set_history_limit(limit)
+
+    def history_limit(self) -> int:
+        return self._engine.history_limit()
+
+    # --- workflow management -----------------------------------------------------------
+    def register_workflow(self, workflow: Workflow) -> Expected[None]:
+        if not isinstance(workflow, Workflow):
+            return make_error(
+                PluginErrorCode.InvalidConfiguration,
+                f"register_workflow expects a Workflow, got {type(workflow).__name__}",
+            )
+        checked = workflow.validate()
+        if not checked:
+            return checked
+        snapshot = workflow.copy()
+        try:
+            plan = compile_workflow(snapshot)
+        except Exception as exc:  # validate() should have caught it; never raise to callers
+            return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
+        with self._lock:
+            if snapshot.id() in self._workflows:
+                return make_error(
+                    PluginErrorCode.AlreadyExists,
+                    f"workflow '{snapshot.id()}' is already registered; unregister it first "
+                    "or use another id",
+                )
+            self._workflows[snapshot.id()] = (snapshot, plan)
+        return make_success()
+
+    def unregister_workflow(self, workflow_id: str) -> Expected[None]:
+        """Running executions of the workflow keep their own compiled copy and finish."""
+        with self._lock:
+            removed = self._workflows.pop(workflow_id, None)
+        return make_success() if removed is not None else self._unknown_workflow(workflow_id)
+
+    def get_workflow(self, workflow_id: str) -> Expected[Workflow]:
+        with self._lock:
+            entry = self._workflows.get(workflow_id)
+        if entry is None:
+            return self._unknown_workflow(workflow_id)
+        return make_success(entry[0].copy())
+
+    def list_workflows(self) -> list[str]:
+        with self._lock:
+            return list(self._workflows)
+
+    # --- execution -----------------------------------------------------------------------
+    def execute_workflow(
+        self,
+        workflow_id: str,
+        initial_data: dict[str, Any] | None = None,
+        async_: bool = False,
+        *,
+        transaction_id: str | None = None,
+    ) -> Expected[str]:
+        """Runs a workflow. Synchronous by default: returns the execution id once it ended
+        (an error naming it in ``context["execution_id"]`` if it failed or was cancelled)."""
+        started = self._start(workflow_id, initial_data, transaction_id)
+        if isinstance(started, PluginError):
+            return from_error(started)
+        if async_:
+            return make_success(started.execution_id)
+        self._engine.wait(started)
+        if started.status == RunStatus.COMPLETED:
+            return make_success(started.execution_id)
+        return from_error(self._run_error(started))
+
+    def execute_workflow_async(
+        self,
+        workflow_id: str,
+        initial_data: dict[str, Any] | None = None,
+        *,
+        transaction_id: str | None = None,
+    ) -> ExecutionFuture[Expected[dict[str, Any]]]:
+        """A future of the final data: ``await`` it under qasync or call ``.result(timeout)``."""
+        future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
+        started = self._start(workflow_id, initial_data, transaction_id, defer_start=True)
+        if isinstance(started, PluginError):
+            future.set_result(from_error(started))
+            return future
+        future.execution_id = started.execution_id
+        started.on_finish(lambda run: future.set_result(self._run_outcome(run)))
+        started.start()
+        return future
+
+    def _start(
+        self,
+        workflow_id: str,
+        initial_data: dict[str, Any] | None,
+        transaction_id: str | None,
+        *,
+        defer_start: bool = False,
+    ) -> Run | PluginError:
+        if initial_data is not None and not isinstance(initial_data, dict):
+            return PluginError(
+                PluginErrorCode.InvalidParameters,
+                f"initial_data must be a dict, got {type(initial_data).__name__}",
+            )
+        with self._lock:
+            entry = self._workflows.get(workflow_id)
+        if entry is None:
+            return self._unknown_workflow(workflow_id).error()
+        if transaction_id is not None:
+            error = self._transactions.join(transaction_id)
+            if error is not None:
+                return error
+        run = self._engine.new_run(
+            entry[1], dict(initial_data or {}), transaction_id=transaction_id
+        )
+        if transaction_id is not None:
+            self._transactions.attach(transaction_id, run)
+        else:
+            # Outside a transaction a successful run's compensations can never be asked for.
+            run.on_finish(self._drop_compensations_if_completed)
+        if not defer_start:
+            run.start()
+        return run
+
+    def _drop_compensations_if_completed(self, run: Run) -> None:
+        if run.status == RunStatus.COMPLETED:
+            self._engine.compensations.drop([run])
+
+    def _run_outcome(self, run: Run) -> Expected[dict[str, Any]]:
+        if run.status == RunStatus.COMPLETED:
+            return make_success(dict(run.result or {}))
+        return from_error(self._run_error(run))
+
+    @staticmethod
+    def _run_error(run: Run) -> PluginError:
+        error = run.error or PluginError(PluginErrorCode.ExecutionFailed, "execution failed")
+        context = {**error.context, "execution_id": run.execution_id, "status": run.status}
+        if run.rollback_errors:
+            context["rollback_errors"] = list(run.rollback_errors)
+        return PluginError(error.code, error.message, error.details, error.plugin_id, context)
+
+    def cancel_workflow(self, execution_id: str) -> Expected[None]:
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        if not run.cancel():
+            return make_error(
+                PluginErrorCode.InvalidState,
+                f"execution '{execution_id}' is already {run.status}; nothing to cancel",
+                context={"execution_id": execution_id},
+            )
+        return make_success()
+
+    def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
+        """Block until an execution has ended (delivering its signals when called in the
+        orchestrator's thread). Returns False on timeout or for an unknown id."""
+        return self._engine.wait_for(execution_id, timeout_ms)
+
+    # --- monitoring ----------------------------------------------------------------------
+    def get_execution_status(self, execution_id: str) -> Expected[dict[str, Any]]:
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        with run.lock:
+            status = run.status
+            return make_success(
+                {
+                    "execution_id": run.execution_id,
+                    "workflow_id": run.workflow_id,
+                    "status": status,
+                    "progress": run.progress,
+                    "current_step": run.current_task,
+                    "completed_steps": run.completed,
+                    "total_steps": len(run.plan.tasks),
+                    "start_time": _iso(run.start_time),
+                    "end_time": _iso(run.end_time),
+                    "error": run.error.message if run.error else "",
+                    "error_code": int(run.error.code) if run.error else 0,
+                    "result": dict(run.result) if run.result is not None else {},
+                    "step_results": [r.to_json() for r in self._step_results(run)],
+                    "rollbacks": [
+                        {
+                            "step_id": run.plan.tasks[c.index].key,
+                            "status": c.status,
+                            "error": c.error,
+                        }
+                        for c in run.compensations
+                        if c.status != "pending"
+                    ],
+                    "transaction_id": run.transaction_id or "",
+                }
+            )
+
+    def list_active_executions(self) -> list[str]:
+        return [run.execution_id for run in self._engine.active_runs()]
+
+    def get_step_results(self, execution_id: str) -> Expected[list[StepResult]]:
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        with run.lock:
+            return make_success(self._step_results(run))
+
+    @staticmethod
+    def _step_results(run: Run) -> list[StepResult]:
+        return [
+            StepResult(
+                step_id=task.key,
+                status=StepStatus(run.states[task.index]),
+                result_data=dict(run.outputs[task.index] or {}),
+                error_message=run.errors[task.index],
+                retry_count=run.retries[task.index],
+                start_time=_timestamp(run.starts[task.index]),
+                end_time=_timestamp(run.ends[task.index]),
+            )
+            for task in run.plan.tasks
+        ]
+
+    # --- transactions --------------------------------------------------------------------
+    def begin_transaction(self, transaction_id: str) -> Expected[None]:
+        error = self._transactions.begin(transaction_id)
+        return make_success() if error is None else from_error(error)
+
+    def commit_transaction(self, transaction_id: str) -> Expected[None]:
+        error = self._transactions.commit(transaction_id)
+        return make_success() if error is None else from_error(error)
+
+    def rollback_transaction(self, transaction_id: str) -> Expected[None]:
+        """Runs the rollback steps of every completed step in the transaction, newest first,
+        and returns once they have all run."""
+        handle = self._transactions.rollback(transaction_id)
+        if isinstance(handle, PluginError):
+            return from_error(handle)
+        return self._await_rollback(transaction_id, handle)
+
+    def _await_rollback(self, transaction_id: str, handle: RollbackHandle) -> Expected[None]:
+        self._engine.wait_event(handle.done)
+        if handle.failures:
+            return make_error(
+                PluginErrorCode.ExecutionFailed,
+                f"transaction '{transaction_id}' rolled back with errors: "
+                + "; ".join(handle.failures),
+            )
+        return make_success()
+
+    # --- lifetime ------------------------------------------------------------------------
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every execution (running their compensations) and join the worker threads.
+        Returns False if threads were still busy after ``timeout_ms``."""
+        joined = self._engine.shutdown(timeout_ms)
+        if self._engine.in_owner_thread():
+            self._engine.pump.drain(None)
+        return joined
+
+    # --- errors --------------------------------------------------------------------------
+    def _unknown_workflow(self, workflow_id: str) -> Expected[Any]:
+        return make_error(
+            PluginErrorCode.NotFound,
+            f"no workflow '{workflow_id}' is registered; registered: "
+            f"{', '.join(self.list_workflows()[:10]) or 'none'}",
+        )
+
+    @staticmethod
+    def _unknown_execution(execution_id: str) -> Expected[Any]:
+        return make_error(
+            PluginErrorCode.NotFound,
+            f"no execution '{execution_id}' (unknown, or forgotten from the bounded history)",
+        )
