@@ -21,6 +21,8 @@ from .timers import shared_timers
 
 DEFAULT_HISTORY_LIMIT = 256
 
+RunFactory = Callable[["Engine", Plan, str, dict[str, Any]], Run]
+
 
 class Executor:
     """Runs engine callables on a QThreadPool (the orchestrator's own unless one is given)."""
@@ -70,16 +72,13 @@ class Engine:
         initial_data: dict[str, Any],
         *,
         transaction_id: str | None = None,
-        max_concurrency: int | None = None,
+        factory: RunFactory | None = None,
     ) -> Run:
-        run = Run(
-            self,
-            plan,
-            str(uuid.uuid4()),
-            initial_data,
-            transaction_id=transaction_id,
-            max_concurrency=max_concurrency,
-        )
+        execution_id = str(uuid.uuid4())
+        if factory is None:
+            run = Run(self, plan, execution_id, initial_data, transaction_id=transaction_id)
+        else:
+            run = factory(self, plan, execution_id, initial_data)
         with self._lock:
             self._active[run.execution_id] = run
         run.on_finish(self._retire)
@@ -120,6 +119,29 @@ class Engine:
         else:
             run.help_until_done()
 
+    def wait_for(self, execution_id: str, timeout_ms: int | None = None) -> bool:
+        """Block until an execution ended (delivering signals in the owner thread); False on
+        timeout or for an unknown id."""
+        run = self.get_run(execution_id)
+        if run is None:
+            return False
+        if timeout_ms is None:
+            self.wait_event(run.done)
+            return True
+        if not self.in_owner_thread():
+            return run.done.wait(timeout_ms / 1000.0)
+        ended = threading.Event()
+        run.on_finish(lambda _: ended.set())
+
+        def expire() -> None:
+            ended.set()
+            self.pump.kick()
+
+        timer = self.timers.call_later(timeout_ms / 1000.0, expire)
+        self.pump.wait_until(ended)
+        timer.cancel()
+        return run.done.is_set()
+
     def wait_event(self, done: threading.Event) -> None:
         if self.in_owner_thread():
             self.pump.wait_until(done)
@@ -137,10 +159,12 @@ class Engine:
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel every active run, let compensations finish, join the pool's threads."""
-        for run in self.active_runs():
+        runs = self.active_runs()
+        for run in runs:
             run.cancel()
-        deadline = threading.Event()
-        for run in self.active_runs():
-            run.done.wait(timeout_ms / 1000.0)
-        deadline.set()
+        for run in runs:
+            if self.in_owner_thread():
+                self.wait_for(run.execution_id, timeout_ms)
+            else:
+                run.done.wait(timeout_ms / 1000.0)
         return bool(self.executor.pool.waitForDone(timeout_ms))

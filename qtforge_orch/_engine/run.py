@@ -115,6 +115,7 @@ class Run:
         self.error: PluginError | None = None
         self.result: dict[str, Any] | None = None
         self.rollback_errors: list[str] = []
+        self.error_messages: list[str] = []  # execution-level notes beyond per-task errors
         self.start_time: datetime | None = None
         self.end_time: datetime | None = None
         self.done = threading.Event()
@@ -122,6 +123,10 @@ class Run:
         self._resumed.set()
         self._workflow_timer: Any = None
         self._finish_callbacks: list[Callable[[Run], None]] = []
+        # An EventDriven execution's per-event runs share its id but not its lifecycle
+        # signals or progress.
+        self.is_child = False
+        self._deferred: list[Callable[[], None]] = []  # run by start() once the lock is free
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -129,7 +134,8 @@ class Run:
         with self.lock:
             self.status = RunStatus.RUNNING
             self.start_time = _now()
-            self._post(names.workflow_started, (self.execution_id, self.workflow_id))
+            if not self.is_child:
+                self._post(names.workflow_started, (self.execution_id, self.workflow_id))
             if self.plan.timeout_ms:
                 self._workflow_timer = self.engine.timers.call_later(
                     self.plan.timeout_ms / 1000.0, self._on_workflow_timeout
@@ -137,6 +143,9 @@ class Run:
             self._begin()
             self._spawn(0)
             self._maybe_complete()
+            deferred, self._deferred = self._deferred, []
+        for action in deferred:
+            action()
 
     def _begin(self) -> None:
         self._release(list(self.plan.roots))
@@ -472,6 +481,8 @@ class Run:
             self.lock.notify_all()
 
     def _update_progress(self) -> None:
+        if self.is_child:
+            return
         total = len(self.plan.tasks)
         progress = self.settled / total if total else 1.0
         if progress > self.progress:
@@ -524,11 +535,22 @@ class Run:
             self._finish(final_status, error)
 
     def _finish(self, final_status: str, error: PluginError | None) -> None:
-        names = self.engine.names
         self.status = final_status
         self.end_time = _now()
         self.current_task = ""
         self._params = [None] * len(self._params)
+        if not self.is_child:
+            self._post_terminal(final_status, error)
+        self.done.set()
+        self.lock.notify_all()
+        self.engine.pump.kick()
+        callbacks, self._finish_callbacks = self._finish_callbacks, []
+        # Callbacks run under the lock by design: they only record the final state.
+        for callback in callbacks:
+            callback(self)
+
+    def _post_terminal(self, final_status: str, error: PluginError | None) -> None:
+        names = self.engine.names
         if final_status == RunStatus.COMPLETED:
             self.progress = 1.0
             self.engine.pump.post_progress(self.execution_id, 1.0)
@@ -539,13 +561,6 @@ class Run:
             self._post(names.workflow_failed, (self.execution_id, error.message), terminal=True)
         else:
             self._post(names.workflow_cancelled, (self.execution_id,), terminal=True)
-        self.done.set()
-        self.lock.notify_all()
-        self.engine.pump.kick()
-        callbacks, self._finish_callbacks = self._finish_callbacks, []
-        # Callbacks run under the lock by design: they only record the final state.
-        for callback in callbacks:
-            callback(self)
 
     # --- timers (timer thread) -----------------------------------------------------------
     def _on_retry_due(self, index: int) -> None:

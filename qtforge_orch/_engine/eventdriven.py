@@ -1,0 +1,343 @@
+"""EventDriven mode: an execution that stays running and runs a trigger plan once per event.
+
+Each event becomes a child ``Run`` (the same scheduler as every other mode) of the part of the
+graph downstream of the node that produced it. The parent owns the lifecycle signals, the event
+queue, and the per-node record of the latest pass.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QTimer
+
+from .._errors import PluginError, PluginErrorCode
+from ..plugins._event_source import IEventSource, StopEvents
+from .graph import descendants
+from .invoke import normalise_result
+from .plan import Plan, Role, TaskSpec, TaskState, Wire, WireKind, link_successors
+from .run import Run, RunStatus
+
+if TYPE_CHECKING:
+    from .core import Engine
+
+
+def trigger_plan(plan: Plan, trigger: int) -> tuple[Plan, list[int]]:
+    """The sub-plan one event from ``trigger`` runs, and its index -> ``plan`` index map.
+
+    Downstream means reachable along connections. A trigger with no outgoing connections (the
+    reference's file-watcher example) feeds every node that is not a Source: the graph's other
+    roots receive the event as their input.
+    """
+    tasks = plan.tasks
+    keys = [t.key for t in tasks]
+    edges = [(keys[w.source], t.key) for t in tasks for w in t.incoming]
+    implicit = not tasks[trigger].successors
+    if implicit:
+        chosen = [t.index for t in tasks if t.index == trigger or t.role is not Role.SOURCE]
+    else:
+        reachable = descendants(keys, edges, keys[trigger])
+        chosen = [t.index for t in tasks if t.index == trigger or t.key in reachable]
+    position = {old: new for new, old in enumerate(chosen)}
+    sub: list[TaskSpec] = []
+    for new, old in enumerate(chosen):
+        task = tasks[old]
+        wires = tuple(
+            replace(w, source=position[w.source]) for w in task.incoming if w.source in position
+        )
+        if implicit and old != trigger and not task.incoming:
+            wires = (Wire(position[trigger], WireKind.DATA),)
+        fan_out = None
+        if task.fan_out is not None and task.fan_out.source in position:
+            fan_out = next(w for w in wires if w.source == position[task.fan_out.source])
+        sub.append(
+            replace(task, index=new, incoming=() if old == trigger else wires, fan_out=fan_out)
+        )
+    link_successors(sub)
+    return (
+        Plan(
+            workflow_id=plan.workflow_id,
+            tasks=sub,
+            data=plan.data,
+            join=plan.join,
+            max_concurrency=plan.max_concurrency,
+        ),
+        chosen,
+    )
+
+
+class TriggeredRun(Run):
+    """One event's pass: the trigger node starts Completed with the event as its output."""
+
+    def __init__(self, engine: Engine, plan: Plan, execution_id: str, event: dict[str, Any]):
+        super().__init__(engine, plan, execution_id, {})
+        self.is_child = True
+        self._event = event
+
+    def _begin(self) -> None:
+        trigger = self.plan.tasks[0]  # trigger_plan keeps the trigger first (lowest index)
+        self.states[0] = TaskState.Running
+        self.starts[0] = time.time()
+        self._post(self.engine.names.task_started, (self.execution_id, trigger.key))
+        self._complete(0, self._event)
+        self._release([t.index for t in self.plan.tasks[1:] if not t.incoming])
+
+
+class EventRun(Run):
+    def __init__(
+        self,
+        engine: Engine,
+        plan: Plan,
+        execution_id: str,
+        initial_data: dict[str, Any],
+        trigger_plans: dict[int, tuple[Plan, list[int]]],
+        max_concurrency: int | None = None,
+    ) -> None:
+        super().__init__(engine, plan, execution_id, initial_data, max_concurrency=max_concurrency)
+        self._trigger_plans = trigger_plans
+        self._pending: deque[tuple[int, dict[str, Any]]] = deque()
+        self._children: set[Run] = set()
+        self._stops: list[StopEvents] = []
+        self._feeders: dict[int, Any] = {}  # trigger index -> iterator (None: not started)
+        self._feeding: set[int] = set()
+        self._endless = 0
+        self.events_received = 0
+        self.events_completed = 0
+        self.events_failed = 0
+        self.runs = [0] * len(plan.tasks)
+
+    # --- lifecycle --------------------------------------------------------------------
+    def _begin(self) -> None:
+        for index in self._trigger_plans:
+            task = self.plan.tasks[index]
+            if task.role is not Role.SOURCE:
+                continue
+            found = self.engine.plugins.get_plugin(task.plugin_id)
+            plugin = found.value() if found else None
+            if isinstance(plugin, IEventSource):
+                self._endless += 1
+                self._start_event_source(index, plugin)
+            else:
+                self._feeders[index] = None
+                self._feed_later(index)
+
+    def _maybe_complete(self) -> bool:
+        if self._stopping or self._endless or self._feeders:
+            return False
+        if self._pending or self._children:
+            return False
+        if self.status != RunStatus.RUNNING or self._waits_for_posts():
+            return False
+        self._stopping = True
+        self._cancel_workflow_timer()
+        self.result = {
+            "events_received": self.events_received,
+            "events_completed": self.events_completed,
+            "events_failed": self.events_failed,
+        }
+        self._stop_sources()
+        self._finish(RunStatus.COMPLETED, None)
+        return True
+
+    def _waits_for_posts(self) -> bool:
+        # With no Source node at all, events only come from post_event: run until cancelled.
+        return not any(t.role is Role.SOURCE for t in self.plan.tasks)
+
+    def _abort(self, final_status: str, error: PluginError) -> None:
+        self._stopping = True
+        self._cancel_workflow_timer()
+        self._pending.clear()
+        self._feeders.clear()
+        for child in list(self._children):
+            child.cancel()
+        self._stop_sources()
+        self.error = error
+        self._finish(final_status, error)
+
+    def pause(self) -> PluginError | None:
+        error = super().pause()
+        if error is None:
+            for child in list(self._children):
+                child.pause()
+        return error
+
+    def resume(self) -> PluginError | None:
+        error = super().resume()
+        if error is None:
+            with self.lock:
+                children = list(self._children)
+                self._start_children()
+            for child in children:
+                child.resume()
+        return error
+
+    # --- events -----------------------------------------------------------------------
+    def post_event(self, trigger: int, payload: dict[str, Any]) -> PluginError | None:
+        with self.lock:
+            if self._stopping or self.status in RunStatus.FINAL:
+                return PluginError(
+                    PluginErrorCode.InvalidState,
+                    f"execution '{self.execution_id}' is {self.status}; it takes no more events",
+                )
+            self._accept(trigger, payload)
+        return None
+
+    def _accept(self, trigger: int, payload: dict[str, Any]) -> None:
+        task = self.plan.tasks[trigger]
+        event = (
+            {task.out_port: payload} if task.out_port and task.out_port not in payload else payload
+        )
+        self.events_received += 1
+        self._pending.append((trigger, event))
+        self._start_children()
+
+    def _start_children(self) -> None:
+        while self._pending and len(self._children) < self._limit:
+            if self.status != RunStatus.RUNNING or self._stopping:
+                return
+            trigger, event = self._pending.popleft()
+            plan, mapping = self._trigger_plans[trigger]
+            child = TriggeredRun(self.engine, plan, self.execution_id, event)
+            self._children.add(child)
+            self.current_task = self.plan.tasks[trigger].key
+            child.on_finish(partial(self._child_finished, mapping=mapping))
+            self.engine.executor.submit(child.start)
+
+    def _child_finished(self, child: Run, *, mapping: list[int]) -> None:
+        with self.lock:
+            self._children.discard(child)
+            if child.status == RunStatus.COMPLETED:
+                self.events_completed += 1
+            else:
+                self.events_failed += 1
+                if child.error is not None:
+                    self.error_messages.append(child.error.message)
+            for sub_index, index in enumerate(mapping):
+                state = child.states[sub_index]
+                if state in (TaskState.Completed, TaskState.Failed):
+                    self.runs[index] += 1
+                if state != TaskState.Pending:
+                    self.states[index] = state
+                    self.outputs[index] = child.outputs[sub_index]
+                    self.errors[index] = child.errors[sub_index]
+                    self.starts[index] = child.starts[sub_index]
+                    self.ends[index] = child.ends[sub_index]
+                    self.retries[index] = child.retries[sub_index]
+            self._start_children()
+            for index, iterator in list(self._feeders.items()):
+                if iterator is not None and index not in self._feeding:
+                    self._feed_later(index)
+            self._maybe_complete()
+            self.lock.notify_all()
+
+    # --- sources ----------------------------------------------------------------------
+    def _start_event_source(self, index: int, plugin: IEventSource) -> None:
+        task = self.plan.tasks[index]
+        configuration = dict(task.parameters)
+
+        def emit(payload: dict[str, Any]) -> None:
+            self.post_event(index, dict(payload))
+
+        def start() -> None:
+            try:
+                stop = plugin.start_events(configuration, emit)
+            except BaseException as exc:
+                with self.lock:
+                    self._endless -= 1
+                    self.error_messages.append(
+                        f"event source '{task.key}' could not start: {type(exc).__name__}: {exc}"
+                    )
+                    self._maybe_complete()
+                return
+            with self.lock:
+                if self._stopping:
+                    stop()
+                else:
+                    self._stops.append(stop)
+
+        if self.engine.in_owner_thread():
+            self._deferred.append(start)  # start() takes the lock that _begin() holds
+        else:
+            QTimer.singleShot(0, self.engine.pump, start)
+
+    def _stop_sources(self) -> None:
+        stops, self._stops = self._stops, []
+        for stop in stops:
+            self._in_owner_thread(stop)
+
+    def _in_owner_thread(self, function: Any) -> None:
+        if self.engine.in_owner_thread():
+            function()
+        else:
+            QTimer.singleShot(0, self.engine.pump, function)
+
+    def _feed_later(self, index: int) -> None:
+        self._feeding.add(index)
+        self.engine.executor.submit(lambda: self._feed(index))
+
+    def _feed(self, index: int) -> None:
+        """Pull items from a plain Source node while there is room for more passes."""
+        task = self.plan.tasks[index]
+        with self.lock:
+            iterator = self._feeders.get(index)
+            room = self._limit - len(self._children) - len(self._pending)
+            if self._stopping or index not in self._feeders:
+                self._feeding.discard(index)
+                return
+        if iterator is None:
+            iterator = self._open_source(task)
+        items: list[dict[str, Any]] = []
+        exhausted = iterator is None
+        while not exhausted and len(items) < max(1, room):
+            try:
+                item = next(iterator)
+            except StopIteration:
+                exhausted = True
+            except BaseException as exc:
+                exhausted = True
+                with self.lock:
+                    self.error_messages.append(
+                        f"source '{task.key}' raised {type(exc).__name__}: {exc}"
+                    )
+            else:
+                items.append(item if isinstance(item, dict) else {task.out_port or "value": item})
+        with self.lock:
+            self._feeding.discard(index)
+            if self._stopping:
+                return
+            for item in items:
+                self._accept(index, item)
+            if exhausted:
+                self._feeders.pop(index, None)
+            else:
+                self._feeders[index] = iterator
+                if len(self._children) + len(self._pending) < self._limit:
+                    self._feed_later(index)
+            self._maybe_complete()
+
+    def _open_source(self, task: TaskSpec) -> Any:
+        found = self.engine.plugins.get_plugin(task.plugin_id)
+        if not found:
+            with self.lock:
+                self.error_messages.append(found.error().message)
+            return None
+        params = {**self.initial_data, **task.parameters}
+        try:
+            raw = found.value().execute_command(task.command, params)
+        except BaseException as exc:
+            with self.lock:
+                self.error_messages.append(f"source '{task.key}' raised {exc!r}")
+            return None
+        outcome = normalise_result(task.plugin_id, task.command, raw, allow_stream=True)
+        if not outcome.ok or outcome.output is None:
+            return None
+        if isinstance(outcome.output, dict):
+            return iter([outcome.output])
+        return iter(outcome.output)
+
+    def node_runs(self, index: int) -> int:
+        return self.runs[index]

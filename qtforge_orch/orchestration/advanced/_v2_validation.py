@@ -1,0 +1,458 @@
+"""Structural checks for v2 workflows, run before a workflow is registered or changed.
+
+Everything here is a pure function of the workflow: nothing is mutated, so the orchestrator can
+validate a modified copy and keep the registered workflow untouched when the change is rejected.
+Checks are linear in nodes plus connections (the cycle search included), so large generated graphs
+register quickly.
+
+The models are re-checked element by element because in-place mutation (``nodes.append``,
+``configuration[...] = ...``) bypasses pydantic's assignment validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..._engine.graph import find_cycle
+from ..._errors import PluginError, PluginErrorCode
+from ..._expected import Expected, from_error, make_success
+from ._v2_model import (
+    ConnectionType,
+    PluginWorkflow,
+    WorkflowConnection,
+    WorkflowNode,
+    WorkflowNodeType,
+)
+
+__all__ = ["assign_connection_ids", "iter_workflow_errors", "validate_workflow"]
+
+_STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
+
+# Settings the engine reads from ``global_configuration`` (besides ``timeout``); other keys
+# belong to the application.
+_POSITIVE_GLOBAL_KEYS = ("stream_channel_capacity", "max_concurrency")
+# Node configuration keys the engine interprets (see _engine.dataflow.RESERVED_CONFIGURATION_KEYS).
+_ENGINE_CONFIGURATION_KEYS = frozenset(
+    {"timeout", "max_retries", "retry_delay", "critical", "method"}
+)
+
+
+def validate_workflow(workflow: PluginWorkflow) -> Expected[None]:
+    """Success, or the first problem found (codes per DESIGN section 2).
+
+    InvalidWorkflowStructure: missing ids, no nodes, duplicates, bad port lists, bad engine
+    settings in ``configuration``/``global_configuration``, bad control conditions.
+    NodeNotFound: a connection names a node that does not exist. InvalidConnection: an undeclared
+    port, or a DataFlow edge into a Source / out of a Sink. CircularDependency: a cycle over
+    connections of any type.
+    """
+    error = next(iter_workflow_errors(workflow), None)
+    return make_success(None) if error is None else from_error(error)
+
+
+def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
+    """Every problem in ``workflow``, most fundamental first (a designer UI can list them all)."""
+    if not isinstance(workflow, PluginWorkflow):
+        yield _error(
+            _STRUCTURE,
+            f"expected a PluginWorkflow, got {type(workflow).__name__}",
+        )
+        return
+    if not _is_id(workflow.workflow_id):
+        yield _error(_STRUCTURE, "the workflow has an empty workflow_id; give it a unique id")
+    if not workflow.nodes:
+        yield _error(
+            _STRUCTURE,
+            f"workflow '{workflow.workflow_id}' has no nodes; add at least one WorkflowNode",
+        )
+
+    nodes: dict[str, WorkflowNode] = {}
+    for index, node in enumerate(workflow.nodes):
+        if not isinstance(node, WorkflowNode):
+            yield _error(
+                _STRUCTURE,
+                f"nodes[{index}] is a {type(node).__name__}, not a WorkflowNode",
+                index=index,
+            )
+            continue
+        node_id = node.node_id
+        if not _node_ok(node, nodes):
+            yield from _node_errors(node, index, nodes)
+        if _is_id(node_id) and node_id not in nodes:
+            nodes[node_id] = node
+
+    yield from _global_configuration_errors(workflow.global_configuration)
+
+    edges: list[tuple[str, str]] = []
+    connection_ids: set[str] = set()
+    for index, connection in enumerate(workflow.connections):
+        if not isinstance(connection, WorkflowConnection):
+            yield _error(
+                _STRUCTURE,
+                f"connections[{index}] is a {type(connection).__name__}, not a WorkflowConnection",
+                index=index,
+            )
+            continue
+        if not _connection_ok(connection, nodes, connection_ids):
+            yield from _connection_errors(connection, index, nodes, connection_ids)
+        elif connection.connection_id:
+            connection_ids.add(connection.connection_id)
+        # Every connection type orders execution (Event edges carry the trigger's data).
+        if connection.source_node in nodes and connection.target_node in nodes:
+            edges.append((connection.source_node, connection.target_node))
+
+    cycle = find_cycle(list(nodes), edges)
+    if cycle is not None:
+        if len(cycle) <= 12:
+            path = " -> ".join([*cycle, cycle[0]])
+        else:  # the full cycle is in context["cycle"]; a message must stay readable
+            path = " -> ".join([*cycle[:6], "...", *cycle[-3:], cycle[0]])
+            path += f" ({len(cycle)} nodes)"
+        yield _error(
+            PluginErrorCode.CircularDependency,
+            f"workflow '{workflow.workflow_id}' has a cycle: {path}; remove one of these "
+            "connections",
+            cycle=cycle,
+        )
+
+
+def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
+    """The workflow's connections with every empty ``connection_id`` filled in.
+
+    Returns a new list and never mutates ``workflow``: connections that already have an id are
+    the same objects, the others are shallow copies carrying the new id. Generated ids read
+    ``source:port->target:port`` (``:port`` left out when empty), with ``#2``, ``#3``... appended
+    when that id is taken; explicit ids are reserved first, so the result only depends on the
+    workflow and never collides with an id the user chose.
+    """
+    used = {
+        c.connection_id
+        for c in workflow.connections
+        if isinstance(c, WorkflowConnection) and c.connection_id
+    }
+    next_suffix: dict[str, int] = {}
+    result: list[WorkflowConnection] = []
+    for connection in workflow.connections:
+        if not isinstance(connection, WorkflowConnection) or connection.connection_id:
+            result.append(connection)
+            continue
+        base = f"{_endpoint(connection.source_node, connection.source_port)}->" + _endpoint(
+            connection.target_node, connection.target_port
+        )
+        candidate = base
+        suffix = next_suffix.get(base, 1)
+        while candidate in used:
+            suffix += 1
+            candidate = f"{base}#{suffix}"
+        next_suffix[base] = suffix
+        used.add(candidate)
+        result.append(connection.model_copy(update={"connection_id": candidate}))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _error(code: PluginErrorCode, message: str, **context: Any) -> PluginError:
+    return PluginError(code, message, context=context)
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _endpoint(node: str, port: str) -> str:
+    return f"{node}:{port}" if port else node
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Fast paths: on a valid workflow (the common case) each node and connection costs a handful of
+# attribute reads; messages, labels and generators are only built for the elements that fail.
+
+
+def _node_ok(node: WorkflowNode, seen: dict[str, WorkflowNode]) -> bool:
+    # str fields are immutable and type-checked on assignment; only container contents can
+    # have been changed behind pydantic's back.
+    node_id = node.node_id
+    plugin_id = node.plugin_id
+    if not node_id or node_id.isspace() or node_id in seen or not plugin_id or plugin_id.isspace():
+        return False
+    config = node.configuration
+    if not isinstance(config, dict) or not config.keys().isdisjoint(_ENGINE_CONFIGURATION_KEYS):
+        return False
+    for ports in (node.input_ports, node.output_ports):
+        for port in ports:
+            if type(port) is not str or not port or port.isspace():
+                return False
+        if len(ports) > 1 and len(set(ports)) != len(ports):
+            return False
+    return True
+
+
+def _connection_ok(
+    connection: WorkflowConnection, nodes: dict[str, WorkflowNode], seen_ids: set[str]
+) -> bool:
+    source = nodes.get(connection.source_node)
+    target = nodes.get(connection.target_node)
+    if source is None or target is None:
+        return False
+    kind = connection.connection_type
+    source_port = connection.source_port
+    target_port = connection.target_port
+    return (
+        connection.connection_id not in seen_ids
+        and (not source_port or source_port in source.output_ports)
+        and (not target_port or target_port in target.input_ports)
+        and not (
+            kind is ConnectionType.DataFlow
+            and (
+                target.node_type is WorkflowNodeType.Source
+                or source.node_type is WorkflowNodeType.Sink
+            )
+        )
+        and not (
+            kind is ConnectionType.Control
+            and isinstance(connection.properties, dict)
+            and "condition" in connection.properties
+        )
+    )
+
+
+def _node_errors(
+    node: WorkflowNode, index: int, seen: dict[str, WorkflowNode]
+) -> Iterator[PluginError]:
+    if not _is_id(node.node_id):
+        yield _error(
+            _STRUCTURE,
+            f"nodes[{index}] has an empty node_id; give every node a unique id",
+            index=index,
+        )
+    elif node.node_id in seen:
+        yield _error(
+            _STRUCTURE,
+            f"node id '{node.node_id}' is used by more than one node; node ids must be unique",
+            node_id=node.node_id,
+            index=index,
+        )
+    label = f"node '{node.node_id}'" if _is_id(node.node_id) else f"nodes[{index}]"
+    if not _is_id(node.plugin_id):
+        yield _error(
+            _STRUCTURE,
+            f"{label} has an empty plugin_id; set it to the id of the plugin the node runs",
+            node_id=node.node_id,
+        )
+    for direction, ports in (
+        ("input_ports", node.input_ports),
+        ("output_ports", node.output_ports),
+    ):
+        names: set[str] = set()
+        for port in ports:
+            if not _is_id(port):
+                yield _error(
+                    _STRUCTURE,
+                    f"{label} has an invalid entry {_describe(port)} in {direction}; "
+                    "port names must be non-empty strings",
+                    node_id=node.node_id,
+                )
+            elif port in names:
+                yield _error(
+                    _STRUCTURE,
+                    f"{label} declares port '{port}' twice in {direction}",
+                    node_id=node.node_id,
+                )
+            else:
+                names.add(port)
+    yield from _node_configuration_errors(node, label)
+
+
+def _node_configuration_errors(node: WorkflowNode, label: str) -> Iterator[PluginError]:
+    config = node.configuration
+    if not isinstance(config, dict):
+        yield _error(_STRUCTURE, f"{label}: configuration must be a dict", node_id=node.node_id)
+        return
+
+    def bad(key: str, requirement: str) -> PluginError:
+        return _error(
+            _STRUCTURE,
+            f"{label}: configuration['{key}'] must be {requirement}, got "
+            f"{_describe(config[key])}; fix the value or remove the key",
+            node_id=node.node_id,
+            field=f"configuration.{key}",
+        )
+
+    if "timeout" in config:
+        value = config["timeout"]
+        if value is not None and not (_is_int(value) and value > 0):
+            yield bad("timeout", "a positive integer number of milliseconds, or null for none")
+    if "max_retries" in config:
+        value = config["max_retries"]
+        if not (_is_int(value) and value >= 0):
+            yield bad("max_retries", "an integer >= 0")
+    if "retry_delay" in config:
+        value = config["retry_delay"]
+        if not (_is_int(value) and value >= 0):
+            yield bad("retry_delay", "an integer number of milliseconds >= 0")
+    if "critical" in config and not isinstance(config["critical"], bool):
+        yield bad("critical", "true or false")
+    if "method" in config and not _is_id(config["method"]):
+        yield bad("method", "a non-empty command name")
+
+
+def _global_configuration_errors(config: object) -> Iterator[PluginError]:
+    if not isinstance(config, dict):
+        yield _error(_STRUCTURE, "global_configuration must be a dict")
+        return
+    if "timeout" in config:
+        value = config["timeout"]
+        if value is not None and not (_is_int(value) and value > 0):
+            yield _error(
+                _STRUCTURE,
+                "global_configuration['timeout'] must be a positive integer number of "
+                f"milliseconds, or null for none, got {_describe(value)}; fix the value or "
+                "remove the key",
+                field="global_configuration.timeout",
+            )
+    for key in _POSITIVE_GLOBAL_KEYS:
+        if key in config:
+            value = config[key]
+            if not (_is_int(value) and value > 0):
+                yield _error(
+                    _STRUCTURE,
+                    f"global_configuration['{key}'] must be a positive integer, got "
+                    f"{_describe(value)}; fix the value or remove the key",
+                    field=f"global_configuration.{key}",
+                )
+
+
+def _connection_errors(
+    connection: WorkflowConnection,
+    index: int,
+    nodes: dict[str, WorkflowNode],
+    seen_ids: set[str],
+) -> Iterator[PluginError]:
+    cid = connection.connection_id
+    label = (
+        f"connection '{cid}'"
+        if cid
+        else f"connections[{index}] ({connection.source_node} -> {connection.target_node})"
+    )
+    context: dict[str, Any] = {"connection_id": cid, "index": index}
+
+    if cid:
+        if cid in seen_ids:
+            yield _error(
+                _STRUCTURE,
+                f"connection id '{cid}' is used by more than one connection; "
+                "connection ids must be unique (or empty, to have one assigned)",
+                **context,
+            )
+        seen_ids.add(cid)
+
+    source = nodes.get(connection.source_node)
+    target = nodes.get(connection.target_node)
+    for role, node_id, node in (
+        ("source_node", connection.source_node, source),
+        ("target_node", connection.target_node, target),
+    ):
+        if node is None:
+            known = _preview(nodes)
+            yield _error(
+                PluginErrorCode.NodeNotFound,
+                f"{label}: {role} '{node_id}' is not a node of this workflow "
+                f"(nodes: {known}); add the node first or fix the id",
+                node_id=node_id,
+                **context,
+            )
+    if source is None or target is None:
+        return
+
+    yield from _port_errors(label, context, source, connection.source_port, "output_ports")
+    yield from _port_errors(label, context, target, connection.target_port, "input_ports")
+
+    if connection.connection_type is ConnectionType.DataFlow:
+        if target.node_type is WorkflowNodeType.Source:
+            yield _error(
+                PluginErrorCode.InvalidConnection,
+                f"{label}: Source node '{target.node_id}' cannot receive data; connect the data "
+                "into a Processor, or use a Control/Dependency connection to order it",
+                node_id=target.node_id,
+                **context,
+            )
+        if source.node_type is WorkflowNodeType.Sink:
+            yield _error(
+                PluginErrorCode.InvalidConnection,
+                f"{label}: Sink node '{source.node_id}' produces no data; take the data from "
+                "a node upstream of it, or use a Control/Dependency connection to order it",
+                node_id=source.node_id,
+                **context,
+            )
+
+    if connection.connection_type is ConnectionType.Control:
+        yield from _condition_errors(label, context, connection.properties)
+
+
+def _preview(nodes: dict[str, WorkflowNode]) -> str:
+    ids = list(nodes)
+    if not ids:
+        return "none"
+    shown = ", ".join(f"'{node_id}'" for node_id in ids[:8])
+    return shown if len(ids) <= 8 else f"{shown}, ... ({len(ids)} in all)"
+
+
+def _port_errors(
+    label: str, context: dict[str, Any], node: WorkflowNode, port: str, direction: str
+) -> Iterator[PluginError]:
+    if not port:
+        return
+    declared: Sequence[str] = node.output_ports if direction == "output_ports" else node.input_ports
+    if port in declared:
+        return
+    kind = "output" if direction == "output_ports" else "input"
+    listing = ", ".join(f"'{p}'" for p in declared) if declared else "none"
+    yield _error(
+        PluginErrorCode.InvalidConnection,
+        f"{label}: node '{node.node_id}' has no {kind} port '{port}' (declared {kind} ports: "
+        f"{listing}); add it to {direction} or leave the port empty to pass the whole output",
+        node_id=node.node_id,
+        port=port,
+        **context,
+    )
+
+
+def _condition_errors(
+    label: str, context: dict[str, Any], properties: object
+) -> Iterator[PluginError]:
+    if not isinstance(properties, dict) or "condition" not in properties:
+        return
+    condition = properties["condition"]
+    if not isinstance(condition, str):
+        yield _error(
+            _STRUCTURE,
+            f"{label}: properties['condition'] must be a CEL expression string, got "
+            f"{_describe(condition)}; remove the key for an unconditional connection",
+            field="properties.condition",
+            **context,
+        )
+        return
+    # Lazy: celpy is only needed by workflows that actually use conditions.
+    from ..._conditions import ConditionError, compile_condition
+
+    try:
+        compile_condition(condition)
+    except ConditionError as exc:
+        yield _error(
+            _STRUCTURE,
+            f"{label}: properties['condition']: {exc}; write a CEL expression over the "
+            "source node's output, like `file_valid == true`",
+            field="properties.condition",
+            **context,
+        )

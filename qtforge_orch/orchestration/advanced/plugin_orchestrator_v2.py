@@ -1,0 +1,467 @@
+"""``AdvancedPluginOrchestrator``: QtForge's graph orchestrator (``plugin_orchestrator_v2.hpp``).
+
+A facade over the same engine as ``PluginOrchestrator``: graphs are validated and compiled at
+registration (and on every change), and each mode picks a run type of that engine: the plain
+scheduler for Sequential/Parallel/Conditional, stage activations for Streaming, and per-event
+passes for EventDriven.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
+from ..._engine.eventdriven import EventRun, trigger_plan
+from ..._engine.plan import Plan, Role, TaskState
+from ..._engine.run import Run, RunStatus, SignalNames
+from ..._engine.streaming import StreamRun
+from ..._errors import PluginError, PluginErrorCode
+from ..._expected import Expected, from_error, make_error, make_success
+from ...plugins import PluginManager, default_plugin_manager
+from ...plugins._builtins import WithBuiltins
+from ._v2_compile import compile_plugin_workflow
+from ._v2_model import (
+    ConnectionType,
+    PluginWorkflow,
+    WorkflowConnection,
+    WorkflowExecutionContext,
+    WorkflowExecutionMode,
+    WorkflowExecutionStatus,
+    WorkflowNode,
+    WorkflowNodeType,
+)
+from ._v2_validation import assign_connection_ids, validate_workflow
+
+__all__ = [
+    "AdvancedPluginOrchestrator",
+    "ConnectionType",
+    "PluginWorkflow",
+    "WorkflowConnection",
+    "WorkflowExecutionContext",
+    "WorkflowExecutionMode",
+    "WorkflowExecutionStatus",
+    "WorkflowNode",
+    "WorkflowNodeType",
+]
+
+_NAMES = SignalNames(
+    workflow_started="workflow_started",
+    workflow_completed="workflow_completed",
+    workflow_failed="workflow_failed",
+    workflow_cancelled="workflow_cancelled",
+    task_started="node_started",
+    task_completed="node_completed",
+    task_failed="node_failed",
+    task_retrying=None,
+    progress="execution_progress_updated",
+    paused="workflow_paused",
+    resumed="workflow_resumed",
+)
+
+_STATUS = {
+    RunStatus.PENDING: WorkflowExecutionStatus.Pending,
+    RunStatus.RUNNING: WorkflowExecutionStatus.Running,
+    RunStatus.PAUSED: WorkflowExecutionStatus.Paused,
+    RunStatus.COMPLETED: WorkflowExecutionStatus.Completed,
+    RunStatus.FAILED: WorkflowExecutionStatus.Failed,
+    RunStatus.CANCELLED: WorkflowExecutionStatus.Cancelled,
+}
+
+_STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
+
+
+class _Registered:
+    __slots__ = ("_triggers", "plan", "workflow")
+
+    def __init__(self, workflow: PluginWorkflow, plan: Plan) -> None:
+        self.workflow = workflow
+        self.plan = plan
+        self._triggers: dict[int, tuple[Plan, list[int]]] | None = None
+
+    def triggers(self) -> dict[int, tuple[Plan, list[int]]]:
+        # Only EventDriven executions need them; computed once, on first use.
+        if self._triggers is None:
+            self._triggers = {
+                t.index: trigger_plan(self.plan, t.index)
+                for t in self.plan.tasks
+                if t.role is Role.SOURCE
+            }
+        return self._triggers
+
+
+def _stamp(value: float) -> str | None:
+    return datetime.fromtimestamp(value, UTC).isoformat() if value else None
+
+
+class AdvancedPluginOrchestrator(QObject):
+    """Graph workflows of nodes, ports and connections in five execution modes."""
+
+    workflow_started = Signal(str, str)
+    workflow_completed = Signal(str, object)
+    workflow_failed = Signal(str, str)
+    workflow_cancelled = Signal(str)
+    workflow_paused = Signal(str)
+    workflow_resumed = Signal(str)
+    node_started = Signal(str, str)
+    node_completed = Signal(str, str, object)
+    node_failed = Signal(str, str, str)
+    execution_progress_updated = Signal(str, float)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        plugin_manager: PluginManager | None = None,
+        thread_pool: QThreadPool | None = None,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+    ) -> None:
+        super().__init__(parent)
+        self._plugin_manager = (
+            plugin_manager if plugin_manager is not None else default_plugin_manager()
+        )
+        self._engine = Engine(
+            self,
+            _NAMES,
+            self._dispatch,
+            WithBuiltins(self._plugin_manager),
+            thread_pool,
+            history_limit,
+        )
+        self._lock = threading.Lock()
+        self._workflows: dict[str, _Registered] = {}
+
+    def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
+        getattr(self, signal).emit(*args)
+
+    def plugin_manager(self) -> PluginManager:
+        return self._plugin_manager
+
+    def thread_pool(self) -> QThreadPool:
+        return self._engine.executor.pool
+
+    def set_history_limit(self, limit: int) -> None:
+        self._engine.set_history_limit(limit)
+
+    def history_limit(self) -> int:
+        return self._engine.history_limit()
+
+    # --- workflow management -----------------------------------------------------------
+    def register_workflow(self, workflow: PluginWorkflow) -> Expected[None]:
+        if not isinstance(workflow, PluginWorkflow):
+            return make_error(
+                _STRUCTURE,
+                f"register_workflow expects a PluginWorkflow, got {type(workflow).__name__}",
+            )
+        prepared = self._prepare(workflow.model_copy(deep=True))
+        if isinstance(prepared, PluginError):
+            return from_error(prepared)
+        with self._lock:
+            if prepared.workflow.workflow_id in self._workflows:
+                return make_error(
+                    PluginErrorCode.AlreadyExists,
+                    f"workflow '{prepared.workflow.workflow_id}' is already registered; "
+                    "unregister it first or use another id",
+                )
+            self._workflows[prepared.workflow.workflow_id] = prepared
+        return make_success()
+
+    @staticmethod
+    def _prepare(candidate: PluginWorkflow) -> _Registered | PluginError:
+        """Validate and compile a private copy; nothing registered is touched."""
+        checked = validate_workflow(candidate)
+        if not checked:
+            return checked.error()
+        candidate.connections = assign_connection_ids(candidate)
+        try:
+            plan = compile_plugin_workflow(candidate)
+        except Exception as exc:  # validation should make this unreachable
+            return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
+        return _Registered(candidate, plan)
+
+    def unregister_workflow(self, workflow_id: str) -> Expected[None]:
+        """Running executions keep their compiled copy and finish normally."""
+        with self._lock:
+            removed = self._workflows.pop(workflow_id, None)
+        return make_success() if removed is not None else self._unknown_workflow(workflow_id)
+
+    def get_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
+        with self._lock:
+            entry = self._workflows.get(workflow_id)
+        if entry is None:
+            return self._unknown_workflow(workflow_id)
+        return make_success(entry.workflow.model_copy(deep=True))
+
+    def get_registered_workflows(self) -> list[str]:
+        with self._lock:
+            return list(self._workflows)
+
+    # --- dynamic modification ----------------------------------------------------------
+    def add_node_to_workflow(self, workflow_id: str, node: WorkflowNode) -> Expected[None]:
+        if not isinstance(node, WorkflowNode):
+            return make_error(
+                _STRUCTURE,
+                f"add_node_to_workflow expects a WorkflowNode, got {type(node).__name__}",
+            )
+        return self._modify(workflow_id, lambda wf: wf.nodes.append(node.model_copy(deep=True)))
+
+    def remove_node_from_workflow(self, workflow_id: str, node_id: str) -> Expected[None]:
+        """Removes the node and every connection to or from it."""
+
+        def remove(wf: PluginWorkflow) -> PluginError | None:
+            if not any(n.node_id == node_id for n in wf.nodes):
+                return PluginError(
+                    PluginErrorCode.NodeNotFound,
+                    f"workflow '{workflow_id}' has no node '{node_id}'",
+                )
+            wf.nodes = [n for n in wf.nodes if n.node_id != node_id]
+            wf.connections = [
+                c for c in wf.connections if node_id not in (c.source_node, c.target_node)
+            ]
+            return None
+
+        return self._modify(workflow_id, remove)
+
+    def add_connection_to_workflow(
+        self, workflow_id: str, connection: WorkflowConnection
+    ) -> Expected[None]:
+        if not isinstance(connection, WorkflowConnection):
+            return make_error(
+                _STRUCTURE,
+                "add_connection_to_workflow expects a WorkflowConnection, got "
+                f"{type(connection).__name__}",
+            )
+        return self._modify(
+            workflow_id, lambda wf: wf.connections.append(connection.model_copy(deep=True))
+        )
+
+    def _modify(self, workflow_id: str, change: Any) -> Expected[None]:
+        # The whole change is made on a copy under the registry lock, and swapped in only when
+        # the copy validates: a refused change leaves the registered workflow exactly as it was.
+        with self._lock:
+            entry = self._workflows.get(workflow_id)
+            if entry is None:
+                return self._unknown_workflow(workflow_id)
+            candidate = entry.workflow.model_copy(deep=True)
+            refused = change(candidate)
+            if isinstance(refused, PluginError):
+                return from_error(refused)
+            prepared = self._prepare(candidate)
+            if isinstance(prepared, PluginError):
+                return from_error(prepared)
+            self._workflows[workflow_id] = prepared
+        return make_success()
+
+    # --- execution -----------------------------------------------------------------------
+    def execute_workflow(
+        self, workflow_id: str, input_data: dict[str, Any] | None = None
+    ) -> Expected[str]:
+        """Starts an execution and returns its id at once (EventDriven executions keep running
+        until cancelled); follow it through signals, status or ``wait_for_execution``."""
+        if input_data is not None and not isinstance(input_data, dict):
+            return make_error(
+                PluginErrorCode.InvalidParameters,
+                f"input_data must be a dict, got {type(input_data).__name__}",
+            )
+        with self._lock:
+            entry = self._workflows.get(workflow_id)
+        if entry is None:
+            return self._unknown_workflow(workflow_id)
+        run = self._engine.new_run(entry.plan, dict(input_data or {}), factory=self._factory(entry))
+        run.start()
+        return make_success(run.execution_id)
+
+    @staticmethod
+    def _factory(entry: _Registered) -> RunFactory | None:
+        mode = WorkflowExecutionMode(entry.workflow.execution_mode)
+        if mode is WorkflowExecutionMode.Streaming:
+            return StreamRun
+        if mode is WorkflowExecutionMode.EventDriven:
+            triggers = entry.triggers()
+
+            def event_run(
+                engine: Engine, plan: Plan, execution_id: str, data: dict[str, Any]
+            ) -> Run:
+                return EventRun(engine, plan, execution_id, data, triggers)
+
+            return event_run
+        return None
+
+    def post_event(
+        self, execution_id: str, payload: dict[str, Any] | None = None, source_node: str = ""
+    ) -> Expected[None]:
+        """Feed one event into a running EventDriven execution: the graph downstream of
+        ``source_node`` (default: the first Source node) runs once with ``payload`` as that
+        node's output."""
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        if not isinstance(run, EventRun):
+            return make_error(
+                PluginErrorCode.ExecutionModeNotSupported,
+                f"execution '{execution_id}' is not EventDriven; only EventDriven executions "
+                "take events",
+            )
+        if payload is not None and not isinstance(payload, dict):
+            return make_error(
+                PluginErrorCode.InvalidParameters,
+                f"an event payload must be a dict, got {type(payload).__name__}",
+            )
+        trigger = self._trigger_index(run, source_node)
+        if isinstance(trigger, PluginError):
+            return from_error(trigger)
+        error = run.post_event(trigger, dict(payload or {}))
+        return make_success() if error is None else from_error(error)
+
+    @staticmethod
+    def _trigger_index(run: EventRun, source_node: str) -> int | PluginError:
+        sources = [t for t in run.plan.tasks if t.role is Role.SOURCE]
+        if not source_node:
+            if not sources:
+                return PluginError(
+                    PluginErrorCode.InvalidWorkflowStructure,
+                    f"workflow '{run.workflow_id}' has no Source node to receive events; add "
+                    "one (node_type Source)",
+                )
+            return sources[0].index
+        for task in sources:
+            if task.key == source_node:
+                return task.index
+        if any(t.key == source_node for t in run.plan.tasks):
+            return PluginError(
+                PluginErrorCode.InvalidArgument,
+                f"node '{source_node}' is not a Source node; events enter through Source nodes",
+            )
+        return PluginError(
+            PluginErrorCode.NodeNotFound,
+            f"workflow '{run.workflow_id}' has no node '{source_node}'",
+        )
+
+    def cancel_execution(self, execution_id: str) -> Expected[None]:
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        if not run.cancel():
+            return make_error(
+                PluginErrorCode.InvalidState,
+                f"execution '{execution_id}' is already {run.status}; nothing to cancel",
+            )
+        return make_success()
+
+    def pause_execution(self, execution_id: str) -> Expected[None]:
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        error = run.pause()
+        return make_success() if error is None else from_error(error)
+
+    def resume_execution(self, execution_id: str) -> Expected[None]:
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        error = run.resume()
+        return make_success() if error is None else from_error(error)
+
+    def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
+        """Block until an execution has ended (delivering its signals when called in the
+        orchestrator's thread). False on timeout or for an unknown id."""
+        return self._engine.wait_for(execution_id, timeout_ms)
+
+    # --- monitoring ----------------------------------------------------------------------
+    def get_execution_status(self, execution_id: str) -> Expected[WorkflowExecutionContext]:
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        with run.lock:
+            node_states = {task.key: self._node_state(run, task.index) for task in run.plan.tasks}
+            messages = [m for m in (run.error.message if run.error else "",) if m]
+            messages += [
+                f"{t.key}: {run.errors[t.index]}" for t in run.plan.tasks if run.errors[t.index]
+            ]
+            messages += run.error_messages + run.rollback_errors
+            data: dict[str, Any] = {"input": dict(run.initial_data)}
+            if run.result is not None:
+                data["result"] = dict(run.result)
+            if isinstance(run, EventRun):
+                data.update(
+                    events_received=run.events_received,
+                    events_completed=run.events_completed,
+                    events_failed=run.events_failed,
+                )
+            return make_success(
+                WorkflowExecutionContext(
+                    execution_id=run.execution_id,
+                    workflow_id=run.workflow_id,
+                    status=_STATUS[run.status],
+                    start_time=run.start_time,
+                    end_time=run.end_time,
+                    execution_data=data,
+                    node_states=node_states,
+                    progress=min(1.0, max(0.0, run.progress)),
+                    current_node=run.current_task,
+                    error_messages=messages,
+                )
+            )
+
+    def get_active_executions(self) -> list[str]:
+        return [run.execution_id for run in self._engine.active_runs()]
+
+    def get_node_status(self, execution_id: str, node_id: str) -> Expected[dict[str, Any]]:
+        run = self._engine.get_run(execution_id)
+        if run is None:
+            return self._unknown_execution(execution_id)
+        for task in run.plan.tasks:
+            if task.key == node_id:
+                with run.lock:
+                    return make_success(self._node_state(run, task.index))
+        return make_error(
+            PluginErrorCode.NodeNotFound,
+            f"execution '{execution_id}' has no node '{node_id}'",
+        )
+
+    @staticmethod
+    def _node_state(run: Run, index: int) -> dict[str, Any]:
+        task = run.plan.tasks[index]
+        state = TaskState(run.states[index])
+        started, ended = run.starts[index], run.ends[index]
+        status: dict[str, Any] = {
+            "node_id": task.key,
+            "status": state.name.lower(),
+            "output": dict(run.outputs[index] or {}),
+            "error": run.errors[index],
+            "attempts": run.retries[index] + 1 if started else 0,
+            "start_time": _stamp(started),
+            "end_time": _stamp(ended),
+            "duration_ms": round((ended - started) * 1000, 3) if started and ended else None,
+        }
+        if isinstance(run, StreamRun):
+            status.update(run.node_counters(index))
+        if isinstance(run, EventRun):
+            status["runs"] = run.node_runs(index)
+        return status
+
+    # --- lifetime ------------------------------------------------------------------------
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every execution and join the worker threads (False if still busy)."""
+        joined = self._engine.shutdown(timeout_ms)
+        if self._engine.in_owner_thread():
+            self._engine.pump.drain(None)
+        return joined
+
+    # --- errors --------------------------------------------------------------------------
+    def _unknown_workflow(self, workflow_id: str) -> Expected[Any]:
+        return make_error(
+            PluginErrorCode.NotFound,
+            f"no workflow '{workflow_id}' is registered; registered: "
+            f"{', '.join(self.get_registered_workflows()[:10]) or 'none'}",
+        )
+
+    @staticmethod
+    def _unknown_execution(execution_id: str) -> Expected[Any]:
+        return make_error(
+            PluginErrorCode.NotFound,
+            f"no execution '{execution_id}' (unknown, or forgotten from the bounded history)",
+        )

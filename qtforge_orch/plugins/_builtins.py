@@ -1,0 +1,35 @@
+"""Built-in plugins, found after the user's manager so a user plugin with the same id wins."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._expected import Expected, make_success
+from ._file_watcher import PLUGIN_ID as FILE_WATCHER_ID
+from ._file_watcher import FileSystemMonitorPlugin
+from ._interface import IPlugin
+from ._manager import PluginManager
+
+_FACTORIES: dict[str, Callable[[], IPlugin]] = {FILE_WATCHER_ID: FileSystemMonitorPlugin}
+
+
+class WithBuiltins:
+    """A plugin lookup: the manager's plugins first, then the built-ins."""
+
+    def __init__(self, manager: PluginManager) -> None:
+        self.manager = manager
+        self._builtins: dict[str, IPlugin] = {}
+        self._lock = threading.Lock()
+
+    def get_plugin(self, plugin_id: str) -> Expected[Any]:
+        found = self.manager.get_plugin(plugin_id)
+        if found or plugin_id not in _FACTORIES:
+            return found
+        with self._lock:
+            plugin = self._builtins.get(plugin_id)
+            if plugin is None:
+                plugin = self._builtins[plugin_id] = _FACTORIES[plugin_id]()
+                plugin.initialize()
+        return make_success(plugin)
