@@ -673,8 +673,8 @@ def test_cycle_error_names_the_cycle_only() -> None:
     result = workflow.validate()
     code, message = error_of(result)
     assert code == Code.CircularDependency
-    assert "'b' -> 'd' -> 'c' -> 'b'" in message
-    assert result.error().context["cycle"] == ["b", "d", "c"]
+    assert "'b' -> 'c' -> 'd' -> 'b'" in message
+    assert result.error().context["cycle"] == ["b", "c", "d"]
     assert "start" not in message and "after" not in message
 
 

@@ -18,6 +18,7 @@ from qtforge_orch import (
     PluginErrorCode,
     PluginManager,
     PluginOrchestrator,
+    StepContext,
     Workflow,
 )
 
@@ -264,3 +265,36 @@ def test_wait_for_execution_times_out(
     gate.open()
     assert orchestrator.wait_for_execution(execution_id, 5000) is True
     assert orchestrator.wait_for_execution("unknown", 10) is False
+
+
+def test_step_progress_reported_through_the_context_feeds_execution_progress(
+    qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    reported = threading.Event()
+    release = threading.Event()
+
+    def halfway(params: dict[str, Any], context: StepContext) -> dict[str, Any]:
+        context.report_progress(0.5, "half the rows")
+        reported.set()
+        release.wait(10)
+        return {}
+
+    plugins.register_plugin(FunctionPlugin("p", halfway=halfway, after=lambda p: {}))
+    wf = Workflow("progressive").add_step(step("slow", "p", "halfway"))
+    wf.add_step(step("after", "p", "after", "slow"))
+    assert orchestrator.register_workflow(wf)
+    with qtbot.waitSignal(
+        orchestrator.execution_progress_updated,
+        timeout=5000,
+        check_params_cb=lambda e, progress: progress == 0.25,
+    ):
+        execution_id = orchestrator.execute_workflow("progressive", async_=True).value()
+    try:
+        assert reported.wait(5)
+        status = status_of(orchestrator, execution_id)
+        assert status["progress"] == 0.25
+        assert status["step_progress"]["slow"] == {"progress": 0.5, "message": "half the rows"}
+    finally:
+        release.set()
+    assert orchestrator.wait_for_execution(execution_id, 5000)
+    assert status_of(orchestrator, execution_id)["progress"] == 1.0

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._errors import PluginError, PluginErrorCode
@@ -97,6 +98,8 @@ class Run:
         self.active_control: list[set[int] | None] = [None] * n
         self._contexts: list[StepContext | None] = [None] * n
         self._params: list[dict[str, Any] | None] = [None] * n
+        # Progress a running step reported through its StepContext: index -> (fraction, note)
+        self.step_progress: dict[int, tuple[float, str]] = {}
         self._retry_timers: dict[int, Any] = {}
         self._timeout_timers: dict[int, Any] = {}
         self._ready: list[int] = []
@@ -281,7 +284,11 @@ class Run:
                 self._running -= 1
                 return
             context = StepContext(
-                self.execution_id, task.key, self.retries[index] + 1, self._resumed
+                self.execution_id,
+                task.key,
+                self.retries[index] + 1,
+                self._resumed,
+                partial(self._on_step_progress, index),
             )
             self._contexts[index] = context
             self.current_task = task.key
@@ -480,11 +487,21 @@ class Run:
         if self._ready:
             self.lock.notify_all()
 
+    def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
+        with self.lock:
+            if self.states[index] != _R or self._stopping:
+                return
+            self.step_progress[index] = (fraction, message)
+            self._update_progress()
+
     def _update_progress(self) -> None:
         if self.is_child:
             return
         total = len(self.plan.tasks)
-        progress = self.settled / total if total else 1.0
+        partial_work = sum(
+            fraction for i, (fraction, _) in self.step_progress.items() if self.states[i] == _R
+        )
+        progress = (self.settled + partial_work) / total if total else 1.0
         if progress > self.progress:
             self.progress = progress
             self.engine.pump.post_progress(self.execution_id, progress)

@@ -20,6 +20,7 @@ from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..plugins import PluginManager, default_plugin_manager
+from ._facade import EngineFacade
 from ._v1_compile import compile_workflow
 from ._v1_model import (
     ExecutionMode,
@@ -59,7 +60,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-class PluginOrchestrator(QObject):
+class PluginOrchestrator(QObject, EngineFacade):
     """Registers step workflows and runs them on a thread pool; signals arrive in the
     orchestrator's own thread, in causal order per execution."""
 
@@ -100,23 +101,6 @@ class PluginOrchestrator(QObject):
     ) -> PluginOrchestrator:
         return PluginOrchestrator(plugin_manager=plugin_manager, thread_pool=thread_pool)
 
-    def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
-        getattr(self, signal).emit(*args)
-
-    # --- configuration ------------------------------------------------------------------
-    def plugin_manager(self) -> PluginManager:
-        return self._plugin_manager
-
-    def thread_pool(self) -> QThreadPool:
-        return self._engine.executor.pool
-
-    def set_history_limit(self, limit: int) -> None:
-        """How many finished executions stay queryable (oldest are forgotten first)."""
-        self._engine.set_history_limit(limit)
-
-    def history_limit(self) -> int:
-        return self._engine.history_limit()
-
     # --- workflow management -----------------------------------------------------------
     def register_workflow(self, workflow: Workflow) -> Expected[None]:
         if not isinstance(workflow, Workflow):
@@ -146,13 +130,17 @@ class PluginOrchestrator(QObject):
         """Running executions of the workflow keep their own compiled copy and finish."""
         with self._lock:
             removed = self._workflows.pop(workflow_id, None)
-        return make_success() if removed is not None else self._unknown_workflow(workflow_id)
+        return (
+            make_success()
+            if removed is not None
+            else self._unknown_workflow(workflow_id, self.list_workflows())
+        )
 
     def get_workflow(self, workflow_id: str) -> Expected[Workflow]:
         with self._lock:
             entry = self._workflows.get(workflow_id)
         if entry is None:
-            return self._unknown_workflow(workflow_id)
+            return self._unknown_workflow(workflow_id, self.list_workflows())
         return make_success(entry[0].copy())
 
     def list_workflows(self) -> list[str]:
@@ -214,7 +202,7 @@ class PluginOrchestrator(QObject):
         with self._lock:
             entry = self._workflows.get(workflow_id)
         if entry is None:
-            return self._unknown_workflow(workflow_id).error()
+            return self._unknown_workflow(workflow_id, self.list_workflows()).error()
         if transaction_id is not None:
             error = self._transactions.join(transaction_id)
             if error is not None:
@@ -260,11 +248,6 @@ class PluginOrchestrator(QObject):
             )
         return make_success()
 
-    def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
-        """Block until an execution has ended (delivering its signals when called in the
-        orchestrator's thread). Returns False on timeout or for an unknown id."""
-        return self._engine.wait_for(execution_id, timeout_ms)
-
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[dict[str, Any]]:
         run = self._engine.get_run(execution_id)
@@ -279,6 +262,10 @@ class PluginOrchestrator(QObject):
                     "status": status,
                     "progress": run.progress,
                     "current_step": run.current_task,
+                    "step_progress": {
+                        run.plan.tasks[i].key: {"progress": fraction, "message": note}
+                        for i, (fraction, note) in run.step_progress.items()
+                    },
                     "completed_steps": run.completed,
                     "total_steps": len(run.plan.tasks),
                     "start_time": _iso(run.start_time),
@@ -351,27 +338,3 @@ class PluginOrchestrator(QObject):
                 + "; ".join(handle.failures),
             )
         return make_success()
-
-    # --- lifetime ------------------------------------------------------------------------
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel every execution (running their compensations) and join the worker threads.
-        Returns False if threads were still busy after ``timeout_ms``."""
-        joined = self._engine.shutdown(timeout_ms)
-        if self._engine.in_owner_thread():
-            self._engine.pump.drain(None)
-        return joined
-
-    # --- errors --------------------------------------------------------------------------
-    def _unknown_workflow(self, workflow_id: str) -> Expected[Any]:
-        return make_error(
-            PluginErrorCode.NotFound,
-            f"no workflow '{workflow_id}' is registered; registered: "
-            f"{', '.join(self.list_workflows()[:10]) or 'none'}",
-        )
-
-    @staticmethod
-    def _unknown_execution(execution_id: str) -> Expected[Any]:
-        return make_error(
-            PluginErrorCode.NotFound,
-            f"no execution '{execution_id}' (unknown, or forgotten from the bounded history)",
-        )

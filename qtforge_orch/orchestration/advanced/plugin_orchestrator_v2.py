@@ -23,6 +23,7 @@ from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
 from ...plugins import PluginManager, default_plugin_manager
 from ...plugins._builtins import WithBuiltins
+from .._facade import EngineFacade
 from ._v2_compile import compile_plugin_workflow
 from ._v2_model import (
     ConnectionType,
@@ -97,7 +98,7 @@ def _stamp(value: float) -> str | None:
     return datetime.fromtimestamp(value, UTC).isoformat() if value else None
 
 
-class AdvancedPluginOrchestrator(QObject):
+class AdvancedPluginOrchestrator(QObject, EngineFacade):
     """Graph workflows of nodes, ports and connections in five execution modes."""
 
     workflow_started = Signal(str, str)
@@ -133,21 +134,6 @@ class AdvancedPluginOrchestrator(QObject):
         )
         self._lock = threading.Lock()
         self._workflows: dict[str, _Registered] = {}
-
-    def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
-        getattr(self, signal).emit(*args)
-
-    def plugin_manager(self) -> PluginManager:
-        return self._plugin_manager
-
-    def thread_pool(self) -> QThreadPool:
-        return self._engine.executor.pool
-
-    def set_history_limit(self, limit: int) -> None:
-        self._engine.set_history_limit(limit)
-
-    def history_limit(self) -> int:
-        return self._engine.history_limit()
 
     # --- workflow management -----------------------------------------------------------
     def register_workflow(self, workflow: PluginWorkflow) -> Expected[None]:
@@ -186,13 +172,17 @@ class AdvancedPluginOrchestrator(QObject):
         """Running executions keep their compiled copy and finish normally."""
         with self._lock:
             removed = self._workflows.pop(workflow_id, None)
-        return make_success() if removed is not None else self._unknown_workflow(workflow_id)
+        return (
+            make_success()
+            if removed is not None
+            else self._unknown_workflow(workflow_id, self.get_registered_workflows())
+        )
 
     def get_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
         with self._lock:
             entry = self._workflows.get(workflow_id)
         if entry is None:
-            return self._unknown_workflow(workflow_id)
+            return self._unknown_workflow(workflow_id, self.get_registered_workflows())
         return make_success(entry.workflow.model_copy(deep=True))
 
     def get_registered_workflows(self) -> list[str]:
@@ -244,7 +234,7 @@ class AdvancedPluginOrchestrator(QObject):
         with self._lock:
             entry = self._workflows.get(workflow_id)
             if entry is None:
-                return self._unknown_workflow(workflow_id)
+                return self._unknown_workflow(workflow_id, self.get_registered_workflows())
             candidate = entry.workflow.model_copy(deep=True)
             refused = change(candidate)
             if isinstance(refused, PluginError):
@@ -269,7 +259,7 @@ class AdvancedPluginOrchestrator(QObject):
         with self._lock:
             entry = self._workflows.get(workflow_id)
         if entry is None:
-            return self._unknown_workflow(workflow_id)
+            return self._unknown_workflow(workflow_id, self.get_registered_workflows())
         run = self._engine.new_run(entry.plan, dict(input_data or {}), factory=self._factory(entry))
         run.start()
         return make_success(run.execution_id)
@@ -365,11 +355,6 @@ class AdvancedPluginOrchestrator(QObject):
         error = run.resume()
         return make_success() if error is None else from_error(error)
 
-    def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
-        """Block until an execution has ended (delivering its signals when called in the
-        orchestrator's thread). False on timeout or for an unknown id."""
-        return self._engine.wait_for(execution_id, timeout_ms)
-
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[WorkflowExecutionContext]:
         run = self._engine.get_run(execution_id)
@@ -442,26 +427,3 @@ class AdvancedPluginOrchestrator(QObject):
         if isinstance(run, EventRun):
             status["runs"] = run.node_runs(index)
         return status
-
-    # --- lifetime ------------------------------------------------------------------------
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel every execution and join the worker threads (False if still busy)."""
-        joined = self._engine.shutdown(timeout_ms)
-        if self._engine.in_owner_thread():
-            self._engine.pump.drain(None)
-        return joined
-
-    # --- errors --------------------------------------------------------------------------
-    def _unknown_workflow(self, workflow_id: str) -> Expected[Any]:
-        return make_error(
-            PluginErrorCode.NotFound,
-            f"no workflow '{workflow_id}' is registered; registered: "
-            f"{', '.join(self.get_registered_workflows()[:10]) or 'none'}",
-        )
-
-    @staticmethod
-    def _unknown_execution(execution_id: str) -> Expected[Any]:
-        return make_error(
-            PluginErrorCode.NotFound,
-            f"no execution '{execution_id}' (unknown, or forgotten from the bounded history)",
-        )

@@ -1,0 +1,67 @@
+"""What both orchestrators share on top of the engine: lifetime, history and lookups."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QThreadPool
+
+from .._errors import PluginErrorCode
+from .._expected import Expected, make_error
+
+if TYPE_CHECKING:
+    from .._engine.core import Engine
+    from ..plugins import PluginManager
+
+
+class EngineFacade:
+    """Mixed into each orchestrator (after QObject); expects ``_engine`` and
+    ``_plugin_manager``."""
+
+    _engine: Engine
+    _plugin_manager: PluginManager
+
+    def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
+        getattr(self, signal).emit(*args)
+
+    def plugin_manager(self) -> PluginManager:
+        return self._plugin_manager
+
+    def thread_pool(self) -> QThreadPool:
+        """The pool node work runs on (the orchestrator's own unless one was passed in)."""
+        return self._engine.executor.pool
+
+    def set_history_limit(self, limit: int) -> None:
+        """How many finished executions stay queryable (the oldest are forgotten first)."""
+        self._engine.set_history_limit(limit)
+
+    def history_limit(self) -> int:
+        return self._engine.history_limit()
+
+    def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
+        """Block until an execution has ended (delivering its signals when called in the
+        orchestrator's thread). Returns False on timeout or for an unknown id."""
+        return self._engine.wait_for(execution_id, timeout_ms)
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every execution (running its compensations) and join the worker threads.
+        Returns False if threads were still busy after ``timeout_ms``."""
+        joined = self._engine.shutdown(timeout_ms)
+        if self._engine.in_owner_thread():
+            self._engine.pump.drain(None)
+        return joined
+
+    @staticmethod
+    def _unknown_workflow(workflow_id: str, registered: list[str]) -> Expected[Any]:
+        return make_error(
+            PluginErrorCode.NotFound,
+            f"no workflow '{workflow_id}' is registered; registered: "
+            f"{', '.join(registered[:10]) or 'none'}",
+        )
+
+    @staticmethod
+    def _unknown_execution(execution_id: str) -> Expected[Any]:
+        return make_error(
+            PluginErrorCode.NotFound,
+            f"no execution '{execution_id}' (unknown, or forgotten from the bounded history)",
+        )
