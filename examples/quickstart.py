@@ -62,9 +62,16 @@ def main() -> int:
     plugins.register_plugin(FunctionPlugin("reporter", summarise=summarise))
 
     orchestrator = PluginOrchestrator(plugin_manager=plugins)
+    finished: list[str] = []
+
+    def on_completed(execution_id: str, step: str, output: dict[str, Any]) -> None:
+        finished.append(step)
+        print(f"  completed {step:<9} ({len(finished)}/4 steps, output keys: {sorted(output)})")
+
     orchestrator.step_started.connect(lambda e, step: print(f"  started   {step}"))
-    orchestrator.step_completed.connect(lambda e, step, out: print(f"  completed {step}"))
+    orchestrator.step_completed.connect(on_completed)
     orchestrator.step_failed.connect(lambda e, step, err: print(f"  FAILED    {step}: {err}"))
+    # Progress signals are coalesced: a fast workflow may report only its final value.
     orchestrator.execution_progress_updated.connect(
         lambda e, progress: print(f"  progress  {progress:.0%}")
     )
