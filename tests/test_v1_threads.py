@@ -298,3 +298,37 @@ def test_step_progress_reported_through_the_context_feeds_execution_progress(
         release.set()
     assert orchestrator.wait_for_execution(execution_id, 5000)
     assert status_of(orchestrator, execution_id)["progress"] == 1.0
+
+
+def test_sync_execution_inside_a_running_qt_event_loop(
+    qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    from PySide6.QtCore import QTimer
+
+    two_step(orchestrator, plugins)
+    results: list[Any] = []
+    started: list[str] = []
+    orchestrator.workflow_started.connect(lambda e, w: started.append(e))
+    QTimer.singleShot(0, lambda: results.append(orchestrator.execute_workflow("two")))
+    qtbot.waitUntil(lambda: bool(results), timeout=5000)  # runs the Qt event loop
+    assert results[0], results[0]
+    assert started == [results[0].value()]
+
+
+def test_cancelling_a_sync_execution_returns_operation_cancelled(
+    orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    gate = Gate()
+    plugins.register_plugin(FunctionPlugin("p", hang=gate))
+    assert orchestrator.register_workflow(Workflow("w").add_step(step("s", "p", "hang")))
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(orchestrator.execute_workflow("w")))
+    worker.start()
+    assert gate.entered.wait(5)
+    [execution_id] = orchestrator.list_active_executions()
+    assert orchestrator.cancel_workflow(execution_id)
+    worker.join(10)
+    assert not worker.is_alive()
+    error = results[0].error()
+    assert error.code == PluginErrorCode.OperationCancelled
+    assert error.context["execution_id"] == execution_id
