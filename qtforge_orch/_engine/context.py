@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
+
+_wakeup_lock = threading.Lock()
 
 
 class StepContext:
@@ -21,6 +22,7 @@ class StepContext:
         "_cancelled",
         "_on_progress",
         "_resumed",
+        "_wakeup",
         "attempt",
         "execution_id",
         "step_id",
@@ -37,35 +39,48 @@ class StepContext:
         self.execution_id = execution_id
         self.step_id = step_id
         self.attempt = attempt
-        self._cancelled = threading.Event()
+        # A plain flag: one context is built per attempt on the hot path, and an Event is
+        # only worth its cost for the few commands that wait on it (see ``wait``).
+        self._cancelled = False
+        self._wakeup: threading.Event | None = None
         self._resumed = resumed
         self._on_progress = on_progress
 
     def is_cancelled(self) -> bool:
         """True once the attempt was cancelled or timed out: its result will be discarded."""
-        return self._cancelled.is_set()
+        return self._cancelled
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def cancel(self) -> None:
-        self._cancelled.set()
+        with _wakeup_lock:
+            self._cancelled = True
+            if self._wakeup is not None:
+                self._wakeup.set()
 
     def check_cancelled(self) -> None:
         """Raise ``PluginError(OperationCancelled)`` if the attempt should stop."""
-        if self._cancelled.is_set():
+        if self._cancelled:
             raise PluginError(
                 PluginErrorCode.OperationCancelled, f"step '{self.step_id}' cancelled"
             )
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; returns True early (and at once) when cancelled."""
-        return self._cancelled.wait(seconds)
+        with _wakeup_lock:
+            if self._cancelled:
+                return True
+            if self._wakeup is None:
+                self._wakeup = threading.Event()
+            wakeup = self._wakeup
+        return wakeup.wait(seconds)
 
     def checkpoint(self, timeout: float | None = None) -> None:
         """A pause point: blocks while the execution is paused, raises if cancelled."""
         self.check_cancelled()
+        # Short slices so a cancellation during a pause is noticed promptly.
         while not self._resumed.wait(0.05 if timeout is None else min(timeout, 0.05)):
             self.check_cancelled()
             if timeout is not None:
@@ -82,5 +97,3 @@ class StepContext:
     def __repr__(self) -> str:
         return f"StepContext({self.execution_id!r}, {self.step_id!r}, attempt={self.attempt})"
 
-
-ContextAware = Callable[..., Any]

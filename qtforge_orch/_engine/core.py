@@ -132,12 +132,7 @@ class Engine:
             return run.done.wait(timeout_ms / 1000.0)
         ended = threading.Event()
         run.on_finish(lambda _: ended.set())
-
-        def expire() -> None:
-            ended.set()
-            self.pump.kick()
-
-        timer = self.timers.call_later(timeout_ms / 1000.0, expire)
+        timer = self.timers.call_later(timeout_ms / 1000.0, ended.set)
         self.pump.wait_until(ended)
         timer.cancel()
         return run.done.is_set()

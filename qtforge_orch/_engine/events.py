@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QObject, Qt, Signal
 
 DRAIN_BUDGET_S = 0.008
+WAIT_SLICE_S = 0.01
 
 
 class Event(NamedTuple):
@@ -41,33 +42,28 @@ class EventPump(QObject):
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
         self._wake_pending = False
-        self._waiters = 0
         self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
 
     # --- any thread -------------------------------------------------------------------
     def post(self, event: Event) -> None:
-        with self._cond:
-            self._events.append(event)
-            wake = not self._wake_pending
-            self._wake_pending = True
-            if self._waiters:
-                self._cond.notify_all()
-        if wake:
-            self._wake.emit()
+        # deque.append is atomic, so the hot path takes no lock; only the idle -> pending
+        # transition of the wake-up flag does (see drain for the other half of that protocol).
+        self._events.append(event)
+        if not self._wake_pending:
+            self._request_wake()
 
     def post_progress(self, execution_id: str, progress: float) -> None:
         with self._cond:
             self._progress[execution_id] = progress
-            wake = not self._wake_pending
-            self._wake_pending = True
-        if wake:
-            self._wake.emit()
+        if not self._wake_pending:
+            self._request_wake()
 
-    def kick(self) -> None:
-        """Wake a thread blocked in ``wait_until`` so it re-checks its condition."""
+    def _request_wake(self) -> None:
         with self._cond:
-            if self._waiters:
-                self._cond.notify_all()
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self._wake.emit()
 
     # --- owner thread only ------------------------------------------------------------
     def _on_wake(self) -> None:
@@ -75,16 +71,27 @@ class EventPump(QObject):
 
     def drain(self, budget_s: float | None = None) -> None:
         deadline = None if budget_s is None else time.monotonic() + budget_s
+        events = self._events
         while True:
-            with self._cond:
-                if not self._events:
-                    progress, self._progress = self._progress, {}
+            try:
+                event = events.popleft()
+            except IndexError:
+                with self._cond:
+                    if events:
+                        continue
                     self._wake_pending = False
-                    break
-                event = self._events.popleft()
-                flush = self._progress.pop(event.execution_id, None) if event.terminal else None
-            if flush is not None:
-                self._emit(self._progress_signal, (event.execution_id, flush))
+                    if events:
+                        # A post appended after our check but saw the flag still set: it
+                        # relies on this drain, so keep going.
+                        self._wake_pending = True
+                        continue
+                    progress, self._progress = self._progress, {}
+                break
+            if event.terminal:
+                with self._cond:
+                    flush = self._progress.pop(event.execution_id, None)
+                if flush is not None:
+                    self._emit(self._progress_signal, (event.execution_id, flush))
             self._emit(event.signal, event.args)
             if deadline is not None and time.monotonic() > deadline:
                 # Yield to the event loop; a fresh wake-up continues where we stopped.
@@ -94,19 +101,15 @@ class EventPump(QObject):
             self._emit(self._progress_signal, (execution_id, value))
 
     def wait_until(self, done: threading.Event) -> None:
-        """Block the owner thread until ``done``, delivering events as they arrive."""
+        """Block the owner thread until ``done``, delivering events every few milliseconds.
+
+        Waking on every event would ping-pong the GIL with the worker producing them (a thread
+        hop each); delivering in slices keeps signals flowing at a fraction of the cost."""
         while True:
+            finished = done.wait(WAIT_SLICE_S)
             self.drain(None)
-            if done.is_set():
-                self.drain(None)
+            if finished:
                 return
-            with self._cond:
-                if not self._events and not self._progress and not done.is_set():
-                    self._waiters += 1
-                    try:
-                        self._cond.wait(0.25)
-                    finally:
-                        self._waiters -= 1
 
     def _emit(self, signal: str, args: tuple[Any, ...]) -> None:
         try:

@@ -62,6 +62,8 @@ class RunStatus:
 
 _taker = threading.local()
 
+PROGRESS_STEP = 0.01
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -115,6 +117,7 @@ class Run:
         self.compensations: list[Compensation] = []
         self.current_task = ""
         self.progress = 0.0
+        self._posted_progress = 0.0
         self.error: PluginError | None = None
         self.result: dict[str, Any] | None = None
         self.rollback_errors: list[str] = []
@@ -238,7 +241,9 @@ class Run:
                     task = self._take()
             self._work(task)
 
-    def _take(self) -> int | None:
+    def _take(self) -> Any:
+        """Pop a ready task (lock held). Tasks without a condition to check leave already
+        prepared, so the common path costs one lock round trip before the plugin call."""
         if (
             self._stopping
             or self.status != RunStatus.RUNNING
@@ -249,56 +254,67 @@ class Run:
         index = heapq.heappop(self._ready)
         self._running += 1
         self.states[index] = _R
-        return index
+        if self.plan.tasks[index].condition is None or self.retries[index]:
+            params, context = self._begin_attempt(index)
+            return index, params, context
+        return index, None, None
 
-    def _work(self, index: int) -> None:
-        task = self.plan.tasks[index]
-        with self.lock:
-            params = self._params[index]
-            if params is None:
-                params = build_params(
-                    self.plan,
-                    task,
-                    self.shared,
-                    self.initial_data,
-                    self.outputs,
-                    self.active_control,
-                )
-                self._params[index] = params
-            first_attempt = self.retries[index] == 0
-        if task.condition is not None and first_attempt:
-            verdict = self._check_condition(index, params)
-            if verdict is not True:
-                with self.lock:
-                    self._running -= 1
-                    if self.states[index] == _R and not self._stopping:
-                        if verdict is False:
-                            self._settle(index, _S)
-                            self._after_settle()
-                        else:
-                            self._fail(index, verdict)
-                    self.lock.notify_all()
-                return
-        with self.lock:
-            if self.states[index] != _R or self._stopping:
-                self._running -= 1
-                return
-            context = StepContext(
-                self.execution_id,
-                task.key,
-                self.retries[index] + 1,
-                self._resumed,
-                partial(self._on_step_progress, index),
+    def _params_for(self, index: int) -> dict[str, Any]:
+        params = self._params[index]
+        if params is None:
+            params = self._params[index] = build_params(
+                self.plan,
+                self.plan.tasks[index],
+                self.shared,
+                self.initial_data,
+                self.outputs,
+                self.active_control,
             )
-            self._contexts[index] = context
-            self.current_task = task.key
-            if first_attempt:
-                self.starts[index] = time.time()
-                self._post(self.engine.names.task_started, (self.execution_id, task.key))
-            if task.timeout_ms:
-                self._timeout_timers[index] = self.engine.timers.call_later(
-                    task.timeout_ms / 1000.0, lambda: self._on_task_timeout(index, context)
-                )
+        return params
+
+    def _begin_attempt(self, index: int) -> tuple[dict[str, Any], StepContext]:
+        task = self.plan.tasks[index]
+        params = self._params_for(index)
+        context = StepContext(
+            self.execution_id,
+            task.key,
+            self.retries[index] + 1,
+            self._resumed,
+            partial(self._on_step_progress, index),
+        )
+        self._contexts[index] = context
+        self.current_task = task.key
+        if not self.retries[index]:
+            self.starts[index] = time.time()
+            self._post(self.engine.names.task_started, (self.execution_id, task.key))
+        if task.timeout_ms:
+            self._timeout_timers[index] = self.engine.timers.call_later(
+                task.timeout_ms / 1000.0, partial(self._on_task_timeout, index, context)
+            )
+        return params, context
+
+    def _work(self, taken: Any) -> None:
+        index, params, context = taken
+        task = self.plan.tasks[index]
+        if context is None:
+            with self.lock:
+                params = self._params_for(index)
+            verdict = self._check_condition(index, params)
+            with self.lock:
+                if self.states[index] != _R or self._stopping:
+                    self._running -= 1
+                    self.lock.notify_all()
+                    return
+                if verdict is not True:
+                    self._running -= 1
+                    if verdict is False:
+                        self._settle(index, _S)
+                        self._after_settle()
+                    else:
+                        self._fail(index, verdict)
+                    self.lock.notify_all()
+                    return
+                params, context = self._begin_attempt(index)
         outcome = self._invoke(task, params, context)
         with self.lock:
             if self._contexts[index] is not context:
@@ -504,7 +520,10 @@ class Run:
         progress = (self.settled + partial_work) / total if total else 1.0
         if progress > self.progress:
             self.progress = progress
-            self.engine.pump.post_progress(self.execution_id, progress)
+            # Signals are coalesced anyway; posting every 1% keeps big runs cheap.
+            if progress >= self._posted_progress + PROGRESS_STEP:
+                self._posted_progress = progress
+                self.engine.pump.post_progress(self.execution_id, progress)
 
     def _maybe_complete(self) -> bool:
         if self._stopping or self.settled < len(self.plan.tasks):
@@ -560,7 +579,6 @@ class Run:
             self._post_terminal(final_status, error)
         self.done.set()
         self.lock.notify_all()
-        self.engine.pump.kick()
         callbacks, self._finish_callbacks = self._finish_callbacks, []
         # Callbacks run under the lock by design: they only record the final state.
         for callback in callbacks:

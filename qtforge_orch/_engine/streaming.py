@@ -115,7 +115,7 @@ class StreamRun(Run):
         stage.scheduled = True
         heapq.heappush(self._ready, index)
 
-    def _take(self) -> int | None:
+    def _take(self) -> Any:
         if self._stopping or self.status != RunStatus.RUNNING or not self._ready:
             return None
         if self._running >= self._limit:
@@ -137,7 +137,8 @@ class StreamRun(Run):
         return max(0, room)
 
     # --- one activation -----------------------------------------------------------------
-    def _work(self, index: int) -> None:
+    def _work(self, taken: Any) -> None:
+        index: int = taken
         task = self.plan.tasks[index]
         stage = self.stages[index]
         with self.lock:

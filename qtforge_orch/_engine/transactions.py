@@ -93,7 +93,6 @@ class TransactionRegistry:
         def finished(errors: list[str]) -> None:
             handle.failures.extend(errors)
             handle.done.set()
-            self._engine.pump.kick()
 
         self._engine.compensations.run_chain(items, finished)
         return handle
