@@ -1,10 +1,14 @@
 """Streaming mode: the same ``Run`` scheduler, with stage activations as the unit of work.
 
 Each node is a stage with a bounded inbox. An activation moves up to ``BATCH`` items through one
-stage and then returns its thread, so three stages share a two-thread pool without deadlock and
-items cross threads in batches rather than one hop each. Before taking items a stage reserves
-room in every downstream inbox, which is what makes the bound exact (backpressure): a fast
-source stops when the slowest consumer's inbox is full.
+stage and then returns its thread, so stages share a small pool without deadlock and items cross
+threads in batches rather than one hop each. Before taking items a stage reserves room in every
+downstream inbox, which is what makes the bound exact (backpressure): a fast source stops when
+the slowest consumer's inbox is full.
+
+The per-item loop is the hot path of the whole library (issue #4, B4): plugins are resolved once
+per activation, a ``FunctionPlugin`` command is called directly, and inboxes hold bare values
+(``(port, value)`` pairs only when a stage's inputs land on different ports).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
@@ -21,7 +26,7 @@ from ..plugins._interface import plugin_accepts_context
 from .context import StepContext
 from .dataflow import MAPPED_KEY
 from .invoke import normalise_result
-from .plan import Role, TaskSpec, TaskState, WireKind
+from .plan import Role, TaskSpec, TaskState, Wire, WireKind
 from .run import Run, RunStatus
 
 BATCH = 256
@@ -31,11 +36,13 @@ _R = TaskState.Running
 _C = TaskState.Completed
 _F = TaskState.Failed
 
+# Node configuration keys the engine reads; they are not passed to the plugin.
+_RESERVED = frozenset({"method", "timeout", "max_retries", "retry_delay", "critical", "window"})
+
 
 class _Stage:
     __slots__ = (
         "active",
-        "emits",
         "errors",
         "finished",
         "inbox",
@@ -44,9 +51,11 @@ class _Stage:
         "items_in",
         "items_out",
         "iterator",
+        "mixed_ports",
         "open_upstream",
         "order_blockers",
         "outgoing",
+        "port",
         "reserved",
         "scheduled",
         "source_state",
@@ -55,9 +64,11 @@ class _Stage:
     )
 
     def __init__(self) -> None:
-        self.inbox: deque[tuple[str, Any]] = deque()
+        self.inbox: deque[Any] = deque()
+        self.port = ""  # where inbox values land when all inputs share one port
+        self.mixed_ports = False  # inbox holds (port, value) pairs instead
         self.reserved = 0
-        self.outgoing: list[tuple[int, Any]] = []  # (target stage, wire)
+        self.outgoing: list[tuple[int, Wire]] = []
         self.open_upstream = 0
         self.order_blockers = 0
         self.active = False
@@ -66,7 +77,6 @@ class _Stage:
         self.finished = False
         self.iterator: Iterator[Any] | None = None
         self.source_state = "new"  # new, iterating, polling, exhausted
-        self.emits = 0
         self.items_in = 0
         self.items_out = 0
         self.items_dropped = 0
@@ -92,15 +102,27 @@ class StreamRun(Run):
         # Nodes without data inputs produce the stream (Source nodes and any other root).
         self.is_source = [all(w.kind is WireKind.ORDER for w in t.incoming) for t in tasks]
         for task in tasks:
+            stage = self.stages[task.index]
+            ports: set[str] = set()
             sources_seen: set[int] = set()
             for wire in task.incoming:
                 if wire.kind is WireKind.ORDER:
-                    self.stages[task.index].order_blockers += 1
+                    stage.order_blockers += 1
                     continue
                 self.stages[wire.source].outgoing.append((task.index, wire))
+                ports.add(wire.target_port or task.in_port)
                 if wire.source not in sources_seen:
                     sources_seen.add(wire.source)
-                    self.stages[task.index].open_upstream += 1
+                    stage.open_upstream += 1
+            stage.mixed_ports = len(ports) > 1
+            stage.port = next(iter(ports)) if len(ports) == 1 else ""
+        # Ready stages run deepest first: draining before producing keeps inboxes short and
+        # lets a single thread make progress without spinning on a full source.
+        depth = _depths(tasks)
+        self._by_rank = sorted(range(len(tasks)), key=lambda i: (-depth[i], i))
+        self._rank = [0] * len(tasks)
+        for rank, index in enumerate(self._by_rank):
+            self._rank[index] = rank
 
     # --- scheduling (lock held) ---------------------------------------------------------
     def _begin(self) -> None:
@@ -113,14 +135,14 @@ class StreamRun(Run):
         if stage.scheduled or stage.active or stage.finished or stage.order_blockers:
             return
         stage.scheduled = True
-        heapq.heappush(self._ready, index)
+        heapq.heappush(self._ready, self._rank[index])
 
     def _take(self) -> Any:
         if self._stopping or self.status != RunStatus.RUNNING or not self._ready:
             return None
         if self._running >= self._limit:
             return None
-        index = heapq.heappop(self._ready)
+        index = self._by_rank[heapq.heappop(self._ready)]
         stage = self.stages[index]
         stage.scheduled = False
         stage.active = True
@@ -131,9 +153,8 @@ class StreamRun(Run):
         room = BATCH
         for target, _wire in stage.outgoing:
             downstream = self.stages[target]
-            if downstream.finished:
-                continue
-            room = min(room, self.capacity - len(downstream.inbox) - downstream.reserved)
+            if not downstream.finished:
+                room = min(room, self.capacity - len(downstream.inbox) - downstream.reserved)
         return max(0, room)
 
     # --- one activation -----------------------------------------------------------------
@@ -141,6 +162,7 @@ class StreamRun(Run):
         index: int = taken
         task = self.plan.tasks[index]
         stage = self.stages[index]
+        is_source = self.is_source[index]
         with self.lock:
             if not stage.started:
                 stage.started = True
@@ -149,13 +171,12 @@ class StreamRun(Run):
                 self._post(self.engine.names.task_started, (self.execution_id, task.key))
             self.current_task = task.key
             room = self._room(stage)
-            is_source = self.is_source[index]
-            batch: list[tuple[str, Any]] = []
+            batch: list[Any] = []
             if not is_source:
                 take = min(room, len(stage.inbox)) if stage.outgoing else len(stage.inbox)
                 take = min(take, BATCH)
-                for _ in range(take):
-                    batch.append(stage.inbox.popleft())
+                popleft = stage.inbox.popleft
+                batch = [popleft() for _ in range(take)]
                 stage.items_in += take
             for target, _wire in stage.outgoing:
                 self.stages[target].reserved += room
@@ -174,7 +195,7 @@ class StreamRun(Run):
             if self._stopping:
                 self.lock.notify_all()
                 return
-            self._emit_items(index, stage, produced)
+            self._emit_items(index, stage, produced, from_source=is_source)
             if failure is not None:
                 self._stage_failed(index, failure)
             else:
@@ -199,106 +220,129 @@ class StreamRun(Run):
             else:
                 stage.iterator = iter(first)
                 stage.source_state = "iterating"
-        while len(produced) < room and stage.source_state in ("iterating", "polling"):
+        if self._stopping or self.status != RunStatus.RUNNING:
+            return produced, None
+        want = room - len(produced)
+        if stage.source_state == "iterating" and want > 0:
+            assert stage.iterator is not None
+            before = len(produced)
+            try:
+                # list.extend keeps the items pulled before an exception, so an iterator that
+                # fails mid-batch loses nothing it already produced.
+                produced.extend(islice(stage.iterator, want))
+            except BaseException as exc:
+                stage.source_state = "exhausted"
+                stage.items_in += len(produced)
+                return produced, PluginError(
+                    PluginErrorCode.ExecutionFailed,
+                    f"source '{task.key}' raised {type(exc).__name__}: {exc}",
+                    plugin_id=task.plugin_id,
+                )
+            if len(produced) - before < want:
+                stage.source_state = "exhausted"
+        while stage.source_state == "polling" and len(produced) < room:
             if self._stopping or self.status != RunStatus.RUNNING:
                 break
-            if stage.source_state == "iterating":
-                assert stage.iterator is not None
-                try:
-                    produced.append(next(stage.iterator))
-                except StopIteration:
-                    stage.source_state = "exhausted"
-                except BaseException as exc:
-                    stage.source_state = "exhausted"
-                    return produced, PluginError(
-                        PluginErrorCode.ExecutionFailed,
-                        f"source '{task.key}' raised {type(exc).__name__}: {exc}",
-                        plugin_id=task.plugin_id,
-                    )
+            item = self._call(task, self.initial_data, allow_stream=True)
+            if isinstance(item, PluginError):
+                stage.source_state = "exhausted"
+                stage.items_in += len(produced)
+                return produced, item
+            if item is None:
+                stage.source_state = "exhausted"
             else:
-                item = self._call(task, self.initial_data, allow_stream=True)
-                if isinstance(item, PluginError):
-                    stage.source_state = "exhausted"
-                    return produced, item
-                if item is None:
-                    stage.source_state = "exhausted"
-                else:
-                    produced.append(item)
+                produced.append(item)
         stage.items_in += len(produced)
-        return [self._source_value(task, item) for item in produced], None
+        return produced, None
 
-    @staticmethod
-    def _source_value(task: TaskSpec, item: Any) -> Any:
-        # A source's item is the value of its first output port; wrap it so wires can pick it.
-        return {task.out_port: item} if task.out_port else item
-
-    def _process(
-        self, task: TaskSpec, stage: _Stage, batch: list[tuple[str, Any]]
-    ) -> tuple[list[Any], PluginError | None]:
+    def _command(self, task: TaskSpec) -> Callable[[dict[str, Any]], Any] | PluginError:
+        """Resolve a node's command once per activation."""
         found = self.engine.plugins.get_plugin(task.plugin_id)
         if not found:
-            return [], found.error()
+            return found.error()
         plugin = found.value()
         try:
             if task.command not in plugin.available_commands():
-                return [], PluginError(
+                return PluginError(
                     PluginErrorCode.CommandNotFound,
                     f"plugin '{task.plugin_id}' has no command '{task.command}'",
+                    plugin_id=task.plugin_id,
                 )
+            context = StepContext(self.execution_id, task.key, 1, self._resumed)
+            resolve = getattr(plugin, "resolve_command", None)
+            if resolve is not None:
+                direct: Callable[[dict[str, Any]], Any] | None = resolve(task.command, context)
+                if direct is not None:
+                    return direct
+            execute = plugin.execute_command
+            command = task.command
+            if plugin_accepts_context(plugin):
+                return lambda params: execute(command, params, context=context)
+            return lambda params: execute(command, params)
         except BaseException as exc:
-            return [], PluginError(PluginErrorCode.ExecutionFailed, repr(exc))
-        execute = plugin.execute_command
-        context = (
-            StepContext(self.execution_id, task.key, 1, self._resumed)
-            if plugin_accepts_context(plugin)
-            else None
-        )
+            return PluginError(PluginErrorCode.ExecutionFailed, repr(exc))
+
+    def _process(
+        self, task: TaskSpec, stage: _Stage, batch: list[Any]
+    ) -> tuple[list[Any], PluginError | None]:
+        call = self._command(task)
+        if isinstance(call, PluginError):
+            return [], call
+        if task.role is Role.AGGREGATOR:
+            return self._aggregate(task, stage, batch), None
         base = {k: v for k, v in task.parameters.items() if k not in _RESERVED}
-        default_port = task.in_port
-        aggregate = task.role is Role.AGGREGATOR
-        window_size = int(task.parameters.get("window", 0) or 0)
+        port = stage.port
+        mixed = stage.mixed_ports
+        splitter = task.role is Role.SPLITTER
         produced: list[Any] = []
-        for port, value in batch:
+        append = produced.append
+        for value in batch:
             if self._stopping:
                 break
-            if aggregate:
-                stage.window.append(value)
-                if window_size and len(stage.window) >= window_size:
-                    window, stage.window = stage.window, []
-                    produced.extend(self._process_window(task, stage, window))
-                continue
-            params = dict(base)
-            key = port or default_port
-            if key:
-                params[key] = value
-            elif isinstance(value, dict):
-                params.update(value)
+            if mixed:
+                item_port, value = value
+                key = item_port or task.in_port
             else:
-                params["value"] = value
+                key = port
+            if key:
+                params = {**base, key: value} if base else {key: value}
+            elif type(value) is dict:
+                params = {**base, **value} if base else dict(value)
+            else:
+                params = {**base, "value": value} if base else {"value": value}
             try:
-                raw = (
-                    execute(task.command, params, context=context)
-                    if context is not None
-                    else execute(task.command, params)
-                )
+                out = call(params)
             except BaseException as exc:
                 self._item_failed(stage, f"{type(exc).__name__}: {exc}")
                 continue
-            if raw is None:
+            if type(out) is dict and not splitter:
+                append(out)
+                continue
+            if out is None:
                 stage.items_dropped += 1
                 continue
-            outcome = normalise_result(task.plugin_id, task.command, raw)
+            outcome = normalise_result(task.plugin_id, task.command, out)
             if not outcome.ok:
                 assert outcome.error is not None
                 self._item_failed(stage, outcome.error.message)
                 continue
-            if task.role is Role.SPLITTER:
+            if splitter:
                 items = outcome.output.get(task.out_port or MAPPED_KEY)
                 if isinstance(items, list):
                     produced.extend({task.out_port: i} if task.out_port else i for i in items)
                     continue
-            produced.append(outcome.output)
+            append(outcome.output)
         return produced, None
+
+    def _aggregate(self, task: TaskSpec, stage: _Stage, batch: list[Any]) -> list[Any]:
+        window_size = int(task.parameters.get("window", 0) or 0)
+        produced: list[Any] = []
+        for value in batch:
+            stage.window.append(value[1] if stage.mixed_ports else value)
+            if window_size and len(stage.window) >= window_size:
+                window, stage.window = stage.window, []
+                produced.extend(self._process_window(task, stage, window))
+        return produced
 
     def _process_window(self, task: TaskSpec, stage: _Stage, window: list[Any]) -> list[Any]:
         """An Aggregator's plugin sees one list per window (or one for the whole stream)."""
@@ -309,24 +353,14 @@ class StreamRun(Run):
         return [] if result is None else [result]
 
     def _call(self, task: TaskSpec, params: dict[str, Any], *, allow_stream: bool) -> Any:
-        found = self.engine.plugins.get_plugin(task.plugin_id)
-        if not found:
-            return found.error()
-        plugin = found.value()
+        """One guarded call (a source's first call, a polling call, an aggregator window)."""
+        call = self._command(task)
+        if isinstance(call, PluginError):
+            return call
         merged = {k: v for k, v in task.parameters.items() if k not in _RESERVED}
         merged.update(params)
-        context = StepContext(self.execution_id, task.key, 1, self._resumed)
         try:
-            if task.command not in plugin.available_commands():
-                return PluginError(
-                    PluginErrorCode.CommandNotFound,
-                    f"plugin '{task.plugin_id}' has no command '{task.command}'",
-                )
-            raw = (
-                plugin.execute_command(task.command, merged, context=context)
-                if plugin_accepts_context(plugin)
-                else plugin.execute_command(task.command, merged)
-            )
+            raw = call(merged)
         except PluginError as error:
             return error
         except BaseException as exc:
@@ -350,45 +384,66 @@ class StreamRun(Run):
             stage.errors.append(message)
 
     # --- after an activation (lock held) -------------------------------------------------
-    def _emit_items(self, index: int, stage: _Stage, produced: list[Any]) -> None:
+    def _emit_items(
+        self, index: int, stage: _Stage, produced: list[Any], *, from_source: bool
+    ) -> None:
         if not produced:
             return
         stage.items_out += len(produced)
+        out_port = self.plan.tasks[index].out_port
         for target, wire in stage.outgoing:
             downstream = self.stages[target]
             if downstream.finished:
                 continue
-            port = wire.source_port or self.plan.tasks[index].out_port
-            for item in produced:
-                value = item.get(port) if port and isinstance(item, dict) else item
-                if port and isinstance(item, dict) and port not in item:
-                    continue
-                if wire.kind is WireKind.CONTROL and wire.condition is not None:
-                    try:
-                        if not wire.condition(item if isinstance(item, dict) else {}):
-                            continue
-                    except BaseException as exc:
-                        self._item_failed(stage, f"condition '{wire.condition_text}': {exc}")
-                        continue
-                downstream.inbox.append((wire.target_port, value))
+            if wire.kind is WireKind.CONTROL and wire.condition is not None:
+                items = self._passing(stage, wire, produced, from_source)
+            else:
+                items = produced
+            port = wire.source_port or out_port
+            if port and not from_source:
+                # A processor's output dict is keyed by its output ports; a source's items
+                # already are the value of its (first) output port.
+                values = [item[port] for item in items if type(item) is dict and port in item]
+            else:
+                values = items
+            if downstream.mixed_ports:
+                target_port = wire.target_port
+                downstream.inbox.extend((target_port, value) for value in values)
+            else:
+                downstream.inbox.extend(values)
             self._schedule(target)
+
+    def _passing(
+        self, stage: _Stage, wire: Wire, produced: list[Any], from_source: bool
+    ) -> list[Any]:
+        condition = wire.condition
+        assert condition is not None
+        passing: list[Any] = []
+        for item in produced:
+            try:
+                if condition(item if type(item) is dict else {"value": item}):
+                    passing.append(item)
+            except BaseException as exc:
+                self._item_failed(stage, f"condition '{wire.condition_text}': {exc}")
+        return passing
 
     def _reschedule(self, index: int, was_source: bool) -> None:
         stage = self.stages[index]
         task = self.plan.tasks[index]
-        upstream_done = stage.open_upstream == 0
         if (was_source and stage.source_state != "exhausted") or stage.inbox:
-            self._schedule(index)
-        elif upstream_done and (not was_source or stage.source_state == "exhausted"):
+            # Without room downstream, the consumer reschedules this stage when it drains.
+            if self._room(stage) > 0 or not stage.outgoing:
+                self._schedule(index)
+        elif stage.open_upstream == 0:
             if task.role is Role.AGGREGATOR and stage.window:
-                # Final partial window; runs under the lock, once per stream.
+                # The final partial window; runs under the lock, once per stream.
                 window, stage.window = stage.window, []
-                self._emit_items(index, stage, self._process_window(task, stage, window))
+                produced = self._process_window(task, stage, window)
+                self._emit_items(index, stage, produced, from_source=False)
             self._finish_stage(index)
         # Space may have opened in this stage's inbox: upstream producers can continue.
         for wire in task.incoming:
-            upstream = self.stages[wire.source]
-            if not upstream.finished:
+            if not self.stages[wire.source].finished:
                 self._schedule(wire.source)
 
     def _finish_stage(self, index: int) -> None:
@@ -405,11 +460,20 @@ class StreamRun(Run):
         self.completion_order.append(index)
         self._post(self.engine.names.task_completed, (self.execution_id, task.key, counters))
         self.settled += 1
-        for target, wire in stage.outgoing:
-            downstream = self.stages[target]
-            downstream.open_upstream -= 1 if self._last_wire_from(index, target, wire) else 0
+        self._release_downstream(index)
+        self._update_progress()
+        self._maybe_complete()
+
+    def _release_downstream(self, index: int) -> None:
+        """A finished (or failed) stage no longer feeds its targets nor blocks its dependents."""
+        stage = self.stages[index]
+        seen: set[int] = set()
+        for target, _wire in stage.outgoing:
+            if target not in seen:
+                seen.add(target)
+                self.stages[target].open_upstream -= 1
             self._maybe_finish_idle(target)
-        for succ in task.successors:
+        for succ in self.plan.tasks[index].successors:
             succ_stage = self.stages[succ]
             for wire in self.plan.tasks[succ].incoming:
                 if wire.source == index and wire.kind is WireKind.ORDER:
@@ -418,15 +482,6 @@ class StreamRun(Run):
                 if self.is_source[succ]:
                     self._schedule(succ)
                 self._maybe_finish_idle(succ)
-        self._update_progress()
-        self._maybe_complete()
-
-    def _last_wire_from(self, source: int, target: int, wire: Any) -> bool:
-        # open_upstream counts distinct sources, so only the first wire per source counts.
-        for target_index, other in self.stages[source].outgoing:
-            if target_index == target:
-                return other is wire
-        return False
 
     def _maybe_finish_idle(self, index: int) -> None:
         stage = self.stages[index]
@@ -452,10 +507,7 @@ class StreamRun(Run):
                 PluginError(error.code, f"node '{task.key}' failed: {error.message}"),
             )
             return
-        for target, wire in stage.outgoing:
-            if self._last_wire_from(index, target, wire):
-                self.stages[target].open_upstream -= 1
-            self._maybe_finish_idle(target)
+        self._release_downstream(index)
         self._update_progress()
         self._maybe_complete()
 
@@ -464,4 +516,16 @@ class StreamRun(Run):
         return {**stage.counters(), "item_errors": list(stage.errors)}
 
 
-_RESERVED = frozenset({"method", "timeout", "max_retries", "retry_delay", "critical", "window"})
+def _depths(tasks: list[TaskSpec]) -> list[int]:
+    """Longest path from a stream source to each node (the plan is acyclic)."""
+    depth = [0] * len(tasks)
+    waiting = [len({w.source for w in t.incoming}) for t in tasks]
+    ready = [t.index for t in tasks if not waiting[t.index]]
+    while ready:
+        index = ready.pop()
+        for succ in tasks[index].successors:
+            depth[succ] = max(depth[succ], depth[index] + 1)
+            waiting[succ] -= 1
+            if not waiting[succ]:
+                ready.append(succ)
+    return depth

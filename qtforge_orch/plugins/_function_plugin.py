@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._errors import PluginErrorCode
@@ -106,6 +107,17 @@ class FunctionPlugin(IPlugin):
         if wants_context:
             return cast("dict[str, Any] | Expected[dict[str, Any]]", fn(params, context=context))
         return cast("dict[str, Any] | Expected[dict[str, Any]]", fn(params))
+
+    def resolve_command(
+        self, command: str, context: StepContext | None = None
+    ) -> Callable[[dict[str, Any]], Any] | None:
+        """The callable behind ``command`` (context bound when it takes one), so an engine
+        streaming many items calls it directly instead of dispatching each item by name."""
+        entry = self._commands.get(command)
+        if entry is None:
+            return None
+        fn, wants_context = entry
+        return partial(fn, context=context) if wants_context else fn
 
     def __repr__(self) -> str:
         return f"FunctionPlugin({self._id!r}, commands={list(self._commands)})"
