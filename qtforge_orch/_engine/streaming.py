@@ -342,6 +342,11 @@ class StreamRun(Run):
             if window_size and len(stage.window) >= window_size:
                 window, stage.window = stage.window, []
                 produced.extend(self._process_window(task, stage, window))
+        # Read without the lock on purpose: once every upstream stage has finished, neither
+        # value can change any more, so "True" is final.
+        if stage.window and stage.open_upstream == 0 and not stage.inbox:
+            window, stage.window = stage.window, []
+            produced.extend(self._process_window(task, stage, window))
         return produced
 
     def _process_window(self, task: TaskSpec, stage: _Stage, window: list[Any]) -> list[Any]:
@@ -390,7 +395,6 @@ class StreamRun(Run):
         if not produced:
             return
         stage.items_out += len(produced)
-        out_port = self.plan.tasks[index].out_port
         for target, wire in stage.outgoing:
             downstream = self.stages[target]
             if downstream.finished:
@@ -399,10 +403,10 @@ class StreamRun(Run):
                 items = self._passing(stage, wire, produced, from_source)
             else:
                 items = produced
-            port = wire.source_port or out_port
+            port = wire.source_port
             if port and not from_source:
-                # A processor's output dict is keyed by its output ports; a source's items
-                # already are the value of its (first) output port.
+                # A processor's output dict is keyed by its output ports (no port: the whole
+                # dict); a source's items already are the value of its first output port.
                 values = [item[port] for item in items if type(item) is dict and port in item]
             else:
                 values = items
@@ -436,11 +440,10 @@ class StreamRun(Run):
                 self._schedule(index)
         elif stage.open_upstream == 0:
             if task.role is Role.AGGREGATOR and stage.window:
-                # The final partial window; runs under the lock, once per stream.
-                window, stage.window = stage.window, []
-                produced = self._process_window(task, stage, window)
-                self._emit_items(index, stage, produced, from_source=False)
-            self._finish_stage(index)
+                # The final window runs in an activation of its own, never under the lock.
+                self._schedule(index)
+            else:
+                self._finish_stage(index)
         # Space may have opened in this stage's inbox: upstream producers can continue.
         for wire in task.incoming:
             if not self.stages[wire.source].finished:
