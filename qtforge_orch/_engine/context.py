@@ -96,4 +96,3 @@ class StepContext:
 
     def __repr__(self) -> str:
         return f"StepContext({self.execution_id!r}, {self.step_id!r}, attempt={self.attempt})"
-

@@ -112,7 +112,8 @@ class Plan:
                 if wire.kind is WireKind.CONTROL:
                     self.control_out.setdefault(wire.source, []).append((task.index, wire))
         self.dependency_counts = tuple(
-            len({wire.source for wire in task.incoming}) for task in self.tasks
+            len(task.incoming) if len(task.incoming) < 2 else len({w.source for w in task.incoming})
+            for task in self.tasks
         )
 
 
@@ -120,10 +121,11 @@ def link_successors(tasks: list[TaskSpec]) -> None:
     """Fill ``successors`` from ``incoming`` (deduplicated, declaration order)."""
     successors: list[list[int]] = [[] for _ in tasks]
     for task in tasks:
-        seen: set[int] = set()
-        for wire in task.incoming:
-            if wire.source not in seen:
-                seen.add(wire.source)
-                successors[wire.source].append(task.index)
-    for task, succ in zip(tasks, successors, strict=True):
-        task.successors = tuple(succ)
+        incoming = task.incoming
+        if len(incoming) == 1:
+            successors[incoming[0].source].append(task.index)
+            continue
+        for source in dict.fromkeys(wire.source for wire in incoming):
+            successors[source].append(task.index)
+    for task in tasks:
+        task.successors = tuple(successors[task.index])

@@ -57,9 +57,10 @@ def compile_workflow(workflow: Workflow) -> Plan:
     rollbacks = workflow.rollback_steps()
     tasks: list[TaskSpec] = []
     for index, step in enumerate(steps):
-        wires = tuple(
-            Wire(position[dep], WireKind.DATA) for dep in dict.fromkeys(step.dependencies)
-        )
+        deps = step.dependencies
+        if len(deps) > 1:
+            deps = list(dict.fromkeys(deps))  # a dependency listed twice counts once
+        wires = tuple([Wire(position[dep], WireKind.DATA) for dep in deps])
         task = _task(step, index, wires)
         rollback = rollbacks.get(step.id)
         if rollback is not None:

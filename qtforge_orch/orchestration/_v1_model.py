@@ -106,6 +106,8 @@ def _json_copy(value: Any) -> Any:
     """
     if not isinstance(value, dict | list):
         return value
+    if isinstance(value, dict) and not any(isinstance(v, dict | list) for v in value.values()):
+        return dict(value)  # the common flat case, ~10x cheaper than the general walk
     memo: dict[int, Any] = {}
     root: Any = {} if isinstance(value, dict) else []
     memo[id(value)] = root
@@ -235,14 +237,20 @@ class WorkflowStep(BaseModel):
         return super().__deepcopy__(memo)
 
     def _snapshot(self) -> WorkflowStep:
-        """Independent containers, shared leaves and condition: cheap and never fails."""
-        return self.model_copy(
-            update={
-                "parameters": _json_copy(self.parameters),
-                "dependencies": list(self.dependencies),
-                "metadata": _json_copy(self.metadata),
-            }
-        )
+        """Independent containers, shared leaves and condition: cheap and never fails.
+
+        What ``model_copy`` does, minus its generic update machinery: registering a
+        10,000-step workflow snapshots every step, and that has a 100 ms budget."""
+        fields = dict(self.__dict__)
+        fields["parameters"] = _json_copy(self.parameters)
+        fields["dependencies"] = list(self.dependencies)
+        fields["metadata"] = _json_copy(self.metadata)
+        clone = object.__new__(WorkflowStep)
+        object.__setattr__(clone, "__dict__", fields)
+        object.__setattr__(clone, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        object.__setattr__(clone, "__pydantic_extra__", None)
+        object.__setattr__(clone, "__pydantic_private__", None)
+        return clone
 
     def to_json(self) -> dict[str, Any]:
         """The step as a JSON object; a callable condition is left out (it has no JSON form)."""

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from .._engine.core import DEFAULT_HISTORY_LIMIT, Engine
 from .._engine.futures import ExecutionFuture
+from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan
 from .._engine.run import Run, RunStatus, SignalNames
 from .._engine.transactions import RollbackHandle, TransactionRegistry
@@ -108,14 +109,15 @@ class PluginOrchestrator(QObject, EngineFacade):
                 PluginErrorCode.InvalidConfiguration,
                 f"register_workflow expects a Workflow, got {type(workflow).__name__}",
             )
-        checked = workflow.validate()
-        if not checked:
-            return checked
-        snapshot = workflow.copy()
-        try:
-            plan = compile_workflow(snapshot)
-        except Exception as exc:  # validate() should have caught it; never raise to callers
-            return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
+        with gc_paused_for(len(workflow.steps())):
+            checked = workflow.validate()
+            if not checked:
+                return checked
+            snapshot = workflow.copy()
+            try:
+                plan = compile_workflow(snapshot)
+            except Exception as exc:  # validate() should have caught it; never raise to callers
+                return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
         with self._lock:
             if snapshot.id() in self._workflows:
                 return make_error(

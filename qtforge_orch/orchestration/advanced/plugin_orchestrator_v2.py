@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
 from ..._engine.eventdriven import EventRun, trigger_plan
+from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
 from ..._engine.run import Run, RunStatus, SignalNames
 from ..._engine.streaming import StreamRun
@@ -142,7 +143,8 @@ class AdvancedPluginOrchestrator(QObject, EngineFacade):
                 _STRUCTURE,
                 f"register_workflow expects a PluginWorkflow, got {type(workflow).__name__}",
             )
-        prepared = self._prepare(workflow.model_copy(deep=True))
+        with gc_paused_for(len(workflow.nodes)):
+            prepared = self._prepare(workflow.model_copy(deep=True))
         if isinstance(prepared, PluginError):
             return from_error(prepared)
         with self._lock:
@@ -235,11 +237,12 @@ class AdvancedPluginOrchestrator(QObject, EngineFacade):
             entry = self._workflows.get(workflow_id)
             if entry is None:
                 return self._unknown_workflow(workflow_id, self.get_registered_workflows())
-            candidate = entry.workflow.model_copy(deep=True)
-            refused = change(candidate)
-            if isinstance(refused, PluginError):
-                return from_error(refused)
-            prepared = self._prepare(candidate)
+            with gc_paused_for(len(entry.workflow.nodes)):
+                candidate = entry.workflow.model_copy(deep=True)
+                refused = change(candidate)
+                if isinstance(refused, PluginError):
+                    return from_error(refused)
+                prepared = self._prepare(candidate)
             if isinstance(prepared, PluginError):
                 return from_error(prepared)
             self._workflows[workflow_id] = prepared
