@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from .orchestration.advanced.plugin_orchestrator_v2 import AdvancedPluginOrchestrator
     from .orchestration.plugin_orchestrator import PluginOrchestrator
     from .plugins import (
+        FileSystemMonitorPlugin,
         FunctionPlugin,
+        IEventSource,
         IPlugin,
         PluginManager,
         PluginMetadata,
@@ -50,7 +52,9 @@ __all__ = [
     "ExecutionFuture",
     "ExecutionMode",
     "Expected",
+    "FileSystemMonitorPlugin",
     "FunctionPlugin",
+    "IEventSource",
     "IPlugin",
     "PluginError",
     "PluginErrorCode",

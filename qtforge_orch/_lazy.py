@@ -24,6 +24,8 @@ PUBLIC_NAMES: dict[str, str] = {
     "FunctionPlugin": "qtforge_orch.plugins",
     "PluginManager": "qtforge_orch.plugins",
     "default_plugin_manager": "qtforge_orch.plugins",
+    "IEventSource": "qtforge_orch.plugins",
+    "FileSystemMonitorPlugin": "qtforge_orch.plugins",
     "StepContext": "qtforge_orch._engine.context",
     "ExecutionFuture": "qtforge_orch._engine.futures",
     # v1

@@ -256,3 +256,20 @@ def test_successful_run_outside_a_transaction_never_compensates(
         orchestrator.cancel_workflow(execution.value()).error().code == PluginErrorCode.InvalidState
     )
     assert rec.names() == ["debit"]
+
+
+def test_ended_transactions_are_forgotten_beyond_a_bound(
+    orchestrator: PluginOrchestrator, plugins: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qtforge_orch._engine import transactions
+
+    monkeypatch.setattr(transactions, "ENDED_TRANSACTIONS_KEPT", 2)
+    transactional(orchestrator, plugins)
+    for tx in ("t1", "t2", "t3"):
+        assert orchestrator.begin_transaction(tx)
+        assert orchestrator.execute_workflow("pay", {"who": tx}, transaction_id=tx)
+        assert orchestrator.commit_transaction(tx)
+    # the two most recent are remembered as ended; the oldest is forgotten entirely
+    assert orchestrator.commit_transaction("t3").error().code == PluginErrorCode.InvalidState
+    assert orchestrator.commit_transaction("t2").error().code == PluginErrorCode.InvalidState
+    assert orchestrator.commit_transaction("t1").error().code == PluginErrorCode.NotFound

@@ -332,3 +332,54 @@ def test_cancelling_a_sync_execution_returns_operation_cancelled(
     error = results[0].error()
     assert error.code == PluginErrorCode.OperationCancelled
     assert error.context["execution_id"] == execution_id
+
+
+def test_exiting_the_interpreter_mid_run_cancels_compensates_and_exits() -> None:
+    """No shutdown() call: the exit hook cancels, runs the rollback, joins and lets go."""
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        import qtforge_orch as q
+        from PySide6.QtCore import QCoreApplication
+        app = QCoreApplication([])
+        manager = q.PluginManager()
+        entered = threading.Event()
+        def hang(params, context):
+            entered.set()
+            while not context.wait(0.01):
+                pass
+            return {}
+        manager.register_plugin(q.FunctionPlugin("p", first=lambda p: {"made": 1}, hang=hang,
+            undo=lambda p: print("compensated", p["made"], flush=True) or {}))
+        orch = q.PluginOrchestrator(plugin_manager=manager)
+        wf = q.Workflow("w")
+        wf.add_step(q.WorkflowStep("first", "p", "first"))
+        s = q.WorkflowStep("hang", "p", "hang"); s.dependencies = ["first"]
+        wf.add_step(s)
+        wf.add_rollback_step("first", q.WorkflowStep("undo", "p", "undo"))
+        orch.register_workflow(wf)
+        orch.execute_workflow("w", async_=True)
+        entered.wait(5)
+        print("exiting", flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["exiting", "compensated", "1"]
+
+
+def test_application_quit_shuts_the_orchestrator_down(
+    qapp: Any, plugins: PluginManager
+) -> None:
+    orch = PluginOrchestrator(plugin_manager=plugins)
+    gate = Gate()
+    plugins.register_plugin(FunctionPlugin("p", hang=gate))
+    assert orch.register_workflow(Workflow("w").add_step(step("s", "p", "hang")))
+    execution_id = orch.execute_workflow("w", async_=True).value()
+    assert gate.entered.wait(5)
+    qapp.aboutToQuit.emit()
+    assert gate.saw_cancel.wait(5)
+    assert status_of(orch, execution_id)["status"] == "cancelled"
+    assert orch.list_active_executions() == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +42,27 @@ class Executor:
         return max(1, self.pool.maxThreadCount())
 
 
+_live_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_installed = False
+EXIT_JOIN_TIMEOUT_MS = 3000
+
+
+def _shutdown_live_engines() -> None:
+    """At interpreter exit: cancel what still runs (compensations included) and join the
+    worker threads for a bounded time, so Python does not finalise under running plugins."""
+    for engine in list(_live_engines):
+        engine.shutdown(EXIT_JOIN_TIMEOUT_MS)
+
+
+def _install_exit_hook() -> None:
+    global _exit_hook_installed
+    with _exit_hook_lock:
+        if not _exit_hook_installed:
+            atexit.register(_shutdown_live_engines)
+            _exit_hook_installed = True
+
+
 class Engine:
     def __init__(
         self,
@@ -64,6 +87,8 @@ class Engine:
         self.invoke: Callable[[TaskSpec, dict[str, Any], StepContext], Outcome] = (
             self._invoke_plugin
         )
+        _live_engines.add(self)
+        _install_exit_hook()
 
     # --- runs ------------------------------------------------------------------------
     def new_run(
@@ -83,6 +108,11 @@ class Engine:
             self._active[run.execution_id] = run
         run.on_finish(self._retire)
         return run
+
+    def discard(self, run: Run) -> None:
+        """Forget a run that was created but never started."""
+        with self._lock:
+            self._active.pop(run.execution_id, None)
 
     def _retire(self, run: Run) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ from .plan import DataPolicy, JoinPolicy, Plan, Role, TaskSpec, TaskState, WireK
 
 # Engine settings that live in a v2 node's configuration but are not plugin parameters.
 RESERVED_CONFIGURATION_KEYS = frozenset(
-    {"method", "timeout", "max_retries", "retry_delay", "critical"}
+    {"method", "timeout", "max_retries", "retry_delay", "critical", "window"}
 )
 
 # Where list-valued results live when a node declares no port: a Splitter's items, the
@@ -74,10 +74,9 @@ def _port_params(
         carries_data = True
         deliver(params, produced, wire.source_port, wire.target_port)
     if not carries_data:
-        # Roots (and nodes fed only by ordering edges) read the execution's input data.
-        merged = dict(initial)
-        merged.update(params)
-        params = merged
+        # Roots (and nodes fed only by ordering edges) take the execution's input data as
+        # their input, and inputs overlay the node's configuration (DESIGN 5).
+        params.update(initial)
     return params
 
 

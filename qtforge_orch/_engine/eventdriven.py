@@ -17,13 +17,19 @@ from PySide6.QtCore import QTimer
 
 from .._errors import PluginError, PluginErrorCode
 from ..plugins._event_source import IEventSource, StopEvents
+from .context import StepContext
+from .dataflow import RESERVED_CONFIGURATION_KEYS
 from .graph import descendants
-from .invoke import normalise_result
+from .invoke import call_plugin
 from .plan import Plan, Role, TaskSpec, TaskState, Wire, WireKind, link_successors
 from .run import Run, RunStatus
 
 if TYPE_CHECKING:
     from .core import Engine
+
+
+# post_event's trigger for a workflow without Source nodes: the whole graph, event as input.
+WHOLE_GRAPH = -1
 
 
 def trigger_plan(plan: Plan, trigger: int) -> tuple[Plan, list[int]]:
@@ -187,10 +193,11 @@ class EventRun(Run):
         return None
 
     def _accept(self, trigger: int, payload: dict[str, Any]) -> None:
-        task = self.plan.tasks[trigger]
-        event = (
-            {task.out_port: payload} if task.out_port and task.out_port not in payload else payload
-        )
+        if trigger == WHOLE_GRAPH:
+            event = payload
+        else:
+            port = self.plan.tasks[trigger].out_port
+            event = {port: payload} if port and port not in payload else payload
         self.events_received += 1
         self._pending.append((trigger, event))
         self._start_children()
@@ -200,10 +207,17 @@ class EventRun(Run):
             if self.status != RunStatus.RUNNING or self._stopping:
                 return
             trigger, event = self._pending.popleft()
-            plan, mapping = self._trigger_plans[trigger]
-            child = TriggeredRun(self.engine, plan, self.execution_id, event)
+            child: Run
+            if trigger == WHOLE_GRAPH:
+                # No Source node: the event is the input data of one pass over the graph.
+                mapping = list(range(len(self.plan.tasks)))
+                child = Run(self.engine, self.plan, self.execution_id, event)
+                child.is_child = True
+            else:
+                plan, mapping = self._trigger_plans[trigger]
+                child = TriggeredRun(self.engine, plan, self.execution_id, event)
+                self.current_task = self.plan.tasks[trigger].key
             self._children.add(child)
-            self.current_task = self.plan.tasks[trigger].key
             child.on_finish(partial(self._child_finished, mapping=mapping))
             self.engine.executor.submit(child.start)
 
@@ -299,10 +313,7 @@ class EventRun(Run):
                 exhausted = True
             except BaseException as exc:
                 exhausted = True
-                with self.lock:
-                    self.error_messages.append(
-                        f"source '{task.key}' raised {type(exc).__name__}: {exc}"
-                    )
+                self._source_failed(task, f"raised {type(exc).__name__}: {exc}")
             else:
                 items.append(item if isinstance(item, dict) else {task.out_port or "value": item})
         with self.lock:
@@ -320,24 +331,30 @@ class EventRun(Run):
             self._maybe_complete()
 
     def _open_source(self, task: TaskSpec) -> Any:
-        found = self.engine.plugins.get_plugin(task.plugin_id)
-        if not found:
-            with self.lock:
-                self.error_messages.append(found.error().message)
+        """Call a plain Source node's command once; its iterator (or dict) feeds events."""
+        params = {k: v for k, v in task.parameters.items() if k not in RESERVED_CONFIGURATION_KEYS}
+        params.update(self.initial_data)
+        context = StepContext(self.execution_id, task.key, 1, self._resumed)
+        outcome = call_plugin(
+            self.engine.plugins, task.plugin_id, task.command, params, context, allow_stream=True
+        )
+        if not outcome.ok:
+            assert outcome.error is not None
+            self._source_failed(task, outcome.error.message)
             return None
-        params = {**self.initial_data, **task.parameters}
-        try:
-            raw = found.value().execute_command(task.command, params)
-        except BaseException as exc:
-            with self.lock:
-                self.error_messages.append(f"source '{task.key}' raised {exc!r}")
-            return None
-        outcome = normalise_result(task.plugin_id, task.command, raw, allow_stream=True)
-        if not outcome.ok or outcome.output is None:
+        if outcome.output is None:
             return None
         if isinstance(outcome.output, dict):
             return iter([outcome.output])
         return iter(outcome.output)
+
+    def _source_failed(self, task: TaskSpec, message: str) -> None:
+        with self.lock:
+            self.states[task.index] = TaskState.Failed
+            self.errors[task.index] = message
+            self.ends[task.index] = time.time()
+            self.error_messages.append(f"source '{task.key}': {message}")
+            self._post(self.engine.names.task_failed, (self.execution_id, task.key, message))
 
     def node_runs(self, index: int) -> int:
         return self.runs[index]

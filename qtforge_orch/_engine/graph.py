@@ -1,7 +1,8 @@
 """Graph checks done once, at registration, so runs work on plain lists and dicts.
 
-The cycle check is a linear pass of its own: building a networkx graph alone costs ~30x more
-for a 10,000-node workflow, and registration has a 100 ms budget at that size. networkx
+The cycle check is a linear pass of its own: with networkx, building the graph and searching
+it costs several times more (plus its import) for a 10,000-node workflow, and registration
+has a 100 ms budget at that size. networkx
 (imported lazily: ``import qtforge_orch`` must stay cheap) answers the reachability questions
 that are not on that path.
 """

@@ -48,6 +48,7 @@ class SignalNames(NamedTuple):
     progress: str
     paused: str | None = None
     resumed: str | None = None
+    noun: str = "step"  # how messages name a task: v1 steps, v2 nodes
 
 
 class RunStatus:
@@ -352,7 +353,8 @@ class Run:
         condition = self.plan.tasks[index].condition
         assert condition is not None
         try:
-            return bool(condition(params))
+            # A copy: a condition that mutates its argument must not change the step's input.
+            return bool(condition(dict(params)))
         except BaseException as exc:
             return PluginError(
                 PluginErrorCode.ExecutionFailed,
@@ -442,7 +444,7 @@ class Run:
                 RunStatus.FAILED,
                 PluginError(
                     error.code,
-                    f"step '{task.key}' failed: {error.message}",
+                    f"{self.engine.names.noun} '{task.key}' failed: {error.message}",
                     error.details,
                     error.plugin_id,
                     {**error.context, "step_id": task.key},
@@ -455,6 +457,8 @@ class Run:
     def _settle(self, index: int, state: TaskState, *, propagate: bool = True) -> None:
         """Mark a task terminal and release successors whose predecessors have all settled."""
         self.states[index] = state
+        if self.step_progress:
+            self.step_progress.pop(index, None)
         self.settled += 1
         if propagate:
             self._release_successors(index)
@@ -620,7 +624,7 @@ class Run:
                 index,
                 PluginError(
                     PluginErrorCode.Timeout,
-                    f"step '{task.key}' timed out after {task.timeout_ms} ms",
+                    f"{self.engine.names.noun} '{task.key}' timed out after {task.timeout_ms} ms",
                     plugin_id=task.plugin_id,
                 ),
             )

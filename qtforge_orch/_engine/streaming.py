@@ -25,6 +25,7 @@ from .._expected import Expected
 from ..plugins._interface import plugin_accepts_context
 from .context import StepContext
 from .dataflow import MAPPED_KEY
+from .dataflow import RESERVED_CONFIGURATION_KEYS as _RESERVED
 from .invoke import normalise_result
 from .plan import Role, TaskSpec, TaskState, Wire, WireKind
 from .run import Run, RunStatus
@@ -35,9 +36,6 @@ MAX_ERRORS_KEPT = 20
 _R = TaskState.Running
 _C = TaskState.Completed
 _F = TaskState.Failed
-
-# Node configuration keys the engine reads; they are not passed to the plugin.
-_RESERVED = frozenset({"method", "timeout", "max_retries", "retry_delay", "critical", "window"})
 
 
 class _Stage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from .._errors import PluginError, PluginErrorCode
@@ -30,11 +31,19 @@ class RollbackHandle:
         self.failures: list[str] = []
 
 
+ENDED_TRANSACTIONS_KEPT = 1024
+
+
 class TransactionRegistry:
+    """Open transactions, plus the most recently ended ones (so a late commit or rollback
+    still gets InvalidState rather than NotFound); older ended ones are forgotten, with
+    their executions, so a long-running application does not grow without bound."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._transactions: dict[str, Transaction] = {}
+        self._ended: OrderedDict[str, Transaction] = OrderedDict()
 
     def begin(self, transaction_id: str) -> PluginError | None:
         if not isinstance(transaction_id, str) or not transaction_id:
@@ -42,7 +51,7 @@ class TransactionRegistry:
                 PluginErrorCode.InvalidArgument, "a transaction id must be a non-empty string"
             )
         with self._lock:
-            if transaction_id in self._transactions:
+            if self._find(transaction_id) is not None:
                 return PluginError(
                     PluginErrorCode.AlreadyExists,
                     f"transaction '{transaction_id}' already exists; use a new id",
@@ -50,19 +59,17 @@ class TransactionRegistry:
             self._transactions[transaction_id] = Transaction(transaction_id)
         return None
 
-    def join(self, transaction_id: str) -> PluginError | None:
-        """Checks that an execution may join; the caller attaches the run with ``attach``."""
+    def attach(self, transaction_id: str, run: Run) -> PluginError | None:
+        """Join ``run`` to an open transaction; checked and done under one lock so a
+        concurrent commit cannot slip in between."""
         with self._lock:
-            tx = self._transactions.get(transaction_id)
+            tx = self._find(transaction_id)
             if tx is None:
                 return self._not_found(transaction_id)
             if tx.state != "open":
-                return self._ended(tx, "join")
+                return self._ended_error(tx, "join")
+            tx.runs.append(run)
         return None
-
-    def attach(self, transaction_id: str, run: Run) -> None:
-        with self._lock:
-            self._transactions[transaction_id].runs.append(run)
 
     def commit(self, transaction_id: str) -> PluginError | None:
         with self._lock:
@@ -71,7 +78,7 @@ class TransactionRegistry:
                 return error
             assert tx is not None
             tx.state = "committed"
-            runs = list(tx.runs)
+            runs = self._end(tx)
         self._engine.compensations.drop(runs)
         return None
 
@@ -83,7 +90,7 @@ class TransactionRegistry:
                 return error
             assert tx is not None
             tx.state = "rolled_back"
-            runs = list(tx.runs)
+            runs = self._end(tx)
         handle = RollbackHandle()
         items = self._engine.compensations.claim(runs)
         if not items:
@@ -97,14 +104,26 @@ class TransactionRegistry:
         self._engine.compensations.run_chain(items, finished)
         return handle
 
+    def _end(self, tx: Transaction) -> list[Run]:
+        """Move an ended transaction to the bounded record (lock held); returns its runs."""
+        runs, tx.runs = tx.runs, []
+        del self._transactions[tx.transaction_id]
+        self._ended[tx.transaction_id] = tx
+        while len(self._ended) > ENDED_TRANSACTIONS_KEPT:
+            self._ended.popitem(last=False)
+        return runs
+
+    def _find(self, transaction_id: str) -> Transaction | None:
+        return self._transactions.get(transaction_id) or self._ended.get(transaction_id)
+
     def _closable(
         self, transaction_id: str, action: str
     ) -> tuple[Transaction | None, PluginError | None]:
-        tx = self._transactions.get(transaction_id)
+        tx = self._find(transaction_id)
         if tx is None:
             return None, self._not_found(transaction_id)
         if tx.state != "open":
-            return None, self._ended(tx, action)
+            return None, self._ended_error(tx, action)
         running = [r.execution_id for r in tx.runs if r.status not in RunStatus.FINAL]
         if running:
             return None, PluginError(
@@ -122,7 +141,7 @@ class TransactionRegistry:
         )
 
     @staticmethod
-    def _ended(tx: Transaction, action: str) -> PluginError:
+    def _ended_error(tx: Transaction, action: str) -> PluginError:
         return PluginError(
             PluginErrorCode.InvalidState,
             f"cannot {action} transaction '{tx.transaction_id}': it was already "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QCoreApplication, QThreadPool
 
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error
@@ -20,6 +20,15 @@ class EngineFacade:
 
     _engine: Engine
     _plugin_manager: PluginManager
+
+    def _follow_application_quit(self) -> None:
+        """Closing the application shuts the orchestrator down (cancel, compensate, join)."""
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._on_application_quit)
+
+    def _on_application_quit(self) -> None:
+        self.shutdown()
 
     def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
         getattr(self, signal).emit(*args)

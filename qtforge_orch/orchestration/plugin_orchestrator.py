@@ -91,6 +91,7 @@ class PluginOrchestrator(QObject, EngineFacade):
             self, _NAMES, self._dispatch, self._plugin_manager, thread_pool, history_limit
         )
         self._transactions = TransactionRegistry(self._engine)
+        self._follow_application_quit()
         self._lock = threading.Lock()
         self._workflows: dict[str, tuple[Workflow, Plan]] = {}
 
@@ -205,15 +206,14 @@ class PluginOrchestrator(QObject, EngineFacade):
             entry = self._workflows.get(workflow_id)
         if entry is None:
             return self._unknown_workflow(workflow_id, self.list_workflows()).error()
-        if transaction_id is not None:
-            error = self._transactions.join(transaction_id)
-            if error is not None:
-                return error
         run = self._engine.new_run(
             entry[1], dict(initial_data or {}), transaction_id=transaction_id
         )
         if transaction_id is not None:
-            self._transactions.attach(transaction_id, run)
+            error = self._transactions.attach(transaction_id, run)
+            if error is not None:
+                self._engine.discard(run)
+                return error
         else:
             # Outside a transaction a successful run's compensations can never be asked for.
             run.on_finish(self._drop_compensations_if_completed)

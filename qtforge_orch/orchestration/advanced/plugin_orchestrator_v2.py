@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
-from ..._engine.eventdriven import EventRun, trigger_plan
+from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
 from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
 from ..._engine.run import Run, RunStatus, SignalNames
@@ -62,6 +62,7 @@ _NAMES = SignalNames(
     progress="execution_progress_updated",
     paused="workflow_paused",
     resumed="workflow_resumed",
+    noun="node",
 )
 
 _STATUS = {
@@ -133,6 +134,7 @@ class AdvancedPluginOrchestrator(QObject, EngineFacade):
             thread_pool,
             history_limit,
         )
+        self._follow_application_quit()
         self._lock = threading.Lock()
         self._workflows: dict[str, _Registered] = {}
 
@@ -236,7 +238,8 @@ class AdvancedPluginOrchestrator(QObject, EngineFacade):
         with self._lock:
             entry = self._workflows.get(workflow_id)
             if entry is None:
-                return self._unknown_workflow(workflow_id, self.get_registered_workflows())
+                # list(...) and not get_registered_workflows(): this lock is not reentrant.
+                return self._unknown_workflow(workflow_id, list(self._workflows))
             with gc_paused_for(len(entry.workflow.nodes)):
                 candidate = entry.workflow.model_copy(deep=True)
                 refused = change(candidate)
@@ -313,13 +316,8 @@ class AdvancedPluginOrchestrator(QObject, EngineFacade):
     def _trigger_index(run: EventRun, source_node: str) -> int | PluginError:
         sources = [t for t in run.plan.tasks if t.role is Role.SOURCE]
         if not source_node:
-            if not sources:
-                return PluginError(
-                    PluginErrorCode.InvalidWorkflowStructure,
-                    f"workflow '{run.workflow_id}' has no Source node to receive events; add "
-                    "one (node_type Source)",
-                )
-            return sources[0].index
+            # Without Source nodes an event runs the whole graph with the payload as input.
+            return sources[0].index if sources else WHOLE_GRAPH
         for task in sources:
             if task.key == source_node:
                 return task.index
