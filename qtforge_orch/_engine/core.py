@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import threading
 import uuid
 import weakref
@@ -42,6 +43,11 @@ class Executor:
         return max(1, self.pool.maxThreadCount())
 
 
+# Execution ids: one random prefix per process plus a counter. uuid4() per execution reads
+# os.urandom, which releases the GIL and cost ~45 us under load (issue #4, B9).
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ids = itertools.count(1)
+
 _live_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 _exit_hook_lock = threading.Lock()
 _exit_hook_installed = False
@@ -79,6 +85,8 @@ class Engine:
         self.executor = Executor(thread_pool)
         self.timers = shared_timers()
         self.pump = EventPump(dispatch, names.progress, owner)
+        # Signal names with at least one receiver (kept by the facade's connectNotify).
+        self.listened: set[str] = set()
         self.compensations = CompensationLedger(self)
         self._lock = threading.RLock()
         self._active: dict[str, Run] = {}
@@ -99,7 +107,7 @@ class Engine:
         transaction_id: str | None = None,
         factory: RunFactory | None = None,
     ) -> Run:
-        execution_id = str(uuid.uuid4())
+        execution_id = f"{_ID_PREFIX}-{next(_ids):06d}"
         if factory is None:
             run = Run(self, plan, execution_id, initial_data, transaction_id=transaction_id)
         else:

@@ -76,6 +76,10 @@ def trigger_plan(plan: Plan, trigger: int) -> tuple[Plan, list[int]]:
     )
 
 
+def _cancel(run: Run) -> None:
+    run.cancel()
+
+
 class TriggeredRun(Run):
     """One event's pass: the trigger node starts Completed with the event as its output."""
 
@@ -115,6 +119,8 @@ class EventRun(Run):
         self.events_completed = 0
         self.events_failed = 0
         self.runs = [0] * len(plan.tasks)
+        self._failed_sources: set[int] = set()
+        self._final: tuple[str, PluginError] | None = None  # set once cancelled or failed
 
     # --- lifecycle --------------------------------------------------------------------
     def _begin(self) -> None:
@@ -154,15 +160,22 @@ class EventRun(Run):
         return not any(t.role is Role.SOURCE for t in self.plan.tasks)
 
     def _abort(self, final_status: str, error: PluginError) -> None:
+        """Stop sources and passes; the execution ends once the last pass has ended, so its
+        terminal signal stays the last one. Children are cancelled off this thread: their
+        finish callbacks take this run's lock, which is held here."""
         self._stopping = True
         self._cancel_workflow_timer()
         self._pending.clear()
         self._feeders.clear()
-        for child in list(self._children):
-            child.cancel()
         self._stop_sources()
         self.error = error
-        self._finish(final_status, error)
+        self._final = (final_status, error)
+        children = list(self._children)
+        if not children:
+            self._finish(final_status, error)
+            return
+        for child in children:
+            self.engine.executor.submit(partial(_cancel, child))
 
     def pause(self) -> PluginError | None:
         error = super().pause()
@@ -224,6 +237,10 @@ class EventRun(Run):
     def _child_finished(self, child: Run, *, mapping: list[int]) -> None:
         with self.lock:
             self._children.discard(child)
+            if self._final is not None:
+                if not self._children and self.status not in RunStatus.FINAL:
+                    self._finish(*self._final)
+                return
             if child.status == RunStatus.COMPLETED:
                 self.events_completed += 1
             else:
@@ -231,6 +248,8 @@ class EventRun(Run):
                 if child.error is not None:
                     self.error_messages.append(child.error.message)
             for sub_index, index in enumerate(mapping):
+                if index in self._failed_sources:
+                    continue  # keep the source's own failure, not the pass's record of it
                 state = child.states[sub_index]
                 if state in (TaskState.Completed, TaskState.Failed):
                     self.runs[index] += 1
@@ -350,6 +369,7 @@ class EventRun(Run):
 
     def _source_failed(self, task: TaskSpec, message: str) -> None:
         with self.lock:
+            self._failed_sources.add(task.index)
             self.states[task.index] = TaskState.Failed
             self.errors[task.index] = message
             self.ends[task.index] = time.time()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 from collections.abc import Generator
 from typing import Any, Generic, TypeVar
@@ -17,4 +16,6 @@ class ExecutionFuture(concurrent.futures.Future[T], Generic[T]):
     execution_id: str = ""
 
     def __await__(self) -> Generator[Any, None, T]:
+        import asyncio  # deferred: ~100 ms of import that plain Qt users never need
+
         return asyncio.wrap_future(self).__await__()

@@ -184,7 +184,7 @@ class Run:
                 return self._state_error("pause", RunStatus.RUNNING)
             self.status = RunStatus.PAUSED
             self._resumed.clear()
-            if self.engine.names.paused:
+            if self.engine.names.paused and not self.is_child:
                 self._post(self.engine.names.paused, (self.execution_id,))
             return None
 
@@ -194,7 +194,7 @@ class Run:
                 return self._state_error("resume", RunStatus.PAUSED)
             self.status = RunStatus.RUNNING
             self._resumed.set()
-            if self.engine.names.resumed:
+            if self.engine.names.resumed and not self.is_child:
                 self._post(self.engine.names.resumed, (self.execution_id,))
             self._spawn(0)
             return None
@@ -276,6 +276,9 @@ class Run:
     def _begin_attempt(self, index: int) -> tuple[dict[str, Any], StepContext]:
         task = self.plan.tasks[index]
         params = self._params_for(index)
+        if task.max_retries:
+            # The cached input stays pristine: each attempt gets its own copy to change.
+            params = dict(params)
         context = StepContext(
             self.execution_id,
             task.key,
@@ -391,7 +394,9 @@ class Run:
         self.completion_order.append(index)
         if task.rollback is not None:
             self.engine.compensations.record(self, index)
-        self._post(self.engine.names.task_completed, (self.execution_id, task.key, dict(output)))
+        completed = self.engine.names.task_completed
+        if completed in self.engine.listened:
+            self._post(completed, (self.execution_id, task.key, dict(output)))
         self._settle(index, _C)
         self._after_settle()
 
@@ -527,7 +532,7 @@ class Run:
             # Signals are coalesced anyway; posting every 1% keeps big runs cheap.
             if progress >= self._posted_progress + PROGRESS_STEP:
                 self._posted_progress = progress
-                self.engine.pump.post_progress(self.execution_id, progress)
+                self._post_progress(progress)
 
     def _maybe_complete(self) -> bool:
         if self._stopping or self.settled < len(self.plan.tasks):
@@ -592,7 +597,7 @@ class Run:
         names = self.engine.names
         if final_status == RunStatus.COMPLETED:
             self.progress = 1.0
-            self.engine.pump.post_progress(self.execution_id, 1.0)
+            self._post_progress(1.0)
             result = dict(self.result or {})
             self._post(names.workflow_completed, (self.execution_id, result), terminal=True)
         elif final_status == RunStatus.FAILED:
@@ -649,8 +654,13 @@ class Run:
             self._workflow_timer.cancel()
             self._workflow_timer = None
 
+    def _post_progress(self, progress: float) -> None:
+        if self.engine.names.progress in self.engine.listened:
+            self.engine.pump.post_progress(self.execution_id, progress)
+
     def _post(self, signal: str, args: tuple[Any, ...], *, terminal: bool = False) -> None:
-        self.engine.pump.post(Event(signal, args, self.execution_id, terminal))
+        if signal in self.engine.listened:
+            self.engine.pump.post(Event(signal, args, self.execution_id, terminal))
 
 
 __all__ = ["Outcome", "Run", "RunStatus", "SignalNames", "WireKind", "call_plugin"]

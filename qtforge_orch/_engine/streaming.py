@@ -398,7 +398,7 @@ class StreamRun(Run):
             if downstream.finished:
                 continue
             if wire.kind is WireKind.CONTROL and wire.condition is not None:
-                items = self._passing(stage, wire, produced, from_source)
+                items = self._passing(index, stage, wire, produced, from_source)
             else:
                 items = produced
             port = wire.source_port
@@ -416,14 +416,21 @@ class StreamRun(Run):
             self._schedule(target)
 
     def _passing(
-        self, stage: _Stage, wire: Wire, produced: list[Any], from_source: bool
+        self, index: int, stage: _Stage, wire: Wire, produced: list[Any], from_source: bool
     ) -> list[Any]:
+        """The items a Control connection lets through: its condition sees the item as the
+        node's output (a source's item under its first output port)."""
         condition = wire.condition
         assert condition is not None
+        out_port = self.plan.tasks[index].out_port if from_source else ""
         passing: list[Any] = []
         for item in produced:
+            if out_port:
+                view = {out_port: item}
+            else:
+                view = item if type(item) is dict else {"value": item}
             try:
-                if condition(item if type(item) is dict else {"value": item}):
+                if condition(view):
                     passing.append(item)
             except BaseException as exc:
                 self._item_failed(stage, f"condition '{wire.condition_text}': {exc}")

@@ -15,16 +15,25 @@ from collections.abc import Callable
 
 
 class TimerHandle:
-    __slots__ = ("callback", "cancelled", "deadline")
+    __slots__ = ("callback", "deadline", "service")
 
-    def __init__(self, deadline: float, callback: Callable[[], None]) -> None:
+    def __init__(
+        self, deadline: float, callback: Callable[[], None], service: TimerService
+    ) -> None:
         self.deadline = deadline
-        self.callback = callback
-        self.cancelled = False
+        self.callback: Callable[[], None] | None = callback
+        self.service = service
+
+    @property
+    def cancelled(self) -> bool:
+        return self.callback is None
 
     def cancel(self) -> None:
-        # Lazy deletion: the heap entry stays until it surfaces, which keeps cancel O(1).
-        self.cancelled = True
+        # Lazy deletion keeps cancel O(1): the heap entry stays until it surfaces or a purge,
+        # but it lets go of the callback (and the step state it closes over) at once.
+        if self.callback is not None:
+            self.callback = None
+            self.service.note_cancelled()
 
 
 class TimerService:
@@ -33,9 +42,20 @@ class TimerService:
         self._counter = itertools.count()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
+        self._cancelled = 0
+
+    def note_cancelled(self) -> None:
+        with self._cond:
+            self._cancelled += 1
+            # Most step timeouts are cancelled long before they are due; rebuild the heap
+            # when they dominate so it stays proportional to the live timers.
+            if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
-        handle = TimerHandle(time.monotonic() + max(0.0, delay_s), callback)
+        handle = TimerHandle(time.monotonic() + max(0.0, delay_s), callback, self)
         with self._cond:
             earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (handle.deadline, next(self._counter), handle))
@@ -55,6 +75,7 @@ class TimerService:
                 while True:
                     while self._heap and self._heap[0][2].cancelled:
                         heapq.heappop(self._heap)
+                        self._cancelled = max(0, self._cancelled - 1)
                     if not self._heap:
                         self._cond.wait()
                         continue
@@ -63,9 +84,11 @@ class TimerService:
                         handle = heapq.heappop(self._heap)[2]
                         break
                     self._cond.wait(wait)
-            if not handle.cancelled:
+            callback = handle.callback
+            handle.callback = None
+            if callback is not None:
                 try:
-                    handle.callback()
+                    callback()
                 except BaseException as exc:  # the one timer thread must never die
                     _report_callback_error(exc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QThreadPool
+from PySide6.QtCore import QCoreApplication, QMetaMethod, QThreadPool
 
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 
 class EngineFacade:
-    """Mixed into each orchestrator (after QObject); expects ``_engine`` and
-    ``_plugin_manager``."""
+    """Mixed into each orchestrator, before QObject so its ``connectNotify`` wins; expects
+    ``_engine`` and ``_plugin_manager``."""
 
     _engine: Engine
     _plugin_manager: PluginManager
@@ -29,6 +29,13 @@ class EngineFacade:
 
     def _on_application_quit(self) -> None:
         self.shutdown()
+
+    # Events for signals nobody has ever connected to are not even built (about a third of
+    # a tiny step's cost). A name stays listed after a disconnect: Qt calls disconnectNotify
+    # with its connection lock held, so re-checking there would deadlock. Too many, never
+    # too few.
+    def connectNotify(self, signal: QMetaMethod) -> None:
+        self._engine.listened.add(bytes(signal.name().data()).decode())
 
     def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
         getattr(self, signal).emit(*args)

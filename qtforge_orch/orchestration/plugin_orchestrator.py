@@ -61,7 +61,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-class PluginOrchestrator(QObject, EngineFacade):
+class PluginOrchestrator(EngineFacade, QObject):
     """Registers step workflows and runs them on a thread pool; signals arrive in the
     orchestrator's own thread, in causal order per execution."""
 

@@ -100,7 +100,7 @@ def _stamp(value: float) -> str | None:
     return datetime.fromtimestamp(value, UTC).isoformat() if value else None
 
 
-class AdvancedPluginOrchestrator(QObject, EngineFacade):
+class AdvancedPluginOrchestrator(EngineFacade, QObject):
     """Graph workflows of nodes, ports and connections in five execution modes."""
 
     workflow_started = Signal(str, str)
