@@ -249,3 +249,26 @@ def test_condition_reading_a_missing_variable_fails_the_step(
     result = orchestrator.execute_workflow("missing_var")
     assert not result
     assert "condition" in result.error().message
+
+
+def test_parallel_overlap_survives_a_burst_of_tiny_steps(
+    orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    """Tiny steps make the run drop to one drainer; steps that then need to run together
+    (a barrier) must still all start: the stall guard lifts the cap."""
+    barrier = threading.Barrier(4, timeout=10)
+
+    def meet(params: dict[str, Any]) -> dict[str, Any]:
+        barrier.wait()
+        return {}
+
+    plugins.register_plugin(FunctionPlugin("p", tiny=lambda p: {}, meet=meet))
+    orchestrator.thread_pool().setMaxThreadCount(4)
+    wf = Workflow("burst").set_execution_mode(ExecutionMode.Parallel)
+    for i in range(200):
+        wf.add_step(step(f"tiny{i}", "p", "tiny"))
+    for i in range(4):
+        wf.add_step(step(f"meet{i}", "p", "meet", "tiny199"))
+    assert orchestrator.register_workflow(wf)
+    result = orchestrator.execute_workflow("burst")
+    assert result, result

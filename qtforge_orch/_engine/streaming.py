@@ -425,10 +425,7 @@ class StreamRun(Run):
         out_port = self.plan.tasks[index].out_port if from_source else ""
         passing: list[Any] = []
         for item in produced:
-            if out_port:
-                view = {out_port: item}
-            else:
-                view = item if type(item) is dict else {"value": item}
+            view = _as_output(item, out_port)
             try:
                 if condition(view):
                     passing.append(item)
@@ -537,3 +534,10 @@ def _depths(tasks: list[TaskSpec]) -> list[int]:
             if not waiting[succ]:
                 ready.append(succ)
     return depth
+
+
+def _as_output(item: Any, out_port: str) -> dict[str, Any]:
+    """How a Control condition sees one item: as the node's output dict."""
+    if out_port:
+        return {out_port: item}
+    return item if type(item) is dict else {"value": item}
