@@ -30,7 +30,7 @@ from .invoke import normalise_result
 from .plan import Role, TaskSpec, TaskState, Wire, WireKind
 from .run import Run, RunStatus
 
-BATCH = 256
+BATCH = 1024
 MAX_ERRORS_KEPT = 20
 
 _R = TaskState.Running
@@ -173,8 +173,13 @@ class StreamRun(Run):
             if not is_source:
                 take = min(room, len(stage.inbox)) if stage.outgoing else len(stage.inbox)
                 take = min(take, BATCH)
-                popleft = stage.inbox.popleft
-                batch = [popleft() for _ in range(take)]
+                inbox = stage.inbox
+                if take == len(inbox):
+                    batch = list(inbox)
+                    inbox.clear()
+                else:
+                    popleft = inbox.popleft
+                    batch = [popleft() for _ in range(take)]
                 stage.items_in += take
             for target, _wire in stage.outgoing:
                 self.stages[target].reserved += room
@@ -446,9 +451,14 @@ class StreamRun(Run):
                 self._schedule(index)
             else:
                 self._finish_stage(index)
-        # Space may have opened in this stage's inbox: upstream producers can continue.
+        # Space may have opened in this stage's inbox: upstream producers with work continue.
         for wire in task.incoming:
-            if not self.stages[wire.source].finished:
+            upstream = self.stages[wire.source]
+            if upstream.finished or self._room(upstream) == 0:
+                continue
+            if upstream.inbox or (
+                self.is_source[wire.source] and upstream.source_state != "exhausted"
+            ):
                 self._schedule(wire.source)
 
     def _finish_stage(self, index: int) -> None:
