@@ -31,6 +31,7 @@ from .plan import Role, TaskSpec, TaskState, Wire, WireKind
 from .run import Run, RunStatus
 
 BATCH = 1024
+CHECK_EVERY = 128  # items between pause/cancel checks inside a batch
 MAX_ERRORS_KEPT = 20
 
 _R = TaskState.Running
@@ -294,14 +295,58 @@ class StreamRun(Run):
         if task.role is Role.AGGREGATOR:
             return self._aggregate(task, stage, batch), None
         base = {k: v for k, v in task.parameters.items() if k not in _RESERVED}
+        produced: list[Any] = []
+        for start in range(0, len(batch), CHECK_EVERY):
+            # Between slices, not per item: a pause or cancel stops the batch at the next
+            # slice boundary, and the loop below stays as tight as a generator chain.
+            if self._stopping or self.status != RunStatus.RUNNING:
+                stage.inbox.extendleft(reversed(batch[start:]))
+                stage.items_in -= len(batch) - start
+                break
+            chunk = batch[start : start + CHECK_EVERY]
+            if stage.port and not base and not stage.mixed_ports and task.role is Role.PLAIN:
+                self._process_simple(task, stage, call, stage.port, chunk, produced)
+            else:
+                self._process_general(task, stage, call, base, chunk, produced)
+        return produced, None
+
+    def _process_simple(
+        self,
+        task: TaskSpec,
+        stage: _Stage,
+        call: Callable[[dict[str, Any]], Any],
+        key: str,
+        chunk: list[Any],
+        produced: list[Any],
+    ) -> None:
+        """The common case: one input port, no extra configuration, a plain processor."""
+        append = produced.append
+        for value in chunk:
+            try:
+                out = call({key: value})
+            except BaseException as exc:
+                self._item_failed(stage, f"{type(exc).__name__}: {exc}")
+                continue
+            if type(out) is dict:
+                append(out)
+            elif out is None:
+                stage.items_dropped += 1
+            else:
+                self._unusual_result(task, stage, out, produced)
+
+    def _process_general(
+        self,
+        task: TaskSpec,
+        stage: _Stage,
+        call: Callable[[dict[str, Any]], Any],
+        base: dict[str, Any],
+        chunk: list[Any],
+        produced: list[Any],
+    ) -> None:
         port = stage.port
         mixed = stage.mixed_ports
         splitter = task.role is Role.SPLITTER
-        produced: list[Any] = []
-        append = produced.append
-        for value in batch:
-            if self._stopping:
-                break
+        for value in chunk:
             if mixed:
                 item_port, value = value
                 key = item_port or task.in_port
@@ -319,23 +364,27 @@ class StreamRun(Run):
                 self._item_failed(stage, f"{type(exc).__name__}: {exc}")
                 continue
             if type(out) is dict and not splitter:
-                append(out)
-                continue
-            if out is None:
+                produced.append(out)
+            elif out is None:
                 stage.items_dropped += 1
-                continue
-            outcome = normalise_result(task.plugin_id, task.command, out)
-            if not outcome.ok:
-                assert outcome.error is not None
-                self._item_failed(stage, outcome.error.message)
-                continue
-            if splitter:
-                items = outcome.output.get(task.out_port or MAPPED_KEY)
-                if isinstance(items, list):
-                    produced.extend({task.out_port: i} if task.out_port else i for i in items)
-                    continue
-            append(outcome.output)
-        return produced, None
+            else:
+                self._unusual_result(task, stage, out, produced)
+
+    def _unusual_result(
+        self, task: TaskSpec, stage: _Stage, out: Any, produced: list[Any]
+    ) -> None:
+        """Expected results, a Splitter's list, or a bad return value."""
+        outcome = normalise_result(task.plugin_id, task.command, out)
+        if not outcome.ok:
+            assert outcome.error is not None
+            self._item_failed(stage, outcome.error.message)
+            return
+        if task.role is Role.SPLITTER:
+            items = outcome.output.get(task.out_port or MAPPED_KEY)
+            if isinstance(items, list):
+                produced.extend({task.out_port: i} if task.out_port else i for i in items)
+                return
+        produced.append(outcome.output)
 
     def _aggregate(self, task: TaskSpec, stage: _Stage, batch: list[Any]) -> list[Any]:
         window_size = int(task.parameters.get("window", 0) or 0)
@@ -410,7 +459,10 @@ class StreamRun(Run):
             if port and not from_source:
                 # A processor's output dict is keyed by its output ports (no port: the whole
                 # dict); a source's items already are the value of its first output port.
-                values = [item[port] for item in items if type(item) is dict and port in item]
+                try:
+                    values = [item[port] for item in items]
+                except (KeyError, TypeError):  # some item lacks the port: it is not forwarded
+                    values = [item[port] for item in items if type(item) is dict and port in item]
             else:
                 values = items
             if downstream.mixed_ports:
