@@ -110,7 +110,12 @@ class Run:
         # Progress a running step reported through its StepContext: index -> (fraction, note)
         self.step_progress: dict[int, tuple[float, str]] = {}
         self._retry_timers: dict[int, Any] = {}
-        self._timeout_timers: dict[int, Any] = {}
+        # Step timeouts: one watchdog timer per run, armed for the earliest deadline of a
+        # running attempt, instead of a timer per attempt (a tiny step would pay more for
+        # arming and cancelling its own timer than for the rest of its scheduling).
+        self._deadlines: dict[int, tuple[float, StepContext]] = {}
+        self._watchdog: Any = None
+        self._watchdog_at = 0.0
         self._ready: list[int] = []
         self._running = 0
         self._starting = 0
@@ -303,9 +308,10 @@ class Run:
             self.starts[index] = time.time()
             self._post(self.engine.names.task_started, (self.execution_id, task.key))
         if task.timeout_ms:
-            self._timeout_timers[index] = self.engine.timers.call_later(
-                task.timeout_ms / 1000.0, partial(self._on_task_timeout, index, context)
-            )
+            deadline = time.monotonic() + task.timeout_ms / 1000.0
+            self._deadlines[index] = (deadline, context)
+            if self._watchdog is None or deadline < self._watchdog_at:
+                self._arm_watchdog(deadline)
         return params, context
 
     def _work(self, taken: Any) -> None:
@@ -338,9 +344,8 @@ class Run:
             self._record_step_time(started)
             self._contexts[index] = None
             self._running -= 1
-            timer = self._timeout_timers.pop(index, None)
-            if timer is not None:
-                timer.cancel()
+            if self._deadlines:
+                self._deadlines.pop(index, None)
             if outcome.ok:
                 self._complete(index, outcome.output)
             else:
@@ -591,10 +596,13 @@ class Run:
         self._stopping = True
         self._cancel_workflow_timer()
         self._resumed.set()  # paused checkpoints must wake up to see the cancellation
-        for timer in (*self._retry_timers.values(), *self._timeout_timers.values()):
+        for timer in self._retry_timers.values():
             timer.cancel()
         self._retry_timers.clear()
-        self._timeout_timers.clear()
+        self._deadlines.clear()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         self._ready.clear()
         for index, state in enumerate(self.states):
             if state in (_P, _R, _T):
@@ -623,6 +631,12 @@ class Run:
             self._finish(final_status, error)
 
     def _finish(self, final_status: str, error: PluginError | None) -> None:
+        # Timers hold the run through their callbacks: let go of it now, not at their deadline.
+        for timer in (self._watchdog, self._stall_timer):
+            if timer is not None:
+                timer.cancel()
+        self._watchdog = self._stall_timer = None
+        self._deadlines.clear()
         self.status = final_status
         self.end_time = _now()
         self.current_task = ""
@@ -659,24 +673,42 @@ class Run:
             heapq.heappush(self._ready, index)
             self._spawn(0)
 
-    def _on_task_timeout(self, index: int, context: StepContext) -> None:
+    def _arm_watchdog(self, deadline: float) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog_at = deadline
+        self._watchdog = self.engine.timers.call_later(
+            deadline - time.monotonic(), self._on_watchdog
+        )
+
+    def _on_watchdog(self) -> None:
+        """Timer thread: time out every attempt past its deadline, re-arm for the next."""
         with self.lock:
-            if self._contexts[index] is not context:
-                return
-            context.cancel()
-            self._contexts[index] = None
-            self._timeout_timers.pop(index, None)
-            self._running -= 1  # the hung thread no longer counts against the limit
-            task = self.plan.tasks[index]
-            self._attempt_failed(
-                index,
-                PluginError(
-                    PluginErrorCode.Timeout,
-                    f"{self.engine.names.noun} '{task.key}' timed out after {task.timeout_ms} ms",
-                    plugin_id=task.plugin_id,
-                ),
-            )
+            self._watchdog = None
+            now = time.monotonic()
+            expired = [i for i, (deadline, _) in self._deadlines.items() if deadline <= now]
+            for index in expired:
+                _, context = self._deadlines.pop(index)
+                self._time_out(index, context)
+            if self._deadlines and not self._stopping:
+                self._arm_watchdog(min(deadline for deadline, _ in self._deadlines.values()))
             self.lock.notify_all()
+
+    def _time_out(self, index: int, context: StepContext) -> None:
+        if self._contexts[index] is not context or self._stopping:
+            return
+        context.cancel()
+        self._contexts[index] = None
+        self._running -= 1  # the hung thread no longer counts against the limit
+        task = self.plan.tasks[index]
+        self._attempt_failed(
+            index,
+            PluginError(
+                PluginErrorCode.Timeout,
+                f"{self.engine.names.noun} '{task.key}' timed out after {task.timeout_ms} ms",
+                plugin_id=task.plugin_id,
+            ),
+        )
 
     def _on_workflow_timeout(self) -> None:
         with self.lock:
