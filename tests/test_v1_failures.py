@@ -287,3 +287,28 @@ def test_base_exceptions_fail_the_step_not_the_process(
     result = orchestrator.execute_workflow("boom")
     assert not result and result.error().code == PluginErrorCode.ExecutionFailed
     assert type(exc).__name__ in result.error().message
+
+
+def test_a_later_step_with_an_earlier_deadline_times_out_on_time(
+    orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    """One watchdog per run: a step whose deadline is earlier than the armed one re-arms it."""
+    slow_gate, short_gate = Gate(), Gate()
+    plugins.register_plugin(FunctionPlugin("p", slow=slow_gate, short=short_gate))
+    wf = Workflow("deadlines").set_execution_mode(ExecutionMode.Parallel)
+    slow = step("slow", "p", "slow")
+    slow.timeout = 20_000
+    slow.critical = False
+    short = step("short", "p", "short")
+    short.timeout = 50
+    short.critical = False
+    wf.add_step(slow).add_step(short)
+    assert orchestrator.register_workflow(wf)
+    execution_id = orchestrator.execute_workflow("deadlines", async_=True).value()
+    assert short_gate.saw_cancel.wait(5), "the 50 ms step was not timed out"
+    slow_gate.open()
+    assert orchestrator.wait_for_execution(execution_id, 5000)
+    results = {r.step_id: r for r in orchestrator.get_step_results(execution_id).value()}
+    assert results["short"].status is StepStatus.Failed
+    assert "timed out after 50 ms" in results["short"].error_message
+    assert results["slow"].status is StepStatus.Completed
