@@ -15,9 +15,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-DRAIN_BUDGET_S = 0.008
+DRAIN_BUDGET_S = 0.004
 WAIT_SLICE_S = 0.01
 
 
@@ -42,6 +42,9 @@ class EventPump(QObject):
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
         self._wake_pending = False
+        # True while the owner thread delivers signals: each emit releases and re-takes the
+        # GIL, so drainers hand it back after every task instead of every millisecond.
+        self.draining = False
         self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
 
     # --- any thread -------------------------------------------------------------------
@@ -70,6 +73,13 @@ class EventPump(QObject):
         self.drain(DRAIN_BUDGET_S)
 
     def drain(self, budget_s: float | None = None) -> None:
+        self.draining = True
+        try:
+            self._drain(budget_s)
+        finally:
+            self.draining = False
+
+    def _drain(self, budget_s: float | None) -> None:
         deadline = None if budget_s is None else time.monotonic() + budget_s
         events = self._events
         while True:
@@ -94,8 +104,9 @@ class EventPump(QObject):
                     self._emit(self._progress_signal, (event.execution_id, flush))
             self._emit(event.signal, event.args)
             if deadline is not None and time.monotonic() > deadline:
-                # Yield to the event loop; a fresh wake-up continues where we stopped.
-                self._wake.emit()
+                # Yield to the event loop. A zero timer, not a posted event, continues where we
+                # stopped: timers that are already due (the GUI's own) get to run first.
+                QTimer.singleShot(0, self, self._on_wake)
                 return
         for execution_id, value in progress.items():
             self._emit(self._progress_signal, (execution_id, value))

@@ -46,20 +46,27 @@ def call_plugin(
         return Outcome(error=found.error())
     plugin = found.value()
     try:
-        commands = plugin.available_commands()
-        if command not in commands:
-            return Outcome(
-                error=PluginError(
-                    PluginErrorCode.CommandNotFound,
-                    f"plugin '{plugin_id}' has no command '{command}'; "
-                    f"available: {', '.join(map(str, commands)) or 'none'}",
-                    plugin_id=plugin_id,
-                )
-            )
-        if plugin_accepts_context(plugin):
-            raw = plugin.execute_command(command, params, context=context)
+        resolve = getattr(plugin, "resolve_command", None)
+        direct = resolve(command, context) if resolve is not None else None
+        if direct is not None:
+            # A plugin that can hand out its command's callable (FunctionPlugin) skips the
+            # per-call name dispatch: the cheapest way in for tiny steps.
+            raw = direct(params)
         else:
-            raw = plugin.execute_command(command, params)
+            commands = plugin.available_commands()
+            if command not in commands:
+                return Outcome(
+                    error=PluginError(
+                        PluginErrorCode.CommandNotFound,
+                        f"plugin '{plugin_id}' has no command '{command}'; "
+                        f"available: {', '.join(map(str, commands)) or 'none'}",
+                        plugin_id=plugin_id,
+                    )
+                )
+            if plugin_accepts_context(plugin):
+                raw = plugin.execute_command(command, params, context=context)
+            else:
+                raw = plugin.execute_command(command, params)
     except PluginError as error:
         return Outcome(error=error)
     except BaseException as exc:  # see module docstring
@@ -70,6 +77,8 @@ def call_plugin(
 def normalise_result(
     plugin_id: str, command: str, raw: Any, *, allow_stream: bool = False
 ) -> Outcome:
+    if type(raw) is dict:
+        return Outcome(raw)
     if isinstance(raw, Expected):
         if not raw:
             error = raw.error()

@@ -69,6 +69,7 @@ PROGRESS_STEP = 0.01
 # over the GIL and the run lock (measured: 1 drainer 43k steps/s, 4 drainers 22k), so the run
 # keeps one. A stall guard lifts the cap as soon as a running step holds the others back.
 SHORT_STEP_S = 0.0002
+YIELD_EVERY_S = 0.001
 STALL_S = 0.002
 
 
@@ -229,8 +230,17 @@ class Run:
             with self.lock:
                 self._starting -= 1
                 task = self._take()
+            pump = self.engine.pump
+            yielded = time.perf_counter()
             while task is not None:
                 self._work(task)
+                now = time.perf_counter()
+                if pump.draining or now - yielded > YIELD_EVERY_S:
+                    # A drainer on a run of tiny steps would keep the GIL for whole switch
+                    # intervals at a time; handing it over keeps the GUI thread's timers and
+                    # signal delivery on time (issue #4, B6).
+                    time.sleep(0)
+                    yielded = now
                 with self.lock:
                     task = self._take()
         finally:
