@@ -22,6 +22,7 @@ from .._durations import to_milliseconds
 from .._engine.graph import find_cycle
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error, make_success
+from .._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy
 
 __all__ = [
     "ExecutionMode",
@@ -98,36 +99,7 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _json_copy(value: Any) -> Any:
-    """Copy the dict/list structure of a JSON-like value; leaves are shared, never copied.
-
-    Iterative (no recursion limit) and cycle-safe. Leaves may be arbitrary Python objects a
-    plugin hands around, which ``copy.deepcopy`` could fail on or duplicate needlessly.
-    """
-    if not isinstance(value, dict | list):
-        return value
-    if isinstance(value, dict) and not any(isinstance(v, dict | list) for v in value.values()):
-        return dict(value)  # the common flat case, ~10x cheaper than the general walk
-    memo: dict[int, Any] = {}
-    root: Any = {} if isinstance(value, dict) else []
-    memo[id(value)] = root
-    stack: list[tuple[Any, Any]] = [(value, root)]
-    while stack:
-        source, target = stack.pop()
-        items = source.items() if isinstance(source, dict) else enumerate(source)
-        for key, item in items:
-            if isinstance(item, dict | list):
-                copied = memo.get(id(item))
-                if copied is None:
-                    copied = {} if isinstance(item, dict) else []
-                    memo[id(item)] = copied
-                    stack.append((item, copied))
-                item = copied
-            if isinstance(target, dict):
-                target[key] = item
-            else:
-                target.append(item)
-    return root
+_json_copy = json_copy
 
 
 def _coerce_duration(value: Any) -> Any:
@@ -688,6 +660,9 @@ def _step_problem(step: WorkflowStep) -> str | None:
 def _workflow_from_json(json: Any) -> Expected[Workflow]:
     def bad(message: str) -> Expected[Workflow]:
         return make_error(_INVALID, message)
+
+    if deeper_than(json):
+        return bad(f"workflow JSON is nested more than {MAX_JSON_DEPTH} levels deep")
 
     if not isinstance(json, Mapping):
         return bad(f"a workflow must be a JSON object, got {_json_type(json)}")

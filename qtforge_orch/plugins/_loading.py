@@ -66,7 +66,7 @@ def import_file(source: str | os.PathLike[str]) -> Expected[ModuleType]:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:  # a plugin file calling sys.exit() must not end the app
         sys.modules.pop(name, None)
         return _import_failed(str(path), exc)
     return make_success(module)
@@ -83,7 +83,7 @@ def import_module(name: str) -> Expected[ModuleType]:
                 PluginErrorCode.FileNotFound, f"no plugin module named '{name}' ({exc})"
             )
         return _import_failed(name, exc)
-    except Exception as exc:
+    except BaseException as exc:  # as in import_file: SystemExit from a module is a failure
         return _import_failed(name, exc)
 
 

@@ -21,7 +21,6 @@ input, and the library's rule is that public methods report bad input through ``
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ..._errors import PluginErrorCode
 from ..._expected import Expected, make_error
+from ..._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy
 
 __all__ = [
     "ConnectionType",
@@ -234,7 +234,7 @@ def _json_object(obj: dict[str, Any], key: str, path: str) -> dict[str, Any]:
         if not isinstance(inner, str):
             raise _FieldError(_join(path, key), f"has a non-string key {_show(inner)}")
     # Deep copy: the model must not alias the caller's (possibly reused) JSON document.
-    return copy.deepcopy(value)
+    return _copy_json(value)
 
 
 def _enum(obj: dict[str, Any], key: str, path: str, enum_cls: type[E], default: E) -> E:
@@ -318,6 +318,11 @@ def _build(cls: type[M], path: str, fields: dict[str, Any]) -> M:
 
 
 def _parse(cls: type[M], read: Callable[[object, str], M], json: object) -> Expected[M]:
+    if deeper_than(json):
+        return make_error(
+            PluginErrorCode.InvalidWorkflowStructure,
+            f"{cls.__name__} JSON is nested more than {MAX_JSON_DEPTH} levels deep",
+        )
     try:
         return Expected(read(json, ""))
     except _FieldError as exc:
@@ -336,7 +341,8 @@ def _parse(cls: type[M], read: Callable[[object, str], M], json: object) -> Expe
 
 
 def _copy_json(value: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(value)
+    copied: dict[str, Any] = json_copy(value)
+    return copied
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -566,4 +572,53 @@ def _read_context(value: object, path: str) -> WorkflowExecutionContext:
             "current_node": _str(obj, "current_node", path),
             "error_messages": _str_list(obj, "error_messages", path),
         },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Copies that never recurse: ``model_copy(deep=True)`` goes through ``copy.deepcopy``, which
+# hits the recursion limit on configuration nested a few hundred levels deep, and is slow.
+
+
+def copy_node(node: WorkflowNode) -> WorkflowNode:
+    return WorkflowNode.model_construct(
+        node_id=node.node_id,
+        name=node.name,
+        description=node.description,
+        plugin_id=node.plugin_id,
+        node_type=node.node_type,
+        configuration=json_copy(node.configuration),
+        ui_properties=json_copy(node.ui_properties),
+        input_ports=list(node.input_ports),
+        output_ports=list(node.output_ports),
+    )
+
+
+def copy_connection(connection: WorkflowConnection) -> WorkflowConnection:
+    return WorkflowConnection.model_construct(
+        connection_id=connection.connection_id,
+        source_node=connection.source_node,
+        source_port=connection.source_port,
+        target_node=connection.target_node,
+        target_port=connection.target_port,
+        connection_type=connection.connection_type,
+        properties=json_copy(connection.properties),
+    )
+
+
+def copy_workflow(workflow: PluginWorkflow) -> PluginWorkflow:
+    """An independent copy (containers copied, leaves shared); objects that are not nodes or
+    connections are kept as they are so validation can report them."""
+    return PluginWorkflow.model_construct(
+        workflow_id=workflow.workflow_id,
+        name=workflow.name,
+        description=workflow.description,
+        execution_mode=workflow.execution_mode,
+        nodes=[copy_node(n) if isinstance(n, WorkflowNode) else n for n in workflow.nodes],
+        connections=[
+            copy_connection(c) if isinstance(c, WorkflowConnection) else c
+            for c in workflow.connections
+        ],
+        global_configuration=json_copy(workflow.global_configuration),
+        metadata=json_copy(workflow.metadata),
     )

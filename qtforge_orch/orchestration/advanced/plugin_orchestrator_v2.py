@@ -35,6 +35,9 @@ from ._v2_model import (
     WorkflowExecutionStatus,
     WorkflowNode,
     WorkflowNodeType,
+    copy_connection,
+    copy_node,
+    copy_workflow,
 )
 from ._v2_validation import assign_connection_ids, validate_workflow
 
@@ -146,7 +149,7 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
                 f"register_workflow expects a PluginWorkflow, got {type(workflow).__name__}",
             )
         with gc_paused_for(len(workflow.nodes)):
-            prepared = self._prepare(workflow.model_copy(deep=True))
+            prepared = self._prepare(copy_workflow(workflow))
         if isinstance(prepared, PluginError):
             return from_error(prepared)
         with self._lock:
@@ -187,7 +190,7 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
             entry = self._workflows.get(workflow_id)
         if entry is None:
             return self._unknown_workflow(workflow_id, self.get_registered_workflows())
-        return make_success(entry.workflow.model_copy(deep=True))
+        return make_success(copy_workflow(entry.workflow))
 
     def get_registered_workflows(self) -> list[str]:
         with self._lock:
@@ -200,7 +203,7 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
                 _STRUCTURE,
                 f"add_node_to_workflow expects a WorkflowNode, got {type(node).__name__}",
             )
-        return self._modify(workflow_id, lambda wf: wf.nodes.append(node.model_copy(deep=True)))
+        return self._modify(workflow_id, lambda wf: wf.nodes.append(copy_node(node)))
 
     def remove_node_from_workflow(self, workflow_id: str, node_id: str) -> Expected[None]:
         """Removes the node and every connection to or from it."""
@@ -229,7 +232,7 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
                 f"{type(connection).__name__}",
             )
         return self._modify(
-            workflow_id, lambda wf: wf.connections.append(connection.model_copy(deep=True))
+            workflow_id, lambda wf: wf.connections.append(copy_connection(connection))
         )
 
     def _modify(self, workflow_id: str, change: Any) -> Expected[None]:
@@ -241,7 +244,7 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
                 # list(...) and not get_registered_workflows(): this lock is not reentrant.
                 return self._unknown_workflow(workflow_id, list(self._workflows))
             with gc_paused_for(len(entry.workflow.nodes)):
-                candidate = entry.workflow.model_copy(deep=True)
+                candidate = copy_workflow(entry.workflow)
                 refused = change(candidate)
                 if isinstance(refused, PluginError):
                     return from_error(refused)

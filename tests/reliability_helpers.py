@@ -1,0 +1,71 @@
+"""Shared pieces for the reliability tests (issue #5): builders, counters, bounded waits."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from qtforge_orch import (
+    AdvancedPluginOrchestrator,
+    PluginManager,
+    PluginOrchestrator,
+    StepContext,
+    WorkflowStep,
+)
+
+
+def step(step_id: str, plugin: str, method: str, *deps: str, **fields: Any) -> WorkflowStep:
+    s = WorkflowStep(step_id, plugin, method, **fields)
+    s.dependencies = list(deps)
+    return s
+
+
+def make_v2(plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
+    orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
+    yield orch
+    assert orch.shutdown(5000), "worker threads did not finish"
+
+
+def v1_status(orch: PluginOrchestrator, execution_id: str) -> dict[str, Any]:
+    found = orch.get_execution_status(execution_id)
+    assert found, found.error()
+    return found.value()
+
+
+class CallCounter:
+    """Counts calls per key, thread-safe."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[Any] = Counter()
+        self._lock = threading.Lock()
+
+    def hit(self, key: Any) -> None:
+        with self._lock:
+            self.counts[key] += 1
+
+    def snapshot(self) -> Counter[Any]:
+        with self._lock:
+            return Counter(self.counts)
+
+
+class Hold:
+    """A context-aware command blocking until ``release()`` (or until cancelled)."""
+
+    def __init__(self, output: dict[str, Any] | None = None) -> None:
+        self.entered = threading.Event()
+        self.released = threading.Event()
+        self.output = output or {}
+        self.cancelled = threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
+        self.entered.set()
+        while not self.released.wait(0.005):
+            if context.is_cancelled():
+                self.cancelled.set()
+                context.check_cancelled()
+        return dict(self.output)
