@@ -137,3 +137,56 @@ def test_v2_failure_messages_name_nodes(
     assert advanced.wait_for_execution(execution_id, 5000)
     messages = advanced.get_execution_status(execution_id).value().error_messages
     assert messages[0].startswith("node 'n' failed")
+
+
+def test_aggregator_window_must_be_a_non_negative_integer(
+    advanced: AdvancedPluginOrchestrator,
+) -> None:
+    workflow = PluginWorkflow(workflow_id="bad_window")
+    workflow.nodes.append(
+        WorkflowNode(
+            node_id="agg",
+            plugin_id="p",
+            node_type=WorkflowNodeType.Aggregator,
+            configuration={"window": "ten"},
+        )
+    )
+    result = advanced.register_workflow(workflow)
+    assert not result and result.error().code == PluginErrorCode.InvalidWorkflowStructure
+    assert "window" in result.error().message
+
+
+def test_function_plugin_subclass_overriding_execute_command_is_called_through_it(
+    qapp: Any, plugins: PluginManager
+) -> None:
+    from qtforge_orch import PluginOrchestrator, Workflow, WorkflowStep
+
+    class Audited(FunctionPlugin):
+        calls: list[str] = []
+
+        def execute_command(self, command: str, params: dict[str, Any], context: Any = None) -> Any:
+            self.calls.append(command)
+            return super().execute_command(command, params, context)
+
+    plugins.register_plugin(Audited("audited", run=lambda p: {"ok": True}))
+    orch = PluginOrchestrator(plugin_manager=plugins)
+    assert orch.register_workflow(Workflow("w").add_step(WorkflowStep("s", "audited", "run")))
+    assert orch.execute_workflow("w")
+    assert Audited.calls == ["run"]
+    assert orch.shutdown()
+
+
+def test_workflow_completed_reaches_a_slot_connected_after_an_async_start(
+    qtbot: Any, qapp: Any, plugins: PluginManager
+) -> None:
+    from qtforge_orch import PluginOrchestrator, Workflow, WorkflowStep
+
+    plugins.register_plugin(FunctionPlugin("p", run=lambda p: {"done": 1}))
+    orch = PluginOrchestrator(plugin_manager=plugins)
+    assert orch.register_workflow(Workflow("w").add_step(WorkflowStep("s", "p", "run")))
+    execution_id = orch.execute_workflow("w", async_=True).value()
+    assert orch.get_execution_status(execution_id)  # the run may well be over already
+    with qtbot.waitSignal(orch.workflow_completed, timeout=5000) as blocker:
+        pass  # connected only now; the queued terminal event is still delivered
+    assert blocker.args[0] == execution_id
+    assert orch.shutdown()

@@ -92,7 +92,7 @@ class TriggeredRun(Run):
         trigger = self.plan.tasks[0]  # trigger_plan keeps the trigger first (lowest index)
         self.states[0] = TaskState.Running
         self.starts[0] = time.time()
-        self._post(self.engine.names.task_started, (self.execution_id, trigger.key))
+        self._post_task(self.engine.names.task_started, (self.execution_id, trigger.key))
         self._complete(0, self._event)
         self._release([t.index for t in self.plan.tasks[1:] if not t.incoming])
 
@@ -270,7 +270,9 @@ class EventRun(Run):
     # --- sources ----------------------------------------------------------------------
     def _start_event_source(self, index: int, plugin: IEventSource) -> None:
         task = self.plan.tasks[index]
-        configuration = dict(task.parameters)
+        configuration = {
+            k: v for k, v in task.parameters.items() if k not in RESERVED_CONFIGURATION_KEYS
+        }
 
         def emit(payload: dict[str, Any]) -> None:
             self.post_event(index, dict(payload))
@@ -279,11 +281,9 @@ class EventRun(Run):
             try:
                 stop = plugin.start_events(configuration, emit)
             except BaseException as exc:
+                self._source_failed(task, f"could not start: {type(exc).__name__}: {exc}")
                 with self.lock:
                     self._endless -= 1
-                    self.error_messages.append(
-                        f"event source '{task.key}' could not start: {type(exc).__name__}: {exc}"
-                    )
                     self._maybe_complete()
                 return
             with self.lock:
@@ -374,7 +374,7 @@ class EventRun(Run):
             self.errors[task.index] = message
             self.ends[task.index] = time.time()
             self.error_messages.append(f"source '{task.key}': {message}")
-            self._post(self.engine.names.task_failed, (self.execution_id, task.key, message))
+            self._post_task(self.engine.names.task_failed, (self.execution_id, task.key, message))
 
     def node_runs(self, index: int) -> int:
         return self.runs[index]

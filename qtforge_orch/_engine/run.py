@@ -17,6 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._errors import PluginError, PluginErrorCode
+from .._jsoncopy import json_copy
 from .context import StepContext
 from .dataflow import MAPPED_KEY, build_params, deliver, fan_out_items, should_run
 from .events import Event
@@ -301,8 +302,8 @@ class Run:
         task = self.plan.tasks[index]
         params = self._params_for(index)
         if task.max_retries:
-            # The cached input stays pristine: each attempt gets its own copy to change.
-            params = dict(params)
+            # The cached input stays pristine: each attempt gets its own (deep) copy to change.
+            params = json_copy(params)
         context = StepContext(
             self.execution_id,
             task.key,
@@ -316,7 +317,7 @@ class Run:
         self._watch_for_stall()
         if not self.retries[index]:
             self.starts[index] = time.time()
-            self._post(self.engine.names.task_started, (self.execution_id, task.key))
+            self._post_task(self.engine.names.task_started, (self.execution_id, task.key))
         if task.timeout_ms:
             deadline = time.monotonic() + task.timeout_ms / 1000.0
             self._deadlines[index] = (deadline, context)
@@ -385,7 +386,7 @@ class Run:
         assert condition is not None
         try:
             # A copy: a condition that mutates its argument must not change the step's input.
-            return bool(condition(dict(params)))
+            return bool(condition(json_copy(params)))
         except BaseException as exc:
             return PluginError(
                 PluginErrorCode.ExecutionFailed,
@@ -424,7 +425,7 @@ class Run:
             self.engine.compensations.record(self, index)
         completed = self.engine.names.task_completed
         if completed in self.engine.listened:
-            self._post(completed, (self.execution_id, task.key, dict(output)))
+            self._post_task(completed, (self.execution_id, task.key, dict(output)))
         self._settle(index, _C)
         self._after_settle()
 
@@ -453,12 +454,15 @@ class Run:
 
     def _attempt_failed(self, index: int, error: PluginError, *, retry: bool = True) -> None:
         task = self.plan.tasks[index]
+        self.step_progress.pop(index, None)
         if retry and self.retries[index] < task.max_retries and not self._stopping:
             self.retries[index] += 1
             self.states[index] = _T
             names = self.engine.names
             if names.task_retrying:
-                self._post(names.task_retrying, (self.execution_id, task.key, self.retries[index]))
+                self._post_task(
+                    names.task_retrying, (self.execution_id, task.key, self.retries[index])
+                )
             self._retry_timers[index] = self.engine.timers.call_later(
                 task.retry_delay_ms / 1000.0, lambda: self._on_retry_due(index)
             )
@@ -470,7 +474,7 @@ class Run:
         self.errors[index] = error.message
         self.ends[index] = time.time()
         self._params[index] = None
-        self._post(self.engine.names.task_failed, (self.execution_id, task.key, error.message))
+        self._post_task(self.engine.names.task_failed, (self.execution_id, task.key, error.message))
         if task.critical:
             self._settle(index, _F, propagate=False)
             self._abort(
@@ -614,6 +618,7 @@ class Run:
             self._watchdog.cancel()
             self._watchdog = None
         self._ready.clear()
+        self.step_progress.clear()
         for index, state in enumerate(self.states):
             if state in (_P, _R, _T):
                 context = self._contexts[index]
@@ -664,7 +669,9 @@ class Run:
         names = self.engine.names
         if final_status == RunStatus.COMPLETED:
             self.progress = 1.0
-            self._post_progress(1.0)
+            if self._posted_progress < 1.0:
+                self._posted_progress = 1.0
+                self._post_progress(1.0)
             result = dict(self.result or {})
             self._post(names.workflow_completed, (self.execution_id, result), terminal=True)
         elif final_status == RunStatus.FAILED:
@@ -744,8 +751,14 @@ class Run:
             self.engine.pump.post_progress(self.execution_id, progress)
 
     def _post(self, signal: str, args: tuple[Any, ...], *, terminal: bool = False) -> None:
+        self.engine.pump.post(Event(signal, args, self.execution_id, terminal))
+
+    def _post_task(self, signal: str, args: tuple[Any, ...]) -> None:
+        """Step/node events, a few per task: not even built for a signal nobody has connected
+        (connect before starting to see them). Workflow-level events are always queued, so a
+        slot connected right after an async start still hears how the execution ends."""
         if signal in self.engine.listened:
-            self.engine.pump.post(Event(signal, args, self.execution_id, terminal))
+            self.engine.pump.post(Event(signal, args, self.execution_id))
 
 
 __all__ = ["Outcome", "Run", "RunStatus", "SignalNames", "WireKind", "call_plugin"]

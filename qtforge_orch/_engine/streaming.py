@@ -167,7 +167,7 @@ class StreamRun(Run):
                 stage.started = True
                 self.states[index] = _R
                 self.starts[index] = time.time()
-                self._post(self.engine.names.task_started, (self.execution_id, task.key))
+                self._post_task(self.engine.names.task_started, (self.execution_id, task.key))
             self.current_task = task.key
             room = self._room(stage)
             batch: list[Any] = []
@@ -525,7 +525,7 @@ class StreamRun(Run):
         self.states[index] = _C
         self.completed += 1
         self.completion_order.append(index)
-        self._post(self.engine.names.task_completed, (self.execution_id, task.key, counters))
+        self._post_task(self.engine.names.task_completed, (self.execution_id, task.key, counters))
         self.settled += 1
         self._release_downstream(index)
         self._update_progress()
@@ -567,7 +567,7 @@ class StreamRun(Run):
         self.errors[index] = error.message
         self.ends[index] = time.time()
         self.settled += 1
-        self._post(self.engine.names.task_failed, (self.execution_id, task.key, error.message))
+        self._post_task(self.engine.names.task_failed, (self.execution_id, task.key, error.message))
         if task.critical:
             self._abort(
                 RunStatus.FAILED,

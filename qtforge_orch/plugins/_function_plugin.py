@@ -113,6 +113,8 @@ class FunctionPlugin(IPlugin):
     ) -> Callable[[dict[str, Any]], Any] | None:
         """The callable behind ``command`` (context bound when it takes one), so an engine
         streaming many items calls it directly instead of dispatching each item by name."""
+        if type(self).execute_command is not FunctionPlugin.execute_command:
+            return None  # a subclass that overrides execute_command must be called through it
         entry = self._commands.get(command)
         if entry is None:
             return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
 from ..._engine.graph import find_cycle
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_success
@@ -33,9 +34,7 @@ _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 # belong to the application.
 _POSITIVE_GLOBAL_KEYS = ("stream_channel_capacity", "max_concurrency")
 # Node configuration keys the engine interprets (see _engine.dataflow.RESERVED_CONFIGURATION_KEYS).
-_ENGINE_CONFIGURATION_KEYS = frozenset(
-    {"timeout", "max_retries", "retry_delay", "critical", "method"}
-)
+_ENGINE_CONFIGURATION_KEYS = RESERVED_CONFIGURATION_KEYS  # the keys checked below
 
 
 def validate_workflow(workflow: PluginWorkflow) -> Expected[None]:
@@ -305,6 +304,8 @@ def _node_configuration_errors(node: WorkflowNode, label: str) -> Iterator[Plugi
         yield bad("critical", "true or false")
     if "method" in config and not _is_id(config["method"]):
         yield bad("method", "a non-empty command name")
+    if "window" in config and not (_is_int(config["window"]) and config["window"] >= 0):
+        yield bad("window", "an integer >= 0 (items per Aggregator window; 0: the whole stream)")
 
 
 def _global_configuration_errors(config: object) -> Iterator[PluginError]:
