@@ -190,12 +190,9 @@ def test_v1_megabyte_step_id(orchestrator: PluginOrchestrator, plugins: PluginMa
     wf = Workflow("big").add_step(step(big, "p", "run"))
     registered, took = _timed(lambda: orchestrator.register_workflow(wf))
     assert took < FAST
-    if registered:
-        result, took = _timed(lambda: orchestrator.execute_workflow("big"))
-        assert result, result
-        assert took < FAST
-    else:
-        assert registered.error().code == Code.InvalidConfiguration
+    assert not registered and registered.error().code == Code.InvalidConfiguration
+    assert "limited to 1024" in registered.error().message
+    assert len(registered.error().message) < 300  # the id is not echoed in full
 
 
 def test_v2_megabyte_node_id(advanced: AdvancedPluginOrchestrator, plugins: PluginManager) -> None:
@@ -205,11 +202,9 @@ def test_v2_megabyte_node_id(advanced: AdvancedPluginOrchestrator, plugins: Plug
         lambda: advanced.register_workflow(workflow("big", Mode.Sequential, [node(big, "p")]))
     )
     assert took < FAST
-    if registered:
-        execution_id = advanced.execute_workflow("big").value()
-        assert advanced.wait_for_execution(execution_id, 5000)
-    else:
-        assert registered.error().code == Code.InvalidWorkflowStructure
+    assert not registered and registered.error().code == Code.InvalidWorkflowStructure
+    assert "limited to 1024" in registered.error().message
+    assert len(registered.error().message) < 300
 
 
 def test_v1_deeply_nested_parameters(
@@ -472,3 +467,26 @@ def test_v2_conditions_never_run_python(
     )
     result = advanced.register_workflow(wf)
     assert not result and result.error().code == Code.InvalidWorkflowStructure
+
+
+def test_step_and_node_counts_are_limited(
+    orchestrator: PluginOrchestrator,
+    advanced: AdvancedPluginOrchestrator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qtforge_orch import _limits
+    from qtforge_orch.orchestration import _v1_model
+    from qtforge_orch.orchestration.advanced import _v2_validation
+
+    monkeypatch.setattr(_v1_model, "MAX_TASKS", 3)
+    monkeypatch.setattr(_v2_validation, "MAX_TASKS", 3)
+    assert _limits.MAX_TASKS == 100_000  # the documented default
+    wf = Workflow("many")
+    for i in range(4):
+        wf.add_step(step(f"s{i}", "p", "run"))
+    refused = orchestrator.register_workflow(wf)
+    assert not refused and "the limit is 3" in refused.error().message
+    graph = workflow("many", Mode.Sequential, [node(f"n{i}", "p") for i in range(4)])
+    refused = advanced.register_workflow(graph)
+    assert not refused and refused.error().code == Code.InvalidWorkflowStructure
+    assert "the limit is 3" in refused.error().message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import threading
+import time
 import uuid
 import weakref
 from collections import OrderedDict
@@ -163,11 +164,13 @@ class Engine:
         run = self.get_run(execution_id)
         if run is None:
             return False
-        if timeout_ms is None:
-            self.wait_event(run.done)
-            return True
         if not self.in_owner_thread():
-            return run.done.wait(timeout_ms / 1000.0)
+            # Help run it: the caller may be a pool worker the execution needs.
+            deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000.0
+            return run.help_until_done(deadline)
+        if timeout_ms is None:
+            self.pump.wait_until(run.done)
+            return True
         ended = threading.Event()
         run.on_finish(lambda _: ended.set())
         timer = self.timers.call_later(timeout_ms / 1000.0, ended.set)

@@ -247,23 +247,28 @@ class Run:
         finally:
             _taker.run = previous
 
-    def help_until_done(self) -> None:
-        """Used by a non-GUI thread waiting synchronously: run this run's tasks meanwhile."""
+    def help_until_done(self, deadline: float | None = None) -> bool:
+        """Used by a non-GUI thread waiting synchronously: run this run's tasks meanwhile
+        (so a pool worker waiting on a nested execution cannot starve it). ``deadline`` is a
+        ``time.monotonic()`` value; returns whether the run ended."""
         previous = getattr(_taker, "run", None)
         _taker.run = self
         try:
-            self._help()
+            return self._help(deadline)
         finally:
             _taker.run = previous
 
-    def _help(self) -> None:
+    def _help(self, deadline: float | None) -> bool:
         while True:
             with self.lock:
                 task = self._take()
                 while task is None:
                     if self.done.is_set():
-                        return
-                    self.lock.wait(0.25)
+                        return True
+                    wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+                    if wait <= 0:
+                        return False
+                    self.lock.wait(wait)
                     task = self._take()
             self._work(task)
 

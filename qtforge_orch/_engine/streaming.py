@@ -370,9 +370,7 @@ class StreamRun(Run):
             else:
                 self._unusual_result(task, stage, out, produced)
 
-    def _unusual_result(
-        self, task: TaskSpec, stage: _Stage, out: Any, produced: list[Any]
-    ) -> None:
+    def _unusual_result(self, task: TaskSpec, stage: _Stage, out: Any, produced: list[Any]) -> None:
         """Expected results, a Splitter's list, or a bad return value."""
         outcome = normalise_result(task.plugin_id, task.command, out)
         if not outcome.ok:

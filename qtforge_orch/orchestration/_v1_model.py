@@ -23,6 +23,7 @@ from .._engine.graph import find_cycle
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from .._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy
+from .._limits import MAX_TASKS, id_problem, short
 
 __all__ = [
     "ExecutionMode",
@@ -476,6 +477,14 @@ class Workflow:
 
         if not wf:
             return invalid("workflow id is empty: pass an id, e.g. Workflow('import_data')")
+        too_long = id_problem(wf)
+        if too_long is not None:
+            return make_error(_INVALID, f"workflow id {short(wf)!r} {too_long}")
+        wf = short(wf)
+        if len(self._steps) > MAX_TASKS:
+            return invalid(
+                f"workflow {wf!r} has {len(self._steps):,} steps; the limit is {MAX_TASKS:,}"
+            )
         if not isinstance(self._mode, ExecutionMode):
             return invalid(f"workflow {wf!r} has an invalid execution mode: use {_MODE_CHOICES}")
         if self._timeout is not None and self._timeout <= 0:
@@ -504,6 +513,13 @@ class Workflow:
                 )
             index[sid] = position
             problem = _step_problem(step)
+            if problem is None:
+                for what, value in (("id", sid), ("plugin_id", step.plugin_id)):
+                    too_long = id_problem(value) if isinstance(value, str) else None
+                    if too_long is not None:
+                        problem = f"has a {what} that {too_long}"
+                        sid = short(sid)
+                        break
             if problem is not None:
                 return invalid(f"step {sid!r} of workflow {wf!r} {problem}", step_id=sid)
 

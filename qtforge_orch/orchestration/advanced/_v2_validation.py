@@ -18,6 +18,7 @@ from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
 from ..._engine.graph import find_cycle
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_success
+from ..._limits import MAX_TASKS, id_problem, short
 from ._v2_model import (
     ConnectionType,
     PluginWorkflow,
@@ -57,6 +58,11 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
             _STRUCTURE,
             f"expected a PluginWorkflow, got {type(workflow).__name__}",
         )
+        return
+    oversized = _oversized(workflow)
+    if oversized is not None:
+        # Nothing else is checked: every later message would repeat the oversized value.
+        yield oversized
         return
     if not _is_id(workflow.workflow_id):
         yield _error(_STRUCTURE, "the workflow has an empty workflow_id; give it a unique id")
@@ -114,6 +120,40 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
             "connections",
             cycle=cycle,
         )
+
+
+def _oversized(workflow: PluginWorkflow) -> PluginError | None:
+    """The first id over the length limit, or a node count over the limit (docs/reliability)."""
+    if len(workflow.nodes) > MAX_TASKS:
+        return _error(
+            _STRUCTURE,
+            f"workflow '{short(workflow.workflow_id)}' has {len(workflow.nodes):,} nodes; "
+            f"the limit is {MAX_TASKS:,}",
+        )
+    named: list[tuple[str, object]] = [("workflow_id", workflow.workflow_id)]
+    for index, node in enumerate(workflow.nodes):
+        if isinstance(node, WorkflowNode):
+            named += [(f"nodes[{index}].node_id", node.node_id)]
+            named += [(f"nodes[{index}].plugin_id", node.plugin_id)]
+            named += [(f"nodes[{index}] port", p) for p in (*node.input_ports, *node.output_ports)]
+    for index, connection in enumerate(workflow.connections):
+        if isinstance(connection, WorkflowConnection):
+            named += [
+                (f"connections[{index}].{field}", getattr(connection, field))
+                for field in (
+                    "connection_id",
+                    "source_node",
+                    "source_port",
+                    "target_node",
+                    "target_port",
+                )
+            ]
+    for field, value in named:
+        if isinstance(value, str):
+            problem = id_problem(value)
+            if problem is not None:
+                return _error(_STRUCTURE, f"{field} {short(value)!r} {problem}", field=field)
+    return None
 
 
 def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
