@@ -40,12 +40,14 @@ def _task(step: WorkflowStep, index: int, incoming: tuple[Wire, ...]) -> TaskSpe
         index=index,
         plugin_id=step.plugin_id,
         command=step.method_name or "execute",
-        parameters=dict(step.parameters),
+        # Shared, not copied: the compiled plan only ever reads it, and the registered
+        # snapshot it comes from is never handed out (get_workflow returns a copy).
+        parameters=step.parameters,
         timeout_ms=step.timeout or None,
         max_retries=step.max_retries,
         retry_delay_ms=step.retry_delay,
         critical=step.critical,
-        condition=_evaluator(step.condition),
+        condition=None if step.condition is None else _evaluator(step.condition),
         incoming=incoming,
     )
 

@@ -23,7 +23,7 @@ from .._engine.graph import find_cycle
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from .._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy
-from .._limits import MAX_TASKS, id_problem, short
+from .._limits import MAX_ID_LENGTH, MAX_TASKS, id_problem, short
 
 __all__ = [
     "ExecutionMode",
@@ -513,9 +513,11 @@ class Workflow:
                 )
             index[sid] = position
             problem = _step_problem(step)
-            if problem is None:
-                for what, value in (("id", sid), ("plugin_id", step.plugin_id)):
-                    too_long = id_problem(value) if isinstance(value, str) else None
+            if problem is None and (
+                len(sid) > MAX_ID_LENGTH or len(str(step.plugin_id)) > MAX_ID_LENGTH
+            ):
+                for what, value in (("id", sid), ("plugin_id", str(step.plugin_id))):
+                    too_long = id_problem(value)
                     if too_long is not None:
                         problem = f"has a {what} that {too_long}"
                         sid = short(sid)

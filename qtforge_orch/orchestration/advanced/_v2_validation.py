@@ -18,7 +18,7 @@ from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
 from ..._engine.graph import find_cycle
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_success
-from ..._limits import MAX_TASKS, id_problem, short
+from ..._limits import MAX_ID_LENGTH, MAX_TASKS, id_problem, short
 from ._v2_model import (
     ConnectionType,
     PluginWorkflow,
@@ -130,7 +130,30 @@ def _oversized(workflow: PluginWorkflow) -> PluginError | None:
             f"workflow '{short(workflow.workflow_id)}' has {len(workflow.nodes):,} nodes; "
             f"the limit is {MAX_TASKS:,}",
         )
+    limit = MAX_ID_LENGTH
     named: list[tuple[str, object]] = [("workflow_id", workflow.workflow_id)]
+    # A cheap length scan first; the list of labelled values is only built when one is long.
+    for node in workflow.nodes:
+        if isinstance(node, WorkflowNode) and (
+            len(node.node_id) > limit
+            or len(node.plugin_id) > limit
+            or any(len(str(p)) > limit for p in (*node.input_ports, *node.output_ports))
+        ):
+            break
+    else:
+        for connection in workflow.connections:
+            if isinstance(connection, WorkflowConnection) and (
+                len(connection.connection_id) > limit
+                or len(connection.source_node) > limit
+                or len(connection.source_port) > limit
+                or len(connection.target_node) > limit
+                or len(connection.target_port) > limit
+            ):
+                break
+        else:
+            problem = id_problem(workflow.workflow_id)
+            if problem is None:
+                return None
     for index, node in enumerate(workflow.nodes):
         if isinstance(node, WorkflowNode):
             named += [(f"nodes[{index}].node_id", node.node_id)]
