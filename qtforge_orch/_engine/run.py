@@ -122,7 +122,9 @@ class Run:
         self._running = 0
         self._starting = 0
         self._limit = max_concurrency or plan.max_concurrency or engine.executor.max_threads()
-        self._step_time = SHORT_STEP_S  # moving average of attempt wall time; unknown = "long"
+        # Moving average of attempt wall time. Unknown counts as short: the stall guard lifts
+        # the cap within STALL_S when the first steps turn out to block.
+        self._step_time = 0.0
         self._last_progress = 0.0  # perf_counter of the latest attempt start or end
         self._stall_timer: Any = None
         self.shared: dict[str, Any] = dict(initial_data)

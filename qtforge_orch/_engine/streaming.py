@@ -148,6 +148,10 @@ class StreamRun(Run):
         self._running += 1
         return index
 
+    def _capacity(self) -> int:
+        # Stage activations are already batched; adaptive concurrency is for tiny tasks.
+        return self._limit
+
     def _room(self, stage: _Stage) -> int:
         room = BATCH
         for target, _wire in stage.outgoing:
