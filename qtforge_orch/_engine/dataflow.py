@@ -140,7 +140,10 @@ def should_run(
         return True
     join = plan.join
     if join is JoinPolicy.ALL:
-        return all(states[w.source] == _DONE for w in task.incoming)
+        incoming = task.incoming
+        if len(incoming) == 1:
+            return states[incoming[0].source] == _DONE
+        return all(states[w.source] == _DONE for w in incoming)
     if join is JoinPolicy.OR:
         settled_ok = all(states[w.source] in (_DONE, _SKIPPED) for w in task.incoming)
         return settled_ok and any(states[w.source] == _DONE for w in task.incoming)

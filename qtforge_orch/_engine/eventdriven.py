@@ -265,7 +265,7 @@ class EventRun(Run):
                 if iterator is not None and index not in self._feeding:
                     self._feed_later(index)
             self._maybe_complete()
-            self.lock.notify_all()
+            self._wake_helpers()
 
     # --- sources ----------------------------------------------------------------------
     def _start_event_source(self, index: int, plugin: IEventSource) -> None:

@@ -127,6 +127,7 @@ class Run:
         self._step_time = 0.0
         self._last_progress = 0.0  # perf_counter of the latest attempt start or end
         self._stall_timer: Any = None
+        self._helpers = 0  # threads blocked in help_until_done, the only waiters on ``lock``
         self.shared: dict[str, Any] = dict(initial_data)
         self.status = RunStatus.PENDING
         self._stopping = False
@@ -270,7 +271,11 @@ class Run:
                     wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
                     if wait <= 0:
                         return False
-                    self.lock.wait(wait)
+                    self._helpers += 1
+                    try:
+                        self.lock.wait(wait)
+                    finally:
+                        self._helpers -= 1
                     task = self._take()
             self._work(task)
 
@@ -342,7 +347,7 @@ class Run:
             with self.lock:
                 if self.states[index] != _R or self._stopping:
                     self._running -= 1
-                    self.lock.notify_all()
+                    self._wake_helpers()
                     return
                 if verdict is not True:
                     self._running -= 1
@@ -351,7 +356,7 @@ class Run:
                         self._after_settle()
                     else:
                         self._fail(index, verdict)
-                    self.lock.notify_all()
+                    self._wake_helpers()
                     return
                 params, context = self._begin_attempt(index)
         started = time.perf_counter()
@@ -369,7 +374,7 @@ class Run:
             else:
                 assert outcome.error is not None
                 self._attempt_failed(index, outcome.error)
-            self.lock.notify_all()
+            self._wake_helpers()
 
     def _invoke(self, task: TaskSpec, params: dict[str, Any], context: StepContext) -> Outcome:
         if task.fan_out is None:
@@ -540,6 +545,10 @@ class Run:
             # A drainer or helper of this run loops to take the next task itself.
             self._spawn(1 if getattr(_taker, "run", None) is self else 0)
 
+    def _wake_helpers(self) -> None:
+        if self._helpers:
+            self.lock.notify_all()
+
     def _capacity(self) -> int:
         return self._limit if self._step_time >= SHORT_STEP_S else 1
 
@@ -553,7 +562,7 @@ class Run:
             self._starting += 1
             self.engine.executor.submit(self.drain)
         if self._ready:
-            self.lock.notify_all()
+            self._wake_helpers()
             self._watch_for_stall()
 
     def _watch_for_stall(self) -> None:
@@ -592,8 +601,10 @@ class Run:
         if self.is_child:
             return
         total = len(self.plan.tasks)
-        partial_work = sum(
-            fraction for i, (fraction, _) in self.step_progress.items() if self.states[i] == _R
+        partial_work = (
+            sum(fraction for i, (fraction, _) in self.step_progress.items() if self.states[i] == _R)
+            if self.step_progress
+            else 0.0
         )
         progress = (self.settled + partial_work) / total if total else 1.0
         if progress > self.progress:
@@ -636,7 +647,7 @@ class Run:
                 self.states[index] = _X
                 self.settled += 1
         self.error = error
-        self.lock.notify_all()
+        self._wake_helpers()
         pending = self.engine.compensations.claim_for_run(self)
         if pending:
             self.engine.compensations.run_chain(
@@ -666,7 +677,7 @@ class Run:
         if not self.is_child:
             self._post_terminal(final_status, error)
         self.done.set()
-        self.lock.notify_all()
+        self._wake_helpers()
         callbacks, self._finish_callbacks = self._finish_callbacks, []
         # Callbacks run under the lock by design: they only record the final state.
         for callback in callbacks:
@@ -716,7 +727,7 @@ class Run:
                 self._time_out(index, context)
             if self._deadlines and not self._stopping:
                 self._arm_watchdog(min(deadline for deadline, _ in self._deadlines.values()))
-            self.lock.notify_all()
+            self._wake_helpers()
 
     def _time_out(self, index: int, context: StepContext) -> None:
         if self._contexts[index] is not context or self._stopping:

@@ -201,7 +201,7 @@ class StreamRun(Run):
             stage.active = False
             self._running -= 1
             if self._stopping:
-                self.lock.notify_all()
+                self._wake_helpers()
                 return
             self._emit_items(index, stage, produced, from_source=is_source)
             if failure is not None:
@@ -209,7 +209,7 @@ class StreamRun(Run):
             else:
                 self._reschedule(index, is_source)
             self._spawn(1)
-            self.lock.notify_all()
+            self._wake_helpers()
 
     def _produce(
         self, task: TaskSpec, stage: _Stage, room: int
