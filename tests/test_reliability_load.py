@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QObject
 
 from qtforge_orch import (
     AdvancedPluginOrchestrator,
@@ -337,6 +338,11 @@ def _soak_v1(orch: PluginOrchestrator, count: int) -> list[str]:
     return ids
 
 
+def _live_qobjects() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, QObject))
+
+
 def test_soak_v1_threads_memory_and_history_return_to_baseline(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
@@ -350,6 +356,8 @@ def test_soak_v1_threads_memory_and_history_return_to_baseline(
     assert orchestrator.thread_pool().waitForDone(5000)
     gc.collect()
     threads_before = threading.active_count()
+    qobjects_before = _live_qobjects()
+    children_before = len(orchestrator.findChildren(QObject))
     tracemalloc.start()
     try:
         baseline = tracemalloc.get_traced_memory()[0]
@@ -362,6 +370,8 @@ def test_soak_v1_threads_memory_and_history_return_to_baseline(
         tracemalloc.stop()
     assert grown < 3 * 1024 * 1024, f"memory grew by {grown} bytes over {count} executions"
     assert threading.active_count() <= threads_before + 1
+    assert len(orchestrator.findChildren(QObject)) == children_before
+    assert _live_qobjects() <= qobjects_before + 5
     assert orchestrator.thread_pool().activeThreadCount() == 0
     retained = [i for i in ids if orchestrator.get_execution_status(i)]
     assert len(retained) <= 50
