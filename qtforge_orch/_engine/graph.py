@@ -62,15 +62,6 @@ def descendants(nodes: Sequence[str], edges: Iterable[tuple[str, str]], start: s
     return set(nx.descendants(graph, start))
 
 
-def topological_order(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> list[str]:
-    """A dependency order whose ties follow declaration order (deterministic)."""
-    import networkx as nx
-
-    rank = {node: index for index, node in enumerate(nodes)}
-    graph = _digraph(nodes, edges)
-    return list(nx.lexicographical_topological_sort(graph, key=rank.__getitem__))
-
-
 def _digraph(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> Any:
     import networkx as nx
 

@@ -133,7 +133,6 @@ class Run:
         self._stopping = False
         self.settled = 0
         self.completed = 0
-        self.completion_order: list[int] = []
         self.compensations: list[Compensation] = []
         self.current_task = ""
         self.progress = 0.0
@@ -432,7 +431,6 @@ class Run:
         self.ends[index] = time.time()
         self._params[index] = None
         self.completed += 1
-        self.completion_order.append(index)
         if task.rollback is not None:
             self.engine.compensations.record(self, index)
         completed = self.engine.names.task_completed

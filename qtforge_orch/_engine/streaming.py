@@ -526,7 +526,6 @@ class StreamRun(Run):
         self.ends[index] = time.time()
         self.states[index] = _C
         self.completed += 1
-        self.completion_order.append(index)
         self._post_task(self.engine.names.task_completed, (self.execution_id, task.key, counters))
         self.settled += 1
         self._release_downstream(index)
