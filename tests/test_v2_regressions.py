@@ -190,3 +190,36 @@ def test_workflow_completed_reaches_a_slot_connected_after_an_async_start(
         pass  # connected only now; the queued terminal event is still delivered
     assert blocker.args[0] == execution_id
     assert orch.shutdown()
+
+
+def test_streaming_outputs_missing_the_connected_port_are_counted_not_forwarded(
+    advanced: AdvancedPluginOrchestrator, plugins: PluginManager
+) -> None:
+    received: list[Any] = []
+    plugins.register_plugin(FunctionPlugin("src", execute=lambda p: iter(range(6))))
+    plugins.register_plugin(
+        FunctionPlugin(
+            "proc", execute=lambda p: {"even": p["in"]} if p["in"] % 2 == 0 else {"odd": 1}
+        )
+    )
+    plugins.register_plugin(FunctionPlugin("sink", execute=lambda p: received.append(p["v"]) or {}))
+    workflow = PluginWorkflow(workflow_id="ports", execution_mode=WorkflowExecutionMode.Streaming)
+    workflow.nodes = [
+        WorkflowNode(node_id="s", plugin_id="src", node_type=WorkflowNodeType.Source),
+        WorkflowNode(
+            node_id="p", plugin_id="proc", input_ports=["in"], output_ports=["even", "odd"]
+        ),
+        WorkflowNode(
+            node_id="k", plugin_id="sink", node_type=WorkflowNodeType.Sink, input_ports=["v"]
+        ),
+    ]
+    workflow.connections = [
+        WorkflowConnection(source_node="s", target_node="p", target_port="in"),
+        WorkflowConnection(source_node="p", source_port="even", target_node="k", target_port="v"),
+    ]
+    assert advanced.register_workflow(workflow)
+    execution_id = advanced.execute_workflow("ports").value()
+    assert advanced.wait_for_execution(execution_id, 5000)
+    assert received == [0, 2, 4]
+    assert advanced.get_node_status(execution_id, "p").value()["items_out"] == 6
+    assert advanced.get_node_status(execution_id, "k").value()["items_in"] == 3

@@ -44,6 +44,7 @@ class _Stage:
         "active",
         "errors",
         "finished",
+        "fuse_port",
         "inbox",
         "items_dropped",
         "items_failed",
@@ -66,6 +67,9 @@ class _Stage:
         self.inbox: deque[Any] = deque()
         self.port = ""  # where inbox values land when all inputs share one port
         self.mixed_ports = False  # inbox holds (port, value) pairs instead
+        # Set when the stage's only outlet is a DataFlow from this port: outputs are projected
+        # to that port inside the per-item loop instead of in a second pass.
+        self.fuse_port = ""
         self.reserved = 0
         self.outgoing: list[tuple[int, Wire]] = []
         self.open_upstream = 0
@@ -115,6 +119,16 @@ class StreamRun(Run):
                     stage.open_upstream += 1
             stage.mixed_ports = len(ports) > 1
             stage.port = next(iter(ports)) if len(ports) == 1 else ""
+        for task in tasks:
+            stage = self.stages[task.index]
+            if task.role is Role.PLAIN and len(stage.outgoing) == 1:
+                target, wire = stage.outgoing[0]
+                if (
+                    wire.kind is WireKind.DATA
+                    and wire.source_port
+                    and not self.stages[target].mixed_ports
+                ):
+                    stage.fuse_port = wire.source_port
         # Ready stages run deepest first: draining before producing keeps inboxes short and
         # lets a single thread make progress without spinning on a full source.
         depth = _depths(tasks)
@@ -309,7 +323,10 @@ class StreamRun(Run):
                 break
             chunk = batch[start : start + CHECK_EVERY]
             if stage.port and not base and not stage.mixed_ports and task.role is Role.PLAIN:
-                self._process_simple(task, stage, call, stage.port, chunk, produced)
+                if stage.fuse_port:
+                    self._process_fused(task, stage, call, stage.port, chunk, produced)
+                else:
+                    self._process_simple(task, stage, call, stage.port, chunk, produced)
             else:
                 self._process_general(task, stage, call, base, chunk, produced)
         return produced, None
@@ -337,6 +354,40 @@ class StreamRun(Run):
                 stage.items_dropped += 1
             else:
                 self._unusual_result(task, stage, out, produced)
+
+    def _process_fused(
+        self,
+        task: TaskSpec,
+        stage: _Stage,
+        call: Callable[[dict[str, Any]], Any],
+        key: str,
+        chunk: list[Any],
+        produced: list[Any],
+    ) -> None:
+        """``_process_simple`` plus the projection to the one outgoing port, in one pass."""
+        append = produced.append
+        port = stage.fuse_port
+        for value in chunk:
+            try:
+                out = call({key: value})
+            except BaseException as exc:
+                self._item_failed(stage, f"{type(exc).__name__}: {exc}")
+                continue
+            if type(out) is dict:
+                if port in out:
+                    append(out[port])
+                else:
+                    stage.items_out += 1  # an output without the port: counted, not forwarded
+            elif out is None:
+                stage.items_dropped += 1
+            else:
+                unusual: list[Any] = []
+                self._unusual_result(task, stage, out, unusual)
+                for item in unusual:
+                    if port in item:
+                        append(item[port])
+                    else:
+                        stage.items_out += 1
 
     def _process_general(
         self,
@@ -458,7 +509,7 @@ class StreamRun(Run):
             else:
                 items = produced
             port = wire.source_port
-            if port and not from_source:
+            if port and not from_source and not stage.fuse_port:
                 # A processor's output dict is keyed by its output ports (no port: the whole
                 # dict); a source's items already are the value of its first output port.
                 try:
