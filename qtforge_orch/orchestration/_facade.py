@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, cast
 
-from PySide6.QtCore import QCoreApplication, QMetaMethod, QThreadPool
+from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
+from .._engine.core import Engine
+from .._engine.invoke import PluginLookup
+from .._engine.run import SignalNames
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error
-
-if TYPE_CHECKING:
-    from .._engine.core import Engine
-    from ..plugins import PluginManager
+from ..plugins import PluginManager, default_plugin_manager
 
 
 class EngineFacade:
@@ -20,6 +21,23 @@ class EngineFacade:
 
     _engine: Engine
     _plugin_manager: PluginManager
+
+    def _attach_engine(
+        self,
+        names: SignalNames,
+        plugin_manager: PluginManager | None,
+        thread_pool: QThreadPool | None,
+        history_limit: int,
+        lookup: Callable[[PluginManager], PluginLookup] | None = None,
+    ) -> None:
+        """The construction both orchestrators share (call after QObject.__init__)."""
+        self._plugin_manager = (
+            plugin_manager if plugin_manager is not None else default_plugin_manager()
+        )
+        plugins = self._plugin_manager if lookup is None else lookup(self._plugin_manager)
+        owner = cast(QObject, self)
+        self._engine = Engine(owner, names, self._dispatch, plugins, thread_pool, history_limit)
+        self._follow_application_quit()
 
     def _follow_application_quit(self) -> None:
         """Closing the application shuts the orchestrator down (cancel, compensate, join)."""

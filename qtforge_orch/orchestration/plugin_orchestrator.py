@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from .._engine.core import DEFAULT_HISTORY_LIMIT, Engine
+from .._engine.core import DEFAULT_HISTORY_LIMIT
 from .._engine.futures import ExecutionFuture
 from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan
@@ -20,7 +20,7 @@ from .._engine.run import Run, RunStatus, SignalNames
 from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
-from ..plugins import PluginManager, default_plugin_manager
+from ..plugins import PluginManager
 from ._facade import EngineFacade
 from ._v1_compile import compile_workflow
 from ._v1_model import (
@@ -84,14 +84,8 @@ class PluginOrchestrator(EngineFacade, QObject):
         history_limit: int = DEFAULT_HISTORY_LIMIT,
     ) -> None:
         super().__init__(parent)
-        self._plugin_manager = (
-            plugin_manager if plugin_manager is not None else default_plugin_manager()
-        )
-        self._engine = Engine(
-            self, _NAMES, self._dispatch, self._plugin_manager, thread_pool, history_limit
-        )
+        self._attach_engine(_NAMES, plugin_manager, thread_pool, history_limit)
         self._transactions = TransactionRegistry(self._engine)
-        self._follow_application_quit()
         self._lock = threading.Lock()
         self._workflows: dict[str, tuple[Workflow, Plan]] = {}
 

@@ -22,7 +22,7 @@ from ..._engine.run import Run, RunStatus, SignalNames
 from ..._engine.streaming import StreamRun
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
-from ...plugins import PluginManager, default_plugin_manager
+from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._facade import EngineFacade
 from ._v2_compile import compile_plugin_workflow
@@ -126,18 +126,7 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
         history_limit: int = DEFAULT_HISTORY_LIMIT,
     ) -> None:
         super().__init__(parent)
-        self._plugin_manager = (
-            plugin_manager if plugin_manager is not None else default_plugin_manager()
-        )
-        self._engine = Engine(
-            self,
-            _NAMES,
-            self._dispatch,
-            WithBuiltins(self._plugin_manager),
-            thread_pool,
-            history_limit,
-        )
-        self._follow_application_quit()
+        self._attach_engine(_NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins)
         self._lock = threading.Lock()
         self._workflows: dict[str, _Registered] = {}
 
