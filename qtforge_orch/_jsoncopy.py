@@ -1,7 +1,9 @@
-"""Copying JSON-like data without recursion: user payloads may nest thousands of levels deep."""
+"""JSON-like data helpers: copying without recursion (user payloads may nest thousands of
+levels deep), a depth check, and naming a value's JSON type in messages."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -56,3 +58,20 @@ def deeper_than(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
         children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type, for messages about documents."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__

@@ -13,8 +13,6 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer
-
 from .._errors import PluginError, PluginErrorCode
 from ..plugins._event_source import IEventSource, StopEvents
 from .context import StepContext
@@ -295,7 +293,7 @@ class EventRun(Run):
         if self.engine.in_owner_thread():
             self._deferred.append(start)  # start() takes the lock that _begin() holds
         else:
-            QTimer.singleShot(0, self.engine.pump, start)
+            self.engine.pump.call_soon(start)
 
     def _stop_sources(self) -> None:
         stops, self._stops = self._stops, []
@@ -306,7 +304,7 @@ class EventRun(Run):
         if self.engine.in_owner_thread():
             function()
         else:
-            QTimer.singleShot(0, self.engine.pump, function)
+            self.engine.pump.call_soon(function)
 
     def _feed_later(self, index: int) -> None:
         self._feeding.add(index)

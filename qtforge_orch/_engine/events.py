@@ -33,6 +33,7 @@ Dispatch = Callable[[str, tuple[Any, ...]], None]
 
 class EventPump(QObject):
     _wake = Signal()
+    _call = Signal(object)
 
     def __init__(self, dispatch: Dispatch, progress_signal: str, parent: QObject) -> None:
         super().__init__(parent)
@@ -46,6 +47,13 @@ class EventPump(QObject):
         # GIL, so drainers hand it back after every task instead of every millisecond.
         self.draining = False
         self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
+        # A child timer, not QTimer.singleShot with a callable: it dies with the pump, so a
+        # pending continuation can never fire into a deleted orchestrator.
+        self._resume = QTimer(self)
+        self._resume.setSingleShot(True)
+        self._resume.setInterval(0)
+        self._resume.timeout.connect(self._on_wake)
+        self._call.connect(self._run_call, Qt.ConnectionType.QueuedConnection)
 
     # --- any thread -------------------------------------------------------------------
     def post(self, event: Event) -> None:
@@ -68,7 +76,15 @@ class EventPump(QObject):
             self._wake_pending = True
         self._wake.emit()
 
+    def call_soon(self, function: Callable[[], None]) -> None:
+        """Run ``function`` in the owner thread from its event loop (dropped by Qt if the
+        orchestrator is gone by then)."""
+        self._call.emit(function)
+
     # --- owner thread only ------------------------------------------------------------
+    def _run_call(self, function: Callable[[], None]) -> None:
+        function()
+
     def _on_wake(self) -> None:
         self.drain(DRAIN_BUDGET_S)
 
@@ -106,7 +122,7 @@ class EventPump(QObject):
             if deadline is not None and time.monotonic() > deadline:
                 # Yield to the event loop. A zero timer, not a posted event, continues where we
                 # stopped: timers that are already due (the GUI's own) get to run first.
-                QTimer.singleShot(0, self, self._on_wake)
+                self._resume.start()
                 return
         for execution_id, value in progress.items():
             self._emit(self._progress_signal, (execution_id, value))

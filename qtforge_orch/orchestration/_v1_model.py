@@ -22,7 +22,7 @@ from .._durations import to_milliseconds
 from .._engine.graph import find_cycle
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error, make_success
-from .._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy
+from .._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy, json_type
 from .._limits import MAX_ID_LENGTH, MAX_TASKS, id_problem, short
 
 __all__ = [
@@ -83,21 +83,7 @@ def _parse_mode(value: Any) -> ExecutionMode:
 # --------------------------------------------------------------------------- helpers
 
 
-def _json_type(value: Any) -> str:
-    """The JSON name of a value's type, for messages about files."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
+_json_type = json_type
 
 
 _json_copy = json_copy

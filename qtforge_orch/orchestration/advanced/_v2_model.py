@@ -31,7 +31,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ..._errors import PluginErrorCode
 from ..._expected import Expected, make_error
-from ..._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy
+from ..._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy, json_type
 
 __all__ = [
     "ConnectionType",
@@ -162,20 +162,7 @@ class _FieldError(Exception):
         self.problem = problem
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+_kind = json_type
 
 
 def _show(value: object) -> str:
