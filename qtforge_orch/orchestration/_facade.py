@@ -86,14 +86,6 @@ class EngineFacade:
         return joined
 
     @staticmethod
-    def _unknown_workflow(workflow_id: str, registered: list[str]) -> Expected[Any]:
-        return make_error(
-            PluginErrorCode.NotFound,
-            f"no workflow '{workflow_id}' is registered; registered: "
-            f"{', '.join(registered[:10]) or 'none'}",
-        )
-
-    @staticmethod
     def _unknown_execution(execution_id: str) -> Expected[Any]:
         return make_error(
             PluginErrorCode.NotFound,

@@ -6,7 +6,6 @@ and turns run state into the reference's shapes. Scheduling lives in ``qtforge_o
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..plugins import PluginManager
 from ._facade import EngineFacade
+from ._registry import WorkflowRegistry
 from ._v1_compile import compile_workflow
 from ._v1_model import (
     ExecutionMode,
@@ -86,8 +86,7 @@ class PluginOrchestrator(EngineFacade, QObject):
         super().__init__(parent)
         self._attach_engine(_NAMES, plugin_manager, thread_pool, history_limit)
         self._transactions = TransactionRegistry(self._engine)
-        self._lock = threading.Lock()
-        self._workflows: dict[str, tuple[Workflow, Plan]] = {}
+        self._workflows: WorkflowRegistry[tuple[Workflow, Plan]] = WorkflowRegistry()
 
     @staticmethod
     def create(
@@ -113,36 +112,18 @@ class PluginOrchestrator(EngineFacade, QObject):
                 plan = compile_workflow(snapshot)
             except Exception as exc:  # validate() should have caught it; never raise to callers
                 return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
-        with self._lock:
-            if snapshot.id() in self._workflows:
-                return make_error(
-                    PluginErrorCode.AlreadyExists,
-                    f"workflow '{snapshot.id()}' is already registered; unregister it first "
-                    "or use another id",
-                )
-            self._workflows[snapshot.id()] = (snapshot, plan)
-        return make_success()
+        return self._workflows.add(snapshot.id(), (snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Running executions of the workflow keep their own compiled copy and finish."""
-        with self._lock:
-            removed = self._workflows.pop(workflow_id, None)
-        return (
-            make_success()
-            if removed is not None
-            else self._unknown_workflow(workflow_id, self.list_workflows())
-        )
+        return self._workflows.remove(workflow_id)
 
     def get_workflow(self, workflow_id: str) -> Expected[Workflow]:
-        with self._lock:
-            entry = self._workflows.get(workflow_id)
-        if entry is None:
-            return self._unknown_workflow(workflow_id, self.list_workflows())
-        return make_success(entry[0].copy())
+        entry = self._workflows.get(workflow_id)
+        return make_success(entry.value()[0].copy()) if entry else from_error(entry.error())
 
     def list_workflows(self) -> list[str]:
-        with self._lock:
-            return list(self._workflows)
+        return self._workflows.ids()
 
     # --- execution -----------------------------------------------------------------------
     def execute_workflow(
@@ -196,12 +177,11 @@ class PluginOrchestrator(EngineFacade, QObject):
                 PluginErrorCode.InvalidParameters,
                 f"initial_data must be a dict, got {type(initial_data).__name__}",
             )
-        with self._lock:
-            entry = self._workflows.get(workflow_id)
-        if entry is None:
-            return self._unknown_workflow(workflow_id, self.list_workflows()).error()
+        entry = self._workflows.get(workflow_id)
+        if not entry:
+            return entry.error()
         run = self._engine.new_run(
-            entry[1], dict(initial_data or {}), transaction_id=transaction_id
+            entry.value()[1], dict(initial_data or {}), transaction_id=transaction_id
         )
         if transaction_id is not None:
             error = self._transactions.attach(transaction_id, run)

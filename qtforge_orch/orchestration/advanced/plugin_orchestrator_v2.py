@@ -8,7 +8,6 @@ passes for EventDriven.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from ..._expected import Expected, from_error, make_error, make_success
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._facade import EngineFacade
+from .._registry import WorkflowRegistry
 from ._v2_compile import compile_plugin_workflow
 from ._v2_model import (
     ConnectionType,
@@ -127,8 +127,7 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
     ) -> None:
         super().__init__(parent)
         self._attach_engine(_NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins)
-        self._lock = threading.Lock()
-        self._workflows: dict[str, _Registered] = {}
+        self._workflows: WorkflowRegistry[_Registered] = WorkflowRegistry()
 
     # --- workflow management -----------------------------------------------------------
     def register_workflow(self, workflow: PluginWorkflow) -> Expected[None]:
@@ -141,15 +140,7 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
             prepared = self._prepare(copy_workflow(workflow))
         if isinstance(prepared, PluginError):
             return from_error(prepared)
-        with self._lock:
-            if prepared.workflow.workflow_id in self._workflows:
-                return make_error(
-                    PluginErrorCode.AlreadyExists,
-                    f"workflow '{prepared.workflow.workflow_id}' is already registered; "
-                    "unregister it first or use another id",
-                )
-            self._workflows[prepared.workflow.workflow_id] = prepared
-        return make_success()
+        return self._workflows.add(prepared.workflow.workflow_id, prepared)
 
     @staticmethod
     def _prepare(candidate: PluginWorkflow) -> _Registered | PluginError:
@@ -166,24 +157,16 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Running executions keep their compiled copy and finish normally."""
-        with self._lock:
-            removed = self._workflows.pop(workflow_id, None)
-        return (
-            make_success()
-            if removed is not None
-            else self._unknown_workflow(workflow_id, self.get_registered_workflows())
-        )
+        return self._workflows.remove(workflow_id)
 
     def get_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
-        with self._lock:
-            entry = self._workflows.get(workflow_id)
-        if entry is None:
-            return self._unknown_workflow(workflow_id, self.get_registered_workflows())
-        return make_success(copy_workflow(entry.workflow))
+        entry = self._workflows.get(workflow_id)
+        if not entry:
+            return from_error(entry.error())
+        return make_success(copy_workflow(entry.value().workflow))
 
     def get_registered_workflows(self) -> list[str]:
-        with self._lock:
-            return list(self._workflows)
+        return self._workflows.ids()
 
     # --- dynamic modification ----------------------------------------------------------
     def add_node_to_workflow(self, workflow_id: str, node: WorkflowNode) -> Expected[None]:
@@ -227,21 +210,15 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
     def _modify(self, workflow_id: str, change: Any) -> Expected[None]:
         # The whole change is made on a copy under the registry lock, and swapped in only when
         # the copy validates: a refused change leaves the registered workflow exactly as it was.
-        with self._lock:
-            entry = self._workflows.get(workflow_id)
-            if entry is None:
-                # list(...) and not get_registered_workflows(): this lock is not reentrant.
-                return self._unknown_workflow(workflow_id, list(self._workflows))
+        def changed(entry: _Registered) -> _Registered | PluginError:
             with gc_paused_for(len(entry.workflow.nodes)):
                 candidate = copy_workflow(entry.workflow)
                 refused = change(candidate)
                 if isinstance(refused, PluginError):
-                    return from_error(refused)
-                prepared = self._prepare(candidate)
-            if isinstance(prepared, PluginError):
-                return from_error(prepared)
-            self._workflows[workflow_id] = prepared
-        return make_success()
+                    return refused
+                return self._prepare(candidate)
+
+        return self._workflows.replace(workflow_id, changed)
 
     # --- execution -----------------------------------------------------------------------
     def execute_workflow(
@@ -254,10 +231,10 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
                 PluginErrorCode.InvalidParameters,
                 f"input_data must be a dict, got {type(input_data).__name__}",
             )
-        with self._lock:
-            entry = self._workflows.get(workflow_id)
-        if entry is None:
-            return self._unknown_workflow(workflow_id, self.get_registered_workflows())
+        found = self._workflows.get(workflow_id)
+        if not found:
+            return from_error(found.error())
+        entry = found.value()
         run = self._engine.new_run(entry.plan, dict(input_data or {}), factory=self._factory(entry))
         run.start()
         return make_success(run.execution_id)

@@ -1,0 +1,65 @@
+"""The registered workflows of one orchestrator: thread-safe, with the error codes DESIGN 2 sets."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from .._errors import PluginError, PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
+
+E = TypeVar("E")
+
+
+class WorkflowRegistry(Generic[E]):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, E] = {}
+
+    def add(self, workflow_id: str, entry: E) -> Expected[None]:
+        with self._lock:
+            if workflow_id in self._entries:
+                return make_error(
+                    PluginErrorCode.AlreadyExists,
+                    f"workflow '{workflow_id}' is already registered; unregister it first "
+                    "or use another id",
+                )
+            self._entries[workflow_id] = entry
+        return make_success()
+
+    def remove(self, workflow_id: str) -> Expected[None]:
+        with self._lock:
+            if self._entries.pop(workflow_id, None) is not None:
+                return make_success()
+            return self._unknown(workflow_id)
+
+    def get(self, workflow_id: str) -> Expected[E]:
+        with self._lock:
+            entry = self._entries.get(workflow_id)
+            return make_success(entry) if entry is not None else self._unknown(workflow_id)
+
+    def replace(self, workflow_id: str, change: Callable[[E], E | PluginError]) -> Expected[None]:
+        """Swap an entry for ``change(entry)`` under the lock, so concurrent changes of one
+        workflow serialise; a PluginError from ``change`` leaves the entry as it was."""
+        with self._lock:
+            entry = self._entries.get(workflow_id)
+            if entry is None:
+                return self._unknown(workflow_id)
+            changed = change(entry)
+            if isinstance(changed, PluginError):
+                return from_error(changed)
+            self._entries[workflow_id] = changed
+        return make_success()
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._entries)
+
+    def _unknown(self, workflow_id: str) -> Expected[Any]:  # lock held
+        registered = list(self._entries)[:10]
+        return make_error(
+            PluginErrorCode.NotFound,
+            f"no workflow '{workflow_id}' is registered; registered: "
+            f"{', '.join(registered) or 'none'}",
+        )
