@@ -69,8 +69,9 @@ class CompensationLedger:
 
 
 class _Chain:
-    """Runs compensations one after another on the pool; a hung one is abandoned at its
-    timeout and the chain continues on a fresh pool thread."""
+    """Runs compensations one after another on the control lane (never behind plugin work on
+    the pool); a hung one is abandoned at its timeout and the chain continues on a fresh lane
+    thread."""
 
     def __init__(
         self, engine: Engine, items: list[Compensation], on_done: Callable[[list[str]], None]
@@ -84,7 +85,7 @@ class _Chain:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        self._engine.executor.submit(self._continue)
+        self._engine.lane.submit(self._continue)
 
     def _continue(self) -> None:
         while True:
@@ -135,7 +136,7 @@ class _Chain:
                     f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
                 ),
             )
-        self._engine.executor.submit(self._continue)
+        self._engine.lane.submit(self._continue)
 
     def _record(self, item: Compensation, error: PluginError | None) -> None:
         self._position += 1

@@ -19,9 +19,10 @@ from .context import StepContext
 from .dataflow import collect_result
 from .events import Dispatch, EventPump
 from .invoke import Outcome, PluginLookup, call_plugin
+from .lane import ControlLane, shared_lane
 from .plan import Plan, TaskSpec
 from .run import Run, SignalNames
-from .timers import shared_timers
+from .timers import Timers, shared_timers
 
 DEFAULT_HISTORY_LIMIT = 256
 
@@ -44,10 +45,12 @@ class Executor:
         return max(1, self.pool.maxThreadCount())
 
 
-# Execution ids: one random prefix per process plus a counter. uuid4() per execution reads
-# os.urandom, which releases the GIL and cost ~45 us under load (issue #4, B9).
+# Execution ids: one random prefix per process, a serial per engine and a counter per engine.
+# uuid4() per execution reads os.urandom, which releases the GIL and cost ~45 us under load
+# (issue #4, B9). The per-engine counter also tells which ids this engine issued, so an id
+# that finished and left the bounded history is known to have ended, not unknown.
 _ID_PREFIX = uuid.uuid4().hex[:12]
-_ids = itertools.count(1)
+_engine_serials = itertools.count(1)
 
 _live_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 _exit_hook_lock = threading.Lock()
@@ -57,9 +60,14 @@ EXIT_JOIN_TIMEOUT_MS = 3000
 
 def _shutdown_live_engines() -> None:
     """At interpreter exit: cancel what still runs (compensations included) and join the
-    worker threads for a bounded time, so Python does not finalise under running plugins."""
-    for engine in list(_live_engines):
-        engine.shutdown(EXIT_JOIN_TIMEOUT_MS)
+    worker threads, all engines together within one bound, so Python does not finalise under
+    running plugins and a hung plugin cannot hold the exit for long."""
+    deadline = time.monotonic() + EXIT_JOIN_TIMEOUT_MS / 1000.0
+    engines = list(_live_engines)
+    for engine in engines:
+        engine.cancel_all()
+    for engine in engines:
+        engine.shutdown(max(0, int((deadline - time.monotonic()) * 1000)))
 
 
 def _install_exit_hook() -> None:
@@ -79,13 +87,31 @@ class Engine:
         plugins: PluginLookup,
         thread_pool: QThreadPool | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        timers: Timers | None = None,
+        lane: ControlLane | None = None,
     ) -> None:
         self.owner = owner
+        self._owner_thread = owner.thread()
         self.names = names
         self.plugins = plugins
         self.executor = Executor(thread_pool)
-        self.timers = shared_timers()
+        self.timers: Timers = timers if timers is not None else shared_timers()
+        self.lane = lane if lane is not None else shared_lane()
         self.pump = EventPump(dispatch, names.progress, owner)
+        self.closed = False
+        engine_ref = weakref.ref(self)
+
+        def owner_destroyed(*_: object) -> None:
+            engine = engine_ref()
+            if engine is not None:
+                engine.owner_gone()
+
+        # The pump is the owner's child: it is destroyed with the orchestrator (a deleted
+        # parent, app.shutdown()), and from then on no signal can be delivered.
+        self.pump.destroyed.connect(owner_destroyed)
+        self._id_base = f"{_ID_PREFIX}-{next(_engine_serials)}-"
+        self._ids = itertools.count(1)
+        self._issued = 0
         # Signal names with at least one receiver (kept by the facade's connectNotify).
         self.listened: set[str] = set()
         self.compensations = CompensationLedger(self)
@@ -108,14 +134,15 @@ class Engine:
         transaction_id: str | None = None,
         factory: RunFactory | None = None,
     ) -> Run:
-        execution_id = f"{_ID_PREFIX}-{next(_ids):06d}"
+        number = next(self._ids)
+        self._issued = number
+        execution_id = f"{self._id_base}{number:06d}"
         if factory is None:
             run = Run(self, plan, execution_id, initial_data, transaction_id=transaction_id)
         else:
             run = factory(self, plan, execution_id, initial_data)
         with self._lock:
             self._active[run.execution_id] = run
-        run.on_finish(self._retire)
         return run
 
     def discard(self, run: Run) -> None:
@@ -123,7 +150,8 @@ class Engine:
         with self._lock:
             self._active.pop(run.execution_id, None)
 
-    def _retire(self, run: Run) -> None:
+    def retire(self, run: Run) -> None:
+        """Move a finished run to the bounded history (called by the run, its lock held)."""
         with self._lock:
             self._active.pop(run.execution_id, None)
             self._history[run.execution_id] = run
@@ -133,6 +161,15 @@ class Engine:
     def get_run(self, execution_id: str) -> Run | None:
         with self._lock:
             return self._active.get(execution_id) or self._history.get(execution_id)
+
+    def forgotten(self, execution_id: str) -> bool:
+        """True for an id this engine issued whose run has ended and left the history."""
+        if not execution_id.startswith(self._id_base):
+            return False
+        number = execution_id[len(self._id_base) :]
+        if not number.isdigit() or not 0 < int(number) <= self._issued:
+            return False
+        return self.get_run(execution_id) is None
 
     def active_runs(self) -> list[Run]:
         with self._lock:
@@ -148,7 +185,11 @@ class Engine:
         return self._history_limit
 
     def in_owner_thread(self) -> bool:
-        return QThread.currentThread() == self.owner.thread()
+        try:
+            self._owner_thread = self.owner.thread()
+        except RuntimeError:  # the orchestrator's C++ object is gone: keep its last thread
+            pass
+        return QThread.currentThread() == self._owner_thread
 
     def wait(self, run: Run) -> None:
         """Block until ``run`` ends without starving anyone: the owner thread delivers the
@@ -160,25 +201,22 @@ class Engine:
 
     def wait_for(self, execution_id: str, timeout_ms: int | None = None) -> bool:
         """Block until an execution ended (delivering signals in the owner thread); False on
-        timeout or for an unknown id."""
+        timeout or for an unknown id, True for one that ended and left the history."""
         run = self.get_run(execution_id)
         if run is None:
-            return False
+            return self.forgotten(execution_id)
+        if run.done.is_set():
+            if self.in_owner_thread():
+                self.pump.drain(None)
+            return True
+        deadline = None if timeout_ms is None else time.monotonic() + max(0, timeout_ms) / 1000.0
         if not self.in_owner_thread():
             # Help run it: the caller may be a pool worker the execution needs.
-            deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000.0
             return run.help_until_done(deadline)
-        if timeout_ms is None:
-            self.pump.wait_until(run.done)
-            return True
-        ended = threading.Event()
-        run.on_finish(lambda _: ended.set())
-        timer = self.timers.call_later(timeout_ms / 1000.0, ended.set)
-        self.pump.wait_until(ended)
-        timer.cancel()
-        return run.done.is_set()
+        return self.pump.wait_until(run.done, deadline)
 
     def wait_event(self, done: threading.Event) -> None:
+        """Block until ``done`` (delivering signals when called in the owner thread)."""
         if self.in_owner_thread():
             self.pump.wait_until(done)
         else:
@@ -193,14 +231,30 @@ class Engine:
     def collect_result(self, run: Run) -> dict[str, Any]:
         return collect_result(run.plan, run.shared, run.outputs, run.states)
 
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel every active run, let compensations finish, join the pool's threads."""
+    def cancel_all(self) -> list[Run]:
         runs = self.active_runs()
         for run in runs:
             run.cancel()
+        return runs
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every active run, let compensations finish, join the pool's threads: all of
+        it within ``timeout_ms`` in total. False if something was still busy at the end."""
+        deadline = time.monotonic() + max(0, timeout_ms) / 1000.0
+        runs = self.cancel_all()
+        owner = self.in_owner_thread() and not self.closed
+        ended = True
         for run in runs:
-            if self.in_owner_thread():
-                self.wait_for(run.execution_id, timeout_ms)
+            if owner:
+                ended = self.pump.wait_until(run.done, deadline) and ended
             else:
-                run.done.wait(timeout_ms / 1000.0)
-        return bool(self.executor.pool.waitForDone(timeout_ms))
+                ended = run.done.wait(max(0.0, deadline - time.monotonic())) and ended
+        remaining = max(0, int((deadline - time.monotonic()) * 1000))
+        return bool(self.executor.pool.waitForDone(remaining)) and ended
+
+    def owner_gone(self) -> None:
+        """The orchestrator was destroyed: nothing can be delivered any more. Cancel what runs
+        (compensations still run, futures still resolve) and drop later events."""
+        self.closed = True
+        self.pump.close()
+        self.cancel_all()

@@ -74,10 +74,6 @@ def trigger_plan(plan: Plan, trigger: int) -> tuple[Plan, list[int]]:
     )
 
 
-def _cancel(run: Run) -> None:
-    run.cancel()
-
-
 class TriggeredRun(Run):
     """One event's pass: the trigger node starts Completed with the event as its output."""
 
@@ -109,7 +105,7 @@ class EventRun(Run):
         self._trigger_plans = trigger_plans
         self._pending: deque[tuple[int, dict[str, Any]]] = deque()
         self._children: set[Run] = set()
-        self._stops: list[StopEvents] = []
+        self._stops: list[tuple[str, StopEvents]] = []
         self._feeders: dict[int, Any] = {}  # trigger index -> iterator (None: not started)
         self._feeding: set[int] = set()
         self._endless = 0
@@ -159,12 +155,15 @@ class EventRun(Run):
 
     def _abort(self, final_status: str, error: PluginError) -> None:
         """Stop sources and passes; the execution ends once the last pass has ended, so its
-        terminal signal stays the last one. Children are cancelled off this thread: their
-        finish callbacks take this run's lock, which is held here."""
+        terminal signal stays the last one. Children are cancelled right after this run's
+        lock is released (their finish callbacks take it), never queued behind plugin work."""
         self._stopping = True
         self._cancel_workflow_timer()
+        self._resumed.set()
         self._pending.clear()
         self._feeders.clear()
+        for context in self.long_contexts:
+            context.cancel()
         self._stop_sources()
         self.error = error
         self._final = (final_status, error)
@@ -173,7 +172,7 @@ class EventRun(Run):
             self._finish(final_status, error)
             return
         for child in children:
-            self.engine.executor.submit(partial(_cancel, child))
+            self.lock.later(child.cancel)
 
     def pause(self) -> PluginError | None:
         error = super().pause()
@@ -228,23 +227,28 @@ class EventRun(Run):
                 plan, mapping = self._trigger_plans[trigger]
                 child = TriggeredRun(self.engine, plan, self.execution_id, event)
                 self.current_task = self.plan.tasks[trigger].key
+            child.parent = self
             self._children.add(child)
             child.on_finish(partial(self._child_finished, mapping=mapping))
-            self.engine.executor.submit(child.start)
+            # Started once this run's lock is released: starting only schedules the pass's
+            # first nodes, and a pass queued on the pool could start after a pause.
+            self.lock.later(child.start)
 
     def _child_finished(self, child: Run, *, mapping: list[int]) -> None:
         with self.lock:
             self._children.discard(child)
+            # A pass that completed before a cancel reached it still counts (its signals
+            # were delivered); one the cancel ended is neither completed nor failed.
+            if child.status == RunStatus.COMPLETED:
+                self.events_completed += 1
+            elif self._final is None:
+                self.events_failed += 1
+                if child.error is not None:
+                    self.error_messages.append(child.error.message)
             if self._final is not None:
                 if not self._children and self.status not in RunStatus.FINAL:
                     self._finish(*self._final)
                 return
-            if child.status == RunStatus.COMPLETED:
-                self.events_completed += 1
-            else:
-                self.events_failed += 1
-                if child.error is not None:
-                    self.error_messages.append(child.error.message)
             for sub_index, index in enumerate(mapping):
                 if index in self._failed_sources:
                     continue  # keep the source's own failure, not the pass's record of it
@@ -273,32 +277,57 @@ class EventRun(Run):
         }
 
         def emit(payload: dict[str, Any]) -> None:
-            self.post_event(index, dict(payload))
+            if isinstance(payload, dict):
+                self.post_event(index, dict(payload))
+            else:
+                self._note(f"source '{task.key}' emitted {type(payload).__name__}, not a dict")
 
         def start() -> None:
+            problem = ""
             try:
                 stop = plugin.start_events(configuration, emit)
-            except BaseException as exc:
-                self._source_failed(task, f"could not start: {type(exc).__name__}: {exc}")
+            except BaseException as exc:  # noqa: BLE001 - plugin code
+                problem = f"could not start: {type(exc).__name__}: {exc}"
+            else:
+                if not callable(stop):
+                    problem = (
+                        f"start_events returned {type(stop).__name__}; it must return a "
+                        "callable that stops the events"
+                    )
+            if problem:
+                self._source_failed(task, problem)
                 with self.lock:
                     self._endless -= 1
                     self._maybe_complete()
                 return
             with self.lock:
-                if self._stopping:
-                    stop()
-                else:
-                    self._stops.append(stop)
+                if not self._stopping:
+                    self._stops.append((task.key, stop))
+                    return
+            self._run_stop(task.key, stop)
 
+        # In the owner thread (Qt objects such as QFileSystemWatcher live there), and never
+        # under this run's lock: start_events is plugin code and may call back in.
         if self.engine.in_owner_thread():
-            self._deferred.append(start)  # start() takes the lock that _begin() holds
+            self.lock.later(start)
         else:
             self.engine.pump.call_soon(start)
 
     def _stop_sources(self) -> None:
+        """(lock held) Stop every event source once the lock is released."""
         stops, self._stops = self._stops, []
-        for stop in stops:
-            self._in_owner_thread(stop)
+        for key, stop in stops:
+            self.lock.later(partial(self._in_owner_thread, partial(self._run_stop, key, stop)))
+
+    def _run_stop(self, key: str, stop: StopEvents) -> None:
+        try:
+            stop()
+        except BaseException as exc:  # noqa: BLE001 - plugin code: contained and reported
+            self._note(f"source '{key}': stopping it raised {type(exc).__name__}: {exc}")
+
+    def _note(self, message: str) -> None:
+        with self.lock:
+            self.error_messages.append(message)
 
     def _in_owner_thread(self, function: Any) -> None:
         if self.engine.in_owner_thread():
@@ -311,34 +340,42 @@ class EventRun(Run):
         self.engine.executor.submit(lambda: self._feed(index))
 
     def _feed(self, index: int) -> None:
-        """Pull items from a plain Source node while there is room for more passes."""
+        """Pull items from a plain Source node while there is room for more passes. Each
+        item becomes an event as soon as it is pulled: a slow source's event never waits for
+        company, and a cancel stops the pulling at the next item."""
         task = self.plan.tasks[index]
         with self.lock:
             iterator = self._feeders.get(index)
-            room = self._limit - len(self._children) - len(self._pending)
             if self._stopping or index not in self._feeders:
                 self._feeding.discard(index)
                 return
+            context = self.new_context(task.key) if iterator is None else None
         if iterator is None:
-            iterator = self._open_source(task)
-        items: list[dict[str, Any]] = []
+            assert context is not None
+            iterator = self._open_source(task, context)
         exhausted = iterator is None
-        while not exhausted and len(items) < max(1, room):
+        while not exhausted:
             try:
                 item = next(iterator)
             except StopIteration:
                 exhausted = True
-            except BaseException as exc:
+                break
+            except BaseException as exc:  # noqa: BLE001 - plugin code
                 exhausted = True
                 self._source_failed(task, f"raised {type(exc).__name__}: {exc}")
-            else:
-                items.append(item if isinstance(item, dict) else {task.out_port or "value": item})
+                break
+            event = item if isinstance(item, dict) else {task.out_port or "value": item}
+            with self.lock:
+                if self._stopping:
+                    self._feeding.discard(index)
+                    return
+                self._accept(index, event)
+                if len(self._children) + len(self._pending) >= self._limit:
+                    break  # resumed by _child_finished when a pass ends
         with self.lock:
             self._feeding.discard(index)
             if self._stopping:
                 return
-            for item in items:
-                self._accept(index, item)
             if exhausted:
                 self._feeders.pop(index, None)
             else:
@@ -347,11 +384,10 @@ class EventRun(Run):
                     self._feed_later(index)
             self._maybe_complete()
 
-    def _open_source(self, task: TaskSpec) -> Any:
+    def _open_source(self, task: TaskSpec, context: StepContext) -> Any:
         """Call a plain Source node's command once; its iterator (or dict) feeds events."""
         params = {k: v for k, v in task.parameters.items() if k not in RESERVED_CONFIGURATION_KEYS}
         params.update(self.initial_data)
-        context = StepContext(self.execution_id, task.key, 1, self._resumed)
         outcome = call_plugin(
             self.engine.plugins, task.plugin_id, task.command, params, context, allow_stream=True
         )

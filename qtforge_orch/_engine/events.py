@@ -43,6 +43,9 @@ class EventPump(QObject):
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
         self._wake_pending = False
+        # Set when the orchestrator is destroyed: nothing can be delivered any more, and a
+        # worker emitting into the deleted pump would raise.
+        self._closed = False
         # True while the owner thread delivers signals: each emit releases and re-takes the
         # GIL, so drainers hand it back after every task instead of every millisecond.
         self.draining = False
@@ -56,14 +59,24 @@ class EventPump(QObject):
         self._call.connect(self._run_call, Qt.ConnectionType.QueuedConnection)
 
     # --- any thread -------------------------------------------------------------------
+    def close(self) -> None:
+        self._closed = True
+        self._events.clear()
+        with self._cond:
+            self._progress.clear()
+
     def post(self, event: Event) -> None:
         # deque.append is atomic, so the hot path takes no lock; only the idle -> pending
         # transition of the wake-up flag does (see drain for the other half of that protocol).
+        if self._closed:
+            return
         self._events.append(event)
         if not self._wake_pending:
             self._request_wake()
 
     def post_progress(self, execution_id: str, progress: float) -> None:
+        if self._closed:
+            return
         with self._cond:
             self._progress[execution_id] = progress
         if not self._wake_pending:
@@ -74,12 +87,20 @@ class EventPump(QObject):
             if self._wake_pending:
                 return
             self._wake_pending = True
-        self._wake.emit()
+        try:
+            self._wake.emit()
+        except RuntimeError:  # destroyed between the check and the emit
+            self._closed = True
 
     def call_soon(self, function: Callable[[], None]) -> None:
         """Run ``function`` in the owner thread from its event loop (dropped by Qt if the
         orchestrator is gone by then)."""
-        self._call.emit(function)
+        if self._closed:
+            return
+        try:
+            self._call.emit(function)
+        except RuntimeError:
+            self._closed = True
 
     # --- owner thread only ------------------------------------------------------------
     def _run_call(self, function: Callable[[], None]) -> None:
@@ -89,6 +110,8 @@ class EventPump(QObject):
         self.drain(DRAIN_BUDGET_S)
 
     def drain(self, budget_s: float | None = None) -> None:
+        if self._closed:
+            return
         self.draining = True
         try:
             self._drain(budget_s)
@@ -127,16 +150,22 @@ class EventPump(QObject):
         for execution_id, value in progress.items():
             self._emit(self._progress_signal, (execution_id, value))
 
-    def wait_until(self, done: threading.Event) -> None:
-        """Block the owner thread until ``done``, delivering events every few milliseconds.
+    def wait_until(self, done: threading.Event, deadline: float | None = None) -> bool:
+        """Block the owner thread until ``done`` or the ``time.monotonic()`` deadline,
+        delivering events every few milliseconds; returns whether ``done`` was set.
 
         Waking on every event would ping-pong the GIL with the worker producing them (a thread
         hop each); delivering in slices keeps signals flowing at a fraction of the cost."""
         while True:
-            finished = done.wait(WAIT_SLICE_S)
+            slice_s = WAIT_SLICE_S
+            if deadline is not None:
+                slice_s = max(0.0, min(slice_s, deadline - time.monotonic()))
+            finished = done.wait(slice_s)
             self.drain(None)
             if finished:
-                return
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return done.is_set()
 
     def _emit(self, signal: str, args: tuple[Any, ...]) -> None:
         try:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
 from .context import StepContext
+from .guard import RunLock
 from .dataflow import MAPPED_KEY, build_params, deliver, fan_out_items, should_run
 from .events import Event
 from .invoke import Outcome, call_plugin
@@ -97,7 +98,7 @@ class Run:
         self.workflow_id = plan.workflow_id
         self.initial_data = initial_data
         self.transaction_id = transaction_id
-        self.lock = threading.Condition(threading.Lock())
+        self.lock = RunLock(engine.lane)
         n = len(plan.tasks)
         self.states: list[int] = [_P] * n
         self.waiting: list[int] = list(plan.dependency_counts)
@@ -125,7 +126,8 @@ class Run:
         # Moving average of attempt wall time. Unknown counts as short: the stall guard lifts
         # the cap within STALL_S when the first steps turn out to block.
         self._step_time = 0.0
-        self._last_progress = 0.0  # perf_counter of the latest attempt start or end
+        self._clock = engine.timers.now
+        self._last_progress = 0.0  # engine clock at the latest attempt start or end
         self._stall_timer: Any = None
         self._helpers = 0  # threads blocked in help_until_done, the only waiters on ``lock``
         self.shared: dict[str, Any] = dict(initial_data)
@@ -148,16 +150,26 @@ class Run:
         self._resumed.set()
         self._workflow_timer: Any = None
         self._finish_callbacks: list[Callable[[Run], None]] = []
+        self._finished = False  # final state recorded; callbacks may still be running
+        # Contexts handed to user code outside the per-task attempts (stream stages, event
+        # sources): cancelled with the run.
+        self.long_contexts: list[StepContext] = []
         # An EventDriven execution's per-event runs share its id but not its lifecycle
         # signals or progress.
         self.is_child = False
-        self._deferred: list[Callable[[], None]] = []  # run by start() once the lock is free
+        # The EventDriven execution a pass belongs to: a pass started while it is paused
+        # starts paused.
+        self.parent: Run | None = None
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
         names = self.engine.names
         with self.lock:
             self.status = RunStatus.RUNNING
+            parent = self.parent
+            if parent is not None and parent.status == RunStatus.PAUSED:
+                self.status = RunStatus.PAUSED
+                self._resumed.clear()
             self.start_time = _now()
             if not self.is_child:
                 self._post(names.workflow_started, (self.execution_id, self.workflow_id))
@@ -168,19 +180,31 @@ class Run:
             self._begin()
             self._spawn(0)
             self._maybe_complete()
-            deferred, self._deferred = self._deferred, []
-        for action in deferred:
-            action()
 
     def _begin(self) -> None:
         self._release(list(self.plan.roots))
 
     def on_finish(self, callback: Callable[[Run], None]) -> None:
+        """``callback(run)`` once the run has ended, never under its lock (at once, in this
+        thread, if it already has)."""
         with self.lock:
-            if not self.done.is_set():
+            if not self._finished:
                 self._finish_callbacks.append(callback)
                 return
         callback(self)
+
+    def remove_finish_callback(self, callback: Callable[[Run], None]) -> None:
+        with self.lock:
+            if callback in self._finish_callbacks:
+                self._finish_callbacks.remove(callback)
+
+    def new_context(self, step_id: str) -> StepContext:
+        """A context for user code that is not one task attempt (lock held)."""
+        context = StepContext(self.execution_id, step_id, 1, self._resumed)
+        if self._stopping:
+            context.cancel()
+        self.long_contexts.append(context)
+        return context
 
     def cancel(self, error: PluginError | None = None) -> bool:
         with self.lock:
@@ -324,13 +348,13 @@ class Run:
         )
         self._contexts[index] = context
         self.current_task = task.key
-        self._last_progress = time.perf_counter()
+        self._last_progress = self._clock()
         self._watch_for_stall()
         if not self.retries[index]:
             self.starts[index] = time.time()
             self._post_task(self.engine.names.task_started, (self.execution_id, task.key))
         if task.timeout_ms:
-            deadline = time.monotonic() + task.timeout_ms / 1000.0
+            deadline = self.engine.timers.now() + task.timeout_ms / 1000.0
             self._deadlines[index] = (deadline, context)
             if self._watchdog is None or deadline < self._watchdog_at:
                 self._arm_watchdog(deadline)
@@ -579,14 +603,13 @@ class Run:
             self._stall_timer = None
             if self._stopping or not self._ready or not self._running:
                 return
-            if time.perf_counter() - self._last_progress >= STALL_S:
+            if self._clock() - self._last_progress >= STALL_S:
                 self._step_time = max(self._step_time, SHORT_STEP_S)
             self._spawn(0)
 
     def _record_step_time(self, started: float) -> None:
-        now = time.perf_counter()
-        self._step_time += (now - started - self._step_time) * 0.2
-        self._last_progress = now
+        self._step_time += (time.perf_counter() - started - self._step_time) * 0.2
+        self._last_progress = self._clock()
 
     def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
         with self.lock:
@@ -644,6 +667,8 @@ class Run:
                     self._running -= 1
                 self.states[index] = _X
                 self.settled += 1
+        for context in self.long_contexts:
+            context.cancel()
         self.error = error
         self._wake_helpers()
         pending = self.engine.compensations.claim_for_run(self)
@@ -672,14 +697,22 @@ class Run:
         self.end_time = _now()
         self.current_task = ""
         self._params = [None] * len(self._params)
-        if not self.is_child:
+        self._finished = True
+        if not self.is_child:  # passes share their execution's id, not its place in history
+            self.engine.retire(self)
             self._post_terminal(final_status, error)
-        self.done.set()
-        self._wake_helpers()
         callbacks, self._finish_callbacks = self._finish_callbacks, []
-        # Callbacks run under the lock by design: they only record the final state.
+        # Callbacks may be user code (future done-callbacks): they run once the lock is
+        # released, and ``done`` is set after them, so whoever waits on the run finds its
+        # future resolved and its callbacks run.
         for callback in callbacks:
-            callback(self)
+            self.lock.later(partial(callback, self))
+        self.lock.later(self._mark_done)
+
+    def _mark_done(self) -> None:
+        self.done.set()
+        with self.lock:
+            self._wake_helpers()
 
     def _post_terminal(self, final_status: str, error: PluginError | None) -> None:
         names = self.engine.names
@@ -711,14 +744,14 @@ class Run:
             self._watchdog.cancel()
         self._watchdog_at = deadline
         self._watchdog = self.engine.timers.call_later(
-            deadline - time.monotonic(), self._on_watchdog
+            deadline - self.engine.timers.now(), self._on_watchdog
         )
 
     def _on_watchdog(self) -> None:
         """Timer thread: time out every attempt past its deadline, re-arm for the next."""
         with self.lock:
             self._watchdog = None
-            now = time.monotonic()
+            now = self.engine.timers.now()
             expired = [i for i, (deadline, _) in self._deadlines.items() if deadline <= now]
             for index in expired:
                 _, context = self._deadlines.pop(index)

@@ -1,8 +1,12 @@
-"""One timer thread for every retry delay and timeout in the process.
+"""Timer services: every retry delay, backoff, timeout and stall check goes through one.
 
 Retry delays must not park a worker thread, and the scheduler must make progress when nobody
-pumps a Qt event loop (plain scripts), so QTimer is out. A single heap-driven thread serves all
-deadlines; callbacks are short (take a lock, flip state, maybe start a drainer).
+pumps a Qt event loop (plain scripts), so QTimer is out. ``TimerService`` is one heap-driven
+daemon thread; its callbacks are short (take a lock, flip state, maybe start a drainer) and
+never run user code: run locks hand callouts made on this thread to the control lane.
+
+An engine owns its timer service and reads time through it (``now()``), so a test can inject
+``ManualTimerService`` and drive retries, timeouts and backoff by advancing a fake clock.
 """
 
 from __future__ import annotations
@@ -12,13 +16,33 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+_local = threading.local()
+
+
+def in_timer_callback() -> bool:
+    """True on a thread that is running a timer callback (callouts must go elsewhere)."""
+    return getattr(_local, "active", False)
+
+
+class Timers(Protocol):
+    """What the engine needs of time: a clock and one-shot callbacks."""
+
+    def now(self) -> float: ...
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle: ...
+
+
+class _Cancellable(Protocol):
+    def note_cancelled(self) -> None: ...
 
 
 class TimerHandle:
     __slots__ = ("callback", "deadline", "service")
 
     def __init__(
-        self, deadline: float, callback: Callable[[], None], service: TimerService
+        self, deadline: float, callback: Callable[[], None], service: _Cancellable
     ) -> None:
         self.deadline = deadline
         self.callback: Callable[[], None] | None = callback
@@ -37,6 +61,8 @@ class TimerHandle:
 
 
 class TimerService:
+    """Real time: ``time.monotonic`` and one daemon thread per service."""
+
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, TimerHandle]] = []
         self._counter = itertools.count()
@@ -54,6 +80,9 @@ class TimerService:
                 heapq.heapify(self._heap)
                 self._cancelled = 0
 
+    # The builtin itself, not a method wrapping it: runs read the clock on their hot path.
+    now: Callable[[], float] = staticmethod(time.monotonic)
+
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
         handle = TimerHandle(time.monotonic() + max(0.0, delay_s), callback, self)
         with self._cond:
@@ -70,6 +99,7 @@ class TimerService:
         return handle
 
     def _loop(self) -> None:
+        _local.active = True
         while True:
             with self._cond:
                 while True:
@@ -98,6 +128,57 @@ def _report_callback_error(exc: BaseException) -> None:
     import traceback
 
     traceback.print_exception(exc, file=sys.stderr)
+
+
+class ManualTimerService:
+    """A fake clock for tests: time only moves when ``advance`` is called, and due callbacks
+    run in the calling thread, in deadline order, before it returns."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+
+    def note_cancelled(self) -> None:
+        """Cancelled handles are skipped when they surface."""
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+        with self._lock:
+            handle = TimerHandle(self._now + max(0.0, delay_s), callback, self)
+            heapq.heappush(self._heap, (handle.deadline, next(self._counter), handle))
+        return handle
+
+    def pending(self) -> list[float]:
+        """Delays from now of the timers still armed, soonest first."""
+        with self._lock:
+            return sorted(d - self._now for d, _, h in self._heap if not h.cancelled)
+
+    def advance(self, seconds: float) -> int:
+        """Move the clock forward, firing every timer that falls due; returns how many ran."""
+        with self._lock:
+            target = self._now + max(0.0, seconds)
+        fired = 0
+        while True:
+            with self._lock:
+                if not self._heap or self._heap[0][0] > target:
+                    self._now = target
+                    return fired
+                deadline, _, handle = heapq.heappop(self._heap)
+                self._now = max(self._now, deadline)
+                callback, handle.callback = handle.callback, None
+            if callback is None:
+                continue
+            fired += 1
+            _local.active = True
+            try:
+                callback()
+            finally:
+                _local.active = False
 
 
 _shared: TimerService | None = None
