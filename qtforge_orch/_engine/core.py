@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import threading
 import time
@@ -185,10 +186,9 @@ class Engine:
         return self._history_limit
 
     def in_owner_thread(self) -> bool:
-        try:
+        # The orchestrator's C++ object may be gone: then its last known thread stands.
+        with contextlib.suppress(RuntimeError):
             self._owner_thread = self.owner.thread()
-        except RuntimeError:  # the orchestrator's C++ object is gone: keep its last thread
-            pass
         return QThread.currentThread() == self._owner_thread
 
     def wait(self, run: Run) -> None:

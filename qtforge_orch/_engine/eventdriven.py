@@ -286,7 +286,7 @@ class EventRun(Run):
             problem = ""
             try:
                 stop = plugin.start_events(configuration, emit)
-            except BaseException as exc:  # noqa: BLE001 - plugin code
+            except BaseException as exc:
                 problem = f"could not start: {type(exc).__name__}: {exc}"
             else:
                 if not callable(stop):
@@ -322,7 +322,7 @@ class EventRun(Run):
     def _run_stop(self, key: str, stop: StopEvents) -> None:
         try:
             stop()
-        except BaseException as exc:  # noqa: BLE001 - plugin code: contained and reported
+        except BaseException as exc:
             self._note(f"source '{key}': stopping it raised {type(exc).__name__}: {exc}")
 
     def _note(self, message: str) -> None:
@@ -360,7 +360,7 @@ class EventRun(Run):
             except StopIteration:
                 exhausted = True
                 break
-            except BaseException as exc:  # noqa: BLE001 - plugin code
+            except BaseException as exc:
                 exhausted = True
                 self._source_failed(task, f"raised {type(exc).__name__}: {exc}")
                 break

@@ -25,7 +25,7 @@ class RunLock:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._lane = lane
-        self.outbox: list[Callable[[], None]] = []
+        self.outbox: list[Callable[[], object]] = []
         self.wait = self._cond.wait
         self.notify_all = self._cond.notify_all
 
@@ -45,6 +45,6 @@ class RunLock:
         else:
             call_all(outbox)
 
-    def later(self, call: Callable[[], None]) -> None:
+    def later(self, call: Callable[[], object]) -> None:
         """Queue a callout (lock held); it runs when the lock is released."""
         self.outbox.append(call)

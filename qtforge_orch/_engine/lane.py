@@ -24,12 +24,12 @@ def report(exc: BaseException, what: str) -> None:
     traceback.print_exception(exc, file=sys.stderr)
 
 
-def call_all(calls: Iterable[Callable[[], None]]) -> None:
+def call_all(calls: Iterable[Callable[[], object]]) -> None:
     """Run callouts one by one; one that raises is reported and does not stop the rest."""
     for call in calls:
         try:
             call()
-        except BaseException as exc:  # noqa: BLE001 - user callbacks may raise anything
+        except BaseException as exc:
             report(exc, f"callback {getattr(call, '__qualname__', call)!r}")
 
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
 from .context import StepContext
-from .guard import RunLock
 from .dataflow import MAPPED_KEY, build_params, deliver, fan_out_items, should_run
 from .events import Event
+from .guard import RunLock
 from .invoke import Outcome, call_plugin
 from .plan import Plan, Role, TaskSpec, TaskState, WireKind
 

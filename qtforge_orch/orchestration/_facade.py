@@ -9,10 +9,11 @@ from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
 from .._engine.core import Engine
 from .._engine.invoke import PluginLookup
-from .._engine.run import SignalNames
-from .._errors import PluginErrorCode
-from .._expected import Expected, make_error
+from .._engine.run import Run, SignalNames
+from .._errors import PluginError, PluginErrorCode
+from .._expected import Expected, make_error, make_success
 from ..plugins import PluginManager, default_plugin_manager
+from ._registry import id_type_error
 
 
 class EngineFacade:
@@ -65,29 +66,61 @@ class EngineFacade:
         """The pool node work runs on (the orchestrator's own unless one was passed in)."""
         return self._engine.executor.pool
 
-    def set_history_limit(self, limit: int) -> None:
+    def set_history_limit(self, limit: int) -> Expected[None]:
         """How many finished executions stay queryable (the oldest are forgotten first)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            return make_error(
+                PluginErrorCode.InvalidArgument,
+                f"the history limit must be an int >= 0, got {limit!r}",
+            )
         self._engine.set_history_limit(limit)
+        return make_success()
 
     def history_limit(self) -> int:
         return self._engine.history_limit()
 
     def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
         """Block until an execution has ended (delivering its signals when called in the
-        orchestrator's thread). Returns False on timeout or for an unknown id."""
-        return self._engine.wait_for(execution_id, timeout_ms)
+        orchestrator's thread). True once it has ended, including one that has since left
+        the bounded history; False on timeout, for an id this orchestrator never issued, or
+        for arguments of the wrong type."""
+        if not isinstance(execution_id, str):
+            return False
+        if timeout_ms is not None and (
+            not isinstance(timeout_ms, int | float) or isinstance(timeout_ms, bool)
+        ):
+            return False
+        return self._engine.wait_for(
+            execution_id, None if timeout_ms is None else int(max(0, timeout_ms))
+        )
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel every execution (running its compensations) and join the worker threads.
-        Returns False if threads were still busy after ``timeout_ms``."""
-        joined = self._engine.shutdown(timeout_ms)
+        """Cancel every execution (running its compensations) and join the worker threads,
+        within ``timeout_ms`` in total. Returns False if something was still busy then."""
+        if not isinstance(timeout_ms, int | float) or isinstance(timeout_ms, bool):
+            timeout_ms = 5000
+        joined = self._engine.shutdown(int(max(0, timeout_ms)))
         if self._engine.in_owner_thread():
             self._engine.pump.drain(None)
         return joined
 
-    @staticmethod
-    def _unknown_execution(execution_id: str) -> Expected[Any]:
-        return make_error(
+    def _find_run(self, execution_id: str) -> Run | PluginError:
+        """The run behind an execution id, or the error a public method returns for it."""
+        if not isinstance(execution_id, str):
+            return id_type_error(execution_id, "execution")
+        run = self._engine.get_run(execution_id)
+        if run is not None:
+            return run
+        if self._engine.forgotten(execution_id):
+            return PluginError(
+                PluginErrorCode.NotFound,
+                f"execution '{execution_id}' has ended and was dropped from the bounded "
+                f"history (history_limit={self._engine.history_limit()}); raise it with "
+                "set_history_limit to keep more",
+                context={"execution_id": execution_id, "ended": True},
+            )
+        return PluginError(
             PluginErrorCode.NotFound,
-            f"no execution '{execution_id}' (unknown, or forgotten from the bounded history)",
+            f"no execution '{execution_id}' was started by this orchestrator",
+            context={"execution_id": execution_id},
         )

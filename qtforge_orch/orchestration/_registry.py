@@ -12,6 +12,14 @@ from .._expected import Expected, from_error, make_error, make_success
 E = TypeVar("E")
 
 
+def id_type_error(value: object, what: str) -> PluginError:
+    """Ids are strings: anything else (a list, None, a number) is refused, never hashed."""
+    return PluginError(
+        PluginErrorCode.InvalidArgument,
+        f"a {what} id must be a string, got {type(value).__name__}",
+    )
+
+
 class WorkflowRegistry(Generic[E]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -29,12 +37,16 @@ class WorkflowRegistry(Generic[E]):
         return make_success()
 
     def remove(self, workflow_id: str) -> Expected[None]:
+        if not isinstance(workflow_id, str):
+            return from_error(id_type_error(workflow_id, "workflow"))
         with self._lock:
             if self._entries.pop(workflow_id, None) is not None:
                 return make_success()
             return self._unknown(workflow_id)
 
     def get(self, workflow_id: str) -> Expected[E]:
+        if not isinstance(workflow_id, str):
+            return from_error(id_type_error(workflow_id, "workflow"))
         with self._lock:
             entry = self._entries.get(workflow_id)
             return make_success(entry) if entry is not None else self._unknown(workflow_id)
@@ -42,6 +54,8 @@ class WorkflowRegistry(Generic[E]):
     def replace(self, workflow_id: str, change: Callable[[E], E | PluginError]) -> Expected[None]:
         """Swap an entry for ``change(entry)`` under the lock, so concurrent changes of one
         workflow serialise; a PluginError from ``change`` leaves the entry as it was."""
+        if not isinstance(workflow_id, str):
+            return from_error(id_type_error(workflow_id, "workflow"))
         with self._lock:
             entry = self._entries.get(workflow_id)
             if entry is None:

@@ -157,10 +157,10 @@ class PluginOrchestrator(EngineFacade, QObject):
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         started = self._start(workflow_id, initial_data, transaction_id, defer_start=True)
         if isinstance(started, PluginError):
-            future.set_result(from_error(started))
+            future.resolve(from_error(started))
             return future
-        future.execution_id = started.execution_id
-        started.on_finish(lambda run: future.set_result(self._run_outcome(run)))
+        future.bind(started.execution_id, started.cancel)
+        started.on_finish(lambda run: future.resolve(self._run_outcome(run)))
         started.start()
         return future
 
@@ -213,9 +213,9 @@ class PluginOrchestrator(EngineFacade, QObject):
         return PluginError(error.code, error.message, error.details, error.plugin_id, context)
 
     def cancel_workflow(self, execution_id: str) -> Expected[None]:
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         if not run.cancel():
             return make_error(
                 PluginErrorCode.InvalidState,
@@ -226,9 +226,9 @@ class PluginOrchestrator(EngineFacade, QObject):
 
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[dict[str, Any]]:
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         with run.lock:
             status = run.status
             return make_success(
@@ -267,9 +267,9 @@ class PluginOrchestrator(EngineFacade, QObject):
         return [run.execution_id for run in self._engine.active_runs()]
 
     def get_step_results(self, execution_id: str) -> Expected[list[StepResult]]:
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         with run.lock:
             return make_success(self._step_results(run))
 

@@ -261,9 +261,9 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
         """Feed one event into a running EventDriven execution: the graph downstream of
         ``source_node`` (default: the first Source node) runs once with ``payload`` as that
         node's output."""
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         if not isinstance(run, EventRun):
             return make_error(
                 PluginErrorCode.ExecutionModeNotSupported,
@@ -301,9 +301,9 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
         )
 
     def cancel_execution(self, execution_id: str) -> Expected[None]:
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         if not run.cancel():
             return make_error(
                 PluginErrorCode.InvalidState,
@@ -312,24 +312,24 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
         return make_success()
 
     def pause_execution(self, execution_id: str) -> Expected[None]:
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         error = run.pause()
         return make_success() if error is None else from_error(error)
 
     def resume_execution(self, execution_id: str) -> Expected[None]:
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         error = run.resume()
         return make_success() if error is None else from_error(error)
 
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[WorkflowExecutionContext]:
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         with run.lock:
             node_states = {task.key: self._node_state(run, task.index) for task in run.plan.tasks}
             messages = [m for m in (run.error.message if run.error else "",) if m]
@@ -365,9 +365,9 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
         return [run.execution_id for run in self._engine.active_runs()]
 
     def get_node_status(self, execution_id: str, node_id: str) -> Expected[dict[str, Any]]:
-        run = self._engine.get_run(execution_id)
-        if run is None:
-            return self._unknown_execution(execution_id)
+        run = self._find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
         for task in run.plan.tasks:
             if task.key == node_id:
                 with run.lock:
