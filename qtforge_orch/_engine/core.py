@@ -45,6 +45,17 @@ class Executor:
     def max_threads(self) -> int:
         return max(1, self.pool.maxThreadCount())
 
+    def abandon(self) -> None:
+        """At interpreter exit, with plugins that ignore cancellation still running: let go
+        of the pool without destroying it. ``~QThreadPool`` waits for every running task, so
+        destroying it during finalisation would hold the exit for as long as the slowest
+        plugin runs; the process ends right after instead, and its threads with it."""
+        # PySide's exit cleanup destroys every QObject that Python owns; parented to the
+        # thread object it lives in (which Qt owns and never deletes before the process
+        # ends), the pool is Qt's, and nothing waits for it.
+        with contextlib.suppress(RuntimeError):
+            self.pool.setParent(self.pool.thread())
+
 
 # Execution ids: one random prefix per process, a serial per engine and a counter per engine.
 # uuid4() per execution reads os.urandom, which releases the GIL and cost ~45 us under load
@@ -68,7 +79,8 @@ def _shutdown_live_engines() -> None:
     for engine in engines:
         engine.cancel_all()
     for engine in engines:
-        engine.shutdown(max(0, int((deadline - time.monotonic()) * 1000)))
+        if not engine.shutdown(max(0, int((deadline - time.monotonic()) * 1000))):
+            engine.executor.abandon()
 
 
 def _install_exit_hook() -> None:

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import islice
+from time import perf_counter
 from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
@@ -31,7 +32,10 @@ from .plan import Role, TaskSpec, TaskState, Wire, WireKind
 from .run import Run, RunStatus
 
 BATCH = 1024
-CHECK_EVERY = 128  # items between pause/cancel checks inside a batch
+CHECK_EVERY = 128  # at most this many items between pause/cancel checks inside a batch
+# How long an item may wait for company: a batch is cut by time as well as by count, so a slow
+# source's first item moves on after its own production time plus this, not after 1,024 items.
+BATCH_WINDOW_S = 0.002
 MAX_ERRORS_KEPT = 20
 
 _R = TaskState.Running
@@ -42,6 +46,8 @@ _F = TaskState.Failed
 class _Stage:
     __slots__ = (
         "active",
+        "backlog",
+        "context",
         "errors",
         "finished",
         "fuse_port",
@@ -55,6 +61,7 @@ class _Stage:
         "open_upstream",
         "order_blockers",
         "outgoing",
+        "peak_inbox",
         "port",
         "reserved",
         "scheduled",
@@ -65,6 +72,11 @@ class _Stage:
 
     def __init__(self) -> None:
         self.inbox: deque[Any] = deque()
+        # Outputs beyond the room downstream (a Splitter's fan-out): held here, not pushed
+        # past a channel's capacity; the stage takes no new input until they have moved on.
+        self.backlog: deque[Any] = deque()
+        self.context: StepContext | None = None
+        self.peak_inbox = 0
         self.port = ""  # where inbox values land when all inputs share one port
         self.mixed_ports = False  # inbox holds (port, value) pairs instead
         # Set when the stage's only outlet is a DataFlow from this port: outputs are projected
@@ -167,6 +179,8 @@ class StreamRun(Run):
         return self._limit
 
     def _room(self, stage: _Stage) -> int:
+        if stage.backlog:
+            return 0
         room = BATCH
         for target, _wire in stage.outgoing:
             downstream = self.stages[target]
@@ -181,6 +195,8 @@ class StreamRun(Run):
         stage = self.stages[index]
         is_source = self.is_source[index]
         with self.lock:
+            if stage.context is None:
+                stage.context = self.new_context(task.key)
             if not stage.started:
                 stage.started = True
                 self.states[index] = _R
@@ -247,11 +263,9 @@ class StreamRun(Run):
         want = room - len(produced)
         if stage.source_state == "iterating" and want > 0:
             assert stage.iterator is not None
-            before = len(produced)
             try:
-                # list.extend keeps the items pulled before an exception, so an iterator that
-                # fails mid-batch loses nothing it already produced.
-                produced.extend(islice(stage.iterator, want))
+                if not self._pull(stage.iterator, want, produced):
+                    stage.source_state = "exhausted"
             except BaseException as exc:
                 stage.source_state = "exhausted"
                 stage.items_in += len(produced)
@@ -260,8 +274,6 @@ class StreamRun(Run):
                     f"source '{task.key}' raised {type(exc).__name__}: {exc}",
                     plugin_id=task.plugin_id,
                 )
-            if len(produced) - before < want:
-                stage.source_state = "exhausted"
         while stage.source_state == "polling" and len(produced) < room:
             if self._stopping or self.status != RunStatus.RUNNING:
                 break
@@ -277,7 +289,28 @@ class StreamRun(Run):
         stage.items_in += len(produced)
         return produced, None
 
-    def _command(self, task: TaskSpec) -> Callable[[dict[str, Any]], Any] | PluginError:
+    def _pull(self, iterator: Iterator[Any], want: int, produced: list[Any]) -> bool:
+        """Pull up to ``want`` items, cutting the batch after ``BATCH_WINDOW_S``; False once
+        the iterator is exhausted. Items pulled before an exception stay in ``produced``."""
+        deadline = perf_counter() + BATCH_WINDOW_S
+        # Doubling runs of C-speed islice keep a fast source's cost per item low, while the
+        # first run of one item lets a slow source's first item go at once.
+        run = 1
+        while want > 0:
+            before = len(produced)
+            produced.extend(islice(iterator, min(run, want)))
+            pulled = len(produced) - before
+            if pulled < min(run, want):
+                return False
+            want -= pulled
+            if self._stopping or perf_counter() >= deadline:
+                return True
+            run = min(run * 2, CHECK_EVERY)
+        return True
+
+    def _command(
+        self, task: TaskSpec, stage: _Stage
+    ) -> Callable[[dict[str, Any]], Any] | PluginError:
         """Resolve a node's command once per activation."""
         found = self.engine.plugins.get_plugin(task.plugin_id)
         if not found:
@@ -290,7 +323,8 @@ class StreamRun(Run):
                     f"plugin '{task.plugin_id}' has no command '{task.command}'",
                     plugin_id=task.plugin_id,
                 )
-            context = StepContext(self.execution_id, task.key, 1, self._resumed)
+            context = stage.context
+            assert context is not None
             resolve = getattr(plugin, "resolve_command", None)
             if resolve is not None:
                 direct: Callable[[dict[str, Any]], Any] | None = resolve(task.command, context)
@@ -307,28 +341,43 @@ class StreamRun(Run):
     def _process(
         self, task: TaskSpec, stage: _Stage, batch: list[Any]
     ) -> tuple[list[Any], PluginError | None]:
-        call = self._command(task)
+        call = self._command(task, stage)
         if isinstance(call, PluginError):
             return [], call
         if task.role is Role.AGGREGATOR:
             return self._aggregate(task, stage, batch), None
         base = {k: v for k, v in task.parameters.items() if k not in _RESERVED}
         produced: list[Any] = []
-        for start in range(0, len(batch), CHECK_EVERY):
+        simple = stage.port and not base and not stage.mixed_ports and task.role is Role.PLAIN
+        deadline = perf_counter() + BATCH_WINDOW_S
+        start, size, total = 0, 1, len(batch)
+        while start < total:
             # Between slices, not per item: a pause or cancel stops the batch at the next
-            # slice boundary, and the loop below stays as tight as a generator chain.
+            # slice boundary, and the loops below stay as tight as a generator chain. Slices
+            # are sized from the measured time per item, and the batch is cut once it has
+            # taken BATCH_WINDOW_S, so slow items move downstream without waiting for a full
+            # batch.
             if self._stopping or self.status != RunStatus.RUNNING:
-                stage.inbox.extendleft(reversed(batch[start:]))
-                stage.items_in -= len(batch) - start
                 break
-            chunk = batch[start : start + CHECK_EVERY]
-            if stage.port and not base and not stage.mixed_ports and task.role is Role.PLAIN:
+            chunk = batch[start : start + size]
+            began = perf_counter()
+            if simple:
                 if stage.fuse_port:
                     self._process_fused(task, stage, call, stage.port, chunk, produced)
                 else:
                     self._process_simple(task, stage, call, stage.port, chunk, produced)
             else:
                 self._process_general(task, stage, call, base, chunk, produced)
+            start += len(chunk)
+            now = perf_counter()
+            if now >= deadline:
+                break
+            per_item = (now - began) / len(chunk)
+            size = CHECK_EVERY if per_item <= 0 else int((deadline - now) / per_item)
+            size = max(1, min(CHECK_EVERY, size))
+        if start < total:
+            stage.inbox.extendleft(reversed(batch[start:]))
+            stage.items_in -= total - start
         return produced, None
 
     def _process_simple(
@@ -464,7 +513,7 @@ class StreamRun(Run):
 
     def _call(self, task: TaskSpec, params: dict[str, Any], *, allow_stream: bool) -> Any:
         """One guarded call (a source's first call, a polling call, an aggregator window)."""
-        call = self._command(task)
+        call = self._command(task, self.stages[task.index])
         if isinstance(call, PluginError):
             return call
         merged = {k: v for k, v in task.parameters.items() if k not in _RESERVED}
@@ -500,6 +549,41 @@ class StreamRun(Run):
         if not produced:
             return
         stage.items_out += len(produced)
+        if not stage.outgoing:
+            return
+        if stage.backlog or len(produced) > self._free(stage):
+            stage.backlog.extend(produced)
+            self._flush_backlog(index)
+            return
+        self._deliver(index, stage, produced, from_source=from_source)
+
+    def _free(self, stage: _Stage) -> int:
+        """Room left in the fullest downstream channel, counting others' reservations."""
+        free = BATCH * 64
+        for target, _wire in stage.outgoing:
+            downstream = self.stages[target]
+            if not downstream.finished:
+                free = min(free, self.capacity - len(downstream.inbox) - downstream.reserved)
+        return max(0, free)
+
+    def _flush_backlog(self, index: int) -> None:
+        """Move held outputs on as far as every downstream channel has room (lock held)."""
+        stage = self.stages[index]
+        free = self._free(stage)
+        if not free or not stage.backlog:
+            return
+        backlog = stage.backlog
+        if free >= len(backlog):
+            items = list(backlog)
+            backlog.clear()
+        else:
+            popleft = backlog.popleft
+            items = [popleft() for _ in range(free)]
+        self._deliver(index, stage, items, from_source=self.is_source[index])
+
+    def _deliver(
+        self, index: int, stage: _Stage, produced: list[Any], *, from_source: bool
+    ) -> None:
         for target, wire in stage.outgoing:
             downstream = self.stages[target]
             if downstream.finished:
@@ -523,6 +607,8 @@ class StreamRun(Run):
                 downstream.inbox.extend((target_port, value) for value in values)
             else:
                 downstream.inbox.extend(values)
+            if len(downstream.inbox) > downstream.peak_inbox:
+                downstream.peak_inbox = len(downstream.inbox)
             self._schedule(target)
 
     def _passing(
@@ -546,7 +632,9 @@ class StreamRun(Run):
     def _reschedule(self, index: int, was_source: bool) -> None:
         stage = self.stages[index]
         task = self.plan.tasks[index]
-        if (was_source and stage.source_state != "exhausted") or stage.inbox:
+        if stage.backlog:
+            pass  # moves on, and the stage continues, as its consumers drain
+        elif (was_source and stage.source_state != "exhausted") or stage.inbox:
             # Without room downstream, the consumer reschedules this stage when it drains.
             if self._room(stage) > 0 or not stage.outgoing:
                 self._schedule(index)
@@ -559,7 +647,14 @@ class StreamRun(Run):
         # Space may have opened in this stage's inbox: upstream producers with work continue.
         for wire in task.incoming:
             upstream = self.stages[wire.source]
-            if upstream.finished or self._room(upstream) == 0:
+            if upstream.finished:
+                continue
+            if upstream.backlog:
+                self._flush_backlog(wire.source)
+                if not upstream.backlog and not (upstream.active or upstream.scheduled):
+                    self._reschedule(wire.source, self.is_source[wire.source])
+                continue
+            if self._room(upstream) == 0:
                 continue
             if upstream.inbox or (
                 self.is_source[wire.source] and upstream.source_state != "exhausted"
@@ -632,7 +727,12 @@ class StreamRun(Run):
 
     def node_counters(self, index: int) -> dict[str, Any]:
         stage = self.stages[index]
-        return {**stage.counters(), "item_errors": list(stage.errors)}
+        return {
+            **stage.counters(),
+            "items_queued": len(stage.inbox),
+            "items_queued_peak": stage.peak_inbox,
+            "item_errors": list(stage.errors),
+        }
 
 
 def _depths(tasks: list[TaskSpec]) -> list[int]:
