@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from ._common import Context, Figure
 from ._compare import versus
@@ -76,7 +77,7 @@ def b16_cold_start(ctx: Context) -> list[Figure]:
         "wall_ms_max": {name: max(values) * 1000 for name, values in samples.items()},
         "samples_s": samples,
     }
-    common = {"method": method, "extra": extra}
+    common: dict[str, Any] = {"method": method, "extra": extra}
     title = "B16 cold start (process: import, build, run 10 steps)"
     return [
         # Issue #14: at most dask's.

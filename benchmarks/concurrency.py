@@ -117,7 +117,7 @@ def b8_references(ctx: Context) -> list[Figure]:
         "chains started at once"
     )
     extra = {name: s.to_json() for name, s in times.items()} | {"runs": runs, "steps": STEPS}
-    common = {"method": method, "extra": extra}
+    common: dict[str, Any] = {"method": method, "extra": extra}
     title = f"B8 {runs:,} concurrent {STEPS}-step executions, wall"
     # Issue #14: v1 and v2 in at most Hamilton's wall.
     return [

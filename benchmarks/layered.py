@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._common import Context, Figure
 from ._compare import versus
 from ._dag_bench import measure_dag
@@ -32,7 +34,7 @@ def b15_layered(ctx: Context) -> list[Figure]:
         "nodes": n,
         "edges": sum(len(predecessors) for predecessors in dag),
     }
-    common = {"method": method, "extra": extra}
+    common: dict[str, Any] = {"method": method, "extra": extra}
     title = f"B15 layered DAG {LAYERS}x{WIDTH}, fan-in {FAN_IN}"
     unit = "us/step"
     # Issue #14: at most the thread pool's wall, and at most 1.5x Hamilton's.

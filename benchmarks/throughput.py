@@ -41,7 +41,7 @@ def _reference_rows(
     # B1's targets: at most Hamilton's per step. B2's: at most the thread pool's wall and at
     # most 1.5x Hamilton's.
     chain = key == "B1"
-    common = {"method": method, "extra": extra}
+    common: dict[str, Any] = {"method": method, "extra": extra}
     unit = "us/step"
     rows = [
         versus(
@@ -119,7 +119,7 @@ def b1_chain(ctx: Context) -> list[Figure]:
         "ours_cpu_us_per_step": times["v1"].cpu_median / n * 1e6,
         "per_step_us": per_step,
     }
-    common = {
+    common: dict[str, Any] = {
         "peer": per_step["dask"],
         "peer_name": "dask",
         "floor": per_step["floor"],
@@ -180,7 +180,7 @@ def b2_fan_out(ctx: Context) -> list[Figure]:
         "ours_cpu_us_per_step": times["v1"].cpu_median / n * 1e6,
         "per_step_us": per_step,
     }
-    common = {
+    common: dict[str, Any] = {
         "peer": rate["dask"],
         "peer_name": "dask",
         "floor": rate["floor"],
