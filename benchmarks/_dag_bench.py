@@ -10,8 +10,6 @@ from ._common import Context, Samples, interleaved
 from ._dag_workflows import Ours
 from ._references import Dag, PoolDag, all_names, dask_graph, hamilton_driver, name
 
-SYSTEMS = ("v1", "v2", "hamilton", "pool", "dask")
-
 
 def sinks(dag: Dag) -> list[str]:
     """The nodes nothing depends on: asking Hamilton and dask for them runs every node (each
