@@ -106,12 +106,11 @@ def test_a_file_as_watch_path_is_a_file_system_error(qapp: object, tmp_path: Pat
     [
         {},
         {"watch_path": ""},
-        {"watch_path": "."},  # completed with the bad option below
+        {"watch_path": ".", "settle_ms": -1},
+        {"watch_path": ".", "file_pattern": ""},
     ],
 )
 def test_bad_configuration_is_invalid_configuration(qapp: object, config: dict[str, Any]) -> None:
-    if config.get("watch_path") == ".":
-        config = {**config, "settle_ms": -1}
     assert start_error(config).code is PluginErrorCode.InvalidConfiguration
 
 
