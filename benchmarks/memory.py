@@ -11,6 +11,7 @@ import tracemalloc
 from typing import Any
 
 from ._common import Context, Figure, checked, guarded, noop, plugins_with, rss_kib, v1_chain
+from .concurrency import b8_references
 
 MEMORY_STEPS = 5000
 CONCURRENT_RUNS = 1000
@@ -365,4 +366,5 @@ def b8_scale(ctx: Context) -> list[Figure]:
         guarded("B8.concurrent", "B8 1,000 concurrent executions", lambda: _concurrent_runs(ctx))
         + guarded("B8.register_v1", "B8 v1 registration", lambda: _registration(ctx))
         + guarded("B8.register_v2", "B8 v2 registration", lambda: _registration_v2(ctx))
+        + guarded("B8.references", "B8 against the references", lambda: b8_references(ctx))
     )

@@ -1,7 +1,15 @@
 """``file_system_monitor``: the built-in event source the reference's EventDriven example uses.
 
-Watches a folder with ``QFileSystemWatcher`` and emits ``{"path", "file_name"}`` for each new
-file whose name matches ``file_pattern`` (fnmatch syntax, default ``*``).
+Watches a folder with ``QFileSystemWatcher`` and emits ``{"path", "file_name", "event"}`` for
+each matching regular file once it has been written (its size and mtime unchanged for
+``settle_ms``). Configuration (see docs/semantics-v2.md, EventDriven):
+
+- ``watch_path`` (required): the folder.
+- ``file_pattern``: fnmatch pattern, default ``*``.
+- ``emit_existing``: also emit the files already there at the start (as ``created``).
+- ``wait_for_path``: a missing folder is waited for instead of failing the start.
+- ``settle_ms``: how long a file must stay unchanged before it is emitted (default 200).
+- ``emit_modified``: also emit a file again (``"event": "modified"``) when it changes.
 """
 
 from __future__ import annotations
@@ -10,10 +18,9 @@ import fnmatch
 import os
 from typing import Any
 
-from PySide6.QtCore import QFileSystemWatcher
-
 from ._event_source import EmitEvent, IEventSource, StopEvents
 from ._interface import IPlugin
+from ._watch_options import parse_options
 
 PLUGIN_ID = "file_system_monitor"
 
@@ -28,7 +35,7 @@ def _matching(folder: str, pattern: str) -> set[str]:
 
 class FileSystemMonitorPlugin(IPlugin, IEventSource):
     name = "File system monitor"
-    description = "Emits an event for every new file in a watched folder"
+    description = "Emits an event for every new (and optionally modified) file in a folder"
 
     def __init__(self, plugin_id: str = PLUGIN_ID) -> None:
         super().__init__()
@@ -47,25 +54,17 @@ class FileSystemMonitorPlugin(IPlugin, IEventSource):
         return {"files": [os.path.join(folder, name) for name in names]}
 
     def start_events(self, configuration: dict[str, Any], emit: EmitEvent) -> StopEvents:
-        folder = str(configuration.get("watch_path", ""))
-        pattern = str(configuration.get("file_pattern", "*"))
-        known = set() if configuration.get("emit_existing") else _matching(folder, pattern)
-        watcher = QFileSystemWatcher([folder]) if os.path.isdir(folder) else QFileSystemWatcher()
+        """Raises ``PluginError``: ``InvalidConfiguration`` for a bad option, ``FileSystemError``
+        when ``watch_path`` is missing (without ``wait_for_path``) or cannot be watched. The
+        orchestrator reports it in the execution's ``error_messages``."""
+        # Qt is imported here, not at module level: importing the plugins package must stay
+        # cheap for applications that never watch a folder.
+        from ._folder_watch import FolderWatch
 
-        def rescan(_changed: str = "") -> None:
-            current = _matching(folder, pattern)
-            for name in sorted(current - known):
-                emit({"path": os.path.join(folder, name), "file_name": name})
-            known.intersection_update(current)
-            known.update(current)
-
-        watcher.directoryChanged.connect(rescan)
-        if configuration.get("emit_existing"):
-            rescan()
-
-        def stop() -> None:
-            watcher.directoryChanged.disconnect(rescan)
-            watcher.removePaths(watcher.directories())
-            watcher.deleteLater()
-
-        return stop
+        watch = FolderWatch(parse_options(configuration), emit)
+        try:
+            watch.start()
+        except BaseException:
+            watch.stop()
+            raise
+        return watch.stop
