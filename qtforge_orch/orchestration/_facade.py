@@ -10,6 +10,7 @@ from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 from .._engine.core import Engine
 from .._engine.invoke import PluginLookup
 from .._engine.run import Run, SignalNames
+from .._engine.timers import Timers
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from ..plugins import PluginManager, default_plugin_manager
@@ -30,6 +31,7 @@ class EngineFacade:
         thread_pool: QThreadPool | None,
         history_limit: int,
         lookup: Callable[[PluginManager], PluginLookup] | None = None,
+        timers: Timers | None = None,
     ) -> None:
         """The construction both orchestrators share (call after QObject.__init__)."""
         self._plugin_manager = (
@@ -37,7 +39,9 @@ class EngineFacade:
         )
         plugins = self._plugin_manager if lookup is None else lookup(self._plugin_manager)
         owner = cast(QObject, self)
-        self._engine = Engine(owner, names, self._dispatch, plugins, thread_pool, history_limit)
+        self._engine = Engine(
+            owner, names, self._dispatch, plugins, thread_pool, history_limit, timers
+        )
         self._follow_application_quit()
 
     def _follow_application_quit(self) -> None:

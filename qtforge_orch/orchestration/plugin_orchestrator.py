@@ -16,6 +16,7 @@ from .._engine.futures import ExecutionFuture
 from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan
 from .._engine.run import Run, RunStatus, SignalNames
+from .._engine.timers import Timers
 from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
@@ -82,9 +83,14 @@ class PluginOrchestrator(EngineFacade, QObject):
         plugin_manager: PluginManager | None = None,
         thread_pool: QThreadPool | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        timers: Timers | None = None,
     ) -> None:
+        """``timers`` replaces the clock and timer service behind retries, backoff and
+        timeouts (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one)."""
         super().__init__(parent)
-        self._attach_engine(_NAMES, plugin_manager, thread_pool, history_limit)
+        self._attach_engine(
+            _NAMES, plugin_manager, thread_pool, history_limit, timers=timers
+        )
         self._transactions = TransactionRegistry(self._engine)
         self._workflows: WorkflowRegistry[tuple[Workflow, Plan]] = WorkflowRegistry()
 

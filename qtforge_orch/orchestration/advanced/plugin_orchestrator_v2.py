@@ -19,6 +19,7 @@ from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
 from ..._engine.run import Run, RunStatus, SignalNames
 from ..._engine.streaming import StreamRun
+from ..._engine.timers import Timers
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
 from ...plugins import PluginManager
@@ -124,9 +125,14 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
         plugin_manager: PluginManager | None = None,
         thread_pool: QThreadPool | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        timers: Timers | None = None,
     ) -> None:
+        """``timers`` replaces the clock and timer service behind retries, backoff and
+        timeouts (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one)."""
         super().__init__(parent)
-        self._attach_engine(_NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins)
+        self._attach_engine(
+            _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
+        )
         self._workflows: WorkflowRegistry[_Registered] = WorkflowRegistry()
 
     # --- workflow management -----------------------------------------------------------
