@@ -412,3 +412,13 @@ class EventRun(Run):
 
     def node_runs(self, index: int) -> int:
         return self.runs[index]
+
+    def task_extras(self) -> list[dict[str, Any]]:
+        return [{"runs": runs} for runs in self.runs]
+
+    def run_extras(self) -> dict[str, Any]:
+        return {
+            "events_received": self.events_received,
+            "events_completed": self.events_completed,
+            "events_failed": self.events_failed,
+        }

@@ -154,6 +154,9 @@ class Run:
         # Contexts handed to user code outside the per-task attempts (stream stages, event
         # sources): cancelled with the run.
         self.long_contexts: list[StepContext] = []
+        # Per-task reports a facade built for status calls, reused while unchanged
+        # (snapshot.cached_reports); written outside the lock, read-only once built.
+        self.report_cache: list[Any] | None = None
         # An EventDriven execution's per-event runs share its id but not its lifecycle
         # signals or progress.
         self.is_child = False
@@ -197,6 +200,14 @@ class Run:
         with self.lock:
             if callback in self._finish_callbacks:
                 self._finish_callbacks.remove(callback)
+
+    def task_extras(self) -> list[dict[str, Any]] | None:
+        """(lock held) Mode-specific per-task figures for status reports."""
+        return None
+
+    def run_extras(self) -> dict[str, Any]:
+        """(lock held) Mode-specific execution-level figures for status reports."""
+        return {}
 
     def new_context(self, step_id: str) -> StepContext:
         """A context for user code that is not one task attempt (lock held)."""

@@ -725,6 +725,9 @@ class StreamRun(Run):
         self._update_progress()
         self._maybe_complete()
 
+    def task_extras(self) -> list[dict[str, Any]]:
+        return [self.node_counters(index) for index in range(len(self.stages))]
+
     def node_counters(self, index: int) -> dict[str, Any]:
         stage = self.stages[index]
         return {

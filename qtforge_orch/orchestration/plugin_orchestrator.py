@@ -14,8 +14,9 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from .._engine.core import DEFAULT_HISTORY_LIMIT
 from .._engine.futures import ExecutionFuture
 from .._engine.gcpause import gc_paused_for
-from .._engine.plan import Plan
+from .._engine.plan import Plan, TaskState
 from .._engine.run import Run, RunStatus, SignalNames
+from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
 from .._engine.timers import Timers
 from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode
@@ -60,6 +61,26 @@ def _timestamp(value: float) -> datetime | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+_SETTLED = frozenset(
+    {TaskState.Completed, TaskState.Failed, TaskState.Skipped, TaskState.Cancelled}
+)
+
+
+def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
+    """The ``StepResult.to_json()`` shape, built without a model for every status call."""
+    start, end = snap.starts[index], snap.ends[index]
+    return {
+        "step_id": run.plan.tasks[index].key,
+        "status": TaskState(snap.states[index]).name,
+        "result_data": snap.outputs[index] or {},
+        "error_message": snap.errors[index],
+        "retry_count": snap.retries[index],
+        "start_time": _iso(_timestamp(start)),
+        "end_time": _iso(_timestamp(end)),
+        "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
+    }
 
 
 class PluginOrchestrator(EngineFacade, QObject):
@@ -232,42 +253,41 @@ class PluginOrchestrator(EngineFacade, QObject):
 
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[dict[str, Any]]:
+        """A snapshot of one execution. Outputs inside it (``result_data``) are the engine's
+        record, shared rather than copied so a call stays cheap whatever their size: copy
+        one before changing it."""
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
-        with run.lock:
-            status = run.status
-            return make_success(
-                {
-                    "execution_id": run.execution_id,
-                    "workflow_id": run.workflow_id,
-                    "status": status,
-                    "progress": run.progress,
-                    "current_step": run.current_task,
-                    "step_progress": {
-                        run.plan.tasks[i].key: {"progress": fraction, "message": note}
-                        for i, (fraction, note) in run.step_progress.items()
-                    },
-                    "completed_steps": run.completed,
-                    "total_steps": len(run.plan.tasks),
-                    "start_time": _iso(run.start_time),
-                    "end_time": _iso(run.end_time),
-                    "error": run.error.message if run.error else "",
-                    "error_code": int(run.error.code) if run.error else 0,
-                    "result": dict(run.result) if run.result is not None else {},
-                    "step_results": [r.to_json() for r in self._step_results(run)],
-                    "rollbacks": [
-                        {
-                            "step_id": run.plan.tasks[c.index].key,
-                            "status": c.status,
-                            "error": c.error,
-                        }
-                        for c in run.compensations
-                        if c.status != "pending"
-                    ],
-                    "transaction_id": run.transaction_id or "",
-                }
-            )
+        snap = take_snapshot(run)
+        tasks = run.plan.tasks
+        error = snap.error
+        return make_success(
+            {
+                "execution_id": run.execution_id,
+                "workflow_id": run.workflow_id,
+                "status": snap.status,
+                "progress": snap.progress,
+                "current_step": snap.current_task,
+                "step_progress": {
+                    tasks[i].key: {"progress": fraction, "message": note}
+                    for i, (fraction, note) in snap.step_progress.items()
+                },
+                "completed_steps": snap.completed,
+                "total_steps": len(tasks),
+                "start_time": _iso(snap.start_time),
+                "end_time": _iso(snap.end_time),
+                "error": error.message if error else "",
+                "error_code": int(error.code) if error else 0,
+                "result": dict(snap.result) if snap.result is not None else {},
+                "step_results": cached_reports(run, snap, _step_report, _SETTLED),
+                "rollbacks": [
+                    {"step_id": tasks[index].key, "status": state, "error": message}
+                    for index, state, message in snap.rollbacks
+                ],
+                "transaction_id": run.transaction_id or "",
+            }
+        )
 
     def list_active_executions(self) -> list[str]:
         return [run.execution_id for run in self._engine.active_runs()]
@@ -276,23 +296,23 @@ class PluginOrchestrator(EngineFacade, QObject):
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
-        with run.lock:
-            return make_success(self._step_results(run))
-
-    @staticmethod
-    def _step_results(run: Run) -> list[StepResult]:
-        return [
-            StepResult(
-                step_id=task.key,
-                status=StepStatus(run.states[task.index]),
-                result_data=dict(run.outputs[task.index] or {}),
-                error_message=run.errors[task.index],
-                retry_count=run.retries[task.index],
-                start_time=_timestamp(run.starts[task.index]),
-                end_time=_timestamp(run.ends[task.index]),
-            )
-            for task in run.plan.tasks
-        ]
+        snap = take_snapshot(run)
+        # model_construct: the engine accepted these outputs already (any keys, any values);
+        # validating them again would refuse what it reported as completed.
+        return make_success(
+            [
+                StepResult.model_construct(
+                    step_id=task.key,
+                    status=StepStatus(snap.states[task.index]),
+                    result_data=dict(snap.outputs[task.index] or {}),
+                    error_message=snap.errors[task.index],
+                    retry_count=snap.retries[task.index],
+                    start_time=_timestamp(snap.starts[task.index]),
+                    end_time=_timestamp(snap.ends[task.index]),
+                )
+                for task in run.plan.tasks
+            ]
+        )
 
     # --- transactions --------------------------------------------------------------------
     def begin_transaction(self, transaction_id: str) -> Expected[None]:

@@ -18,6 +18,7 @@ from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
 from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
 from ..._engine.run import Run, RunStatus, SignalNames
+from ..._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
 from ..._engine.streaming import StreamRun
 from ..._engine.timers import Timers
 from ..._errors import PluginError, PluginErrorCode
@@ -333,39 +334,39 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
 
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[WorkflowExecutionContext]:
+        """A snapshot of one execution. Node outputs inside it are the engine's record,
+        shared rather than copied so a call stays cheap whatever their size: copy one before
+        changing it."""
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
-        with run.lock:
-            node_states = {task.key: self._node_state(run, task.index) for task in run.plan.tasks}
-            messages = [m for m in (run.error.message if run.error else "",) if m]
-            messages += [
-                f"{t.key}: {run.errors[t.index]}" for t in run.plan.tasks if run.errors[t.index]
-            ]
-            messages += run.error_messages + run.rollback_errors
-            data: dict[str, Any] = {"input": dict(run.initial_data)}
-            if run.result is not None:
-                data["result"] = dict(run.result)
-            if isinstance(run, EventRun):
-                data.update(
-                    events_received=run.events_received,
-                    events_completed=run.events_completed,
-                    events_failed=run.events_failed,
-                )
-            return make_success(
-                WorkflowExecutionContext(
-                    execution_id=run.execution_id,
-                    workflow_id=run.workflow_id,
-                    status=_STATUS[run.status],
-                    start_time=run.start_time,
-                    end_time=run.end_time,
-                    execution_data=data,
-                    node_states=node_states,
-                    progress=min(1.0, max(0.0, run.progress)),
-                    current_node=run.current_task,
-                    error_messages=messages,
-                )
+        snap = take_snapshot(run)
+        tasks = run.plan.tasks
+        reports = cached_reports(run, snap, _node_report, _SETTLED)
+        node_states = {task.key: reports[task.index] for task in tasks}
+        messages = [snap.error.message] if snap.error and snap.error.message else []
+        messages += [f"{t.key}: {snap.errors[t.index]}" for t in tasks if snap.errors[t.index]]
+        messages += snap.error_messages + snap.rollback_errors
+        data: dict[str, Any] = {"input": dict(run.initial_data)}
+        if snap.result is not None:
+            data["result"] = dict(snap.result)
+        data.update(snap.run_extras)
+        # model_construct: every field is built here from engine state of known types, and
+        # validating outputs again would refuse what the engine accepted (any keys).
+        return make_success(
+            WorkflowExecutionContext.model_construct(
+                execution_id=run.execution_id,
+                workflow_id=run.workflow_id,
+                status=_STATUS[snap.status],
+                start_time=snap.start_time,
+                end_time=snap.end_time,
+                execution_data=data,
+                node_states=node_states,
+                progress=min(1.0, max(0.0, snap.progress)),
+                current_node=snap.current_task,
+                error_messages=messages,
             )
+        )
 
     def get_active_executions(self) -> list[str]:
         return [run.execution_id for run in self._engine.active_runs()]
@@ -376,30 +377,31 @@ class AdvancedPluginOrchestrator(EngineFacade, QObject):
             return from_error(run)
         for task in run.plan.tasks:
             if task.key == node_id:
-                with run.lock:
-                    return make_success(self._node_state(run, task.index))
+                return make_success(_node_report(run, task.index, take_snapshot(run)))
         return make_error(
             PluginErrorCode.NodeNotFound,
             f"execution '{execution_id}' has no node '{node_id}'",
         )
 
-    @staticmethod
-    def _node_state(run: Run, index: int) -> dict[str, Any]:
-        task = run.plan.tasks[index]
-        state = TaskState(run.states[index])
-        started, ended = run.starts[index], run.ends[index]
-        status: dict[str, Any] = {
-            "node_id": task.key,
-            "status": state.name.lower(),
-            "output": dict(run.outputs[index] or {}),
-            "error": run.errors[index],
-            "attempts": run.retries[index] + 1 if started else 0,
-            "start_time": _stamp(started),
-            "end_time": _stamp(ended),
-            "duration_ms": round((ended - started) * 1000, 3) if started and ended else None,
-        }
-        if isinstance(run, StreamRun):
-            status.update(run.node_counters(index))
-        if isinstance(run, EventRun):
-            status["runs"] = run.node_runs(index)
-        return status
+
+_SETTLED = frozenset(
+    {TaskState.Completed, TaskState.Failed, TaskState.Skipped, TaskState.Cancelled}
+)
+
+
+def _node_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
+    task = run.plan.tasks[index]
+    started, ended = snap.starts[index], snap.ends[index]
+    status: dict[str, Any] = {
+        "node_id": task.key,
+        "status": TaskState(snap.states[index]).name.lower(),
+        "output": snap.outputs[index] or {},
+        "error": snap.errors[index],
+        "attempts": snap.retries[index] + 1 if started else 0,
+        "start_time": _stamp(started),
+        "end_time": _stamp(ended),
+        "duration_ms": round((ended - started) * 1000, 3) if started and ended else None,
+    }
+    if snap.task_extras is not None:
+        status.update(snap.task_extras[index])
+    return status
