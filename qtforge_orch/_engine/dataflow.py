@@ -72,6 +72,15 @@ def _port_params(
         if produced is None:
             continue
         carries_data = True
+        if wire.source_port and plan.tasks[wire.source].fan_out is not None:
+            # A mapped node's output is its per-item results: the port is read per item.
+            deliver(
+                params,
+                {wire.source_port: _per_item(produced, wire.source_port)},
+                wire.source_port,
+                wire.target_port,
+            )
+            continue
         deliver(params, produced, wire.source_port, wire.target_port)
     if not carries_data:
         # Roots (and nodes fed only by ordering edges) take the execution's input data as
@@ -100,14 +109,24 @@ def _aggregate(
         produced = outputs[wire.source]
         if produced is None:
             continue
-        if plan.tasks[wire.source].fan_out is not None and not wire.source_port:
-            collected.extend(produced[MAPPED_KEY])
+        if plan.tasks[wire.source].fan_out is not None:
+            # Per-item results of a mapped node, flattened; a port is read from each item.
+            if wire.source_port:
+                collected.extend(_per_item(produced, wire.source_port))
+            else:
+                collected.extend(produced[MAPPED_KEY])
         elif wire.source_port:
             collected.append(produced.get(wire.source_port))
         else:
             collected.append(produced)
     params[task.in_port or MAPPED_KEY] = collected
     return params
+
+
+def _per_item(produced: dict[str, Any], port: str) -> list[Any]:
+    return [
+        item.get(port) if isinstance(item, dict) else None for item in produced.get(MAPPED_KEY, ())
+    ]
 
 
 def fan_out_items(task: TaskSpec, outputs: Sequence[dict[str, Any] | None]) -> list[Any]:
