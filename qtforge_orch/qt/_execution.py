@@ -127,6 +127,10 @@ class WorkflowExecution(ReplayingObject):
         ``failed`` or ``cancelled``."""
         return self._status
 
+    def current_progress(self) -> float:
+        """The latest progress (0.0 to 1.0) without copying a snapshot."""
+        return self._progress
+
     def is_finished(self) -> bool:
         return self._status in FINAL_STATUSES
 
