@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -152,7 +152,7 @@ class WorkflowGraphView(QGraphicsView):
     def node_scene_rect(self, node_id: str) -> QRectF:
         """Where a node is drawn, in scene coordinates (empty for an unknown id)."""
         node = self._nodes.get(node_id)
-        return node.box.sceneBoundingRect() if node is not None else QRectF()
+        return QRectF(node.box.pos(), QSizeF(NODE_W, NODE_H)) if node is not None else QRectF()
 
     def node_status(self, node_id: str) -> str:
         node = self._nodes.get(node_id)
