@@ -21,7 +21,7 @@ Scenario = Callable[[Context], list[Figure]]
 
 
 def _scenarios() -> dict[str, tuple[str, Scenario]]:
-    from . import memory, responsiveness, startup, streaming, throughput
+    from . import memory, monitor, responsiveness, startup, streaming, throughput
 
     return {
         "B1": ("sequential chain of 500 no-op steps", throughput.b1_chain),
@@ -33,13 +33,14 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "B7": ("import time", startup.b7_import),
         "B8": ("scale: 1,000 executions, 10,000-step registration", memory.b8_scale),
         "B9": ("qasync await overhead", responsiveness.b9_qasync),
+        "B10": ("WorkflowMonitor open on a 1,000-node run", monitor.b10_monitor),
     }
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Run qtforge_orch's benchmark scenarios (B1-B9) and compare with peers.",
+        description="Run qtforge_orch's benchmark scenarios (B1-B10) and compare with peers.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer repeats and smaller sizes (smoke test)"

@@ -159,6 +159,10 @@ class WorkflowExecution(ReplayingObject):
             context={"execution_id": self._execution_id},
         )
 
+    def messages(self) -> list[str]:
+        """The messages so far (failures, rollbacks, pause/resume, the end)."""
+        return list(self._messages)
+
     def snapshot(self) -> ExecutionSnapshot:
         return ExecutionSnapshot(
             execution_id=self._execution_id,

@@ -153,7 +153,7 @@ class ExecutionsModel(QAbstractTableModel):
         else:
             self._clock.stop()
 
-    def _apply(self, dirty: set[object]) -> None:
+    def _apply(self, dirty: set[object]) -> None:  # rows are few: no frame budget needed
         if self._new:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(self._new) - 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import (
@@ -14,7 +15,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush
 
 from ..qt._execution import StepRecord, WorkflowExecution
-from ._coalesce import FrameBatcher
+from ._coalesce import BUDGET_S, FrameBatcher
 from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label, summarize
 
 #: Raw, sortable values (numbers stay numbers): use with ``QSortFilterProxyModel.setSortRole``.
@@ -24,6 +25,17 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
 _DISPLAY = Qt.ItemDataRole.DisplayRole
+_ROLES = frozenset(
+    {
+        _DISPLAY,
+        SORT_ROLE,
+        STATUS_ROLE,
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+    }
+)
 
 
 class StepsModel(QAbstractTableModel):
@@ -77,7 +89,7 @@ class StepsModel(QAbstractTableModel):
 
     def flush(self) -> None:
         """Apply pending updates now instead of at the next frame."""
-        self._batch.flush_now()
+        self._batch.flush_all()
 
     def step_id(self, row: int) -> str:
         return self._ids[row] if 0 <= row < len(self._ids) else ""
@@ -99,9 +111,9 @@ class StepsModel(QAbstractTableModel):
         record = self._handle.step(step) if self._handle is not None else None
         return record if record is not None else StepRecord(step)
 
-    def _apply(self, dirty: set[object]) -> None:
+    def _apply(self, dirty: set[object]) -> set[object] | None:
         if self._handle is None:
-            return
+            return None
         known = self._handle.step_ids()
         if len(known) > len(self._ids):  # nodes the handle met after binding
             first = len(self._ids)
@@ -111,13 +123,19 @@ class StepsModel(QAbstractTableModel):
                 self._ids.append(step)
                 self._rows.append(self._read(step))
             self.endInsertRows()
-        rows = [self._row_of[s] for s in dirty if isinstance(s, str) and s in self._row_of]
-        if not rows:
-            return
-        for row in rows:
+        rows = sorted(self._row_of[s] for s in dirty if isinstance(s, str) and s in self._row_of)
+        left: set[object] = set()
+        deadline = time.perf_counter() + BUDGET_S
+        for done, row in enumerate(rows):
+            if done % 64 == 63 and time.perf_counter() > deadline:
+                left = {self._ids[r] for r in rows[done:]}
+                rows = rows[:done]
+                break
             self._rows[row] = self._read(self._ids[row])
-        last = self.columnCount() - 1
-        self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), last))
+        if rows:
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], last))
+        return left
 
     # --- QAbstractItemModel ----------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
@@ -138,9 +156,12 @@ class StepsModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = _DISPLAY) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if role not in _ROLES:  # views ask for a dozen roles per cell: answer most at once
             return None
-        record, column = self._rows[index.row()], index.column()
+        row = index.row()
+        if not index.isValid() or not 0 <= row < len(self._rows):
+            return None
+        record, column = self._rows[row], index.column()
         if role == _DISPLAY:
             return self._display(record, column)
         if role == SORT_ROLE:
