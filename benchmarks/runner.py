@@ -21,7 +21,16 @@ Scenario = Callable[[Context], list[Figure]]
 
 
 def _scenarios() -> dict[str, tuple[str, Scenario]]:
-    from . import coldstart, layered, memory, responsiveness, startup, streaming, throughput
+    from . import (
+        coldstart,
+        layered,
+        memory,
+        monitor,
+        responsiveness,
+        startup,
+        streaming,
+        throughput,
+    )
 
     return {
         "B1": ("sequential chain of 500 no-op steps", throughput.b1_chain),
@@ -33,6 +42,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "B7": ("import time", startup.b7_import),
         "B8": ("scale: 1,000 executions, 10,000-step registration", memory.b8_scale),
         "B9": ("qasync await overhead", responsiveness.b9_qasync),
+        "B10": ("WorkflowMonitor open on a 1,000-node run", monitor.b10_monitor),
         "B15": ("layered DAG 20 x 50, fan-in 3, against the references", layered.b15_layered),
         "B16": ("cold start: a fresh process runs 10 steps", coldstart.b16_cold_start),
     }
@@ -41,7 +51,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Run qtforge_orch's benchmark scenarios (B1-B9, B15, B16) against peers.",
+        description="Run qtforge_orch's benchmark scenarios (B1-B10, B15, B16) against peers.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer repeats and smaller sizes (smoke test)"

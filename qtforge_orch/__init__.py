@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         PluginState,
         default_plugin_manager,
     )
+    from .qt._execution import ExecutionSnapshot, StepRecord, WorkflowExecution
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,7 @@ __all__ = [
     "ConnectionType",
     "ExecutionFuture",
     "ExecutionMode",
+    "ExecutionSnapshot",
     "Expected",
     "FileSystemMonitorPlugin",
     "FunctionPlugin",
@@ -64,10 +66,12 @@ __all__ = [
     "PluginState",
     "PluginWorkflow",
     "StepContext",
+    "StepRecord",
     "StepResult",
     "StepStatus",
     "Workflow",
     "WorkflowConnection",
+    "WorkflowExecution",
     "WorkflowExecutionContext",
     "WorkflowExecutionMode",
     "WorkflowExecutionStatus",

@@ -28,6 +28,10 @@ PUBLIC_NAMES: dict[str, str] = {
     "FileSystemMonitorPlugin": "qtforge_orch.plugins",
     "StepContext": "qtforge_orch._engine.context",
     "ExecutionFuture": "qtforge_orch._engine.futures",
+    # Qt application layer (widgets are in qtforge_orch.widgets)
+    "WorkflowExecution": "qtforge_orch.qt._execution",
+    "ExecutionSnapshot": "qtforge_orch.qt._execution",
+    "StepRecord": "qtforge_orch.qt._execution",
     # v1
     "PluginOrchestrator": "qtforge_orch.orchestration.plugin_orchestrator",
     "Workflow": "qtforge_orch.orchestration._v1_model",

@@ -29,3 +29,26 @@ def test_quickstart_runs() -> None:
     assert "(4/4 steps" in out
     assert "Status: completed (4/4 steps)" in out
     assert "Result: 4 cities, hottest Cairo at 87.8 F" in out
+
+
+@pytest.mark.timeout(90)
+def test_monitor_app_screenshot(tmp_path: Path) -> None:
+    from PySide6.QtGui import QColor, QImage
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    target = tmp_path / "monitor.png"
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "monitor_app.py"), "--screenshot", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "finished: completed, completed" in done.stdout
+    image = QImage(str(target))
+    assert image.width() >= 1000 and image.height() >= 500
+    colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 4)
+               for y in range(0, image.height(), 4)}
+    assert QColor("#43a047").name() in colours  # completed nodes are painted
+    assert QColor("#e53935").name() in colours  # the failing optional step

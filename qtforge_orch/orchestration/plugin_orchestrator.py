@@ -23,6 +23,7 @@ from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..plugins import PluginManager
 from ._facade import EngineFacade
+from ._handles import ExecutionHandles
 from ._registry import WorkflowRegistry
 from ._v1_compile import compile_workflow
 from ._v1_model import (
@@ -83,7 +84,7 @@ def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
     }
 
 
-class PluginOrchestrator(EngineFacade, QObject):
+class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
     """Registers step workflows and runs them on a thread pool; signals arrive in the
     orchestrator's own thread, in causal order per execution."""
 

@@ -26,6 +26,7 @@ from ..._expected import Expected, from_error, make_error, make_success
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._facade import EngineFacade
+from .._handles import GraphExecutionHandles
 from .._registry import WorkflowRegistry
 from ._v2_compile import compile_plugin_workflow
 from ._v2_model import (
@@ -105,7 +106,7 @@ def _stamp(value: float) -> str | None:
     return datetime.fromtimestamp(value, UTC).isoformat() if value else None
 
 
-class AdvancedPluginOrchestrator(EngineFacade, QObject):
+class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
     """Graph workflows of nodes, ports and connections in five execution modes."""
 
     workflow_started = Signal(str, str)

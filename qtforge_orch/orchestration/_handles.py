@@ -1,0 +1,175 @@
+"""``start_workflow`` (both orchestrators) and v2's ``execute_workflow_async``.
+
+Mixed into the facade classes so the facades stay about the reference's API. Handles are
+built on the orchestrators' public API (signals, ``get_execution_status``, cancel, pause,
+``wait_for_execution``), not on the engine, so the engine can change underneath.
+
+Why a router: the engine builds step/node events only for signals that already have a
+connection when a worker posts them. So one router per orchestrator connects to every signal
+*before* the first execution starts, and hands each event to the handle of its execution id.
+Handles are registered right after ``execute_workflow`` returns, in the orchestrator's thread,
+before that thread's event loop can deliver anything, so a handle sees every event.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from PySide6.QtCore import QObject, QThread
+
+from .._engine.futures import ExecutionFuture
+from .._engine.run import Run, RunStatus
+from .._errors import PluginError, PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
+from ..qt._execution import WorkflowExecution
+from ..qt._status import ExecutionState, is_graph_orchestrator, read_state
+
+
+class _Router(QObject):
+    """Routes the orchestrator's signals to handles by execution id (owner thread)."""
+
+    def __init__(self, orchestrator: QObject) -> None:
+        super().__init__(orchestrator)  # a child: it goes when the orchestrator goes
+        self.handles: dict[str, WorkflowExecution] = {}  # strong refs while running
+        o = cast(Any, orchestrator)
+        o.workflow_started.connect(self._started)
+        o.workflow_completed.connect(self._completed)
+        o.workflow_failed.connect(self._failed)
+        o.workflow_cancelled.connect(self._cancelled)
+        o.execution_progress_updated.connect(self._progress)
+        if is_graph_orchestrator(orchestrator):
+            o.node_started.connect(self._step_started)
+            o.node_completed.connect(self._step_completed)
+            o.node_failed.connect(self._step_failed)
+            o.workflow_paused.connect(self._paused)
+            o.workflow_resumed.connect(self._resumed)
+        else:
+            o.step_started.connect(self._step_started)
+            o.step_completed.connect(self._step_completed)
+            o.step_failed.connect(self._step_failed)
+            o.step_retrying.connect(self._step_retrying)
+
+    def _started(self, execution_id: str, _workflow_id: str) -> None:
+        if handle := self.handles.get(execution_id):
+            handle._on_started()
+
+    def _step_started(self, execution_id: str, step: str) -> None:
+        if handle := self.handles.get(execution_id):
+            handle._on_step_started(step)
+
+    def _step_completed(self, execution_id: str, step: str, output: Any) -> None:
+        if handle := self.handles.get(execution_id):
+            handle._on_step_completed(step, output)
+
+    def _step_failed(self, execution_id: str, step: str, error: str) -> None:
+        if handle := self.handles.get(execution_id):
+            handle._on_step_failed(step, error)
+
+    def _step_retrying(self, execution_id: str, step: str, retry: int) -> None:
+        if handle := self.handles.get(execution_id):
+            handle._on_step_retrying(step, retry)
+
+    def _progress(self, execution_id: str, value: float) -> None:
+        if handle := self.handles.get(execution_id):
+            handle._on_progress(value)
+
+    def _paused(self, execution_id: str) -> None:
+        if handle := self.handles.get(execution_id):
+            handle._on_paused()
+
+    def _resumed(self, execution_id: str) -> None:
+        if handle := self.handles.get(execution_id):
+            handle._on_resumed()
+
+    def _completed(self, execution_id: str, result: Any) -> None:
+        self._terminal(execution_id, "completed", result)
+
+    def _failed(self, execution_id: str, message: str) -> None:
+        self._terminal(execution_id, "failed", message)
+
+    def _cancelled(self, execution_id: str) -> None:
+        self._terminal(execution_id, "cancelled", None)
+
+    def _terminal(self, execution_id: str, status: str, detail: Any) -> None:
+        handle = self.handles.pop(execution_id, None)
+        if handle is not None:
+            handle._on_terminal(status, detail)
+
+
+class ExecutionHandles:
+    """``start_workflow``: an execution as a ``WorkflowExecution`` QObject."""
+
+    _handle_router: _Router | None = None
+
+    def start_workflow(
+        self, workflow_id: str, input_data: dict[str, Any] | None = None
+    ) -> Expected[WorkflowExecution]:
+        """Start an execution and return its handle (connect to its signals, await it,
+        cancel it). Call it in the orchestrator's thread (from another thread: an error
+        ``ThreadingError``); the handle lives in that thread and emits its signals there."""
+        owner = cast(Any, self)
+        if QThread.currentThread() != owner.thread():
+            return make_error(
+                PluginErrorCode.ThreadingError,
+                "start_workflow must be called in the orchestrator's thread (handles live "
+                "there); use execute_workflow or execute_workflow_async from other threads",
+            )
+        if self._handle_router is None:
+            self._handle_router = _Router(owner)
+        graph = is_graph_orchestrator(owner)
+        if graph:
+            started: Expected[str] = owner.execute_workflow(workflow_id, input_data)
+        else:
+            started = owner.execute_workflow(workflow_id, input_data, async_=True)
+        if not started:
+            return from_error(started.error())
+        execution_id = started.value()
+        # Nothing is delivered before this thread returns to its event loop, so reading the
+        # status and registering the handle here cannot miss an event.
+        state = read_state(owner, execution_id) or ExecutionState(
+            execution_id, workflow_id, "running", 0.0, "", [], {}, "", 0
+        )
+        streaming = graph and any(step.items is not None for step in state.steps)
+        handle = WorkflowExecution(owner, state, streaming)
+        self._handle_router.handles[execution_id] = handle
+        return make_success(handle)
+
+
+class GraphExecutionHandles(ExecutionHandles):
+    """v2 also gets ``execute_workflow_async``, resolved exactly as v1's is."""
+
+    def execute_workflow_async(
+        self, workflow_id: str, input_data: dict[str, Any] | None = None
+    ) -> ExecutionFuture[Expected[dict[str, Any]]]:
+        """A future of the final data (the leaf outputs, keyed by node id): ``await`` it
+        under qasync or call ``.result(timeout)`` from plain code."""
+        owner = cast(Any, self)
+        future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
+        started: Expected[str] = owner.execute_workflow(workflow_id, input_data)
+        if not started:
+            future.set_result(from_error(started.error()))
+            return future
+        future.execution_id = started.value()
+        run: Run | None = owner._engine.get_run(future.execution_id)
+        if run is None:  # already finished and forgotten (a history limit of 0)
+            future.set_result(
+                make_error(
+                    PluginErrorCode.NotFound,
+                    f"execution '{future.execution_id}' ended and was forgotten at once "
+                    "(history limit 0); its outcome is unknown",
+                )
+            )
+            return future
+        run.on_finish(lambda done: future.set_result(_outcome(done)))
+        return future
+
+
+def _outcome(run: Run) -> Expected[dict[str, Any]]:
+    # Mirrors PluginOrchestrator._run_outcome / _run_error.
+    if run.status == RunStatus.COMPLETED:
+        return make_success(dict(run.result or {}))
+    error = run.error or PluginError(PluginErrorCode.ExecutionFailed, "execution failed")
+    context = {**error.context, "execution_id": run.execution_id, "status": run.status}
+    return from_error(
+        PluginError(error.code, error.message, error.details, error.plugin_id, context)
+    )

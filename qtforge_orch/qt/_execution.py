@@ -1,0 +1,376 @@
+"""``WorkflowExecution``: one execution as a QObject, in the spirit of ``QFutureWatcher``.
+
+Handles are made by ``start_workflow`` in the orchestrator's thread, and live there: every
+signal below is emitted in that thread, and ``cancel``/``pause``/``resume``/``wait`` call the
+orchestrator's public methods. The handle learns what happens from the orchestrator's
+signals (routed to it by execution id) and, when the execution ends, reads
+``get_execution_status`` once to report what no signal announced (skipped, cancelled and
+rolled-back steps, final attempts and item counters).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QTimer, Signal
+
+from .._errors import PluginError, PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
+from ._replay import ReplayingObject
+from ._status import FINAL_STATUSES, ExecutionState, outcome_error, read_state
+
+if TYPE_CHECKING:
+    import asyncio
+
+#: How often Streaming item counters are read and, when they changed, emitted.
+ITEM_COUNTS_INTERVAL_MS = 50
+
+
+@dataclass
+class StepRecord:
+    """What a handle knows about one step (v1) or node (v2)."""
+
+    step_id: str
+    status: str = "pending"
+    attempts: int = 0
+    output: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    started_at: float | None = None  # time.time()
+    finished_at: float | None = None
+    duration_ms: float | None = None
+    items: dict[str, int] | None = None  # Streaming counters
+
+
+@dataclass
+class ExecutionSnapshot:
+    """Everything that has happened to one execution so far (copies, safe to keep)."""
+
+    execution_id: str
+    workflow_id: str
+    status: str
+    progress: float
+    current_step: str
+    steps: dict[str, StepRecord]
+    messages: list[str]
+    result: dict[str, Any] | None
+    error: str
+    started_at: float | None
+    finished_at: float | None
+
+
+class WorkflowExecution(ReplayingObject):
+    """One execution of a workflow. Signals carry no execution id.
+
+    ``finished(status, result)`` passes the final data dict when the status is
+    ``completed`` and the ``PluginError`` otherwise. ``step_finished(step, status, output)``
+    reports ``completed``, ``failed`` (output: ``{"error": message}``), ``skipped``,
+    ``cancelled`` and ``rolled_back``. A slot connected after the execution started gets
+    the signal's history replayed (see ``qtforge_orch.qt._replay``).
+    """
+
+    started = Signal()
+    progress = Signal(float)
+    step_started = Signal(str)
+    step_finished = Signal(str, str, object)
+    step_retrying = Signal(str, int)
+    message = Signal(str)
+    finished = Signal(str, object)
+    item_counts = Signal(dict)
+    status_changed = Signal(str)
+
+    _REPLAYED = frozenset(
+        {"started", "step_started", "step_finished", "step_retrying", "message", "finished"}
+    )
+    _LATEST_ONLY = frozenset({"progress", "item_counts", "status_changed"})
+
+    def __init__(self, orchestrator: Any, state: ExecutionState, streaming: bool) -> None:
+        super().__init__(None)  # owned by whoever holds it; the orchestrator's router too
+        self._orchestrator = orchestrator
+        self._execution_id = state.execution_id
+        self._workflow_id = state.workflow_id
+        self._status = "pending"  # "running" once workflow_started has been delivered
+        self._progress = state.progress
+        self._current = state.current_step
+        self._steps = {s.step_id: StepRecord(s.step_id) for s in state.steps}
+        self._messages: list[str] = []
+        self._result: dict[str, Any] | None = None
+        self._error: PluginError | None = None
+        self._started_at: float | None = time.time()
+        self._finished_at: float | None = None
+        self._callbacks: list[Callable[[WorkflowExecution], Any]] = []
+        self._futures: list[asyncio.Future[Expected[dict[str, Any]]]] = []
+        self._items: dict[str, dict[str, int]] = {}
+        self._item_timer: QTimer | None = None
+        if streaming:
+            self._item_timer = QTimer(self)
+            self._item_timer.setInterval(ITEM_COUNTS_INTERVAL_MS)
+            self._item_timer.timeout.connect(self._poll_items)
+            self._item_timer.start()
+
+    # --- identity and state --------------------------------------------------------------
+    def execution_id(self) -> str:
+        return self._execution_id
+
+    def workflow_id(self) -> str:
+        return self._workflow_id
+
+    def orchestrator(self) -> Any:
+        return self._orchestrator
+
+    def status(self) -> str:
+        """``pending`` (until ``started``), ``running``, ``paused``, ``completed``,
+        ``failed`` or ``cancelled``."""
+        return self._status
+
+    def current_progress(self) -> float:
+        """The latest progress (0.0 to 1.0) without copying a snapshot."""
+        return self._progress
+
+    def is_finished(self) -> bool:
+        return self._status in FINAL_STATUSES
+
+    def step_ids(self) -> list[str]:
+        """Steps (v1) or nodes (v2) in declaration order."""
+        return list(self._steps)
+
+    def step(self, step_id: str) -> StepRecord | None:
+        """A copy of one step's record, or None for an unknown id."""
+        record = self._steps.get(step_id)
+        return replace(record) if record is not None else None
+
+    def supports_pause(self) -> bool:
+        return hasattr(self._orchestrator, "pause_execution")
+
+    def result(self) -> Expected[dict[str, Any]]:
+        """The final data once completed; the execution's error once it failed or was
+        cancelled; ``InvalidState`` while it runs."""
+        if self._error is not None:
+            return from_error(self._error)
+        if self._result is not None:
+            return make_success(dict(self._result))
+        return make_error(
+            PluginErrorCode.InvalidState,
+            f"execution '{self._execution_id}' is still {self._status}",
+            context={"execution_id": self._execution_id},
+        )
+
+    def messages(self) -> list[str]:
+        """The messages so far (failures, rollbacks, pause/resume, the end)."""
+        return list(self._messages)
+
+    def snapshot(self) -> ExecutionSnapshot:
+        return ExecutionSnapshot(
+            execution_id=self._execution_id,
+            workflow_id=self._workflow_id,
+            status=self._status,
+            progress=self._progress,
+            current_step=self._current,
+            steps={k: replace(v, output=dict(v.output)) for k, v in self._steps.items()},
+            messages=list(self._messages),
+            result=dict(self._result) if self._result is not None else None,
+            error=self._error.message if self._error is not None else "",
+            started_at=self._started_at,
+            finished_at=self._finished_at,
+        )
+
+    # --- control -------------------------------------------------------------------------
+    def cancel(self) -> Expected[None]:
+        """Cancel the execution (``InvalidState`` once it has ended)."""
+        orch = self._orchestrator
+        cancel = getattr(orch, "cancel_execution", None) or orch.cancel_workflow
+        result: Expected[None] = cancel(self._execution_id)
+        return result
+
+    def pause(self) -> Expected[None]:
+        """Pause (v2 only; v1 has no pause and answers ``NotSupported``)."""
+        if not self.supports_pause():
+            return make_error(PluginErrorCode.NotSupported, "PluginOrchestrator cannot pause")
+        result: Expected[None] = self._orchestrator.pause_execution(self._execution_id)
+        return result
+
+    def resume(self) -> Expected[None]:
+        if not self.supports_pause():
+            return make_error(PluginErrorCode.NotSupported, "PluginOrchestrator cannot resume")
+        result: Expected[None] = self._orchestrator.resume_execution(self._execution_id)
+        return result
+
+    def wait(self, timeout_ms: int | None = None) -> bool:
+        """Block until the execution ended. In the owner thread this delivers the pending
+        signals, so ``finished`` has been emitted when it returns True. Never call it from a
+        GUI slot: it freezes the window for as long as the execution runs."""
+        if self.is_finished():
+            return True
+        return bool(self._orchestrator.wait_for_execution(self._execution_id, timeout_ms))
+
+    def add_done_callback(self, fn: Callable[[WorkflowExecution], Any]) -> None:
+        """Call ``fn(handle)`` in the owner thread once finished (at once if it already is).
+        An exception in ``fn`` is printed and reported through ``message``, never raised."""
+        if self.is_finished():
+            self._call(fn)
+        else:
+            self._callbacks.append(fn)
+
+    def __await__(self) -> Generator[Any, None, Expected[dict[str, Any]]]:
+        """``await handle`` (under qasync) gives ``result()``; cancelling the awaiting task
+        cancels the execution."""
+        import asyncio  # deferred: plain Qt users never pay for it
+
+        future: asyncio.Future[Expected[dict[str, Any]]] = (
+            asyncio.get_event_loop().create_future()
+        )
+        if self.is_finished():
+            future.set_result(self.result())
+        else:
+            self._futures.append(future)
+            future.add_done_callback(self._future_done)
+        return future.__await__()
+
+    def _future_done(self, future: asyncio.Future[Expected[dict[str, Any]]]) -> None:
+        if future.cancelled() and not self.is_finished():
+            self.cancel()
+
+    # --- intake from the orchestrator's signals (owner thread) ---------------------------
+    def _on_started(self) -> None:
+        self._emit("started")
+        self._set_status("running")
+
+    def _on_step_started(self, step: str) -> None:
+        record = self._record(step)
+        record.status = "running"
+        record.attempts = max(record.attempts, 1)
+        record.started_at = time.time()
+        self._current = step
+        self._emit("step_started", step)
+
+    def _on_step_completed(self, step: str, output: Any) -> None:
+        record = self._record(step)
+        record.output = dict(output) if isinstance(output, dict) else {"value": output}
+        self._settle(record, "completed")
+        self._emit("step_finished", step, "completed", record.output)
+
+    def _on_step_failed(self, step: str, error: str) -> None:
+        record = self._record(step)
+        record.error = error
+        self._settle(record, "failed")
+        self._add_message(f"{step} failed: {error}")
+        self._emit("step_finished", step, "failed", {"error": error})
+
+    def _on_step_retrying(self, step: str, retry: int) -> None:
+        record = self._record(step)
+        record.status = "retrying"
+        record.attempts = retry + 1
+        self._emit("step_retrying", step, retry)
+
+    def _on_progress(self, value: float) -> None:
+        self._progress = value
+        self._emit("progress", value)
+
+    def _on_paused(self) -> None:
+        self._set_status("paused")
+        self._add_message("paused")
+
+    def _on_resumed(self) -> None:
+        self._set_status("running")
+        self._add_message("resumed")
+
+    def _on_terminal(self, status: str, detail: Any) -> None:
+        """Report what no signal announced, then ``finished``, callbacks and awaiters."""
+        if self.is_finished():
+            return
+        if self._item_timer is not None:
+            self._item_timer.stop()
+        state = read_state(self._orchestrator, self._execution_id)
+        if state is not None:
+            self._reconcile(state)
+        if status == "completed":
+            self._result = dict(detail) if isinstance(detail, dict) else {}
+        elif state is not None:
+            self._error = outcome_error(replace(state, status=status))
+        else:
+            code = PluginErrorCode.ExecutionFailed
+            if status == "cancelled":
+                code = PluginErrorCode.OperationCancelled
+            self._error = PluginError(code, str(detail or status))
+        if status == "completed" and self._progress < 1.0:
+            self._on_progress(1.0)
+        self._finished_at = time.time()
+        reason = f": {self._error.message}" if self._error is not None else ""
+        self._add_message(f"execution {status}{reason}")
+        self._set_status(status)
+        self._emit("finished", status, self._result if self._error is None else self._error)
+        outcome = self.result()
+        for future in self._futures:
+            if not future.done():
+                future.set_result(outcome)
+        self._futures.clear()
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            self._call(fn)
+
+    def _reconcile(self, state: ExecutionState) -> None:
+        for step in state.steps:
+            record = self._record(step.step_id)
+            record.attempts = max(record.attempts, step.attempts)
+            if step.duration_ms is not None:
+                record.duration_ms = step.duration_ms
+            if step.items is not None:
+                record.items = dict(step.items)
+            if step.status in ("skipped", "cancelled") and record.status != step.status:
+                self._settle(record, step.status)
+                self._emit("step_finished", step.step_id, step.status, {})
+        for rollback in state.rollbacks:
+            record = self._record(str(rollback["step_id"]))
+            detail = {"rollback_status": rollback.get("status"), "error": rollback.get("error")}
+            self._settle(record, "rolled_back")
+            self._add_message(f"{record.step_id} rolled back ({rollback.get('status')})")
+            self._emit("step_finished", record.step_id, "rolled_back", detail)
+        self._publish_items(state)
+
+    # --- Streaming counters --------------------------------------------------------------
+    def _poll_items(self) -> None:
+        state = read_state(self._orchestrator, self._execution_id)
+        if state is not None:
+            self._publish_items(state)
+
+    def _publish_items(self, state: ExecutionState) -> None:
+        counts = {s.step_id: dict(s.items) for s in state.steps if s.items is not None}
+        if counts and counts != self._items:
+            self._items = counts
+            for step_id, items in counts.items():
+                self._record(step_id).items = dict(items)
+            self._emit("item_counts", {k: dict(v) for k, v in counts.items()})
+
+    # --- helpers -------------------------------------------------------------------------
+    def _record(self, step: str) -> StepRecord:
+        record = self._steps.get(step)
+        if record is None:  # a node added after the first status read; keep it, never raise
+            record = self._steps[step] = StepRecord(step)
+        return record
+
+    @staticmethod
+    def _settle(record: StepRecord, status: str) -> None:
+        record.status = status
+        record.finished_at = time.time()
+        if record.started_at is not None:
+            record.duration_ms = (record.finished_at - record.started_at) * 1000
+
+    def _set_status(self, status: str) -> None:
+        if status != self._status:
+            self._status = status
+            self._emit("status_changed", status)
+
+    def _add_message(self, text: str) -> None:
+        self._messages.append(text)
+        self._emit("message", text)
+
+    def _call(self, fn: Callable[[WorkflowExecution], Any]) -> None:
+        try:
+            fn(self)
+        except Exception as exc:  # a user's callback must not break the handle or the loop
+            traceback.print_exception(exc, file=sys.stderr)
+            self._add_message(f"done callback {getattr(fn, '__name__', fn)!s} raised: {exc!r}")

@@ -1,0 +1,133 @@
+"""One reading of an execution's state for both orchestrators, through their public API only.
+
+The engine under the facades is being restructured, so the Qt layer never reaches into it:
+everything here goes through ``get_execution_status`` (and the documented signals), and the
+two result shapes (v1's dict, v2's ``WorkflowExecutionContext``) are normalised into one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import PluginError, PluginErrorCode
+
+#: Execution states, as v1's ``get_execution_status()["status"]`` spells them.
+FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+#: Step states that end a step (``rolled_back`` is reported after ``completed``).
+FINAL_STEP_STATUSES = frozenset({"completed", "failed", "skipped", "cancelled", "rolled_back"})
+ITEM_KEYS = ("items_in", "items_out", "items_dropped", "items_failed")
+
+
+@dataclass
+class StepState:
+    """One step/node as the orchestrator reports it."""
+
+    step_id: str
+    status: str
+    attempts: int
+    output: dict[str, Any]
+    error: str
+    duration_ms: float | None = None
+    items: dict[str, int] | None = None
+
+
+@dataclass
+class ExecutionState:
+    """One execution as the orchestrator reports it, the same for v1 and v2."""
+
+    execution_id: str
+    workflow_id: str
+    status: str
+    progress: float
+    current_step: str
+    steps: list[StepState]
+    result: dict[str, Any]
+    error: str
+    error_code: int
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def is_graph_orchestrator(orchestrator: Any) -> bool:
+    """v2 (``AdvancedPluginOrchestrator``) has node signals where v1 has step signals."""
+    return hasattr(type(orchestrator), "node_started")
+
+
+def read_state(orchestrator: Any, execution_id: str) -> ExecutionState | None:
+    """The execution's state, or None when the orchestrator no longer knows it."""
+    found = orchestrator.get_execution_status(execution_id)
+    if not found:
+        return None
+    status = found.value()
+    if isinstance(status, dict):
+        return _from_v1(status)
+    return _from_v2(status)
+
+
+def _from_v1(status: dict[str, Any]) -> ExecutionState:
+    steps = [
+        StepState(
+            step_id=r["step_id"],
+            status=str(r["status"]).lower(),
+            attempts=int(r["retry_count"]) + 1 if r.get("start_time") else 0,
+            output=dict(r.get("result_data") or {}),
+            error=str(r.get("error_message") or ""),
+            duration_ms=float(r["execution_time"]) if r.get("end_time") else None,
+        )
+        for r in status.get("step_results", [])
+    ]
+    return ExecutionState(
+        execution_id=status["execution_id"],
+        workflow_id=status["workflow_id"],
+        status=str(status["status"]),
+        progress=float(status.get("progress", 0.0)),
+        current_step=str(status.get("current_step") or ""),
+        steps=steps,
+        result=dict(status.get("result") or {}),
+        error=str(status.get("error") or ""),
+        error_code=int(status.get("error_code") or 0),
+        rollbacks=list(status.get("rollbacks", [])),
+    )
+
+
+def _from_v2(context: Any) -> ExecutionState:
+    steps = []
+    for node_id, node in context.node_states.items():
+        items = {key: int(node[key]) for key in ITEM_KEYS if key in node}
+        steps.append(
+            StepState(
+                step_id=node_id,
+                status=str(node.get("status", "pending")),
+                attempts=int(node.get("attempts", 0)),
+                output=dict(node.get("output") or {}),
+                error=str(node.get("error") or ""),
+                duration_ms=node.get("duration_ms"),
+                items=items or None,
+            )
+        )
+    status = context.status.name.lower()
+    messages = list(context.error_messages)
+    return ExecutionState(
+        execution_id=context.execution_id,
+        workflow_id=context.workflow_id,
+        status=status,
+        progress=float(context.progress),
+        current_step=str(context.current_node or ""),
+        steps=steps,
+        result=dict(context.execution_data.get("result") or {}),
+        error=messages[0] if messages else "",
+        error_code=0,
+    )
+
+
+def outcome_error(state: ExecutionState) -> PluginError:
+    """The error an unsuccessful execution's ``result()`` holds (v1's code when it has one)."""
+    code = PluginErrorCode.ExecutionFailed
+    if state.status == "cancelled":
+        code = PluginErrorCode.OperationCancelled
+    elif state.error_code in PluginErrorCode._value2member_map_:
+        code = PluginErrorCode(state.error_code)
+    message = state.error or f"execution '{state.execution_id}' {state.status}"
+    return PluginError(
+        code, message, context={"execution_id": state.execution_id, "status": state.status}
+    )

@@ -1,0 +1,25 @@
+"""Qt widgets and item models for orchestrators: ``qtforge_orch.widgets``.
+
+``ExecutionsModel`` and ``StepsModel`` (any ``QTableView`` shows them; sort through a
+``QSortFilterProxyModel`` with ``setSortRole(SORT_ROLE)``), ``WorkflowGraphView`` and the
+ready-made ``WorkflowMonitor``. Everything lives in the GUI thread and batches updates per
+frame. Requires a ``QApplication``.
+"""
+
+from ._executions_model import ExecutionsModel
+from ._graph import WorkflowGraphView
+from ._monitor import WorkflowMonitor
+from ._steps_model import SORT_ROLE, STATUS_ROLE, StepsModel
+from ._style import STATUS_COLORS, status_color, status_icon
+
+__all__ = [
+    "SORT_ROLE",
+    "STATUS_COLORS",
+    "STATUS_ROLE",
+    "ExecutionsModel",
+    "StepsModel",
+    "WorkflowGraphView",
+    "WorkflowMonitor",
+    "status_color",
+    "status_icon",
+]

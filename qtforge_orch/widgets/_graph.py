@@ -1,0 +1,343 @@
+"""``WorkflowGraphView``: a workflow drawn as nodes and connections, with live status."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QWidget,
+)
+
+from .._errors import PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
+from ..qt._execution import WorkflowExecution
+from ._coalesce import BUDGET_S, FrameBatcher
+from ._layout import NODE_H, NODE_W, graph_spec, layout
+from ._style import status_color, status_label
+
+_DARK_TEXT = frozenset({"pending", "skipped", "paused"})
+#: Below this zoom, labels are hidden: unreadable, and drawing them is most of a frame.
+LABEL_MIN_ZOOM = 0.35
+_EDGE_PENS = {
+    "Control": Qt.PenStyle.DashLine,
+    "Dependency": Qt.PenStyle.DotLine,
+    "Event": Qt.PenStyle.DashDotLine,
+}
+
+
+class _Node:
+    """The items of one node: a filled rounded box, its label and a detail line."""
+
+    def __init__(self, scene: QGraphicsScene, node_id: str, label: str, x: float, y: float):
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, NODE_W, NODE_H), 8, 8)
+        self.box = QGraphicsPathItem(path)
+        self.box.setPos(x, y)
+        self.box.setPen(QPen(QColor("#37474f"), 1.2))
+        self.box.setFlag(QGraphicsPathItem.GraphicsItemFlag.ItemIsSelectable)
+        self.box.setData(0, node_id)
+        # Repaints blit a cached pixmap instead of re-rasterising path and text: a frame of a
+        # 1,000-node graph costs a few milliseconds, not most of the frame.
+        self.box.setCacheMode(QGraphicsPathItem.CacheMode.DeviceCoordinateCache)
+        self.box.setToolTip(node_id)
+        self.label = QGraphicsSimpleTextItem(label if len(label) <= 18 else label[:17] + "…")
+        self.label.setParentItem(self.box)
+        font = QFont()
+        font.setBold(True)
+        self.label.setFont(font)
+        self.label.setPos(8, 6)
+        self.detail = QGraphicsSimpleTextItem("")
+        self.detail.setParentItem(self.box)
+        self.detail.setPos(8, 29)
+        scene.addItem(self.box)
+        self.status = ""
+        self.set_status("pending", "")
+
+    def set_status(self, status: str, detail: str) -> None:
+        if status != self.status:
+            self.status = status
+            self.box.setBrush(QBrush(status_color(status)))
+            text = QColor("#212121" if status in _DARK_TEXT else "#ffffff")
+            self.label.setBrush(text)
+            self.detail.setBrush(text)
+        if detail != self.detail.text():
+            self.detail.setText(detail)
+
+
+class WorkflowGraphView(QGraphicsView):
+    """Draws a ``Workflow`` or ``PluginWorkflow``; bound to a ``WorkflowExecution`` it shows
+    each node's live status (colour), attempts and Streaming item counts (on the edges) and
+    the overall progress. Ctrl+wheel or +/- zoom, drag pans, 0 fits; ``node_selected``
+    reports clicks. Updates are batched per frame."""
+
+    node_selected = Signal(str)
+
+    def __init__(self, workflow: Any = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setBackgroundBrush(QColor("#fafafa"))
+        self._nodes: dict[str, _Node] = {}
+        self._edge_labels: dict[str, list[QGraphicsSimpleTextItem]] = {}
+        self._handle: WorkflowExecution | None = None
+        self._overlay = ""
+        self._labels_shown = True
+        self._batch = FrameBatcher(self._apply, self)
+        self.scene().selectionChanged.connect(self._selection_changed)
+        if workflow is not None:
+            self.set_workflow(workflow)
+
+    # --- content ---------------------------------------------------------------------------
+    def set_workflow(self, workflow: Any) -> Expected[None]:
+        """Draw a workflow (replacing the current one); positions come from
+        ``ui_properties`` (v2) / ``metadata`` (v1) ``{"x", "y"}`` when every node has one,
+        else a layered layout. ``InvalidArgument`` for anything but a workflow."""
+        spec = graph_spec(workflow)
+        if not spec:
+            return from_error(spec.error())
+        graph = spec.value()
+        scene = self.scene()
+        scene.clear()
+        self._nodes.clear()
+        self._edge_labels.clear()
+        where = layout(graph)
+        for node in graph.nodes:
+            x, y = where[node]
+            self._nodes[node] = _Node(scene, node, graph.labels[node], x, y)
+        for source, target, kind in graph.edges:
+            if source in self._nodes and target in self._nodes:
+                self._add_edge(source, target, kind)
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-30, -30, 30, 30))
+        self._labels_shown = True
+        self.fit()
+        if self._handle is not None:
+            self._batch.mark_many(self._nodes)
+        return make_success()
+
+    def _add_edge(self, source: str, target: str, kind: str) -> None:
+        a = self._nodes[source].box.pos() + QPointF(NODE_W, NODE_H / 2)
+        b = self._nodes[target].box.pos() + QPointF(0, NODE_H / 2)
+        path = QPainterPath(a)
+        bend = max(40.0, abs(b.x() - a.x()) / 2)
+        path.cubicTo(a + QPointF(bend, 0), b - QPointF(bend, 0), b)
+        arrow = QPolygonF([b, b + QPointF(-9, -5), b + QPointF(-9, 5), b])
+        path.addPolygon(arrow)
+        pen = QPen(QColor("#78909c"), 1.4, _EDGE_PENS.get(kind, Qt.PenStyle.SolidLine))
+        self.scene().addPath(path, pen).setZValue(-1)
+        label = self.scene().addSimpleText("")
+        label.setBrush(QColor("#263238"))
+        label.setPos((a + b) / 2 + QPointF(-20, -16))
+        self._edge_labels.setdefault(source, []).append(label)
+
+    def node_ids(self) -> list[str]:
+        return list(self._nodes)
+
+    def node_scene_rect(self, node_id: str) -> QRectF:
+        """Where a node is drawn, in scene coordinates (empty for an unknown id)."""
+        node = self._nodes.get(node_id)
+        return QRectF(node.box.pos(), QSizeF(NODE_W, NODE_H)) if node is not None else QRectF()
+
+    def node_status(self, node_id: str) -> str:
+        node = self._nodes.get(node_id)
+        return node.status if node is not None else ""
+
+    # --- live execution --------------------------------------------------------------------
+    def set_execution(self, handle: WorkflowExecution | None) -> None:
+        """Follow an execution of the drawn workflow (None: stop following; colours stay)."""
+        if self._handle is not None:
+            for signal in self._signals(self._handle):
+                signal.disconnect(self._on_change)
+        self._handle = handle
+        if handle is not None:
+            for signal in self._signals(handle):
+                signal.connect(self._on_change)
+            self._batch.mark_many(self._nodes)
+
+    def execution(self) -> WorkflowExecution | None:
+        return self._handle
+
+    @staticmethod
+    def _signals(handle: WorkflowExecution) -> list[Any]:
+        return [
+            handle.step_started,
+            handle.step_finished,
+            handle.step_retrying,
+            handle.item_counts,
+            handle.progress,
+            handle.finished,
+            handle.status_changed,
+        ]
+
+    def _on_change(self, *args: Any) -> None:
+        if args and isinstance(args[0], str) and args[0] in self._nodes:
+            self._batch.mark(args[0])
+        elif args and isinstance(args[0], dict):
+            self._batch.mark_many(args[0])
+        elif args and args[0] in ("completed", "failed", "cancelled"):
+            self._batch.mark_many(self._nodes)  # finished: skipped/cancelled/rolled back
+        else:
+            self._batch.mark("")  # progress/status: the overlay only
+
+    def flush(self) -> None:
+        """Apply pending updates now instead of at the next frame."""
+        self._batch.flush_all()
+
+    def _apply(self, dirty: set[object]) -> set[object] | None:
+        handle = self._handle
+        if handle is None:
+            return None
+        deadline = time.perf_counter() + BUDGET_S
+        pending = list(dirty)
+        for done, key in enumerate(pending):
+            if done % 64 == 63 and time.perf_counter() > deadline:
+                self._update_overlay(handle)
+                return set(pending[done:])
+            node = self._nodes.get(key) if isinstance(key, str) else None
+            record = handle.step(key) if node is not None and isinstance(key, str) else None
+            if node is None or record is None:
+                continue
+            detail = f"attempt {record.attempts}" if record.attempts > 1 else ""
+            if record.items:
+                taken, sent = record.items.get("items_in", 0), record.items.get("items_out", 0)
+                detail = f"in {taken} out {sent}"
+                for label in self._edge_labels.get(record.step_id, []):
+                    label.setText(f"{sent} items")
+            elif record.status not in ("pending", "running"):
+                detail = detail or status_label(record.status)
+            node.set_status(record.status, detail)
+        self._update_overlay(handle)
+        return None
+
+    def _update_overlay(self, handle: WorkflowExecution) -> None:
+        overlay = (
+            f"{handle.workflow_id()}  ·  {status_label(handle.status())}  ·  "
+            f"{handle.current_progress() * 100:.0f} %"
+        )
+        if overlay != self._overlay:
+            self._overlay = overlay
+            self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF | Any) -> None:
+        """The overall status and progress, fixed in the top-left corner of the view."""
+        if not self._overlay:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor("#263238"))
+        painter.drawText(10, 20, self._overlay)
+        painter.restore()
+
+    # --- zoom, pan, selection --------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float) -> None:
+        factor = min(8.0, max(0.02, factor))
+        self.scale(factor / self.zoom(), factor / self.zoom())
+        self._update_detail_level()
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.zoom() * 1.25)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.zoom() / 1.25)
+
+    def fit(self) -> None:
+        """Show the whole workflow."""
+        rect = self.scene().itemsBoundingRect()
+        if not rect.isEmpty():
+            self.fitInView(rect.adjusted(-20, -20, 20, 20), Qt.AspectRatioMode.KeepAspectRatio)
+        self._update_detail_level()
+
+    def _update_detail_level(self) -> None:
+        shown = self.zoom() >= LABEL_MIN_ZOOM
+        if shown != self._labels_shown:
+            self._labels_shown = shown
+            for node in self._nodes.values():
+                node.label.setVisible(shown)
+                node.detail.setVisible(shown)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.set_zoom(self.zoom() * 1.15 ** (event.angleDelta().y() / 120))
+            event.accept()
+        else:
+            super().wheelEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_in()
+        elif key == Qt.Key.Key_Minus:
+            self.zoom_out()
+        elif key == Qt.Key.Key_0:
+            self.fit()
+        else:
+            super().keyPressEvent(event)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit()
+
+    def _selection_changed(self) -> None:
+        selected = self.scene().selectedItems()
+        if selected:
+            self.node_selected.emit(str(selected[0].data(0)))
+
+    def select_node(self, node_id: str) -> None:
+        self.scene().clearSelection()
+        if node := self._nodes.get(node_id):
+            node.box.setSelected(True)
+
+    # --- export ----------------------------------------------------------------------------
+    def export_png(self, path: str, scale: float = 2.0) -> Expected[None]:
+        """The whole workflow (not just the visible part) as a PNG."""
+        rect = self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        size = QSize(max(1, int(rect.width() * scale)), max(1, int(rect.height() * scale)))
+        image = QImage(size, QImage.Format.Format_ARGB32)
+        image.fill(QColor("#ffffff"))
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.scene().render(painter, QRectF(0, 0, size.width(), size.height()), rect)
+        painter.end()
+        if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
+            return make_error(PluginErrorCode.FileSystemError, f"could not write PNG {path!r}")
+        return make_success()
+
+    def export_svg(self, path: str) -> Expected[None]:
+        """The whole workflow as an SVG (vector; text stays text)."""
+        from PySide6.QtSvg import QSvgGenerator
+
+        rect = self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(rect.size().toSize())
+        generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+        generator.setTitle(self._overlay or "workflow")
+        painter = QPainter()
+        if not painter.begin(generator):
+            return make_error(PluginErrorCode.FileSystemError, f"could not write SVG {path!r}")
+        self.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
+        painter.end()
+        return make_success()

@@ -1,0 +1,231 @@
+"""``WorkflowMonitor``: graph, steps table, progress bar, log and Run/Pause/Cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .._expected import Expected, from_error, make_success
+from ..qt._execution import WorkflowExecution
+from ._coalesce import FrameBatcher
+from ._graph import WorkflowGraphView
+from ._steps_model import SORT_ROLE, StepsModel
+from ._style import status_label
+
+LOG_LINES = 2000
+#: The log, progress bar and status line refresh at 20 Hz: text nobody reads at 60 Hz, and
+#: their repaints would share the graph's frames.
+CHROME_MS = 50
+
+
+class WorkflowMonitor(QWidget):
+    """A ready-made monitor for one registered workflow of an orchestrator::
+
+        monitor = WorkflowMonitor(orchestrator, "etl")
+        monitor.show()          # Run starts it; monitor.run() from code does the same
+
+    Nothing here blocks: Run calls ``start_workflow`` and every display follows the
+    handle's signals, batched per frame."""
+
+    execution_started = Signal(object)  # the WorkflowExecution
+    execution_finished = Signal(str)  # its final status
+
+    def __init__(
+        self,
+        orchestrator: Any,
+        workflow_id: str,
+        input_data: dict[str, Any] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._orchestrator = orchestrator
+        self._workflow_id = workflow_id
+        self._input = input_data
+        self._handle: WorkflowExecution | None = None
+        self._log_lines: list[str] = []
+        self._batch = FrameBatcher(self._apply, self, CHROME_MS)
+
+        self._run_button = QPushButton("Run")
+        self._pause_button = QPushButton("Pause")
+        self._cancel_button = QPushButton("Cancel")
+        self._status = QLabel("not started")
+        bar = QHBoxLayout()
+        for button in (self._run_button, self._pause_button, self._cancel_button):
+            bar.addWidget(button)
+        bar.addWidget(self._status, 1)
+        self._run_button.clicked.connect(self.run)
+        self._pause_button.clicked.connect(self.toggle_pause)
+        self._cancel_button.clicked.connect(self.cancel)
+
+        self._graph = WorkflowGraphView()
+        self._steps = StepsModel(parent=self)
+        self._proxy = QSortFilterProxyModel(self)
+        self._proxy.setSourceModel(self._steps)
+        self._proxy.setSortRole(SORT_ROLE)
+        self._table = QTableView()
+        self._table.setModel(self._proxy)
+        self._table.setSortingEnabled(True)
+        # Unsorted until the user clicks a header: a sorted proxy re-sorts (calling data()
+        # for every changed row) on each batched update, which a 1,000-step run cannot afford.
+        self._table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self._table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self._table.verticalHeader().setVisible(False)
+        self._table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._table.horizontalHeader().setStretchLastSection(True)
+        self._graph.node_selected.connect(self._select_row)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self._graph)
+        splitter.addWidget(self._table)
+        splitter.setSizes([600, 500])
+
+        self._progress = QProgressBar()
+        self._progress.setRange(0, 1000)
+        self._progress.setFormat("%p %")
+        self._log = QPlainTextEdit()
+        self._log.setReadOnly(True)
+        self._log.setMaximumBlockCount(LOG_LINES)
+        self._log.setMaximumHeight(130)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self._progress)
+        layout.addWidget(self._log)
+        self.setWindowTitle(f"Workflow {workflow_id}")
+
+        workflow = orchestrator.get_workflow(workflow_id)
+        if workflow:
+            self._graph.set_workflow(workflow.value())
+        else:
+            self._log_line(f"cannot show workflow: {workflow.error().message}")
+            self._run_button.setEnabled(False)
+        self._update_buttons()
+
+    # --- parts -------------------------------------------------------------------------------
+    def graph_view(self) -> WorkflowGraphView:
+        return self._graph
+
+    def steps_model(self) -> StepsModel:
+        return self._steps
+
+    def steps_view(self) -> QTableView:
+        return self._table
+
+    def log_view(self) -> QPlainTextEdit:
+        return self._log
+
+    def progress_bar(self) -> QProgressBar:
+        return self._progress
+
+    def execution(self) -> WorkflowExecution | None:
+        return self._handle
+
+    # --- actions -----------------------------------------------------------------------------
+    def run(self) -> Expected[WorkflowExecution]:
+        """Start the workflow (never blocks); its error, if any, goes to the log too."""
+        started = self._orchestrator.start_workflow(self._workflow_id, self._input)
+        if not started:
+            self._log_line(f"cannot start: {started.error().message}")
+            return from_error(started.error())
+        self.set_execution(started.value())
+        self.execution_started.emit(started.value())
+        return make_success(started.value())
+
+    def set_execution(self, handle: WorkflowExecution) -> None:
+        """Show an execution started elsewhere (its past is read from the handle)."""
+        old = self._handle
+        if old is not None:
+            for signal, slot in self._connections(old):
+                signal.disconnect(slot)
+        self._handle = handle
+        self._steps.set_handle(handle)
+        self._graph.set_execution(handle)
+        self._log.clear()
+        self._log_lines = [f"started {handle.execution_id()}", *handle.messages()]
+        for signal, slot in self._connections(handle):
+            signal.connect(slot)
+        self._batch.mark("all")
+        if handle.is_finished():
+            self._on_finished(handle.status(), None)
+
+    def _connections(self, handle: WorkflowExecution) -> list[tuple[Any, Any]]:
+        return [
+            (handle.message, self._log_line),
+            (handle.step_finished, self._on_step_finished),
+            (handle.progress, self._on_change),
+            (handle.status_changed, self._on_change),
+            (handle.finished, self._on_finished),
+        ]
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            done = self._handle.cancel()
+            if not done:
+                self._log_line(f"cancel: {done.error().message}")
+
+    def toggle_pause(self) -> None:
+        handle = self._handle
+        if handle is None:
+            return
+        done = handle.resume() if handle.status() == "paused" else handle.pause()
+        if not done:
+            self._log_line(done.error().message)
+
+    def flush(self) -> None:
+        """Apply every pending display update now (before a screenshot, in tests)."""
+        self._steps.flush()
+        self._graph.flush()
+        self._batch.flush_all()
+
+    # --- live updates (batched) --------------------------------------------------------------
+    def _log_line(self, text: str) -> None:
+        self._log_lines.append(text)
+        self._batch.mark("log")
+
+    def _on_step_finished(self, step: str, status: str, _output: Any) -> None:
+        if status not in ("completed", "failed"):  # completions: the table; failures: message
+            self._log_line(f"{step}: {status_label(status)}")
+
+    def _on_change(self, *_: Any) -> None:
+        self._batch.mark("state")
+
+    def _on_finished(self, status: str, _result: Any) -> None:
+        self._batch.mark("state")
+        self.execution_finished.emit(status)
+
+    def _apply(self, _dirty: set[object]) -> None:
+        if self._log_lines:
+            lines, self._log_lines = self._log_lines, []
+            self._log.appendPlainText("\n".join(lines))
+        handle = self._handle
+        if handle is not None:
+            self._progress.setValue(round(handle.current_progress() * 1000))
+            self._status.setText(f"{handle.execution_id()}: {status_label(handle.status())}")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        handle = self._handle
+        running = handle is not None and not handle.is_finished()
+        self._run_button.setEnabled(not running and self._graph.node_ids() != [])
+        self._cancel_button.setEnabled(running)
+        self._pause_button.setEnabled(running and handle is not None and handle.supports_pause())
+        paused = handle is not None and handle.status() == "paused"
+        self._pause_button.setText("Resume" if paused else "Pause")
+
+    def _select_row(self, node_id: str) -> None:
+        row = self._steps.row_of(node_id)
+        if row >= 0:
+            self._table.selectRow(self._proxy.mapFromSource(self._steps.index(row, 0)).row())

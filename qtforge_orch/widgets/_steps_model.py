@@ -1,0 +1,217 @@
+"""``StepsModel``: the steps (v1) or nodes (v2) of one execution, live, as a table."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QBrush
+
+from ..qt._execution import StepRecord, WorkflowExecution
+from ._coalesce import BUDGET_S, FrameBatcher
+from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label, summarize
+
+#: Raw, sortable values (numbers stay numbers): use with ``QSortFilterProxyModel.setSortRole``.
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+#: The status string of the row (``completed``, ``failed``, ...).
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
+
+_Index = QModelIndex | QPersistentModelIndex
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_ROLES = frozenset(
+    {
+        _DISPLAY,
+        SORT_ROLE,
+        STATUS_ROLE,
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+    }
+)
+
+
+class StepsModel(QAbstractTableModel):
+    """One row per step/node of a ``WorkflowExecution``: status, attempts, time, items
+    (Streaming counters), output summary, error. Updates are batched per frame and emitted
+    as one ``dataChanged`` range."""
+
+    COLUMNS = ("Step", "Status", "Attempts", "Time", "Items", "Output", "Error")
+    STEP, STATUS, ATTEMPTS, TIME, ITEMS, OUTPUT, ERROR = range(7)
+
+    def __init__(
+        self, handle: WorkflowExecution | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._handle: WorkflowExecution | None = None
+        self._ids: list[str] = []
+        self._rows: list[StepRecord] = []
+        self._row_of: dict[str, int] = {}
+        self._batch = FrameBatcher(self._apply, self)
+        if handle is not None:
+            self.set_handle(handle)
+
+    def handle(self) -> WorkflowExecution | None:
+        return self._handle
+
+    def set_handle(self, handle: WorkflowExecution | None) -> None:
+        """Show another execution (None: empty). Rows start from the handle's snapshot, so
+        binding late shows everything that already happened."""
+        old = self._handle
+        if old is not None:
+            for signal, slot in self._connections(old):
+                signal.disconnect(slot)
+        self.beginResetModel()
+        self._handle = handle
+        self._ids = handle.step_ids() if handle is not None else []
+        self._row_of = {step: row for row, step in enumerate(self._ids)}
+        self._rows = [self._read(step) for step in self._ids]
+        self.endResetModel()
+        if handle is not None:
+            for signal, slot in self._connections(handle):
+                signal.connect(slot)
+
+    def _connections(self, handle: WorkflowExecution) -> list[tuple[Any, Any]]:
+        return [
+            (handle.step_started, self._on_step),
+            (handle.step_finished, self._on_step),
+            (handle.step_retrying, self._on_step),
+            (handle.item_counts, self._on_items),
+            (handle.finished, self._on_all),
+        ]
+
+    def flush(self) -> None:
+        """Apply pending updates now instead of at the next frame."""
+        self._batch.flush_all()
+
+    def step_id(self, row: int) -> str:
+        return self._ids[row] if 0 <= row < len(self._ids) else ""
+
+    def row_of(self, step_id: str) -> int:
+        return self._row_of.get(step_id, -1)
+
+    # --- live updates ----------------------------------------------------------------------
+    def _on_step(self, step: str, *_: Any) -> None:
+        self._batch.mark(step)
+
+    def _on_items(self, counts: dict[str, Any]) -> None:
+        self._batch.mark_many(counts)
+
+    def _on_all(self, *_: Any) -> None:
+        self._batch.mark_many(self._ids)
+
+    def _read(self, step: str) -> StepRecord:
+        record = self._handle.step(step) if self._handle is not None else None
+        return record if record is not None else StepRecord(step)
+
+    def _apply(self, dirty: set[object]) -> set[object] | None:
+        if self._handle is None:
+            return None
+        known = self._handle.step_ids()
+        if len(known) > len(self._ids):  # nodes the handle met after binding
+            first = len(self._ids)
+            self.beginInsertRows(QModelIndex(), first, len(known) - 1)
+            for step in known[first:]:
+                self._row_of[step] = len(self._ids)
+                self._ids.append(step)
+                self._rows.append(self._read(step))
+            self.endInsertRows()
+        rows = sorted(self._row_of[s] for s in dirty if isinstance(s, str) and s in self._row_of)
+        left: set[object] = set()
+        deadline = time.perf_counter() + BUDGET_S
+        for done, row in enumerate(rows):
+            if done % 64 == 63 and time.perf_counter() > deadline:
+                left = {self._ids[r] for r in rows[done:]}
+                rows = rows[:done]
+                break
+            self._rows[row] = self._read(self._ids[row])
+        if rows:
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], last))
+        return left
+
+    # --- QAbstractItemModel ----------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == _DISPLAY
+            and 0 <= section < len(self.COLUMNS)
+        ):
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+        if role not in _ROLES:  # views ask for a dozen roles per cell: answer most at once
+            return None
+        row = index.row()
+        if not index.isValid() or not 0 <= row < len(self._rows):
+            return None
+        record, column = self._rows[row], index.column()
+        if role == _DISPLAY:
+            return self._display(record, column)
+        if role == SORT_ROLE:
+            return self._sort_value(record, index.row(), column)
+        if role == STATUS_ROLE:
+            return record.status
+        if column == self.STATUS:
+            if role == Qt.ItemDataRole.DecorationRole:
+                return status_icon(record.status)
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(status_color(record.status))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.OUTPUT:
+                return summarize(record.output, 2000)
+            if column == self.ERROR:
+                return record.error or None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.ATTEMPTS, self.TIME):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, record: StepRecord, column: int) -> Any:
+        if column == self.STEP:
+            return record.step_id
+        if column == self.STATUS:
+            return status_label(record.status)
+        if column == self.ATTEMPTS:
+            return record.attempts
+        if column == self.TIME:
+            return format_ms(record.duration_ms)
+        if column == self.ITEMS:
+            items = record.items
+            if not items:
+                return ""
+            text = f"in {items.get('items_in', 0)} / out {items.get('items_out', 0)}"
+            keys = ("items_dropped", "items_failed")
+            extra = [f"{k[6:]} {items[k]}" for k in keys if items.get(k)]
+            return ", ".join([text, *extra])
+        if column == self.OUTPUT:
+            return summarize(record.output) if record.output else ""
+        return record.error
+
+    def _sort_value(self, record: StepRecord, row: int, column: int) -> Any:
+        if column == self.STEP:
+            return row  # declaration order
+        if column == self.STATUS:
+            return STATUS_ORDER.get(record.status, len(STATUS_ORDER))
+        if column == self.ATTEMPTS:
+            return record.attempts
+        if column == self.TIME:
+            return record.duration_ms if record.duration_ms is not None else -1.0
+        if column == self.ITEMS:
+            return (record.items or {}).get("items_in", -1)
+        return self._display(record, column)
