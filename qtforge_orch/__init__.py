@@ -12,6 +12,7 @@ from ._lazy import load as _load
 if TYPE_CHECKING:
     from ._engine.context import StepContext
     from ._engine.futures import ExecutionFuture
+    from ._engine.retry import NON_TRANSIENT_CODES, RetryPolicy
     from ._errors import PluginError, PluginErrorCode
     from ._expected import Expected, expected, make_error, make_success
     from .orchestration._v1_model import (
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "NON_TRANSIENT_CODES",
     "AdvancedPluginOrchestrator",
     "ConnectionType",
     "ExecutionFuture",
@@ -65,6 +67,7 @@ __all__ = [
     "PluginOrchestrator",
     "PluginState",
     "PluginWorkflow",
+    "RetryPolicy",
     "StepContext",
     "StepRecord",
     "StepResult",

@@ -28,6 +28,8 @@ PUBLIC_NAMES: dict[str, str] = {
     "FileSystemMonitorPlugin": "qtforge_orch.plugins",
     "StepContext": "qtforge_orch._engine.context",
     "ExecutionFuture": "qtforge_orch._engine.futures",
+    "RetryPolicy": "qtforge_orch._engine.retry",
+    "NON_TRANSIENT_CODES": "qtforge_orch._engine.retry",
     # Qt application layer (widgets are in qtforge_orch.widgets)
     "WorkflowExecution": "qtforge_orch.qt._execution",
     "ExecutionSnapshot": "qtforge_orch.qt._execution",

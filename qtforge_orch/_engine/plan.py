@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from .retry import RetryPolicy
+
 
 class TaskState(IntEnum):
     # Same order and values as the public StepStatus so facades convert by value.
@@ -88,6 +90,7 @@ class TaskSpec:
     out_port: str = ""
     # v2: the wire whose list value this task maps over (fed by a Splitter), if any
     fan_out: Wire | None = None
+    retry: RetryPolicy | None = None  # None: max_retries/retry_delay_ms, default codes
 
 
 @dataclass(slots=True, eq=False)

@@ -24,6 +24,7 @@ from .events import Event
 from .guard import RunLock
 from .invoke import Outcome, call_plugin
 from .plan import Plan, Role, TaskSpec, TaskState, WireKind
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .compensation import Compensation
@@ -77,6 +78,10 @@ STALL_S = 0.002
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _default_policy(task: TaskSpec) -> RetryPolicy:
+    return RetryPolicy(task.max_retries, task.retry_delay_ms)
 
 
 class Run:
@@ -500,7 +505,13 @@ class Run:
     def _attempt_failed(self, index: int, error: PluginError, *, retry: bool = True) -> None:
         task = self.plan.tasks[index]
         self.step_progress.pop(index, None)
-        if retry and self.retries[index] < task.max_retries and not self._stopping:
+        policy = task.retry or _default_policy(task)
+        if (
+            retry
+            and self.retries[index] < policy.max_retries
+            and not self._stopping
+            and policy.retryable(error.code)
+        ):
             self.retries[index] += 1
             self.states[index] = _T
             names = self.engine.names
@@ -509,7 +520,7 @@ class Run:
                     names.task_retrying, (self.execution_id, task.key, self.retries[index])
                 )
             self._retry_timers[index] = self.engine.timers.call_later(
-                task.retry_delay_ms / 1000.0, lambda: self._on_retry_due(index)
+                policy.delay_s(self.retries[index]), lambda: self._on_retry_due(index)
             )
             return
         self._fail(index, error)

@@ -9,6 +9,7 @@ from .._lazy import load as _load
 if TYPE_CHECKING:
     from .._engine.context import StepContext
     from .._engine.futures import ExecutionFuture
+    from .._engine.retry import NON_TRANSIENT_CODES, RetryPolicy
     from .._errors import PluginError, PluginErrorCode
     from .._expected import Expected, expected, make_error, make_success
     from ..orchestration._v1_model import (
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "NON_TRANSIENT_CODES",
     "AdvancedPluginOrchestrator",
     "ConnectionType",
     "ExecutionFuture",
@@ -58,6 +60,7 @@ __all__ = [
     "PluginOrchestrator",
     "PluginState",
     "PluginWorkflow",
+    "RetryPolicy",
     "StepContext",
     "StepResult",
     "StepStatus",

@@ -15,6 +15,7 @@ from .._engine.plan import (
     WireKind,
     link_successors,
 )
+from .._engine.retry import POLICY_KEY, RetryPolicy
 from ._v1_model import ExecutionMode, Workflow, WorkflowStep
 
 _MODES: dict[ExecutionMode, tuple[DataPolicy, JoinPolicy, int | None]] = {
@@ -35,17 +36,23 @@ def _evaluator(condition: Any) -> ConditionEvaluator | None:
 
 
 def _task(step: WorkflowStep, index: int, incoming: tuple[Wire, ...]) -> TaskSpec:
+    # Shared, not copied: the compiled plan only ever reads it, and the registered snapshot
+    # it comes from is never handed out (get_workflow returns a copy).
+    parameters = step.parameters
+    retry = None
+    if POLICY_KEY in parameters:
+        retry = RetryPolicy.build(step.max_retries, step.retry_delay, parameters[POLICY_KEY])
+        parameters = {k: v for k, v in parameters.items() if k != POLICY_KEY}
     return TaskSpec(
         key=step.id,
         index=index,
         plugin_id=step.plugin_id,
         command=step.method_name or "execute",
-        # Shared, not copied: the compiled plan only ever reads it, and the registered
-        # snapshot it comes from is never handed out (get_workflow returns a copy).
-        parameters=step.parameters,
+        parameters=parameters,
         timeout_ms=step.timeout or None,
-        max_retries=step.max_retries,
-        retry_delay_ms=step.retry_delay,
+        max_retries=step.max_retries if retry is None else retry.max_retries,
+        retry_delay_ms=step.retry_delay if retry is None else retry.retry_delay,
+        retry=retry,
         critical=step.critical,
         condition=None if step.condition is None else _evaluator(step.condition),
         incoming=incoming,

@@ -15,6 +15,7 @@ from ..._engine.plan import (
     WireKind,
     link_successors,
 )
+from ..._engine.retry import POLICY_KEY, RetryPolicy
 from ._v2_model import ConnectionType, PluginWorkflow, WorkflowExecutionMode, WorkflowNodeType
 
 DEFAULT_STREAM_CAPACITY = 1024
@@ -69,6 +70,11 @@ def compile_plugin_workflow(workflow: PluginWorkflow) -> Plan:
                 None,
             )
         timeout = config.get("timeout")
+        retry = RetryPolicy.build(
+            int(config.get("max_retries", 0)),
+            int(config.get("retry_delay", DEFAULT_RETRY_DELAY_MS)),
+            config.get(POLICY_KEY),
+        )
         tasks.append(
             TaskSpec(
                 key=node.node_id,
@@ -77,8 +83,9 @@ def compile_plugin_workflow(workflow: PluginWorkflow) -> Plan:
                 command=config.get("method") or "execute",
                 parameters=dict(config),
                 timeout_ms=int(timeout) if timeout else None,
-                max_retries=int(config.get("max_retries", 0)),
-                retry_delay_ms=int(config.get("retry_delay", DEFAULT_RETRY_DELAY_MS)),
+                max_retries=retry.max_retries,
+                retry_delay_ms=retry.retry_delay,
+                retry=retry,
                 critical=bool(config.get("critical", True)),
                 incoming=wires,
                 role=role,
