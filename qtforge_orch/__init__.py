@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         StepResult,
         StepStatus,
         Workflow,
+        WorkflowContext,
         WorkflowStep,
     )
     from .orchestration.advanced._v2_model import (
@@ -68,6 +69,7 @@ __all__ = [
     "StepStatus",
     "Workflow",
     "WorkflowConnection",
+    "WorkflowContext",
     "WorkflowExecutionContext",
     "WorkflowExecutionMode",
     "WorkflowExecutionStatus",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         StepResult,
         StepStatus,
         Workflow,
+        WorkflowContext,
         WorkflowStep,
     )
     from ..orchestration.advanced._v2_model import (
@@ -63,6 +64,7 @@ __all__ = [
     "StepStatus",
     "Workflow",
     "WorkflowConnection",
+    "WorkflowContext",
     "WorkflowExecutionContext",
     "WorkflowExecutionMode",
     "WorkflowExecutionStatus",

@@ -447,23 +447,25 @@ class Workflow:
 
     def has_step(self, step_id: str) -> bool:
         """Whether a step with this id exists."""
-        return self._position(step_id) is not None
+        return self._position(step_id, check_miss=True) is not None
 
     def get_step(self, step_id: str) -> WorkflowStep | None:
         """The workflow's own step with this id (edits change the workflow), or None."""
-        position = self._position(step_id)
+        position = self._position(step_id, check_miss=True)
         return None if position is None else self._steps[position]
 
-    def _position(self, step_id: str) -> int | None:
+    def _position(self, step_id: str, *, check_miss: bool = False) -> int | None:
         index = self._index
         if index is None:
             index = self._reindex()
         position = index.get(step_id)
-        # steps() hands out the step objects and their ids may be edited: a hit is checked
-        # and a stale index rebuilt (a miss is trusted; validate() reports duplicates).
-        if position is not None and (
+        # steps() hands out the step objects and their ids may be edited: a hit is checked and
+        # a stale index rebuilt; queries also rebuild on a miss, add_step trusts it (building a
+        # workflow stays linear; validate() reports a duplicate that slipped through).
+        stale = position is not None and (
             position >= len(self._steps) or self._steps[position].id != step_id
-        ):
+        )
+        if stale or (position is None and check_miss):
             position = self._reindex().get(step_id)
         return position
 

@@ -405,6 +405,22 @@ class WorkflowExecutionContext(BaseModel):
     current_node: str = ""
     error_messages: list[str] = Field(default_factory=list)
 
+    # The header's WorkflowExecutionContext names the same facts differently (read-only).
+    @property
+    def global_data(self) -> dict[str, Any]:
+        """The header's name for ``execution_data``."""
+        return self.execution_data
+
+    @property
+    def node_outputs(self) -> dict[str, Any]:
+        """Each node's output (from ``node_states``), keyed by node id."""
+        return {key: state.get("output") for key, state in self.node_states.items()}
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the execution was cancelled."""
+        return self.status is WorkflowExecutionStatus.Cancelled
+
     def to_json(self) -> dict[str, Any]:
         """The context as JSON: status by name, times as ISO 8601."""
         from ._v2_json import model_to_json
