@@ -58,9 +58,7 @@ def v1_workflow_from_json(json: dict[str, Any]) -> dict[str, Any]:
                 "retry_delay": to_int(step_json.get("retry_delay"), 1000),
                 "critical": to_bool(step_json.get("critical"), True),
                 "metadata": to_object(step_json.get("metadata")),
-                "dependencies": [
-                    to_string(dep) for dep in to_array(step_json.get("dependencies"))
-                ],
+                "dependencies": [to_string(dep) for dep in to_array(step_json.get("dependencies"))],
             }
             steps[step["id"]] = step  # add_step: m_steps[step.id] = step
     rollbacks: dict[str, dict[str, Any]] = {}

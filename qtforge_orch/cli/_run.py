@@ -160,7 +160,9 @@ def run_workflow(
         if as_json:
             finished = orchestrator.wait_for_execution(execution_id, timeout_ms)
         else:
-            with Live(tracker.table(), console=console, refresh_per_second=8, transient=True) as live:
+            with Live(
+                tracker.table(), console=console, refresh_per_second=8, transient=True
+            ) as live:
                 tracker.live = live
                 finished = orchestrator.wait_for_execution(execution_id, timeout_ms)
                 tracker.live = None
