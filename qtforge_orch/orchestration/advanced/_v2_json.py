@@ -35,7 +35,8 @@ from pydantic import BaseModel, ValidationError
 from ..._errors import PluginErrorCode
 from ..._expected import Expected, make_error
 from ..._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy, json_type
-from ._v2_model import PluginWorkflow, WorkflowExecutionMode, _choices, _parse_enum
+from ._v2_enums import _choices, _parse_enum
+from ._v2_model import PluginWorkflow, WorkflowExecutionMode
 
 FORMAT_VERSION = 2
 FORMAT_KEY = "format_version"
