@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         StepResult,
         StepStatus,
         Workflow,
+        WorkflowContext,
         WorkflowStep,
     )
     from .orchestration.advanced._v2_model import (
@@ -74,6 +75,7 @@ __all__ = [
     "StepStatus",
     "Workflow",
     "WorkflowConnection",
+    "WorkflowContext",
     "WorkflowExecution",
     "WorkflowExecutionContext",
     "WorkflowExecutionMode",

@@ -217,8 +217,50 @@ class CompiledCondition:
             self.source,
         )
 
+    def evaluate_value(self, data: Mapping[str, Any]) -> Any:
+        """The expression's value for ``data`` as plain data (dict, list, str, numbers, bool,
+        None, datetime, timedelta); raises ConditionError on any failure."""
+        activation = _to_activation(data, self._names)
+        try:
+            return _from_cel(self._runner.evaluate(activation))
+        except RecursionError:
+            raise ConditionError(
+                f"expression {_quote(self.source)} is nested too deeply to evaluate", self.source
+            ) from None
+        except Exception as exc:
+            raise ConditionError(
+                f"expression {_quote(self.source)} could not be evaluated: {_describe(exc)}",
+                self.source,
+            ) from None
+
     def __repr__(self) -> str:
         return f"CompiledCondition({_quote(self.source)})"
+
+
+def _from_cel(value: Any) -> Any:
+    """celpy's value types -> plain Python data (iterative over containers' depth is bounded
+    by the expression, which is checked for depth at compile time)."""
+    import celpy.celtypes as cel
+
+    if isinstance(value, cel.BoolType | bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, dict):
+        return {_from_cel(key): _from_cel(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_cel(item) for item in value]
+    if value is None or isinstance(value, cel.NullType):
+        return None
+    if isinstance(value, Exception):  # celpy returns CELEvalError values instead of raising
+        raise value
+    return value
 
 
 def _describe(exc: BaseException) -> str:

@@ -37,6 +37,7 @@ PUBLIC_NAMES: dict[str, str] = {
     # v1
     "PluginOrchestrator": "qtforge_orch.orchestration.plugin_orchestrator",
     "Workflow": "qtforge_orch.orchestration._v1_model",
+    "WorkflowContext": "qtforge_orch.orchestration._v1_model",
     "WorkflowStep": "qtforge_orch.orchestration._v1_model",
     "StepResult": "qtforge_orch.orchestration._v1_model",
     "StepStatus": "qtforge_orch.orchestration._v1_model",

@@ -475,10 +475,10 @@ def test_step_and_node_counts_are_limited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from qtforge_orch import _limits
-    from qtforge_orch.orchestration import _v1_model
+    from qtforge_orch.orchestration import _v1_validation
     from qtforge_orch.orchestration.advanced import _v2_validation
 
-    monkeypatch.setattr(_v1_model, "MAX_TASKS", 3)
+    monkeypatch.setattr(_v1_validation, "MAX_TASKS", 3)
     monkeypatch.setattr(_v2_validation, "MAX_TASKS", 3)
     assert _limits.MAX_TASKS == 100_000  # the documented default
     wf = Workflow("many")

@@ -437,7 +437,9 @@ def test_workflow_constructor_and_queries() -> None:
     assert workflow.id() == "" and workflow.name() == "" and workflow.description() == ""
     assert workflow.execution_mode() is ExecutionMode.Sequential
     assert workflow.steps() == [] and workflow.rollback_steps() == {}
-    assert workflow.timeout() is None
+    # QtForge's default: 5 minutes (issue 13); set_timeout(None) removes the limit.
+    assert workflow.timeout() == 300000
+    assert Workflow("wf").name() == "wf"  # named after its id, as in C++
     named = Workflow("data_processing", "Data Processing Pipeline")
     assert (named.id(), named.name()) == ("data_processing", "Data Processing Pipeline")
     assert Workflow(workflow_id="x", name="y").name() == "y"
@@ -618,8 +620,9 @@ mk = make_workflow
          ["workflow id is empty"]),
         (lambda: Workflow("wf"), Code.InvalidConfiguration, ["no steps", "add_step"]),
         (lambda: mk(S("", "p")), Code.InvalidConfiguration, ["step #1", "empty id"]),
-        (lambda: mk(S("a", "p"), S("a", "q")), Code.InvalidConfiguration,
-         ["'a'", "#1 and #2", "unique"]),
+        (lambda: Workflow.from_json(
+            {"id": "wf", "steps": [{"id": "a", "plugin_id": "p"}, {"id": "a", "plugin_id": "q"}]}
+        ).value(), Code.InvalidConfiguration, ["'a'", "#1 and #2", "unique"]),
         (lambda: mk(S("a", "")), Code.InvalidConfiguration, ["'a'", "empty plugin_id"]),
         (lambda: mk(S("a", "p")).add_rollback_step("ghost", S("u", "p")),
          Code.InvalidConfiguration, ["rollback", "'ghost'"]),
@@ -776,8 +779,10 @@ def _full_workflow() -> Workflow:
 
 
 def test_workflow_to_json() -> None:
+    """QtForge's shape (issue 13): steps keyed by id, integer mode, timeout always written."""
     data = _full_workflow().to_json()
     assert list(data) == [
+        "format_version",
         "id",
         "name",
         "description",
@@ -786,13 +791,20 @@ def test_workflow_to_json() -> None:
         "steps",
         "rollback_steps",
     ]
-    assert data["execution_mode"] == "Parallel"
+    assert data["format_version"] == 2
+    assert data["execution_mode"] == 1  # Parallel, as QtForge's toInt() reads it
     assert data["timeout"] == 300000
-    assert [step["id"] for step in data["steps"]] == ["load", "validate", "save"]
-    assert data["steps"][1]["condition"] == "row_count > 0"
-    assert data["steps"][1]["retry_delay"] == 50
-    assert data["rollback_steps"]["load"]["method_name"] == "unload"
-    assert "timeout" not in Workflow("x").to_json()
+    assert list(data["steps"]) == ["load", "validate", "save"]
+    assert data["steps"]["validate"]["condition"] == "row_count > 0"
+    assert data["steps"]["validate"]["retry_delay"] == 50
+    assert data["rollback_steps"]["load"] == {
+        "id": "unload",
+        "plugin_id": "data_loader",
+        "method_name": "unload",
+        "parameters": {},
+    }
+    assert Workflow("x").to_json()["timeout"] == 300000
+    assert Workflow("x").set_timeout(None).to_json()["timeout"] is None
     json.dumps(data)
 
 
@@ -1031,6 +1043,8 @@ def test_workflow_json_schema() -> None:
     properties = schema["properties"]
     assert {
         "$schema",
+        "format_version",
+        "global_condition",
         "id",
         "name",
         "description",

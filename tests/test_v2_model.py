@@ -247,14 +247,27 @@ def test_json_round_trip(make: Any) -> None:
     assert back.value().to_json() == data
 
 
-def test_to_json_writes_field_names_and_enum_names() -> None:
+def test_to_json_writes_header_names_and_enum_names() -> None:
+    """Issue 13: the header's names and integer mode (what QtForge reads), enums QtForge does
+    not have by name, and the format version."""
     data = full_workflow().to_json()
-    assert set(data) == set(PluginWorkflow.model_fields)
-    assert data["execution_mode"] == "Streaming"
+    assert set(data) == {"format_version", *PluginWorkflow.model_fields}
+    assert data["format_version"] == 2
+    assert data["execution_mode"] == 4  # Streaming, as QtForge's toInt() reads it
     assert data["nodes"][0]["node_type"] == "Decision"
-    assert set(data["nodes"][0]) == set(WorkflowNode.model_fields)
+    header_node = {"display_name": "name", "position": "ui_properties"}
+    assert set(data["nodes"][0]) == {
+        *header_node,
+        *(set(WorkflowNode.model_fields) - {"name", "ui_properties"}),
+    }
+    assert data["nodes"][0]["display_name"] == "Filter"
+    assert data["nodes"][0]["position"] == {"x": 10, "y": -3.5}
     assert data["connections"][0]["connection_type"] == "Control"
-    assert set(data["connections"][0]) == set(WorkflowConnection.model_fields)
+    assert set(data["connections"][0]) == {
+        "source_node_id",
+        "target_node_id",
+        *(set(WorkflowConnection.model_fields) - {"source_node", "target_node"}),
+    }
     ctx = full_context().to_json()
     assert set(ctx) == set(WorkflowExecutionContext.model_fields)
     assert ctx["status"] == "Paused"

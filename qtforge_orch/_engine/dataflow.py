@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .plan import DataPolicy, JoinPolicy, Plan, Role, TaskSpec, TaskState, WireKind
@@ -79,9 +79,10 @@ def _port_params(
                 {wire.source_port: _per_item(produced, wire.source_port)},
                 wire.source_port,
                 wire.target_port,
+                wire.transform,
             )
             continue
-        deliver(params, produced, wire.source_port, wire.target_port)
+        deliver(params, produced, wire.source_port, wire.target_port, wire.transform)
     if not carries_data:
         # Roots (and nodes fed only by ordering edges) take the execution's input data as
         # their input, and inputs overlay the node's configuration (DESIGN 5).
@@ -137,9 +138,18 @@ def fan_out_items(task: TaskSpec, outputs: Sequence[dict[str, Any] | None]) -> l
     return list(items) if isinstance(items, list) else []
 
 
-def deliver(params: dict[str, Any], produced: Any, source_port: str, target_port: str) -> None:
-    """DataFlow rule: ``output[source_port]`` lands on ``target_port``; no ports: merge."""
+def deliver(
+    params: dict[str, Any],
+    produced: Any,
+    source_port: str,
+    target_port: str,
+    transform: Callable[[Any], Any] | None = None,
+) -> None:
+    """DataFlow rule: ``output[source_port]`` (rewritten by the wire's ``transform``, if any)
+    lands on ``target_port``; no ports: merge."""
     value = produced.get(source_port) if source_port and isinstance(produced, dict) else produced
+    if transform is not None:
+        value = transform(value)
     if target_port:
         params[target_port] = value
     elif isinstance(value, dict):

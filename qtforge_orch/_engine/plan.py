@@ -68,6 +68,8 @@ class Wire:
     target_port: str = ""
     condition: ConditionEvaluator | None = None
     condition_text: str = ""
+    # v2 data_transformation: rewrites the value the wire delivers (never raises).
+    transform: Callable[[Any], Any] | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         StepResult,
         StepStatus,
         Workflow,
+        WorkflowContext,
         WorkflowStep,
     )
     from ..orchestration.advanced._v2_model import (
@@ -66,6 +67,7 @@ __all__ = [
     "StepStatus",
     "Workflow",
     "WorkflowConnection",
+    "WorkflowContext",
     "WorkflowExecutionContext",
     "WorkflowExecutionMode",
     "WorkflowExecutionStatus",

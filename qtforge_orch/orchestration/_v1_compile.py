@@ -35,7 +35,19 @@ def _evaluator(condition: Any) -> ConditionEvaluator | None:
     return evaluator
 
 
-def _task(step: WorkflowStep, index: int, incoming: tuple[Wire, ...]) -> TaskSpec:
+def _both(first: ConditionEvaluator, second: ConditionEvaluator) -> ConditionEvaluator:
+    return lambda data: bool(first(data)) and bool(second(data))
+
+
+def _task(
+    step: WorkflowStep,
+    index: int,
+    incoming: tuple[Wire, ...],
+    global_condition: ConditionEvaluator | None = None,
+) -> TaskSpec:
+    condition = None if step.condition is None else _evaluator(step.condition)
+    if global_condition is not None:
+        condition = global_condition if condition is None else _both(global_condition, condition)
     # Shared, not copied: the compiled plan only ever reads it, and the registered snapshot
     # it comes from is never handed out (get_workflow returns a copy).
     parameters = step.parameters
@@ -54,7 +66,7 @@ def _task(step: WorkflowStep, index: int, incoming: tuple[Wire, ...]) -> TaskSpe
         retry_delay_ms=step.retry_delay if retry is None else retry.retry_delay,
         retry=retry,
         critical=step.critical,
-        condition=None if step.condition is None else _evaluator(step.condition),
+        condition=condition,
         incoming=incoming,
     )
 
@@ -64,13 +76,15 @@ def compile_workflow(workflow: Workflow) -> Plan:
     steps = workflow.steps()
     position = {step.id: index for index, step in enumerate(steps)}
     rollbacks = workflow.rollback_steps()
+    # Set with Workflow.set_global_condition: every step must meet it (rollbacks excepted).
+    global_condition = _evaluator(workflow.global_condition())
     tasks: list[TaskSpec] = []
     for index, step in enumerate(steps):
         deps = step.dependencies
         if len(deps) > 1:
             deps = list(dict.fromkeys(deps))  # a dependency listed twice counts once
         wires = tuple([Wire(position[dep], WireKind.DATA) for dep in deps])
-        task = _task(step, index, wires)
+        task = _task(step, index, wires, global_condition)
         rollback = rollbacks.get(step.id)
         if rollback is not None:
             task.rollback = _task(rollback, -1, ())

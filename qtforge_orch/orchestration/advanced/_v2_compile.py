@@ -17,6 +17,7 @@ from ..._engine.plan import (
 )
 from ..._engine.retry import POLICY_KEY, RetryPolicy
 from ._v2_model import ConnectionType, PluginWorkflow, WorkflowExecutionMode, WorkflowNodeType
+from ._v2_transform import compile_transformation, inputs_ok, never
 
 DEFAULT_STREAM_CAPACITY = 1024
 DEFAULT_RETRY_DELAY_MS = 1000
@@ -47,6 +48,7 @@ def _wire(source: int, connection: Any) -> Wire:
         target_port=connection.target_port,
         condition=compile_condition(condition).evaluate if isinstance(condition, str) else None,
         condition_text=condition if isinstance(condition, str) else "",
+        transform=compile_transformation(connection),
     )
 
 
@@ -55,6 +57,8 @@ def compile_plugin_workflow(workflow: PluginWorkflow) -> Plan:
     position = {node.node_id: index for index, node in enumerate(workflow.nodes)}
     incoming: list[list[Wire]] = [[] for _ in workflow.nodes]
     for connection in workflow.connections:
+        if not connection.enabled:
+            continue  # a disabled connection does not exist for the run
         source = position[connection.source_node]
         incoming[position[connection.target_node]].append(_wire(source, connection))
     roles = [_ROLES.get(WorkflowNodeType(node.node_type), Role.PLAIN) for node in workflow.nodes]
@@ -75,6 +79,13 @@ def compile_plugin_workflow(workflow: PluginWorkflow) -> Plan:
             int(config.get("retry_delay", DEFAULT_RETRY_DELAY_MS)),
             config.get(POLICY_KEY),
         )
+        # A disabled node is Skipped (and so feeds nothing); a node fed by a transformation
+        # checks its input first, so a failed transformation fails the node.
+        condition = None
+        if not node.enabled:
+            condition = never
+        elif any(w.transform is not None for w in wires):
+            condition = inputs_ok
         tasks.append(
             TaskSpec(
                 key=node.node_id,
@@ -87,6 +98,7 @@ def compile_plugin_workflow(workflow: PluginWorkflow) -> Plan:
                 retry_delay_ms=retry.retry_delay,
                 retry=retry,
                 critical=bool(config.get("critical", True)),
+                condition=condition,
                 incoming=wires,
                 role=role,
                 in_port=node.input_ports[0] if node.input_ports else "",

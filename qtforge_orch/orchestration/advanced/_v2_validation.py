@@ -26,6 +26,7 @@ from ._v2_model import (
     WorkflowNode,
     WorkflowNodeType,
 )
+from ._v2_transform import transformation_errors
 
 __all__ = ["assign_connection_ids", "iter_workflow_errors", "validate_workflow"]
 
@@ -106,6 +107,8 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
         # Every connection type orders execution (Event edges carry the trigger's data).
         if connection.source_node in nodes and connection.target_node in nodes:
             edges.append((connection.source_node, connection.target_node))
+
+    yield from transformation_errors(workflow)
 
     cycle = find_cycle(list(nodes), edges)
     if cycle is not None:

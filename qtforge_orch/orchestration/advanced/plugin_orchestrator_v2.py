@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QMetaMethod, QObject, QThreadPool, Signal
 
 from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
 from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
@@ -28,6 +28,7 @@ from ...plugins._builtins import WithBuiltins
 from .._facade import EngineFacade
 from .._handles import GraphExecutionHandles
 from .._registry import WorkflowRegistry
+from ._header_signals import emit_with_alias, listened_name
 from ._v2_compile import compile_plugin_workflow
 from ._v2_model import (
     ConnectionType,
@@ -119,6 +120,12 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
     node_completed = Signal(str, str, object)
     node_failed = Signal(str, str, str)
     execution_progress_updated = Signal(str, float)
+    # QtForge header's names, emitted right after the reference's (see _header_signals).
+    workflow_execution_started = Signal(str, str)
+    workflow_execution_completed = Signal(str, object)
+    workflow_execution_failed = Signal(str, str)
+    workflow_execution_cancelled = Signal(str)
+    node_execution_completed = Signal(str, str, object)
 
     def __init__(
         self,
@@ -136,6 +143,12 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
             _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
         )
         self._workflows: WorkflowRegistry[_Registered] = WorkflowRegistry()
+
+    def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
+        emit_with_alias(self, signal, args)
+
+    def connectNotify(self, signal: QMetaMethod) -> None:
+        self._engine.listened.add(listened_name(signal))
 
     # --- workflow management -----------------------------------------------------------
     def register_workflow(self, workflow: PluginWorkflow) -> Expected[None]:
@@ -172,6 +185,17 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         if not entry:
             return from_error(entry.error())
         return make_success(copy_workflow(entry.value().workflow))
+
+    # Declared by QtForge's header, never implemented there (they return NotImplemented).
+    def create_workflow_from_composition(self, composition: Any) -> Expected[PluginWorkflow]:
+        """Not supported: plugin compositions are not part of qtforge_orch."""
+        return make_error(
+            PluginErrorCode.NotSupported, "plugin compositions are not part of qtforge_orch"
+        )
+
+    def optimize_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
+        """Not implemented, as in QtForge (the engine already compiles workflows once)."""
+        return make_error(PluginErrorCode.NotImplemented, "optimize_workflow is not implemented")
 
     def get_registered_workflows(self) -> list[str]:
         return self._workflows.ids()
