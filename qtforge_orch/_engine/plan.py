@@ -108,6 +108,10 @@ class Plan:
     # source index -> [(target index, wire)] for control edges, evaluated when the source ends
     control_out: dict[int, list[tuple[int, Wire]]] = field(default_factory=dict)
     dependency_counts: tuple[int, ...] = field(default=())
+    # SHARED data with concurrent steps: each task's rank in the sequential order (dependency
+    # order, declaration ties). When two steps write one key, the later-ranked one wins,
+    # whichever finished last, so the shared data is the same on every run.
+    merge_rank: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.roots:
@@ -120,6 +124,27 @@ class Plan:
             len(task.incoming) if len(task.incoming) < 2 else len({w.source for w in task.incoming})
             for task in self.tasks
         )
+
+
+def sequential_ranks(tasks: list[TaskSpec]) -> tuple[int, ...]:
+    """Each task's position in dependency order with declaration-order ties (the order a
+    Sequential run executes them in)."""
+    import heapq
+
+    waiting = [len({w.source for w in t.incoming}) for t in tasks]
+    ready = [t.index for t in tasks if not waiting[t.index]]
+    heapq.heapify(ready)
+    ranks = [0] * len(tasks)
+    rank = 0
+    while ready:
+        index = heapq.heappop(ready)
+        ranks[index] = rank
+        rank += 1
+        for succ in tasks[index].successors:
+            waiting[succ] -= 1
+            if not waiting[succ]:
+                heapq.heappush(ready, succ)
+    return tuple(ranks)
 
 
 def link_successors(tasks: list[TaskSpec]) -> None:

@@ -136,6 +136,8 @@ class Run:
         self._stall_timer: Any = None
         self._helpers = 0  # threads blocked in help_until_done, the only waiters on ``lock``
         self.shared: dict[str, Any] = dict(initial_data)
+        self.writers: dict[Any, int] = {}  # shared key -> task that wrote it (merge_rank)
+        self.overlaps: dict[str, list[int]] = {}  # key -> tasks that wrote it, merged in rank
         self.status = RunStatus.PENDING
         self._stopping = False
         self.settled = 0
@@ -467,7 +469,10 @@ class Run:
                 return
         self.outputs[index] = output
         if self.plan.data == 0:  # DataPolicy.SHARED
-            self.shared.update(output)
+            if self.plan.merge_rank is None:
+                self.shared.update(output)
+            else:
+                self._merge_shared(index, output)
         self.ends[index] = time.time()
         self._params[index] = None
         self.completed += 1
@@ -478,6 +483,28 @@ class Run:
             self._post_task(completed, (self.execution_id, task.key, dict(output)))
         self._settle(index, _C)
         self._after_settle()
+
+    def _merge_shared(self, index: int, output: dict[str, Any]) -> None:
+        """Concurrent steps writing one key: the later one in sequential order wins, so the
+        result does not depend on which finished first; the overlap is reported."""
+        ranks = self.plan.merge_rank
+        assert ranks is not None
+        writers = self.writers
+        rank = ranks[index]
+        shared = self.shared
+        for key, value in output.items():
+            writer = writers.get(key)
+            if writer is None:
+                writers[key] = index
+                shared[key] = value
+                continue
+            overlap = self.overlaps.setdefault(str(key), [])
+            for step in (writer, index):
+                if step not in overlap:
+                    overlap.append(step)
+            if rank >= ranks[writer]:
+                writers[key] = index
+                shared[key] = value
 
     def _route(
         self, index: int, output: dict[str, Any], control: list[tuple[int, Any]]

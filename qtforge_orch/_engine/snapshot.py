@@ -40,6 +40,7 @@ class RunSnapshot:
     rollback_errors: list[str]
     task_extras: list[dict[str, Any]] | None  # per-task mode-specific figures (item counters)
     run_extras: dict[str, Any]  # execution-level ones (event counts)
+    overlaps: dict[str, list[int]]  # shared keys written by more than one concurrent step
 
 
 def take_snapshot(run: Run) -> RunSnapshot:
@@ -67,6 +68,7 @@ def take_snapshot(run: Run) -> RunSnapshot:
             rollback_errors=list(run.rollback_errors),
             task_extras=run.task_extras(),
             run_extras=run.run_extras(),
+            overlaps={key: sorted(steps) for key, steps in run.overlaps.items()},
         )
 
 

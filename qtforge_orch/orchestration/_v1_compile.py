@@ -14,6 +14,7 @@ from .._engine.plan import (
     Wire,
     WireKind,
     link_successors,
+    sequential_ranks,
 )
 from .._engine.retry import POLICY_KEY, RetryPolicy
 from ._v1_model import ExecutionMode, Workflow, WorkflowStep
@@ -91,6 +92,7 @@ def compile_workflow(workflow: Workflow) -> Plan:
         tasks.append(task)
     link_successors(tasks)
     data, join, concurrency = _MODES[ExecutionMode(workflow.execution_mode())]
+    concurrent_shared = data is DataPolicy.SHARED and concurrency != 1
     return Plan(
         workflow_id=workflow.id(),
         tasks=tasks,
@@ -98,4 +100,5 @@ def compile_workflow(workflow: Workflow) -> Plan:
         join=join,
         max_concurrency=concurrency,
         timeout_ms=workflow.timeout(),
+        merge_rank=sequential_ranks(tasks) if concurrent_shared else None,
     )

@@ -69,6 +69,12 @@ _SETTLED = frozenset(
 )
 
 
+def _rank_of(run: Run) -> Any:
+    ranks = run.plan.merge_rank or ()
+    position = {task.key: ranks[task.index] for task in run.plan.tasks} if ranks else {}
+    return lambda key: position.get(key, 0)
+
+
 def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
     """The ``StepResult.to_json()`` shape, built without a model for every status call."""
     start, end = snap.starts[index], snap.ends[index]
@@ -287,6 +293,12 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
                     for index, state, message in snap.rollbacks
                 ],
                 "transaction_id": run.transaction_id or "",
+                # Parallel/Conditional steps that wrote the same key; the value kept is the
+                # one of the step listed last (the later one in sequential order).
+                "overlapping_outputs": {
+                    key: sorted((tasks[i].key for i in steps), key=_rank_of(run))
+                    for key, steps in snap.overlaps.items()
+                },
             }
         )
 
