@@ -172,7 +172,9 @@ def test_parallel_steps_writing_one_key_merge_in_sequential_order(
         gates = {"a": threading.Event(), "b": threading.Event()}
         finished: list[str] = []
 
-        def make(name: str, gates: dict[str, threading.Event] = gates) -> Any:
+        def make(
+            name: str, gates: dict[str, threading.Event] = gates, finished: list[str] = finished
+        ) -> Any:
             def run(params: dict[str, Any]) -> dict[str, Any]:
                 assert gates[name].wait(5)
                 finished.append(name)
