@@ -114,6 +114,8 @@ class TransactionRegistry:
         return runs
 
     def _find(self, transaction_id: str) -> Transaction | None:
+        if not isinstance(transaction_id, str):
+            return None  # never hashed: a list or dict id is simply not a transaction here
         return self._transactions.get(transaction_id) or self._ended.get(transaction_id)
 
     def _closable(
@@ -121,6 +123,11 @@ class TransactionRegistry:
     ) -> tuple[Transaction | None, PluginError | None]:
         tx = self._find(transaction_id)
         if tx is None:
+            if not isinstance(transaction_id, str):
+                return None, PluginError(
+                    PluginErrorCode.InvalidArgument,
+                    f"a transaction id must be a string, got {type(transaction_id).__name__}",
+                )
             return None, self._not_found(transaction_id)
         if tx.state != "open":
             return None, self._ended_error(tx, action)
