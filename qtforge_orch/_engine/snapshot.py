@@ -75,23 +75,26 @@ def take_snapshot(run: Run) -> RunSnapshot:
 def cached_reports(
     run: Run, snapshot: RunSnapshot, build: Any, settled: frozenset[int]
 ) -> list[dict[str, Any]]:
-    """One report per task from ``build(run, index, snapshot)``; a settled task's report is built
-    once and reused while its state, end time and attempts stay the same (an EventDriven
-    node settles again on every pass). Each call returns fresh outer dicts; the outputs inside
-    are the engine's record, shared read-only."""
+    """One report per task from ``build(run, index, snapshot)``, reused while the task's state,
+    start and end times and attempts stay the same (an EventDriven node settles again on every
+    pass; a pending one changes only when it starts). Tasks with live per-task figures (stream
+    counters) are cached only once settled. Each call returns fresh outer dicts; the outputs
+    inside are the engine's record, shared read-only."""
     cache = run.report_cache
     if cache is None:
         cache = run.report_cache = [None] * len(snapshot.states)
+    live = snapshot.task_extras is not None
     reports: list[dict[str, Any]] = []
-    states, ends, retries = snapshot.states, snapshot.ends, snapshot.retries
+    states, starts = snapshot.states, snapshot.starts
+    ends, retries = snapshot.ends, snapshot.retries
     for index, state in enumerate(states):
-        key = (state, ends[index], retries[index])
+        key = (state, starts[index], ends[index], retries[index])
         entry = cache[index]
         if entry is not None and entry[0] == key:
             report = entry[1]
         else:
             report = build(run, index, snapshot)
-            if state in settled:
+            if not live or state in settled:
                 cache[index] = (key, report)
-        reports.append(dict(report))
+        reports.append(report.copy())
     return reports

@@ -17,6 +17,7 @@ from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan, TaskState
 from .._engine.run import Run, RunStatus, SignalNames
 from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
+from .._engine.stamps import iso_utc
 from .._engine.timers import Timers
 from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode
@@ -84,8 +85,8 @@ def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
         "result_data": snap.outputs[index] or {},
         "error_message": snap.errors[index],
         "retry_count": snap.retries[index],
-        "start_time": _iso(_timestamp(start)),
-        "end_time": _iso(_timestamp(end)),
+        "start_time": iso_utc(start),
+        "end_time": iso_utc(end),
         "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
     }
 

@@ -8,7 +8,6 @@ passes for EventDriven.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QMetaMethod, QObject, QThreadPool, Signal
@@ -19,6 +18,7 @@ from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
 from ..._engine.run import Run, RunStatus, SignalNames
 from ..._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
+from ..._engine.stamps import iso_utc
 from ..._engine.streaming import StreamRun
 from ..._engine.timers import Timers
 from ..._errors import PluginError, PluginErrorCode
@@ -101,10 +101,6 @@ class _Registered:
                 if t.role is Role.SOURCE
             }
         return self._triggers
-
-
-def _stamp(value: float) -> str | None:
-    return datetime.fromtimestamp(value, UTC).isoformat() if value else None
 
 
 class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
@@ -423,8 +419,8 @@ def _node_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
         "output": snap.outputs[index] or {},
         "error": snap.errors[index],
         "attempts": snap.retries[index] + 1 if started else 0,
-        "start_time": _stamp(started),
-        "end_time": _stamp(ended),
+        "start_time": iso_utc(started),
+        "end_time": iso_utc(ended),
         "duration_ms": round((ended - started) * 1000, 3) if started and ended else None,
     }
     if snap.task_extras is not None:
