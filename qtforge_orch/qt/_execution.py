@@ -22,7 +22,13 @@ from PySide6.QtCore import QTimer, Signal
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ._replay import ReplayingObject
-from ._status import FINAL_STATUSES, ExecutionState, outcome_error, read_state
+from ._status import (
+    FINAL_STATUSES,
+    FINAL_STEP_STATUSES,
+    ExecutionState,
+    outcome_error,
+    read_state,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -44,6 +50,21 @@ class StepRecord:
     finished_at: float | None = None
     duration_ms: float | None = None
     items: dict[str, int] | None = None  # Streaming counters
+
+    def __copy__(self) -> StepRecord:
+        # Spelled out: models copy 1,000 records at once, and the generic protocol (or
+        # dataclasses.replace) costs several times a plain constructor call.
+        return StepRecord(
+            self.step_id,
+            self.status,
+            self.attempts,
+            self.output,
+            self.error,
+            self.started_at,
+            self.finished_at,
+            self.duration_ms,
+            self.items,
+        )
 
 
 @dataclass
@@ -141,7 +162,9 @@ class WorkflowExecution(ReplayingObject):
     def step(self, step_id: str) -> StepRecord | None:
         """A copy of one step's record, or None for an unknown id."""
         record = self._steps.get(step_id)
-        return replace(record) if record is not None else None
+        # Not dataclasses.replace: a model reads 1,000 records at once, and replace() re-runs
+        # __init__ through field introspection (5 us each).
+        return record.__copy__() if record is not None else None
 
     def supports_pause(self) -> bool:
         return hasattr(self._orchestrator, "pause_execution")
@@ -284,7 +307,12 @@ class WorkflowExecution(ReplayingObject):
             return
         if self._item_timer is not None:
             self._item_timer.stop()
-        state = read_state(self._orchestrator, self._execution_id)
+        state = None
+        if status != "completed" or self._item_timer is not None or not self._all_settled():
+            # Only then can a step be left unannounced (skipped, cancelled, rolled back) or a
+            # final item count be missing; a completed run whose every step already reported
+            # needs no status read (several ms on a 1,000-step run, in the GUI thread).
+            state = read_state(self._orchestrator, self._execution_id)
         if state is not None:
             self._reconcile(state)
         if status == "completed":
@@ -311,6 +339,9 @@ class WorkflowExecution(ReplayingObject):
         callbacks, self._callbacks = self._callbacks, []
         for fn in callbacks:
             self._call(fn)
+
+    def _all_settled(self) -> bool:
+        return all(record.status in FINAL_STEP_STATUSES for record in self._steps.values())
 
     def _reconcile(self, state: ExecutionState) -> None:
         for step in state.steps:

@@ -38,6 +38,9 @@ _ROLES = frozenset(
 )
 
 
+MAX_RANGES = 32
+
+
 class StepsModel(QAbstractTableModel):
     """One row per step/node of a ``WorkflowExecution``: status, attempts, time, items
     (Streaming counters), output summary, error. Updates are batched per frame and emitted
@@ -133,9 +136,24 @@ class StepsModel(QAbstractTableModel):
                 break
             self._rows[row] = self._read(self._ids[row])
         if rows:
-            last = self.columnCount() - 1
-            self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], last))
+            self._announce(rows)
         return left
+
+    def _announce(self, rows: list[int]) -> None:
+        """One dataChanged per run of adjacent rows: a single range from the first to the
+        last changed row would repaint every visible row in between (a table repaint is
+        ~10 ms of Python data() calls), although most changes are off screen."""
+        last = self.columnCount() - 1
+        runs: list[tuple[int, int]] = []
+        for row in rows:
+            if runs and row <= runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], row)
+            else:
+                runs.append((row, row))
+        if len(runs) > MAX_RANGES:  # scattered changes: one range is cheaper than many
+            runs = [(rows[0], rows[-1])]
+        for first, final in runs:
+            self.dataChanged.emit(self.index(first, 0), self.index(final, last))
 
     # --- QAbstractItemModel ----------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
