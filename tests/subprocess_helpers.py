@@ -20,7 +20,9 @@ app = QCoreApplication.instance() or QCoreApplication([])
 
 
 def run_snippet(code: str, timeout_s: float = 30.0, setup: str = "") -> tuple[str, float]:
-    """Run PRELUDE + ``setup`` + ``code``; returns (stdout, seconds). Fails on a non-zero exit or a hang."""
+    """Run PRELUDE + ``setup`` + ``code``; returns (stdout, seconds).
+
+    Fails on a non-zero exit or a hang."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
     started = time.monotonic()
     try:
