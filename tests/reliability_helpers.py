@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 from qtforge_orch import (
-    AdvancedPluginOrchestrator,
-    PluginManager,
     PluginOrchestrator,
     StepContext,
     WorkflowStep,
@@ -20,12 +17,6 @@ def step(step_id: str, plugin: str, method: str, *deps: str, **fields: Any) -> W
     s = WorkflowStep(step_id, plugin, method, **fields)
     s.dependencies = list(deps)
     return s
-
-
-def make_v2(plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
-    yield orch
-    assert orch.shutdown(5000), "worker threads did not finish"
 
 
 def v1_status(orch: PluginOrchestrator, execution_id: str) -> dict[str, Any]:

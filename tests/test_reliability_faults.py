@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +23,13 @@ from qtforge_orch import (
     make_error,
 )
 
-from .reliability_helpers import CallCounter, Hold, make_v2, step, v1_status
+from .reliability_helpers import CallCounter, Hold, step, v1_status
 from .v2_helpers import Mode, conn, node, register, workflow
 
 pytestmark = pytest.mark.timeout(60)
 
 Code = PluginErrorCode
 V2Status = WorkflowExecutionStatus
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_v2(plugins)
 
 
 class _Custom(BaseException):

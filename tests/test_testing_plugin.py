@@ -113,16 +113,16 @@ def test_a_30_second_step_timeout_fires_at_once(
     step = WorkflowStep("s", "stuck", "run", timeout=timedelta(seconds=30))
     assert orchestrator.register_workflow(Workflow("wf").add_step(step))
 
-    execution_id = orchestrator.execute_workflow("wf", async_=True).value()
+    future = orchestrator.execute_workflow_async("wf")
     assert hanging.entered.wait(5)
     fake_clock.wait_for_timer(30)
     fake_clock.advance(30)
 
-    assert orchestrator.wait_for_execution(execution_id, 5000)
+    result = future.result(5)
+    assert not result and result.error().code is PluginErrorCode.Timeout
     assert hanging.cancelled.wait(5)  # the plugin was asked to stop through its context
-    status = orchestrator.get_execution_status(execution_id).value()
-    assert status["status"] == "failed"
-    assert "timeout" in status["error"].lower() or "timed out" in status["error"].lower()
+    (step_result,) = orchestrator.get_step_results(future.execution_id).value()
+    assert step_result.error_message == "step 's' timed out after 30000 ms"
 
 
 def test_cancel_a_hanging_node(
@@ -368,3 +368,20 @@ def test_recorder_wait_for_terminal_times_out_with_what_it_saw(
 ) -> None:
     with pytest.raises(TimeoutError, match="no terminal signal"):
         signal_recorder.wait_for_terminal("never-started", 20)
+
+
+def test_every_example_of_docs_testing_md_is_a_test_here() -> None:
+    # The page's examples are copies of this module's first tests: keep them identical.
+    import re
+
+    page = (ROOT / "docs" / "testing.md").read_text()
+    here = Path(__file__).read_text()
+    examples = [
+        block
+        for block in re.findall(r"```py\n(.*?)```", page, re.DOTALL)
+        if "def test_" in block
+    ]
+    assert len(examples) >= 5
+    for block in examples:
+        body = block[block.index("def test_") :].rstrip()
+        assert body in here, f"docs/testing.md example not in this module:\n{body}"

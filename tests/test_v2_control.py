@@ -24,8 +24,7 @@ from .v2_helpers import (
     conn,
     error_code,
     fn,
-    make_advanced,
-    node,
+        node,
     node_status,
     register,
     run_to_end,
@@ -48,11 +47,6 @@ NODE_STATUS_KEYS = {
     "end_time",
     "duration_ms",
 }
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def gated_chain(

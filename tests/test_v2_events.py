@@ -26,8 +26,7 @@ from .v2_helpers import (
     control,
     error_code,
     fn,
-    make_advanced,
-    node,
+        node,
     node_status,
     register,
     run_to_end,
@@ -40,11 +39,6 @@ pytestmark = pytest.mark.timeout(30)
 
 Status = WorkflowExecutionStatus
 ROOT = str(Path(__file__).resolve().parent.parent)
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 class Sink:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,8 +19,7 @@ from .v2_helpers import (
     conn,
     control,
     fn,
-    make_advanced,
-    node,
+        node,
     node_status,
     register,
     run_to_end,
@@ -34,11 +32,6 @@ from .v2_helpers import (
 pytestmark = pytest.mark.timeout(30)
 
 Status = WorkflowExecutionStatus
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,8 +26,7 @@ from .v2_helpers import (
     control,
     error_code,
     fn,
-    make_advanced,
-    node,
+        node,
     register,
     run_to_end,
     start,
@@ -39,11 +38,6 @@ pytestmark = pytest.mark.timeout(30)
 
 Status = WorkflowExecutionStatus
 Orch = AdvancedPluginOrchestrator
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def base_workflow(workflow_id: str = "base") -> PluginWorkflow:

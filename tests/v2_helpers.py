@@ -1,13 +1,12 @@
 """Shared helpers for the AdvancedPluginOrchestrator (v2) tests: graph builders and status reads.
 
-Each v2 test module defines its own ``advanced`` fixture with ``make_advanced`` (fixtures are not
-shared through conftest for these modules).
+The ``advanced`` fixture comes from conftest (``qtforge_orch.testing``'s
+``advanced_orchestrator``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import QThread
@@ -34,13 +33,6 @@ Mode = WorkflowExecutionMode
 NodeType = WorkflowNodeType
 Kind = ConnectionType
 Code = PluginErrorCode
-
-
-def make_advanced(plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    """Body of every module's ``advanced`` fixture: shut down cleanly at teardown."""
-    orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
-    yield orch
-    assert orch.shutdown(5000), "worker threads did not finish"
 
 
 def node(
