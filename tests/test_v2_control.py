@@ -15,6 +15,7 @@ from qtforge_orch import (
     WorkflowExecutionContext,
     WorkflowExecutionStatus,
 )
+from qtforge_orch.testing import SignalRecorder
 
 from .v2_helpers import (
     Code,
@@ -24,7 +25,7 @@ from .v2_helpers import (
     conn,
     error_code,
     fn,
-        node,
+    node,
     node_status,
     register,
     run_to_end,
@@ -225,13 +226,12 @@ def test_pause_streaming_stops_moving_items(
 
 
 def test_cancel_execution(
-    qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
+    qtbot: Any,
+    advanced: AdvancedPluginOrchestrator,
+    plugins: PluginManager,
+    signal_recorder: SignalRecorder,
 ) -> None:
     gate, second_started = gated_chain(advanced, plugins)
-    terminal: list[str] = []
-    advanced.workflow_completed.connect(lambda *a: terminal.append("completed"))
-    advanced.workflow_failed.connect(lambda *a: terminal.append("failed"))
-    advanced.workflow_cancelled.connect(lambda *a: terminal.append("cancelled"))
     execution_id = start(advanced, "chain")
     assert gate.entered.wait(5)
     with qtbot.waitSignal(advanced.workflow_cancelled, timeout=5000) as cancelled:
@@ -247,8 +247,8 @@ def test_cancel_execution(
     assert execution_id not in advanced.get_active_executions()
     assert error_code(advanced.cancel_execution(execution_id)) is Code.InvalidState
     assert error_code(advanced.cancel_execution("nope")) is Code.NotFound
-    qtbot.wait(50)
-    assert terminal == ["cancelled"]
+    signal_recorder.settle(execution_id)  # workers joined, everything they posted delivered
+    assert [e.name for e in signal_recorder.snapshot() if e.terminal] == ["workflow_cancelled"]
 
 
 def test_cancel_a_paused_execution(

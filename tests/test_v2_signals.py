@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QThread
 
 from qtforge_orch import (
     AdvancedPluginOrchestrator,
@@ -20,6 +19,7 @@ from qtforge_orch import (
     StepContext,
     WorkflowExecutionStatus,
 )
+from qtforge_orch.testing import SignalRecorder, signal_names
 
 from .v2_helpers import (
     Gate,
@@ -28,7 +28,7 @@ from .v2_helpers import (
     NodeType,
     conn,
     fn,
-        node,
+    node,
     node_status,
     register,
     run_to_end,
@@ -55,21 +55,15 @@ SIGNALS = (
 )
 
 
-class SignalLog:
-    """Every signal of the orchestrator as (name, args, emitted in the orchestrator's thread)."""
+class SignalLog(SignalRecorder):
+    """The testing plugin's recorder, with this module's views of it."""
 
     def __init__(self, orch: AdvancedPluginOrchestrator) -> None:
-        self.entries: list[tuple[str, tuple[Any, ...], bool]] = []
-        owner = orch.thread()
-        for name in SIGNALS:
-            getattr(orch, name).connect(
-                lambda *args, _name=name: self.entries.append(
-                    (_name, args, QThread.currentThread() == owner)
-                )
-            )
+        super().__init__(orch)
+        assert set(SIGNALS) <= set(signal_names(orch))  # the recorder sees every one of them
 
     def of(self, execution_id: str) -> list[tuple[str, tuple[Any, ...]]]:
-        return [(n, a) for n, a, _ in self.entries if a and a[0] == execution_id]
+        return [(e.name, e.args) for e in self.for_execution(execution_id)]
 
     def names(self, execution_id: str, *, progress: bool = False) -> list[str]:
         return [
@@ -78,6 +72,10 @@ class SignalLog:
 
     def progress(self, execution_id: str) -> list[float]:
         return [a[1] for n, a in self.of(execution_id) if n == "execution_progress_updated"]
+
+    def all_in_owner_thread(self) -> bool:
+        emissions = self.snapshot()
+        return bool(emissions) and all(e.in_owner_thread for e in emissions)
 
 
 def chain(advanced: AdvancedPluginOrchestrator, plugins: PluginManager, count: int = 3) -> None:
@@ -115,7 +113,7 @@ def test_signals_in_strict_order_in_the_orchestrators_thread(
     ]
     with qtbot.waitSignals(expected, order="strict", timeout=5000):
         execution_id = start(advanced, "chain")
-    assert log.entries and all(in_owner for _, _, in_owner in log.entries)
+    assert log.all_in_owner_thread()
     events = log.of(execution_id)
     assert events[0] == ("workflow_started", (execution_id, "chain"))
     assert [(n, a[1]) for n, a in events if n.startswith("node_")] == [
@@ -151,7 +149,7 @@ def test_signals_of_concurrent_executions_are_each_in_order(
         assert log.names(execution_id) == expected
         assert log.of(execution_id)[-1][1] == (execution_id, {"s3": {"n": 10 * i + 4}})
         assert log.progress(execution_id)[-1] == 1.0
-    assert all(in_owner for _, _, in_owner in log.entries)
+    assert all(e.in_owner_thread for e in log.snapshot())
 
 
 _CONNECT_DISCONNECT = textwrap.dedent(
@@ -224,7 +222,7 @@ def test_failure_signals_in_order_with_exactly_one_terminal_signal(
     ]
     with qtbot.waitSignals(expected, order="strict", timeout=5000):
         execution_id = start(advanced, "fails")
-    qtbot.wait(50)  # anything extra would arrive now
+    log.settle(execution_id)  # workers joined, all they posted delivered: nothing can follow
     names = log.names(execution_id)
     assert names == [
         "workflow_started",
@@ -272,7 +270,7 @@ def test_pause_resume_and_cancel_signals(
         "workflow_resumed",
         "workflow_cancelled",
     ]
-    assert all(in_owner for _, _, in_owner in log.entries)
+    assert all(e.in_owner_thread for e in log.snapshot())
 
 
 def test_streaming_and_event_driven_signals_start_and_end_the_execution(
@@ -326,7 +324,7 @@ def test_streaming_and_event_driven_signals_start_and_end_the_execution(
         "node_completed",
         "workflow_cancelled",
     ]
-    assert all(in_owner for _, _, in_owner in log.entries)
+    assert all(e.in_owner_thread for e in log.snapshot())
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,7 +365,7 @@ def test_retries_until_success(
     assert flaky.calls == 3
     assert node_status(advanced, execution_id, "flaky")["attempts"] == 3
     assert ctx.execution_data["result"] == {"flaky": {"calls": 3}}
-    qtbot.wait(20)
+    log.settle(execution_id)  # nothing posted late can be missing from the log
     # one node_started; intermediate failures are not node_failed
     assert log.names(execution_id) == [
         "workflow_started",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._clock import FakeClock
-    from ._recorder import Emission, SignalRecorder
+    from ._recorder import Emission, SignalRecorder, signal_names
     from .plugins import (
         CallLog,
         FlakyPlugin,
@@ -33,6 +33,7 @@ _WHERE = {
     "FakeClock": "._clock",
     "Emission": "._recorder",
     "SignalRecorder": "._recorder",
+    "signal_names": "._recorder",
     "CallLog": ".plugins",
     "FlakyPlugin": ".plugins",
     "HangingPlugin": ".plugins",
@@ -55,6 +56,7 @@ __all__ = [
     "SlowPlugin",
     "StreamingSource",
     "function_plugin",
+    "signal_names",
 ]
 
 
