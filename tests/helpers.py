@@ -1,4 +1,7 @@
-"""Small plugins for tests: recorders, gates and flaky commands (no sleeps as synchronisation)."""
+"""Small plugins for tests: recorders and an echo plugin (no sleeps as synchronisation).
+
+Gates, flaky, slow and hanging commands are ``qtforge_orch.testing``'s fake plugins.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from qtforge_orch import FunctionPlugin, PluginError, PluginErrorCode, StepContext
+from qtforge_orch import FunctionPlugin
 
 
 class Recorder:
@@ -29,44 +32,6 @@ class Recorder:
     def names(self) -> list[str]:
         with self._lock:
             return [c[0] for c in self.calls]
-
-
-class Gate:
-    """A command that blocks until ``open()``; ``entered`` tells when it is running."""
-
-    def __init__(self, result: dict[str, Any] | None = None) -> None:
-        self.entered = threading.Event()
-        self._open = threading.Event()
-        self.result = result or {"gate": "passed"}
-        self.saw_cancel = threading.Event()
-
-    def open(self) -> None:
-        self._open.set()
-
-    def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        self.entered.set()
-        while not self._open.wait(0.01):
-            if context.is_cancelled():
-                self.saw_cancel.set()
-                raise PluginError(PluginErrorCode.OperationCancelled, "gate cancelled")
-        return dict(self.result)
-
-
-class Flaky:
-    """Fails the first ``failures`` calls, then succeeds."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            self.calls += 1
-            calls = self.calls
-        if calls <= self.failures:
-            raise RuntimeError(f"flaky failure {calls}")
-        return {"flaky_calls": calls}
 
 
 def echo_plugin(plugin_id: str = "echo") -> FunctionPlugin:

@@ -8,7 +8,6 @@ from typing import Any
 
 from qtforge_orch import (
     PluginOrchestrator,
-    StepContext,
     WorkflowStep,
 )
 
@@ -39,24 +38,3 @@ class CallCounter:
     def snapshot(self) -> Counter[Any]:
         with self._lock:
             return Counter(self.counts)
-
-
-class Hold:
-    """A context-aware command blocking until ``release()`` (or until cancelled)."""
-
-    def __init__(self, output: dict[str, Any] | None = None) -> None:
-        self.entered = threading.Event()
-        self.released = threading.Event()
-        self.output = output or {}
-        self.cancelled = threading.Event()
-
-    def release(self) -> None:
-        self.released.set()
-
-    def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        self.entered.set()
-        while not self.released.wait(0.005):
-            if context.is_cancelled():
-                self.cancelled.set()
-                context.check_cancelled()
-        return dict(self.output)

@@ -15,11 +15,10 @@ from qtforge_orch import (
     WorkflowExecutionContext,
     WorkflowExecutionStatus,
 )
-from qtforge_orch.testing import SignalRecorder
+from qtforge_orch.testing import HangingPlugin, SignalRecorder
 
 from .v2_helpers import (
     Code,
-    Gate,
     Mode,
     NodeType,
     conn,
@@ -55,9 +54,9 @@ def gated_chain(
     plugins: PluginManager,
     mode: Mode = Mode.Parallel,
     workflow_id: str = "chain",
-) -> tuple[Gate, threading.Event]:
-    """first (a Gate) -> second -> third."""
-    gate = Gate({"first": 1})
+) -> tuple[HangingPlugin, threading.Event]:
+    """first (a HangingPlugin) -> second -> third."""
+    gate = HangingPlugin(output={"first": 1})
     second_started = threading.Event()
     fn(plugins, "first", gate)
     fn(plugins, "second", lambda p: second_started.set() or {"second": p["first"] + 1})
@@ -96,7 +95,7 @@ def test_nothing_new_starts_while_paused(
     with qtbot.waitSignal(
         advanced.node_completed, timeout=5000, check_params_cb=lambda e, n, r: n == "first"
     ):
-        gate.open()
+        gate.release()
     assert not second_started.wait(0.2), "a node started while the execution was paused"
     assert states(advanced, execution_id) == {
         "first": "completed",
@@ -127,7 +126,7 @@ def test_pause_and_resume_in_the_wrong_state(
     assert error_code(advanced.pause_execution(execution_id)) is Code.InvalidState  # paused
     assert advanced.resume_execution(execution_id)
     assert error_code(advanced.resume_execution(execution_id)) is Code.InvalidState
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     assert error_code(advanced.pause_execution(execution_id)) is Code.InvalidState  # finished
     assert error_code(advanced.resume_execution(execution_id)) is Code.InvalidState
@@ -304,7 +303,7 @@ def test_execution_status_while_running_and_after(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     fn(plugins, "prep", lambda p: {"prepared": p["x"]})
-    gate = Gate({"slow": True})
+    gate = HangingPlugin(output={"slow": True})
     fn(plugins, "slow", gate)
     fn(plugins, "last", lambda p: {"last": True})
     register(
@@ -338,7 +337,7 @@ def test_execution_status_while_running_and_after(
     assert advanced.get_active_executions() == [execution_id]
     assert not advanced.wait_for_execution(execution_id, 50)  # times out: still running
 
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     ctx = status(advanced, execution_id)
     assert ctx.status is Status.Completed
@@ -431,7 +430,7 @@ def test_concurrent_executions_are_independent(
     gate, _ = gated_chain(advanced, plugins)
     first = start(advanced, "chain")
     assert gate.entered.wait(5)
-    gate.open()
+    gate.release()
     second = start(advanced, "chain")
     assert first != second
     assert advanced.wait_for_execution(first, 5000)

@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, WorkflowExecutionStatus
-from qtforge_orch.testing import SignalRecorder
+from qtforge_orch.testing import HangingPlugin, SignalRecorder
 
 from .v2_helpers import (
     Code,
-    Gate,
     ManualTrigger,
     Mode,
     NodeType,
@@ -532,13 +531,14 @@ _CANCEL_DURING_PASS = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from PySide6.QtCore import QCoreApplication
     from qtforge_orch import AdvancedPluginOrchestrator, PluginManager
-    from tests.v2_helpers import Gate, ManualTrigger, Mode, NodeType, conn, fn, node
+    from qtforge_orch.testing import HangingPlugin
+    from tests.v2_helpers import ManualTrigger, Mode, NodeType, conn, fn, node
     from tests.v2_helpers import register, start, workflow
 
     app = QCoreApplication(sys.argv)
     plugins = PluginManager()
     plugins.register_plugin(ManualTrigger())
-    gate = Gate()
+    gate = HangingPlugin()
     fn(plugins, "slow", gate)
     orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
     register(orch, workflow("ev", Mode.EventDriven,
@@ -585,7 +585,7 @@ def test_pause_during_an_event_pass_emits_workflow_paused_once(
     """Regression (fixed in 05b42b0): each running pass posted its own workflow_paused."""
     trigger = ManualTrigger()
     assert plugins.register_plugin(trigger)
-    gate = Gate()
+    gate = HangingPlugin()
     fn(plugins, "slow", gate)
     register(
         advanced,
@@ -609,7 +609,7 @@ def test_pause_during_an_event_pass_emits_workflow_paused_once(
         with qtbot.waitSignal(advanced.workflow_resumed, timeout=5000):
             assert advanced.resume_execution(execution_id)
     finally:
-        gate.open()
+        gate.release()
         settle(qtbot, advanced, execution_id, 1)
         assert advanced.cancel_execution(execution_id)
     # Ended, workers joined, everything they posted delivered: a duplicate posted at any

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, WorkflowExecutionStatus
+from qtforge_orch.testing import HangingPlugin
 
 from .v2_helpers import (
     Code,
-    Gate,
     Journal,
     Kind,
     Mode,
@@ -75,7 +75,7 @@ def test_sequential_never_starts_a_second_node_while_one_runs(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     advanced.thread_pool().setMaxThreadCount(4)  # parallelism would be possible
-    gate = Gate()
+    gate = HangingPlugin()
     b_started = threading.Event()
     fn(plugins, "a", gate)
     fn(plugins, "b", lambda p: b_started.set() or {"b": 1})
@@ -84,7 +84,7 @@ def test_sequential_never_starts_a_second_node_while_one_runs(
     assert gate.entered.wait(5)
     assert not b_started.wait(0.2), "Sequential started an independent node concurrently"
     assert states(advanced, execution_id) == {"a": "running", "b": "pending"}
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     assert b_started.is_set()
     assert status(advanced, execution_id).status is Status.Completed
@@ -518,7 +518,7 @@ def test_dependency_edges_order_without_passing_data(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     advanced.thread_pool().setMaxThreadCount(4)
-    gate = Gate({"secret": "from a"})
+    gate = HangingPlugin(output={"secret": "from a"})
     b_params: list[dict[str, Any]] = []
     b_started = threading.Event()
 
@@ -541,7 +541,7 @@ def test_dependency_edges_order_without_passing_data(
     execution_id = start(advanced, "dep", {"run": 7})
     assert gate.entered.wait(5)
     assert not b_started.wait(0.2), "b started before its Dependency predecessor ended"
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     ctx = status(advanced, execution_id)
     assert ctx.status is Status.Completed

@@ -19,10 +19,9 @@ from qtforge_orch import (
     StepContext,
     WorkflowExecutionStatus,
 )
-from qtforge_orch.testing import SignalRecorder, signal_names
+from qtforge_orch.testing import FlakyPlugin, HangingPlugin, SignalRecorder, signal_names
 
 from .v2_helpers import (
-    Gate,
     ManualTrigger,
     Mode,
     NodeType,
@@ -244,7 +243,7 @@ def test_failure_signals_in_order_with_exactly_one_terminal_signal(
 def test_pause_resume_and_cancel_signals(
     qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     fn(plugins, "gate", gate)
     register(
         advanced,
@@ -331,25 +330,10 @@ def test_streaming_and_event_driven_signals_start_and_end_the_execution(
 # node configuration: retries, timeouts, critical
 
 
-class Flaky:
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            self.calls += 1
-            calls = self.calls
-        if calls <= self.failures:
-            raise RuntimeError(f"flaky failure {calls}")
-        return {"calls": calls}
-
-
 def test_retries_until_success(
     qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
-    flaky = Flaky(failures=2)
+    flaky = FlakyPlugin(failures=2)
     fn(plugins, "flaky", flaky)
     register(
         advanced,
@@ -362,7 +346,7 @@ def test_retries_until_success(
     log = SignalLog(advanced)
     execution_id, ctx = run_to_end(advanced, "retry")
     assert ctx.status is Status.Completed
-    assert flaky.calls == 3
+    assert flaky.call_count == 3
     assert node_status(advanced, execution_id, "flaky")["attempts"] == 3
     assert ctx.execution_data["result"] == {"flaky": {"calls": 3}}
     log.settle(execution_id)  # nothing posted late can be missing from the log
@@ -378,7 +362,7 @@ def test_retries_until_success(
 def test_retries_exhausted_fail_the_node(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
-    flaky = Flaky(failures=10)
+    flaky = FlakyPlugin(failures=10)
     fn(plugins, "flaky", flaky)
     register(
         advanced,
@@ -390,7 +374,7 @@ def test_retries_exhausted_fail_the_node(
     )
     execution_id, ctx = run_to_end(advanced, "retry_out")
     assert ctx.status is Status.Failed
-    assert flaky.calls == 2
+    assert flaky.call_count == 2
     failed = node_status(advanced, execution_id, "flaky")
     assert failed["attempts"] == 2
     assert "flaky failure 2" in failed["error"]
@@ -427,7 +411,7 @@ def test_retry_delay_is_honoured_without_blocking_a_thread(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     advanced.thread_pool().setMaxThreadCount(1)
-    flaky = Flaky(failures=1)
+    flaky = FlakyPlugin(failures=1)
     other_ran = threading.Event()
     fn(plugins, "flaky", flaky)
     fn(plugins, "other", lambda p: other_ran.set() or {"other": True})
@@ -544,7 +528,7 @@ def test_critical_failure_cancels_running_and_waiting_nodes(
     qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     advanced.thread_pool().setMaxThreadCount(2)
-    gate = Gate()
+    gate = HangingPlugin()
     cancelled = threading.Event()
 
     def long_running(params: dict[str, Any], context: StepContext) -> dict[str, Any]:

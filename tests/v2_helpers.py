@@ -20,7 +20,6 @@ from qtforge_orch import (
     PluginErrorCode,
     PluginManager,
     PluginWorkflow,
-    StepContext,
     WorkflowConnection,
     WorkflowExecutionContext,
     WorkflowExecutionMode,
@@ -131,31 +130,6 @@ def run_to_end(
 def error_code(result: Expected[Any]) -> PluginErrorCode:
     assert not result, f"expected an error, got {result!r}"
     return result.error().code
-
-
-class Gate:
-    """An ``execute`` command that blocks until ``open()``; ``entered`` tells it is running.
-
-    Honours cancellation through its ``context`` so a test that never opens it still ends.
-    """
-
-    def __init__(self, result: dict[str, Any] | None = None) -> None:
-        self.entered = threading.Event()
-        self._open = threading.Event()
-        self.result = result if result is not None else {"gate": "passed"}
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def open(self) -> None:
-        self._open.set()
-
-    def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        with self._lock:
-            self.calls += 1
-        self.entered.set()
-        while not self._open.wait(0.01):
-            context.check_cancelled()
-        return dict(self.result)
 
 
 class Journal:
