@@ -1,4 +1,4 @@
-"""Small plugins for tests: recorders and an echo plugin (no sleeps as synchronisation).
+"""Small plugins and builders for tests: recorders, an echo plugin, v1 steps and status reads.
 
 Gates, flaky, slow and hanging commands are ``qtforge_orch.testing``'s fake plugins.
 """
@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from qtforge_orch import FunctionPlugin
+from qtforge_orch import FunctionPlugin, PluginOrchestrator, WorkflowStep
 
 
 class Recorder:
@@ -45,3 +45,16 @@ def echo_plugin(plugin_id: str = "echo") -> FunctionPlugin:
         return out
 
     return FunctionPlugin(plugin_id, run=run)
+
+
+def step(step_id: str, plugin: str, method: str, *deps: str, **params: Any) -> WorkflowStep:
+    """A v1 step depending on ``deps``, with ``params`` as its parameters."""
+    s = WorkflowStep(step_id, plugin, method)
+    s.dependencies = list(deps)
+    s.parameters = params
+    return s
+
+
+def status_of(orch: PluginOrchestrator, execution_id: str) -> dict[str, Any]:
+    """``get_execution_status`` of an execution known to exist."""
+    return orch.get_execution_status(execution_id).value()

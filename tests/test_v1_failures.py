@@ -21,8 +21,7 @@ from qtforge_orch import (
 )
 from qtforge_orch.testing import FlakyPlugin, HangingPlugin
 
-from .helpers import Recorder
-from .test_v1_modes import status_of, step
+from .helpers import Recorder, status_of, step
 
 pytestmark = pytest.mark.timeout(30)
 

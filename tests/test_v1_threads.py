@@ -23,7 +23,7 @@ from qtforge_orch import (
 )
 from qtforge_orch.testing import HangingPlugin
 
-from .test_v1_modes import status_of, step
+from .helpers import status_of, step
 
 pytestmark = pytest.mark.timeout(30)
 
