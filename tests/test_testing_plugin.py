@@ -305,7 +305,7 @@ def test_streaming_source_stops_when_cancelled() -> None:
 def test_recorder_rejects_a_broken_order() -> None:
     from qtforge_orch.testing._recorder import Emission
 
-    recorder = SignalRecorder.__new__(SignalRecorder)
+    recorder = SignalRecorder.__new__(SignalRecorder)  # no orchestrator: fed by hand
     recorder._lock = threading.Lock()
     recorder.emissions = [
         Emission("workflow_started", ("e", "wf"), 1, True),

@@ -82,6 +82,9 @@ class SignalRecorder:
         self.emissions: list[Emission] = []
         """Everything recorded so far, in delivery order."""
         self._lock = threading.Lock()
+        # First terminal signal per execution: waiters poll it on every emission, and a scan
+        # of the whole record there would make long runs quadratic.
+        self._terminals: dict[str, Emission] = {}
         # Waiters (execution id, predicate, loop) are woken from the slots, so a wait ends
         # as soon as the signal it needs has been delivered instead of at a polling tick.
         self._loops: list[tuple[Callable[[], bool], QEventLoop]] = []
@@ -102,6 +105,8 @@ class SignalRecorder:
             )
             with self._lock:
                 self.emissions.append(emission)
+                if emission.terminal and emission.execution_id is not None:
+                    self._terminals.setdefault(emission.execution_id, emission)
             for done, loop in list(self._loops):
                 if done():
                     loop.quit()
@@ -128,7 +133,8 @@ class SignalRecorder:
 
     def terminal(self, execution_id: str) -> Emission | None:
         """The execution's first terminal signal, or None while it has none."""
-        return next((e for e in self.for_execution(execution_id) if e.terminal), None)
+        with self._lock:
+            return self._terminals.get(execution_id)
 
     # --- checking ----------------------------------------------------------------------
     def assert_causal_order(self, execution_id: str) -> list[Emission]:
