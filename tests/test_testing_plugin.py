@@ -385,3 +385,31 @@ def test_every_example_of_docs_testing_md_is_a_test_here() -> None:
     for block in examples:
         body = block[block.index("def test_") :].rstrip()
         assert body in here, f"docs/testing.md example not in this module:\n{body}"
+
+
+def test_fake_clock_drives_a_v2_node_retry_too(
+    advanced_orchestrator: AdvancedPluginOrchestrator,
+    plugin_manager: PluginManager,
+    fake_clock: FakeClock,
+    signal_recorder: SignalRecorder,
+) -> None:
+    flaky = FlakyPlugin("flaky", failures=2)
+    plugin_manager.register_plugin(flaky)
+    node = WorkflowNode(
+        node_id="n", plugin_id="flaky", configuration={"max_retries": 2, "retry_delay": 60_000}
+    )
+    workflow = PluginWorkflow(
+        workflow_id="wf", execution_mode=WorkflowExecutionMode.Sequential, nodes=[node]
+    )
+    assert advanced_orchestrator.register_workflow(workflow)
+
+    execution_id = advanced_orchestrator.execute_workflow("wf").value()
+    for attempt in (1, 2):
+        fake_clock.wait_for_timer(60)
+        assert flaky.call_count == attempt  # nothing retries before the clock moves
+        fake_clock.advance_to_next()
+
+    assert signal_recorder.wait_for_terminal(execution_id).name == "workflow_completed"
+    assert [c.attempt for c in flaky.calls.snapshot()] == [1, 2, 3]
+    signal_recorder.settle(execution_id)
+    signal_recorder.assert_causal_order(execution_id)
