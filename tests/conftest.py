@@ -1,4 +1,9 @@
-"""Shared fixtures. Qt runs headless; the Qt binding is pinned to PySide6 before qasync loads."""
+"""Shared fixtures. Qt runs headless; the Qt binding is pinned to PySide6 before qasync loads.
+
+The fixtures come from the project's own pytest plugin, ``qtforge_orch.testing`` (dogfooding):
+``orchestrator``, ``plugin_manager``, ``advanced_orchestrator``, ``fake_clock`` and
+``signal_recorder``. ``plugins`` and ``advanced`` are the names this suite grew up with.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,26 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
 
-from collections.abc import Iterator
-
 import pytest
 
-from qtforge_orch import PluginManager, PluginOrchestrator
+from qtforge_orch import AdvancedPluginOrchestrator, PluginManager
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The plugin comes through the ``pytest11`` entry point of an installed qtforge_orch. A
+    # checkout used without reinstalling (an older editable install, PYTHONPATH) lacks the
+    # entry point: load it by module then, so the suite does not depend on how it was set up.
+    if not config.pluginmanager.has_plugin("qtforge_orch"):
+        config.pluginmanager.import_plugin("qtforge_orch.testing.plugin")
 
 
 @pytest.fixture
-def plugins() -> PluginManager:
-    return PluginManager()
+def plugins(plugin_manager: PluginManager) -> PluginManager:
+    """The test's ``plugin_manager`` (the one ``orchestrator`` and ``advanced`` use)."""
+    return plugin_manager
 
 
 @pytest.fixture
-def orchestrator(qapp: object, plugins: PluginManager) -> Iterator[PluginOrchestrator]:
-    orch = PluginOrchestrator(plugin_manager=plugins)
-    yield orch
-    assert orch.shutdown(5000), "worker threads did not finish"
+def advanced(advanced_orchestrator: AdvancedPluginOrchestrator) -> AdvancedPluginOrchestrator:
+    """The test's ``advanced_orchestrator`` (shut down with ``shutdown(5000)`` asserted)."""
+    return advanced_orchestrator

@@ -1,4 +1,7 @@
-"""Small plugins for tests: recorders, gates and flaky commands (no sleeps as synchronisation)."""
+"""Small plugins and builders for tests: recorders, an echo plugin, v1 steps and status reads.
+
+Gates, flaky, slow and hanging commands are ``qtforge_orch.testing``'s fake plugins.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from qtforge_orch import FunctionPlugin, PluginError, PluginErrorCode, StepContext
+from qtforge_orch import FunctionPlugin, PluginOrchestrator, WorkflowStep
 
 
 class Recorder:
@@ -31,44 +34,6 @@ class Recorder:
             return [c[0] for c in self.calls]
 
 
-class Gate:
-    """A command that blocks until ``open()``; ``entered`` tells when it is running."""
-
-    def __init__(self, result: dict[str, Any] | None = None) -> None:
-        self.entered = threading.Event()
-        self._open = threading.Event()
-        self.result = result or {"gate": "passed"}
-        self.saw_cancel = threading.Event()
-
-    def open(self) -> None:
-        self._open.set()
-
-    def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        self.entered.set()
-        while not self._open.wait(0.01):
-            if context.is_cancelled():
-                self.saw_cancel.set()
-                raise PluginError(PluginErrorCode.OperationCancelled, "gate cancelled")
-        return dict(self.result)
-
-
-class Flaky:
-    """Fails the first ``failures`` calls, then succeeds."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            self.calls += 1
-            calls = self.calls
-        if calls <= self.failures:
-            raise RuntimeError(f"flaky failure {calls}")
-        return {"flaky_calls": calls}
-
-
 def echo_plugin(plugin_id: str = "echo") -> FunctionPlugin:
     """``echo.run`` returns its params plus ``{"<step marker>": True}`` when asked."""
 
@@ -80,3 +45,16 @@ def echo_plugin(plugin_id: str = "echo") -> FunctionPlugin:
         return out
 
     return FunctionPlugin(plugin_id, run=run)
+
+
+def step(step_id: str, plugin: str, method: str, *deps: str, **params: Any) -> WorkflowStep:
+    """A v1 step depending on ``deps``, with ``params`` as its parameters."""
+    s = WorkflowStep(step_id, plugin, method)
+    s.dependencies = list(deps)
+    s.parameters = params
+    return s
+
+
+def status_of(orch: PluginOrchestrator, execution_id: str) -> dict[str, Any]:
+    """``get_execution_status`` of an execution known to exist."""
+    return orch.get_execution_status(execution_id).value()

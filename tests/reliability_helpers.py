@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 from qtforge_orch import (
-    AdvancedPluginOrchestrator,
-    PluginManager,
     PluginOrchestrator,
-    StepContext,
     WorkflowStep,
 )
 
@@ -20,12 +16,6 @@ def step(step_id: str, plugin: str, method: str, *deps: str, **fields: Any) -> W
     s = WorkflowStep(step_id, plugin, method, **fields)
     s.dependencies = list(deps)
     return s
-
-
-def make_v2(plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
-    yield orch
-    assert orch.shutdown(5000), "worker threads did not finish"
 
 
 def v1_status(orch: PluginOrchestrator, execution_id: str) -> dict[str, Any]:
@@ -48,24 +38,3 @@ class CallCounter:
     def snapshot(self) -> Counter[Any]:
         with self._lock:
             return Counter(self.counts)
-
-
-class Hold:
-    """A context-aware command blocking until ``release()`` (or until cancelled)."""
-
-    def __init__(self, output: dict[str, Any] | None = None) -> None:
-        self.entered = threading.Event()
-        self.released = threading.Event()
-        self.output = output or {}
-        self.cancelled = threading.Event()
-
-    def release(self) -> None:
-        self.released.set()
-
-    def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        self.entered.set()
-        while not self.released.wait(0.005):
-            if context.is_cancelled():
-                self.cancelled.set()
-                context.check_cancelled()
-        return dict(self.output)

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from PySide6.QtCore import QThreadPool
 
 from qtforge_orch import (
@@ -23,12 +22,7 @@ from qtforge_orch import (
 
 from .reliability_helpers import step
 from .subprocess_helpers import run_snippet
-from .v2_helpers import Mode, NodeType, conn, fn, make_advanced, node, register, start, workflow
-
-
-@pytest.fixture
-def advanced(qapp: Any, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
+from .v2_helpers import Mode, NodeType, conn, fn, node, register, start, workflow
 
 
 class Stuck:

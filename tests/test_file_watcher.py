@@ -29,7 +29,7 @@ from qtforge_orch import (
 )
 from qtforge_orch.plugins._settling import SettleTracker
 
-from .v2_helpers import Mode, NodeType, conn, fn, make_advanced, node, register, start, status
+from .v2_helpers import Mode, NodeType, conn, fn, node, register, start, status
 from .v2_helpers import workflow as make_workflow
 
 pytestmark = pytest.mark.timeout(30)
@@ -418,11 +418,6 @@ def test_settle_tracker_rule() -> None:
 
 # --------------------------------------------------------------------------------------------
 # end to end: an EventDriven execution
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def _register_watch(

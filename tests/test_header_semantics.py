@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,19 +24,12 @@ from .v2_helpers import (
     conn,
     error_code,
     fn,
-    make_advanced,
     node,
     register,
     run_to_end,
     states,
     workflow,
 )
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
-
 
 # --------------------------------------------------------------------------------------------
 # v1 header

@@ -9,13 +9,12 @@ import PySide6.QtCore  # noqa: F401  (qasync picks the binding already imported)
 import pytest
 
 from qtforge_orch import FunctionPlugin, PluginManager, PluginOrchestrator, Workflow, WorkflowStep
-
-from .helpers import Gate
+from qtforge_orch.testing.plugins import HangingPlugin
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def gated(orch: PluginOrchestrator, plugins: PluginManager, gate: Gate) -> None:
+def gated(orch: PluginOrchestrator, plugins: PluginManager, gate: HangingPlugin) -> None:
     plugins.register_plugin(FunctionPlugin("p", wait=gate, run=lambda p: {"done": True}))
     wf = Workflow("wf")
     wf.add_step(WorkflowStep("g", "p", "wait"))
@@ -30,8 +29,8 @@ def test_await_handle_gives_the_result(
 ) -> None:
     import qasync
 
-    gate = Gate()
-    gate.open()
+    gate = HangingPlugin()
+    gate.release()
     gated(orchestrator, plugins, gate)
     loop = qasync.QEventLoop(qapp, already_running=False)
     try:
@@ -50,7 +49,7 @@ def test_cancelling_the_awaiting_task_cancels_the_execution(
 ) -> None:
     import qasync
 
-    gate = Gate()
+    gate = HangingPlugin()
     gated(orchestrator, plugins, gate)
     loop = qasync.QEventLoop(qapp, already_running=False)
     try:
@@ -74,4 +73,4 @@ def test_cancelling_the_awaiting_task_cancels_the_execution(
     finally:
         loop.close()
     assert status == "cancelled"
-    assert gate.saw_cancel.is_set()
+    assert gate.cancelled.is_set()

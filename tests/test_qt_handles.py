@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from qtforge_orch import (
-    AdvancedPluginOrchestrator,
     FunctionPlugin,
     PluginErrorCode,
     PluginManager,
@@ -20,16 +19,12 @@ from qtforge_orch import (
     WorkflowExecution,
     WorkflowStep,
 )
+from qtforge_orch.testing.plugins import HangingPlugin
 
-from .helpers import Gate
-from .v2_helpers import Mode, NodeType, conn, fn, make_advanced, node, register, workflow
+from .v2_helpers import Mode, NodeType, conn, fn, node, register, workflow
 
 pytestmark = pytest.mark.timeout(30)
 
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def step(step_id: str, command: str = "run", *deps: str, **fields: Any) -> WorkflowStep:
@@ -174,7 +169,7 @@ def test_retries_are_reported(qtbot: Any, orchestrator: Any, plugins: Any) -> No
 
 
 def test_cancel_through_the_handle(qtbot: Any, orchestrator: Any, plugins: Any) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     v1(orchestrator, plugins, step("g", "wait"), step("after", "run", "g"), gate=gate)
     handle = started(orchestrator)
     qtbot.waitUntil(gate.entered.is_set, timeout=5000)

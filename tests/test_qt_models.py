@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,13 +10,13 @@ from PySide6.QtGui import QBrush, QIcon
 from PySide6.QtTest import QAbstractItemModelTester
 
 from qtforge_orch import (
-    AdvancedPluginOrchestrator,
     FunctionPlugin,
     PluginManager,
     PluginOrchestrator,
     Workflow,
     WorkflowStep,
 )
+from qtforge_orch.testing.plugins import HangingPlugin
 from qtforge_orch.widgets import (
     SORT_ROLE,
     STATUS_ROLE,
@@ -26,19 +25,15 @@ from qtforge_orch.widgets import (
     status_color,
 )
 
-from .helpers import Gate
-from .v2_helpers import Mode, NodeType, conn, fn, make_advanced, node, register, workflow
+from .v2_helpers import Mode, NodeType, conn, fn, node, register, workflow
 
 pytestmark = pytest.mark.timeout(30)
 Mode_ = QAbstractItemModelTester.FailureReportingMode
 
 
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
-
-
-def three_steps(orch: PluginOrchestrator, plugins: PluginManager, gate: Gate | None = None) -> None:
+def three_steps(
+    orch: PluginOrchestrator, plugins: PluginManager, gate: HangingPlugin | None = None
+) -> None:
     commands: dict[str, Any] = {"run": lambda p: {"n": len(p)}, "boom": lambda p: 1 / 0}
     if gate is not None:
         commands["wait"] = gate
@@ -58,7 +53,7 @@ def cell(model: Any, row: int, column: int, role: int = Qt.ItemDataRole.DisplayR
 
 
 def test_steps_model_live_under_the_tester(qtbot: Any, orchestrator: Any, plugins: Any) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     three_steps(orchestrator, plugins, gate)
     handle = orchestrator.start_workflow("wf").value()
     model = StepsModel(handle)
@@ -72,7 +67,7 @@ def test_steps_model_live_under_the_tester(qtbot: Any, orchestrator: Any, plugin
     assert [cell(model, r, 0) for r in range(3)] == ["a", "b", "c"]
     qtbot.waitUntil(gate.entered.is_set, timeout=5000)
     qtbot.waitUntil(lambda: cell(model, 2, StepsModel.STATUS) == "running", timeout=5000)
-    gate.open()
+    gate.release()
     with qtbot.waitSignal(handle.finished, timeout=10_000):
         pass
     model.flush()
@@ -122,7 +117,7 @@ def test_steps_model_streaming_items(qtbot: Any, advanced: Any, plugins: Any) ->
 def test_executions_model_follows_every_execution(
     qtbot: Any, orchestrator: Any, plugins: Any
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     three_steps(orchestrator, plugins, gate)
     model = ExecutionsModel(orchestrator)
     proxy = QSortFilterProxyModel()
@@ -139,7 +134,7 @@ def test_executions_model_follows_every_execution(
     qtbot.waitUntil(gate.entered.is_set, timeout=5000)
     assert first.cancel()
     qtbot.waitUntil(lambda: cell(model, 0, ExecutionsModel.STATUS) == "cancelled", timeout=5000)
-    gate.open()
+    gate.release()
     second = orchestrator.execute_workflow("wf")  # sync, no handle: still a row
     assert second
     qtbot.waitUntil(lambda: model.rowCount() == 2, timeout=5000)
@@ -155,13 +150,13 @@ def test_executions_model_follows_every_execution(
 def test_executions_model_seeds_running_executions(
     qtbot: Any, orchestrator: Any, plugins: Any
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     three_steps(orchestrator, plugins, gate)
     handle = orchestrator.start_workflow("wf").value()
     qtbot.waitUntil(gate.entered.is_set, timeout=5000)
     model = ExecutionsModel(orchestrator)
     QAbstractItemModelTester(model, Mode_.Fatal)
     assert model.rowCount() == 1 and model.execution_id(0) == handle.execution_id()
-    gate.open()
+    gate.release()
     assert handle.wait(10_000)
     qtbot.waitUntil(lambda: cell(model, 0, ExecutionsModel.STATUS) == "completed", timeout=5000)

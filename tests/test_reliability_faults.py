@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +22,15 @@ from qtforge_orch import (
     WorkflowExecutionStatus,
     make_error,
 )
+from qtforge_orch.testing import HangingPlugin
 
-from .reliability_helpers import CallCounter, Hold, make_v2, step, v1_status
+from .reliability_helpers import CallCounter, step, v1_status
 from .v2_helpers import Mode, conn, node, register, workflow
 
 pytestmark = pytest.mark.timeout(60)
 
 Code = PluginErrorCode
 V2Status = WorkflowExecutionStatus
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_v2(plugins)
 
 
 class _Custom(BaseException):
@@ -151,7 +147,7 @@ def test_v2_plugin_fault_fails_the_node_and_others_complete(
 def test_v1_plugin_unregistered_while_step_waits_on_dependency(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    hold = Hold({"a": 1})
+    hold = HangingPlugin(output={"a": 1})
     plugins.register_plugin(FunctionPlugin("holder", run=hold))
     plugins.register_plugin(FunctionPlugin("victim", run=lambda p: {"b": 2}))
     wf = (
@@ -172,7 +168,7 @@ def test_v1_plugin_unregistered_while_step_waits_on_dependency(
 def test_v2_plugin_unregistered_while_node_waits_on_dependency(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
-    hold = Hold({"a": 1})
+    hold = HangingPlugin(output={"a": 1})
     plugins.register_plugin(FunctionPlugin.from_callable("holder", hold))
     plugins.register_plugin(FunctionPlugin.from_callable("victim", lambda p: {"b": 2}))
     register(
@@ -388,7 +384,7 @@ def test_v1_shutdown_while_running_cancels_and_compensates(
     qapp: object, plugins: PluginManager
 ) -> None:
     orch = PluginOrchestrator(plugin_manager=plugins)
-    holds = [Hold() for _ in range(4)]
+    holds = [HangingPlugin() for _ in range(4)]
     undo = CallCounter()
 
     def undo_fn(params: dict[str, Any]) -> dict[str, Any]:
@@ -422,7 +418,7 @@ def test_v1_shutdown_while_running_cancels_and_compensates(
 
 def test_v2_shutdown_while_running_cancels(qapp: object, plugins: PluginManager) -> None:
     orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
-    hold = Hold()
+    hold = HangingPlugin()
     plugins.register_plugin(FunctionPlugin.from_callable("h", hold))
     plugins.register_plugin(FunctionPlugin.from_callable("leaf", lambda p: {}))
     wf = workflow("w", Mode.Parallel, [node("a", "h"), node("b", "leaf")], [conn("a", "b")])
@@ -443,7 +439,7 @@ def test_v2_shutdown_while_running_cancels(qapp: object, plugins: PluginManager)
 def test_v1_unregister_workflow_while_running(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    holds = [Hold({"h": i}) for i in range(2)]
+    holds = [HangingPlugin(output={"h": i}) for i in range(2)]
     plugins.register_plugin(FunctionPlugin("p", h0=holds[0], h1=holds[1], after=lambda p: {}))
     for i in range(2):
         wf = Workflow(f"w{i}").add_step(step("h", "p", f"h{i}"))
@@ -468,7 +464,7 @@ def test_v1_unregister_workflow_while_running(
 def test_v2_unregister_workflow_while_running(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
-    hold = Hold({"h": 1})
+    hold = HangingPlugin(output={"h": 1})
     plugins.register_plugin(FunctionPlugin.from_callable("h", hold))
     plugins.register_plugin(FunctionPlugin.from_callable("leaf", lambda p: {"leaf": 1}))
     register(

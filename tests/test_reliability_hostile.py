@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from qtforge_orch import (
     WorkflowStep,
 )
 
-from .reliability_helpers import make_v2, step, v1_status
+from .reliability_helpers import step, v1_status
 from .v2_helpers import Mode, conn, control, node, workflow
 
 pytestmark = pytest.mark.timeout(60)
@@ -101,11 +100,6 @@ HYPO = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_v2(plugins)
 
 
 # --- 5. hypothesis ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import random
 import threading
 import tracemalloc
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,7 +27,7 @@ from qtforge_orch import (
     WorkflowExecutionStatus,
 )
 
-from .reliability_helpers import CallCounter, make_v2, step, v1_status
+from .reliability_helpers import CallCounter, step, v1_status
 from .v2_helpers import Mode, conn, node, workflow
 
 pytestmark = pytest.mark.timeout(60)
@@ -35,11 +35,6 @@ pytestmark = pytest.mark.timeout(60)
 Code = PluginErrorCode
 V2Status = WorkflowExecutionStatus
 STRESS = os.environ.get("QTFORGE_STRESS") == "1"
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_v2(plugins)
 
 
 def _work(params: dict[str, Any], context: StepContext) -> dict[str, Any]:

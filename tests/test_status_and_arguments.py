@@ -4,7 +4,6 @@ raises for any argument, and an execution that left the history is known to have
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,14 +18,10 @@ from qtforge_orch import (
 )
 
 from .reliability_helpers import step
-from .v2_helpers import Mode, fn, make_advanced, node, register, start, workflow
+from .v2_helpers import Mode, fn, node, register, start, workflow
 
 Code = PluginErrorCode
 
-
-@pytest.fixture
-def advanced(qapp: Any, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def test_outputs_with_integer_keys_are_reported(

@@ -17,7 +17,6 @@ from .v2_helpers import (
     NodeType,
     conn,
     fn,
-    make_advanced,
     node,
     node_status,
     register,
@@ -27,10 +26,6 @@ from .v2_helpers import (
 
 pytestmark = pytest.mark.timeout(30)
 
-
-@pytest.fixture
-def advanced(qapp: Any, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def _pipeline(

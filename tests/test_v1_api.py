@@ -16,9 +16,9 @@ from qtforge_orch import (
     PluginOrchestrator,
     Workflow,
 )
+from qtforge_orch.testing import HangingPlugin
 
-from .helpers import Gate, Recorder
-from .test_v1_modes import status_of, step
+from .helpers import Recorder, status_of, step
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -151,13 +151,13 @@ def test_execute_errors(orchestrator: PluginOrchestrator, plugins: PluginManager
 def test_unregister_while_running_lets_the_execution_finish(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", hang=gate))
     assert orchestrator.register_workflow(Workflow("w").add_step(step("s", "p", "hang")))
     execution_id = orchestrator.execute_workflow("w", async_=True).value()
     assert gate.entered.wait(5)
     assert orchestrator.unregister_workflow("w")
-    gate.open()
+    gate.release()
     assert orchestrator.wait_for_execution(execution_id, 5000)
     assert status_of(orchestrator, execution_id)["status"] == "completed"
 
@@ -236,7 +236,7 @@ def test_transaction_errors(orchestrator: PluginOrchestrator, plugins: PluginMan
     transactional(orchestrator, plugins)
     unknown = orchestrator.execute_workflow("pay", {"who": "x"}, transaction_id="ghost")
     assert not unknown and unknown.error().code == PluginErrorCode.NotFound
-    gate = Gate()
+    gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("slow", hang=gate))
     assert orchestrator.register_workflow(Workflow("slow").add_step(step("s", "slow", "hang")))
     assert orchestrator.begin_transaction("busy")
@@ -244,7 +244,7 @@ def test_transaction_errors(orchestrator: PluginOrchestrator, plugins: PluginMan
     assert gate.entered.wait(5)
     busy = orchestrator.commit_transaction("busy")
     assert not busy and busy.error().code == PluginErrorCode.InvalidState
-    gate.open()
+    gate.release()
     assert orchestrator.wait_for_execution(execution_id, 5000)
     assert orchestrator.commit_transaction("busy")
 

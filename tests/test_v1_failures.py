@@ -19,9 +19,9 @@ from qtforge_orch import (
     Workflow,
     make_error,
 )
+from qtforge_orch.testing import FlakyPlugin, HangingPlugin
 
-from .helpers import Flaky, Gate, Recorder
-from .test_v1_modes import status_of, step
+from .helpers import Recorder, status_of, step
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,7 +33,7 @@ def statuses(orch: PluginOrchestrator, execution_id: str) -> dict[str, StepStatu
 def test_retry_succeeds_and_records_retry_count(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    flaky = Flaky(failures=2)
+    flaky = FlakyPlugin(failures=2)
     plugins.register_plugin(FunctionPlugin("p", flaky=flaky))
     wf = Workflow("retry")
     s = step("s", "p", "flaky")
@@ -45,10 +45,10 @@ def test_retry_succeeds_and_records_retry_count(
     orchestrator.step_retrying.connect(lambda e, sid, attempt: retrying.append(attempt))
     execution = orchestrator.execute_workflow("retry")
     assert execution, execution
-    assert flaky.calls == 3
+    assert flaky.call_count == 3
     result = orchestrator.get_step_results(execution.value()).value()[0]
     assert result.retry_count == 2
-    assert result.result_data == {"flaky_calls": 3}
+    assert result.result_data == {"calls": 3}
     assert retrying == [1, 2]
 
 
@@ -81,7 +81,7 @@ def test_retries_exhausted_fail_with_the_plugin_error(
 def test_step_timeout_fails_with_timeout_and_cancels_the_attempt(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", hang=gate))
     wf = Workflow("timeout")
     s = step("s", "p", "hang")
@@ -91,7 +91,7 @@ def test_step_timeout_fails_with_timeout_and_cancels_the_attempt(
     result = orchestrator.execute_workflow("timeout")
     assert not result
     assert result.error().code == PluginErrorCode.Timeout
-    assert gate.saw_cancel.wait(5)  # the callable was asked to stop through its context
+    assert gate.cancelled.wait(5)  # the callable was asked to stop through its context
     assert statuses(orchestrator, result.error().context["execution_id"]) == {
         "s": StepStatus.Failed
     }
@@ -131,7 +131,7 @@ def test_timed_out_attempt_is_retried_and_late_result_discarded(
 def test_workflow_timeout_cancels_with_timeout(
     orchestrator: PluginOrchestrator, plugins: PluginManager, qtbot: Any
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", hang=gate))
     wf = Workflow("wf_timeout").set_timeout(timedelta(milliseconds=60))
     wf.add_step(step("s", "p", "hang"))
@@ -219,7 +219,7 @@ def test_non_critical_failure_skips_dependents_and_goes_on(
 def test_cancel_mid_run_marks_the_rest_cancelled_and_compensates_once(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     rec = Recorder()
     plugins.register_plugin(
         FunctionPlugin(
@@ -238,7 +238,7 @@ def test_cancel_mid_run_marks_the_rest_cancelled_and_compensates_once(
     with qtbot.waitSignal(orchestrator.workflow_cancelled, timeout=5000) as blocker:
         assert orchestrator.cancel_workflow(execution_id)
     assert blocker.args == [execution_id]
-    assert gate.saw_cancel.wait(5)
+    assert gate.cancelled.wait(5)
     assert rec.names() == ["a", "undo"]
     assert statuses(orchestrator, execution_id) == {
         "a": StepStatus.Completed,
@@ -293,7 +293,7 @@ def test_a_later_step_with_an_earlier_deadline_times_out_on_time(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
     """One watchdog per run: a step whose deadline is earlier than the armed one re-arms it."""
-    slow_gate, short_gate = Gate(), Gate()
+    slow_gate, short_gate = HangingPlugin(), HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", slow=slow_gate, short=short_gate))
     wf = Workflow("deadlines").set_execution_mode(ExecutionMode.Parallel)
     slow = step("slow", "p", "slow")
@@ -305,8 +305,8 @@ def test_a_later_step_with_an_earlier_deadline_times_out_on_time(
     wf.add_step(slow).add_step(short)
     assert orchestrator.register_workflow(wf)
     execution_id = orchestrator.execute_workflow("deadlines", async_=True).value()
-    assert short_gate.saw_cancel.wait(5), "the 50 ms step was not timed out"
-    slow_gate.open()
+    assert short_gate.cancelled.wait(5), "the 50 ms step was not timed out"
+    slow_gate.release()
     assert orchestrator.wait_for_execution(execution_id, 5000)
     results = {r.step_id: r for r in orchestrator.get_step_results(execution_id).value()}
     assert results["short"].status is StepStatus.Failed

@@ -15,23 +15,11 @@ from qtforge_orch import (
     PluginOrchestrator,
     StepStatus,
     Workflow,
-    WorkflowStep,
 )
 
-from .helpers import Recorder
+from .helpers import Recorder, status_of, step
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def step(step_id: str, plugin: str, method: str, *deps: str, **params: Any) -> WorkflowStep:
-    s = WorkflowStep(step_id, plugin, method)
-    s.dependencies = list(deps)
-    s.parameters = params
-    return s
-
-
-def status_of(orch: PluginOrchestrator, execution_id: str) -> dict[str, Any]:
-    return orch.get_execution_status(execution_id).value()
 
 
 def test_sequential_runs_one_at_a_time_in_dependency_then_declaration_order(

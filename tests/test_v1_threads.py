@@ -21,9 +21,9 @@ from qtforge_orch import (
     StepContext,
     Workflow,
 )
+from qtforge_orch.testing import HangingPlugin
 
-from .helpers import Gate
-from .test_v1_modes import status_of, step
+from .helpers import status_of, step
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -233,7 +233,7 @@ def test_many_concurrent_async_executions_all_finish(
 def test_status_while_running_and_list_active(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", a=lambda p: {}, hang=gate))
     wf = Workflow("watch").add_step(step("a", "p", "a")).add_step(step("hang", "p", "hang", "a"))
     assert orchestrator.register_workflow(wf)
@@ -247,7 +247,7 @@ def test_status_while_running_and_list_active(
     assert running["workflow_id"] == "watch" and running["execution_id"] == execution_id
     assert running["start_time"] and running["end_time"] is None
     assert orchestrator.list_active_executions() == [execution_id]
-    gate.open()
+    gate.release()
     assert orchestrator.wait_for_execution(execution_id, 5000)
     done = status_of(orchestrator, execution_id)
     assert done["status"] == "completed" and done["end_time"] and done["progress"] == 1.0
@@ -257,12 +257,12 @@ def test_status_while_running_and_list_active(
 def test_wait_for_execution_times_out(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", hang=gate))
     assert orchestrator.register_workflow(Workflow("w").add_step(step("s", "p", "hang")))
     execution_id = orchestrator.execute_workflow("w", async_=True).value()
     assert orchestrator.wait_for_execution(execution_id, 30) is False
-    gate.open()
+    gate.release()
     assert orchestrator.wait_for_execution(execution_id, 5000) is True
     assert orchestrator.wait_for_execution("unknown", 10) is False
 
@@ -318,7 +318,7 @@ def test_sync_execution_inside_a_running_qt_event_loop(
 def test_cancelling_a_sync_execution_returns_operation_cancelled(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", hang=gate))
     assert orchestrator.register_workflow(Workflow("w").add_step(step("s", "p", "hang")))
     results: list[Any] = []
@@ -374,12 +374,12 @@ def test_application_quit_shuts_the_orchestrator_down(
     qapp: Any, plugins: PluginManager
 ) -> None:
     orch = PluginOrchestrator(plugin_manager=plugins)
-    gate = Gate()
+    gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", hang=gate))
     assert orch.register_workflow(Workflow("w").add_step(step("s", "p", "hang")))
     execution_id = orch.execute_workflow("w", async_=True).value()
     assert gate.entered.wait(5)
     qapp.aboutToQuit.emit()
-    assert gate.saw_cancel.wait(5)
+    assert gate.cancelled.wait(5)
     assert status_of(orch, execution_id)["status"] == "cancelled"
     assert orch.list_active_executions() == []

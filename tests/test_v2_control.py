@@ -15,16 +15,15 @@ from qtforge_orch import (
     WorkflowExecutionContext,
     WorkflowExecutionStatus,
 )
+from qtforge_orch.testing import HangingPlugin, SignalRecorder
 
 from .v2_helpers import (
     Code,
-    Gate,
     Mode,
     NodeType,
     conn,
     error_code,
     fn,
-    make_advanced,
     node,
     node_status,
     register,
@@ -50,19 +49,14 @@ NODE_STATUS_KEYS = {
 }
 
 
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
-
-
 def gated_chain(
     advanced: AdvancedPluginOrchestrator,
     plugins: PluginManager,
     mode: Mode = Mode.Parallel,
     workflow_id: str = "chain",
-) -> tuple[Gate, threading.Event]:
-    """first (a Gate) -> second -> third."""
-    gate = Gate({"first": 1})
+) -> tuple[HangingPlugin, threading.Event]:
+    """first (a HangingPlugin) -> second -> third."""
+    gate = HangingPlugin(output={"first": 1})
     second_started = threading.Event()
     fn(plugins, "first", gate)
     fn(plugins, "second", lambda p: second_started.set() or {"second": p["first"] + 1})
@@ -101,7 +95,7 @@ def test_nothing_new_starts_while_paused(
     with qtbot.waitSignal(
         advanced.node_completed, timeout=5000, check_params_cb=lambda e, n, r: n == "first"
     ):
-        gate.open()
+        gate.release()
     assert not second_started.wait(0.2), "a node started while the execution was paused"
     assert states(advanced, execution_id) == {
         "first": "completed",
@@ -132,7 +126,7 @@ def test_pause_and_resume_in_the_wrong_state(
     assert error_code(advanced.pause_execution(execution_id)) is Code.InvalidState  # paused
     assert advanced.resume_execution(execution_id)
     assert error_code(advanced.resume_execution(execution_id)) is Code.InvalidState
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     assert error_code(advanced.pause_execution(execution_id)) is Code.InvalidState  # finished
     assert error_code(advanced.resume_execution(execution_id)) is Code.InvalidState
@@ -231,13 +225,12 @@ def test_pause_streaming_stops_moving_items(
 
 
 def test_cancel_execution(
-    qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
+    qtbot: Any,
+    advanced: AdvancedPluginOrchestrator,
+    plugins: PluginManager,
+    signal_recorder: SignalRecorder,
 ) -> None:
     gate, second_started = gated_chain(advanced, plugins)
-    terminal: list[str] = []
-    advanced.workflow_completed.connect(lambda *a: terminal.append("completed"))
-    advanced.workflow_failed.connect(lambda *a: terminal.append("failed"))
-    advanced.workflow_cancelled.connect(lambda *a: terminal.append("cancelled"))
     execution_id = start(advanced, "chain")
     assert gate.entered.wait(5)
     with qtbot.waitSignal(advanced.workflow_cancelled, timeout=5000) as cancelled:
@@ -253,8 +246,8 @@ def test_cancel_execution(
     assert execution_id not in advanced.get_active_executions()
     assert error_code(advanced.cancel_execution(execution_id)) is Code.InvalidState
     assert error_code(advanced.cancel_execution("nope")) is Code.NotFound
-    qtbot.wait(50)
-    assert terminal == ["cancelled"]
+    signal_recorder.settle(execution_id)  # workers joined, everything they posted delivered
+    assert [e.name for e in signal_recorder.snapshot() if e.terminal] == ["workflow_cancelled"]
 
 
 def test_cancel_a_paused_execution(
@@ -310,7 +303,7 @@ def test_execution_status_while_running_and_after(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     fn(plugins, "prep", lambda p: {"prepared": p["x"]})
-    gate = Gate({"slow": True})
+    gate = HangingPlugin(output={"slow": True})
     fn(plugins, "slow", gate)
     fn(plugins, "last", lambda p: {"last": True})
     register(
@@ -344,7 +337,7 @@ def test_execution_status_while_running_and_after(
     assert advanced.get_active_executions() == [execution_id]
     assert not advanced.wait_for_execution(execution_id, 50)  # times out: still running
 
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     ctx = status(advanced, execution_id)
     assert ctx.status is Status.Completed
@@ -437,7 +430,7 @@ def test_concurrent_executions_are_independent(
     gate, _ = gated_chain(advanced, plugins)
     first = start(advanced, "chain")
     assert gate.entered.wait(5)
-    gate.open()
+    gate.release()
     second = start(advanced, "chain")
     assert first != second
     assert advanced.wait_for_execution(first, 5000)

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, WorkflowExecutionStatus
+from qtforge_orch.testing import HangingPlugin, SignalRecorder
 
 from .v2_helpers import (
     Code,
-    Gate,
     ManualTrigger,
     Mode,
     NodeType,
@@ -26,7 +26,6 @@ from .v2_helpers import (
     control,
     error_code,
     fn,
-    make_advanced,
     node,
     node_status,
     register,
@@ -40,11 +39,6 @@ pytestmark = pytest.mark.timeout(30)
 
 Status = WorkflowExecutionStatus
 ROOT = str(Path(__file__).resolve().parent.parent)
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 class Sink:
@@ -448,10 +442,44 @@ def test_file_watcher_runs_the_reference_event_workflow(
 
     with qtbot.waitSignal(advanced.workflow_cancelled, timeout=5000):
         assert advanced.cancel_execution(execution_id)
-    (tmp_path / "late.csv").write_text("x,y\n")
-    qtbot.wait(300)  # negative check: a stopped watcher must not report the new file
+    # Negative check: a stopped watcher must not report a new file. A second watch on the same
+    # folder is the witness: once it has reported late.csv, the stopped one would have too
+    # (same notification, same settle time), so no fixed wait is needed.
+    witness_id = _start_witness(advanced, plugins, tmp_path)
+    with qtbot.waitSignal(
+        advanced.node_completed,
+        timeout=5000,
+        check_params_cb=lambda e, n, r: e == witness_id and r.get("seen") == "late.csv",
+    ):
+        (tmp_path / "late.csv").write_text("x,y\n")
     assert status(advanced, execution_id).execution_data["events_received"] == 2
     assert len(validated) == 2
+    assert advanced.cancel_execution(witness_id)
+
+
+def _start_witness(
+    advanced: AdvancedPluginOrchestrator, plugins: PluginManager, folder: Path
+) -> str:
+    """Watch ``folder`` for ``*.csv`` like ``_file_workflow`` does; each file reaches ``seen``."""
+    fn(plugins, "witness_sink", lambda p: {"seen": p["file_name"]})
+    register(
+        advanced,
+        workflow(
+            "witness",
+            Mode.EventDriven,
+            [
+                node(
+                    "watch",
+                    "file_system_monitor",
+                    NodeType.Source,
+                    configuration={"watch_path": str(folder), "file_pattern": "*.csv"},
+                ),
+                node("seen", "witness_sink"),
+            ],
+            [conn("watch", "seen")],
+        ),
+    )
+    return start(advanced, "witness")
 
 
 def test_file_watcher_emit_existing_reports_files_already_there(
@@ -503,13 +531,14 @@ _CANCEL_DURING_PASS = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from PySide6.QtCore import QCoreApplication
     from qtforge_orch import AdvancedPluginOrchestrator, PluginManager
-    from tests.v2_helpers import Gate, ManualTrigger, Mode, NodeType, conn, fn, node
+    from qtforge_orch.testing import HangingPlugin
+    from tests.v2_helpers import ManualTrigger, Mode, NodeType, conn, fn, node
     from tests.v2_helpers import register, start, workflow
 
     app = QCoreApplication(sys.argv)
     plugins = PluginManager()
     plugins.register_plugin(ManualTrigger())
-    gate = Gate()
+    gate = HangingPlugin()
     fn(plugins, "slow", gate)
     orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
     register(orch, workflow("ev", Mode.EventDriven,
@@ -548,12 +577,15 @@ def test_cancel_while_an_event_pass_is_running_does_not_deadlock() -> None:
 
 
 def test_pause_during_an_event_pass_emits_workflow_paused_once(
-    qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
+    qtbot: Any,
+    advanced: AdvancedPluginOrchestrator,
+    plugins: PluginManager,
+    signal_recorder: SignalRecorder,
 ) -> None:
     """Regression (fixed in 05b42b0): each running pass posted its own workflow_paused."""
     trigger = ManualTrigger()
     assert plugins.register_plugin(trigger)
-    gate = Gate()
+    gate = HangingPlugin()
     fn(plugins, "slow", gate)
     register(
         advanced,
@@ -576,10 +608,12 @@ def test_pause_during_an_event_pass_emits_workflow_paused_once(
             assert advanced.pause_execution(execution_id)
         with qtbot.waitSignal(advanced.workflow_resumed, timeout=5000):
             assert advanced.resume_execution(execution_id)
-        qtbot.wait(100)  # let any duplicate arrive
-        assert paused == [execution_id]
-        assert resumed == [execution_id]
     finally:
-        gate.open()
+        gate.release()
         settle(qtbot, advanced, execution_id, 1)
         assert advanced.cancel_execution(execution_id)
+    # Ended, workers joined, everything they posted delivered: a duplicate posted at any
+    # point of the execution's life would be in the lists now.
+    signal_recorder.settle(execution_id)
+    assert paused == [execution_id]
+    assert resumed == [execution_id]

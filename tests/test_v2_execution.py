@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, WorkflowExecutionStatus
+from qtforge_orch.testing import HangingPlugin
 
 from .v2_helpers import (
     Code,
-    Gate,
     Journal,
     Kind,
     Mode,
@@ -20,8 +19,7 @@ from .v2_helpers import (
     conn,
     control,
     fn,
-    make_advanced,
-    node,
+        node,
     node_status,
     register,
     run_to_end,
@@ -34,11 +32,6 @@ from .v2_helpers import (
 pytestmark = pytest.mark.timeout(30)
 
 Status = WorkflowExecutionStatus
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,7 +75,7 @@ def test_sequential_never_starts_a_second_node_while_one_runs(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     advanced.thread_pool().setMaxThreadCount(4)  # parallelism would be possible
-    gate = Gate()
+    gate = HangingPlugin()
     b_started = threading.Event()
     fn(plugins, "a", gate)
     fn(plugins, "b", lambda p: b_started.set() or {"b": 1})
@@ -91,7 +84,7 @@ def test_sequential_never_starts_a_second_node_while_one_runs(
     assert gate.entered.wait(5)
     assert not b_started.wait(0.2), "Sequential started an independent node concurrently"
     assert states(advanced, execution_id) == {"a": "running", "b": "pending"}
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     assert b_started.is_set()
     assert status(advanced, execution_id).status is Status.Completed
@@ -525,7 +518,7 @@ def test_dependency_edges_order_without_passing_data(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     advanced.thread_pool().setMaxThreadCount(4)
-    gate = Gate({"secret": "from a"})
+    gate = HangingPlugin(output={"secret": "from a"})
     b_params: list[dict[str, Any]] = []
     b_started = threading.Event()
 
@@ -548,7 +541,7 @@ def test_dependency_edges_order_without_passing_data(
     execution_id = start(advanced, "dep", {"run": 7})
     assert gate.entered.wait(5)
     assert not b_started.wait(0.2), "b started before its Dependency predecessor ended"
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     ctx = status(advanced, execution_id)
     assert ctx.status is Status.Completed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,10 +15,10 @@ from qtforge_orch import (
     PluginWorkflow,
     WorkflowExecutionStatus,
 )
+from qtforge_orch.testing import HangingPlugin
 
 from .v2_helpers import (
     Code,
-    Gate,
     Kind,
     Mode,
     NodeType,
@@ -26,8 +26,7 @@ from .v2_helpers import (
     control,
     error_code,
     fn,
-    make_advanced,
-    node,
+        node,
     register,
     run_to_end,
     start,
@@ -39,11 +38,6 @@ pytestmark = pytest.mark.timeout(30)
 
 Status = WorkflowExecutionStatus
 Orch = AdvancedPluginOrchestrator
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def base_workflow(workflow_id: str = "base") -> PluginWorkflow:
@@ -316,7 +310,7 @@ def test_remove_node_removes_its_connections(advanced: Orch, step_plugin: None) 
 def test_changes_do_not_disturb_a_running_execution(
     advanced: Orch, plugins: PluginManager, step_plugin: None
 ) -> None:
-    gate = Gate({"out": "gated"})
+    gate = HangingPlugin(output={"out": "gated"})
     fn(plugins, "gate", gate)
     register(
         advanced,
@@ -337,7 +331,7 @@ def test_changes_do_not_disturb_a_running_execution(
         "live", conn("first", "extra", source_port="out", target_port="in")
     )
     assert advanced.remove_node_from_workflow("live", "second")
-    gate.open()
+    gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     ctx = status(advanced, execution_id)
     assert ctx.status is Status.Completed
@@ -346,13 +340,13 @@ def test_changes_do_not_disturb_a_running_execution(
 
     _, ctx = run_to_end(advanced, "live")  # the next one uses the changed graph
     assert ctx.execution_data["result"] == {"extra": {"out": "gated", "node": "?"}}
-    assert gate.calls == 2
+    assert gate.call_count == 2
 
 
 def test_unregister_while_running_finishes_cleanly(
     qtbot: Any, advanced: Orch, plugins: PluginManager, step_plugin: None
 ) -> None:
-    gate = Gate({"out": "x"})
+    gate = HangingPlugin(output={"out": "x"})
     fn(plugins, "gate", gate)
     register(
         advanced,
@@ -372,7 +366,7 @@ def test_unregister_while_running_finishes_cleanly(
     assert error_code(advanced.get_workflow("doomed")) is Code.NotFound
     assert error_code(advanced.execute_workflow("doomed")) is Code.NotFound
     with qtbot.waitSignal(advanced.workflow_completed, timeout=5000) as completed:
-        gate.open()
+        gate.release()
     assert completed.args == [execution_id, {"second": {"out": "x", "node": "?"}}]
     ctx = status(advanced, execution_id)
     assert ctx.status is Status.Completed and ctx.workflow_id == "doomed"

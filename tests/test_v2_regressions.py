@@ -23,13 +23,6 @@ from qtforge_orch import (
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-def advanced(qapp: Any, plugins: PluginManager) -> Any:
-    orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
-    yield orch
-    assert orch.shutdown(5000)
-
-
 def test_modifying_an_unknown_workflow_returns_not_found_instead_of_hanging(
     advanced: AdvancedPluginOrchestrator,
 ) -> None:

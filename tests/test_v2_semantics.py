@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager
 
-from .v2_helpers import Mode, NodeType, conn, fn, make_advanced, node, register, start, workflow
+from .v2_helpers import Mode, NodeType, conn, fn, node, register, start, workflow
 
 pytestmark = pytest.mark.timeout(30)
 
-
-@pytest.fixture
-def advanced(qapp: Any, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def test_splitter_processor_aggregator_with_ports_projects_each_item(

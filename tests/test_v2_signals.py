@@ -8,12 +8,10 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QThread
 
 from qtforge_orch import (
     AdvancedPluginOrchestrator,
@@ -21,15 +19,14 @@ from qtforge_orch import (
     StepContext,
     WorkflowExecutionStatus,
 )
+from qtforge_orch.testing import FlakyPlugin, HangingPlugin, SignalRecorder, signal_names
 
 from .v2_helpers import (
-    Gate,
     ManualTrigger,
     Mode,
     NodeType,
     conn,
     fn,
-    make_advanced,
     node,
     node_status,
     register,
@@ -57,26 +54,15 @@ SIGNALS = (
 )
 
 
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
-
-
-class SignalLog:
-    """Every signal of the orchestrator as (name, args, emitted in the orchestrator's thread)."""
+class SignalLog(SignalRecorder):
+    """The testing plugin's recorder, with this module's views of it."""
 
     def __init__(self, orch: AdvancedPluginOrchestrator) -> None:
-        self.entries: list[tuple[str, tuple[Any, ...], bool]] = []
-        owner = orch.thread()
-        for name in SIGNALS:
-            getattr(orch, name).connect(
-                lambda *args, _name=name: self.entries.append(
-                    (_name, args, QThread.currentThread() == owner)
-                )
-            )
+        super().__init__(orch)
+        assert set(SIGNALS) <= set(signal_names(orch))  # the recorder sees every one of them
 
     def of(self, execution_id: str) -> list[tuple[str, tuple[Any, ...]]]:
-        return [(n, a) for n, a, _ in self.entries if a and a[0] == execution_id]
+        return [(e.name, e.args) for e in self.for_execution(execution_id)]
 
     def names(self, execution_id: str, *, progress: bool = False) -> list[str]:
         return [
@@ -85,6 +71,10 @@ class SignalLog:
 
     def progress(self, execution_id: str) -> list[float]:
         return [a[1] for n, a in self.of(execution_id) if n == "execution_progress_updated"]
+
+    def all_in_owner_thread(self) -> bool:
+        emissions = self.snapshot()
+        return bool(emissions) and all(e.in_owner_thread for e in emissions)
 
 
 def chain(advanced: AdvancedPluginOrchestrator, plugins: PluginManager, count: int = 3) -> None:
@@ -122,7 +112,7 @@ def test_signals_in_strict_order_in_the_orchestrators_thread(
     ]
     with qtbot.waitSignals(expected, order="strict", timeout=5000):
         execution_id = start(advanced, "chain")
-    assert log.entries and all(in_owner for _, _, in_owner in log.entries)
+    assert log.all_in_owner_thread()
     events = log.of(execution_id)
     assert events[0] == ("workflow_started", (execution_id, "chain"))
     assert [(n, a[1]) for n, a in events if n.startswith("node_")] == [
@@ -158,7 +148,7 @@ def test_signals_of_concurrent_executions_are_each_in_order(
         assert log.names(execution_id) == expected
         assert log.of(execution_id)[-1][1] == (execution_id, {"s3": {"n": 10 * i + 4}})
         assert log.progress(execution_id)[-1] == 1.0
-    assert all(in_owner for _, _, in_owner in log.entries)
+    assert all(e.in_owner_thread for e in log.snapshot())
 
 
 _CONNECT_DISCONNECT = textwrap.dedent(
@@ -231,7 +221,7 @@ def test_failure_signals_in_order_with_exactly_one_terminal_signal(
     ]
     with qtbot.waitSignals(expected, order="strict", timeout=5000):
         execution_id = start(advanced, "fails")
-    qtbot.wait(50)  # anything extra would arrive now
+    log.settle(execution_id)  # workers joined, all they posted delivered: nothing can follow
     names = log.names(execution_id)
     assert names == [
         "workflow_started",
@@ -253,7 +243,7 @@ def test_failure_signals_in_order_with_exactly_one_terminal_signal(
 def test_pause_resume_and_cancel_signals(
     qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
-    gate = Gate()
+    gate = HangingPlugin()
     fn(plugins, "gate", gate)
     register(
         advanced,
@@ -279,7 +269,7 @@ def test_pause_resume_and_cancel_signals(
         "workflow_resumed",
         "workflow_cancelled",
     ]
-    assert all(in_owner for _, _, in_owner in log.entries)
+    assert all(e.in_owner_thread for e in log.snapshot())
 
 
 def test_streaming_and_event_driven_signals_start_and_end_the_execution(
@@ -333,32 +323,17 @@ def test_streaming_and_event_driven_signals_start_and_end_the_execution(
         "node_completed",
         "workflow_cancelled",
     ]
-    assert all(in_owner for _, _, in_owner in log.entries)
+    assert all(e.in_owner_thread for e in log.snapshot())
 
 
 # --------------------------------------------------------------------------------------------
 # node configuration: retries, timeouts, critical
 
 
-class Flaky:
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            self.calls += 1
-            calls = self.calls
-        if calls <= self.failures:
-            raise RuntimeError(f"flaky failure {calls}")
-        return {"calls": calls}
-
-
 def test_retries_until_success(
     qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
-    flaky = Flaky(failures=2)
+    flaky = FlakyPlugin(failures=2)
     fn(plugins, "flaky", flaky)
     register(
         advanced,
@@ -371,10 +346,10 @@ def test_retries_until_success(
     log = SignalLog(advanced)
     execution_id, ctx = run_to_end(advanced, "retry")
     assert ctx.status is Status.Completed
-    assert flaky.calls == 3
+    assert flaky.call_count == 3
     assert node_status(advanced, execution_id, "flaky")["attempts"] == 3
     assert ctx.execution_data["result"] == {"flaky": {"calls": 3}}
-    qtbot.wait(20)
+    log.settle(execution_id)  # nothing posted late can be missing from the log
     # one node_started; intermediate failures are not node_failed
     assert log.names(execution_id) == [
         "workflow_started",
@@ -387,7 +362,7 @@ def test_retries_until_success(
 def test_retries_exhausted_fail_the_node(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
-    flaky = Flaky(failures=10)
+    flaky = FlakyPlugin(failures=10)
     fn(plugins, "flaky", flaky)
     register(
         advanced,
@@ -399,7 +374,7 @@ def test_retries_exhausted_fail_the_node(
     )
     execution_id, ctx = run_to_end(advanced, "retry_out")
     assert ctx.status is Status.Failed
-    assert flaky.calls == 2
+    assert flaky.call_count == 2
     failed = node_status(advanced, execution_id, "flaky")
     assert failed["attempts"] == 2
     assert "flaky failure 2" in failed["error"]
@@ -436,7 +411,7 @@ def test_retry_delay_is_honoured_without_blocking_a_thread(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     advanced.thread_pool().setMaxThreadCount(1)
-    flaky = Flaky(failures=1)
+    flaky = FlakyPlugin(failures=1)
     other_ran = threading.Event()
     fn(plugins, "flaky", flaky)
     fn(plugins, "other", lambda p: other_ran.set() or {"other": True})
@@ -553,7 +528,7 @@ def test_critical_failure_cancels_running_and_waiting_nodes(
     qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
     advanced.thread_pool().setMaxThreadCount(2)
-    gate = Gate()
+    gate = HangingPlugin()
     cancelled = threading.Event()
 
     def long_running(params: dict[str, Any], context: StepContext) -> dict[str, Any]:

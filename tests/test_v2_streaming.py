@@ -24,8 +24,7 @@ from .v2_helpers import (
     conn,
     control,
     fn,
-    make_advanced,
-    node,
+        node,
     node_status,
     register,
     run_to_end,
@@ -39,11 +38,6 @@ pytestmark = pytest.mark.timeout(30)
 Status = WorkflowExecutionStatus
 BATCH = 256  # per in-flight batch, the slack the backpressure bound allows: C + 2 * 256
 COUNTER_KEYS = ("items_in", "items_out", "items_dropped", "items_failed")
-
-
-@pytest.fixture
-def advanced(qapp: object, plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    yield from make_advanced(plugins)
 
 
 def counters(orch: AdvancedPluginOrchestrator, execution_id: str, node_id: str) -> dict[str, int]:

@@ -1,13 +1,12 @@
 """Shared helpers for the AdvancedPluginOrchestrator (v2) tests: graph builders and status reads.
 
-Each v2 test module defines its own ``advanced`` fixture with ``make_advanced`` (fixtures are not
-shared through conftest for these modules).
+The ``advanced`` fixture comes from conftest (``qtforge_orch.testing``'s
+``advanced_orchestrator``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import QThread
@@ -21,7 +20,6 @@ from qtforge_orch import (
     PluginErrorCode,
     PluginManager,
     PluginWorkflow,
-    StepContext,
     WorkflowConnection,
     WorkflowExecutionContext,
     WorkflowExecutionMode,
@@ -34,13 +32,6 @@ Mode = WorkflowExecutionMode
 NodeType = WorkflowNodeType
 Kind = ConnectionType
 Code = PluginErrorCode
-
-
-def make_advanced(plugins: PluginManager) -> Iterator[AdvancedPluginOrchestrator]:
-    """Body of every module's ``advanced`` fixture: shut down cleanly at teardown."""
-    orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
-    yield orch
-    assert orch.shutdown(5000), "worker threads did not finish"
 
 
 def node(
@@ -139,31 +130,6 @@ def run_to_end(
 def error_code(result: Expected[Any]) -> PluginErrorCode:
     assert not result, f"expected an error, got {result!r}"
     return result.error().code
-
-
-class Gate:
-    """An ``execute`` command that blocks until ``open()``; ``entered`` tells it is running.
-
-    Honours cancellation through its ``context`` so a test that never opens it still ends.
-    """
-
-    def __init__(self, result: dict[str, Any] | None = None) -> None:
-        self.entered = threading.Event()
-        self._open = threading.Event()
-        self.result = result if result is not None else {"gate": "passed"}
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def open(self) -> None:
-        self._open.set()
-
-    def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        with self._lock:
-            self.calls += 1
-        self.entered.set()
-        while not self._open.wait(0.01):
-            context.check_cancelled()
-        return dict(self.result)
 
 
 class Journal:

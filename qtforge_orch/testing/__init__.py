@@ -1,0 +1,73 @@
+"""``qtforge_orch.testing``: pytest fixtures, a fake clock, a signal recorder and fake plugins.
+
+Installing ``qtforge_orch`` registers the pytest plugin (``qtforge_orch.testing.plugin``)
+through the ``pytest11`` entry point, so its fixtures are available in any test suite:
+``plugin_manager``, ``orchestrator``, ``advanced_orchestrator`` and ``fake_clock``. The
+orchestrator fixtures need pytest-qt (they request its ``qapp`` fixture). See
+``docs/testing.md``.
+
+Names load on first use: pytest imports the plugin module in every session of every project
+installed next to ``qtforge_orch``, so this package must not pull in Qt by itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._clock import FakeClock
+    from ._recorder import Emission, SignalRecorder, signal_names
+    from .plugins import (
+        CallLog,
+        FlakyPlugin,
+        HangingPlugin,
+        PluginCall,
+        RecordingPlugin,
+        SlowPlugin,
+        StreamingSource,
+        function_plugin,
+    )
+
+_WHERE = {
+    "FakeClock": "._clock",
+    "Emission": "._recorder",
+    "SignalRecorder": "._recorder",
+    "signal_names": "._recorder",
+    "CallLog": ".plugins",
+    "FlakyPlugin": ".plugins",
+    "HangingPlugin": ".plugins",
+    "PluginCall": ".plugins",
+    "RecordingPlugin": ".plugins",
+    "SlowPlugin": ".plugins",
+    "StreamingSource": ".plugins",
+    "function_plugin": ".plugins",
+}
+
+__all__ = [
+    "CallLog",
+    "Emission",
+    "FakeClock",
+    "FlakyPlugin",
+    "HangingPlugin",
+    "PluginCall",
+    "RecordingPlugin",
+    "SignalRecorder",
+    "SlowPlugin",
+    "StreamingSource",
+    "function_plugin",
+    "signal_names",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)
