@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import PySide6.QtCore  # noqa: F401  (qasync picks the binding already imported)
@@ -61,7 +62,15 @@ def test_cancelling_the_awaiting_task_cancels_the_execution(
                 return await handle
 
             task = asyncio.ensure_future(consume())
-            await loop.run_in_executor(None, gate.entered.wait, 10)
+            # A plain thread hands "entered" to the loop: qasync's default executor (QThreads)
+            # left behind by run_in_executor made a later test crash in Qt's event dispatch.
+            entered: asyncio.Future[bool] = loop.create_future()
+            threading.Thread(
+                target=lambda: gate.entered.wait(10)
+                and loop.call_soon_threadsafe(entered.set_result, True),
+                daemon=True,
+            ).start()
+            await asyncio.wait_for(entered, 10)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
