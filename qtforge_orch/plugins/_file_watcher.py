@@ -54,9 +54,16 @@ class FileSystemMonitorPlugin(IPlugin, IEventSource):
         return {"files": [os.path.join(folder, name) for name in names]}
 
     def start_events(self, configuration: dict[str, Any], emit: EmitEvent) -> StopEvents:
-        """Raises ``PluginError``: ``InvalidConfiguration`` for a bad option, ``FileSystemError``
-        when ``watch_path`` is missing (without ``wait_for_path``) or cannot be watched. The
-        orchestrator reports it in the execution's ``error_messages``."""
+        """Watch ``watch_path`` and emit an event for every new (optionally modified) file.
+
+        Returns:
+            A callable that stops watching.
+
+        Raises:
+            PluginError: ``InvalidConfiguration`` for a bad option, ``FileSystemError`` when
+                ``watch_path`` is missing (without ``wait_for_path``) or cannot be watched.
+                The orchestrator reports it in the execution's ``error_messages``.
+        """
         # Qt is imported here, not at module level: importing the plugins package must stay
         # cheap for applications that never watch a folder.
         from ._folder_watch import FolderWatch

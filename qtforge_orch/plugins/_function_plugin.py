@@ -111,8 +111,15 @@ class FunctionPlugin(IPlugin):
     def resolve_command(
         self, command: str, context: StepContext | None = None
     ) -> Callable[[dict[str, Any]], Any] | None:
-        """The callable behind ``command`` (context bound when it takes one), so an engine
-        streaming many items calls it directly instead of dispatching each item by name."""
+        """The callable behind ``command``, with the context bound when it takes one.
+
+        An engine streaming many items calls it directly instead of dispatching each item by
+        name.
+
+        Returns:
+            The callable taking ``params``; None for an unknown command, or when a subclass
+            overrides ``execute_command`` (it must then be called through it).
+        """
         if type(self).execute_command is not FunctionPlugin.execute_command:
             return None  # a subclass that overrides execute_command must be called through it
         entry = self._commands.get(command)

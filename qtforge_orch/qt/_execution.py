@@ -123,8 +123,10 @@ class WorkflowExecution(ReplayingObject):
         return self._orchestrator
 
     def status(self) -> str:
-        """``pending`` (until ``started``), ``running``, ``paused``, ``completed``,
-        ``failed`` or ``cancelled``."""
+        """The status: ``pending`` (until ``started``), ``running``, ``paused`` or final.
+
+        The final ones are ``completed``, ``failed`` and ``cancelled``.
+        """
         return self._status
 
     def current_progress(self) -> float:
@@ -147,8 +149,12 @@ class WorkflowExecution(ReplayingObject):
         return hasattr(self._orchestrator, "pause_execution")
 
     def result(self) -> Expected[dict[str, Any]]:
-        """The final data once completed; the execution's error once it failed or was
-        cancelled; ``InvalidState`` while it runs."""
+        """The final data once completed.
+
+        Returns:
+            The final data; the execution's error once it failed or was cancelled;
+            ``InvalidState`` while it runs.
+        """
         if self._error is not None:
             return from_error(self._error)
         if self._result is not None:
@@ -200,24 +206,31 @@ class WorkflowExecution(ReplayingObject):
         return result
 
     def wait(self, timeout_ms: int | None = None) -> bool:
-        """Block until the execution ended. In the owner thread this delivers the pending
-        signals, so ``finished`` has been emitted when it returns True. Never call it from a
-        GUI slot: it freezes the window for as long as the execution runs."""
+        """Block until the execution ended; False on timeout.
+
+        In the owner thread this delivers the pending signals, so ``finished`` has been emitted
+        when it returns True. Never call it from a GUI slot: it freezes the window for as long
+        as the execution runs.
+        """
         if self.is_finished():
             return True
         return bool(self._orchestrator.wait_for_execution(self._execution_id, timeout_ms))
 
     def add_done_callback(self, fn: Callable[[WorkflowExecution], Any]) -> None:
         """Call ``fn(handle)`` in the owner thread once finished (at once if it already is).
-        An exception in ``fn`` is printed and reported through ``message``, never raised."""
+
+        An exception in ``fn`` is printed and reported through ``message``, never raised.
+        """
         if self.is_finished():
             self._call(fn)
         else:
             self._callbacks.append(fn)
 
     def __await__(self) -> Generator[Any, None, Expected[dict[str, Any]]]:
-        """``await handle`` (under qasync) gives ``result()``; cancelling the awaiting task
-        cancels the execution."""
+        """``await handle`` (under qasync) gives ``result()``.
+
+        Cancelling the awaiting task cancels the execution.
+        """
         import asyncio  # deferred: plain Qt users never pay for it
 
         future: asyncio.Future[Expected[dict[str, Any]]] = (

@@ -35,11 +35,13 @@ class _Row:
 
 
 class ExecutionsModel(QAbstractTableModel):
-    """One row per execution of an orchestrator (v1 or v2), in start order: id, workflow,
-    status, progress, current step, started, duration. It follows the orchestrator's
-    signals, so executions started any way (``execute_workflow``, ``start_workflow``,
-    ``execute_workflow_async``) appear; executions already running when the model is made
-    are read once from the orchestrator. Updates are batched per frame."""
+    """A table model with one row per execution of an orchestrator (v1 or v2), in start order.
+
+    Columns: id, workflow, status, progress, current step, started, duration. It follows the
+    orchestrator's signals, so executions started any way (``execute_workflow``,
+    ``start_workflow``, ``execute_workflow_async``) appear; executions already running when
+    the model is made are read once from the orchestrator. Updates are batched per frame.
+    """
 
     COLUMNS = ("Execution", "Workflow", "Status", "Progress", "Current step", "Started", "Duration")
     EXECUTION, WORKFLOW, STATUS, PROGRESS, CURRENT, STARTED, DURATION = range(7)

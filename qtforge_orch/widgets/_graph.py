@@ -83,10 +83,13 @@ class _Node:
 
 
 class WorkflowGraphView(QGraphicsView):
-    """Draws a ``Workflow`` or ``PluginWorkflow``; bound to a ``WorkflowExecution`` it shows
-    each node's live status (colour), attempts and Streaming item counts (on the edges) and
-    the overall progress. Ctrl+wheel or +/- zoom, drag pans, 0 fits; ``node_selected``
-    reports clicks. Updates are batched per frame."""
+    """A view that draws a ``Workflow`` or ``PluginWorkflow`` and, bound, its live execution.
+
+    Bound to a ``WorkflowExecution`` it shows each node's live status (colour), attempts and
+    Streaming item counts (on the edges) and the overall progress. Ctrl+wheel or +/- zoom,
+    drag pans, 0 fits; the ``node_selected(node_id)`` signal reports clicks. Updates are
+    batched per frame.
+    """
 
     node_selected = Signal(str)
 
@@ -110,9 +113,14 @@ class WorkflowGraphView(QGraphicsView):
 
     # --- content ---------------------------------------------------------------------------
     def set_workflow(self, workflow: Any) -> Expected[None]:
-        """Draw a workflow (replacing the current one); positions come from
-        ``ui_properties`` (v2) / ``metadata`` (v1) ``{"x", "y"}`` when every node has one,
-        else a layered layout. ``InvalidArgument`` for anything but a workflow."""
+        """Draw a workflow, replacing the current one.
+
+        Positions come from ``ui_properties`` (v2) / ``metadata`` (v1) ``{"x", "y"}`` when
+        every node has one, else from a layered layout.
+
+        Returns:
+            Success, or ``InvalidArgument`` for anything but a workflow.
+        """
         spec = graph_spec(workflow)
         if not spec:
             return from_error(spec.error())

@@ -32,13 +32,17 @@ CHROME_MS = 50
 
 
 class WorkflowMonitor(QWidget):
-    """A ready-made monitor for one registered workflow of an orchestrator::
+    """A ready-made monitor window for one registered workflow of an orchestrator.
 
-        monitor = WorkflowMonitor(orchestrator, "etl")
-        monitor.show()          # Run starts it; monitor.run() from code does the same
+    ```py
+    monitor = WorkflowMonitor(orchestrator, "etl")
+    monitor.show()          # Run starts it; monitor.run() from code does the same
+    ```
 
     Nothing here blocks: Run calls ``start_workflow`` and every display follows the
-    handle's signals, batched per frame."""
+    handle's signals, batched per frame. Signals: ``execution_started(handle)`` and
+    ``execution_finished(status)``.
+    """
 
     execution_started = Signal(object)  # the WorkflowExecution
     execution_finished = Signal(str)  # its final status

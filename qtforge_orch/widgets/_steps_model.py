@@ -39,9 +39,11 @@ _ROLES = frozenset(
 
 
 class StepsModel(QAbstractTableModel):
-    """One row per step/node of a ``WorkflowExecution``: status, attempts, time, items
-    (Streaming counters), output summary, error. Updates are batched per frame and emitted
-    as one ``dataChanged`` range."""
+    """A table model with one row per step or node of a ``WorkflowExecution``.
+
+    Columns: status, attempts, time, items (Streaming counters), output summary, error.
+    Updates are batched per frame and emitted as one ``dataChanged`` range.
+    """
 
     COLUMNS = ("Step", "Status", "Attempts", "Time", "Items", "Output", "Error")
     STEP, STATUS, ATTEMPTS, TIME, ITEMS, OUTPUT, ERROR = range(7)
@@ -62,8 +64,11 @@ class StepsModel(QAbstractTableModel):
         return self._handle
 
     def set_handle(self, handle: WorkflowExecution | None) -> None:
-        """Show another execution (None: empty). Rows start from the handle's snapshot, so
-        binding late shows everything that already happened."""
+        """Show another execution (None: empty).
+
+        Rows start from the handle's snapshot, so binding late shows everything that already
+        happened.
+        """
         old = self._handle
         if old is not None:
             for signal, slot in self._connections(old):
