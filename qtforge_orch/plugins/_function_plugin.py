@@ -79,14 +79,17 @@ class FunctionPlugin(IPlugin):
         return register
 
     def id(self) -> str:
+        """The plugin id given to the constructor."""
         return self._id
 
     def metadata(self) -> PluginMetadata:
+        """The metadata given to the constructor, else one named after the id."""
         if self._metadata is not None:
             return self._metadata
         return PluginMetadata(name=self._id)
 
     def available_commands(self) -> list[str]:
+        """The command names, in the order they were added."""
         return list(self._commands)
 
     def execute_command(
@@ -95,6 +98,11 @@ class FunctionPlugin(IPlugin):
         params: dict[str, Any],
         context: StepContext | None = None,
     ) -> dict[str, Any] | Expected[dict[str, Any]]:
+        """Call the command's function with ``params`` (and ``context`` if it takes one).
+
+        Returns:
+            What the function returns, or ``CommandNotFound`` for an unknown command.
+        """
         entry = self._commands.get(command)
         if entry is None:
             return make_error(
