@@ -61,12 +61,14 @@ class EngineFacade:
     # with its connection lock held, so re-checking there would deadlock. Too many, never
     # too few.
     def connectNotify(self, signal: QMetaMethod) -> None:
+        """Qt override: events for a signal are only built once something connected to it."""
         self._engine.listened.add(bytes(signal.name().data()).decode())
 
     def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
         getattr(self, signal).emit(*args)
 
     def plugin_manager(self) -> PluginManager:
+        """The plugin manager plugins are looked up in."""
         return self._plugin_manager
 
     def thread_pool(self) -> QThreadPool:
@@ -84,6 +86,7 @@ class EngineFacade:
         return make_success()
 
     def history_limit(self) -> int:
+        """How many finished executions stay queryable."""
         return self._engine.history_limit()
 
     def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:

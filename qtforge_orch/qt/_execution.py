@@ -64,7 +64,12 @@ class ExecutionSnapshot:
 
 
 class WorkflowExecution(ReplayingObject):
-    """One execution of a workflow. Signals carry no execution id.
+    """A live handle on one execution; ``start_workflow`` returns it. Signals carry no id.
+
+    It lives in the orchestrator's thread and emits its signals there: ``started()``,
+    ``progress(fraction)``, ``step_started(step)``, ``step_finished(step, status, output)``,
+    ``step_retrying(step, retry)``, ``message(text)``, ``finished(status, result)``,
+    ``item_counts(counts)`` (Streaming, per node) and ``status_changed(status)``.
 
     ``finished(status, result)`` passes the final data dict when the status is
     ``completed`` and the ``PluginError`` otherwise. ``step_finished(step, status, output)``
@@ -114,12 +119,15 @@ class WorkflowExecution(ReplayingObject):
 
     # --- identity and state --------------------------------------------------------------
     def execution_id(self) -> str:
+        """The execution's id, as the orchestrator's methods take it."""
         return self._execution_id
 
     def workflow_id(self) -> str:
+        """The id of the workflow being run."""
         return self._workflow_id
 
     def orchestrator(self) -> Any:
+        """The orchestrator running the execution (v1 or v2)."""
         return self._orchestrator
 
     def status(self) -> str:
@@ -134,6 +142,7 @@ class WorkflowExecution(ReplayingObject):
         return self._progress
 
     def is_finished(self) -> bool:
+        """Whether the status is final (``completed``, ``failed`` or ``cancelled``)."""
         return self._status in FINAL_STATUSES
 
     def step_ids(self) -> list[str]:
@@ -146,6 +155,7 @@ class WorkflowExecution(ReplayingObject):
         return replace(record) if record is not None else None
 
     def supports_pause(self) -> bool:
+        """Whether ``pause``/``resume`` can work: True for a v2 orchestrator only."""
         return hasattr(self._orchestrator, "pause_execution")
 
     def result(self) -> Expected[dict[str, Any]]:
@@ -170,6 +180,7 @@ class WorkflowExecution(ReplayingObject):
         return list(self._messages)
 
     def snapshot(self) -> ExecutionSnapshot:
+        """An immutable copy of everything the handle knows now (steps, messages, result)."""
         return ExecutionSnapshot(
             execution_id=self._execution_id,
             workflow_id=self._workflow_id,
@@ -200,6 +211,7 @@ class WorkflowExecution(ReplayingObject):
         return result
 
     def resume(self) -> Expected[None]:
+        """Resume a paused execution (v2 only; v1 answers ``NotSupported``)."""
         if not self.supports_pause():
             return make_error(PluginErrorCode.NotSupported, "PluginOrchestrator cannot resume")
         result: Expected[None] = self._orchestrator.resume_execution(self._execution_id)

@@ -159,6 +159,7 @@ class WorkflowGraphView(QGraphicsView):
         self._edge_labels.setdefault(source, []).append(label)
 
     def node_ids(self) -> list[str]:
+        """The ids of the drawn nodes."""
         return list(self._nodes)
 
     def node_scene_rect(self, node_id: str) -> QRectF:
@@ -167,6 +168,7 @@ class WorkflowGraphView(QGraphicsView):
         return QRectF(node.box.pos(), QSizeF(NODE_W, NODE_H)) if node is not None else QRectF()
 
     def node_status(self, node_id: str) -> str:
+        """The status a node is drawn with (``pending``, ``running``...); empty if unknown."""
         node = self._nodes.get(node_id)
         return node.status if node is not None else ""
 
@@ -183,6 +185,7 @@ class WorkflowGraphView(QGraphicsView):
             self._batch.mark_many(self._nodes)
 
     def execution(self) -> WorkflowExecution | None:
+        """The execution followed, or None."""
         return self._handle
 
     @staticmethod
@@ -258,17 +261,21 @@ class WorkflowGraphView(QGraphicsView):
 
     # --- zoom, pan, selection --------------------------------------------------------------
     def zoom(self) -> float:
+        """The current scale factor (1.0: one scene unit per pixel)."""
         return self.transform().m11()
 
     def set_zoom(self, factor: float) -> None:
+        """Set the scale factor, clamped to 0.02-8."""
         factor = min(8.0, max(0.02, factor))
         self.scale(factor / self.zoom(), factor / self.zoom())
         self._update_detail_level()
 
     def zoom_in(self) -> None:
+        """Zoom in by 25 %."""
         self.set_zoom(self.zoom() * 1.25)
 
     def zoom_out(self) -> None:
+        """Zoom out by 25 %."""
         self.set_zoom(self.zoom() / 1.25)
 
     def fit(self) -> None:
@@ -287,6 +294,7 @@ class WorkflowGraphView(QGraphicsView):
                 node.detail.setVisible(shown)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        """Qt override: Ctrl+wheel zooms; the plain wheel scrolls."""
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.set_zoom(self.zoom() * 1.15 ** (event.angleDelta().y() / 120))
             event.accept()
@@ -294,6 +302,7 @@ class WorkflowGraphView(QGraphicsView):
             super().wheelEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Qt override: ``+``/``=`` zoom in, ``-`` zooms out, ``0`` fits the workflow."""
         key = event.key()
         if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.zoom_in()
@@ -305,6 +314,7 @@ class WorkflowGraphView(QGraphicsView):
             super().keyPressEvent(event)
 
     def resizeEvent(self, event: Any) -> None:
+        """Qt override: fit the workflow to the new size."""
         super().resizeEvent(event)
         self.fit()
 
@@ -314,6 +324,7 @@ class WorkflowGraphView(QGraphicsView):
             self.node_selected.emit(str(selected[0].data(0)))
 
     def select_node(self, node_id: str) -> None:
+        """Select (highlight) a node; nothing is selected for an unknown id."""
         self.scene().clearSelection()
         if node := self._nodes.get(node_id):
             node.box.setSelected(True)

@@ -120,21 +120,27 @@ class WorkflowMonitor(QWidget):
 
     # --- parts -------------------------------------------------------------------------------
     def graph_view(self) -> WorkflowGraphView:
+        """The graph view inside the monitor."""
         return self._graph
 
     def steps_model(self) -> StepsModel:
+        """The model behind the steps table."""
         return self._steps
 
     def steps_view(self) -> QTableView:
+        """The steps table."""
         return self._table
 
     def log_view(self) -> QPlainTextEdit:
+        """The log of messages and errors."""
         return self._log
 
     def progress_bar(self) -> QProgressBar:
+        """The overall progress bar."""
         return self._progress
 
     def execution(self) -> WorkflowExecution | None:
+        """The execution shown, or None before the first run."""
         return self._handle
 
     # --- actions -----------------------------------------------------------------------------
@@ -175,12 +181,14 @@ class WorkflowMonitor(QWidget):
         ]
 
     def cancel(self) -> None:
+        """Cancel the shown execution (what the Cancel button does); refusals go to the log."""
         if self._handle is not None:
             done = self._handle.cancel()
             if not done:
                 self._log_line(f"cancel: {done.error().message}")
 
     def toggle_pause(self) -> None:
+        """Pause a running execution or resume a paused one (v2 only; refusals go to the log)."""
         handle = self._handle
         if handle is None:
             return

@@ -61,6 +61,7 @@ class StepsModel(QAbstractTableModel):
             self.set_handle(handle)
 
     def handle(self) -> WorkflowExecution | None:
+        """The execution shown, or None."""
         return self._handle
 
     def set_handle(self, handle: WorkflowExecution | None) -> None:
@@ -97,9 +98,11 @@ class StepsModel(QAbstractTableModel):
         self._batch.flush_all()
 
     def step_id(self, row: int) -> str:
+        """The step or node id shown in ``row``, or an empty string."""
         return self._ids[row] if 0 <= row < len(self._ids) else ""
 
     def row_of(self, step_id: str) -> int:
+        """The row showing ``step_id``, or -1."""
         return self._row_of.get(step_id, -1)
 
     # --- live updates ----------------------------------------------------------------------
@@ -144,14 +147,17 @@ class StepsModel(QAbstractTableModel):
 
     # --- QAbstractItemModel ----------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        """Qt override: the number of rows (none under a valid parent: a flat table)."""
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        """Qt override: the number of columns (``COLUMNS``)."""
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
     ) -> Any:
+        """Qt override: the column titles (``COLUMNS``) for the horizontal header."""
         if (
             orientation == Qt.Orientation.Horizontal
             and role == _DISPLAY
@@ -161,6 +167,7 @@ class StepsModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+        """Qt override: a cell's value for ``role`` (display, sort, status, colour...)."""
         if role not in _ROLES:  # views ask for a dozen roles per cell: answer most at once
             return None
         row = index.row()
