@@ -24,6 +24,7 @@ class Expected(Generic[T]):
         self._error = error
 
     def has_value(self) -> bool:
+        """True when this holds a value, False when it holds an error (same as ``bool()``)."""
         return self._error is None
 
     def __bool__(self) -> bool:
@@ -36,6 +37,7 @@ class Expected(Generic[T]):
         return self._value
 
     def error(self) -> PluginError:
+        """The held error; raises ``ValueError`` when this holds a value."""
         if self._error is None:
             raise ValueError("Expected holds a value, not an error")
         return self._error
@@ -45,6 +47,7 @@ class Expected(Generic[T]):
     @overload
     def value_or(self, default: D) -> T | D: ...
     def value_or(self, default: Any) -> Any:
+        """The held value, or ``default`` when this holds an error."""
         return default if self._error is not None else self._value
 
     def __repr__(self) -> str:
@@ -57,6 +60,7 @@ expected = Expected
 
 
 def make_success(value: T = None) -> Expected[T]:  # type: ignore[assignment]
+    """An ``Expected`` holding ``value`` (None for an ``Expected[None]`` success)."""
     return Expected(value)
 
 
@@ -68,6 +72,15 @@ def make_error(
     plugin_id: str = "",
     context: dict[str, Any] | None = None,
 ) -> Expected[Any]:
+    """An ``Expected`` holding a ``PluginError`` built from these arguments.
+
+    Args:
+        code: The ``PluginErrorCode``.
+        message: What went wrong, for people.
+        details: Longer detail, such as a traceback.
+        plugin_id: The plugin the error concerns, if any.
+        context: Machine-readable facts (``execution_id``, ``step_id``...).
+    """
     return Expected(error=PluginError(code, message, details, plugin_id, context))
 
 

@@ -1,4 +1,9 @@
-"""Lazy attribute loading for the flat public namespaces.
+"""The one list of public names, and lazy attribute loading for the flat namespaces.
+
+``PUBLIC_NAMES`` is the single source of ``qtforge_orch.__all__`` and (less the Qt application
+layer) of ``qtforge_orch.orchestration.__all__``. Each namespace repeats the names only in its
+``if TYPE_CHECKING:`` imports, which type checkers need and ``tests/test_public_surface.py``
+checks against this list.
 
 ``import qtforge_orch`` only pays for what is used: the orchestrators, pydantic models,
 networkx and CEL load on first access.
@@ -55,10 +60,17 @@ PUBLIC_NAMES: dict[str, str] = {
 }
 
 
+# ``qtforge_orch.orchestration`` is the reference's ``qtforge.orchestration``: everything but the
+# Qt application layer (``qtforge_orch.qt``), which the reference does not have.
+ORCHESTRATION_NAMES: frozenset[str] = frozenset(
+    name for name, module in PUBLIC_NAMES.items() if not module.startswith("qtforge_orch.qt.")
+)
+
 SUBPACKAGES = frozenset({"orchestration", "plugins"})
 
 
 def load(module_globals: dict[str, Any], name: str) -> Any:
+    """Import ``name`` for a namespace's module ``__getattr__`` and cache it in its globals."""
     if name in SUBPACKAGES and module_globals["__name__"] == "qtforge_orch":
         # ``import qtforge_orch as qtforge; qtforge.orchestration.X`` as in the reference.
         return importlib.import_module(f"qtforge_orch.{name}")

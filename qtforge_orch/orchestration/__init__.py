@@ -4,81 +4,55 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import ORCHESTRATION_NAMES
 from .._lazy import load as _load
 
 if TYPE_CHECKING:
-    from .._engine.context import StepContext
-    from .._engine.futures import ExecutionFuture
-    from .._engine.retry import NON_TRANSIENT_CODES, RetryPolicy
-    from .._errors import PluginError, PluginErrorCode
-    from .._expected import Expected, expected, make_error, make_success
-    from ..orchestration._v1_model import (
-        ExecutionMode,
-        StepResult,
-        StepStatus,
-        Workflow,
-        WorkflowContext,
-        WorkflowStep,
-    )
+    # Explicit re-exports (``X as X``) for type checkers: ``__all__`` below is built at run time.
+    from .._engine.context import StepContext as StepContext
+    from .._engine.futures import ExecutionFuture as ExecutionFuture
+    from .._engine.retry import NON_TRANSIENT_CODES as NON_TRANSIENT_CODES
+    from .._engine.retry import RetryPolicy as RetryPolicy
+    from .._errors import PluginError as PluginError
+    from .._errors import PluginErrorCode as PluginErrorCode
+    from .._expected import Expected as Expected
+    from .._expected import expected as expected
+    from .._expected import make_error as make_error
+    from .._expected import make_success as make_success
+    from ..orchestration._v1_model import ExecutionMode as ExecutionMode
+    from ..orchestration._v1_model import StepResult as StepResult
+    from ..orchestration._v1_model import StepStatus as StepStatus
+    from ..orchestration._v1_model import Workflow as Workflow
+    from ..orchestration._v1_model import WorkflowContext as WorkflowContext
+    from ..orchestration._v1_model import WorkflowStep as WorkflowStep
+    from ..orchestration.advanced._v2_model import ConnectionType as ConnectionType
+    from ..orchestration.advanced._v2_model import PluginWorkflow as PluginWorkflow
+    from ..orchestration.advanced._v2_model import WorkflowConnection as WorkflowConnection
     from ..orchestration.advanced._v2_model import (
-        ConnectionType,
-        PluginWorkflow,
-        WorkflowConnection,
-        WorkflowExecutionContext,
-        WorkflowExecutionMode,
-        WorkflowExecutionStatus,
-        WorkflowNode,
-        WorkflowNodeType,
+        WorkflowExecutionContext as WorkflowExecutionContext,
     )
-    from ..orchestration.advanced.plugin_orchestrator_v2 import AdvancedPluginOrchestrator
-    from ..orchestration.plugin_orchestrator import PluginOrchestrator
-    from ..plugins import (
-        FileSystemMonitorPlugin,
-        FunctionPlugin,
-        IEventSource,
-        IPlugin,
-        PluginManager,
-        PluginMetadata,
-        PluginState,
-        default_plugin_manager,
+    from ..orchestration.advanced._v2_model import WorkflowExecutionMode as WorkflowExecutionMode
+    from ..orchestration.advanced._v2_model import (
+        WorkflowExecutionStatus as WorkflowExecutionStatus,
     )
+    from ..orchestration.advanced._v2_model import WorkflowNode as WorkflowNode
+    from ..orchestration.advanced._v2_model import WorkflowNodeType as WorkflowNodeType
+    from ..orchestration.advanced.plugin_orchestrator_v2 import (
+        AdvancedPluginOrchestrator as AdvancedPluginOrchestrator,
+    )
+    from ..orchestration.plugin_orchestrator import PluginOrchestrator as PluginOrchestrator
+    from ..plugins import FileSystemMonitorPlugin as FileSystemMonitorPlugin
+    from ..plugins import FunctionPlugin as FunctionPlugin
+    from ..plugins import IEventSource as IEventSource
+    from ..plugins import IPlugin as IPlugin
+    from ..plugins import PluginManager as PluginManager
+    from ..plugins import PluginMetadata as PluginMetadata
+    from ..plugins import PluginState as PluginState
+    from ..plugins import default_plugin_manager as default_plugin_manager
 
-__all__ = [
-    "NON_TRANSIENT_CODES",
-    "AdvancedPluginOrchestrator",
-    "ConnectionType",
-    "ExecutionFuture",
-    "ExecutionMode",
-    "Expected",
-    "FileSystemMonitorPlugin",
-    "FunctionPlugin",
-    "IEventSource",
-    "IPlugin",
-    "PluginError",
-    "PluginErrorCode",
-    "PluginManager",
-    "PluginMetadata",
-    "PluginOrchestrator",
-    "PluginState",
-    "PluginWorkflow",
-    "RetryPolicy",
-    "StepContext",
-    "StepResult",
-    "StepStatus",
-    "Workflow",
-    "WorkflowConnection",
-    "WorkflowContext",
-    "WorkflowExecutionContext",
-    "WorkflowExecutionMode",
-    "WorkflowExecutionStatus",
-    "WorkflowNode",
-    "WorkflowNodeType",
-    "WorkflowStep",
-    "default_plugin_manager",
-    "expected",
-    "make_error",
-    "make_success",
-]
+# Derived from the one list in ``_lazy``; tests/test_public_surface.py checks that the
+# TYPE_CHECKING imports above name the same objects.
+__all__ = sorted(ORCHESTRATION_NAMES)
 
 
 def __getattr__(name: str) -> Any:

@@ -18,8 +18,11 @@ from ._registry import id_type_error
 
 
 class EngineFacade:
-    """Mixed into each orchestrator, before QObject so its ``connectNotify`` wins; expects
-    ``_engine`` and ``_plugin_manager``."""
+    """What both orchestrators share on top of the engine: lifetime, history and lookups.
+
+    Mixed into each orchestrator before ``QObject`` so its ``connectNotify`` wins; expects
+    ``_engine`` and ``_plugin_manager``.
+    """
 
     _engine: Engine
     _plugin_manager: PluginManager
@@ -58,12 +61,14 @@ class EngineFacade:
     # with its connection lock held, so re-checking there would deadlock. Too many, never
     # too few.
     def connectNotify(self, signal: QMetaMethod) -> None:
+        """Qt override: events for a signal are only built once something connected to it."""
         self._engine.listened.add(bytes(signal.name().data()).decode())
 
     def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
         getattr(self, signal).emit(*args)
 
     def plugin_manager(self) -> PluginManager:
+        """The plugin manager plugins are looked up in."""
         return self._plugin_manager
 
     def thread_pool(self) -> QThreadPool:
@@ -81,13 +86,20 @@ class EngineFacade:
         return make_success()
 
     def history_limit(self) -> int:
+        """How many finished executions stay queryable."""
         return self._engine.history_limit()
 
     def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
-        """Block until an execution has ended (delivering its signals when called in the
-        orchestrator's thread). True once it has ended, including one that has since left
-        the bounded history; False on timeout, for an id this orchestrator never issued, or
-        for arguments of the wrong type."""
+        """Block until an execution has ended; never call it from a GUI slot.
+
+        Called in the orchestrator's thread it delivers the execution's signals while it
+        waits; from another thread the waiting thread helps run the execution.
+
+        Returns:
+            True once the execution has ended, including one that has since left the bounded
+            history; False on timeout, for an id this orchestrator never issued, or for
+            arguments of the wrong type.
+        """
         if not isinstance(execution_id, str):
             return False
         if timeout_ms is not None and (
@@ -99,8 +111,14 @@ class EngineFacade:
         )
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel every execution (running its compensations) and join the worker threads,
-        within ``timeout_ms`` in total. Returns False if something was still busy then."""
+        """Cancel every execution (running its rollbacks) and join the worker threads.
+
+        Also done automatically when the application emits ``aboutToQuit`` and at interpreter
+        exit.
+
+        Returns:
+            False if something was still busy after ``timeout_ms`` in total.
+        """
         if not isinstance(timeout_ms, int | float) or isinstance(timeout_ms, bool):
             timeout_ms = 5000
         joined = self._engine.shutdown(int(max(0, timeout_ms)))

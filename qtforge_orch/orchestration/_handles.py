@@ -105,9 +105,16 @@ class ExecutionHandles:
     def start_workflow(
         self, workflow_id: str, input_data: dict[str, Any] | None = None
     ) -> Expected[WorkflowExecution]:
-        """Start an execution and return its handle (connect to its signals, await it,
-        cancel it). Call it in the orchestrator's thread (from another thread: an error
-        ``ThreadingError``); the handle lives in that thread and emits its signals there."""
+        """Start an execution and return its live ``WorkflowExecution`` handle; never blocks.
+
+        Connect to the handle's signals, ``await`` it or cancel it. Call this in the
+        orchestrator's thread; the handle lives in that thread and emits its signals there.
+
+        Returns:
+            The handle, ``ThreadingError`` when called from another thread, or the errors of
+            ``execute_workflow`` before the execution starts (``NotFound``,
+            ``InvalidParameters``...).
+        """
         owner = cast(Any, self)
         if QThread.currentThread() != owner.thread():
             return make_error(
@@ -150,8 +157,11 @@ class GraphExecutionHandles(ExecutionHandles):
     def execute_workflow_async(
         self, workflow_id: str, input_data: dict[str, Any] | None = None
     ) -> ExecutionFuture[Expected[dict[str, Any]]]:
-        """A future of the final data (the leaf outputs, keyed by node id): ``await`` it
-        under qasync or call ``.result(timeout)`` from plain code."""
+        """Start an execution and return a future of its final data.
+
+        The data are the leaf nodes' outputs, keyed by node id. ``await`` the future under
+        qasync or call ``.result(timeout)`` from plain code; a start error resolves it at once.
+        """
         owner = cast(Any, self)
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         started: Expected[str] = owner.execute_workflow(workflow_id, input_data)

@@ -1,5 +1,6 @@
-"""Data structures of the v1 ``PluginOrchestrator``: the ``Workflow`` class (the structs it
-holds are in ``_v1_structs`` and re-exported here).
+"""Data structures of the v1 ``PluginOrchestrator``: the ``Workflow`` class.
+
+The structs it holds are in ``_v1_structs`` and re-exported here.
 
 ``Workflow`` is a plain class: the reference gives it query *methods* named ``id()``, ``name()``
 and ``steps()``, which cannot coexist with pydantic fields of the same names. Validation lives
@@ -285,8 +286,11 @@ class Workflow:
     # ----------------------------------------------------------------- JSON and export
 
     def to_json(self) -> dict[str, Any]:
-        """The workflow as QtForge writes it (steps keyed by id, integer mode, timeout in ms),
-        plus ``format_version`` and the fields QtForge does not know (which it ignores)."""
+        """The workflow as a JSON-ready dict, in QtForge's shape.
+
+        Steps are keyed by id, the mode is an integer and the timeout is in ms; the dict also
+        has ``format_version`` and the fields QtForge does not know (which it ignores).
+        """
         from ._v1_json import workflow_to_json
 
         return workflow_to_json(self)
@@ -323,8 +327,10 @@ class Workflow:
         return to_dot(self, statuses)
 
     def to_networkx(self, statuses: Any = None) -> Any:
-        """A ``networkx.DiGraph``: one node per step (attributes: the step's fields and its
-        ``status`` when given), one edge per dependency."""
+        """The workflow as a ``networkx.DiGraph``: one node per step, one edge per dependency.
+
+        Node attributes are the step's fields, plus its ``status`` when ``statuses`` is given.
+        """
         from .._export import to_networkx
 
         return to_networkx(self, statuses)

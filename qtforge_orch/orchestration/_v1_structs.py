@@ -1,5 +1,8 @@
-"""The v1 structs: ``StepStatus``, ``ExecutionMode``, ``WorkflowStep``, ``StepResult`` and
-``WorkflowContext``, pydantic models whose JSON Schema documents the file format."""
+"""The v1 structs: ``StepStatus``, ``ExecutionMode``, ``WorkflowStep``, ``StepResult``, etc.
+
+``WorkflowStep``, ``StepResult`` and ``WorkflowContext`` are pydantic models whose JSON Schema
+documents the file format.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +66,7 @@ def parse_mode(value: Any) -> ExecutionMode:
 
 
 def _coerce_duration(value: Any) -> Any:
-    """timedelta / int / float milliseconds -> int ms; other types go on to pydantic."""
+    """Convert a timedelta or int / float milliseconds to int ms; pass other types on."""
     if isinstance(value, bool):
         raise ValueError("a duration must be a timedelta or a number of milliseconds, not a bool")
     if isinstance(value, timedelta | int | float):
@@ -160,7 +163,8 @@ class WorkflowStep(BaseModel):
         """Independent containers, shared leaves and condition: cheap and never fails.
 
         What ``model_copy`` does, minus its generic update machinery: registering a
-        10,000-step workflow snapshots every step, and that has a 100 ms budget."""
+        10,000-step workflow snapshots every step, and that has a 100 ms budget.
+        """
         fields = dict(self.__dict__)
         for name in _STEP_CONTAINERS:
             fields[name] = json_copy(fields[name])
@@ -219,7 +223,10 @@ class StepResult(BaseModel):
         return _as_utc(value)
 
     def execution_time(self) -> timedelta:
-        """end - start, or zero until both are known (never negative across clock changes)."""
+        """How long the step took: ``end_time - start_time``, zero until both are known.
+
+        Never negative, even across clock changes.
+        """
         if self.start_time is None or self.end_time is None:
             return timedelta(0)
         return max(self.end_time - self.start_time, timedelta(0))

@@ -92,8 +92,34 @@ def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
 
 
 class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
-    """Registers step workflows and runs them on a thread pool; signals arrive in the
-    orchestrator's own thread, in causal order per execution."""
+    """QtForge's step-workflow orchestrator: registers ``Workflow``s and runs them.
+
+    Steps run on a ``QThreadPool``; every signal is emitted in the orchestrator's own thread,
+    in causal order per execution. Every method is thread-safe and reports bad input and failed
+    work through the ``Expected`` it returns, never by raising.
+
+    Signals:
+
+    - ``workflow_started(execution_id, workflow_id)``: the first signal of an execution.
+    - ``workflow_completed(execution_id, result)``: terminal; ``result`` is the final data dict.
+    - ``workflow_failed(execution_id, message)``: terminal.
+    - ``workflow_cancelled(execution_id)``: terminal, also after a workflow timeout.
+    - ``step_started(execution_id, step_id)``: a step's first attempt.
+    - ``step_completed(execution_id, step_id, output)``: ``output`` is the step's dict.
+    - ``step_failed(execution_id, step_id, message)``.
+    - ``step_retrying(execution_id, step_id, retry)``: before retry number ``retry`` (1-based).
+    - ``execution_progress_updated(execution_id, progress)``: 0.0-1.0, coalesced.
+
+    Args:
+        parent: The ``QObject`` parent.
+        plugin_manager: Where steps' ``plugin_id``s are looked up; ``default_plugin_manager()``
+            when None.
+        thread_pool: The pool steps run on; a new pool of ``max(4, idealThreadCount())``
+            threads when None.
+        history_limit: How many finished executions stay queryable (oldest forgotten first).
+        timers: Replaces the clock and timer service behind retries, backoff and timeouts
+            (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one).
+    """
 
     workflow_started = Signal(str, str)
     workflow_completed = Signal(str, object)
@@ -114,8 +140,6 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         timers: Timers | None = None,
     ) -> None:
-        """``timers`` replaces the clock and timer service behind retries, backoff and
-        timeouts (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one)."""
         super().__init__(parent)
         self._attach_engine(
             _NAMES, plugin_manager, thread_pool, history_limit, timers=timers
@@ -129,10 +153,20 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         plugin_manager: PluginManager | None = None,
         thread_pool: QThreadPool | None = None,
     ) -> PluginOrchestrator:
+        """The reference's factory: a new orchestrator without a parent."""
         return PluginOrchestrator(plugin_manager=plugin_manager, thread_pool=thread_pool)
 
     # --- workflow management -----------------------------------------------------------
     def register_workflow(self, workflow: Workflow) -> Expected[None]:
+        """Validate a workflow and register a private copy of it under its id.
+
+        Later changes to ``workflow`` do not affect the registered copy.
+
+        Returns:
+            Success, or ``InvalidConfiguration`` (not a ``Workflow``, or an invalid definition),
+            ``DependencyNotSatisfied`` (a dependency names no step), ``CircularDependency`` or
+            ``AlreadyExists`` (the id is registered).
+        """
         if not isinstance(workflow, Workflow):
             return make_error(
                 PluginErrorCode.InvalidConfiguration,
@@ -150,14 +184,19 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         return self._workflows.add(snapshot.id(), (snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
-        """Running executions of the workflow keep their own compiled copy and finish."""
+        """Forget a registered workflow; ``NotFound`` if no workflow has that id.
+
+        Running executions of the workflow keep their own compiled copy and finish.
+        """
         return self._workflows.remove(workflow_id)
 
     def get_workflow(self, workflow_id: str) -> Expected[Workflow]:
+        """A copy of the registered workflow, or ``NotFound``."""
         entry = self._workflows.get(workflow_id)
         return make_success(entry.value()[0].copy()) if entry else from_error(entry.error())
 
     def list_workflows(self) -> list[str]:
+        """The registered workflow ids, in registration order."""
         return self._workflows.ids()
 
     # --- execution -----------------------------------------------------------------------
@@ -169,8 +208,26 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         *,
         transaction_id: str | None = None,
     ) -> Expected[str]:
-        """Runs a workflow. Synchronous by default: returns the execution id once it ended
-        (an error naming it in ``context["execution_id"]`` if it failed or was cancelled)."""
+        """Run a registered workflow; synchronous by default.
+
+        A synchronous call blocks until the execution ends (in a GUI, use ``start_workflow``).
+
+        Args:
+            workflow_id: The registered workflow to run.
+            initial_data: The first step's input (a dict; steps see it merged with their
+                ``parameters``).
+            async_: Return the execution id at once instead of waiting for the end.
+            transaction_id: Join a transaction opened with ``begin_transaction``.
+
+        Returns:
+            The execution id. Before starting: ``InvalidParameters`` (``initial_data`` not a
+            dict), ``NotFound`` (no such workflow, or a transaction never begun) or
+            ``InvalidState`` (the transaction already ended). Synchronously, a failed or
+            cancelled execution returns the failing step's code (``ExecutionFailed``,
+            ``Timeout``, ``PluginNotFound``, ``CommandNotFound``, the plugin's own code...) or
+            ``OperationCancelled``; the error's ``context`` has ``execution_id``, ``status``,
+            ``step_id`` and, if any, ``rollback_errors``.
+        """
         started = self._start(workflow_id, initial_data, transaction_id)
         if isinstance(started, PluginError):
             return from_error(started)
@@ -188,7 +245,15 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         *,
         transaction_id: str | None = None,
     ) -> ExecutionFuture[Expected[dict[str, Any]]]:
-        """A future of the final data: ``await`` it under qasync or call ``.result(timeout)``."""
+        """Start a workflow and return a future of its final data.
+
+        ``await`` the future in a running asyncio loop (qasync's included) or call
+        ``.result(timeout)``; it never runs a nested Qt event loop.
+
+        Returns:
+            An ``ExecutionFuture`` resolving to ``Expected[dict]``: the final data, or the same
+            errors as ``execute_workflow``. A start error resolves it at once.
+        """
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         started = self._start(workflow_id, initial_data, transaction_id, defer_start=True)
         if isinstance(started, PluginError):
@@ -248,6 +313,12 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         return PluginError(error.code, error.message, error.details, error.plugin_id, context)
 
     def cancel_workflow(self, execution_id: str) -> Expected[None]:
+        """Cancel a running execution; completed steps' rollback steps run.
+
+        Returns:
+            Success, ``NotFound`` (unknown or forgotten execution) or ``InvalidState`` (it
+            already ended or is stopping).
+        """
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
@@ -261,9 +332,13 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
 
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[dict[str, Any]]:
-        """A snapshot of one execution. Outputs inside it (``result_data``) are the engine's
-        record, shared rather than copied so a call stays cheap whatever their size: copy
-        one before changing it."""
+        """A snapshot of one execution as a dict, or ``NotFound``.
+
+        The fields (``status``, ``progress``, ``current_step``, ``step_results``, ``result``,
+        ``rollbacks``...) are listed in the v1 semantics page. Outputs inside it
+        (``result_data``) are the engine's record, shared rather than copied so a call stays
+        cheap whatever their size: copy one before changing it.
+        """
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
@@ -304,9 +379,11 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         )
 
     def list_active_executions(self) -> list[str]:
+        """The ids of the executions that have not ended."""
         return [run.execution_id for run in self._engine.active_runs()]
 
     def get_step_results(self, execution_id: str) -> Expected[list[StepResult]]:
+        """One ``StepResult`` per step in declaration order, or ``NotFound``."""
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
@@ -330,16 +407,34 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
 
     # --- transactions --------------------------------------------------------------------
     def begin_transaction(self, transaction_id: str) -> Expected[None]:
+        """Open a transaction that executions can join (``transaction_id=`` when started).
+
+        Returns:
+            Success, ``InvalidArgument`` (empty or not a string) or ``AlreadyExists`` (the id
+            is open, or among the most recently ended transactions).
+        """
         error = self._transactions.begin(transaction_id)
         return make_success() if error is None else from_error(error)
 
     def commit_transaction(self, transaction_id: str) -> Expected[None]:
+        """End a transaction keeping its work; its rollback steps can no longer run.
+
+        Returns:
+            Success, ``NotFound`` (never begun, or ended and forgotten) or ``InvalidState``
+            (already ended, or an execution in it is still running).
+        """
         error = self._transactions.commit(transaction_id)
         return make_success() if error is None else from_error(error)
 
     def rollback_transaction(self, transaction_id: str) -> Expected[None]:
-        """Runs the rollback steps of every completed step in the transaction, newest first,
-        and returns once they have all run."""
+        """Undo a transaction: run the rollback steps of its completed steps, newest first.
+
+        Returns once every rollback step has run.
+
+        Returns:
+            Success, ``NotFound``, ``InvalidState`` (as for ``commit_transaction``) or
+            ``ExecutionFailed`` (a rollback step failed; the message lists each failure).
+        """
         handle = self._transactions.rollback(transaction_id)
         if isinstance(handle, PluginError):
             return from_error(handle)

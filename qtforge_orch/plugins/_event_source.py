@@ -20,4 +20,16 @@ class IEventSource(ABC):
     """
 
     @abstractmethod
-    def start_events(self, configuration: dict[str, Any], emit: EmitEvent) -> StopEvents: ...
+    def start_events(self, configuration: dict[str, Any], emit: EmitEvent) -> StopEvents:
+        """Start producing events for one EventDriven execution.
+
+        Args:
+            configuration: The Source node's configuration.
+            emit: Call ``emit(payload)`` (a dict) for each event.
+
+        Returns:
+            A callable that stops the events.
+
+        Raises:
+            PluginError: When the events cannot start; the execution reports it.
+        """

@@ -34,6 +34,17 @@ def _matching(folder: str, pattern: str) -> set[str]:
 
 
 class FileSystemMonitorPlugin(IPlugin, IEventSource):
+    """The built-in ``file_system_monitor`` event source: one event per new file in a folder.
+
+    An EventDriven workflow's Source node with this plugin id runs the graph downstream once per
+    new (and, with ``emit_modified``, modified) file matching ``file_pattern`` in
+    ``watch_path``; the options are described in the plugin guide. Its ``scan`` command lists
+    the matching files present now, for batch modes.
+
+    Args:
+        plugin_id: The id to register it under.
+    """
+
     name = "File system monitor"
     description = "Emits an event for every new (and optionally modified) file in a folder"
 
@@ -42,9 +53,11 @@ class FileSystemMonitorPlugin(IPlugin, IEventSource):
         self._id = plugin_id
 
     def id(self) -> str:
+        """The plugin id (``file_system_monitor`` by default)."""
         return self._id
 
     def available_commands(self) -> list[str]:
+        """``["scan"]``."""
         return ["scan"]
 
     def execute_command(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -54,9 +67,16 @@ class FileSystemMonitorPlugin(IPlugin, IEventSource):
         return {"files": [os.path.join(folder, name) for name in names]}
 
     def start_events(self, configuration: dict[str, Any], emit: EmitEvent) -> StopEvents:
-        """Raises ``PluginError``: ``InvalidConfiguration`` for a bad option, ``FileSystemError``
-        when ``watch_path`` is missing (without ``wait_for_path``) or cannot be watched. The
-        orchestrator reports it in the execution's ``error_messages``."""
+        """Watch ``watch_path`` and emit an event for every new (optionally modified) file.
+
+        Returns:
+            A callable that stops watching.
+
+        Raises:
+            PluginError: ``InvalidConfiguration`` for a bad option, ``FileSystemError`` when
+                ``watch_path`` is missing (without ``wait_for_path``) or cannot be watched.
+                The orchestrator reports it in the execution's ``error_messages``.
+        """
         # Qt is imported here, not at module level: importing the plugins package must stay
         # cheap for applications that never watch a folder.
         from ._folder_watch import FolderWatch

@@ -79,14 +79,17 @@ class FunctionPlugin(IPlugin):
         return register
 
     def id(self) -> str:
+        """The plugin id given to the constructor."""
         return self._id
 
     def metadata(self) -> PluginMetadata:
+        """The metadata given to the constructor, else one named after the id."""
         if self._metadata is not None:
             return self._metadata
         return PluginMetadata(name=self._id)
 
     def available_commands(self) -> list[str]:
+        """The command names, in the order they were added."""
         return list(self._commands)
 
     def execute_command(
@@ -95,6 +98,11 @@ class FunctionPlugin(IPlugin):
         params: dict[str, Any],
         context: StepContext | None = None,
     ) -> dict[str, Any] | Expected[dict[str, Any]]:
+        """Call the command's function with ``params`` (and ``context`` if it takes one).
+
+        Returns:
+            What the function returns, or ``CommandNotFound`` for an unknown command.
+        """
         entry = self._commands.get(command)
         if entry is None:
             return make_error(
@@ -111,8 +119,15 @@ class FunctionPlugin(IPlugin):
     def resolve_command(
         self, command: str, context: StepContext | None = None
     ) -> Callable[[dict[str, Any]], Any] | None:
-        """The callable behind ``command`` (context bound when it takes one), so an engine
-        streaming many items calls it directly instead of dispatching each item by name."""
+        """The callable behind ``command``, with the context bound when it takes one.
+
+        An engine streaming many items calls it directly instead of dispatching each item by
+        name.
+
+        Returns:
+            The callable taking ``params``; None for an unknown command, or when a subclass
+            overrides ``execute_command`` (it must then be called through it).
+        """
         if type(self).execute_command is not FunctionPlugin.execute_command:
             return None  # a subclass that overrides execute_command must be called through it
         entry = self._commands.get(command)

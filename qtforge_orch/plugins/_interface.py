@@ -88,6 +88,11 @@ class IPlugin(ABC):
         """The command names ``execute_command`` accepts."""
 
     def metadata(self) -> PluginMetadata:
+        """Descriptive data, read from the class attributes ``name``, ``version``, etc.
+
+        The attributes are ``name``, ``description``, ``version``, ``author``, ``license``,
+        ``category``, ``tags`` and ``dependencies``; override this to compute them instead.
+        """
         values: dict[str, Any] = {}
         # A subclass may reuse one of these names for something else (a ``description()``
         # method, say); such values are ignored rather than breaking ``metadata()``.
@@ -103,6 +108,7 @@ class IPlugin(ABC):
         return PluginMetadata(**values)
 
     def state(self) -> PluginState:
+        """The lifecycle state: ``Unloaded`` until ``initialize``, then ``Running``."""
         return self._plugin_state
 
     def _set_state(self, state: PluginState) -> None:
@@ -110,13 +116,20 @@ class IPlugin(ABC):
         self._plugin_state = state
 
     def initialize(self) -> Expected[None]:
+        """Prepare the plugin; ``PluginManager.register_plugin`` calls it once.
+
+        Override to open resources; return an error ``Expected`` (or raise) to refuse
+        registration. The default marks the plugin ``Running``.
+        """
         self._plugin_state = PluginState.Running
         return make_success()
 
     def shutdown(self) -> None:
+        """Release resources; ``PluginManager.unregister_plugin`` calls it. Marks ``Stopped``."""
         self._plugin_state = PluginState.Stopped
 
     def configure(self, config: dict[str, Any]) -> Expected[None]:
+        """Store a copy of ``config``; ``InvalidConfiguration`` when it is not a mapping."""
         if not isinstance(config, Mapping):
             return make_error(
                 PluginErrorCode.InvalidConfiguration,
@@ -126,6 +139,7 @@ class IPlugin(ABC):
         return make_success()
 
     def get_configuration(self) -> dict[str, Any]:
+        """A copy of the configuration last stored by ``configure`` (empty before)."""
         return dict(self._plugin_config)
 
     def __repr__(self) -> str:

@@ -43,6 +43,14 @@ class PluginManager:
     # -- registry -------------------------------------------------------------------------
 
     def register_plugin(self, plugin: IPlugin) -> Expected[None]:
+        """Initialize ``plugin`` (unless it is already running) and register it under its id.
+
+        Returns:
+            Success, ``InvalidArgument`` (not an ``IPlugin``, or ``id()`` raised or is not a
+            non-empty string), ``AlreadyExists`` (the id is taken) or
+            ``InitializationFailed`` (``initialize()`` raised or returned an error); the
+            plugin is not registered on an error.
+        """
         if not isinstance(plugin, IPlugin):
             return make_error(
                 PluginErrorCode.InvalidArgument,
@@ -78,6 +86,11 @@ class PluginManager:
         return result
 
     def unregister_plugin(self, plugin_id: str) -> Expected[None]:
+        """Remove a plugin and call its ``shutdown()`` (an exception there is logged, not raised).
+
+        Returns:
+            Success, ``InvalidArgument`` (the id is not a string) or ``PluginNotFound``.
+        """
         if not isinstance(plugin_id, str):
             return _bad_id(plugin_id)
         with self._lock:
@@ -88,6 +101,7 @@ class PluginManager:
         return make_success()
 
     def get_plugin(self, plugin_id: str) -> Expected[IPlugin]:
+        """The registered plugin, ``InvalidArgument`` (not a string) or ``PluginNotFound``."""
         if not isinstance(plugin_id, str):
             return _bad_id(plugin_id)
         plugin = self._plugins.get(plugin_id)  # one dict read: atomic, no lock on the hot path
@@ -96,9 +110,11 @@ class PluginManager:
         return make_success(plugin)
 
     def has_plugin(self, plugin_id: str) -> bool:
+        """Whether a plugin is registered under ``plugin_id``."""
         return isinstance(plugin_id, str) and plugin_id in self._plugins
 
     def list_plugins(self) -> list[str]:
+        """The registered plugin ids, in registration order."""
         with self._lock:
             return list(self._plugins)
 

@@ -85,7 +85,12 @@ class ExecutionSnapshot:
 
 
 class WorkflowExecution(ReplayingObject):
-    """One execution of a workflow. Signals carry no execution id.
+    """A live handle on one execution; ``start_workflow`` returns it. Signals carry no id.
+
+    It lives in the orchestrator's thread and emits its signals there: ``started()``,
+    ``progress(fraction)``, ``step_started(step)``, ``step_finished(step, status, output)``,
+    ``step_retrying(step, retry)``, ``message(text)``, ``finished(status, result)``,
+    ``item_counts(counts)`` (Streaming, per node) and ``status_changed(status)``.
 
     ``finished(status, result)`` passes the final data dict when the status is
     ``completed`` and the ``PluginError`` otherwise. ``step_finished(step, status, output)``
@@ -135,17 +140,22 @@ class WorkflowExecution(ReplayingObject):
 
     # --- identity and state --------------------------------------------------------------
     def execution_id(self) -> str:
+        """The execution's id, as the orchestrator's methods take it."""
         return self._execution_id
 
     def workflow_id(self) -> str:
+        """The id of the workflow being run."""
         return self._workflow_id
 
     def orchestrator(self) -> Any:
+        """The orchestrator running the execution (v1 or v2)."""
         return self._orchestrator
 
     def status(self) -> str:
-        """``pending`` (until ``started``), ``running``, ``paused``, ``completed``,
-        ``failed`` or ``cancelled``."""
+        """The status: ``pending`` (until ``started``), ``running``, ``paused`` or final.
+
+        The final ones are ``completed``, ``failed`` and ``cancelled``.
+        """
         return self._status
 
     def current_progress(self) -> float:
@@ -153,6 +163,7 @@ class WorkflowExecution(ReplayingObject):
         return self._progress
 
     def is_finished(self) -> bool:
+        """Whether the status is final (``completed``, ``failed`` or ``cancelled``)."""
         return self._status in FINAL_STATUSES
 
     def step_ids(self) -> list[str]:
@@ -167,11 +178,16 @@ class WorkflowExecution(ReplayingObject):
         return record.__copy__() if record is not None else None
 
     def supports_pause(self) -> bool:
+        """Whether ``pause``/``resume`` can work: True for a v2 orchestrator only."""
         return hasattr(self._orchestrator, "pause_execution")
 
     def result(self) -> Expected[dict[str, Any]]:
-        """The final data once completed; the execution's error once it failed or was
-        cancelled; ``InvalidState`` while it runs."""
+        """The final data once completed.
+
+        Returns:
+            The final data; the execution's error once it failed or was cancelled;
+            ``InvalidState`` while it runs.
+        """
         if self._error is not None:
             return from_error(self._error)
         if self._result is not None:
@@ -187,6 +203,7 @@ class WorkflowExecution(ReplayingObject):
         return list(self._messages)
 
     def snapshot(self) -> ExecutionSnapshot:
+        """An immutable copy of everything the handle knows now (steps, messages, result)."""
         return ExecutionSnapshot(
             execution_id=self._execution_id,
             workflow_id=self._workflow_id,
@@ -217,30 +234,38 @@ class WorkflowExecution(ReplayingObject):
         return result
 
     def resume(self) -> Expected[None]:
+        """Resume a paused execution (v2 only; v1 answers ``NotSupported``)."""
         if not self.supports_pause():
             return make_error(PluginErrorCode.NotSupported, "PluginOrchestrator cannot resume")
         result: Expected[None] = self._orchestrator.resume_execution(self._execution_id)
         return result
 
     def wait(self, timeout_ms: int | None = None) -> bool:
-        """Block until the execution ended. In the owner thread this delivers the pending
-        signals, so ``finished`` has been emitted when it returns True. Never call it from a
-        GUI slot: it freezes the window for as long as the execution runs."""
+        """Block until the execution ended; False on timeout.
+
+        In the owner thread this delivers the pending signals, so ``finished`` has been emitted
+        when it returns True. Never call it from a GUI slot: it freezes the window for as long
+        as the execution runs.
+        """
         if self.is_finished():
             return True
         return bool(self._orchestrator.wait_for_execution(self._execution_id, timeout_ms))
 
     def add_done_callback(self, fn: Callable[[WorkflowExecution], Any]) -> None:
         """Call ``fn(handle)`` in the owner thread once finished (at once if it already is).
-        An exception in ``fn`` is printed and reported through ``message``, never raised."""
+
+        An exception in ``fn`` is printed and reported through ``message``, never raised.
+        """
         if self.is_finished():
             self._call(fn)
         else:
             self._callbacks.append(fn)
 
     def __await__(self) -> Generator[Any, None, Expected[dict[str, Any]]]:
-        """``await handle`` (under qasync) gives ``result()``; cancelling the awaiting task
-        cancels the execution."""
+        """``await handle`` (under qasync) gives ``result()``.
+
+        Cancelling the awaiting task cancels the execution.
+        """
         import asyncio  # deferred: plain Qt users never pay for it
 
         future: asyncio.Future[Expected[dict[str, Any]]] = (

@@ -62,6 +62,7 @@ class ReplayingObject(QObject):
     # Qt may call these with an internal mutex held: only Python bookkeeping and a timer
     # start (a different object) happen here, never an emit.
     def connectNotify(self, signal: QMetaMethod) -> None:
+        """Qt override: a new connection to a replayed signal gets its history replayed."""
         name = bytes(signal.name().data()).decode()
         if name not in self._REPLAYED and name not in self._LATEST_ONLY:
             return
@@ -74,6 +75,7 @@ class ReplayingObject(QObject):
             self._replay_timer.start()
 
     def disconnectNotify(self, signal: QMetaMethod) -> None:
+        """Qt override: keeps the count of connected receivers per replayed signal."""
         name = bytes(signal.name().data()).decode()
         if name in self._receivers:
             self._receivers[name] = max(0, self._receivers[name] - 1)

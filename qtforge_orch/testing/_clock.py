@@ -51,8 +51,10 @@ class FakeClock:
         return self.service.pending()
 
     def advance(self, seconds: float) -> int:
-        """Move the clock forward by ``seconds``, firing every timer that falls due (in
-        deadline order, in this thread); returns how many fired."""
+        """Move the clock forward by ``seconds``; returns how many timers fired.
+
+        Every timer that falls due fires in deadline order, in this thread.
+        """
         return self.service.advance(seconds)
 
     def advance_ms(self, milliseconds: float) -> int:

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     Orchestrator = PluginOrchestrator | AdvancedPluginOrchestrator
 
 TERMINAL_SIGNALS = frozenset({"workflow_completed", "workflow_failed", "workflow_cancelled"})
+HEADER_ALIASES = frozenset(
+    {
+        "workflow_execution_started",
+        "workflow_execution_completed",
+        "workflow_execution_failed",
+        "workflow_execution_cancelled",
+        "node_execution_completed",
+    }
+)
 """Exactly one of these ends every execution."""
 
 
@@ -90,6 +99,8 @@ class SignalRecorder:
         self._loops: list[tuple[Callable[[], bool], QEventLoop]] = []
         self._connections: list[Any] = []
         for name in signal_names(orchestrator):
+            if name in HEADER_ALIASES:
+                continue  # duplicates of the reference's signals, emitted right after them
             signal = getattr(orchestrator, name)
             self._connections.append(signal.connect(self._slot_for(name)))
 

@@ -1,5 +1,7 @@
-"""The pytest plugin: ``plugin_manager``, ``orchestrator``, ``advanced_orchestrator``,
-``fake_clock`` and ``signal_recorder`` fixtures.
+"""The pytest plugin of ``qtforge_orch.testing``.
+
+Fixtures: ``plugin_manager``, ``orchestrator``, ``advanced_orchestrator``, ``fake_clock`` and
+``signal_recorder``.
 
 Registered through the ``pytest11`` entry point, so it is active wherever ``qtforge_orch`` is
 installed (disable it with ``-p no:qtforge_orch``). pytest imports this module in every
@@ -74,8 +76,11 @@ def orchestrator(
 def advanced_orchestrator(
     qapp: object, plugin_manager: PluginManager, request: pytest.FixtureRequest
 ) -> Iterator[AdvancedPluginOrchestrator]:
-    """An ``AdvancedPluginOrchestrator`` over ``plugin_manager`` (and ``fake_clock`` when
-    requested). Teardown asserts ``shutdown(5000)``. Needs pytest-qt (``qapp``)."""
+    """An ``AdvancedPluginOrchestrator`` over ``plugin_manager``.
+
+    Uses ``fake_clock`` when the test requests it. Teardown asserts ``shutdown(5000)``. Needs
+    pytest-qt (``qapp``).
+    """
     from .. import AdvancedPluginOrchestrator
 
     orch = AdvancedPluginOrchestrator(plugin_manager=plugin_manager, timers=_clock_of(request))
@@ -85,8 +90,11 @@ def advanced_orchestrator(
 
 @pytest.fixture
 def signal_recorder(request: pytest.FixtureRequest) -> Iterator[SignalRecorder]:
-    """A ``SignalRecorder`` on the test's orchestrator: ``advanced_orchestrator`` if the test
-    requests it, else ``orchestrator``. Disconnected at teardown."""
+    """A ``SignalRecorder`` on the test's orchestrator.
+
+    Records ``advanced_orchestrator`` if the test requests it, else ``orchestrator``;
+    disconnected at teardown.
+    """
     from ._recorder import SignalRecorder
 
     name = (

@@ -151,8 +151,10 @@ class _Fake(FunctionPlugin):
         return len(self.calls)
 
     def __call__(self, params: dict[str, Any], context: StepContext | None = None) -> Any:
-        """Run the fake's command (what the orchestrator calls): a dict, an error
-        ``Expected``, or (for a source) an iterator."""
+        """Run the fake's command (what the orchestrator calls).
+
+        Returns a dict, an error ``Expected``, or (for a source) an iterator.
+        """
         number = self.calls.add(self._command, params, context)
         return self._run(number, params, context)
 

@@ -35,11 +35,13 @@ class _Row:
 
 
 class ExecutionsModel(QAbstractTableModel):
-    """One row per execution of an orchestrator (v1 or v2), in start order: id, workflow,
-    status, progress, current step, started, duration. It follows the orchestrator's
-    signals, so executions started any way (``execute_workflow``, ``start_workflow``,
-    ``execute_workflow_async``) appear; executions already running when the model is made
-    are read once from the orchestrator. Updates are batched per frame."""
+    """A table model with one row per execution of an orchestrator (v1 or v2), in start order.
+
+    Columns: id, workflow, status, progress, current step, started, duration. It follows the
+    orchestrator's signals, so executions started any way (``execute_workflow``,
+    ``start_workflow``, ``execute_workflow_async``) appear; executions already running when
+    the model is made are read once from the orchestrator. Updates are batched per frame.
+    """
 
     COLUMNS = ("Execution", "Workflow", "Status", "Progress", "Current step", "Started", "Duration")
     EXECUTION, WORKFLOW, STATUS, PROGRESS, CURRENT, STARTED, DURATION = range(7)
@@ -83,9 +85,11 @@ class ExecutionsModel(QAbstractTableModel):
         self._batch.flush_now()
 
     def execution_id(self, row: int) -> str:
+        """The execution id shown in ``row``, or an empty string."""
         return self._rows[row].execution_id if 0 <= row < len(self._rows) else ""
 
     def row_of(self, execution_id: str) -> int:
+        """The row showing ``execution_id``, or -1."""
         return self._row_of.get(execution_id, -1)
 
     def clear_finished(self) -> None:
@@ -173,14 +177,17 @@ class ExecutionsModel(QAbstractTableModel):
 
     # --- QAbstractItemModel ----------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        """Qt override: the number of rows (none under a valid parent: a flat table)."""
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        """Qt override: the number of columns (``COLUMNS``)."""
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
     ) -> Any:
+        """Qt override: the column titles (``COLUMNS``) for the horizontal header."""
         if (
             orientation == Qt.Orientation.Horizontal
             and role == _DISPLAY
@@ -190,6 +197,7 @@ class ExecutionsModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+        """Qt override: a cell's value for ``role`` (display, sort, status, colour...)."""
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         row, column = self._rows[index.row()], index.column()

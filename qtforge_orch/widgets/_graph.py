@@ -83,10 +83,13 @@ class _Node:
 
 
 class WorkflowGraphView(QGraphicsView):
-    """Draws a ``Workflow`` or ``PluginWorkflow``; bound to a ``WorkflowExecution`` it shows
-    each node's live status (colour), attempts and Streaming item counts (on the edges) and
-    the overall progress. Ctrl+wheel or +/- zoom, drag pans, 0 fits; ``node_selected``
-    reports clicks. Updates are batched per frame."""
+    """A view that draws a ``Workflow`` or ``PluginWorkflow`` and, bound, its live execution.
+
+    Bound to a ``WorkflowExecution`` it shows each node's live status (colour), attempts and
+    Streaming item counts (on the edges) and the overall progress. Ctrl+wheel or +/- zoom,
+    drag pans, 0 fits; the ``node_selected(node_id)`` signal reports clicks. Updates are
+    batched per frame.
+    """
 
     node_selected = Signal(str)
 
@@ -110,9 +113,14 @@ class WorkflowGraphView(QGraphicsView):
 
     # --- content ---------------------------------------------------------------------------
     def set_workflow(self, workflow: Any) -> Expected[None]:
-        """Draw a workflow (replacing the current one); positions come from
-        ``ui_properties`` (v2) / ``metadata`` (v1) ``{"x", "y"}`` when every node has one,
-        else a layered layout. ``InvalidArgument`` for anything but a workflow."""
+        """Draw a workflow, replacing the current one.
+
+        Positions come from ``ui_properties`` (v2) / ``metadata`` (v1) ``{"x", "y"}`` when
+        every node has one, else from a layered layout.
+
+        Returns:
+            Success, or ``InvalidArgument`` for anything but a workflow.
+        """
         spec = graph_spec(workflow)
         if not spec:
             return from_error(spec.error())
@@ -151,6 +159,7 @@ class WorkflowGraphView(QGraphicsView):
         self._edge_labels.setdefault(source, []).append(label)
 
     def node_ids(self) -> list[str]:
+        """The ids of the drawn nodes."""
         return list(self._nodes)
 
     def node_scene_rect(self, node_id: str) -> QRectF:
@@ -159,6 +168,7 @@ class WorkflowGraphView(QGraphicsView):
         return QRectF(node.box.pos(), QSizeF(NODE_W, NODE_H)) if node is not None else QRectF()
 
     def node_status(self, node_id: str) -> str:
+        """The status a node is drawn with (``pending``, ``running``...); empty if unknown."""
         node = self._nodes.get(node_id)
         return node.status if node is not None else ""
 
@@ -175,6 +185,7 @@ class WorkflowGraphView(QGraphicsView):
             self._batch.mark_many(self._nodes)
 
     def execution(self) -> WorkflowExecution | None:
+        """The execution followed, or None."""
         return self._handle
 
     @staticmethod
@@ -250,17 +261,21 @@ class WorkflowGraphView(QGraphicsView):
 
     # --- zoom, pan, selection --------------------------------------------------------------
     def zoom(self) -> float:
+        """The current scale factor (1.0: one scene unit per pixel)."""
         return self.transform().m11()
 
     def set_zoom(self, factor: float) -> None:
+        """Set the scale factor, clamped to 0.02-8."""
         factor = min(8.0, max(0.02, factor))
         self.scale(factor / self.zoom(), factor / self.zoom())
         self._update_detail_level()
 
     def zoom_in(self) -> None:
+        """Zoom in by 25 %."""
         self.set_zoom(self.zoom() * 1.25)
 
     def zoom_out(self) -> None:
+        """Zoom out by 25 %."""
         self.set_zoom(self.zoom() / 1.25)
 
     def fit(self) -> None:
@@ -279,6 +294,7 @@ class WorkflowGraphView(QGraphicsView):
                 node.detail.setVisible(shown)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        """Qt override: Ctrl+wheel zooms; the plain wheel scrolls."""
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.set_zoom(self.zoom() * 1.15 ** (event.angleDelta().y() / 120))
             event.accept()
@@ -286,6 +302,7 @@ class WorkflowGraphView(QGraphicsView):
             super().wheelEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Qt override: ``+``/``=`` zoom in, ``-`` zooms out, ``0`` fits the workflow."""
         key = event.key()
         if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.zoom_in()
@@ -297,6 +314,7 @@ class WorkflowGraphView(QGraphicsView):
             super().keyPressEvent(event)
 
     def resizeEvent(self, event: Any) -> None:
+        """Qt override: fit the workflow to the new size."""
         super().resizeEvent(event)
         self.fit()
 
@@ -306,6 +324,7 @@ class WorkflowGraphView(QGraphicsView):
             self.node_selected.emit(str(selected[0].data(0)))
 
     def select_node(self, node_id: str) -> None:
+        """Select (highlight) a node; nothing is selected for an unknown id."""
         self.scene().clearSelection()
         if node := self._nodes.get(node_id):
             node.box.setSelected(True)

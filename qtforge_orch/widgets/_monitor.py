@@ -32,10 +32,12 @@ CHROME_MS = 50
 
 
 class _LiveTable(QTableView):
-    """A table that repaints only when a change touches a visible row: QAbstractItemView
-    repaints its whole viewport for any multi-cell dataChanged, and a table paint is ~10 ms
-    of Python data() calls, so a 1,000-step run would repaint it every frame for changes
-    that are all off screen."""
+    """A table that repaints only when a change touches a visible row.
+
+    QAbstractItemView repaints its whole viewport for any multi-cell dataChanged, and a table
+    paint is ~10 ms of Python data() calls, so a 1,000-step run would repaint it every frame
+    for changes that are all off screen.
+    """
 
     def dataChanged(
         self, top_left: Any, bottom_right: Any, roles: Any = ()
@@ -52,13 +54,17 @@ class _LiveTable(QTableView):
 
 
 class WorkflowMonitor(QWidget):
-    """A ready-made monitor for one registered workflow of an orchestrator::
+    """A ready-made monitor window for one registered workflow of an orchestrator.
 
-        monitor = WorkflowMonitor(orchestrator, "etl")
-        monitor.show()          # Run starts it; monitor.run() from code does the same
+    ```py
+    monitor = WorkflowMonitor(orchestrator, "etl")
+    monitor.show()          # Run starts it; monitor.run() from code does the same
+    ```
 
     Nothing here blocks: Run calls ``start_workflow`` and every display follows the
-    handle's signals, batched per frame."""
+    handle's signals, batched per frame. Signals: ``execution_started(handle)`` and
+    ``execution_finished(status)``.
+    """
 
     execution_started = Signal(object)  # the WorkflowExecution
     execution_finished = Signal(str)  # its final status
@@ -144,9 +150,11 @@ class WorkflowMonitor(QWidget):
 
     # --- parts -------------------------------------------------------------------------------
     def graph_view(self) -> WorkflowGraphView:
+        """The graph view inside the monitor."""
         return self._graph
 
     def steps_model(self) -> StepsModel:
+        """The model behind the steps table."""
         self._bind_table()
         return self._steps
 
@@ -156,15 +164,19 @@ class WorkflowMonitor(QWidget):
             self._steps.set_handle(handle)
 
     def steps_view(self) -> QTableView:
+        """The steps table."""
         return self._table
 
     def log_view(self) -> QPlainTextEdit:
+        """The log of messages and errors."""
         return self._log
 
     def progress_bar(self) -> QProgressBar:
+        """The overall progress bar."""
         return self._progress
 
     def execution(self) -> WorkflowExecution | None:
+        """The execution shown, or None before the first run."""
         return self._handle
 
     # --- actions -----------------------------------------------------------------------------
@@ -206,12 +218,14 @@ class WorkflowMonitor(QWidget):
         ]
 
     def cancel(self) -> None:
+        """Cancel the shown execution (what the Cancel button does); refusals go to the log."""
         if self._handle is not None:
             done = self._handle.cancel()
             if not done:
                 self._log_line(f"cancel: {done.error().message}")
 
     def toggle_pause(self) -> None:
+        """Pause a running execution or resume a paused one (v2 only; refusals go to the log)."""
         handle = self._handle
         if handle is None:
             return

@@ -42,9 +42,11 @@ MAX_RANGES = 32
 
 
 class StepsModel(QAbstractTableModel):
-    """One row per step/node of a ``WorkflowExecution``: status, attempts, time, items
-    (Streaming counters), output summary, error. Updates are batched per frame and emitted
-    as one ``dataChanged`` range."""
+    """A table model with one row per step or node of a ``WorkflowExecution``.
+
+    Columns: status, attempts, time, items (Streaming counters), output summary, error.
+    Updates are batched per frame and emitted as one ``dataChanged`` range.
+    """
 
     COLUMNS = ("Step", "Status", "Attempts", "Time", "Items", "Output", "Error")
     STEP, STATUS, ATTEMPTS, TIME, ITEMS, OUTPUT, ERROR = range(7)
@@ -62,11 +64,15 @@ class StepsModel(QAbstractTableModel):
             self.set_handle(handle)
 
     def handle(self) -> WorkflowExecution | None:
+        """The execution shown, or None."""
         return self._handle
 
     def set_handle(self, handle: WorkflowExecution | None) -> None:
-        """Show another execution (None: empty). Rows start from the handle's snapshot, so
-        binding late shows everything that already happened."""
+        """Show another execution (None: empty).
+
+        Rows start from the handle's snapshot, so binding late shows everything that already
+        happened.
+        """
         old = self._handle
         if old is not None:
             for signal, slot in self._connections(old):
@@ -95,9 +101,11 @@ class StepsModel(QAbstractTableModel):
         self._batch.flush_all()
 
     def step_id(self, row: int) -> str:
+        """The step or node id shown in ``row``, or an empty string."""
         return self._ids[row] if 0 <= row < len(self._ids) else ""
 
     def row_of(self, step_id: str) -> int:
+        """The row showing ``step_id``, or -1."""
         return self._row_of.get(step_id, -1)
 
     # --- live updates ----------------------------------------------------------------------
@@ -140,9 +148,12 @@ class StepsModel(QAbstractTableModel):
         return left
 
     def _announce(self, rows: list[int]) -> None:
-        """One dataChanged per run of adjacent rows: a single range from the first to the
-        last changed row would repaint every visible row in between (a table repaint is
-        ~10 ms of Python data() calls), although most changes are off screen."""
+        """One dataChanged per run of adjacent rows.
+
+        A single range from the first to the last changed row would repaint every visible row
+        in between (a table repaint is ~10 ms of Python data() calls), although most changes
+        are off screen.
+        """
         last = self.columnCount() - 1
         runs: list[tuple[int, int]] = []
         for row in rows:
@@ -157,14 +168,17 @@ class StepsModel(QAbstractTableModel):
 
     # --- QAbstractItemModel ----------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        """Qt override: the number of rows (none under a valid parent: a flat table)."""
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        """Qt override: the number of columns (``COLUMNS``)."""
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
     ) -> Any:
+        """Qt override: the column titles (``COLUMNS``) for the horizontal header."""
         if (
             orientation == Qt.Orientation.Horizontal
             and role == _DISPLAY
@@ -174,6 +188,7 @@ class StepsModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+        """Qt override: a cell's value for ``role`` (display, sort, status, colour...)."""
         if role not in _ROLES:  # views ask for a dozen roles per cell: answer most at once
             return None
         row = index.row()

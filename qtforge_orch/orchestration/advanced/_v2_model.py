@@ -127,8 +127,10 @@ class WorkflowNode(_HeaderNames):
         self.ui_properties = value
 
     def to_json(self) -> dict[str, Any]:
-        """The node as QtForge's ``WorkflowNode::to_json`` writes it, plus the reference's
-        fields QtForge does not know (``description``, ``node_type``)."""
+        """The node as a JSON-ready dict, as QtForge's ``WorkflowNode::to_json`` writes it.
+
+        Also has the reference's fields QtForge does not know (``description``, ``node_type``).
+        """
         from ._v2_json import model_to_json
 
         return model_to_json(self)
@@ -225,16 +227,21 @@ class PluginWorkflow(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict, description="Additional metadata.")
 
     def to_json(self) -> dict[str, Any]:
-        """The workflow as QtForge's ``PluginWorkflow::to_json`` writes it (integer mode,
-        header names), plus ``format_version`` and the reference's extra fields."""
+        """The workflow as a JSON-ready dict, as QtForge's ``PluginWorkflow::to_json`` does.
+
+        The mode is an integer and fields have the header's names; the dict also has
+        ``format_version`` and the reference's extra fields.
+        """
         from ._v2_json import workflow_to_json
 
         return workflow_to_json(self)
 
     @staticmethod
     def from_json(json: object) -> Expected[PluginWorkflow]:
-        """Read a workflow in either spelling, any format version; an error ``Expected``
-        (InvalidWorkflowStructure) for bad input.
+        """Read a workflow in either spelling (header or reference), any format version.
+
+        Returns an error ``Expected`` (``InvalidWorkflowStructure``) for bad input; never
+        raises.
 
         This checks the format only; graph rules (unique ids, existing nodes, ports, cycles) are
         checked by ``validate()`` and ``register_workflow``.
@@ -252,8 +259,10 @@ class PluginWorkflow(BaseModel):
         return validate_workflow(self)
 
     def get_execution_order(self) -> list[str]:
-        """Node ids in an order that respects every connection (ties: declaration order);
-        empty when the connections form a cycle, as in C++."""
+        """Node ids in an order that respects every connection (ties: declaration order).
+
+        Empty when the connections form a cycle, as in C++.
+        """
         from ..._order import topological_order
 
         ids = [node.node_id for node in self.nodes if isinstance(node, WorkflowNode)]
@@ -281,8 +290,11 @@ class PluginWorkflow(BaseModel):
         return to_dot(self, statuses)
 
     def to_networkx(self, statuses: Any = None) -> networkx.MultiDiGraph:
-        """A ``networkx.MultiDiGraph``: nodes carry their fields (and ``status`` when given),
-        edges their connection's fields, keyed by connection id."""
+        """The workflow as a ``networkx.MultiDiGraph``.
+
+        Nodes carry their fields (and ``status`` when ``statuses`` is given); edges carry
+        their connection's fields, keyed by connection id.
+        """
         from ..._export import to_networkx
 
         graph: networkx.MultiDiGraph = to_networkx(self, statuses)
@@ -359,8 +371,10 @@ _KINDS: dict[type[BaseModel], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def copy_model(model: M) -> M:
-    """An independent copy: containers copied, leaves shared; list elements that are not
-    models are kept as they are so validation can report them."""
+    """An independent copy: containers copied, leaves shared.
+
+    List elements that are not models are kept as they are so validation can report them.
+    """
     cls = type(model)
     kinds = _KINDS.get(cls)
     if kinds is None:

@@ -1,5 +1,6 @@
-"""``WorkflowConnection.data_transformation`` and ``enabled``: checked at registration, compiled
-into the plan.
+"""``WorkflowConnection.data_transformation`` and ``enabled``, checked and compiled.
+
+Both are checked at registration and compiled into the plan.
 
 A transformation is ``{"expression": "<CEL>"}``. The expression sees the data on the connection:
 its keys as variables when it is an object, and the whole value as ``value``. Its result

@@ -104,7 +104,36 @@ class _Registered:
 
 
 class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
-    """Graph workflows of nodes, ports and connections in five execution modes."""
+    """QtForge's graph orchestrator: ``PluginWorkflow``s of nodes, ports and connections.
+
+    Five execution modes (Sequential, Parallel, Conditional, Streaming, EventDriven), pause and
+    resume, and validated changes to registered workflows. Nodes run on a ``QThreadPool``;
+    every signal is emitted in the orchestrator's own thread, in causal order per execution.
+    Every method is thread-safe and reports bad input through the ``Expected`` it returns.
+
+    Signals:
+
+    - ``workflow_started(execution_id, workflow_id)``: the first signal of an execution.
+    - ``workflow_completed(execution_id, result)``, ``workflow_failed(execution_id, message)``,
+      ``workflow_cancelled(execution_id)``: terminal.
+    - ``workflow_paused(execution_id)``, ``workflow_resumed(execution_id)``.
+    - ``node_started(execution_id, node_id)``, ``node_completed(execution_id, node_id,
+      output)``, ``node_failed(execution_id, node_id, message)``.
+    - ``execution_progress_updated(execution_id, progress)``: 0.0-1.0, coalesced.
+    - QtForge header's names, emitted right after the reference's with the same arguments:
+      ``workflow_execution_started``, ``workflow_execution_completed``,
+      ``workflow_execution_failed``, ``workflow_execution_cancelled``,
+      ``node_execution_completed``.
+
+    Args:
+        parent: The ``QObject`` parent.
+        plugin_manager: Where nodes' ``plugin_id``s are looked up (built-in plugins such as
+            ``file_system_monitor`` are found after it); ``default_plugin_manager()`` when None.
+        thread_pool: The pool nodes run on; a new pool when None.
+        history_limit: How many finished executions stay queryable (oldest forgotten first).
+        timers: Replaces the clock and timer service behind retries, backoff and timeouts
+            (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one).
+    """
 
     workflow_started = Signal(str, str)
     workflow_completed = Signal(str, object)
@@ -132,8 +161,6 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         timers: Timers | None = None,
     ) -> None:
-        """``timers`` replaces the clock and timer service behind retries, backoff and
-        timeouts (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one)."""
         super().__init__(parent)
         self._attach_engine(
             _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
@@ -144,10 +171,21 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         emit_with_alias(self, signal, args)
 
     def connectNotify(self, signal: QMetaMethod) -> None:
+        """Qt override: events for a signal are only built once something connected to it."""
         self._engine.listened.add(listened_name(signal))
 
     # --- workflow management -----------------------------------------------------------
     def register_workflow(self, workflow: PluginWorkflow) -> Expected[None]:
+        """Validate a graph workflow and register a private copy of it under its id.
+
+        Connections without an id get one in the registered copy.
+
+        Returns:
+            Success, or ``InvalidWorkflowStructure`` (not a ``PluginWorkflow``, duplicate or
+            empty ids, bad fields), ``NodeNotFound`` (a connection names a missing node),
+            ``InvalidConnection`` (bad ports or types), ``CircularDependency`` or
+            ``AlreadyExists``.
+        """
         if not isinstance(workflow, PluginWorkflow):
             return make_error(
                 _STRUCTURE,
@@ -173,10 +211,14 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         return _Registered(candidate, plan)
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
-        """Running executions keep their compiled copy and finish normally."""
+        """Forget a registered workflow; ``NotFound`` if no workflow has that id.
+
+        Running executions keep their compiled copy and finish normally.
+        """
         return self._workflows.remove(workflow_id)
 
     def get_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
+        """A deep copy of the registered workflow (connection ids filled in), or ``NotFound``."""
         entry = self._workflows.get(workflow_id)
         if not entry:
             return from_error(entry.error())
@@ -194,10 +236,20 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         return make_error(PluginErrorCode.NotImplemented, "optimize_workflow is not implemented")
 
     def get_registered_workflows(self) -> list[str]:
+        """The registered workflow ids, in registration order."""
         return self._workflows.ids()
 
     # --- dynamic modification ----------------------------------------------------------
     def add_node_to_workflow(self, workflow_id: str, node: WorkflowNode) -> Expected[None]:
+        """Add a copy of ``node`` to a registered workflow.
+
+        The changed workflow is validated like ``register_workflow``; nothing changes when it
+        fails. Executions started afterwards use the new graph.
+
+        Returns:
+            Success, ``InvalidWorkflowStructure`` (not a node, a duplicate id, bad fields) or
+            ``NotFound`` (no such workflow).
+        """
         if not isinstance(node, WorkflowNode):
             return make_error(
                 _STRUCTURE,
@@ -206,7 +258,11 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         return self._modify(workflow_id, lambda wf: wf.nodes.append(copy_node(node)))
 
     def remove_node_from_workflow(self, workflow_id: str, node_id: str) -> Expected[None]:
-        """Removes the node and every connection to or from it."""
+        """Remove a node, and every connection to or from it, from a registered workflow.
+
+        Returns:
+            Success, ``NotFound`` (no such workflow) or ``NodeNotFound`` (no such node).
+        """
 
         def remove(wf: PluginWorkflow) -> PluginError | None:
             if not any(n.node_id == node_id for n in wf.nodes):
@@ -225,6 +281,13 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
     def add_connection_to_workflow(
         self, workflow_id: str, connection: WorkflowConnection
     ) -> Expected[None]:
+        """Add a copy of ``connection`` to a registered workflow, validated like a new one.
+
+        Returns:
+            Success, ``InvalidWorkflowStructure`` (not a connection, a duplicate id, a bad
+            condition), ``NotFound`` (no such workflow), ``NodeNotFound``,
+            ``InvalidConnection`` or ``CircularDependency``; nothing changes on an error.
+        """
         if not isinstance(connection, WorkflowConnection):
             return make_error(
                 _STRUCTURE,
@@ -252,8 +315,16 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
     def execute_workflow(
         self, workflow_id: str, input_data: dict[str, Any] | None = None
     ) -> Expected[str]:
-        """Starts an execution and returns its id at once (EventDriven executions keep running
-        until cancelled); follow it through signals, status or ``wait_for_execution``."""
+        """Start an execution and return its id at once.
+
+        Follow it through the signals, ``get_execution_status`` or ``wait_for_execution``;
+        EventDriven executions keep running until cancelled. Failures of the execution itself
+        are reported by signals and status, not here.
+
+        Returns:
+            The execution id, ``InvalidParameters`` (``input_data`` not a dict) or
+            ``NotFound`` (no such workflow).
+        """
         if input_data is not None and not isinstance(input_data, dict):
             return make_error(
                 PluginErrorCode.InvalidParameters,
@@ -286,9 +357,23 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
     def post_event(
         self, execution_id: str, payload: dict[str, Any] | None = None, source_node: str = ""
     ) -> Expected[None]:
-        """Feed one event into a running EventDriven execution: the graph downstream of
-        ``source_node`` (default: the first Source node) runs once with ``payload`` as that
-        node's output."""
+        """Feed one event into a running EventDriven execution.
+
+        The graph downstream of ``source_node`` runs once with ``payload`` as that node's
+        output. In a workflow without Source nodes the event runs the whole graph with the
+        payload as input data.
+
+        Args:
+            execution_id: A running EventDriven execution.
+            payload: The event's data (a dict).
+            source_node: The Source node the event enters through; the first one when empty.
+
+        Returns:
+            Success, ``NotFound`` (unknown execution), ``ExecutionModeNotSupported`` (not
+            EventDriven), ``InvalidParameters`` (payload not a dict), ``InvalidArgument``
+            (``source_node`` is not a Source node), ``NodeNotFound`` or ``InvalidState`` (the
+            execution is not accepting events).
+        """
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
@@ -329,6 +414,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         )
 
     def cancel_execution(self, execution_id: str) -> Expected[None]:
+        """Cancel an execution; ``NotFound``, or ``InvalidState`` if it already ended."""
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
@@ -340,6 +426,11 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         return make_success()
 
     def pause_execution(self, execution_id: str) -> Expected[None]:
+        """Pause a running execution: running nodes finish, no new node starts.
+
+        Returns:
+            Success, ``NotFound`` or ``InvalidState`` (not running).
+        """
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
@@ -347,6 +438,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         return make_success() if error is None else from_error(error)
 
     def resume_execution(self, execution_id: str) -> Expected[None]:
+        """Resume a paused execution; ``NotFound``, or ``InvalidState`` if it is not paused."""
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
@@ -355,9 +447,11 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
 
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[WorkflowExecutionContext]:
-        """A snapshot of one execution. Node outputs inside it are the engine's record,
-        shared rather than copied so a call stays cheap whatever their size: copy one before
-        changing it."""
+        """A snapshot of one execution as a ``WorkflowExecutionContext``, or ``NotFound``.
+
+        Node outputs inside it are the engine's record, shared rather than copied so a call
+        stays cheap whatever their size: copy one before changing it.
+        """
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
@@ -390,9 +484,15 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         )
 
     def get_active_executions(self) -> list[str]:
+        """The ids of the executions that have not ended."""
         return [run.execution_id for run in self._engine.active_runs()]
 
     def get_node_status(self, execution_id: str, node_id: str) -> Expected[dict[str, Any]]:
+        """One node's status in an execution as a dict, or ``NotFound`` / ``NodeNotFound``.
+
+        The dict has ``node_id``, ``status``, ``output``, ``error``, ``attempts``,
+        ``start_time``, ``end_time`` and ``duration_ms``, plus Streaming's item counts.
+        """
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
