@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from .._expected import Expected, from_error, make_success
 from ..qt._execution import WorkflowExecution
+from ._cell_painter import StepCellPainter
 from ._coalesce import FrameBatcher
 from ._graph import WorkflowGraphView
 from ._steps_model import SORT_ROLE, StepsModel
@@ -117,6 +118,14 @@ class WorkflowMonitor(QWidget):
         self._table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self._table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self._table.verticalHeader().setVisible(False)
+        # Fixed row heights and no word wrap: otherwise the first paint after a new execution
+        # is bound measures rows through data() calls (20 ms for a screenful in Python).
+        self._table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self._table.verticalHeader().setDefaultSectionSize(
+            self._table.fontMetrics().height() + 8
+        )
+        self._table.setWordWrap(False)
+        self._table.setItemDelegate(StepCellPainter(self._steps, self._proxy, self._table))
         self._table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._table.horizontalHeader().setStretchLastSection(True)
         self._graph.node_selected.connect(self._select_row)

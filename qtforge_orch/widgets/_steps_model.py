@@ -215,6 +215,14 @@ class StepsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
+    def record_at(self, row: int) -> StepRecord | None:
+        """The record shown in ``row`` (None outside the table)."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def display_text(self, record: StepRecord, column: int) -> Any:
+        """What ``DisplayRole`` shows for ``record`` in ``column``."""
+        return self._display(record, column)
+
     def _display(self, record: StepRecord, column: int) -> Any:
         if column == self.STEP:
             return record.step_id
