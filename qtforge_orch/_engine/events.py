@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-DRAIN_BUDGET_S = 0.004
+DRAIN_BUDGET_S = 0.002
 WAIT_SLICE_S = 0.01
 
 
