@@ -103,7 +103,12 @@ class Engine:
         timers: Timers | None = None,
         lane: ControlLane | None = None,
     ) -> None:
-        self.owner = owner
+        # Weak: the orchestrator holds its engine, and a strong link back would make the pair a
+        # reference cycle, freed by the cyclic collector in whatever thread it runs, possibly a
+        # worker, which must never destroy the orchestrator's QObjects (a crash in the GUI
+        # thread's event dispatch). Without the cycle the orchestrator goes when its last
+        # reference does, in that thread.
+        self._owner = weakref.ref(owner)
         self._owner_thread = owner.thread()
         self.names = names
         self.plugins = plugins
@@ -198,9 +203,11 @@ class Engine:
         return self._history_limit
 
     def in_owner_thread(self) -> bool:
-        # The orchestrator's C++ object may be gone: then its last known thread stands.
-        with contextlib.suppress(RuntimeError):
-            self._owner_thread = self.owner.thread()
+        # The orchestrator (or its C++ object) may be gone: then its last known thread stands.
+        owner = self._owner()
+        if owner is not None:
+            with contextlib.suppress(RuntimeError):
+                self._owner_thread = owner.thread()
         return QThread.currentThread() == self._owner_thread
 
     def wait(self, run: Run) -> None:

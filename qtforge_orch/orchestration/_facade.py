@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -15,6 +16,21 @@ from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from ..plugins import PluginManager, default_plugin_manager
 from ._registry import id_type_error
+
+
+def _weak_dispatch(facade: EngineFacade) -> Callable[[str, tuple[Any, ...]], None]:
+    """The pump's way to emit, through a weak reference.
+
+    The engine must not keep its orchestrator alive (see ``Engine._owner``).
+    """
+    ref = weakref.ref(facade)
+
+    def dispatch(signal: str, args: tuple[Any, ...]) -> None:
+        target = ref()
+        if target is not None:
+            target._dispatch(signal, args)
+
+    return dispatch
 
 
 class EngineFacade:
@@ -43,7 +59,7 @@ class EngineFacade:
         plugins = self._plugin_manager if lookup is None else lookup(self._plugin_manager)
         owner = cast(QObject, self)
         self._engine = Engine(
-            owner, names, self._dispatch, plugins, thread_pool, history_limit, timers
+            owner, names, _weak_dispatch(self), plugins, thread_pool, history_limit, timers
         )
         self._follow_application_quit()
 
