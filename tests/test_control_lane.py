@@ -294,3 +294,31 @@ def test_destroying_the_orchestrator_mid_run_cancels_compensates_and_resolves() 
         timeout_s=20,
     )
     assert out.split()[:2] == ["OperationCancelled", "True"]
+
+
+def test_an_orchestrator_is_freed_by_its_last_reference_not_the_cyclic_collector(
+    qapp: Any, plugins: PluginManager
+) -> None:
+    """A reference cycle left orchestrators to the cyclic collector, which may run in a worker
+    thread and so destroyed their QObjects there (segfaults in the GUI thread)."""
+    import gc
+    import weakref
+
+    fn(plugins, "one", lambda p: {"x": 1})
+    plugins.register_plugin(FunctionPlugin("p", run=lambda p: {"x": 1}))
+    gc.collect()
+    gc.disable()
+    try:
+        v1 = PluginOrchestrator(plugin_manager=plugins)
+        assert v1.register_workflow(Workflow("w").add_step(step("a", "p", "run")))
+        assert v1.execute_workflow("w")
+        assert v1.execute_workflow_async("w").result(5)
+        v2 = AdvancedPluginOrchestrator(plugin_manager=plugins)
+        register(v2, workflow("g", Mode.Parallel, [node("one")]))
+        assert v2.wait_for_execution(start(v2, "g"), 5000)
+        assert v1.shutdown(5000) and v2.shutdown(5000)
+        refs = [weakref.ref(v1), weakref.ref(v2)]
+        del v1, v2
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        gc.enable()
