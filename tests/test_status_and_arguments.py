@@ -137,10 +137,13 @@ def test_an_execution_that_left_the_history_has_ended(
     ids = [orchestrator.execute_workflow("w", async_=True).value() for _ in range(20)]
     for execution_id in ids:  # waiting on each in turn, as an app would
         assert orchestrator.wait_for_execution(execution_id, 5000) is True
-    gone = orchestrator.get_execution_status(ids[0])
-    assert gone.error().code == Code.NotFound
-    assert "ended" in gone.error().message and "history" in gone.error().message
-    assert gone.error().context["ended"] is True
+    # Executions finish in any order on the pool: the two that finished last are kept.
+    answers = [orchestrator.get_execution_status(i) for i in ids]
+    assert sum(bool(a) for a in answers) == 2
+    for gone in (a for a in answers if not a):
+        assert gone.error().code == Code.NotFound
+        assert "ended" in gone.error().message and "history" in gone.error().message
+        assert gone.error().context["ended"] is True
     never = orchestrator.get_execution_status("not-an-id")
     assert never.error().code == Code.NotFound and "ended" not in never.error().context
     assert orchestrator.wait_for_execution("not-an-id", 0) is False

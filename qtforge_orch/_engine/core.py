@@ -33,17 +33,37 @@ RunFactory = Callable[["Engine", Plan, str, dict[str, Any]], Run]
 class Executor:
     """Runs engine callables on a QThreadPool (the orchestrator's own unless one is given)."""
 
-    def __init__(self, pool: QThreadPool | None) -> None:
+    def __init__(self, pool: QThreadPool | None, parent: QObject | None = None) -> None:
         if pool is None:
-            pool = QThreadPool()
+            # A child of the engine's pump, not owned by Python: destroying the orchestrator
+            # (its parent deleted, app.shutdown(), its last reference) destroys the pump,
+            # whose destroyed() cancels every run before its children, this pool among them,
+            # wait for their threads. A Python-owned pool could be destroyed first (PySide's
+            # app.shutdown() destroys Python-owned objects in no set order) and wait for
+            # plugins that are only told to stop after it.
+            pool = QThreadPool(parent)
             pool.setMaxThreadCount(max(4, QThread.idealThreadCount()))
         self.pool = pool
 
     def submit(self, function: Callable[[], None]) -> None:
-        self.pool.start(function)
+        try:
+            self.pool.start(function)
+        except RuntimeError:
+            # The pool's C++ object is gone (app.shutdown() destroys every QObject Python
+            # owns): the work still runs, on the control lane, rather than never.
+            shared_lane().submit(function)
 
     def max_threads(self) -> int:
-        return max(1, self.pool.maxThreadCount())
+        try:
+            return max(1, self.pool.maxThreadCount())
+        except RuntimeError:
+            return 1
+
+    def wait_for_done(self, timeout_ms: int) -> bool:
+        try:
+            return bool(self.pool.waitForDone(timeout_ms))
+        except RuntimeError:
+            return True  # destroyed, which waited for its threads
 
     def abandon(self) -> None:
         """At interpreter exit, with plugins that ignore cancellation still running: let go
@@ -112,10 +132,10 @@ class Engine:
         self._owner_thread = owner.thread()
         self.names = names
         self.plugins = plugins
-        self.executor = Executor(thread_pool)
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
         self.pump = EventPump(dispatch, names.progress, owner)
+        self.executor = Executor(thread_pool, self.pump)
         self.closed = False
         engine_ref = weakref.ref(self)
 
@@ -269,7 +289,7 @@ class Engine:
             else:
                 ended = run.done.wait(max(0.0, deadline - time.monotonic())) and ended
         remaining = max(0, int((deadline - time.monotonic()) * 1000))
-        return bool(self.executor.pool.waitForDone(remaining)) and ended
+        return self.executor.wait_for_done(remaining) and ended
 
     def owner_gone(self) -> None:
         """The orchestrator was destroyed: nothing can be delivered any more. Cancel what runs
