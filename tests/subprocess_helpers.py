@@ -19,10 +19,13 @@ app = QCoreApplication.instance() or QCoreApplication([])
 """
 
 
-def run_snippet(code: str, timeout_s: float = 30.0, setup: str = "") -> tuple[str, float]:
+def run_snippet(
+    code: str, timeout_s: float = 30.0, setup: str = "", *, quiet: bool = False
+) -> tuple[str, float]:
     """Run PRELUDE + ``setup`` + ``code``; returns (stdout, seconds).
 
-    Fails on a non-zero exit or a hang."""
+    Fails on a non-zero exit or a hang; with ``quiet``, also on any traceback on stderr
+    (anything raised anywhere, an exit hook included)."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
     started = time.monotonic()
     try:
@@ -40,4 +43,6 @@ def run_snippet(code: str, timeout_s: float = 30.0, setup: str = "") -> tuple[st
         ) from None
     elapsed = time.monotonic() - started
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    if quiet:
+        assert "Traceback" not in done.stderr, done.stderr
     return done.stdout, elapsed

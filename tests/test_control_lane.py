@@ -292,6 +292,7 @@ def test_destroying_the_orchestrator_mid_run_cancels_compensates_and_resolves() 
         print(outcome.error().code.name, undone.wait(5))
         """,
         timeout_s=20,
+        quiet=True,
     )
     assert out.split()[:2] == ["OperationCancelled", "True"]
 
@@ -322,3 +323,35 @@ def test_an_orchestrator_is_freed_by_its_last_reference_not_the_cyclic_collector
         assert [ref() for ref in refs] == [None, None]
     finally:
         gc.enable()
+
+
+def test_app_shutdown_mid_run_cancels_compensates_and_resolves() -> None:
+    """PySide's app.shutdown() destroys every QObject Python owns, in no set order: the run
+    must be cancelled before anything waits for its threads, and nothing may raise."""
+    out, _ = run_snippet(
+        """
+        m = q.PluginManager()
+        entered = threading.Event()
+        undone = threading.Event()
+        def hold(p, context):
+            entered.set()
+            while not context.wait(0.01):
+                pass
+            return {}
+        m.register_plugin(q.FunctionPlugin("p", first=lambda p: {"v": 1}, hold=hold,
+                          undo=lambda p: undone.set() or {}))
+        orch = q.PluginOrchestrator(plugin_manager=m)
+        wf = q.Workflow("w").add_step(q.WorkflowStep("first", "p", "first"))
+        s = q.WorkflowStep("hold", "p", "hold"); s.dependencies = ["first"]
+        wf.add_step(s)
+        wf.add_rollback_step("first", q.WorkflowStep("undo", "p", "undo"))
+        orch.register_workflow(wf)
+        future = orch.execute_workflow_async("w")
+        assert entered.wait(5)
+        app.shutdown()
+        print(future.result(5).error().code.name, undone.wait(5), flush=True)
+        """,
+        timeout_s=20,
+        quiet=True,
+    )
+    assert out.split() == ["OperationCancelled", "True"]
