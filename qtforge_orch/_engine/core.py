@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QThread, QThreadPool
 from .compensation import CompensationLedger
 from .context import StepContext
 from .dataflow import collect_result
-from .events import Dispatch, EventPump
+from .events import Dispatch, EventKind, EventPump
 from .invoke import Outcome, PluginLookup, call_plugin
 from .lane import ControlLane, shared_lane
 from .plan import Plan, TaskSpec
@@ -134,7 +134,7 @@ class Engine:
         self.plugins = plugins
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
-        self.pump = EventPump(dispatch, names.progress, owner)
+        self.pump = EventPump(dispatch, owner)
         self.executor = Executor(thread_pool, self.pump)
         self.closed = False
         engine_ref = weakref.ref(self)
@@ -150,8 +150,8 @@ class Engine:
         self._id_base = f"{_ID_PREFIX}-{next(_engine_serials)}-"
         self._ids = itertools.count(1)
         self._issued = 0
-        # Signal names with at least one receiver (kept by the facade's connectNotify).
-        self.listened: set[str] = set()
+        # Event kinds with at least one receiver (kept by the facade's connectNotify).
+        self.listened: set[EventKind] = set()
         self.compensations = CompensationLedger(self)
         self._lock = threading.RLock()
         self._active: dict[str, Run] = {}

@@ -17,6 +17,7 @@ from .._errors import PluginError, PluginErrorCode
 from ..plugins._event_source import IEventSource, StopEvents
 from .context import StepContext
 from .dataflow import RESERVED_CONFIGURATION_KEYS
+from .events import EventKind
 from .graph import descendants
 from .invoke import call_plugin
 from .plan import Plan, Role, TaskSpec, TaskState, Wire, WireKind, link_successors
@@ -86,7 +87,7 @@ class TriggeredRun(Run):
         trigger = self.plan.tasks[0]  # trigger_plan keeps the trigger first (lowest index)
         self.states[0] = TaskState.Running
         self.starts[0] = time.time()
-        self._post_task(self.engine.names.task_started, (self.execution_id, trigger.key))
+        self._post_task(EventKind.TASK_STARTED, (self.execution_id, trigger.key))
         self._complete(0, self._event)
         self._release([t.index for t in self.plan.tasks[1:] if not t.incoming])
 
@@ -408,7 +409,7 @@ class EventRun(Run):
             self.errors[task.index] = message
             self.ends[task.index] = time.time()
             self.error_messages.append(f"source '{task.key}': {message}")
-            self._post_task(self.engine.names.task_failed, (self.execution_id, task.key, message))
+            self._post_task(EventKind.TASK_FAILED, (self.execution_id, task.key, message))
 
     def node_runs(self, index: int) -> int:
         return self.runs[index]

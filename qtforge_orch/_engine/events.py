@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from enum import IntEnum
 from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -21,24 +22,40 @@ DRAIN_BUDGET_S = 0.002
 WAIT_SLICE_S = 0.01
 
 
+class EventKind(IntEnum):
+    """What the engine reports; each orchestrator maps every kind it has to its signals once
+    (v1 steps, v2 nodes, QtForge's header aliases)."""
+
+    WORKFLOW_STARTED = 0
+    WORKFLOW_COMPLETED = 1
+    WORKFLOW_FAILED = 2
+    WORKFLOW_CANCELLED = 3
+    TASK_STARTED = 4
+    TASK_COMPLETED = 5
+    TASK_FAILED = 6
+    TASK_RETRYING = 7
+    PROGRESS = 8
+    PAUSED = 9
+    RESUMED = 10
+
+
 class Event(NamedTuple):
-    signal: str
+    kind: EventKind
     args: tuple[Any, ...]
     execution_id: str
     terminal: bool = False
 
 
-Dispatch = Callable[[str, tuple[Any, ...]], None]
+Dispatch = Callable[[EventKind, tuple[Any, ...]], None]
 
 
 class EventPump(QObject):
     _wake = Signal()
     _call = Signal(object)
 
-    def __init__(self, dispatch: Dispatch, progress_signal: str, parent: QObject) -> None:
+    def __init__(self, dispatch: Dispatch, parent: QObject) -> None:
         super().__init__(parent)
         self._dispatch = dispatch
-        self._progress_signal = progress_signal
         self._events: deque[Event] = deque()
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
@@ -140,15 +157,15 @@ class EventPump(QObject):
                 with self._cond:
                     flush = self._progress.pop(event.execution_id, None)
                 if flush is not None:
-                    self._emit(self._progress_signal, (event.execution_id, flush))
-            self._emit(event.signal, event.args)
+                    self._emit(EventKind.PROGRESS, (event.execution_id, flush))
+            self._emit(event.kind, event.args)
             if deadline is not None and time.monotonic() > deadline:
                 # Yield to the event loop. A zero timer, not a posted event, continues where we
                 # stopped: timers that are already due (the GUI's own) get to run first.
                 self._resume.start()
                 return
         for execution_id, value in progress.items():
-            self._emit(self._progress_signal, (execution_id, value))
+            self._emit(EventKind.PROGRESS, (execution_id, value))
 
     def wait_until(self, done: threading.Event, deadline: float | None = None) -> bool:
         """Block the owner thread until ``done`` or the ``time.monotonic()`` deadline,
@@ -167,9 +184,9 @@ class EventPump(QObject):
             if deadline is not None and time.monotonic() >= deadline:
                 return done.is_set()
 
-    def _emit(self, signal: str, args: tuple[Any, ...]) -> None:
+    def _emit(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         try:
-            self._dispatch(signal, args)
+            self._dispatch(kind, args)
         except Exception as exc:  # a broken slot must not break delivery to the others
             import sys
             import traceback

@@ -20,7 +20,7 @@ from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
 from .context import StepContext
 from .dataflow import MAPPED_KEY, build_params, deliver, fan_out_items, should_run
-from .events import Event
+from .events import Event, EventKind
 from .guard import RunLock
 from .invoke import Outcome, call_plugin
 from .plan import Plan, Role, TaskSpec, TaskState, WireKind
@@ -40,6 +40,8 @@ _T = TaskState.Retrying
 
 
 class SignalNames(NamedTuple):
+    """An orchestrator's signal name for each event kind (None: it has no such signal)."""
+
     workflow_started: str
     workflow_completed: str
     workflow_failed: str
@@ -52,6 +54,23 @@ class SignalNames(NamedTuple):
     paused: str | None = None
     resumed: str | None = None
     noun: str = "step"  # how messages name a task: v1 steps, v2 nodes
+
+    def by_kind(self) -> dict[EventKind, str]:
+        """Each event kind the orchestrator has, with its signal's name."""
+        named = {
+            EventKind.WORKFLOW_STARTED: self.workflow_started,
+            EventKind.WORKFLOW_COMPLETED: self.workflow_completed,
+            EventKind.WORKFLOW_FAILED: self.workflow_failed,
+            EventKind.WORKFLOW_CANCELLED: self.workflow_cancelled,
+            EventKind.TASK_STARTED: self.task_started,
+            EventKind.TASK_COMPLETED: self.task_completed,
+            EventKind.TASK_FAILED: self.task_failed,
+            EventKind.TASK_RETRYING: self.task_retrying,
+            EventKind.PROGRESS: self.progress,
+            EventKind.PAUSED: self.paused,
+            EventKind.RESUMED: self.resumed,
+        }
+        return {kind: name for kind, name in named.items() if name}
 
 
 class RunStatus:
@@ -173,7 +192,6 @@ class Run:
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
-        names = self.engine.names
         with self.lock:
             self.status = RunStatus.RUNNING
             parent = self.parent
@@ -182,7 +200,7 @@ class Run:
                 self._resumed.clear()
             self.start_time = _now()
             if not self.is_child:
-                self._post(names.workflow_started, (self.execution_id, self.workflow_id))
+                self._post(EventKind.WORKFLOW_STARTED, (self.execution_id, self.workflow_id))
             if self.plan.timeout_ms:
                 self._workflow_timer = self.engine.timers.call_later(
                     self.plan.timeout_ms / 1000.0, self._on_workflow_timeout
@@ -245,7 +263,7 @@ class Run:
             self.status = RunStatus.PAUSED
             self._resumed.clear()
             if self.engine.names.paused and not self.is_child:
-                self._post(self.engine.names.paused, (self.execution_id,))
+                self._post(EventKind.PAUSED, (self.execution_id,))
             return None
 
     def resume(self) -> PluginError | None:
@@ -255,7 +273,7 @@ class Run:
             self.status = RunStatus.RUNNING
             self._resumed.set()
             if self.engine.names.resumed and not self.is_child:
-                self._post(self.engine.names.resumed, (self.execution_id,))
+                self._post(EventKind.RESUMED, (self.execution_id,))
             self._spawn(0)
             return None
 
@@ -370,7 +388,7 @@ class Run:
         self._watch_for_stall()
         if not self.retries[index]:
             self.starts[index] = time.time()
-            self._post_task(self.engine.names.task_started, (self.execution_id, task.key))
+            self._post_task(EventKind.TASK_STARTED, (self.execution_id, task.key))
         if task.timeout_ms:
             deadline = self.engine.timers.now() + task.timeout_ms / 1000.0
             self._deadlines[index] = (deadline, context)
@@ -478,9 +496,8 @@ class Run:
         self.completed += 1
         if task.rollback is not None:
             self.engine.compensations.record(self, index)
-        completed = self.engine.names.task_completed
-        if completed in self.engine.listened:
-            self._post_task(completed, (self.execution_id, task.key, dict(output)))
+        if EventKind.TASK_COMPLETED in self.engine.listened:
+            self._post_task(EventKind.TASK_COMPLETED, (self.execution_id, task.key, dict(output)))
         self._settle(index, _C)
         self._after_settle()
 
@@ -544,7 +561,7 @@ class Run:
             names = self.engine.names
             if names.task_retrying:
                 self._post_task(
-                    names.task_retrying, (self.execution_id, task.key, self.retries[index])
+                    EventKind.TASK_RETRYING, (self.execution_id, task.key, self.retries[index])
                 )
             self._retry_timers[index] = self.engine.timers.call_later(
                 policy.delay_s(self.retries[index]), lambda: self._on_retry_due(index)
@@ -557,7 +574,7 @@ class Run:
         self.errors[index] = error.message
         self.ends[index] = time.time()
         self._params[index] = None
-        self._post_task(self.engine.names.task_failed, (self.execution_id, task.key, error.message))
+        self._post_task(EventKind.TASK_FAILED, (self.execution_id, task.key, error.message))
         if task.critical:
             self._settle(index, _F, propagate=False)
             self._abort(
@@ -764,19 +781,18 @@ class Run:
             self._wake_helpers()
 
     def _post_terminal(self, final_status: str, error: PluginError | None) -> None:
-        names = self.engine.names
         if final_status == RunStatus.COMPLETED:
             self.progress = 1.0
             if self._posted_progress < 1.0:
                 self._posted_progress = 1.0
                 self._post_progress(1.0)
             result = dict(self.result or {})
-            self._post(names.workflow_completed, (self.execution_id, result), terminal=True)
+            self._post(EventKind.WORKFLOW_COMPLETED, (self.execution_id, result), terminal=True)
         elif final_status == RunStatus.FAILED:
             assert error is not None
-            self._post(names.workflow_failed, (self.execution_id, error.message), terminal=True)
+            self._post(EventKind.WORKFLOW_FAILED, (self.execution_id, error.message), terminal=True)
         else:
-            self._post(names.workflow_cancelled, (self.execution_id,), terminal=True)
+            self._post(EventKind.WORKFLOW_CANCELLED, (self.execution_id,), terminal=True)
 
     # --- timers (timer thread) -----------------------------------------------------------
     def _on_retry_due(self, index: int) -> None:
@@ -845,18 +861,18 @@ class Run:
             self._workflow_timer = None
 
     def _post_progress(self, progress: float) -> None:
-        if self.engine.names.progress in self.engine.listened:
+        if EventKind.PROGRESS in self.engine.listened:
             self.engine.pump.post_progress(self.execution_id, progress)
 
-    def _post(self, signal: str, args: tuple[Any, ...], *, terminal: bool = False) -> None:
-        self.engine.pump.post(Event(signal, args, self.execution_id, terminal))
+    def _post(self, kind: EventKind, args: tuple[Any, ...], *, terminal: bool = False) -> None:
+        self.engine.pump.post(Event(kind, args, self.execution_id, terminal))
 
-    def _post_task(self, signal: str, args: tuple[Any, ...]) -> None:
+    def _post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         """Step/node events, a few per task: not even built for a signal nobody has connected
         (connect before starting to see them). Workflow-level events are always queued, so a
         slot connected right after an async start still hears how the execution ends."""
-        if signal in self.engine.listened:
-            self.engine.pump.post(Event(signal, args, self.execution_id))
+        if kind in self.engine.listened:
+            self.engine.pump.post(Event(kind, args, self.execution_id))
 
 
 __all__ = ["Outcome", "Run", "RunStatus", "SignalNames", "WireKind", "call_plugin"]

@@ -27,6 +27,7 @@ from ..plugins._interface import plugin_accepts_context
 from .context import StepContext
 from .dataflow import MAPPED_KEY
 from .dataflow import RESERVED_CONFIGURATION_KEYS as _RESERVED
+from .events import EventKind
 from .invoke import normalise_result
 from .plan import Role, TaskSpec, TaskState, Wire, WireKind
 from .run import Run, RunStatus
@@ -201,7 +202,7 @@ class StreamRun(Run):
                 stage.started = True
                 self.states[index] = _R
                 self.starts[index] = time.time()
-                self._post_task(self.engine.names.task_started, (self.execution_id, task.key))
+                self._post_task(EventKind.TASK_STARTED, (self.execution_id, task.key))
             self.current_task = task.key
             room = self._room(stage)
             batch: list[Any] = []
@@ -672,7 +673,7 @@ class StreamRun(Run):
         self.ends[index] = time.time()
         self.states[index] = _C
         self.completed += 1
-        self._post_task(self.engine.names.task_completed, (self.execution_id, task.key, counters))
+        self._post_task(EventKind.TASK_COMPLETED, (self.execution_id, task.key, counters))
         self.settled += 1
         self._release_downstream(index)
         self._update_progress()
@@ -714,7 +715,7 @@ class StreamRun(Run):
         self.errors[index] = error.message
         self.ends[index] = time.time()
         self.settled += 1
-        self._post_task(self.engine.names.task_failed, (self.execution_id, task.key, error.message))
+        self._post_task(EventKind.TASK_FAILED, (self.execution_id, task.key, error.message))
         if task.critical:
             self._abort(
                 RunStatus.FAILED,

@@ -9,6 +9,7 @@ from typing import Any, cast
 from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
 from .._engine.core import Engine
+from .._engine.events import EventKind
 from .._engine.invoke import PluginLookup
 from .._engine.run import Run, SignalNames
 from .._engine.timers import Timers
@@ -18,17 +19,17 @@ from ..plugins import PluginManager, default_plugin_manager
 from ._registry import id_type_error
 
 
-def _weak_dispatch(facade: EngineFacade) -> Callable[[str, tuple[Any, ...]], None]:
+def _weak_dispatch(facade: EngineFacade) -> Callable[[EventKind, tuple[Any, ...]], None]:
     """The pump's way to emit, through a weak reference.
 
     The engine must not keep its orchestrator alive (see ``Engine._owner``).
     """
     ref = weakref.ref(facade)
 
-    def dispatch(signal: str, args: tuple[Any, ...]) -> None:
+    def dispatch(kind: EventKind, args: tuple[Any, ...]) -> None:
         target = ref()
         if target is not None:
-            target._dispatch(signal, args)
+            target._dispatch(kind, args)
 
     return dispatch
 
@@ -58,6 +59,14 @@ class EngineFacade:
         )
         plugins = self._plugin_manager if lookup is None else lookup(self._plugin_manager)
         owner = cast(QObject, self)
+        # Each event kind mapped once to the bound signals it is emitted on (more than one
+        # when the orchestrator also has QtForge's header name for it), and each signal name
+        # to its kind for connectNotify.
+        by_kind = names.by_kind()
+        self._emitters: dict[EventKind, tuple[Any, ...]] = {
+            kind: (getattr(self, name),) for kind, name in by_kind.items()
+        }
+        self._kinds: dict[str, EventKind] = {name: kind for kind, name in by_kind.items()}
         self._engine = Engine(
             owner, names, _weak_dispatch(self), plugins, thread_pool, history_limit, timers
         )
@@ -78,10 +87,18 @@ class EngineFacade:
     # too few.
     def connectNotify(self, signal: QMetaMethod) -> None:
         """Qt override: events for a signal are only built once something connected to it."""
-        self._engine.listened.add(bytes(signal.name().data()).decode())
+        kind = self._kinds.get(bytes(signal.name().data()).decode())
+        if kind is not None:
+            self._engine.listened.add(kind)
 
-    def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
-        getattr(self, signal).emit(*args)
+    def _add_signal_alias(self, kind: EventKind, name: str) -> None:
+        """Also emit ``kind`` on the signal ``name``, right after its own signal."""
+        self._emitters[kind] = (*self._emitters[kind], getattr(self, name))
+        self._kinds[name] = kind
+
+    def _dispatch(self, kind: EventKind, args: tuple[Any, ...]) -> None:
+        for signal in self._emitters[kind]:
+            signal.emit(*args)
 
     def plugin_manager(self) -> PluginManager:
         """The plugin manager plugins are looked up in."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QMetaMethod, QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
 from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
@@ -28,7 +28,7 @@ from ...plugins._builtins import WithBuiltins
 from .._facade import EngineFacade
 from .._handles import GraphExecutionHandles
 from .._registry import WorkflowRegistry
-from ._header_signals import emit_with_alias, listened_name
+from ._header_signals import add_header_aliases
 from ._v2_compile import compile_plugin_workflow
 from ._v2_model import (
     ConnectionType,
@@ -166,13 +166,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
             _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
         )
         self._workflows: WorkflowRegistry[_Registered] = WorkflowRegistry()
-
-    def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
-        emit_with_alias(self, signal, args)
-
-    def connectNotify(self, signal: QMetaMethod) -> None:
-        """Qt override: events for a signal are only built once something connected to it."""
-        self._engine.listened.add(listened_name(signal))
+        add_header_aliases(self)
 
     # --- workflow management -----------------------------------------------------------
     def register_workflow(self, workflow: PluginWorkflow) -> Expected[None]:
