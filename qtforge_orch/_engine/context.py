@@ -52,9 +52,11 @@ class StepContext:
 
     @property
     def cancelled(self) -> bool:
+        """The same as ``is_cancelled()``, as a property."""
         return self._cancelled
 
     def cancel(self) -> None:
+        """Mark the attempt cancelled and wake a pending ``wait`` (the engine calls this)."""
         with _wakeup_lock:
             self._cancelled = True
             if self._wakeup is not None:

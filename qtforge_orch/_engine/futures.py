@@ -26,10 +26,12 @@ class ExecutionFuture(concurrent.futures.Future[T], Generic[T]):
         self._cancel_execution: Callable[[], object] | None = None
 
     def bind(self, execution_id: str, cancel_execution: Callable[[], object]) -> None:
+        """Name the execution this future belongs to and how to cancel it (engine use)."""
         self.execution_id = execution_id
         self._cancel_execution = cancel_execution
 
     def cancel(self) -> bool:
+        """Cancel the future and, if it was still pending, its execution."""
         cancel_execution = self._cancel_execution
         cancelled = super().cancel()
         if cancelled and cancel_execution is not None:

@@ -55,6 +55,7 @@ class RetryPolicy:
     retry_on: frozenset[int] | None = None
 
     def retryable(self, code: int) -> bool:
+        """Whether an attempt that failed with ``code`` may be retried."""
         if self.retry_on is not None:
             return code in self.retry_on
         return code not in NON_TRANSIENT_CODES
