@@ -30,7 +30,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="qtforge-orch", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="qtforge-orch",
+        description="Run, check and draw workflow files from a terminal or a CI job.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="execute a workflow file")
