@@ -19,6 +19,7 @@ from .compensation import CompensationLedger
 from .context import StepContext
 from .dataflow import collect_result
 from .events import Dispatch, EventPump
+from .executors import ExecutorSet
 from .invoke import Outcome, PluginLookup, call_plugin
 from .lane import ControlLane, shared_lane
 from .plan import Plan, TaskSpec
@@ -108,6 +109,8 @@ class Engine:
         self.names = names
         self.plugins = plugins
         self.executor = Executor(thread_pool)
+        # Where non-thread steps run (process pool, Dask): built on first use.
+        self.executors = ExecutorSet(plugins)
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
         self.pump = EventPump(dispatch, names.progress, owner)
@@ -238,6 +241,8 @@ class Engine:
     def _invoke_plugin(
         self, task: TaskSpec, params: dict[str, Any], context: StepContext
     ) -> Outcome:
+        if task.executor != "thread":
+            return self.executors.call(task, params, context)
         return call_plugin(self.plugins, task.plugin_id, task.command, params, context)
 
     def collect_result(self, run: Run) -> dict[str, Any]:
@@ -261,6 +266,9 @@ class Engine:
                 ended = self.pump.wait_until(run.done, deadline) and ended
             else:
                 ended = run.done.wait(max(0.0, deadline - time.monotonic())) and ended
+        # Kills worker processes and closes Dask clients: a drainer still waiting on one
+        # wakes up at once, so the pool join below is not held by remote work.
+        ended = self.executors.shutdown(max(0.0, deadline - time.monotonic())) and ended
         remaining = max(0, int((deadline - time.monotonic()) * 1000))
         return bool(self.executor.pool.waitForDone(remaining)) and ended
 

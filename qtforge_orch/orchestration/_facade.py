@@ -8,6 +8,7 @@ from typing import Any, cast
 from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
 from .._engine.core import Engine
+from .._engine.executors import THREAD, UnknownExecutor, check_executor
 from .._engine.invoke import PluginLookup
 from .._engine.run import Run, SignalNames
 from .._engine.timers import Timers
@@ -23,6 +24,7 @@ class EngineFacade:
 
     _engine: Engine
     _plugin_manager: PluginManager
+    _default_executor: str = THREAD
 
     def _attach_engine(
         self,
@@ -43,6 +45,49 @@ class EngineFacade:
             owner, names, self._dispatch, plugins, thread_pool, history_limit, timers
         )
         self._follow_application_quit()
+
+    def _configure_executors(
+        self,
+        default_executor: str,
+        dask_address: str | None,
+        process_workers: int | None,
+    ) -> None:
+        """The executor keywords both constructors take (docs/scaling-out.md). A bad value
+        raises ``PluginError(InvalidConfiguration)``: there is no Expected to return it in."""
+        try:
+            self._default_executor = check_executor(default_executor, "default_executor")
+        except UnknownExecutor as exc:
+            raise PluginError(PluginErrorCode.InvalidConfiguration, str(exc)) from None
+        if dask_address is not None and (not isinstance(dask_address, str) or not dask_address):
+            raise PluginError(
+                PluginErrorCode.InvalidConfiguration,
+                f"dask_address must be a scheduler address such as 'tcp://host:8786', "
+                f"got {dask_address!r}",
+            )
+        if process_workers is not None and (
+            not isinstance(process_workers, int) or isinstance(process_workers, bool)
+            or process_workers < 1
+        ):
+            raise PluginError(
+                PluginErrorCode.InvalidConfiguration,
+                f"process_workers must be an int >= 1 (or None: one per CPU), "
+                f"got {process_workers!r}",
+            )
+        options = self._engine.executors.options
+        options.dask_address = dask_address
+        options.process_workers = process_workers
+
+    def default_executor(self) -> str:
+        """Where steps run that name no executor: "thread", "process" or "dask"."""
+        return self._default_executor
+
+    def set_default_executor(self, name: str) -> Expected[None]:
+        """Change the default executor for workflows registered from now on."""
+        try:
+            self._default_executor = check_executor(name, "default_executor")
+        except UnknownExecutor as exc:
+            return make_error(PluginErrorCode.InvalidArgument, str(exc))
+        return make_success()
 
     def _follow_application_quit(self) -> None:
         """Closing the application shuts the orchestrator down (cancel, compensate, join)."""

@@ -15,6 +15,7 @@ from PySide6.QtCore import QMetaMethod, QObject, QThreadPool, Signal
 
 from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
 from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
+from ..._engine.executors import UnknownExecutor
 from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
 from ..._engine.run import Run, RunStatus, SignalNames
@@ -135,13 +136,21 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         thread_pool: QThreadPool | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         timers: Timers | None = None,
+        default_executor: str = "thread",
+        dask_address: str | None = None,
+        process_workers: int | None = None,
     ) -> None:
         """``timers`` replaces the clock and timer service behind retries, backoff and
-        timeouts (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one)."""
+        timeouts (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one).
+        ``default_executor`` runs the steps that name no ``executor`` ("thread", "process" or
+        "dask"); ``dask_address`` points the Dask executor at a running scheduler (default: a
+        local cluster on 127.0.0.1, started on first use); ``process_workers`` sizes the
+        process pool (default: one per CPU). See docs/scaling-out.md."""
         super().__init__(parent)
         self._attach_engine(
             _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
         )
+        self._configure_executors(default_executor, dask_address, process_workers)
         self._workflows: WorkflowRegistry[_Registered] = WorkflowRegistry()
 
     def _dispatch(self, signal: str, args: tuple[Any, ...]) -> None:
@@ -163,15 +172,16 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
             return from_error(prepared)
         return self._workflows.add(prepared.workflow.workflow_id, prepared)
 
-    @staticmethod
-    def _prepare(candidate: PluginWorkflow) -> _Registered | PluginError:
+    def _prepare(self, candidate: PluginWorkflow) -> _Registered | PluginError:
         """Validate and compile a private copy; nothing registered is touched."""
         checked = validate_workflow(candidate)
         if not checked:
             return checked.error()
         candidate.connections = assign_connection_ids(candidate)
         try:
-            plan = compile_plugin_workflow(candidate)
+            plan = compile_plugin_workflow(candidate, self._default_executor)
+        except UnknownExecutor as exc:
+            return PluginError(_STRUCTURE, str(exc))
         except Exception as exc:  # validation should make this unreachable
             return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
         return _Registered(candidate, plan)

@@ -1,0 +1,156 @@
+"""The Dask executor: steps become futures on a ``distributed`` cluster.
+
+The cluster is the user's (``dask_address``: a scheduler address such as
+``tcp://scheduler:8786``, deployed by hand, dask-kubernetes or dask-jobqueue) or, when none is
+given, a ``LocalCluster`` on 127.0.0.1 started on first use and closed with the orchestrator.
+``distributed`` is imported here only, on the first Dask step.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import CancelledError
+from typing import Any
+
+from ..context import StepContext
+from ..invoke import Outcome, PluginLookup
+from ..plan import TaskSpec
+from .base import POLL_S, cancelled, failed, from_reply
+from .remote import run_remote
+from .shipping import Shipper
+
+DEFAULT_LOCAL_WORKERS = 2
+
+
+def _cloudpickle_dumps(obj: Any) -> bytes:
+    # cloudpickle (a dependency of distributed) also ships functions defined in a script's
+    # __main__, which a remote worker could not import by name.
+    import cloudpickle
+
+    data: bytes = cloudpickle.dumps(obj)
+    return data
+
+
+class DaskExecutor:
+    """Submits each step with ``client.submit(pure=False)`` and waits for its future."""
+
+    name = "dask"
+
+    def __init__(
+        self,
+        plugins: PluginLookup,
+        address: str | None = None,
+        *,
+        local_workers: int = DEFAULT_LOCAL_WORKERS,
+        local_processes: bool = True,
+    ) -> None:
+        self.address = address
+        self._local_workers = local_workers
+        self._local_processes = local_processes
+        self._shipper = Shipper(plugins, _cloudpickle_dumps, self.name)
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def client(self) -> Any:
+        """The ``distributed.Client`` (connected, or the local cluster started, on first use)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Any:
+        import importlib
+
+        import dask
+
+        # distributed's constructors are untyped: reached through Any, as mypy --strict wants.
+        distributed: Any = importlib.import_module("distributed")
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster
+
+        if self.address:
+            return Client(self.address, set_as_default=False)
+        # Our own cluster: a worker lost mid-step fails the step at once (KilledWorker), and
+        # the step's retry policy decides, instead of the scheduler silently re-running it.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            self._cluster = LocalCluster(
+                host="127.0.0.1",
+                n_workers=self._local_workers,
+                processes=self._local_processes,
+                dashboard_address=None,
+            )
+        return Client(self._cluster, set_as_default=False)
+
+    def call(
+        self,
+        task: TaskSpec,
+        params: dict[str, Any],
+        context: StepContext,
+        *,
+        allow_stream: bool = False,
+    ) -> Outcome:
+        shipped = self._shipper.ship(task.plugin_id)
+        if not isinstance(shipped, tuple):
+            return Outcome(error=shipped)
+        try:
+            client = self.client()
+            future = client.submit(
+                run_remote,
+                shipped.blob,
+                shipped.modules,
+                task.plugin_id,
+                task.command,
+                params,
+                task.key,
+                allow_stream,
+                pure=False,
+            )
+        except Exception as exc:
+            return failed(task, self.name, f"could not submit to the cluster: {exc}")
+        return self._wait(task, future, context)
+
+    def _wait(self, task: TaskSpec, future: Any, context: StepContext) -> Outcome:
+        from distributed import KilledWorker
+
+        while True:
+            try:
+                reply = future.result(timeout=POLL_S)
+            except TimeoutError:
+                if context.is_cancelled():
+                    future.cancel()
+                    return cancelled(task)
+                if future.client.status in ("closing", "closed"):
+                    return failed(task, self.name, "the Dask client was closed")
+                continue
+            except KilledWorker as exc:
+                return failed(task, self.name, f"the Dask worker running it was lost ({exc})")
+            except CancelledError as exc:
+                if context.is_cancelled():
+                    return cancelled(task)
+                return failed(
+                    task,
+                    self.name,
+                    f"its Dask future was cancelled ({exc}); the scheduler connection "
+                    "may have been lost",
+                )
+            except Exception as exc:  # outputs that do not pickle, a worker-side crash
+                return failed(task, self.name, f"{type(exc).__name__}: {exc}")
+            return from_reply(task, reply)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Close the client, and the local cluster if this executor started it."""
+        with self._lock:
+            client, self._client = self._client, None
+            cluster, self._cluster = self._cluster, None
+        ok = True
+        if client is not None:
+            try:
+                client.close(timeout=max(1.0, timeout))
+            except Exception:
+                ok = False
+        if cluster is not None:
+            try:
+                cluster.close(timeout=max(1.0, timeout))
+            except Exception:
+                ok = False
+        return ok
