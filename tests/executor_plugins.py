@@ -32,6 +32,16 @@ def numbers(params: dict[str, Any]) -> Any:
     return iter([{"value": i} for i in range(int(params.get("count", 5)))])
 
 
+def echo(params: dict[str, Any]) -> dict[str, Any]:
+    """Reports the parameter names it received and its pid."""
+    return {"keys": sorted(params), "pid": os.getpid()}
+
+
+def ints(params: dict[str, Any]) -> Any:
+    """A streaming source: bare values (each is the value of its output port)."""
+    return iter(range(int(params.get("count", 5))))
+
+
 def noop(params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
@@ -58,9 +68,10 @@ def fail(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def hang(params: dict[str, Any]) -> dict[str, Any]:
-    """Writes its pid to ``pid_file`` and never returns on its own (ignores cancellation)."""
+    """Writes its pid to ``pid_file`` and sleeps ``hang_s`` (default: ten minutes), deaf to
+    cancellation: only killing its process stops it."""
     Path(params["pid_file"]).write_text(str(os.getpid()))
-    time.sleep(600)
+    time.sleep(float(params.get("hang_s", 600)))
     return {}
 
 
@@ -109,8 +120,8 @@ class Locked(Counter):
 
 def register_all(plugins: PluginManager) -> PluginManager:
     """Every plugin above, under its function's name (``counter`` and ``locked`` classes)."""
-    for fn in (add_one, double, total, numbers, noop, spin, spin_count, fail, hang, hang_once,
-               undo, unpicklable_output):
+    functions = (add_one, echo, double, total, numbers, ints, noop, spin, spin_count, fail)
+    for fn in (*functions, hang, hang_once, undo, unpicklable_output):
         plugins.register_plugin(FunctionPlugin.from_callable(fn.__name__, fn))
     plugins.register_plugin(Counter())
     plugins.register_plugin(Locked())
