@@ -8,7 +8,9 @@ given, a ``LocalCluster`` on 127.0.0.1 started on first use and closed with the 
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import weakref
 from concurrent.futures import CancelledError
 from typing import Any
 
@@ -16,10 +18,31 @@ from ..context import StepContext
 from ..invoke import Outcome, PluginLookup
 from ..plan import TaskSpec
 from .base import POLL_S, cancelled, failed, from_reply
+from .gather import Gatherer, Pending
 from .remote import run_remote
 from .shipping import Shipper
 
 DEFAULT_LOCAL_WORKERS = 2
+
+_live: weakref.WeakSet[DaskExecutor] = weakref.WeakSet()
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _close_all_at_exit() -> None:
+    for executor in list(_live):
+        executor.shutdown(1.0)
+
+
+def _install_exit_hook() -> None:
+    # Registered after distributed is imported, so it runs before concurrent.futures' own
+    # threading-exit hooks (newest first): clients close while the callback threads that
+    # report their cancelled futures still accept work.
+    global _hook_installed
+    with _hook_lock:
+        if not _hook_installed:
+            threading._register_atexit(_close_all_at_exit)  # type: ignore[attr-defined]
+            _hook_installed = True
 
 
 def _cloudpickle_dumps(obj: Any) -> bytes:
@@ -51,12 +74,16 @@ class DaskExecutor:
         self._lock = threading.Lock()
         self._client: Any = None
         self._cluster: Any = None
+        self._gatherer: Gatherer | None = None
+        _live.add(self)
 
     def client(self) -> Any:
         """The ``distributed.Client`` (connected, or the local cluster started, on first use)."""
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
+                self._gatherer = Gatherer(self._client)
+                _install_exit_hook()
             return self._client
 
     def _connect(self) -> Any:
@@ -94,6 +121,8 @@ class DaskExecutor:
             return Outcome(error=shipped)
         try:
             client = self.client()
+            gatherer = self._gatherer
+            assert gatherer is not None
             future = client.submit(
                 run_remote,
                 shipped.blob,
@@ -105,43 +134,53 @@ class DaskExecutor:
                 allow_stream,
                 pure=False,
             )
+            pending = gatherer.watch(future)
         except Exception as exc:
             return failed(task, self.name, f"could not submit to the cluster: {exc}")
-        return self._wait(task, future, context)
+        return self._wait(task, future, pending, context)
 
-    def _wait(self, task: TaskSpec, future: Any, context: StepContext) -> Outcome:
+    def _wait(
+        self, task: TaskSpec, future: Any, pending: Pending, context: StepContext
+    ) -> Outcome:
         from distributed import KilledWorker
 
-        while True:
-            try:
-                reply = future.result(timeout=POLL_S)
-            except TimeoutError:
-                if context.is_cancelled():
+        # Woken by the gatherer, not ``future.result(timeout=...)``: distributed's timed
+        # result() can fail with UnboundLocalError when many threads poll at once (seen
+        # with 32 drainers), and each call is a round trip through the client's loop.
+        while not pending.done.wait(POLL_S):
+            if context.is_cancelled():
+                with contextlib.suppress(Exception):  # a client closed meanwhile
                     future.cancel()
-                    return cancelled(task)
-                if future.client.status in ("closing", "closed"):
-                    return failed(task, self.name, "the Dask client was closed")
-                continue
-            except KilledWorker as exc:
-                return failed(task, self.name, f"the Dask worker running it was lost ({exc})")
-            except CancelledError as exc:
-                if context.is_cancelled():
-                    return cancelled(task)
-                return failed(
-                    task,
-                    self.name,
-                    f"its Dask future was cancelled ({exc}); the scheduler connection "
-                    "may have been lost",
-                )
-            except Exception as exc:  # outputs that do not pickle, a worker-side crash
-                return failed(task, self.name, f"{type(exc).__name__}: {exc}")
-            return from_reply(task, reply)
+                return cancelled(task)
+            if future.client.status in ("closing", "closed"):
+                return failed(task, self.name, "the Dask client was closed")
+        try:
+            if pending.error is not None:
+                raise pending.error
+            reply = pending.reply
+        except KilledWorker as exc:
+            return failed(task, self.name, f"the Dask worker running it was lost ({exc})")
+        except CancelledError as exc:
+            if context.is_cancelled():
+                return cancelled(task)
+            return failed(
+                task,
+                self.name,
+                f"its Dask future was cancelled ({exc}); the scheduler connection "
+                "may have been lost",
+            )
+        except BaseException as exc:  # outputs that do not pickle, a worker-side crash
+            return failed(task, self.name, f"{type(exc).__name__}: {exc}")
+        return from_reply(task, reply)
 
     def shutdown(self, timeout: float) -> bool:
         """Close the client, and the local cluster if this executor started it."""
         with self._lock:
             client, self._client = self._client, None
             cluster, self._cluster = self._cluster, None
+            gatherer, self._gatherer = self._gatherer, None
+        if gatherer is not None:
+            gatherer.close()
         ok = True
         if client is not None:
             try:
