@@ -163,7 +163,7 @@ def b12_dask_overhead(ctx: Context) -> list[Figure]:
 
 def b13_dask_gui(ctx: Context) -> list[Figure]:
     """GUI timer gaps while a 2,000-step Parallel workflow runs on the Dask executor."""
-    from .responsiveness import _percentile, _watch_gaps
+    from .responsiveness import _GcPauses, _percentile, _watch_gaps
 
     orch = _dask_orchestrator(plugins_with(noop=noop))
     counts = {"step_completed": 0, "workflow_completed": 0}
@@ -193,7 +193,8 @@ def b13_dask_gui(ctx: Context) -> list[Figure]:
                 future = holder.get("future")
                 return bool(future and future.done() and counts["workflow_completed"])
 
-            ticks = _watch_gaps(start, finished, 120)
+            with _GcPauses() as collector:
+                ticks = _watch_gaps(start, finished, 120)
             if not holder["future"].done() or not holder["future"].result():
                 raise RuntimeError("the Dask fan-out did not complete")
             gaps = [gap for _, gap in ticks]
@@ -202,6 +203,9 @@ def b13_dask_gui(ctx: Context) -> list[Figure]:
                     "max_gap_ms": max(gaps) * 1000,
                     "p99_gap_ms": _percentile(gaps, 0.99) * 1000,
                     "wall_s": time.perf_counter() - holder["began"],
+                    "gc_collections": len(collector.pauses),
+                    "longest_gc_pause_ms": collector.longest_ms(),
+                    "gaps_over_16ms": sum(gap > GAP_TARGET_MS / 1000 for gap in gaps),
                     **dict(counts),
                 }
             )
