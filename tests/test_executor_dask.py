@@ -171,7 +171,11 @@ def test_scheduler_lost_mid_step_is_a_failure_not_a_hang(qapp: object, tmp_path:
         cluster.close()
 
 
-def test_local_cluster_started_on_demand_on_the_loopback(qapp: object) -> None:
+def test_local_cluster_started_on_demand_on_the_loopback(
+    qapp: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Freezing the test process's heap would keep other tests' cyclic garbage alive.
+    monkeypatch.setenv("QTFORGE_ORCH_GC_FREEZE", "0")
     orch = PluginOrchestrator(
         plugin_manager=register_all(PluginManager()), default_executor="dask"
     )

@@ -464,3 +464,30 @@ def test_interpreter_exit_with_work_in_flight_kills_the_workers(tmp_path: Path) 
     assert "exiting" in out
     assert seconds < 30, "the exit waited for the stuck worker"
     wait_gone(int(pid_file.read_text()))
+
+
+# --------------------------------------------------------------------------------------------
+# docs/scaling-out.md runs as written
+
+
+def test_scaling_out_guide_runs_as_written(tmp_path: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "scaling-out.md").read_text()
+    files = dict(re.findall(r"```python\n# (\w+\.py)\n(.*?)```", guide, re.S))
+    assert set(files) == {"heavy.py", "app.py", "existing_cluster.py"}
+    for name, body in files.items():
+        (tmp_path / name).write_text(f"# {name}\n{body}")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    outputs = {}
+    for script in ("app.py", "existing_cluster.py"):
+        done = subprocess.run(
+            [sys.executable, script], cwd=tmp_path, capture_output=True, text=True,
+            timeout=120, env=env,
+        )
+        assert done.returncode == 0, f"{script}:\n{done.stdout}\n{done.stderr}"
+        outputs[script] = done.stdout
+    assert "parts: ['sum_0', 'sum_1', 'sum_2', 'sum_3']" in outputs["app.py"]
+    assert "node b: {'parts': ['sum_0']}" in outputs["existing_cluster.py"]
