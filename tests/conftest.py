@@ -33,6 +33,9 @@ def dask_cluster() -> Iterator[object]:
     worker fails its task at once (allowed-failures 0), as the executor's own cluster does."""
     dask = pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
+    # The Dask executor freezes the heap once it connects (docs/scaling-out.md); in the test
+    # process that would keep other tests' cyclic garbage alive.
+    os.environ["QTFORGE_ORCH_GC_FREEZE"] = "0"
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = distributed.LocalCluster(
             host="127.0.0.1",
