@@ -116,7 +116,12 @@ class DaskExecutor:
         if not address:
             self._cluster = LocalClusterHost(self._local_workers, self._local_processes)
             address = self._cluster.address
-        client = distributed.Client(address, set_as_default=False)
+        import dask
+
+        # The client keeps its last N messages to the scheduler (every step's arguments) for
+        # debugging; in a GUI process they are heap that every gen-2 collection walks.
+        with dask.config.set({"distributed.admin.low-level-log-length": 0}):
+            client = distributed.Client(address, set_as_default=False)
         _freeze_heap_once()
         return client
 
