@@ -27,7 +27,7 @@ B13_STEPS = 2000
 GAP_TARGET_MS = 16.0
 # Dask steps spend their time waiting for a future, not computing: a drainer per in-flight
 # step, so the orchestrator gets a pool with room for as many as the cluster can run at once.
-DASK_THREADS = 32
+DASK_THREADS = 64
 
 
 def spin_loops(params: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,10 @@ from qtforge_orch import (
 from .executor_plugins import register_all
 from .test_executors import wait_pid_file
 
+# Another Dask scheduler on the machine (other test runs) makes distributed warn that its
+# HTTP port 8787 is taken before it picks a free one.
+pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
+
 distributed = pytest.importorskip("distributed")
 
 

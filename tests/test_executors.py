@@ -28,6 +28,10 @@ from .executor_plugins import register_all
 from .subprocess_helpers import run_snippet
 from .v2_helpers import Mode, NodeType, conn, node, run_to_end, workflow
 
+# Another Dask scheduler on the machine (other test runs) makes distributed warn that its
+# HTTP port 8787 is taken before it picks a free one.
+pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
+
 EXECUTORS = ["thread", "process", "dask"]
 
 
