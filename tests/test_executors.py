@@ -495,3 +495,34 @@ def test_scaling_out_guide_runs_as_written(tmp_path: Path) -> None:
         outputs[script] = done.stdout
     assert "parts: ['sum_0', 'sum_1', 'sum_2', 'sum_3']" in outputs["app.py"]
     assert "node b: {'parts': ['sum_0']}" in outputs["existing_cluster.py"]
+
+
+def test_deleting_the_orchestrator_stops_its_workers(qapp: object, tmp_path: Path) -> None:
+    orch = PluginOrchestrator(
+        plugin_manager=register_all(PluginManager()), default_executor="process"
+    )
+    assert orch.register_workflow(chain("gone", ExecutionMode.Sequential, "echo", 1))
+    run_v1(orch, "gone", {})
+    pids = orch._engine.executors.get("process").worker_pids()  # type: ignore[attr-defined]
+    assert len(pids) == 1
+    orch.deleteLater()
+    del orch
+    deadline = time.monotonic() + 10
+    while pid_alive(pids[0]):
+        qapp.processEvents()  # type: ignore[attr-defined]
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert time.monotonic() < deadline, "the worker outlived its orchestrator"
+        time.sleep(0.02)
+
+
+def test_parameters_that_do_not_pickle_fail_the_step(process_orch: PluginOrchestrator) -> None:
+    import threading
+
+    step = WorkflowStep("s", "echo", "execute", parameters={"lock": threading.Lock()})
+    assert process_orch.register_workflow(Workflow("badparams").add_step(step))
+    executed = process_orch.execute_workflow("badparams")
+    assert not executed
+    assert "process executor" in executed.error().message
+    assert "pickle" in executed.error().message

@@ -278,3 +278,9 @@ class Engine:
         self.closed = True
         self.pump.close()
         self.cancel_all()
+        if self.executors.built():
+            # Nothing can reach these workers any more; stop them off this (GUI) thread, as
+            # closing a Dask client waits for its scheduler.
+            threading.Thread(
+                target=self.executors.shutdown, args=(5.0,), name="qtforge-executors-stop"
+            ).start()
