@@ -22,6 +22,7 @@ from qtforge_orch import (
     WorkflowStep,
 )
 
+from .executor_fixtures import dask_cluster_fixture  # noqa: F401  (registers dask_cluster)
 from .executor_plugins import register_all
 from .test_executors import wait_pid_file
 

@@ -24,6 +24,7 @@ from qtforge_orch import (
     WorkflowStep,
 )
 
+from .executor_fixtures import dask_cluster_fixture  # noqa: F401  (registers dask_cluster)
 from .executor_plugins import register_all
 from .subprocess_helpers import run_snippet
 from .v2_helpers import Mode, NodeType, conn, node, run_to_end, workflow

@@ -109,8 +109,6 @@ class Engine:
         self.names = names
         self.plugins = plugins
         self.executor = Executor(thread_pool)
-        # Where non-thread steps run (process pool, Dask): built on first use.
-        self.executors = ExecutorSet(plugins)
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
         self.pump = EventPump(dispatch, names.progress, owner)
@@ -135,6 +133,8 @@ class Engine:
         self._active: dict[str, Run] = {}
         self._history: OrderedDict[str, Run] = OrderedDict()
         self._history_limit = history_limit
+        # Where non-thread steps run (process pool, Dask): built on first use.
+        self.executors = ExecutorSet(plugins)
         self.invoke: Callable[[TaskSpec, dict[str, Any], StepContext], Outcome] = (
             self._invoke_plugin
         )

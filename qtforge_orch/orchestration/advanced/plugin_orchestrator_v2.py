@@ -141,11 +141,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         process_workers: int | None = None,
     ) -> None:
         """``timers`` replaces the clock and timer service behind retries, backoff and
-        timeouts (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one).
-        ``default_executor`` runs the steps that name no ``executor`` ("thread", "process" or
-        "dask"); ``dask_address`` points the Dask executor at a running scheduler (default: a
-        local cluster on 127.0.0.1, started on first use); ``process_workers`` sizes the
-        process pool (default: one per CPU). See docs/scaling-out.md."""
+        timeouts (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one)."""
         super().__init__(parent)
         self._attach_engine(
             _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
