@@ -314,7 +314,6 @@ def test_unknown_executor_names_are_refused_at_registration(qapp: object) -> Non
             assert not refused
             assert refused.error().code == PluginErrorCode.InvalidWorkflowStructure
             assert "unknown executor" in refused.error().message
-        assert v1.set_default_executor("nope").error().code == PluginErrorCode.InvalidArgument
         with pytest.raises(Exception, match="unknown executor 'cuda'"):
             PluginOrchestrator(default_executor="cuda")
     finally:

@@ -77,18 +77,6 @@ class EngineFacade:
         options.dask_address = dask_address
         options.process_workers = process_workers
 
-    def default_executor(self) -> str:
-        """Where steps run that name no executor: "thread", "process" or "dask"."""
-        return self._default_executor
-
-    def set_default_executor(self, name: str) -> Expected[None]:
-        """Change the default executor for workflows registered from now on."""
-        try:
-            self._default_executor = check_executor(name, "default_executor")
-        except UnknownExecutor as exc:
-            return make_error(PluginErrorCode.InvalidArgument, str(exc))
-        return make_success()
-
     def _follow_application_quit(self) -> None:
         """Closing the application shuts the orchestrator down (cancel, compensate, join)."""
         app = QCoreApplication.instance()
