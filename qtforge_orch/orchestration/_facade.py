@@ -52,8 +52,14 @@ class EngineFacade:
         dask_address: str | None,
         process_workers: int | None,
     ) -> None:
-        """The executor keywords both constructors take (docs/scaling-out.md). A bad value
-        raises ``PluginError(InvalidConfiguration)``: there is no Expected to return it in."""
+        """Apply the executor keywords both constructors take (docs/scaling-out.md).
+
+        ``default_executor`` runs the steps that name no ``executor`` ("thread", "process" or
+        "dask"); ``dask_address`` points the Dask executor at a running scheduler (default: a
+        local cluster on 127.0.0.1, started on first use); ``process_workers`` sizes the
+        process pool (default: one per CPU). A bad value raises
+        ``PluginError(InvalidConfiguration)``: a constructor has no Expected to return.
+        """
         try:
             self._default_executor = check_executor(default_executor, "default_executor")
         except UnknownExecutor as exc:

@@ -80,8 +80,9 @@ def _task(
 
 
 def compile_workflow(workflow: Workflow, default_executor: str = THREAD) -> Plan:
-    """Assumes ``workflow.validate()`` succeeded. ``default_executor`` (the orchestrator's)
-    applies to steps whose parameters name none; an unknown name raises ``UnknownExecutor``."""
+    """Assumes ``workflow.validate()`` succeeded."""
+    # default_executor (the orchestrator's) applies to steps whose parameters name none; an
+    # unknown name raises UnknownExecutor.
     steps = workflow.steps()
     position = {step.id: index for index, step in enumerate(steps)}
     rollbacks = workflow.rollback_steps()

@@ -54,9 +54,10 @@ def _wire(source: int, connection: Any) -> Wire:
 
 
 def compile_plugin_workflow(workflow: PluginWorkflow, default_executor: str = THREAD) -> Plan:
-    """Assumes ``validate_workflow`` succeeded. A node's executor is its configuration's
-    ``executor``, else the workflow's ``global_configuration["executor"]``, else
-    ``default_executor`` (the orchestrator's); an unknown name raises ``UnknownExecutor``."""
+    """Assumes ``validate_workflow`` succeeded."""
+    # A node's executor is its configuration's "executor", else the workflow's
+    # global_configuration["executor"], else default_executor (the orchestrator's); an unknown
+    # name raises UnknownExecutor.
     settings = workflow.global_configuration
     if EXECUTOR_KEY in settings:
         default_executor = check_executor(settings[EXECUTOR_KEY], "global_configuration")
