@@ -1,10 +1,12 @@
-"""The Dask cluster the executor tests share: a module-scoped LocalCluster on the loopback,
-imported by each executor test module (started only when a test asks for it)."""
+"""What the executor test modules share: a module-scoped Dask LocalCluster on the loopback
+(started only when a test asks for it) and helpers that watch worker processes by pid."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +30,27 @@ def dask_cluster_fixture() -> Iterator[object]:
         )
     yield cluster
     cluster.close()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_pid_file(path: Path, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return int(path.read_text())
+        time.sleep(0.02)
+    raise AssertionError(f"{path} was never written")
+
+
+def wait_gone(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"worker {pid} is still alive"
+        time.sleep(0.02)

@@ -22,9 +22,11 @@ from qtforge_orch import (
     WorkflowStep,
 )
 
-from .executor_fixtures import dask_cluster_fixture  # noqa: F401  (registers dask_cluster)
+from .executor_fixtures import (  # dask_cluster_fixture registers dask_cluster
+    dask_cluster_fixture,  # noqa: F401
+    wait_pid_file,
+)
 from .executor_plugins import register_all
-from .test_executors import wait_pid_file
 
 # Another Dask scheduler on the machine (other test runs) makes distributed warn that its
 # HTTP port 8787 is taken before it picks a free one.

@@ -24,7 +24,12 @@ from qtforge_orch import (
     WorkflowStep,
 )
 
-from .executor_fixtures import dask_cluster_fixture  # noqa: F401  (registers dask_cluster)
+from .executor_fixtures import (  # dask_cluster_fixture registers dask_cluster
+    dask_cluster_fixture,  # noqa: F401
+    pid_alive,
+    wait_gone,
+    wait_pid_file,
+)
 from .executor_plugins import register_all
 from .subprocess_helpers import run_snippet
 from .v2_helpers import Mode, NodeType, conn, node, run_to_end, workflow
@@ -98,30 +103,6 @@ def run_v1(orch: PluginOrchestrator, workflow_id: str, data: dict[str, Any]) -> 
     found = orch.get_execution_status(executed.value())
     assert found, found.error()
     return found.value()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def wait_pid_file(path: Path, timeout: float = 20.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text():
-            return int(path.read_text())
-        time.sleep(0.02)
-    raise AssertionError(f"{path} was never written")
-
-
-def wait_gone(pid: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        assert time.monotonic() < deadline, f"worker {pid} is still alive"
-        time.sleep(0.02)
 
 
 # --------------------------------------------------------------------------------------------
