@@ -37,6 +37,11 @@ def echo(params: dict[str, Any]) -> dict[str, Any]:
     return {"keys": sorted(params), "pid": os.getpid()}
 
 
+def split_numbers(params: dict[str, Any]) -> dict[str, Any]:
+    """A Splitter: its list fans out, one downstream call per item."""
+    return {"items": [{"value": i} for i in (1, 2, 3)]}
+
+
 def ints(params: dict[str, Any]) -> Any:
     """A streaming source: bare values (each is the value of its output port)."""
     return iter(range(int(params.get("count", 5))))
@@ -121,7 +126,7 @@ class Locked(Counter):
 def register_all(plugins: PluginManager) -> PluginManager:
     """Every plugin above, under its function's name (``counter`` and ``locked`` classes)."""
     functions = (add_one, echo, double, total, numbers, ints, noop, spin, spin_count, fail)
-    for fn in (*functions, hang, hang_once, undo, unpicklable_output):
+    for fn in (*functions, split_numbers, hang, hang_once, undo, unpicklable_output):
         plugins.register_plugin(FunctionPlugin.from_callable(fn.__name__, fn))
     plugins.register_plugin(Counter())
     plugins.register_plugin(Locked())

@@ -190,6 +190,37 @@ def test_v2_parallel(v2: AdvancedPluginOrchestrator, executor: str) -> None:
     ran_where_expected(executor, left["pid"])
 
 
+def test_v1_transaction_rollback_runs_on_the_executor(
+    v1: PluginOrchestrator, tmp_path: Path
+) -> None:
+    undo_file = tmp_path / "undo"
+    wf = Workflow("tx").add_step(WorkflowStep("a", "add_one", "execute"))
+    wf.add_rollback_step(
+        "a", WorkflowStep("undo_a", "undo", "execute", parameters={"undo_file": str(undo_file)})
+    )
+    assert v1.register_workflow(wf)
+    assert v1.begin_transaction("t1")
+    assert v1.execute_workflow("tx", {"x": 0}, transaction_id="t1")
+    assert not undo_file.exists()
+    rolled_back = v1.rollback_transaction("t1")
+    assert rolled_back, rolled_back.error()
+    assert undo_file.read_text() == "undone"
+
+
+def test_v2_splitter_fan_out(v2: AdvancedPluginOrchestrator, executor: str) -> None:
+    wf = workflow(
+        "fan",
+        Mode.Parallel,
+        [node("split", "split_numbers", NodeType.Splitter), node("double", "double")],
+        [conn("split", "double")],
+    )
+    assert v2.register_workflow(wf)
+    execution_id, ctx = run_to_end(v2, "fan", timeout_ms=60_000)
+    assert ctx.status.name == "Completed", ctx.error_messages
+    output = v2.get_node_status(execution_id, "double").value()["output"]
+    assert output == {"items": [{"value": 2}, {"value": 4}, {"value": 6}]}
+
+
 def test_v2_streaming(v2: AdvancedPluginOrchestrator) -> None:
     wf = workflow(
         "stream",
