@@ -52,7 +52,7 @@ def _freeze_heap_once() -> None:
 
 def _close_all_at_exit() -> None:
     for executor in list(_live):
-        executor.shutdown(1.0)
+        executor.shutdown(5.0)
 
 
 def _install_exit_hook() -> None:
