@@ -11,6 +11,8 @@ goes away (its end of the pipe closes).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from contextlib import suppress
 from multiprocessing.connection import Connection
 from typing import Any
@@ -20,6 +22,10 @@ START_TIMEOUT_S = 60.0
 
 def _host(conn: Connection, workers: int, processes: bool) -> None:
     """The helper's main: start the cluster, report its address, wait for the end."""
+    if hasattr(os, "setpgrp"):
+        # A process group of its own, which its nannies and workers join: a helper that
+        # has to be killed takes all of them along (LocalClusterHost.close).
+        os.setpgrp()
     import dask
     from distributed import LocalCluster
 
@@ -69,6 +75,10 @@ class LocalClusterHost:
             self._conn.send("close")
         self._process.join(timeout)
         if self._process.is_alive():
+            # Out of time (or wedged): kill the helper's whole group, workers included.
+            with suppress(Exception):
+                if hasattr(os, "killpg"):
+                    os.killpg(self._process.pid, signal.SIGKILL)
             self._process.kill()
             self._process.join(2.0)
         with suppress(Exception):
