@@ -24,7 +24,8 @@ from qtforge_orch import (
     WorkflowStep,
 )
 
-from .executor_fixtures import (  # dask_cluster_fixture registers dask_cluster
+from .executor_fixtures import (  # the *_fixture names register fixtures
+    collect_garbage_here_fixture,  # noqa: F401
     dask_cluster_fixture,  # noqa: F401
     pid_alive,
     wait_gone,
