@@ -15,11 +15,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
 
+from . import executors as executor_kinds
 from .compensation import CompensationLedger
 from .context import StepContext
 from .dataflow import collect_result
 from .events import Dispatch, EventPump
-from .executors import ExecutorSet
 from .invoke import Outcome, PluginLookup, call_plugin
 from .lane import ControlLane, shared_lane
 from .plan import Plan, TaskSpec
@@ -134,7 +134,7 @@ class Engine:
         self._history: OrderedDict[str, Run] = OrderedDict()
         self._history_limit = history_limit
         # Where non-thread steps run (process pool, Dask): built on first use.
-        self.executors = ExecutorSet(plugins)
+        self.executors = executor_kinds.ExecutorSet(plugins)
         self.invoke: Callable[[TaskSpec, dict[str, Any], StepContext], Outcome] = (
             self._invoke_plugin
         )

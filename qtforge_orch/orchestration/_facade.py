@@ -7,8 +7,8 @@ from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
+from .._engine import executors as executor_kinds
 from .._engine.core import Engine
-from .._engine.executors import THREAD, UnknownExecutor, check_executor
 from .._engine.invoke import PluginLookup
 from .._engine.run import Run, SignalNames
 from .._engine.timers import Timers
@@ -24,7 +24,7 @@ class EngineFacade:
 
     _engine: Engine
     _plugin_manager: PluginManager
-    _default_executor: str = THREAD
+    _default_executor: str = "thread"
 
     def _attach_engine(
         self,
@@ -61,9 +61,10 @@ class EngineFacade:
         ``PluginError(InvalidConfiguration)``: a constructor has no Expected to return.
         """
         try:
-            self._default_executor = check_executor(default_executor, "default_executor")
-        except UnknownExecutor as exc:
+            checked = executor_kinds.check_executor(default_executor, "default_executor")
+        except executor_kinds.UnknownExecutor as exc:
             raise PluginError(PluginErrorCode.InvalidConfiguration, str(exc)) from None
+        self._default_executor = checked
         if dask_address is not None and (not isinstance(dask_address, str) or not dask_address):
             raise PluginError(
                 PluginErrorCode.InvalidConfiguration,
