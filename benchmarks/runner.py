@@ -23,6 +23,7 @@ Scenario = Callable[[Context], list[Figure]]
 def _scenarios() -> dict[str, tuple[str, Scenario]]:
     from . import (
         coldstart,
+        executors,
         layered,
         memory,
         monitor,
@@ -43,6 +44,9 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "B8": ("scale: 1,000 executions, 10,000-step registration", memory.b8_scale),
         "B9": ("qasync await overhead", responsiveness.b9_qasync),
         "B10": ("WorkflowMonitor open on a 1,000-node run", monitor.b10_monitor),
+        "B11": ("process executor: 8 CPU-bound steps in Parallel", executors.b11),
+        "B12": ("Dask executor: per-step overhead vs client.submit", executors.b12),
+        "B13": ("Dask executor: GUI gaps during a 2,000-step fan-out", executors.b13),
         "B15": ("layered DAG 20 x 50, fan-in 3, against the references", layered.b15_layered),
         "B16": ("cold start: a fresh process runs 10 steps", coldstart.b16_cold_start),
     }
@@ -51,7 +55,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Run qtforge_orch's benchmark scenarios (B1-B10, B15, B16) against peers.",
+        description="Run qtforge_orch's benchmark scenarios (B1-B13, B15, B16) against peers.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer repeats and smaller sizes (smoke test)"

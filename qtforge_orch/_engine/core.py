@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
 
+from . import executors as executor_kinds
 from .compensation import CompensationLedger
 from .context import StepContext
 from .dataflow import collect_result
@@ -157,6 +158,8 @@ class Engine:
         self._active: dict[str, Run] = {}
         self._history: OrderedDict[str, Run] = OrderedDict()
         self._history_limit = history_limit
+        # Where non-thread steps run (process pool, Dask): built on first use.
+        self.executors = executor_kinds.ExecutorSet(plugins)
         self.invoke: Callable[[TaskSpec, dict[str, Any], StepContext], Outcome] = (
             self._invoke_plugin
         )
@@ -265,6 +268,8 @@ class Engine:
     def _invoke_plugin(
         self, task: TaskSpec, params: dict[str, Any], context: StepContext
     ) -> Outcome:
+        if task.executor != "thread":
+            return self.executors.call(task, params, context)
         return call_plugin(self.plugins, task.plugin_id, task.command, params, context)
 
     def collect_result(self, run: Run) -> dict[str, Any]:
@@ -288,6 +293,9 @@ class Engine:
                 ended = self.pump.wait_until(run.done, deadline) and ended
             else:
                 ended = run.done.wait(max(0.0, deadline - time.monotonic())) and ended
+        # Kills worker processes and closes Dask clients: a drainer still waiting on one
+        # wakes up at once, so the pool join below is not held by remote work.
+        ended = self.executors.shutdown(max(0.0, deadline - time.monotonic())) and ended
         remaining = max(0, int((deadline - time.monotonic()) * 1000))
         return self.executor.wait_for_done(remaining) and ended
 
@@ -297,3 +305,9 @@ class Engine:
         self.closed = True
         self.pump.close()
         self.cancel_all()
+        if self.executors.built():
+            # Nothing can reach these workers any more; stop them off this (GUI) thread, as
+            # closing a Dask client waits for its scheduler.
+            threading.Thread(
+                target=self.executors.shutdown, args=(5.0,), name="qtforge-executors-stop"
+            ).start()

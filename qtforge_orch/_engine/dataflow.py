@@ -9,7 +9,16 @@ from .plan import DataPolicy, JoinPolicy, Plan, Role, TaskSpec, TaskState, WireK
 
 # Engine settings that live in a v2 node's configuration but are not plugin parameters.
 RESERVED_CONFIGURATION_KEYS = frozenset(
-    {"method", "timeout", "max_retries", "retry_delay", "retry_policy", "critical", "window"}
+    {
+        "method",
+        "timeout",
+        "max_retries",
+        "retry_delay",
+        "retry_policy",
+        "critical",
+        "window",
+        "executor",
+    }
 )
 
 # Where list-valued results live when a node declares no port: a Splitter's items, the

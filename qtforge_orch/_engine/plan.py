@@ -93,6 +93,8 @@ class TaskSpec:
     # v2: the wire whose list value this task maps over (fed by a Splitter), if any
     fan_out: Wire | None = None
     retry: RetryPolicy | None = None  # None: max_retries/retry_delay_ms, default codes
+    # Where the plugin call runs: "thread" (here), "process" or "dask" (executors/).
+    executor: str = "thread"
 
 
 @dataclass(slots=True, eq=False)

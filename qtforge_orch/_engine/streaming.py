@@ -313,6 +313,11 @@ class StreamRun(Run):
         self, task: TaskSpec, stage: _Stage
     ) -> Callable[[dict[str, Any]], Any] | PluginError:
         """Resolve a node's command once per activation."""
+        if task.executor != "thread" and task.role is not Role.SOURCE:
+            # Each item runs on the node's executor. Sources stay in this thread: the
+            # iterator they return cannot cross to another process.
+            assert stage.context is not None
+            return self.engine.executors.command(task, stage.context)
         found = self.engine.plugins.get_plugin(task.plugin_id)
         if not found:
             return found.error()

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
+from .._engine import executors as executor_kinds
 from .._engine.core import Engine
 from .._engine.events import EventKind
 from .._engine.invoke import PluginLookup
@@ -43,6 +44,7 @@ class EngineFacade:
 
     _engine: Engine
     _plugin_manager: PluginManager
+    _default_executor: str = "thread"
 
     def _attach_engine(
         self,
@@ -71,6 +73,44 @@ class EngineFacade:
             owner, names, _weak_dispatch(self), plugins, thread_pool, history_limit, timers
         )
         self._follow_application_quit()
+
+    def _configure_executors(
+        self,
+        default_executor: str,
+        dask_address: str | None,
+        process_workers: int | None,
+    ) -> None:
+        """Apply the executor keywords both constructors take (docs/scaling-out.md).
+
+        ``default_executor`` runs the steps that name no ``executor`` ("thread", "process" or
+        "dask"); ``dask_address`` points the Dask executor at a running scheduler (default: a
+        local cluster on 127.0.0.1, started on first use); ``process_workers`` sizes the
+        process pool (default: one per CPU). A bad value raises
+        ``PluginError(InvalidConfiguration)``: a constructor has no Expected to return.
+        """
+        try:
+            checked = executor_kinds.check_executor(default_executor, "default_executor")
+        except executor_kinds.UnknownExecutor as exc:
+            raise PluginError(PluginErrorCode.InvalidConfiguration, str(exc)) from None
+        self._default_executor = checked
+        if dask_address is not None and (not isinstance(dask_address, str) or not dask_address):
+            raise PluginError(
+                PluginErrorCode.InvalidConfiguration,
+                f"dask_address must be a scheduler address such as 'tcp://host:8786', "
+                f"got {dask_address!r}",
+            )
+        if process_workers is not None and (
+            not isinstance(process_workers, int) or isinstance(process_workers, bool)
+            or process_workers < 1
+        ):
+            raise PluginError(
+                PluginErrorCode.InvalidConfiguration,
+                f"process_workers must be an int >= 1 (or None: one per CPU), "
+                f"got {process_workers!r}",
+            )
+        options = self._engine.executors.options
+        options.dask_address = dask_address
+        options.process_workers = process_workers
 
     def _follow_application_quit(self) -> None:
         """Closing the application shuts the orchestrator down (cancel, compensate, join)."""

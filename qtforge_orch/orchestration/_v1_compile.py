@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._conditions import compile_condition
+from .._engine.executors import EXECUTOR_KEY, THREAD, check_executor
 from .._engine.plan import (
     ConditionEvaluator,
     DataPolicy,
@@ -45,6 +46,7 @@ def _task(
     index: int,
     incoming: tuple[Wire, ...],
     global_condition: ConditionEvaluator | None = None,
+    default_executor: str = THREAD,
 ) -> TaskSpec:
     condition = None if step.condition is None else _evaluator(step.condition)
     if global_condition is not None:
@@ -56,6 +58,11 @@ def _task(
     if POLICY_KEY in parameters:
         retry = RetryPolicy.build(step.max_retries, step.retry_delay, parameters[POLICY_KEY])
         parameters = {k: v for k, v in parameters.items() if k != POLICY_KEY}
+    executor = default_executor
+    if EXECUTOR_KEY in parameters:
+        # Raises UnknownExecutor: register_workflow turns it into InvalidConfiguration.
+        executor = check_executor(parameters[EXECUTOR_KEY], f"step '{step.id}'")
+        parameters = {k: v for k, v in parameters.items() if k != EXECUTOR_KEY}
     return TaskSpec(
         key=step.id,
         index=index,
@@ -69,11 +76,14 @@ def _task(
         critical=step.critical,
         condition=condition,
         incoming=incoming,
+        executor=executor,
     )
 
 
-def compile_workflow(workflow: Workflow) -> Plan:
+def compile_workflow(workflow: Workflow, default_executor: str = THREAD) -> Plan:
     """Assumes ``workflow.validate()`` succeeded."""
+    # default_executor (the orchestrator's) applies to steps whose parameters name none; an
+    # unknown name raises UnknownExecutor.
     steps = workflow.steps()
     position = {step.id: index for index, step in enumerate(steps)}
     rollbacks = workflow.rollback_steps()
@@ -85,10 +95,10 @@ def compile_workflow(workflow: Workflow) -> Plan:
         if len(deps) > 1:
             deps = list(dict.fromkeys(deps))  # a dependency listed twice counts once
         wires = tuple([Wire(position[dep], WireKind.DATA) for dep in deps])
-        task = _task(step, index, wires, global_condition)
+        task = _task(step, index, wires, global_condition, default_executor)
         rollback = rollbacks.get(step.id)
         if rollback is not None:
-            task.rollback = _task(rollback, -1, ())
+            task.rollback = _task(rollback, -1, (), None, default_executor)
         tasks.append(task)
     link_successors(tasks)
     data, join, concurrency = _MODES[ExecutionMode(workflow.execution_mode())]

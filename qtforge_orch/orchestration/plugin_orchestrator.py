@@ -139,11 +139,15 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         thread_pool: QThreadPool | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         timers: Timers | None = None,
+        default_executor: str = "thread",
+        dask_address: str | None = None,
+        process_workers: int | None = None,
     ) -> None:
         super().__init__(parent)
         self._attach_engine(
             _NAMES, plugin_manager, thread_pool, history_limit, timers=timers
         )
+        self._configure_executors(default_executor, dask_address, process_workers)
         self._transactions = TransactionRegistry(self._engine)
         self._workflows: WorkflowRegistry[tuple[Workflow, Plan]] = WorkflowRegistry()
 
@@ -178,7 +182,7 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
                 return checked
             snapshot = workflow.copy()
             try:
-                plan = compile_workflow(snapshot)
+                plan = compile_workflow(snapshot, self._default_executor)
             except Exception as exc:  # validate() should have caught it; never raise to callers
                 return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
         return self._workflows.add(snapshot.id(), (snapshot, plan))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..._conditions import compile_condition
+from ..._engine.executors import EXECUTOR_KEY, THREAD, check_executor
 from ..._engine.plan import (
     DataPolicy,
     JoinPolicy,
@@ -52,8 +53,14 @@ def _wire(source: int, connection: Any) -> Wire:
     )
 
 
-def compile_plugin_workflow(workflow: PluginWorkflow) -> Plan:
+def compile_plugin_workflow(workflow: PluginWorkflow, default_executor: str = THREAD) -> Plan:
     """Assumes ``validate_workflow`` succeeded."""
+    # A node's executor is its configuration's "executor", else the workflow's
+    # global_configuration["executor"], else default_executor (the orchestrator's); an unknown
+    # name raises UnknownExecutor.
+    settings = workflow.global_configuration
+    if EXECUTOR_KEY in settings:
+        default_executor = check_executor(settings[EXECUTOR_KEY], "global_configuration")
     position = {node.node_id: index for index, node in enumerate(workflow.nodes)}
     incoming: list[list[Wire]] = [[] for _ in workflow.nodes]
     for connection in workflow.connections:
@@ -104,11 +111,13 @@ def compile_plugin_workflow(workflow: PluginWorkflow) -> Plan:
                 in_port=node.input_ports[0] if node.input_ports else "",
                 out_port=node.output_ports[0] if node.output_ports else "",
                 fan_out=fan_out,
+                executor=check_executor(config[EXECUTOR_KEY], f"node '{node.node_id}'")
+                if EXECUTOR_KEY in config
+                else default_executor,
             )
         )
     link_successors(tasks)
     mode = WorkflowExecutionMode(workflow.execution_mode)
-    settings = workflow.global_configuration
     timeout = settings.get("timeout")
     return Plan(
         workflow_id=workflow.workflow_id,

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
 from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
+from ..._engine.executors import UnknownExecutor
 from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
 from ..._engine.run import Run, RunStatus, SignalNames
@@ -160,11 +161,15 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         thread_pool: QThreadPool | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         timers: Timers | None = None,
+        default_executor: str = "thread",
+        dask_address: str | None = None,
+        process_workers: int | None = None,
     ) -> None:
         super().__init__(parent)
         self._attach_engine(
             _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
         )
+        self._configure_executors(default_executor, dask_address, process_workers)
         self._workflows: WorkflowRegistry[_Registered] = WorkflowRegistry()
         add_header_aliases(self)
 
@@ -191,15 +196,16 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
             return from_error(prepared)
         return self._workflows.add(prepared.workflow.workflow_id, prepared)
 
-    @staticmethod
-    def _prepare(candidate: PluginWorkflow) -> _Registered | PluginError:
+    def _prepare(self, candidate: PluginWorkflow) -> _Registered | PluginError:
         """Validate and compile a private copy; nothing registered is touched."""
         checked = validate_workflow(candidate)
         if not checked:
             return checked.error()
         candidate.connections = assign_connection_ids(candidate)
         try:
-            plan = compile_plugin_workflow(candidate)
+            plan = compile_plugin_workflow(candidate, self._default_executor)
+        except UnknownExecutor as exc:
+            return PluginError(_STRUCTURE, str(exc))
         except Exception as exc:  # validation should make this unreachable
             return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
         return _Registered(candidate, plan)

@@ -1,0 +1,30 @@
+"""Pluggable executors: where a step's plugin call runs (``thread``, ``process``, ``dask``).
+
+See ``base.Executor`` for the seam and docs/scaling-out.md for choosing one.
+"""
+
+from .base import Executor
+from .registry import (
+    DASK,
+    EXECUTOR_KEY,
+    EXECUTOR_NAMES,
+    PROCESS,
+    THREAD,
+    ExecutorOptions,
+    ExecutorSet,
+    UnknownExecutor,
+    check_executor,
+)
+
+__all__ = [
+    "DASK",
+    "EXECUTOR_KEY",
+    "EXECUTOR_NAMES",
+    "PROCESS",
+    "THREAD",
+    "Executor",
+    "ExecutorOptions",
+    "ExecutorSet",
+    "UnknownExecutor",
+    "check_executor",
+]

@@ -1,0 +1,97 @@
+"""The executor seam: what runs one plugin call for a drainer thread.
+
+A ``Run`` drainer calls ``Engine.invoke`` synchronously; for a task whose ``executor`` is not
+``"thread"`` the engine hands the call to an ``Executor``, which blocks that drainer until the
+remote result is back (or the attempt's context is cancelled) and returns an ``Outcome`` like a
+direct call would. Everything after that (recording, signals, retries, rollbacks) is the same
+code whichever executor ran the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..._errors import PluginError, PluginErrorCode
+from ..context import StepContext
+from ..invoke import Outcome
+from ..plan import TaskSpec
+
+# How often a drainer waiting on a remote result checks for cancellation. A completed result
+# wakes it at once; only a cancel or timeout waits for the next slice.
+POLL_S = 0.05
+
+
+class Executor(Protocol):
+    """Runs plugin calls somewhere; ``call`` blocks the calling drainer thread."""
+
+    name: str
+
+    def call(
+        self,
+        task: TaskSpec,
+        params: dict[str, Any],
+        context: StepContext,
+        *,
+        allow_stream: bool = False,
+    ) -> Outcome:
+        """Run ``task``'s command with ``params``; return when it ended or ``context`` was
+        cancelled (then the remote work is stopped and the outcome is OperationCancelled)."""
+        ...
+
+    def shutdown(self, timeout: float) -> bool:
+        """Stop the workers (killing what still runs) within ``timeout`` seconds."""
+        ...
+
+
+def cancelled(task: TaskSpec) -> Outcome:
+    return Outcome(
+        error=PluginError(
+            PluginErrorCode.OperationCancelled,
+            f"step '{task.key}' was cancelled while running remotely",
+            plugin_id=task.plugin_id,
+        )
+    )
+
+
+def failed(task: TaskSpec, executor: str, message: str) -> Outcome:
+    """An infrastructure failure (a worker died, a scheduler was lost): an ordinary step
+    failure, so the step's retry policy applies."""
+    return Outcome(
+        error=PluginError(
+            PluginErrorCode.ExecutionFailed,
+            f"step '{task.key}' (plugin '{task.plugin_id}') on the {executor} executor: "
+            f"{message}",
+            details=executor,
+            plugin_id=task.plugin_id,
+        )
+    )
+
+
+def from_reply(task: TaskSpec, reply: tuple[Any, ...]) -> Outcome:
+    """Turn ``remote.run_remote``'s plain tuple back into an ``Outcome``."""
+    if reply[0] == "ok":
+        return Outcome(reply[1])
+    _, code, message, details = reply
+    try:
+        error_code = PluginErrorCode(code)
+    except ValueError:
+        error_code = PluginErrorCode.ExecutionFailed
+    return Outcome(
+        error=PluginError(error_code, message, details=details, plugin_id=task.plugin_id)
+    )
+
+
+def proxy(
+    executor: Executor, task: TaskSpec, context: StepContext
+) -> Callable[[dict[str, Any]], Any]:
+    """A streaming stage's per-item callable that runs each item on ``executor``: returns the
+    item's result, raises its error (the stage counts it as a failed item)."""
+
+    def call(params: dict[str, Any]) -> Any:
+        outcome = executor.call(task, params, context, allow_stream=True)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.output
+
+    return call

@@ -1,0 +1,209 @@
+"""The Dask executor: steps become futures on a ``distributed`` cluster.
+
+The cluster is the user's (``dask_address``: a scheduler address such as
+``tcp://scheduler:8786``, deployed by hand, dask-kubernetes or dask-jobqueue) or, when none is
+given, a ``LocalCluster`` on 127.0.0.1 started on first use and closed with the orchestrator.
+``distributed`` is imported here only, on the first Dask step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import threading
+import weakref
+from concurrent.futures import CancelledError
+from typing import Any
+
+from ..context import StepContext
+from ..invoke import Outcome, PluginLookup
+from ..plan import TaskSpec
+from .base import POLL_S, cancelled, failed, from_reply
+from .dask_local import LocalClusterHost
+from .gather import Gatherer, Pending
+from .remote import run_remote
+from .shipping import Shipper
+
+DEFAULT_LOCAL_WORKERS = 2
+
+_live: weakref.WeakSet[DaskExecutor] = weakref.WeakSet()
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+_frozen = False
+
+
+def _freeze_heap_once() -> None:
+    """Move everything alive now (distributed's ~130,000 module-level objects among them)
+    out of the cyclic collector's reach, once per process. Every gen-2 collection walks the
+    whole tracked heap and stops the GUI thread meanwhile: 80-130 ms with distributed loaded,
+    under 16 ms after this (B13). Objects frozen here are still freed by reference counting;
+    only cycles among them would stay until ``gc.unfreeze()``. Set QTFORGE_ORCH_GC_FREEZE=0
+    to keep the collector as it is."""
+    global _frozen
+    if _frozen or os.environ.get("QTFORGE_ORCH_GC_FREEZE", "1") == "0":
+        return
+    _frozen = True
+    gc.collect()
+    gc.freeze()
+
+
+def _close_all_at_exit() -> None:
+    for executor in list(_live):
+        executor.shutdown(5.0)
+
+
+def _install_exit_hook() -> None:
+    # Registered after distributed is imported, so it runs before concurrent.futures' own
+    # threading-exit hooks (newest first): clients close while the callback threads that
+    # report their cancelled futures still accept work.
+    global _hook_installed
+    with _hook_lock:
+        if not _hook_installed:
+            threading._register_atexit(_close_all_at_exit)  # type: ignore[attr-defined]
+            _hook_installed = True
+
+
+def _cloudpickle_dumps(obj: Any) -> bytes:
+    # cloudpickle (a dependency of distributed) also ships functions defined in a script's
+    # __main__, which a remote worker could not import by name.
+    import cloudpickle
+
+    data: bytes = cloudpickle.dumps(obj)
+    return data
+
+
+class DaskExecutor:
+    """Submits each step with ``client.submit(pure=False)`` and waits for its future."""
+
+    name = "dask"
+
+    def __init__(
+        self,
+        plugins: PluginLookup,
+        address: str | None = None,
+        *,
+        local_workers: int = DEFAULT_LOCAL_WORKERS,
+        local_processes: bool = True,
+    ) -> None:
+        self.address = address
+        self._local_workers = local_workers
+        self._local_processes = local_processes
+        self._shipper = Shipper(plugins, _cloudpickle_dumps, self.name)
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._cluster: LocalClusterHost | None = None
+        self._gatherer: Gatherer | None = None
+        _live.add(self)
+
+    def client(self) -> Any:
+        """The ``distributed.Client`` (connected, or the local cluster started, on first use)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+                self._gatherer = Gatherer(self._client)
+                _install_exit_hook()
+            return self._client
+
+    def _connect(self) -> Any:
+        import importlib
+
+        # distributed's constructors are untyped: reached through Any, as mypy --strict wants.
+        distributed: Any = importlib.import_module("distributed")
+        address = self.address
+        if not address:
+            self._cluster = LocalClusterHost(self._local_workers, self._local_processes)
+            address = self._cluster.address
+        import dask
+
+        # The client keeps its last N messages to the scheduler (every step's arguments) for
+        # debugging; in a GUI process they are heap that every gen-2 collection walks.
+        with dask.config.set({"distributed.admin.low-level-log-length": 0}):
+            client = distributed.Client(address, set_as_default=False)
+        _freeze_heap_once()
+        return client
+
+    def call(
+        self,
+        task: TaskSpec,
+        params: dict[str, Any],
+        context: StepContext,
+        *,
+        allow_stream: bool = False,
+    ) -> Outcome:
+        shipped = self._shipper.ship(task.plugin_id)
+        if not isinstance(shipped, tuple):
+            return Outcome(error=shipped)
+        try:
+            client = self.client()
+            gatherer = self._gatherer
+            assert gatherer is not None
+            future = client.submit(
+                run_remote,
+                shipped.blob,
+                shipped.modules,
+                task.plugin_id,
+                task.command,
+                params,
+                task.key,
+                allow_stream,
+                pure=False,
+            )
+            pending = gatherer.watch(future)
+        except Exception as exc:
+            return failed(task, self.name, f"could not submit to the cluster: {exc}")
+        return self._wait(task, future, pending, context)
+
+    def _wait(
+        self, task: TaskSpec, future: Any, pending: Pending, context: StepContext
+    ) -> Outcome:
+        from distributed import KilledWorker
+
+        # Woken by the gatherer, not ``future.result(timeout=...)``: distributed's timed
+        # result() can fail with UnboundLocalError when many threads poll at once (seen
+        # with 32 drainers), and each call is a round trip through the client's loop.
+        while not pending.done.wait(POLL_S):
+            if context.is_cancelled():
+                with contextlib.suppress(Exception):  # a client closed meanwhile
+                    future.cancel()
+                return cancelled(task)
+            if future.client.status in ("closing", "closed"):
+                return failed(task, self.name, "the Dask client was closed")
+        try:
+            if pending.error is not None:
+                raise pending.error
+            reply = pending.reply
+        except KilledWorker as exc:
+            return failed(task, self.name, f"the Dask worker running it was lost ({exc})")
+        except CancelledError as exc:
+            if context.is_cancelled():
+                return cancelled(task)
+            return failed(
+                task,
+                self.name,
+                f"its Dask future was cancelled ({exc}); the scheduler connection "
+                "may have been lost",
+            )
+        except BaseException as exc:  # outputs that do not pickle, a worker-side crash
+            return failed(task, self.name, f"{type(exc).__name__}: {exc}")
+        return from_reply(task, reply)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Close the client, and the local cluster if this executor started it."""
+        with self._lock:
+            client, self._client = self._client, None
+            cluster, self._cluster = self._cluster, None
+            gatherer, self._gatherer = self._gatherer, None
+        if gatherer is not None:
+            gatherer.close()
+        ok = True
+        if client is not None:
+            try:
+                client.close(timeout=max(1.0, timeout))
+            except Exception:
+                ok = False
+        if cluster is not None:
+            cluster.close(max(1.0, timeout))
+        return ok

@@ -1,0 +1,187 @@
+"""The process executor: CPU-bound steps on a maintained pool of spawned worker processes.
+
+The pool is ``concurrent.futures.ProcessPoolExecutor`` (spawn context), one single-worker
+executor per slot. One worker per slot is what makes a timeout or cancel precise: the drainer
+knows which process runs its step and kills exactly that one, and only that slot starts a
+fresh worker (lazily, on its next step). Every other step keeps running.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import queue
+import threading
+import weakref
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
+from functools import partial
+from typing import Any
+
+from ..context import StepContext
+from ..invoke import Outcome, PluginLookup
+from ..plan import TaskSpec
+from .base import POLL_S, cancelled, failed, from_reply
+from .remote import run_remote
+from .shipping import Shipper
+
+KILL_JOIN_S = 2.0
+
+
+class _Slot:
+    """One worker process, started on first use and replaced after it was killed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, *args: Any) -> Future[tuple[Any, ...]]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._pool.submit(run_remote, *args)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [p.pid for p in _processes(self._pool) if p.pid is not None]
+
+    def exit_codes(self) -> list[int | None]:
+        with self._lock:
+            return [p.exitcode for p in _processes(self._pool)]
+
+    def kill(self) -> None:
+        """Kill the worker (whatever it runs) and reap it; the next submit starts a new one."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = _processes(pool)
+        for process in processes:
+            with suppress(Exception):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with suppress(Exception):
+                process.join(KILL_JOIN_S)  # reaped: its pid is really gone afterwards
+
+
+def _processes(pool: ProcessPoolExecutor | None) -> list[multiprocessing.process.BaseProcess]:
+    # ProcessPoolExecutor has no public way to reach its workers before Python 3.14's
+    # terminate_workers()/kill_workers(); ``_processes`` is the attribute those use.
+    if pool is None:
+        return []
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+_live: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _kill_all_at_exit() -> None:
+    for executor in list(_live):
+        executor.shutdown(0.0)
+
+
+def _install_exit_hook() -> None:
+    # concurrent.futures joins its pools in a threading-shutdown hook that waits for running
+    # work, so a stuck plugin would hold the interpreter's exit. Those hooks run newest first:
+    # registered after it (its module is imported above), this one kills the workers before.
+    global _hook_installed
+    with _hook_lock:
+        if not _hook_installed:
+            threading._register_atexit(_kill_all_at_exit)  # type: ignore[attr-defined]
+            _hook_installed = True
+
+
+class ProcessExecutor:
+    """Runs steps in spawned worker processes (``workers`` of them, default: CPU count)."""
+
+    name = "process"
+
+    def __init__(self, plugins: PluginLookup, workers: int | None = None) -> None:
+        self.size = max(1, workers or os.cpu_count() or 2)
+        self._shipper = Shipper(
+            plugins, partial(pickle.dumps, protocol=pickle.HIGHEST_PROTOCOL), self.name
+        )
+        self._slots = [_Slot() for _ in range(self.size)]
+        # Last in, first out: the busiest slots stay warm, idle ones never spawn.
+        self._free: queue.LifoQueue[_Slot] = queue.LifoQueue()
+        for slot in reversed(self._slots):
+            self._free.put(slot)
+        _live.add(self)
+        _install_exit_hook()
+
+    def call(
+        self,
+        task: TaskSpec,
+        params: dict[str, Any],
+        context: StepContext,
+        *,
+        allow_stream: bool = False,
+    ) -> Outcome:
+        shipped = self._shipper.ship(task.plugin_id)
+        if not isinstance(shipped, tuple):
+            return Outcome(error=shipped)
+        slot = self._acquire(context)
+        if slot is None:
+            return cancelled(task)
+        try:
+            args = (shipped.blob, shipped.modules, task.plugin_id, task.command, params)
+            return self._run(slot, task, (*args, task.key, allow_stream), context)
+        finally:
+            self._free.put(slot)
+
+    def _acquire(self, context: StepContext) -> _Slot | None:
+        while True:
+            try:
+                return self._free.get(timeout=POLL_S)
+            except queue.Empty:
+                if context.is_cancelled():
+                    return None
+
+    def _run(
+        self, slot: _Slot, task: TaskSpec, args: tuple[Any, ...], context: StepContext
+    ) -> Outcome:
+        try:
+            future = slot.submit(*args)
+        except Exception as exc:  # a broken pool or interpreter shutdown: start afresh
+            slot.kill()
+            return failed(task, self.name, f"could not start a worker: {exc}")
+        while True:
+            try:
+                reply = future.result(timeout=POLL_S)
+            except TimeoutError:
+                if context.is_cancelled():
+                    slot.kill()  # the only way to stop Python code in another process
+                    return cancelled(task)
+                continue
+            except BrokenProcessPool:
+                codes = slot.exit_codes()
+                slot.kill()
+                if context.is_cancelled():
+                    return cancelled(task)
+                return failed(
+                    task,
+                    self.name,
+                    f"the worker process running it died (exit code {codes[0] if codes else '?'})"
+                    "; a fresh worker takes the slot's next step",
+                )
+            except Exception as exc:  # inputs or outputs that do not pickle, mostly
+                return failed(task, self.name, f"{type(exc).__name__}: {exc}")
+            return from_reply(task, reply)
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the live worker processes (for diagnostics and tests)."""
+        return [pid for slot in self._slots for pid in slot.pids()]
+
+    def shutdown(self, timeout: float) -> bool:
+        """Kill every worker; steps still running fail (their runs were cancelled first by
+        ``Engine.shutdown``). Slots stay usable: a later step starts a worker again."""
+        for slot in self._slots:
+            slot.kill()
+        return True

@@ -1,0 +1,96 @@
+"""The worker side of the process and Dask executors: rebuild a plugin, call one command.
+
+This module runs inside worker processes (a spawned ``ProcessPoolExecutor`` worker or a Dask
+worker), so it imports nothing from Qt and only what ``invoke`` needs. What crosses back is a
+plain tuple, never a ``PluginError`` object: exceptions with extra attributes do not always
+survive pickling, and a tuple of builtins always does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import pickle
+import sys
+import threading
+from typing import Any
+
+from ..context import StepContext
+from ..invoke import call_plugin
+
+# (status, payload...): ("ok", output) or ("error", code, message, details)
+Reply = tuple[Any, ...]
+
+# digest of the shipped bytes -> the plugin rebuilt from them: a worker unpickles each plugin
+# once, however many steps it runs.
+_plugins: dict[bytes, Any] = {}
+_lock = threading.Lock()
+_never_paused = threading.Event()
+_never_paused.set()
+
+
+class _OnePlugin:
+    """The ``PluginLookup`` ``call_plugin`` expects, holding the one rebuilt plugin."""
+
+    __slots__ = ("_plugin",)
+
+    def __init__(self, plugin: Any) -> None:
+        self._plugin = plugin
+
+    def get_plugin(self, plugin_id: str) -> Any:
+        from ..._expected import make_success
+
+        return make_success(self._plugin)
+
+
+def _preload(modules: tuple[tuple[str, str], ...]) -> None:
+    """Plugins loaded from a file live in a generated module name; import the same file
+    under the same name here so that unpickling finds their classes and functions."""
+    for name, path in modules:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load plugin file '{path}' in the worker")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+def _rebuild(blob: bytes, modules: tuple[tuple[str, str], ...]) -> Any:
+    digest = hashlib.blake2b(blob, digest_size=16).digest()
+    plugin = _plugins.get(digest)
+    if plugin is None:
+        with _lock:
+            plugin = _plugins.get(digest)
+            if plugin is None:
+                _preload(modules)
+                plugin = _plugins[digest] = pickle.loads(blob)
+    return plugin
+
+
+def run_remote(
+    blob: bytes,
+    modules: tuple[tuple[str, str], ...],
+    plugin_id: str,
+    command: str,
+    params: dict[str, Any],
+    step_id: str,
+    allow_stream: bool = False,
+) -> Reply:
+    """Call ``command`` on the plugin shipped as ``blob``; never raises for plugin faults."""
+    try:
+        plugin = _rebuild(blob, modules)
+    except BaseException as exc:  # a worker that cannot rebuild the plugin fails the step
+        return ("error", 102, f"plugin '{plugin_id}' could not be rebuilt in the worker: "
+                f"{type(exc).__name__}: {exc}", type(exc).__name__)
+    # Cancellation reaches a worker by killing it (process) or cancelling its future (Dask),
+    # so this context is never cancelled; it is there for plugins that declare one.
+    context = StepContext("", step_id, 1, _never_paused)
+    outcome = call_plugin(
+        _OnePlugin(plugin), plugin_id, command, params, context, allow_stream=allow_stream
+    )
+    if outcome.error is not None:
+        error = outcome.error
+        return ("error", int(error.code), error.message, error.details)
+    return ("ok", outcome.output)

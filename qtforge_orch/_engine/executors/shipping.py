@@ -1,0 +1,73 @@
+"""Turning a registered plugin into bytes a worker can rebuild it from, checked up front.
+
+A plugin ships as its pickle: a ``FunctionPlugin`` whose commands are module-level functions,
+or any picklable ``IPlugin`` instance, pickles as references to importable code plus its
+state. A plugin loaded from a ``.py`` file lives in a generated module; its (name, path) pair
+goes along so the worker imports the same file under the same name first.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from ..._errors import PluginError, PluginErrorCode
+from ...plugins._loading import _FILE_MODULE_PREFIX
+from ..invoke import PluginLookup
+
+
+class Shipped(NamedTuple):
+    blob: bytes
+    modules: tuple[tuple[str, str], ...]
+
+
+class Shipper:
+    """Pickles each plugin once (per registered instance) and remembers the verdict."""
+
+    def __init__(self, plugins: PluginLookup, dumps: Callable[[Any], bytes], executor: str) -> None:
+        self._plugins = plugins
+        self._dumps = dumps
+        self._executor = executor
+        # plugin id -> (the instance it was made from, its shipment or why it cannot ship)
+        self._cache: dict[str, tuple[Any, Shipped | PluginError]] = {}
+
+    def ship(self, plugin_id: str) -> Shipped | PluginError:
+        found = self._plugins.get_plugin(plugin_id)
+        if not found:
+            error: PluginError = found.error()
+            return error
+        plugin = found.value()
+        cached = self._cache.get(plugin_id)
+        if cached is not None and cached[0] is plugin:
+            return cached[1]
+        shipped = self._pack(plugin_id, plugin)
+        self._cache[plugin_id] = (plugin, shipped)
+        return shipped
+
+    def _pack(self, plugin_id: str, plugin: Any) -> Shipped | PluginError:
+        try:
+            blob = self._dumps(plugin)
+        except Exception as exc:
+            return PluginError(
+                PluginErrorCode.InvalidConfiguration,
+                f"plugin '{plugin_id}' cannot run on the {self._executor} executor: it cannot "
+                f"be pickled ({type(exc).__name__}: {exc}). A plugin that ships is a "
+                "FunctionPlugin whose commands are module-level functions of an importable "
+                "module, or an IPlugin instance without locks, open files, Qt objects or "
+                "lambdas; or run this step on the 'thread' executor",
+                details="unpicklable",
+                plugin_id=plugin_id,
+            )
+        return Shipped(blob, _file_modules(blob))
+
+
+def _file_modules(blob: bytes) -> tuple[tuple[str, str], ...]:
+    """The file-loaded plugin modules the pickle refers to (by name, as pickle does)."""
+    found: list[tuple[str, str]] = []
+    for name, module in list(sys.modules.items()):
+        if name.startswith(_FILE_MODULE_PREFIX) and name.encode() in blob:
+            path = getattr(module, "__file__", None)
+            if path:
+                found.append((name, path))
+    return tuple(found)

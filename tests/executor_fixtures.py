@@ -1,0 +1,69 @@
+"""What the executor test modules share: a module-scoped Dask LocalCluster on the loopback
+(started only when a test asks for it) and helpers that watch worker processes by pid."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True, name="collect_garbage_here")
+def collect_garbage_here_fixture() -> Iterator[None]:
+    """After each test, collect its orchestrators' reference cycles in this (the GUI) thread.
+
+    Left to the cyclic collector they would be freed in whichever thread allocates next (a
+    pool worker, a Dask client thread), and a QObject destroyed outside its thread can crash
+    a later test's event loop.
+    """
+    yield
+    gc.collect()
+
+
+@pytest.fixture(scope="module", name="dask_cluster")
+def dask_cluster_fixture() -> Iterator[object]:
+    """Two worker processes (a test can kill one by pid); a lost worker fails its task at once
+    (allowed-failures 0), as the executor's own local cluster does. Closed at teardown."""
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    # The Dask executor freezes the heap once it connects (docs/scaling-out.md); in the test
+    # process that would keep other tests' cyclic garbage alive.
+    os.environ["QTFORGE_ORCH_GC_FREEZE"] = "0"
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            host="127.0.0.1",
+            n_workers=2,
+            threads_per_worker=2,
+            processes=True,
+            dashboard_address=None,
+        )
+    yield cluster
+    cluster.close()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_pid_file(path: Path, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return int(path.read_text())
+        time.sleep(0.02)
+    raise AssertionError(f"{path} was never written")
+
+
+def wait_gone(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"worker {pid} is still alive"
+        time.sleep(0.02)

@@ -1,0 +1,199 @@
+"""The Dask executor's own cases (issue #11): a worker or the scheduler lost mid-step, cancel
+and timeout cancelling Dask futures, shipping rules, shutdown, the on-demand local cluster.
+All clusters are LocalClusters on 127.0.0.1, started inside the test run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qtforge_orch import (
+    PluginErrorCode,
+    PluginManager,
+    PluginOrchestrator,
+    Workflow,
+    WorkflowStep,
+)
+
+from .executor_fixtures import (  # the *_fixture names register fixtures
+    collect_garbage_here_fixture,  # noqa: F401
+    dask_cluster_fixture,  # noqa: F401
+    wait_pid_file,
+)
+from .executor_plugins import register_all
+
+# Another Dask scheduler on the machine (other test runs) makes distributed warn that its
+# HTTP port 8787 is taken before it picks a free one.
+pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture
+def orch(qapp: object, dask_cluster: Any) -> Iterator[PluginOrchestrator]:
+    orchestrator = PluginOrchestrator(
+        plugin_manager=register_all(PluginManager()),
+        default_executor="dask",
+        dask_address=dask_cluster.scheduler_address,
+    )
+    yield orchestrator
+    assert orchestrator.shutdown(10_000)
+
+
+def hang_step(pid_file: Path, plugin: str = "hang", **fields: Any) -> WorkflowStep:
+    # Short hangs: a cancelled Dask task still occupies its worker thread until it returns.
+    params = {"pid_file": str(pid_file), "hang_s": 3}
+    return WorkflowStep("hang", plugin, "execute", parameters=params, **fields)
+
+
+def client_of(orch: PluginOrchestrator) -> Any:
+    return orch._engine.executors.get("dask").client()  # type: ignore[attr-defined]
+
+
+def status_of(orch: PluginOrchestrator, execution_id: str) -> dict[str, Any]:
+    found = orch.get_execution_status(execution_id)
+    assert found, found.error()
+    return found.value()
+
+
+def test_worker_lost_mid_step_fails_the_attempt_and_the_retry_succeeds(
+    orch: PluginOrchestrator, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    step = hang_step(pid_file, "hang_once", max_retries=1)
+    step.retry_delay = 10
+    assert orch.register_workflow(Workflow("lost").add_step(step))
+    execution_id = orch.execute_workflow("lost", async_=True).value()
+    worker = wait_pid_file(pid_file)
+    assert worker != os.getpid()
+    os.kill(worker, signal.SIGKILL)
+    assert orch.wait_for_execution(execution_id, 60_000)
+    status = status_of(orch, execution_id)
+    assert status["status"] == "completed", status["error"]
+    assert status["result"]["recovered"] is True
+    assert status["step_results"][0]["retry_count"] == 1
+
+
+def test_worker_lost_without_retries_is_a_clear_failure(
+    orch: PluginOrchestrator, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    assert orch.register_workflow(Workflow("lost1").add_step(hang_step(pid_file)))
+    execution_id = orch.execute_workflow("lost1", async_=True).value()
+    os.kill(wait_pid_file(pid_file), signal.SIGKILL)
+    assert orch.wait_for_execution(execution_id, 60_000)
+    status = status_of(orch, execution_id)
+    assert status["status"] == "failed"
+    assert "the Dask worker running it was lost" in status["error"]
+
+
+def test_cancel_cancels_the_dask_future(orch: PluginOrchestrator, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    assert orch.register_workflow(Workflow("cancel").add_step(hang_step(pid_file)))
+    execution_id = orch.execute_workflow("cancel", async_=True).value()
+    wait_pid_file(pid_file)
+    client = client_of(orch)
+    assert len(client.futures) == 1
+    started = time.monotonic()
+    assert orch.cancel_workflow(execution_id)
+    assert orch.wait_for_execution(execution_id, 10_000)
+    assert time.monotonic() - started < 2
+    assert status_of(orch, execution_id)["status"] == "cancelled"
+    deadline = time.monotonic() + 10
+    while client.futures:  # released once the drainer cancelled it
+        assert time.monotonic() < deadline, f"futures left: {list(client.futures)}"
+        time.sleep(0.02)
+
+
+def test_timeout_on_dask(orch: PluginOrchestrator, tmp_path: Path) -> None:
+    step = hang_step(tmp_path / "pid", timeout=500)
+    assert orch.register_workflow(Workflow("slow").add_step(step))
+    started = time.monotonic()
+    executed = orch.execute_workflow("slow")
+    assert not executed
+    assert executed.error().code == PluginErrorCode.Timeout
+    assert time.monotonic() - started < 2.5
+
+
+def test_shipping_rules_on_dask(orch: PluginOrchestrator) -> None:
+    # cloudpickle ships lambdas by value; a plugin holding a lock still cannot ship.
+    assert orch.register_workflow(
+        Workflow("lam").add_step(WorkflowStep("s", "lambda_plugin", "execute"))
+    )
+    assert orch.execute_workflow("lam")
+    assert orch.register_workflow(Workflow("lock").add_step(WorkflowStep("s", "locked", "count")))
+    refused = orch.execute_workflow("lock")
+    assert not refused
+    assert refused.error().code == PluginErrorCode.InvalidConfiguration
+    assert "cannot run on the dask executor" in refused.error().message
+
+
+def test_shutdown_with_work_in_flight(qapp: object, dask_cluster: Any, tmp_path: Path) -> None:
+    orch = PluginOrchestrator(
+        plugin_manager=register_all(PluginManager()),
+        default_executor="dask",
+        dask_address=dask_cluster.scheduler_address,
+    )
+    pid_file = tmp_path / "pid"
+    assert orch.register_workflow(Workflow("inflight").add_step(hang_step(pid_file)))
+    execution_id = orch.execute_workflow("inflight", async_=True).value()
+    wait_pid_file(pid_file)
+    started = time.monotonic()
+    assert orch.shutdown(10_000)
+    assert time.monotonic() - started < 5
+    assert status_of(orch, execution_id)["status"] == "cancelled"
+
+
+def test_scheduler_lost_mid_step_is_a_failure_not_a_hang(qapp: object, tmp_path: Path) -> None:
+    cluster = distributed.LocalCluster(
+        host="127.0.0.1", n_workers=1, processes=True, dashboard_address=None
+    )
+    orch = PluginOrchestrator(
+        plugin_manager=register_all(PluginManager()),
+        default_executor="dask",
+        dask_address=cluster.scheduler_address,
+    )
+    try:
+        pid_file = tmp_path / "pid"
+        step = hang_step(pid_file)
+        step.parameters["hang_s"] = 30
+        assert orch.register_workflow(Workflow("gone").add_step(step))
+        execution_id = orch.execute_workflow("gone", async_=True).value()
+        worker = wait_pid_file(pid_file)
+        cluster.close(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)  # closing may leave the busy worker behind
+        assert orch.wait_for_execution(execution_id, 60_000)
+        status = status_of(orch, execution_id)
+        assert status["status"] == "failed"
+        assert "dask executor" in status["error"]
+    finally:
+        orch.shutdown(10_000)
+        cluster.close()
+
+
+def test_local_cluster_started_on_demand_on_the_loopback(
+    qapp: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Freezing the test process's heap would keep other tests' cyclic garbage alive.
+    monkeypatch.setenv("QTFORGE_ORCH_GC_FREEZE", "0")
+    orch = PluginOrchestrator(
+        plugin_manager=register_all(PluginManager()), default_executor="dask"
+    )
+    try:
+        assert orch.register_workflow(Workflow("local").add_step(WorkflowStep("s", "add_one")))
+        assert orch._engine.executors.built() == {}
+        executed = orch.execute_workflow("local", {"x": 1})
+        assert executed, executed.error()
+        client = client_of(orch)
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+    finally:
+        assert orch.shutdown(10_000)
+    assert client.status == "closed"
