@@ -134,8 +134,9 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         history_limit: How many finished executions stay queryable (oldest forgotten first).
         timers: Replaces the clock and timer service behind retries, backoff and timeouts
             (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one).
-        default_executor: Where nodes run unless a node's ``configuration`` or the workflow's ``global_configuration`` names an ``executor``:
-            ``"thread"`` (the pool, default), ``"process"`` or ``"dask"`` (see Scaling out).
+        default_executor: Where nodes run unless a node's ``configuration`` or the
+            workflow's ``global_configuration`` names an ``executor``: ``"thread"`` (the
+            pool, default), ``"process"`` or ``"dask"`` (see Scaling out).
         dask_address: The Dask scheduler to use; None starts a local cluster on 127.0.0.1
             on first use.
         process_workers: How many worker processes the process executor may run.
