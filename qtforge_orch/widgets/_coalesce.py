@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, QTimer
 #: One frame at 60 Hz: updates wait at most this long, and the GUI repaints at most this often.
 FRAME_MS = 16
 #: How long one flush may work before it leaves the rest to the next frame.
-BUDGET_S = 0.006
+BUDGET_S = 0.003
 
 
 class FrameBatcher(QObject):

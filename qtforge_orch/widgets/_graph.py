@@ -37,7 +37,7 @@ _DARK_TEXT = frozenset({"pending", "skipped", "paused"})
 #: Node restyles per frame: a restyled node's cached pixmap is re-rasterised at the next paint
 #: (~0.1 ms each), so a burst of 1,000 finishing steps is spread over several frames instead of
 #: one paint of tens of milliseconds.
-NODE_UPDATES_PER_FRAME = 120
+NODE_UPDATES_PER_FRAME = 60
 #: Below this zoom, labels are hidden: unreadable, and drawing them is most of a frame.
 LABEL_MIN_ZOOM = 0.35
 _EDGE_PENS = {
@@ -226,7 +226,7 @@ class WorkflowGraphView(QGraphicsView):
         pending = list(dirty)
         for done, key in enumerate(pending):
             if done >= NODE_UPDATES_PER_FRAME or (
-                done % 64 == 63 and time.perf_counter() > deadline
+                done % 16 == 15 and time.perf_counter() > deadline
             ):
                 self._update_overlay(handle)
                 return set(pending[done:])
