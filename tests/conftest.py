@@ -12,6 +12,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
 
+import gc
+from collections.abc import Iterator
+
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager
@@ -35,3 +38,15 @@ def plugins(plugin_manager: PluginManager) -> PluginManager:
 def advanced(advanced_orchestrator: AdvancedPluginOrchestrator) -> AdvancedPluginOrchestrator:
     """The test's ``advanced_orchestrator`` (shut down with ``shutdown(5000)`` asserted)."""
     return advanced_orchestrator
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_in_the_gui_thread() -> Iterator[None]:
+    """After each test, collect the reference cycles it left (widgets, handles, closures over
+    orchestrators) here, in the GUI thread. Left to the cyclic collector they would be freed in
+    whichever thread allocates next, often a pool worker of a later test, and a QObject
+    destroyed outside its thread can crash that test's event loop. What survives is frozen
+    (imports, caches), so each collection walks only what the next test makes."""
+    yield
+    gc.collect()
+    gc.freeze()

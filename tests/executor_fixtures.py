@@ -3,25 +3,12 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(autouse=True, name="collect_garbage_here")
-def collect_garbage_here_fixture() -> Iterator[None]:
-    """After each test, collect its orchestrators' reference cycles in this (the GUI) thread.
-
-    Left to the cyclic collector they would be freed in whichever thread allocates next (a
-    pool worker, a Dask client thread), and a QObject destroyed outside its thread can crash
-    a later test's event loop.
-    """
-    yield
-    gc.collect()
 
 
 @pytest.fixture(scope="module", name="dask_cluster")

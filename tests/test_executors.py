@@ -25,7 +25,6 @@ from qtforge_orch import (
 )
 
 from .executor_fixtures import (  # the *_fixture names register fixtures
-    collect_garbage_here_fixture,  # noqa: F401
     dask_cluster_fixture,  # noqa: F401
     pid_alive,
     wait_gone,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -26,7 +29,14 @@ class FrameBatcher(QObject):
         interval_ms: int = FRAME_MS,
     ) -> None:
         super().__init__(parent)  # a child of its widget/model: never fires into a dead one
-        self._flush = flush
+        # Weak when ``flush`` is the parent's method: a strong one would make parent and child
+        # a reference cycle, which Python may free in a worker thread (fatal for QObjects).
+        self._flush_ref: weakref.WeakMethod[Any] | None = None
+        self._flush: Callable[[set[object]], set[object] | None] | None = None
+        if inspect.ismethod(flush):
+            self._flush_ref = weakref.WeakMethod(flush)
+        else:
+            self._flush = flush
         self._dirty: set[object] = set()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -50,7 +60,10 @@ class FrameBatcher(QObject):
         if dirty:
             # A flush may hand back what it had no time for (its frame budget ran out):
             # that goes to the next frame, so one huge change never stalls the GUI thread.
-            left = self._flush(dirty)
+            flush = self._flush if self._flush_ref is None else self._flush_ref()
+            if flush is None:
+                return
+            left = flush(dirty)
             if left:
                 self.mark_many(left)
 
