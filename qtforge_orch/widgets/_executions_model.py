@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QBrush
 
 from ..qt._status import FINAL_STATUSES, is_graph_orchestrator, read_state
 from ._coalesce import FrameBatcher
 from ._steps_model import SORT_ROLE, STATUS_ROLE, _Index
 from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label
+from ._table import RowTableModel
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 #: Running rows' durations are refreshed this often (a clock, not an event).
@@ -34,7 +35,7 @@ class _Row:
         return ((self.ended_at or time.time()) - self.started_at) * 1000
 
 
-class ExecutionsModel(QAbstractTableModel):
+class ExecutionsModel(RowTableModel):
     """A table model with one row per execution of an orchestrator (v1 or v2), in start order.
 
     Columns: id, workflow, status, progress, current step, started, duration. It follows the
@@ -167,35 +168,13 @@ class ExecutionsModel(QAbstractTableModel):
             self._new = []
             self.endInsertRows()
         rows = [self._row_of[k] for k in dirty if isinstance(k, str) and k in self._row_of]
-        if rows:
-            last = len(self.COLUMNS) - 1
-            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), last))
+        self._announce_rows(sorted(rows))
         if not self._clock.isActive() and any(
             r.status not in FINAL_STATUSES for r in self._rows
         ):
             self._clock.start()
 
     # --- QAbstractItemModel ----------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        """Qt override: the number of rows (none under a valid parent: a flat table)."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        """Qt override: the number of columns (``COLUMNS``)."""
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
-    ) -> Any:
-        """Qt override: the column titles (``COLUMNS``) for the horizontal header."""
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == _DISPLAY
-            and 0 <= section < len(self.COLUMNS)
-        ):
-            return self.COLUMNS[section]
-        return None
-
     def data(self, index: _Index, role: int = _DISPLAY) -> Any:
         """Qt override: a cell's value for ``role`` (display, sort, status, colour...)."""
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -17,6 +16,7 @@ from PySide6.QtGui import QBrush
 from ..qt._execution import StepRecord, WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label, summarize
+from ._table import RowTableModel
 
 #: Raw, sortable values (numbers stay numbers): use with ``QSortFilterProxyModel.setSortRole``.
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -38,14 +38,12 @@ _ROLES = frozenset(
 )
 
 
-MAX_RANGES = 32
 
-
-class StepsModel(QAbstractTableModel):
+class StepsModel(RowTableModel):
     """A table model with one row per step or node of a ``WorkflowExecution``.
 
     Columns: status, attempts, time, items (Streaming counters), output summary, error.
-    Updates are batched per frame and emitted as one ``dataChanged`` range.
+    Updates are batched per frame and emitted per run of adjacent changed rows.
     """
 
     COLUMNS = ("Step", "Status", "Attempts", "Time", "Items", "Output", "Error")
@@ -144,49 +142,10 @@ class StepsModel(QAbstractTableModel):
                 break
             self._rows[row] = self._read(self._ids[row])
         if rows:
-            self._announce(rows)
+            self._announce_rows(rows)
         return left
 
-    def _announce(self, rows: list[int]) -> None:
-        """One dataChanged per run of adjacent rows.
-
-        A single range from the first to the last changed row would repaint every visible row
-        in between (a table repaint is ~10 ms of Python data() calls), although most changes
-        are off screen.
-        """
-        last = self.columnCount() - 1
-        runs: list[tuple[int, int]] = []
-        for row in rows:
-            if runs and row <= runs[-1][1] + 1:
-                runs[-1] = (runs[-1][0], row)
-            else:
-                runs.append((row, row))
-        if len(runs) > MAX_RANGES:  # scattered changes: one range is cheaper than many
-            runs = [(rows[0], rows[-1])]
-        for first, final in runs:
-            self.dataChanged.emit(self.index(first, 0), self.index(final, last))
-
     # --- QAbstractItemModel ----------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        """Qt override: the number of rows (none under a valid parent: a flat table)."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        """Qt override: the number of columns (``COLUMNS``)."""
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
-    ) -> Any:
-        """Qt override: the column titles (``COLUMNS``) for the horizontal header."""
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == _DISPLAY
-            and 0 <= section < len(self.COLUMNS)
-        ):
-            return self.COLUMNS[section]
-        return None
-
     def data(self, index: _Index, role: int = _DISPLAY) -> Any:
         """Qt override: a cell's value for ``role`` (display, sort, status, colour...)."""
         if role not in _ROLES:  # views ask for a dozen roles per cell: answer most at once
