@@ -9,6 +9,8 @@ code whichever executor ran the step.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -95,3 +97,33 @@ def proxy(
         return outcome.output
 
     return call
+
+
+class ExitShutdown:
+    """The live executors of one kind, shut down by one interpreter-exit hook.
+
+    The hook goes through ``threading._register_atexit``: those hooks run newest first and
+    before concurrent.futures joins its pools (which would wait for a stuck plugin), so an
+    executor kind installs it (``install``) once the libraries it uses are imported.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+        self._live: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._installed = False
+
+    def track(self, executor: Any) -> None:
+        """Shut ``executor`` down at exit if it is still alive then."""
+        self._live.add(executor)
+
+    def install(self) -> None:
+        """Register the exit hook (once)."""
+        with self._lock:
+            if not self._installed:
+                threading._register_atexit(self._run)  # type: ignore[attr-defined]
+                self._installed = True
+
+    def _run(self) -> None:
+        for executor in list(self._live):
+            executor.shutdown(self._timeout_s)

@@ -12,14 +12,13 @@ import contextlib
 import gc
 import os
 import threading
-import weakref
 from concurrent.futures import CancelledError
 from typing import Any
 
 from ..context import StepContext
 from ..invoke import Outcome, PluginLookup
 from ..plan import TaskSpec
-from .base import POLL_S, cancelled, failed, from_reply
+from .base import POLL_S, ExitShutdown, cancelled, failed, from_reply
 from .dask_local import LocalClusterHost
 from .gather import Gatherer, Pending
 from .remote import run_remote
@@ -27,9 +26,10 @@ from .shipping import Shipper
 
 DEFAULT_LOCAL_WORKERS = 2
 
-_live: weakref.WeakSet[DaskExecutor] = weakref.WeakSet()
-_hook_lock = threading.Lock()
-_hook_installed = False
+# Registered after distributed is imported, so it runs before concurrent.futures' own
+# threading-exit hooks: clients close while the callback threads that report their cancelled
+# futures still accept work.
+_at_exit = ExitShutdown(5.0)
 
 
 _frozen = False
@@ -48,22 +48,6 @@ def _freeze_heap_once() -> None:
     _frozen = True
     gc.collect()
     gc.freeze()
-
-
-def _close_all_at_exit() -> None:
-    for executor in list(_live):
-        executor.shutdown(5.0)
-
-
-def _install_exit_hook() -> None:
-    # Registered after distributed is imported, so it runs before concurrent.futures' own
-    # threading-exit hooks (newest first): clients close while the callback threads that
-    # report their cancelled futures still accept work.
-    global _hook_installed
-    with _hook_lock:
-        if not _hook_installed:
-            threading._register_atexit(_close_all_at_exit)  # type: ignore[attr-defined]
-            _hook_installed = True
 
 
 def _cloudpickle_dumps(obj: Any) -> bytes:
@@ -96,7 +80,7 @@ class DaskExecutor:
         self._client: Any = None
         self._cluster: LocalClusterHost | None = None
         self._gatherer: Gatherer | None = None
-        _live.add(self)
+        _at_exit.track(self)
 
     def client(self) -> Any:
         """The ``distributed.Client`` (connected, or the local cluster started, on first use)."""
@@ -104,7 +88,7 @@ class DaskExecutor:
             if self._client is None:
                 self._client = self._connect()
                 self._gatherer = Gatherer(self._client)
-                _install_exit_hook()
+                _at_exit.install()
             return self._client
 
     def _connect(self) -> Any:

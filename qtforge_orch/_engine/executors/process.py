@@ -13,7 +13,6 @@ import os
 import pickle
 import queue
 import threading
-import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
@@ -23,7 +22,7 @@ from typing import Any
 from ..context import StepContext
 from ..invoke import Outcome, PluginLookup
 from ..plan import TaskSpec
-from .base import POLL_S, cancelled, failed, from_reply
+from .base import POLL_S, ExitShutdown, cancelled, failed, from_reply
 from .remote import run_remote
 from .shipping import Shipper
 
@@ -77,25 +76,10 @@ def _processes(pool: ProcessPoolExecutor | None) -> list[multiprocessing.process
     return list((getattr(pool, "_processes", None) or {}).values())
 
 
-_live: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
-_hook_lock = threading.Lock()
-_hook_installed = False
-
-
-def _kill_all_at_exit() -> None:
-    for executor in list(_live):
-        executor.shutdown(0.0)
-
-
-def _install_exit_hook() -> None:
-    # concurrent.futures joins its pools in a threading-shutdown hook that waits for running
-    # work, so a stuck plugin would hold the interpreter's exit. Those hooks run newest first:
-    # registered after it (its module is imported above), this one kills the workers before.
-    global _hook_installed
-    with _hook_lock:
-        if not _hook_installed:
-            threading._register_atexit(_kill_all_at_exit)  # type: ignore[attr-defined]
-            _hook_installed = True
+# concurrent.futures joins its pools in a threading-shutdown hook that waits for running work,
+# so a stuck plugin would hold the interpreter's exit: this one (newer, so it runs first) kills
+# the workers before.
+_at_exit = ExitShutdown(0.0)
 
 
 class ProcessExecutor:
@@ -113,8 +97,8 @@ class ProcessExecutor:
         self._free: queue.LifoQueue[_Slot] = queue.LifoQueue()
         for slot in reversed(self._slots):
             self._free.put(slot)
-        _live.add(self)
-        _install_exit_hook()
+        _at_exit.track(self)
+        _at_exit.install()
 
     def call(
         self,
