@@ -18,17 +18,15 @@ from PySide6.QtCore import QObject, QThread, QThreadPool
 from . import executors as executor_kinds
 from .compensation import CompensationLedger
 from .context import StepContext
-from .dataflow import collect_result
 from .events import Dispatch, EventKind, EventPump
 from .invoke import Outcome, PluginLookup, call_plugin
 from .lane import ControlLane, shared_lane
 from .plan import Plan, TaskSpec
-from .run import Run, SignalNames
+from .run import Run
+from .status import SignalNames
 from .timers import Timers, shared_timers
 
 DEFAULT_HISTORY_LIMIT = 256
-
-RunFactory = Callable[["Engine", Plan, str, dict[str, Any]], Run]
 
 
 class Executor:
@@ -173,15 +171,11 @@ class Engine:
         initial_data: dict[str, Any],
         *,
         transaction_id: str | None = None,
-        factory: RunFactory | None = None,
     ) -> Run:
         number = next(self._ids)
         self._issued = number
         execution_id = f"{self._id_base}{number:06d}"
-        if factory is None:
-            run = Run(self, plan, execution_id, initial_data, transaction_id=transaction_id)
-        else:
-            run = factory(self, plan, execution_id, initial_data)
+        run = Run(self, plan, execution_id, initial_data, transaction_id=transaction_id)
         with self._lock:
             self._active[run.execution_id] = run
         return run
@@ -271,9 +265,6 @@ class Engine:
         if task.executor != "thread":
             return self.executors.call(task, params, context)
         return call_plugin(self.plugins, task.plugin_id, task.command, params, context)
-
-    def collect_result(self, run: Run) -> dict[str, Any]:
-        return collect_result(run.plan, run.shared, run.outputs, run.states)
 
     def cancel_all(self) -> list[Run]:
         runs = self.active_runs()

@@ -5,21 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .plan import RESERVED_CONFIGURATION_KEYS as RESERVED_CONFIGURATION_KEYS
 from .plan import DataPolicy, JoinPolicy, Plan, Role, TaskSpec, TaskState, WireKind
-
-# Engine settings that live in a v2 node's configuration but are not plugin parameters.
-RESERVED_CONFIGURATION_KEYS = frozenset(
-    {
-        "method",
-        "timeout",
-        "max_retries",
-        "retry_delay",
-        "retry_policy",
-        "critical",
-        "window",
-        "executor",
-    }
-)
 
 # Where list-valued results live when a node declares no port: a Splitter's items, the
 # per-item results of a mapped node, an Aggregator's collected input.
@@ -63,7 +50,7 @@ def _port_params(
     outputs: Sequence[dict[str, Any] | None],
     active_control: set[int] | None,
 ) -> dict[str, Any]:
-    params = {k: v for k, v in task.parameters.items() if k not in RESERVED_CONFIGURATION_KEYS}
+    params = dict(task.call_parameters)
     if task.role is Role.AGGREGATOR:
         return _aggregate(plan, task, params, outputs, active_control)
     carries_data = False
@@ -221,3 +208,31 @@ def collect_result(
             merged.update(outputs[task.index] or {})
         return merged
     return {task.key: dict(outputs[task.index] or {}) for task in leaves}
+
+
+def merge_shared(
+    plan: Plan,
+    shared: dict[str, Any],
+    writers: dict[Any, int],
+    overlaps: dict[str, list[int]],
+    index: int,
+    output: dict[str, Any],
+) -> None:
+    """Concurrent steps writing one key: the later one in sequential order wins, so the
+    result does not depend on which finished first; the overlap is recorded."""
+    ranks = plan.merge_rank
+    assert ranks is not None
+    rank = ranks[index]
+    for key, value in output.items():
+        writer = writers.get(key)
+        if writer is None:
+            writers[key] = index
+            shared[key] = value
+            continue
+        overlap = overlaps.setdefault(str(key), [])
+        for step in (writer, index):
+            if step not in overlap:
+                overlap.append(step)
+        if rank >= ranks[writer]:
+            writers[key] = index
+            shared[key] = value

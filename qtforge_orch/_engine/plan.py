@@ -29,6 +29,29 @@ TERMINAL_STATES = frozenset(
 )
 
 
+# Engine settings that live in a v2 node's configuration but are not plugin parameters.
+RESERVED_CONFIGURATION_KEYS = frozenset(
+    {
+        "method",
+        "timeout",
+        "max_retries",
+        "retry_delay",
+        "retry_policy",
+        "critical",
+        "window",
+        "executor",
+    }
+)
+
+
+class ScheduleKind(IntEnum):
+    """Which scheduler runs a plan (the compiled plan says so, not the facade)."""
+
+    BATCH = 0  # every task once, in dependency order (v1 modes; v2 Sequential/Parallel/...)
+    STREAM = 1  # every node a stage that items flow through (v2 Streaming)
+    EVENT = 2  # one pass of the downstream graph per event (v2 EventDriven)
+
+
 class DataPolicy(IntEnum):
     SHARED = 0  # v1 Sequential/Parallel/Conditional: one shared dict, outputs merged into it
     PIPELINE = 1  # v1 Pipeline: a step sees its dependencies' outputs
@@ -95,6 +118,10 @@ class TaskSpec:
     retry: RetryPolicy | None = None  # None: max_retries/retry_delay_ms, default codes
     # Where the plugin call runs: "thread" (here), "process" or "dask" (executors/).
     executor: str = "thread"
+    # The parameters every call of this task passes to its plugin, prepared once when the
+    # plan is built: v2 configuration without the engine's own keys (the same dict when it
+    # has none of them, so it costs nothing).
+    call_parameters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
@@ -114,8 +141,21 @@ class Plan:
     # order, declaration ties). When two steps write one key, the later-ranked one wins,
     # whichever finished last, so the shared data is the same on every run.
     merge_rank: tuple[int, ...] | None = None
+    schedule: ScheduleKind = ScheduleKind.BATCH
+    # EventDriven: each Source node's trigger plan, built by the event scheduler on first use.
+    trigger_plans: dict[int, Any] | None = None
 
     def __post_init__(self) -> None:
+        ports = self.data is DataPolicy.PORTS
+        for task in self.tasks:
+            parameters = task.parameters
+            if ports and not RESERVED_CONFIGURATION_KEYS.isdisjoint(parameters):
+                parameters = {
+                    k: v for k, v in parameters.items() if k not in RESERVED_CONFIGURATION_KEYS
+                }
+            task.call_parameters = parameters
+            if task.rollback is not None:
+                task.rollback.call_parameters = task.rollback.parameters
         if not self.roots:
             self.roots = tuple(t.index for t in self.tasks if not t.incoming)
         for task in self.tasks:

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from .._errors import PluginError, PluginErrorCode
-from .run import RunStatus
+from .status import RunStatus
 
 if TYPE_CHECKING:
     from .core import Engine

@@ -12,7 +12,8 @@ from .._engine import executors as executor_kinds
 from .._engine.core import Engine
 from .._engine.events import EventKind
 from .._engine.invoke import PluginLookup
-from .._engine.run import Run, SignalNames
+from .._engine.run import Run
+from .._engine.status import SignalNames
 from .._engine.timers import Timers
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, make_error, make_success

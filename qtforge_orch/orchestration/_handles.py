@@ -18,8 +18,9 @@ from typing import Any, cast
 from PySide6.QtCore import QObject, QThread
 
 from .._engine.futures import ExecutionFuture
-from .._engine.run import Run, RunStatus
-from .._engine.streaming import StreamRun
+from .._engine.plan import ScheduleKind
+from .._engine.run import Run
+from .._engine.status import RunStatus
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..qt._execution import WorkflowExecution
@@ -140,7 +141,7 @@ class ExecutionHandles:
             # says without building a status report of every step (17 ms for 1,000).
             steps = [StepState(task.key, "pending", 0, {}, "") for task in run.plan.tasks]
             state = ExecutionState(execution_id, workflow_id, "running", 0.0, "", steps, {}, "", 0)
-            streaming = isinstance(run, StreamRun)
+            streaming = run.kind is ScheduleKind.STREAM
         else:
             state = read_state(owner, execution_id) or ExecutionState(
                 execution_id, workflow_id, "running", 0.0, "", [], {}, "", 0

@@ -15,9 +15,10 @@ from .._engine.core import DEFAULT_HISTORY_LIMIT
 from .._engine.futures import ExecutionFuture
 from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan, TaskState
-from .._engine.run import Run, RunStatus, SignalNames
+from .._engine.run import Run
 from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
 from .._engine.stamps import iso_utc
+from .._engine.status import RunStatus, SignalNames
 from .._engine.timers import Timers
 from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode

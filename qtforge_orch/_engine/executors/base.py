@@ -62,8 +62,7 @@ def failed(task: TaskSpec, executor: str, message: str) -> Outcome:
     return Outcome(
         error=PluginError(
             PluginErrorCode.ExecutionFailed,
-            f"step '{task.key}' (plugin '{task.plugin_id}') on the {executor} executor: "
-            f"{message}",
+            f"step '{task.key}' (plugin '{task.plugin_id}') on the {executor} executor: {message}",
             details=executor,
             plugin_id=task.plugin_id,
         )

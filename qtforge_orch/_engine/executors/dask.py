@@ -140,9 +140,7 @@ class DaskExecutor:
             return failed(task, self.name, f"could not submit to the cluster: {exc}")
         return self._wait(task, future, pending, context)
 
-    def _wait(
-        self, task: TaskSpec, future: Any, pending: Pending, context: StepContext
-    ) -> Outcome:
+    def _wait(self, task: TaskSpec, future: Any, pending: Pending, context: StepContext) -> Outcome:
         from distributed import KilledWorker
 
         # Woken by the gatherer, not ``future.result(timeout=...)``: distributed's timed

@@ -82,8 +82,12 @@ def run_remote(
     try:
         plugin = _rebuild(blob, modules)
     except BaseException as exc:  # a worker that cannot rebuild the plugin fails the step
-        return ("error", 102, f"plugin '{plugin_id}' could not be rebuilt in the worker: "
-                f"{type(exc).__name__}: {exc}", type(exc).__name__)
+        return (
+            "error",
+            102,
+            f"plugin '{plugin_id}' could not be rebuilt in the worker: {type(exc).__name__}: {exc}",
+            type(exc).__name__,
+        )
     # Cancellation reaches a worker by killing it (process) or cancelling its future (Dask),
     # so this context is never cancelled; it is there for plugins that declare one.
     context = StepContext("", step_id, 1, _never_paused)

@@ -11,6 +11,7 @@ from ..._engine.plan import (
     JoinPolicy,
     Plan,
     Role,
+    ScheduleKind,
     TaskSpec,
     Wire,
     WireKind,
@@ -19,6 +20,11 @@ from ..._engine.plan import (
 from ..._engine.retry import POLICY_KEY, RetryPolicy
 from ._v2_model import ConnectionType, PluginWorkflow, WorkflowExecutionMode, WorkflowNodeType
 from ._v2_transform import compile_transformation, inputs_ok, never
+
+_SCHEDULES = {
+    WorkflowExecutionMode.Streaming: ScheduleKind.STREAM,
+    WorkflowExecutionMode.EventDriven: ScheduleKind.EVENT,
+}
 
 DEFAULT_STREAM_CAPACITY = 1024
 DEFAULT_RETRY_DELAY_MS = 1000
@@ -129,4 +135,5 @@ def compile_plugin_workflow(workflow: PluginWorkflow, default_executor: str = TH
         else settings.get("max_concurrency"),
         timeout_ms=int(timeout) if isinstance(timeout, int) and timeout > 0 else None,
         stream_capacity=int(settings.get("stream_channel_capacity", DEFAULT_STREAM_CAPACITY)),
+        schedule=_SCHEDULES.get(mode, ScheduleKind.BATCH),
     )

@@ -12,16 +12,17 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
-from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
+from ..._engine.core import DEFAULT_HISTORY_LIMIT
+from ..._engine.eventdriven import EventScheduler
 from ..._engine.executors import UnknownExecutor
 from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
-from ..._engine.run import Run, RunStatus, SignalNames
+from ..._engine.run import Run
 from ..._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
 from ..._engine.stamps import iso_utc
-from ..._engine.streaming import StreamRun
+from ..._engine.status import RunStatus, SignalNames
 from ..._engine.timers import Timers
+from ..._engine.triggers import WHOLE_GRAPH
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
 from ...plugins import PluginManager
@@ -86,22 +87,12 @@ _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 
 
 class _Registered:
-    __slots__ = ("_triggers", "plan", "workflow")
+    __slots__ = ("plan", "workflow")
 
     def __init__(self, workflow: PluginWorkflow, plan: Plan) -> None:
         self.workflow = workflow
         self.plan = plan
-        self._triggers: dict[int, tuple[Plan, list[int]]] | None = None
 
-    def triggers(self) -> dict[int, tuple[Plan, list[int]]]:
-        # Only EventDriven executions need them; computed once, on first use.
-        if self._triggers is None:
-            self._triggers = {
-                t.index: trigger_plan(self.plan, t.index)
-                for t in self.plan.tasks
-                if t.role is Role.SOURCE
-            }
-        return self._triggers
 
 
 class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
@@ -340,25 +331,10 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         if not found:
             return from_error(found.error())
         entry = found.value()
-        run = self._engine.new_run(entry.plan, dict(input_data or {}), factory=self._factory(entry))
+        run = self._engine.new_run(entry.plan, dict(input_data or {}))
         run.start()
         return make_success(run.execution_id)
 
-    @staticmethod
-    def _factory(entry: _Registered) -> RunFactory | None:
-        mode = WorkflowExecutionMode(entry.workflow.execution_mode)
-        if mode is WorkflowExecutionMode.Streaming:
-            return StreamRun
-        if mode is WorkflowExecutionMode.EventDriven:
-            triggers = entry.triggers()
-
-            def event_run(
-                engine: Engine, plan: Plan, execution_id: str, data: dict[str, Any]
-            ) -> Run:
-                return EventRun(engine, plan, execution_id, data, triggers)
-
-            return event_run
-        return None
 
     def post_event(
         self, execution_id: str, payload: dict[str, Any] | None = None, source_node: str = ""
@@ -383,7 +359,8 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
-        if not isinstance(run, EventRun):
+        scheduler = run.scheduler
+        if not isinstance(scheduler, EventScheduler):
             return make_error(
                 PluginErrorCode.ExecutionModeNotSupported,
                 f"execution '{execution_id}' is not EventDriven; only EventDriven executions "
@@ -397,11 +374,11 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         trigger = self._trigger_index(run, source_node)
         if isinstance(trigger, PluginError):
             return from_error(trigger)
-        error = run.post_event(trigger, dict(payload or {}))
+        error = scheduler.post_event(trigger, dict(payload or {}))
         return make_success() if error is None else from_error(error)
 
     @staticmethod
-    def _trigger_index(run: EventRun, source_node: str) -> int | PluginError:
+    def _trigger_index(run: Run, source_node: str) -> int | PluginError:
         sources = [t for t in run.plan.tasks if t.role is Role.SOURCE]
         if not source_node:
             # Without Source nodes an event runs the whole graph with the payload as input.

@@ -1,0 +1,442 @@
+"""The batch scheduler: every task once, in dependency order, with retries and timeouts.
+
+Used by every v1 mode and v2's Sequential, Parallel and Conditional modes, and for each pass of
+an EventDriven execution. The unit of work is one task attempt; state lives in the shell's flat
+per-task lists, changed only with the run's lock held.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .._errors import PluginError, PluginErrorCode
+from .._jsoncopy import json_copy
+from .attempts import AdaptiveLimit, Deadlines
+from .context import StepContext
+from .dataflow import (
+    MAPPED_KEY,
+    build_params,
+    collect_result,
+    deliver,
+    fan_out_items,
+    merge_shared,
+    should_run,
+)
+from .events import EventKind
+from .invoke import Outcome, evaluate
+from .plan import Role, TaskSpec, TaskState
+from .retry import RetryPolicy
+from .status import RunStatus
+
+if TYPE_CHECKING:
+    from .run import Run
+
+_P = TaskState.Pending
+_R = TaskState.Running
+_C = TaskState.Completed
+_S = TaskState.Skipped
+_T = TaskState.Retrying
+_F = TaskState.Failed
+
+
+def _default_policy(task: TaskSpec) -> RetryPolicy:
+    return RetryPolicy(task.max_retries, task.retry_delay_ms)
+
+
+class BatchScheduler:
+    """Schedules one run's task attempts (see ``run.Scheduler`` for the contract)."""
+
+    def __init__(self, run: Run, seed: dict[str, Any] | None = None) -> None:
+        self.run = run
+        plan = run.plan
+        self.plan = plan
+        self.tasks = plan.tasks
+        self.lock = run.lock
+        self.states = run.states
+        self.ready = run.ready
+        n = len(plan.tasks)
+        self.waiting: list[int] = list(plan.dependency_counts)
+        self.active_control: list[set[int] | None] = [None] * n
+        self.contexts: list[StepContext | None] = [None] * n
+        self.params: list[dict[str, Any] | None] = [None] * n
+        self.writers: dict[Any, int] = {}  # shared key -> task that wrote it (merge_rank)
+        self.retry_timers: dict[int, Any] = {}
+        self.deadlines = Deadlines(run, run.engine.timers, self._on_deadlines)
+        self.limit = AdaptiveLimit(run, self._stalled)
+        self.invoke = run.engine.invoke
+        # An EventDriven pass: the trigger (task 0) starts Completed with the event.
+        self.seed = seed
+
+    # --- the Scheduler surface (lock held unless said otherwise) ----------------------------
+    def begin(self) -> None:
+        seed = self.seed
+        if seed is None:
+            self.release(list(self.plan.roots))
+            return
+        run = self.run
+        self.states[0] = _R
+        run.starts[0] = time.time()
+        run.post_task(EventKind.TASK_STARTED, (run.execution_id, self.tasks[0].key))
+        self.complete(0, seed)
+        self.release([t.index for t in self.tasks[1:] if not t.incoming])
+
+    def capacity(self) -> int:
+        return self.limit.capacity()
+
+    def spawned(self) -> None:
+        self.limit.watch()
+
+    def work_done(self) -> bool:
+        return self.run.settled >= len(self.tasks)
+
+    def final_result(self) -> dict[str, Any]:
+        run = self.run
+        return collect_result(self.plan, run.shared, run.outputs, self.states)
+
+    def abort(self, final_status: str, error: PluginError) -> bool:
+        for timer in self.retry_timers.values():
+            timer.cancel()
+        self.retry_timers.clear()
+        self.deadlines.clear()
+        run = self.run
+        contexts = self.contexts
+        for index, context in enumerate(contexts):
+            if context is not None:
+                context.cancel()
+                contexts[index] = None
+                run.running -= 1
+        run.cancel_unsettled()
+        return False
+
+    def paused(self) -> None:
+        return None
+
+    def resumed(self) -> None:
+        return None
+
+    def finished(self) -> None:
+        # Timers hold the run through their callbacks: let go of it now, not at their deadline.
+        self.deadlines.clear()
+        self.limit.stop()
+        self.params = [None] * len(self.params)
+
+    def task_extras(self) -> list[dict[str, Any]] | None:
+        return None
+
+    def run_extras(self) -> dict[str, Any]:
+        return {}
+
+    # --- taking work ---------------------------------------------------------------------
+    def take(self) -> Any:
+        """Pop a ready task. Tasks without a condition to check leave already prepared, so
+        the common path costs one lock round trip before the plugin call."""
+        run = self.run
+        if (
+            run.stopping
+            or run.status != RunStatus.RUNNING
+            or not self.ready
+            or run.running >= self.limit.capacity()
+        ):
+            return None
+        index = heapq.heappop(self.ready)
+        run.running += 1
+        self.states[index] = _R
+        if self.tasks[index].condition is None or run.retries[index]:
+            params, context = self._begin_attempt(index)
+            return index, params, context
+        return index, None, None
+
+    def _params_for(self, index: int) -> dict[str, Any]:
+        params = self.params[index]
+        if params is None:
+            run = self.run
+            params = self.params[index] = build_params(
+                self.plan,
+                self.tasks[index],
+                run.shared,
+                run.initial_data,
+                run.outputs,
+                self.active_control,
+            )
+        return params
+
+    def _begin_attempt(self, index: int) -> tuple[dict[str, Any], StepContext]:
+        run = self.run
+        task = self.tasks[index]
+        params = self._params_for(index)
+        if task.max_retries:
+            # The cached input stays pristine: each attempt gets its own (deep) copy to change.
+            params = json_copy(params)
+        context = StepContext(
+            run.execution_id,
+            task.key,
+            run.retries[index] + 1,
+            run.resumed_event,
+            partial(self._on_step_progress, index),
+        )
+        self.contexts[index] = context
+        run.current_task = task.key
+        self.limit.attempt_started()
+        if not run.retries[index]:
+            run.starts[index] = time.time()
+            run.post_task(EventKind.TASK_STARTED, (run.execution_id, task.key))
+        if task.timeout_ms:
+            self.deadlines.add(index, task.timeout_ms / 1000.0, context)
+        return params, context
+
+    # --- doing work (no lock) ---------------------------------------------------------------
+    def work(self, taken: Any) -> None:
+        index, params, context = taken
+        task = self.tasks[index]
+        run = self.run
+        lock = self.lock
+        if context is None:
+            with lock:
+                params = self._params_for(index)
+            verdict = self._check_condition(index, params)
+            with lock:
+                if self.states[index] != _R or run.stopping:
+                    run.running -= 1
+                    run.wake_helpers()
+                    return
+                if verdict is not True:
+                    run.running -= 1
+                    if verdict is False:
+                        self.settle(index, _S)
+                        self._after_settle()
+                    else:
+                        self._fail(index, verdict)
+                    run.wake_helpers()
+                    return
+                params, context = self._begin_attempt(index)
+        started = time.perf_counter()
+        outcome = self._invoke(task, params, context)
+        with lock:
+            if self.contexts[index] is not context:
+                return  # timed out or cancelled meanwhile: the late result is discarded
+            self.limit.attempt_ended(started)
+            self.contexts[index] = None
+            run.running -= 1
+            if task.timeout_ms:
+                self.deadlines.remove(index)
+            if outcome.ok:
+                self.complete(index, outcome.output)
+            else:
+                assert outcome.error is not None
+                self._attempt_failed(index, outcome.error)
+            run.wake_helpers()
+
+    def _invoke(self, task: TaskSpec, params: dict[str, Any], context: StepContext) -> Outcome:
+        if task.fan_out is None:
+            return self.invoke(task, params, context)
+        with self.lock:
+            items = fan_out_items(task, self.run.outputs)
+        results: list[Any] = []
+        for item in items:
+            if context.is_cancelled():
+                return Outcome(error=PluginError(PluginErrorCode.OperationCancelled, "cancelled"))
+            item_params = dict(params)
+            deliver(item_params, item, "", task.fan_out.target_port)
+            outcome = self.invoke(task, item_params, context)
+            if not outcome.ok:
+                return outcome
+            results.append(outcome.output)
+        return Outcome({MAPPED_KEY: results})
+
+    def _check_condition(self, index: int, params: dict[str, Any]) -> bool | PluginError:
+        condition = self.tasks[index].condition
+        assert condition is not None
+        # A copy: a condition that mutates its argument must not change the step's input.
+        verdict = evaluate(condition, json_copy(params))
+        if isinstance(verdict, BaseException):
+            return PluginError(
+                PluginErrorCode.ExecutionFailed,
+                f"condition of '{self.tasks[index].key}' could not be evaluated: {verdict}",
+            )
+        return verdict
+
+    # --- transitions (lock held) ------------------------------------------------------------
+    def complete(self, index: int, output: dict[str, Any]) -> None:
+        run = self.run
+        task = self.tasks[index]
+        if task.role is Role.SPLITTER:
+            port = task.out_port or "items"
+            if not isinstance(output.get(port), list):
+                error = PluginError(
+                    PluginErrorCode.InvalidParameters,
+                    f"splitter '{task.key}' must return a list under '{port}'",
+                )
+                self._attempt_failed(index, error, retry=False)
+                return
+        control = self.plan.control_out.get(index)
+        if control:
+            failure = self._route(index, output, control)
+            if failure is not None:
+                self._attempt_failed(index, failure, retry=False)
+                return
+        run.outputs[index] = output
+        if self.plan.data == 0:  # DataPolicy.SHARED
+            if self.plan.merge_rank is None:
+                run.shared.update(output)
+            else:
+                merge_shared(self.plan, run.shared, self.writers, run.overlaps, index, output)
+        run.ends[index] = time.time()
+        self.params[index] = None
+        run.completed += 1
+        if task.rollback is not None:
+            run.engine.compensations.record(run, index)
+        if EventKind.TASK_COMPLETED in run.engine.listened:
+            run.post_task(EventKind.TASK_COMPLETED, (run.execution_id, task.key, dict(output)))
+        self.settle(index, _C)
+        self._after_settle()
+
+    def _route(self, index: int, output: dict[str, Any], control: list[Any]) -> PluginError | None:
+        """Activate the Control connections whose condition holds for ``output``."""
+        for target, wire in control:
+            taken = True if wire.condition is None else evaluate(wire.condition, output)
+            if isinstance(taken, BaseException):
+                return PluginError(
+                    PluginErrorCode.ExecutionFailed,
+                    f"condition '{wire.condition_text}' on the connection "
+                    f"'{self.tasks[index].key}' -> '{self.tasks[target].key}' "
+                    f"could not be evaluated: {taken}",
+                )
+            if taken:
+                active = self.active_control[target]
+                if active is None:
+                    active = self.active_control[target] = set()
+                active.add(index)
+        return None
+
+    def _attempt_failed(self, index: int, error: PluginError, *, retry: bool = True) -> None:
+        run = self.run
+        task = self.tasks[index]
+        run.step_progress.pop(index, None)
+        policy = task.retry or _default_policy(task)
+        if (
+            retry
+            and run.retries[index] < policy.max_retries
+            and not run.stopping
+            and policy.retryable(error.code)
+        ):
+            run.retries[index] += 1
+            self.states[index] = _T
+            if run.engine.names.task_retrying:
+                run.post_task(
+                    EventKind.TASK_RETRYING, (run.execution_id, task.key, run.retries[index])
+                )
+            self.retry_timers[index] = run.engine.timers.call_later(
+                policy.delay_s(run.retries[index]), partial(self._on_retry_due, index)
+            )
+            return
+        self._fail(index, error)
+
+    def _fail(self, index: int, error: PluginError) -> None:
+        run = self.run
+        task = self.tasks[index]
+        run.errors[index] = error.message
+        run.ends[index] = time.time()
+        self.params[index] = None
+        run.post_task(EventKind.TASK_FAILED, (run.execution_id, task.key, error.message))
+        if task.critical:
+            self.settle(index, _F, propagate=False)
+            run.abort(
+                RunStatus.FAILED,
+                PluginError(
+                    error.code,
+                    f"{run.engine.names.noun} '{task.key}' failed: {error.message}",
+                    error.details,
+                    error.plugin_id,
+                    {**error.context, "step_id": task.key},
+                ),
+            )
+            return
+        self.settle(index, _F)
+        self._after_settle()
+
+    def settle(self, index: int, state: TaskState, *, propagate: bool = True) -> None:
+        """Mark a task terminal and release successors whose predecessors have all settled."""
+        run = self.run
+        self.states[index] = state
+        if run.step_progress:
+            run.step_progress.pop(index, None)
+        run.settled += 1
+        if propagate:
+            ready: list[int] = []
+            waiting = self.waiting
+            for succ in self.tasks[index].successors:
+                waiting[succ] -= 1
+                if waiting[succ] == 0:
+                    ready.append(succ)
+            if ready:
+                self.release(ready)
+
+    def release(self, candidates: list[int]) -> None:
+        # A worklist, not recursion: skip cascades through 20,000-step chains.
+        plan, tasks, states, waiting = self.plan, self.tasks, self.states, self.waiting
+        stack = list(reversed(candidates))
+        while stack:
+            index = stack.pop()
+            if states[index] != _P:
+                continue
+            if should_run(plan, tasks[index], states, self.active_control[index]):
+                heapq.heappush(self.ready, index)
+                continue
+            states[index] = _S
+            self.run.settled += 1
+            for succ in reversed(tasks[index].successors):
+                waiting[succ] -= 1
+                if waiting[succ] == 0:
+                    stack.append(succ)
+
+    def _after_settle(self) -> None:
+        run = self.run
+        run.update_progress()
+        if not run.maybe_complete():
+            # A drainer or helper of this run loops to take the next task itself.
+            run.spawn(1 if run.is_taker() else 0)
+
+    def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
+        run = self.run
+        with self.lock:
+            if self.states[index] != _R or run.stopping:
+                return
+            run.step_progress[index] = (fraction, message)
+            run.update_progress()
+
+    # --- timers (timer thread) ---------------------------------------------------------------
+    def _on_retry_due(self, index: int) -> None:
+        run = self.run
+        with self.lock:
+            self.retry_timers.pop(index, None)
+            if run.stopping or self.states[index] != _T:
+                return
+            self.states[index] = _P
+            heapq.heappush(self.ready, index)
+            run.spawn(0)
+
+    def _stalled(self) -> None:
+        self.run.spawn(0)
+
+    def _on_deadlines(self, expired: list[tuple[int, StepContext]]) -> None:
+        """(lock held, timer thread) Time out every attempt past its deadline."""
+        run = self.run
+        for index, context in expired:
+            if self.contexts[index] is not context or run.stopping:
+                continue
+            context.cancel()
+            self.contexts[index] = None
+            run.running -= 1  # the hung thread no longer counts against the limit
+            task = self.tasks[index]
+            self._attempt_failed(
+                index,
+                PluginError(
+                    PluginErrorCode.Timeout,
+                    f"{run.engine.names.noun} '{task.key}' timed out after {task.timeout_ms} ms",
+                    plugin_id=task.plugin_id,
+                ),
+            )
+        run.wake_helpers()

@@ -1,0 +1,149 @@
+"""A Streaming node's stage: its bounded inbox, its outlets and its item counters."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from .context import StepContext
+from .plan import Plan, Role, TaskSpec, Wire, WireKind
+
+MAX_ERRORS_KEPT = 20
+
+
+class Stage:
+    __slots__ = (
+        "active",
+        "backlog",
+        "context",
+        "errors",
+        "finished",
+        "fuse_port",
+        "inbox",
+        "items_dropped",
+        "items_failed",
+        "items_in",
+        "items_out",
+        "iterator",
+        "mixed_ports",
+        "open_upstream",
+        "order_blockers",
+        "outgoing",
+        "peak_inbox",
+        "port",
+        "reserved",
+        "scheduled",
+        "source_state",
+        "started",
+        "window",
+    )
+
+    def __init__(self) -> None:
+        self.inbox: deque[Any] = deque()
+        # Outputs beyond the room downstream (a Splitter's fan-out): held here, not pushed
+        # past a channel's capacity; the stage takes no new input until they have moved on.
+        self.backlog: deque[Any] = deque()
+        self.context: StepContext | None = None
+        self.peak_inbox = 0
+        self.port = ""  # where inbox values land when all inputs share one port
+        self.mixed_ports = False  # inbox holds (port, value) pairs instead
+        # Set when the stage's only outlet is a DataFlow from this port: outputs are projected
+        # to that port inside the per-item loop instead of in a second pass.
+        self.fuse_port = ""
+        self.reserved = 0
+        self.outgoing: list[tuple[int, Wire]] = []
+        self.open_upstream = 0
+        self.order_blockers = 0
+        self.active = False
+        self.scheduled = False
+        self.started = False
+        self.finished = False
+        self.iterator: Iterator[Any] | None = None
+        self.source_state = "new"  # new, iterating, polling, exhausted
+        self.items_in = 0
+        self.items_out = 0
+        self.items_dropped = 0
+        self.items_failed = 0
+        self.errors: list[str] = []
+        self.window: list[Any] = []
+
+    def item_failed(self, message: str) -> None:
+        self.items_failed += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(message)
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "items_in": self.items_in,
+            "items_out": self.items_out,
+            "items_dropped": self.items_dropped,
+            "items_failed": self.items_failed,
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The counters a status report shows, the live queue figures included."""
+        return {
+            **self.counters(),
+            "items_queued": len(self.inbox),
+            "items_queued_peak": self.peak_inbox,
+            "item_errors": list(self.errors),
+        }
+
+
+def build_stages(plan: Plan) -> tuple[list[Stage], list[bool]]:
+    """One stage per node, wired along the plan's connections, and which nodes produce the
+    stream (Source nodes and any other node without data inputs)."""
+    tasks = plan.tasks
+    stages = [Stage() for _ in tasks]
+    is_source = [all(w.kind is WireKind.ORDER for w in t.incoming) for t in tasks]
+    for task in tasks:
+        stage = stages[task.index]
+        ports: set[str] = set()
+        sources_seen: set[int] = set()
+        for wire in task.incoming:
+            if wire.kind is WireKind.ORDER:
+                stage.order_blockers += 1
+                continue
+            stages[wire.source].outgoing.append((task.index, wire))
+            ports.add(wire.target_port or task.in_port)
+            if wire.source not in sources_seen:
+                sources_seen.add(wire.source)
+                stage.open_upstream += 1
+        stage.mixed_ports = len(ports) > 1
+        stage.port = next(iter(ports)) if len(ports) == 1 else ""
+    for task in tasks:
+        stage = stages[task.index]
+        if task.role is Role.PLAIN and len(stage.outgoing) == 1:
+            target, wire = stage.outgoing[0]
+            if wire.kind is WireKind.DATA and wire.source_port and not stages[target].mixed_ports:
+                stage.fuse_port = wire.source_port
+    return stages, is_source
+
+
+def deepest_first(tasks: list[TaskSpec]) -> tuple[list[int], list[int]]:
+    """Ready stages run deepest first: draining before producing keeps inboxes short and lets
+    a single thread make progress without spinning on a full source. Returns the order
+    (rank -> index) and each index's rank."""
+    depth = [0] * len(tasks)
+    waiting = [len({w.source for w in t.incoming}) for t in tasks]
+    ready = [t.index for t in tasks if not waiting[t.index]]
+    while ready:
+        index = ready.pop()
+        for succ in tasks[index].successors:
+            depth[succ] = max(depth[succ], depth[index] + 1)
+            waiting[succ] -= 1
+            if not waiting[succ]:
+                ready.append(succ)
+    by_rank = sorted(range(len(tasks)), key=lambda i: (-depth[i], i))
+    rank = [0] * len(tasks)
+    for position, index in enumerate(by_rank):
+        rank[index] = position
+    return by_rank, rank
+
+
+def as_output(item: Any, out_port: str) -> dict[str, Any]:
+    """How a Control condition sees one item: as the node's output dict."""
+    if out_port:
+        return {out_port: item}
+    return item if type(item) is dict else {"value": item}
