@@ -15,7 +15,7 @@ from qtforge_orch import (
     WorkflowExecutionContext,
     WorkflowExecutionStatus,
 )
-from qtforge_orch.testing import HangingPlugin, SignalRecorder
+from qtforge_orch.testing import FakeClock, HangingPlugin, SignalRecorder, wait_until_idle
 
 from .v2_helpers import (
     Code,
@@ -96,7 +96,8 @@ def test_nothing_new_starts_while_paused(
         advanced.node_completed, timeout=5000, check_params_cb=lambda e, n, r: n == "first"
     ):
         gate.release()
-    assert not second_started.wait(0.2), "a node started while the execution was paused"
+    assert wait_until_idle(advanced)
+    assert not second_started.is_set(), "a node started while the execution was paused"
     assert states(advanced, execution_id) == {
         "first": "completed",
         "second": "pending",
@@ -135,7 +136,10 @@ def test_pause_and_resume_in_the_wrong_state(
 
 
 def test_a_retry_that_falls_due_while_paused_waits_for_resume(
-    qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
+    qtbot: Any,
+    advanced: AdvancedPluginOrchestrator,
+    plugins: PluginManager,
+    fake_clock: FakeClock,
 ) -> None:
     first_running = threading.Event()
     fail_now = threading.Event()
@@ -164,8 +168,12 @@ def test_a_retry_that_falls_due_while_paused_waits_for_resume(
         assert advanced.pause_execution(execution_id)
     finally:
         fail_now.set()
-    assert not second_attempt.wait(0.3), "a retry started while the execution was paused"
-    assert states(advanced, execution_id)["flaky"] in ("retrying", "pending")
+    # The failed attempt arms its retry; the retry falls due while the execution is paused.
+    fake_clock.wait_for_timer(0.02)
+    fake_clock.advance(0.02)
+    assert wait_until_idle(advanced)
+    assert not second_attempt.is_set(), "a retry started while the execution was paused"
+    assert states(advanced, execution_id)["flaky"] == "pending"
     assert advanced.resume_execution(execution_id)
     assert advanced.wait_for_execution(execution_id, 5000)
     assert second_attempt.is_set()
@@ -207,8 +215,7 @@ def test_pause_streaming_stops_moving_items(
     finally:
         proceed.set()
     qtbot.waitUntil(lambda: len(received) == 4, timeout=5000)  # the running item finishes
-    stalled = threading.Event()
-    assert not stalled.wait(0.2)  # negative check: give a paused stream time to misbehave
+    assert wait_until_idle(advanced)  # every activation that could run has returned
     assert received == [0, 1, 2, 3]
     sink_status = node_status(advanced, execution_id, "sink")
     assert sink_status["items_in"] == 4 and sink_status["status"] == "running"

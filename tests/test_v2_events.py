@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, WorkflowExecutionStatus
-from qtforge_orch.testing import HangingPlugin, SignalRecorder
+from qtforge_orch.testing import HangingPlugin, SignalRecorder, wait_until_idle
 
 from .v2_helpers import (
     Code,
@@ -216,7 +216,8 @@ def test_events_posted_while_paused_run_after_resume(
         assert advanced.pause_execution(execution_id)
     assert status(advanced, execution_id).status is Status.Paused
     assert advanced.post_event(execution_id, {"n": 7})  # accepted, queued
-    assert not sink.seen.wait(0.2), "an event pass started while paused"
+    assert wait_until_idle(advanced)
+    assert not sink.seen.is_set(), "an event pass started while paused"
     with qtbot.waitSignal(advanced.workflow_resumed, timeout=5000):
         assert advanced.resume_execution(execution_id)
     assert sink.seen.wait(5)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, WorkflowExecutionStatus
-from qtforge_orch.testing import HangingPlugin
+from qtforge_orch.testing import HangingPlugin, wait_until_idle
 
 from .v2_helpers import (
     Code,
@@ -19,7 +19,7 @@ from .v2_helpers import (
     conn,
     control,
     fn,
-        node,
+    node,
     node_status,
     register,
     run_to_end,
@@ -82,7 +82,8 @@ def test_sequential_never_starts_a_second_node_while_one_runs(
     register(advanced, workflow("seq2", Mode.Sequential, [node("a"), node("b")]))
     execution_id = start(advanced, "seq2")
     assert gate.entered.wait(5)
-    assert not b_started.wait(0.2), "Sequential started an independent node concurrently"
+    assert wait_until_idle(advanced, busy=1)  # only the gated node holds a thread
+    assert not b_started.is_set(), "Sequential started an independent node concurrently"
     assert states(advanced, execution_id) == {"a": "running", "b": "pending"}
     gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
@@ -158,7 +159,8 @@ def test_parallel_respects_global_max_concurrency(
     execution_id = start(advanced, "limited")
     try:
         assert two_in.wait(5)
-        assert not third_in.wait(0.2), "a third node started past max_concurrency=2"
+        assert wait_until_idle(advanced, busy=2)
+        assert not third_in.is_set(), "a third node started past max_concurrency=2"
     finally:
         release.set()
     assert advanced.wait_for_execution(execution_id, 5000)
@@ -540,7 +542,8 @@ def test_dependency_edges_order_without_passing_data(
     )
     execution_id = start(advanced, "dep", {"run": 7})
     assert gate.entered.wait(5)
-    assert not b_started.wait(0.2), "b started before its Dependency predecessor ended"
+    assert wait_until_idle(advanced, busy=1)
+    assert not b_started.is_set(), "b started before its Dependency predecessor ended"
     gate.release()
     assert advanced.wait_for_execution(execution_id, 5000)
     ctx = status(advanced, execution_id)

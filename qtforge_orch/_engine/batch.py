@@ -17,16 +17,14 @@ from .._jsoncopy import json_copy
 from .attempts import AdaptiveLimit, Deadlines
 from .context import StepContext
 from .dataflow import (
-    MAPPED_KEY,
     build_params,
     collect_result,
-    deliver,
     fan_out_items,
     merge_shared,
     should_run,
 )
 from .events import EventKind
-from .invoke import Outcome, evaluate
+from .gates import call_mapped, check_condition, route_control
 from .plan import Role, TaskSpec, TaskState
 from .retry import RetryPolicy
 from .status import RunStatus
@@ -196,11 +194,11 @@ class BatchScheduler:
         if context is None:
             with lock:
                 params = self._params_for(index)
-            verdict = self._check_condition(index, params)
+            verdict = check_condition(task, params)
             with lock:
                 if self.states[index] != _R or run.stopping:
                     run.running -= 1
-                    run.wake_helpers()
+                    run.workers.wake_helpers()
                     return
                 if verdict is not True:
                     run.running -= 1
@@ -209,11 +207,16 @@ class BatchScheduler:
                         self._after_settle()
                     else:
                         self._fail(index, verdict)
-                    run.wake_helpers()
+                    run.workers.wake_helpers()
                     return
                 params, context = self._begin_attempt(index)
         started = time.perf_counter()
-        outcome = self._invoke(task, params, context)
+        if task.fan_out is None:
+            outcome = self.invoke(task, params, context)
+        else:
+            with lock:
+                items = fan_out_items(task, run.outputs)
+            outcome = call_mapped(self.invoke, task, params, context, items)
         with lock:
             if self.contexts[index] is not context:
                 return  # timed out or cancelled meanwhile: the late result is discarded
@@ -227,36 +230,7 @@ class BatchScheduler:
             else:
                 assert outcome.error is not None
                 self._attempt_failed(index, outcome.error)
-            run.wake_helpers()
-
-    def _invoke(self, task: TaskSpec, params: dict[str, Any], context: StepContext) -> Outcome:
-        if task.fan_out is None:
-            return self.invoke(task, params, context)
-        with self.lock:
-            items = fan_out_items(task, self.run.outputs)
-        results: list[Any] = []
-        for item in items:
-            if context.is_cancelled():
-                return Outcome(error=PluginError(PluginErrorCode.OperationCancelled, "cancelled"))
-            item_params = dict(params)
-            deliver(item_params, item, "", task.fan_out.target_port)
-            outcome = self.invoke(task, item_params, context)
-            if not outcome.ok:
-                return outcome
-            results.append(outcome.output)
-        return Outcome({MAPPED_KEY: results})
-
-    def _check_condition(self, index: int, params: dict[str, Any]) -> bool | PluginError:
-        condition = self.tasks[index].condition
-        assert condition is not None
-        # A copy: a condition that mutates its argument must not change the step's input.
-        verdict = evaluate(condition, json_copy(params))
-        if isinstance(verdict, BaseException):
-            return PluginError(
-                PluginErrorCode.ExecutionFailed,
-                f"condition of '{self.tasks[index].key}' could not be evaluated: {verdict}",
-            )
-        return verdict
+            run.workers.wake_helpers()
 
     # --- transitions (lock held) ------------------------------------------------------------
     def complete(self, index: int, output: dict[str, Any]) -> None:
@@ -273,7 +247,7 @@ class BatchScheduler:
                 return
         control = self.plan.control_out.get(index)
         if control:
-            failure = self._route(index, output, control)
+            failure = route_control(self.tasks, index, output, control, self.active_control)
             if failure is not None:
                 self._attempt_failed(index, failure, retry=False)
                 return
@@ -292,24 +266,6 @@ class BatchScheduler:
             run.post_task(EventKind.TASK_COMPLETED, (run.execution_id, task.key, dict(output)))
         self.settle(index, _C)
         self._after_settle()
-
-    def _route(self, index: int, output: dict[str, Any], control: list[Any]) -> PluginError | None:
-        """Activate the Control connections whose condition holds for ``output``."""
-        for target, wire in control:
-            taken = True if wire.condition is None else evaluate(wire.condition, output)
-            if isinstance(taken, BaseException):
-                return PluginError(
-                    PluginErrorCode.ExecutionFailed,
-                    f"condition '{wire.condition_text}' on the connection "
-                    f"'{self.tasks[index].key}' -> '{self.tasks[target].key}' "
-                    f"could not be evaluated: {taken}",
-                )
-            if taken:
-                active = self.active_control[target]
-                if active is None:
-                    active = self.active_control[target] = set()
-                active.add(index)
-        return None
 
     def _attempt_failed(self, index: int, error: PluginError, *, retry: bool = True) -> None:
         run = self.run
@@ -397,7 +353,7 @@ class BatchScheduler:
         run.update_progress()
         if not run.maybe_complete():
             # A drainer or helper of this run loops to take the next task itself.
-            run.spawn(1 if run.is_taker() else 0)
+            run.workers.spawn(1 if run.workers.is_taker() else 0)
 
     def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
         run = self.run
@@ -416,10 +372,10 @@ class BatchScheduler:
                 return
             self.states[index] = _P
             heapq.heappush(self.ready, index)
-            run.spawn(0)
+            run.workers.spawn(0)
 
     def _stalled(self) -> None:
-        self.run.spawn(0)
+        self.run.workers.spawn(0)
 
     def _on_deadlines(self, expired: list[tuple[int, StepContext]]) -> None:
         """(lock held, timer thread) Time out every attempt past its deadline."""
@@ -439,4 +395,4 @@ class BatchScheduler:
                     plugin_id=task.plugin_id,
                 ),
             )
-        run.wake_helpers()
+        run.workers.wake_helpers()

@@ -233,7 +233,7 @@ class Engine:
         if self.in_owner_thread():
             self.pump.wait_until(run.done)
         else:
-            run.help_until_done()
+            run.workers.help_until_done()
 
     def wait_for(self, execution_id: str, timeout_ms: int | None = None) -> bool:
         """Block until an execution ended (delivering signals in the owner thread); False on
@@ -248,7 +248,7 @@ class Engine:
         deadline = None if timeout_ms is None else time.monotonic() + max(0, timeout_ms) / 1000.0
         if not self.in_owner_thread():
             # Help run it: the caller may be a pool worker the execution needs.
-            return run.help_until_done(deadline)
+            return run.workers.help_until_done(deadline)
         return self.pump.wait_until(run.done, deadline)
 
     def wait_event(self, done: threading.Event) -> None:

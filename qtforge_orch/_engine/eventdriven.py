@@ -188,7 +188,7 @@ class EventScheduler:
                 if iterator is not None and index not in self._feeding:
                     self._feed_later(index)
             run.maybe_complete()
-            run.wake_helpers()
+            run.workers.wake_helpers()
 
     def _record_pass(self, child: Run, mapping: list[int]) -> None:
         run = self.run

@@ -10,21 +10,15 @@ Nothing calls out under the lock, by construction: callbacks, future resolution,
 hooks and starting or cancelling other runs go through ``lock.later`` and run on release
 (``guard.RunLock``); plugin calls happen in ``Scheduler.work``, which the shell calls with the
 lock released; events go to the pump, which delivers them in the owner thread.
-
-Any thread may advance a run: pool drainers run ready work back to back (one dispatch per
-burst, not per task), the timer thread fires retries and timeouts, and a thread that waits
-synchronously helps run work itself, so nested synchronous executions cannot starve a small
-pool.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
 from .batch import BatchScheduler
@@ -32,8 +26,9 @@ from .context import StepContext
 from .events import Event, EventKind
 from .guard import RunLock
 from .plan import Plan, ScheduleKind, TaskState
-from .schedulers import scheduler_for
+from .schedulers import Scheduler, SchedulerFactory, scheduler_for
 from .status import RunStatus, SignalNames
+from .workers import Workers
 
 if TYPE_CHECKING:
     from .compensation import Compensation
@@ -44,63 +39,11 @@ _R = TaskState.Running
 _X = TaskState.Cancelled
 _T = TaskState.Retrying
 
-_taker = threading.local()
-
 PROGRESS_STEP = 0.01
-YIELD_EVERY_S = 0.001
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class Scheduler(Protocol):
-    """What runs when inside one run. Methods marked (lock held) are called with the shell's
-    lock held and must not call user code; ``work`` is called without it."""
-
-    def begin(self) -> None:
-        """(lock held) Queue the first work."""
-
-    def take(self) -> Any:
-        """(lock held) The next unit of work for a drainer, or None."""
-
-    def work(self, taken: Any) -> None:
-        """Do one unit of work from ``take`` (plugin calls happen here, lock released)."""
-
-    def capacity(self) -> int:
-        """(lock held) How many units may run at once now."""
-
-    def spawned(self) -> None:
-        """(lock held) Drainers were asked for while work waits (the batch stall guard)."""
-
-    def work_done(self) -> bool:
-        """(lock held) Nothing is left to run: the execution may complete."""
-
-    def final_result(self) -> dict[str, Any]:
-        """(lock held) The execution completes: its result."""
-
-    def abort(self, final_status: str, error: PluginError) -> bool:
-        """(lock held) Stop and cancel in-flight work. True when the scheduler finishes the run
-        itself later, with ``final_status`` and ``error`` (EventDriven: once its passes have
-        ended)."""
-
-    def paused(self) -> None:
-        """(lock held) The run was paused."""
-
-    def resumed(self) -> None:
-        """(lock held) The run was resumed."""
-
-    def finished(self) -> None:
-        """(lock held) The run ended: let go of timers."""
-
-    def task_extras(self) -> list[dict[str, Any]] | None:
-        """(lock held) Mode-specific per-task figures for status reports."""
-
-    def run_extras(self) -> dict[str, Any]:
-        """(lock held) Mode-specific execution-level figures for status reports."""
-
-
-SchedulerFactory = Callable[["Run"], Scheduler]
 
 
 class Run:
@@ -134,9 +77,7 @@ class Run:
         self.step_progress: dict[int, tuple[float, str]] = {}
         self.ready: list[int] = []  # the scheduler's heap of ready work
         self.running = 0  # units of work taken and not yet given back
-        self._starting = 0  # drainers submitted that have not taken work yet
         self.limit = plan.max_concurrency or engine.executor.max_threads()
-        self._helpers = 0  # threads blocked in help_until_done, the only waiters on ``lock``
         self.shared: dict[str, Any] = dict(initial_data)
         self.overlaps: dict[str, list[int]] = {}  # key -> tasks that wrote it, merged in rank
         self.status = RunStatus.PENDING
@@ -172,6 +113,7 @@ class Run:
         if scheduler is None:
             scheduler = scheduler_for(plan.schedule)
         self.scheduler: Scheduler = scheduler(self)
+        self.workers = Workers(self)
 
     def new_child(self, plan: Plan, data: dict[str, Any], seed: dict[str, Any] | None) -> Run:
         """A pass of an EventDriven execution: a batch run of ``plan`` sharing this run's id;
@@ -207,7 +149,7 @@ class Run:
                     self.plan.timeout_ms / 1000.0, self._on_workflow_timeout
                 )
             self.scheduler.begin()
-            self.spawn(0)
+            self.workers.spawn(0)
             self.maybe_complete()
 
     def on_finish(self, callback: Callable[[Run], None]) -> None:
@@ -274,7 +216,7 @@ class Run:
             if self.engine.names.resumed and not self.is_child:
                 self.post(EventKind.RESUMED, (self.execution_id,))
             self.scheduler.resumed()
-            self.spawn(0)
+            self.workers.spawn(0)
             return None
 
     def _state_error(self, action: str, needed: str) -> PluginError:
@@ -283,81 +225,6 @@ class Run:
             f"cannot {action} execution '{self.execution_id}': it is {self.status}, not {needed}",
             context={"execution_id": self.execution_id, "status": self.status},
         )
-
-    # --- drainers and helpers -------------------------------------------------------------
-    def drain(self) -> None:
-        """Pool entry point: do ready work back to back until none can start."""
-        previous = getattr(_taker, "run", None)
-        _taker.run = self
-        take, work, lock = self.scheduler.take, self.scheduler.work, self.lock
-        try:
-            with lock:
-                self._starting -= 1
-                taken = take()
-            pump = self.engine.pump
-            yielded = time.perf_counter()
-            while taken is not None:
-                work(taken)
-                now = time.perf_counter()
-                if pump.draining or now - yielded > YIELD_EVERY_S:
-                    # A drainer on a run of tiny steps would keep the GIL for whole switch
-                    # intervals at a time; handing it over keeps the GUI thread's timers and
-                    # signal delivery on time (issue #4, B6).
-                    time.sleep(0)
-                    yielded = now
-                with lock:
-                    taken = take()
-        finally:
-            _taker.run = previous
-
-    def help_until_done(self, deadline: float | None = None) -> bool:
-        """Used by a non-GUI thread waiting synchronously: run this run's work meanwhile
-        (so a pool worker waiting on a nested execution cannot starve it). ``deadline`` is a
-        ``time.monotonic()`` value; returns whether the run ended."""
-        previous = getattr(_taker, "run", None)
-        _taker.run = self
-        take, work = self.scheduler.take, self.scheduler.work
-        try:
-            while True:
-                with self.lock:
-                    taken = take()
-                    while taken is None:
-                        if self.done.is_set():
-                            return True
-                        wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
-                        if wait <= 0:
-                            return False
-                        self._helpers += 1
-                        try:
-                            self.lock.wait(wait)
-                        finally:
-                            self._helpers -= 1
-                        taken = take()
-                work(taken)
-        finally:
-            _taker.run = previous
-
-    def is_taker(self) -> bool:
-        """Whether this thread is a drainer or helper of this run (it takes the next work
-        itself, so one fewer drainer is needed)."""
-        return getattr(_taker, "run", None) is self
-
-    def wake_helpers(self) -> None:
-        if self._helpers:
-            self.lock.notify_all()
-
-    def spawn(self, self_takers: int) -> None:
-        """(lock held) Submit drainers for ready work, up to the scheduler's capacity."""
-        if self.status != RunStatus.RUNNING or self.stopping:
-            return
-        free = self.scheduler.capacity() - self.running - self._starting
-        wanted = min(len(self.ready), free) - self_takers
-        for _ in range(max(0, wanted)):
-            self._starting += 1
-            self.engine.executor.submit(self.drain)
-        if self.ready:
-            self.wake_helpers()
-            self.scheduler.spawned()
 
     # --- progress and completion (lock held) -----------------------------------------------
     def update_progress(self) -> None:
@@ -396,7 +263,7 @@ class Run:
         for context in self.long_contexts:
             context.cancel()
         self.error = error
-        self.wake_helpers()
+        self.workers.wake_helpers()
         if self.scheduler.abort(final_status, error):
             return
         pending = self.engine.compensations.claim_for_run(self)
@@ -443,7 +310,7 @@ class Run:
     def _mark_done(self) -> None:
         self.done.set()
         with self.lock:
-            self.wake_helpers()
+            self.workers.wake_helpers()
 
     def _post_terminal(self, final_status: str, error: PluginError | None) -> None:
         if final_status == RunStatus.COMPLETED:

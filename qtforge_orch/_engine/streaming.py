@@ -131,15 +131,15 @@ class StreamScheduler:
             stage.active = False
             run.running -= 1
             if run.stopping:
-                run.wake_helpers()
+                run.workers.wake_helpers()
                 return
             self._emit(index, stage, produced, from_source=is_source)
             if failure is not None:
                 self._stage_failed(index, failure)
             else:
                 self._reschedule(index, is_source)
-            run.spawn(1)
-            run.wake_helpers()
+            run.workers.spawn(1)
+            run.workers.wake_helpers()
 
     # --- scheduling and delivery (lock held) ----------------------------------------------------
     def _schedule(self, index: int) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._clock import FakeClock
+    from ._idle import wait_until_idle
     from ._recorder import Emission, SignalRecorder, signal_names
     from .plugins import (
         CallLog,
@@ -42,6 +43,7 @@ _WHERE = {
     "SlowPlugin": ".plugins",
     "StreamingSource": ".plugins",
     "function_plugin": ".plugins",
+    "wait_until_idle": "._idle",
 }
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "StreamingSource",
     "function_plugin",
     "signal_names",
+    "wait_until_idle",
 ]
 
 

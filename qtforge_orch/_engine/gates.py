@@ -1,0 +1,76 @@
+"""What decides whether a batch task runs and what it is called with: its condition, the
+Control connections its output activates, and a mapped task's per-item calls. Conditions may
+be user code, so they are evaluated through ``invoke.evaluate``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .._errors import PluginError, PluginErrorCode
+from .._jsoncopy import json_copy
+from .context import StepContext
+from .dataflow import MAPPED_KEY, deliver
+from .invoke import Outcome, evaluate
+from .plan import TaskSpec, Wire
+
+Invoke = Callable[[TaskSpec, dict[str, Any], StepContext], Outcome]
+
+
+def check_condition(task: TaskSpec, params: dict[str, Any]) -> bool | PluginError:
+    """Whether ``task`` runs with ``params``, or why its condition could not say."""
+    assert task.condition is not None
+    # A copy: a condition that mutates its argument must not change the step's input.
+    verdict = evaluate(task.condition, json_copy(params))
+    if isinstance(verdict, BaseException):
+        return PluginError(
+            PluginErrorCode.ExecutionFailed,
+            f"condition of '{task.key}' could not be evaluated: {verdict}",
+        )
+    return verdict
+
+
+def route_control(
+    tasks: list[TaskSpec],
+    index: int,
+    output: dict[str, Any],
+    control: list[tuple[int, Wire]],
+    active_control: list[set[int] | None],
+) -> PluginError | None:
+    """Activate the Control connections from ``index`` whose condition holds for its output."""
+    for target, wire in control:
+        taken = True if wire.condition is None else evaluate(wire.condition, output)
+        if isinstance(taken, BaseException):
+            return PluginError(
+                PluginErrorCode.ExecutionFailed,
+                f"condition '{wire.condition_text}' on the connection "
+                f"'{tasks[index].key}' -> '{tasks[target].key}' could not be evaluated: {taken}",
+            )
+        if taken:
+            active = active_control[target]
+            if active is None:
+                active = active_control[target] = set()
+            active.add(index)
+    return None
+
+
+def call_mapped(
+    invoke: Invoke,
+    task: TaskSpec,
+    params: dict[str, Any],
+    context: StepContext,
+    items: list[Any],
+) -> Outcome:
+    """A node fed by a Splitter: one call per item, the results in order under ``items``."""
+    assert task.fan_out is not None
+    results: list[Any] = []
+    for item in items:
+        if context.is_cancelled():
+            return Outcome(error=PluginError(PluginErrorCode.OperationCancelled, "cancelled"))
+        item_params = dict(params)
+        deliver(item_params, item, "", task.fan_out.target_port)
+        outcome = invoke(task, item_params, context)
+        if not outcome.ok:
+            return outcome
+        results.append(outcome.output)
+    return Outcome({MAPPED_KEY: results})

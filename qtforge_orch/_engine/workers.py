@@ -1,0 +1,107 @@
+"""The threads that advance a run: pool drainers and synchronous waiters that help.
+
+Any thread may advance a run: pool drainers do ready work back to back (one dispatch per
+burst, not per task), the timer thread fires retries and timeouts, and a thread that waits
+synchronously helps do the work itself, so nested synchronous executions cannot starve a
+small pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from .status import RunStatus
+
+if TYPE_CHECKING:
+    from .run import Run
+
+_taker = threading.local()
+
+YIELD_EVERY_S = 0.001
+
+
+class Workers:
+    """A run's drainers and helpers; counters guarded by the run's lock."""
+
+    __slots__ = ("_helpers", "_run", "_starting")
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._starting = 0  # drainers submitted that have not taken work yet
+        self._helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
+
+    def drain(self) -> None:
+        """Pool entry point: do ready work back to back until none can start."""
+        previous = getattr(_taker, "run", None)
+        _taker.run = self._run
+        take, work, lock = self._run.scheduler.take, self._run.scheduler.work, self._run.lock
+        try:
+            with lock:
+                self._starting -= 1
+                taken = take()
+            pump = self._run.engine.pump
+            yielded = time.perf_counter()
+            while taken is not None:
+                work(taken)
+                now = time.perf_counter()
+                if pump.draining or now - yielded > YIELD_EVERY_S:
+                    # A drainer on a run of tiny steps would keep the GIL for whole switch
+                    # intervals at a time; handing it over keeps the GUI thread's timers and
+                    # signal delivery on time (issue #4, B6).
+                    time.sleep(0)
+                    yielded = now
+                with lock:
+                    taken = take()
+        finally:
+            _taker.run = previous
+
+    def help_until_done(self, deadline: float | None = None) -> bool:
+        """Used by a non-GUI thread waiting synchronously: run this run's work meanwhile
+        (so a pool worker waiting on a nested execution cannot starve it). ``deadline`` is a
+        ``time.monotonic()`` value; returns whether the run ended."""
+        previous = getattr(_taker, "run", None)
+        _taker.run = self._run
+        take, work = self._run.scheduler.take, self._run.scheduler.work
+        try:
+            while True:
+                with self._run.lock:
+                    taken = take()
+                    while taken is None:
+                        if self._run.done.is_set():
+                            return True
+                        wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+                        if wait <= 0:
+                            return False
+                        self._helpers += 1
+                        try:
+                            self._run.lock.wait(wait)
+                        finally:
+                            self._helpers -= 1
+                        taken = take()
+                work(taken)
+        finally:
+            _taker.run = previous
+
+    def is_taker(self) -> bool:
+        """Whether this thread is a drainer or helper of this run (it takes the next work
+        itself, so one fewer drainer is needed)."""
+        return getattr(_taker, "run", None) is self._run
+
+    def wake_helpers(self) -> None:
+        if self._helpers:
+            self._run.lock.notify_all()
+
+    def spawn(self, self_takers: int) -> None:
+        """(lock held) Submit drainers for ready work, up to the scheduler's capacity."""
+        if self._run.status != RunStatus.RUNNING or self._run.stopping:
+            return
+        free = self._run.scheduler.capacity() - self._run.running - self._starting
+        wanted = min(len(self._run.ready), free) - self_takers
+        for _ in range(max(0, wanted)):
+            self._starting += 1
+            self._run.engine.executor.submit(self.drain)
+        if self._run.ready:
+            self.wake_helpers()
+            self._run.scheduler.spawned()
