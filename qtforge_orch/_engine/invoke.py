@@ -207,17 +207,34 @@ def map_values_to_port(
                     tally.items_out += 1
 
 
-def map_params(
+def map_items(
     call: PluginCall,
-    params_list: list[dict[str, Any]],
+    values: list[Any],
+    port: str,
+    default_port: str,
+    base: dict[str, Any],
     produced: list[Any],
     tally: ItemTally,
     task: TaskSpec,
     *,
-    splitter: bool,
+    mixed: bool,
 ) -> None:
-    """Each prepared parameter dict; a Splitter's lists are expanded into items."""
-    for params in params_list:
+    """The general per-item loop: each value on its port (``(port, value)`` pairs when
+    ``mixed``) over the node's configuration ``base``; a Splitter's lists are expanded into
+    items. Parameters are built and the plugin called in one pass, item by item."""
+    splitter = task.role is Role.SPLITTER
+    for value in values:
+        if mixed:
+            item_port, value = value
+            key = item_port or default_port
+        else:
+            key = port
+        if key:
+            params = {**base, key: value} if base else {key: value}
+        elif type(value) is dict:
+            params = {**base, **value} if base else dict(value)
+        else:
+            params = {**base, "value": value} if base else {"value": value}
         try:
             out = call(params)
         except BaseException as exc:

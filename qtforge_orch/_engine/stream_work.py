@@ -132,13 +132,16 @@ def process(run: Run, task: TaskSpec, stage: Stage, batch: list[Any]) -> Produce
             else:
                 invoke.map_values(call, stage.port, chunk, produced, stage, task)
         else:
-            invoke.map_params(
+            invoke.map_items(
                 call,
-                _item_params(task, stage, base, chunk),
+                chunk,
+                stage.port,
+                task.in_port,
+                base,
                 produced,
                 stage,
                 task,
-                splitter=task.role is Role.SPLITTER,
+                mixed=stage.mixed_ports,
             )
         start += len(chunk)
         now = perf_counter()
@@ -151,29 +154,6 @@ def process(run: Run, task: TaskSpec, stage: Stage, batch: list[Any]) -> Produce
         stage.inbox.extendleft(reversed(batch[start:]))
         stage.items_in -= total - start
     return produced, None
-
-
-def _item_params(
-    task: TaskSpec, stage: Stage, base: dict[str, Any], chunk: list[Any]
-) -> list[dict[str, Any]]:
-    """Each item's parameters: its value on its port over the node's configuration."""
-    port = stage.port
-    mixed = stage.mixed_ports
-    params_list: list[dict[str, Any]] = []
-    for value in chunk:
-        if mixed:
-            item_port, value = value
-            key = item_port or task.in_port
-        else:
-            key = port
-        if key:
-            params = {**base, key: value} if base else {key: value}
-        elif type(value) is dict:
-            params = {**base, **value} if base else dict(value)
-        else:
-            params = {**base, "value": value} if base else {"value": value}
-        params_list.append(params)
-    return params_list
 
 
 def aggregate(run: Run, task: TaskSpec, stage: Stage, batch: list[Any]) -> list[Any]:
