@@ -26,7 +26,9 @@ from .dataflow import (
 from .events import EventKind
 from .gates import call_mapped, check_condition, route_control
 from .plan import Role, TaskSpec, TaskState
+from .resumed import restore_task
 from .retry import RetryPolicy
+from .scheduler_base import SchedulerDefaults
 from .status import RunStatus
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ def _default_policy(task: TaskSpec) -> RetryPolicy:
     return RetryPolicy(task.max_retries, task.retry_delay_ms)
 
 
-class BatchScheduler:
+class BatchScheduler(SchedulerDefaults):
     """Schedules one run's task attempts (see ``run.Scheduler`` for the contract)."""
 
     def __init__(self, run: Run, seed: dict[str, Any] | None = None) -> None:
@@ -67,6 +69,10 @@ class BatchScheduler:
         self.invoke = run.engine.invoke
         # An EventDriven pass: the trigger (task 0) starts Completed with the event.
         self.seed = seed
+        # A resumed execution: tasks that completed before start Completed with their output.
+        resume = run.resume_seed
+        self.restored = resume.outputs if resume is not None else None
+        self.rollbacks_done = resume.rollbacks_done if resume is not None else set()
 
     # --- the Scheduler surface (lock held unless said otherwise) ----------------------------
     def begin(self) -> None:
@@ -109,23 +115,11 @@ class BatchScheduler:
         run.cancel_unsettled()
         return False
 
-    def paused(self) -> None:
-        return None
-
-    def resumed(self) -> None:
-        return None
-
     def finished(self) -> None:
         # Timers hold the run through their callbacks: let go of it now, not at their deadline.
         self.deadlines.clear()
         self.limit.stop()
         self.params = [None] * len(self.params)
-
-    def task_extras(self) -> list[dict[str, Any]] | None:
-        return None
-
-    def run_extras(self) -> dict[str, Any]:
-        return {}
 
     # --- taking work ---------------------------------------------------------------------
     def take(self) -> Any:
@@ -180,6 +174,8 @@ class BatchScheduler:
         self.limit.attempt_started()
         if not run.retries[index]:
             run.starts[index] = time.time()
+            if run.journal is not None:
+                run.note(index, "started")
             run.post_task(EventKind.TASK_STARTED, (run.execution_id, task.key))
         if task.timeout_ms:
             self.deadlines.add(index, task.timeout_ms / 1000.0, context)
@@ -203,6 +199,8 @@ class BatchScheduler:
                 if verdict is not True:
                     run.running -= 1
                     if verdict is False:
+                        if run.journal is not None:
+                            run.note(index, "skipped")
                         self.settle(index, _S)
                         self._after_settle()
                     else:
@@ -262,6 +260,8 @@ class BatchScheduler:
         run.completed += 1
         if task.rollback is not None:
             run.engine.compensations.record(run, index)
+        if run.journal is not None:
+            run.note(index, "completed", output=output)
         if EventKind.TASK_COMPLETED in run.engine.listened:
             run.post_task(EventKind.TASK_COMPLETED, (run.execution_id, task.key, dict(output)))
         self.settle(index, _C)
@@ -280,6 +280,8 @@ class BatchScheduler:
         ):
             run.retries[index] += 1
             self.states[index] = _T
+            if run.journal is not None:
+                run.note(index, "retrying", error=error.message)
             if run.engine.names.task_retrying:
                 run.post_task(
                     EventKind.TASK_RETRYING, (run.execution_id, task.key, run.retries[index])
@@ -296,6 +298,8 @@ class BatchScheduler:
         run.errors[index] = error.message
         run.ends[index] = time.time()
         self.params[index] = None
+        if run.journal is not None:
+            run.note(index, "failed", error=error.message)
         run.post_task(EventKind.TASK_FAILED, (run.execution_id, task.key, error.message))
         if task.critical:
             self.settle(index, _F, propagate=False)
@@ -339,10 +343,15 @@ class BatchScheduler:
             if states[index] != _P:
                 continue
             if should_run(plan, tasks[index], states, self.active_control[index]):
+                if self.restored is not None and index in self.restored:
+                    restore_task(self, index, stack)
+                    continue
                 heapq.heappush(self.ready, index)
                 continue
             states[index] = _S
             self.run.settled += 1
+            if self.run.journal is not None:
+                self.run.note(index, "skipped")
             for succ in reversed(tasks[index].successors):
                 waiting[succ] -= 1
                 if waiting[succ] == 0:

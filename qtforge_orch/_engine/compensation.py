@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -140,6 +141,15 @@ class _Chain:
 
     def _record(self, item: Compensation, error: PluginError | None) -> None:
         self._position += 1
+        run = item.run
+        if run.journal is not None:
+            run.journal.rollback_recorded(
+                run.execution_id,
+                run.plan.tasks[item.index].key,
+                error is None,
+                None if error is None else error.message,
+                time.time(),
+            )
         if error is None:
             item.status = "completed"
         else:

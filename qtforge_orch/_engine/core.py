@@ -20,6 +20,7 @@ from .compensation import CompensationLedger
 from .context import StepContext
 from .events import Dispatch, EventKind, EventPump
 from .invoke import Outcome, PluginLookup, call_plugin
+from .journaling import JournalEntry, JournalSink, ResumeSeed
 from .lane import ControlLane, shared_lane
 from .plan import Plan, TaskSpec
 from .run import Run
@@ -158,6 +159,8 @@ class Engine:
         self._history_limit = history_limit
         # Where non-thread steps run (process pool, Dask): built on first use.
         self.executors = executor_kinds.ExecutorSet(plugins)
+        # Durable executions (issue #12): set by attach_journal.
+        self.journal: JournalSink | None = None
         self.invoke: Callable[[TaskSpec, dict[str, Any], StepContext], Outcome] = (
             self._invoke_plugin
         )
@@ -171,14 +174,38 @@ class Engine:
         initial_data: dict[str, Any],
         *,
         transaction_id: str | None = None,
+        journal_entry: JournalEntry | None = None,
+        resume: ResumeSeed | None = None,
     ) -> Run:
         number = next(self._ids)
         self._issued = number
         execution_id = f"{self._id_base}{number:06d}"
-        run = Run(self, plan, execution_id, initial_data, transaction_id=transaction_id)
+        run = Run(
+            self,
+            plan,
+            execution_id,
+            initial_data,
+            transaction_id=transaction_id,
+            journal_entry=journal_entry if self.journal is not None else None,
+            resume=resume,
+        )
         with self._lock:
             self._active[run.execution_id] = run
         return run
+
+    def attach_journal(self, journal: JournalSink) -> None:
+        """Journal every execution from now on; events wait for their record's commit."""
+        self.journal = journal
+        pump = self.pump
+        pump.set_gate(journal.committed_seq, journal.flush)
+        pump_ref = weakref.ref(pump)
+
+        def committed(_seq: int) -> None:
+            alive = pump_ref()
+            if alive is not None:
+                alive.wake_for_commit()
+
+        journal.add_commit_listener(committed)
 
     def discard(self, run: Run) -> None:
         """Forget a run that was created but never started."""

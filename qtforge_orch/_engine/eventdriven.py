@@ -20,6 +20,7 @@ from . import invoke
 from .context import StepContext
 from .events import EventKind
 from .plan import Role, TaskSpec, TaskState
+from .scheduler_base import SchedulerDefaults
 from .status import RunStatus
 from .triggers import WHOLE_GRAPH, trigger_plans
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .run import Run
 
 
-class EventScheduler:
+class EventScheduler(SchedulerDefaults):
     """Schedules one EventDriven run's passes and sources (see ``run.Scheduler``)."""
 
     def __init__(self, run: Run) -> None:
@@ -74,9 +75,6 @@ class EventScheduler:
     def capacity(self) -> int:
         return self.run.limit
 
-    def spawned(self) -> None:
-        return None
-
     def work_done(self) -> bool:
         if self._endless or self._feeders or self.pending or self.children:
             return False
@@ -110,9 +108,6 @@ class EventScheduler:
         for child in list(self.children):
             self.lock.later(child.resume)
         self._start_children()
-
-    def finished(self) -> None:
-        return None
 
     def task_extras(self) -> list[dict[str, Any]]:
         return [{"runs": runs} for runs in self.runs]

@@ -44,6 +44,8 @@ class Event(NamedTuple):
     args: tuple[Any, ...]
     execution_id: str
     terminal: bool = False
+    # The journal record this event reports (0: none); delivered only once it is committed.
+    seq: int = 0
 
 
 Dispatch = Callable[[EventKind, tuple[Any, ...]], None]
@@ -74,6 +76,19 @@ class EventPump(QObject):
         self._resume.setInterval(0)
         self._resume.timeout.connect(self._on_wake)
         self._call.connect(self._run_call, Qt.ConnectionType.QueuedConnection)
+        # Durable executions: events wait until the journal has committed their record.
+        self._committed: Callable[[], int] | None = None
+        self._flush_journal: Callable[[float | None], bool] | None = None
+
+    def set_gate(self, committed: Callable[[], int], flush: Callable[[float | None], bool]) -> None:
+        """Deliver an event only once ``committed()`` has reached its ``seq``."""
+        self._flush_journal = flush
+        self._committed = committed
+
+    def wake_for_commit(self) -> None:
+        """(any thread) The journal committed more: events held for it may go."""
+        if not self._closed and self._events:
+            self._request_wake()
 
     # --- any thread -------------------------------------------------------------------
     def close(self) -> None:
@@ -138,9 +153,15 @@ class EventPump(QObject):
     def _drain(self, budget_s: float | None) -> None:
         deadline = None if budget_s is None else time.monotonic() + budget_s
         events = self._events
+        committed = self._committed
         while True:
             try:
                 event = events.popleft()
+                if event.seq and committed is not None and event.seq > committed():
+                    events.appendleft(event)
+                    if self._hold_for_commit(event.seq):
+                        return
+                    continue
             except IndexError:
                 with self._cond:
                     if events:
@@ -167,6 +188,19 @@ class EventPump(QObject):
         for execution_id, value in progress.items():
             self._emit(EventKind.PROGRESS, (execution_id, value))
 
+    def _hold_for_commit(self, seq: int) -> bool:
+        """Stop delivering until the journal commits ``seq``; False if it already has."""
+        assert self._committed is not None
+        with self._cond:
+            self._wake_pending = False
+        # The commit listener wakes the pump; a commit that landed before the flag was
+        # cleared found it set and woke no one, so look again.
+        if seq <= self._committed():
+            with self._cond:
+                self._wake_pending = True
+            return False
+        return True
+
     def wait_until(self, done: threading.Event, deadline: float | None = None) -> bool:
         """Block the owner thread until ``done`` or the ``time.monotonic()`` deadline,
         delivering events every few milliseconds; returns whether ``done`` was set.
@@ -178,6 +212,11 @@ class EventPump(QObject):
             if deadline is not None:
                 slice_s = max(0.0, min(slice_s, deadline - time.monotonic()))
             finished = done.wait(slice_s)
+            if finished and self._flush_journal is not None:
+                # A synchronous execution returns after its signals: wait for their records.
+                self._flush_journal(
+                    None if deadline is None else max(0.0, deadline - time.monotonic())
+                )
             self.drain(None)
             if finished:
                 return True

@@ -25,8 +25,17 @@ from .batch import BatchScheduler
 from .context import StepContext
 from .events import Event, EventKind
 from .guard import RunLock
+from .journaling import (
+    JournalEntry,
+    JournalSink,
+    ResumeSeed,
+    journal_finished,
+    journal_started,
+    journal_task,
+)
 from .plan import Plan, ScheduleKind, TaskState
-from .schedulers import Scheduler, SchedulerFactory, scheduler_for
+from .scheduler_base import Scheduler
+from .schedulers import SchedulerFactory, scheduler_for
 from .status import RunStatus, SignalNames
 from .workers import Workers
 
@@ -58,6 +67,8 @@ class Run:
         *,
         transaction_id: str | None = None,
         scheduler: SchedulerFactory | None = None,
+        journal_entry: JournalEntry | None = None,
+        resume: ResumeSeed | None = None,
     ) -> None:
         self.engine = engine
         self.plan = plan
@@ -110,6 +121,12 @@ class Run:
         # signals or progress; a pass started while its execution is paused starts paused.
         self.is_child = False
         self.parent: Run | None = None
+        # Durable executions: the journal (None: not journaled), what this run records in it,
+        # the latest record's sequence number, and the outputs a resumed run starts from.
+        self.journal: JournalSink | None = engine.journal if journal_entry is not None else None
+        self.journal_entry = journal_entry
+        self.journal_seq = 0
+        self.resume_seed = resume
         if scheduler is None:
             scheduler = scheduler_for(plan.schedule)
         self.scheduler: Scheduler = scheduler(self)
@@ -142,6 +159,8 @@ class Run:
                 self.status = RunStatus.PAUSED
                 self.resumed_event.clear()
             self.start_time = _now()
+            if self.journal is not None:
+                self.journal_seq = journal_started(self)
             if not self.is_child:
                 self.post(EventKind.WORKFLOW_STARTED, (self.execution_id, self.workflow_id))
             if self.plan.timeout_ms:
@@ -281,6 +300,8 @@ class Run:
             if state in (_P, _R, _T):
                 states[index] = _X
                 self.settled += 1
+                if self.journal is not None:
+                    self.note(index, "cancelled")
 
     def _finish_after_rollback(
         self, final_status: str, error: PluginError, rollback_errors: list[str]
@@ -296,6 +317,8 @@ class Run:
         self.end_time = _now()
         self.current_task = ""
         self._finished = True
+        if self.journal is not None:
+            self.journal_seq = journal_finished(self, final_status, error)
         if not self.is_child:  # passes share their execution's id, not its place in history
             self.engine.retire(self)
             self._post_terminal(final_status, error)
@@ -350,15 +373,20 @@ class Run:
         if EventKind.PROGRESS in self.engine.listened:
             self.engine.pump.post_progress(self.execution_id, progress)
 
+    def note(self, index: int, state: str, **record: Any) -> None:
+        """(lock held, journaled runs only) Record a task's state change (``output=``,
+        ``error=``) in the journal, before the event that reports it is posted."""
+        self.journal_seq = journal_task(self, index, state, **record)
+
     def post(self, kind: EventKind, args: tuple[Any, ...], *, terminal: bool = False) -> None:
-        self.engine.pump.post(Event(kind, args, self.execution_id, terminal))
+        self.engine.pump.post(Event(kind, args, self.execution_id, terminal, self.journal_seq))
 
     def post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         """Step/node events, a few per task: not even built for a signal nobody has connected
         (connect before starting to see them). Workflow-level events are always queued, so a
         slot connected right after an async start still hears how the execution ends."""
         if kind in self.engine.listened:
-            self.engine.pump.post(Event(kind, args, self.execution_id))
+            self.engine.pump.post(Event(kind, args, self.execution_id, False, self.journal_seq))
 
 
 __all__ = ["Run", "RunStatus", "Scheduler", "SignalNames"]

@@ -20,6 +20,7 @@ from .dataflow import collect_result
 from .events import EventKind
 from .invoke import filter_items
 from .plan import Role, TaskState, Wire, WireKind
+from .scheduler_base import SchedulerDefaults
 from .status import RunStatus
 from .stream_stage import Stage, as_output, build_stages, deepest_first
 from .stream_work import BATCH
@@ -32,7 +33,7 @@ _C = TaskState.Completed
 _F = TaskState.Failed
 
 
-class StreamScheduler:
+class StreamScheduler(SchedulerDefaults):
     """Schedules one Streaming run's stage activations (see ``run.Scheduler``)."""
 
     def __init__(self, run: Run) -> None:
@@ -55,9 +56,6 @@ class StreamScheduler:
         # Stage activations are already batched; adaptive concurrency is for tiny tasks.
         return self.run.limit
 
-    def spawned(self) -> None:
-        return None
-
     def work_done(self) -> bool:
         return self.run.settled >= len(self.tasks)
 
@@ -69,20 +67,8 @@ class StreamScheduler:
         self.run.cancel_unsettled()  # stage contexts are the run's long contexts, cancelled
         return False
 
-    def paused(self) -> None:
-        return None
-
-    def resumed(self) -> None:
-        return None
-
-    def finished(self) -> None:
-        return None
-
     def task_extras(self) -> list[dict[str, Any]]:
         return [stage.report() for stage in self.stages]
-
-    def run_extras(self) -> dict[str, Any]:
-        return {}
 
     def take(self) -> Any:
         run = self.run
@@ -111,6 +97,8 @@ class StreamScheduler:
                 stage.started = True
                 run.states[index] = _R
                 run.starts[index] = time.time()
+                if run.journal is not None:
+                    run.note(index, "started")
                 run.post_task(EventKind.TASK_STARTED, (run.execution_id, task.key))
             run.current_task = task.key
             room = self._room(stage)
@@ -273,6 +261,8 @@ class StreamScheduler:
         run.ends[index] = time.time()
         run.states[index] = _C
         run.completed += 1
+        if run.journal is not None:
+            run.note(index, "completed", output=counters)
         run.post_task(EventKind.TASK_COMPLETED, (run.execution_id, self.tasks[index].key, counters))
         run.settled += 1
         self._release_downstream(index)
@@ -288,6 +278,8 @@ class StreamScheduler:
         run.errors[index] = error.message
         run.ends[index] = time.time()
         run.settled += 1
+        if run.journal is not None:
+            run.note(index, "failed", error=error.message)
         run.post_task(EventKind.TASK_FAILED, (run.execution_id, task.key, error.message))
         if task.critical:
             run.abort(

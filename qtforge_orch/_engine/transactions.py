@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,7 @@ class TransactionRegistry:
                     f"transaction '{transaction_id}' already exists; use a new id",
                 )
             self._transactions[transaction_id] = Transaction(transaction_id)
+        self._journal(transaction_id, "begun", [])
         return None
 
     def attach(self, transaction_id: str, run: Run) -> PluginError | None:
@@ -79,6 +81,9 @@ class TransactionRegistry:
             assert tx is not None
             tx.state = "committed"
             runs = self._end(tx)
+        # Recorded before the compensations are dropped: a crash in between leaves a committed
+        # transaction whose executions a resume never rolls back.
+        self._journal(transaction_id, "committed", [r.execution_id for r in runs])
         self._engine.compensations.drop(runs)
         return None
 
@@ -91,6 +96,7 @@ class TransactionRegistry:
             assert tx is not None
             tx.state = "rolled_back"
             runs = self._end(tx)
+        self._journal(transaction_id, "rolled_back", [r.execution_id for r in runs])
         handle = RollbackHandle()
         items = self._engine.compensations.claim(runs)
         if not items:
@@ -103,6 +109,11 @@ class TransactionRegistry:
 
         self._engine.compensations.run_chain(items, finished)
         return handle
+
+    def _journal(self, transaction_id: str, state: str, execution_ids: list[str]) -> None:
+        journal = self._engine.journal
+        if journal is not None:
+            journal.transaction_changed(transaction_id, state, execution_ids, time.time())
 
     def _end(self, tx: Transaction) -> list[Run]:
         """Move an ended transaction to the bounded record (lock held); returns its runs."""
