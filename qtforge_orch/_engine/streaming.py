@@ -23,7 +23,7 @@ from .plan import Role, TaskState, Wire, WireKind
 from .scheduler_base import SchedulerDefaults
 from .status import RunStatus
 from .stream_stage import Stage, as_output, build_stages, deepest_first
-from .stream_work import BATCH
+from .stream_work import BATCH, StreamLimit
 
 if TYPE_CHECKING:
     from .run import Run
@@ -45,6 +45,7 @@ class StreamScheduler(SchedulerDefaults):
         self.capacity_per_channel = max(1, self.plan.stream_capacity)
         self.stages, self.is_source = build_stages(self.plan)
         self.by_rank, self.rank = deepest_first(self.tasks)
+        self.limit = StreamLimit(run)
 
     # --- the Scheduler surface (lock held) ----------------------------------------------------
     def begin(self) -> None:
@@ -53,8 +54,13 @@ class StreamScheduler(SchedulerDefaults):
                 self._schedule(index)
 
     def capacity(self) -> int:
-        # Stage activations are already batched; adaptive concurrency is for tiny tasks.
-        return self.run.limit
+        return self.limit.capacity()
+
+    def spawned(self) -> None:
+        self.limit.watch()
+
+    def finished(self) -> None:
+        self.limit.stop()
 
     def work_done(self) -> bool:
         return self.run.settled >= len(self.tasks)
@@ -74,13 +80,15 @@ class StreamScheduler(SchedulerDefaults):
         run = self.run
         if run.stopping or run.status != RunStatus.RUNNING or not self.ready:
             return None
-        if run.running >= run.limit:
+        if run.running >= self.limit.capacity():
             return None
         index = self.by_rank[heapq.heappop(self.ready)]
         stage = self.stages[index]
         stage.scheduled = False
         stage.active = True
         run.running += 1
+        if self.ready:
+            self.limit.watch()  # others wait behind this activation while the cap is one
         return index
 
     # --- one activation (no lock, except to take and give back) ------------------------------
@@ -109,10 +117,12 @@ class StreamScheduler(SchedulerDefaults):
                 stage.items_in += len(batch)
             for target, _wire in stage.outgoing:
                 self.stages[target].reserved += room
+        started = self.limit.activation_started()
         if is_source:
             produced, failure = stream_work.produce(run, task, stage, room)
         else:
             produced, failure = stream_work.process(run, task, stage, batch)
+        self.limit.activation_ended(started)
         with self.lock:
             for target, _wire in stage.outgoing:
                 self.stages[target].reserved -= room

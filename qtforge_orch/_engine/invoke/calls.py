@@ -1,0 +1,181 @@
+"""One plugin call, and turning whatever it does into an ``Outcome`` or a ``PluginError``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..._errors import PluginError, PluginErrorCode
+from ..._expected import Expected
+from ...plugins._interface import plugin_accepts_context
+from ..context import StepContext
+from ..plan import ConditionEvaluator, TaskSpec
+
+PluginCall = Callable[[dict[str, Any]], Any]
+
+
+class PluginLookup(Protocol):
+    def get_plugin(self, plugin_id: str) -> Expected[Any]: ...
+
+
+class Outcome:
+    """The result of one attempt: ``output`` on success, else ``error``."""
+
+    __slots__ = ("error", "output")
+
+    def __init__(self, output: Any = None, error: PluginError | None = None) -> None:
+        self.output = output
+        self.error = error
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class ItemTally(Protocol):
+    """Where per-item calls count what did not become an output (a stream stage)."""
+
+    items_dropped: int
+    items_out: int
+
+    def item_failed(self, message: str) -> None: ...
+
+
+# --- one call -------------------------------------------------------------------------------
+def call_plugin(
+    plugins: PluginLookup,
+    plugin_id: str,
+    command: str,
+    params: dict[str, Any],
+    context: StepContext,
+    *,
+    allow_stream: bool = False,
+) -> Outcome:
+    found = plugins.get_plugin(plugin_id)
+    if not found:
+        return Outcome(error=found.error())
+    plugin = found.value()
+    try:
+        resolve = getattr(plugin, "resolve_command", None)
+        direct = resolve(command, context) if resolve is not None else None
+        if direct is not None:
+            raw = direct(params)
+        else:
+            commands = plugin.available_commands()
+            if command not in commands:
+                return Outcome(error=_no_command(plugin_id, command, commands))
+            if plugin_accepts_context(plugin):
+                raw = plugin.execute_command(command, params, context=context)
+            else:
+                raw = plugin.execute_command(command, params)
+    except PluginError as error:
+        return Outcome(error=error)
+    except BaseException as exc:  # see module docstring
+        return Outcome(error=_wrap_exception(plugin_id, command, exc))
+    return normalise_result(plugin_id, command, raw, allow_stream=allow_stream)
+
+
+def resolve_call(
+    plugins: PluginLookup, task: TaskSpec, context: StepContext
+) -> PluginCall | PluginError:
+    """A task's command as one callable, resolved once and called many times (per item)."""
+    found = plugins.get_plugin(task.plugin_id)
+    if not found:
+        return found.error()
+    plugin = found.value()
+    command = task.command
+    try:
+        commands = plugin.available_commands()
+        if command not in commands:
+            return _no_command(task.plugin_id, command, commands)
+        resolve = getattr(plugin, "resolve_command", None)
+        if resolve is not None:
+            direct: PluginCall | None = resolve(command, context)
+            if direct is not None:
+                return direct
+        execute = plugin.execute_command
+        if plugin_accepts_context(plugin):
+            return lambda params: execute(command, params, context=context)
+        return lambda params: execute(command, params)
+    except BaseException as exc:
+        return _wrap_exception(task.plugin_id, command, exc)
+
+
+def guarded_call(
+    task: TaskSpec, call: PluginCall, params: dict[str, Any], *, allow_stream: bool
+) -> Any:
+    """One call of a resolved command: its dict (or None, or an iterator when
+    ``allow_stream``), else the ``PluginError`` it failed with."""
+    try:
+        raw = call(params)
+    except PluginError as error:
+        return error
+    except BaseException as exc:
+        return _wrap_exception(task.plugin_id, task.command, exc)
+    if raw is None or type(raw) is dict:
+        return raw
+    if isinstance(raw, Expected) and raw:
+        raw = raw.value()
+        if raw is None:
+            return raw
+    outcome = normalise_result(task.plugin_id, task.command, raw, allow_stream=allow_stream)
+    return outcome.output if outcome.ok else outcome.error
+
+
+def evaluate(condition: ConditionEvaluator, view: dict[str, Any]) -> bool | BaseException:
+    """A condition's verdict on ``view``, or what it raised (conditions may be user code)."""
+    try:
+        return bool(condition(view))
+    except BaseException as exc:
+        return exc
+
+
+# --- results ---------------------------------------------------------------------------------
+def normalise_result(
+    plugin_id: str, command: str, raw: Any, *, allow_stream: bool = False
+) -> Outcome:
+    if type(raw) is dict:
+        return Outcome(raw)
+    if isinstance(raw, Expected):
+        if not raw:
+            error = raw.error()
+            if not error.plugin_id:
+                error.plugin_id = plugin_id
+            return Outcome(error=error)
+        raw = raw.value()
+    if isinstance(raw, dict):
+        return Outcome(raw)
+    if allow_stream and (raw is None or _is_iterator(raw)):
+        return Outcome(raw)
+    return Outcome(
+        error=PluginError(
+            PluginErrorCode.InvalidParameters,
+            f"plugin '{plugin_id}' command '{command}' returned {type(raw).__name__}; "
+            "a command must return a dict (or an Expected holding one)",
+            plugin_id=plugin_id,
+        )
+    )
+
+
+def _is_iterator(value: Any) -> bool:
+    return hasattr(value, "__next__") or (
+        hasattr(value, "__iter__") and not isinstance(value, str | bytes | dict | list | tuple)
+    )
+
+
+def _no_command(plugin_id: str, command: str, commands: Any) -> PluginError:
+    return PluginError(
+        PluginErrorCode.CommandNotFound,
+        f"plugin '{plugin_id}' has no command '{command}'; "
+        f"available: {', '.join(map(str, commands)) or 'none'}",
+        plugin_id=plugin_id,
+    )
+
+
+def _wrap_exception(plugin_id: str, command: str, exc: BaseException) -> PluginError:
+    return PluginError(
+        PluginErrorCode.ExecutionFailed,
+        f"plugin '{plugin_id}' command '{command}' raised {type(exc).__name__}: {exc}",
+        details=type(exc).__name__,
+        plugin_id=plugin_id,
+    )

@@ -1,0 +1,80 @@
+"""Iterators a plugin returned, and event sources: pulled, started and stopped here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import islice
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ...plugins._event_source import EmitEvent, IEventSource, StopEvents
+
+
+# --- iterators a plugin returned ------------------------------------------------------------
+def pull(
+    iterator: Iterator[Any],
+    want: int,
+    produced: list[Any],
+    window_s: float,
+    stopping: Callable[[], bool],
+    check_every: int,
+) -> bool | BaseException:
+    """Pull up to ``want`` items, cutting the batch after ``window_s``. False once the
+    iterator is exhausted, True when it may have more, or what it raised (items pulled before
+    stay in ``produced``)."""
+    deadline = perf_counter() + window_s
+    # Doubling runs of C-speed islice keep a fast source's cost per item low, while the first
+    # run of one item lets a slow source's first item go at once.
+    run = 1
+    try:
+        while want > 0:
+            before = len(produced)
+            produced.extend(islice(iterator, min(run, want)))
+            pulled = len(produced) - before
+            if pulled < min(run, want):
+                return False
+            want -= pulled
+            if stopping() or perf_counter() >= deadline:
+                return True
+            run = min(run * 2, check_every)
+    except BaseException as exc:
+        return exc
+    return True
+
+
+def next_item(iterator: Iterator[Any]) -> tuple[Any, BaseException | None, bool]:
+    """``(item, None, False)``, ``(None, None, True)`` once exhausted, or ``(None, error,
+    True)`` for what the iterator raised."""
+    try:
+        return next(iterator), None, False
+    except StopIteration:
+        return None, None, True
+    except BaseException as exc:
+        return None, exc, True
+
+
+# --- event sources ---------------------------------------------------------------------------
+def start_event_source(
+    plugin: IEventSource, configuration: dict[str, Any], emit: EmitEvent
+) -> StopEvents | str:
+    """Start an event source: its stop callable, or why it could not start."""
+    try:
+        stop = plugin.start_events(configuration, emit)
+    except BaseException as exc:
+        return f"could not start: {type(exc).__name__}: {exc}"
+    if not callable(stop):
+        return (
+            f"start_events returned {type(stop).__name__}; it must return a callable that "
+            "stops the events"
+        )
+    return stop
+
+
+def stop_event_source(stop: StopEvents) -> str | None:
+    """Stop an event source; what went wrong, if anything."""
+    try:
+        stop()
+    except BaseException as exc:
+        return f"stopping it raised {type(exc).__name__}: {exc}"
+    return None
