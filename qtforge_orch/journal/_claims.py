@@ -7,6 +7,7 @@ processes: two processes cannot both claim one execution.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import NoReturn
@@ -108,11 +109,16 @@ def claim(
                 f"execution {execution_id!r} is still running in this process",
             )
         if owner is not None and owner_alive(database, owner):
+            where = (
+                "another journal object of this process"
+                if pid == os.getpid()
+                else f"another process (pid {pid})"
+            )
             _refuse(
                 PluginErrorCode.InvalidState,
                 execution_id,
-                f"execution {execution_id!r} is running in another process (pid {pid}) that "
-                "holds the journal; it can be resumed once that process has ended",
+                f"execution {execution_id!r} is running in {where} that holds the journal; "
+                "it can be resumed once that process has ended or closed the journal",
                 owner_pid=pid,
             )
         _interrupt(connection, owner, f"interrupted: its process (pid {pid}) ended")

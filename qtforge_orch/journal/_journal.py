@@ -229,6 +229,10 @@ class ExecutionJournal:
         """The sequence number of the last committed record (all earlier ones are committed)."""
         return self._writer.committed_seq()
 
+    def last_seq(self) -> int:
+        """The sequence number of the last record made (committed or still queued)."""
+        return self._writer.last_seq()
+
     def stats(self) -> WriterStats:
         """The writer's counters: records, batches, commits, retries, dropped records."""
         return self._writer.stats()

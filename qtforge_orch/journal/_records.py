@@ -73,7 +73,8 @@ class ExecutionRecord:
         status: ``running``, ``interrupted``, ``completed``, ``failed`` or ``cancelled``.
         started_at: When it started (seconds since the epoch).
         ended_at: When it ended (see ``ExecutionSummary.ended_at``).
-        definition_json: The workflow definition it ran, as recorded.
+        definition_json: The workflow definition it ran, as recorded (definitions are stored
+            once per content hash: this is the text first recorded with that content).
         definition_hash: ``definition_hash(definition_json)``.
         initial_data: The input it started with.
         result: Its result, once finished.
