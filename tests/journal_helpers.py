@@ -6,6 +6,7 @@ import os
 import queue
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import textwrap
@@ -111,6 +112,27 @@ def raw(path: Path) -> Iterator[sqlite3.Connection]:
         yield connection
     finally:
         connection.close()
+
+
+def uncommitted_wal_frames(database: Path) -> int:
+    """Pages of a transaction being written: valid frames after the last commit frame in the
+    database's WAL file (frames of the current WAL generation carry the header's salts)."""
+    try:
+        data = database.with_name(database.name + "-wal").read_bytes()
+    except FileNotFoundError:
+        return 0
+    if len(data) < 32:
+        return 0
+    page_size = struct.unpack(">I", data[8:12])[0]
+    salts = data[16:24]
+    valid = after_commit = 0
+    offset = 32
+    while offset + 24 + page_size <= len(data) and data[offset + 8 : offset + 16] == salts:
+        valid += 1
+        committed = struct.unpack(">I", data[offset + 4 : offset + 8])[0] != 0
+        after_commit = 0 if committed else after_commit + 1
+        offset += 24 + page_size
+    return after_commit
 
 
 def owner_files(path: Path) -> list[str]:
