@@ -244,12 +244,31 @@ def _version_1_file(path: Path) -> None:
             "started_at, ended_at, owner, owner_pid) "
             "VALUES (?, 'wf', 'v1', ?, ?, ?, 'json', ?, ?, ?, ?, ?, ?, 'gone', 1)",
             [
-                ("old-1", "completed", V1_DEFINITION, '{"n":1}', '{"a":1}', "json", None, "[]",
-                 10.0, 11.0),
-                ("old-2", "failed", V1_DEFINITION, '{"n":2}', None, None, "boom", '["boom"]',
-                 20.0, 21.0),
-                ("old-3", "completed", other, '{"n":3}', '{"a":3}', "json", None, "[]", 30.0,
-                 31.0),
+                (
+                    "old-1",
+                    "completed",
+                    V1_DEFINITION,
+                    '{"n":1}',
+                    '{"a":1}',
+                    "json",
+                    None,
+                    "[]",
+                    10.0,
+                    11.0,
+                ),
+                (
+                    "old-2",
+                    "failed",
+                    V1_DEFINITION,
+                    '{"n":2}',
+                    None,
+                    None,
+                    "boom",
+                    '["boom"]',
+                    20.0,
+                    21.0,
+                ),
+                ("old-3", "completed", other, '{"n":3}', '{"a":3}', "json", None, "[]", 30.0, 31.0),
             ],
         )
         db.executemany(

@@ -75,15 +75,29 @@ def test_an_execution_and_its_tasks_round_trip(journal: ExecutionJournal) -> Non
     tasks = journal.task_records("e1")
     assert [t.task_key for t in tasks] == ["load", "check", "save"]  # first-recorded order
     load, check, save = tasks
-    assert (load.state, load.attempts, load.output, load.error) == ("completed", 2, {"rows": 3}, None)
+    assert (load.state, load.attempts, load.output, load.error) == (
+        "completed",
+        2,
+        {"rows": 3},
+        None,
+    )
     assert (load.started_at, load.ended_at, load.resumable, load.encoding) == (
-        101.0, 104.0, True, "json"
+        101.0,
+        104.0,
+        True,
+        "json",
     )
     assert (check.state, check.error, check.started_at, check.ended_at) == (
-        "failed", "bad row", 105.0, 106.0
+        "failed",
+        "bad row",
+        105.0,
+        106.0,
     )
     assert (save.state, save.started_at, save.ended_at, save.output) == (
-        "skipped", None, 107.0, None
+        "skipped",
+        None,
+        107.0,
+        None,
     )
     assert journal.completed_outputs("e1") == {"load": {"rows": 3}}
 
@@ -110,7 +124,10 @@ def test_rollbacks_and_transactions_round_trip(journal: ExecutionJournal) -> Non
     tx = journal.transaction("tx")
     assert tx is not None
     assert (tx.state, tx.execution_ids, tx.begun_at, tx.ended_at) == (
-        "rolled_back", ["e1", "e2"], 100.0, 104.0
+        "rolled_back",
+        ["e1", "e2"],
+        100.0,
+        104.0,
     )
 
 
@@ -304,7 +321,10 @@ def test_list_executions_pages_newest_first(journal: ExecutionJournal) -> None:
     assert len(running) == 60 and all(e.status == "running" for e in running)
     summary = journal.list_executions(limit=1).executions[0]
     assert (summary.execution_id, summary.status, summary.started_at, summary.ended_at) == (
-        "e119", "completed", 1119.0, 2119.0
+        "e119",
+        "completed",
+        1119.0,
+        2119.0,
     )
 
 
@@ -361,7 +381,7 @@ def test_describe_changes_of_a_v2_workflow() -> None:
     changes = describe_changes(json.dumps(old), json.dumps(new))
     assert changes == [
         "node 'audit' removed",
-        'node \'filter\': configuration changed from {} to {"threshold":2}',
+        "node 'filter': configuration changed from {} to {\"threshold\":2}",
         "order of nodes changed",
         "connection 'c9' added",
         'connection \'c2\': target_node_id changed from "sink" to "filter"',

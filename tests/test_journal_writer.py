@@ -68,7 +68,9 @@ def test_eight_threads_record_concurrently(tmp_path: Path) -> None:
             mine.append(journal.execution_started(eid, f"wf{n}", "v2", "{}", {"i": i}, None, 1.0))
             for t in range(tasks):
                 mine.append(journal.task_changed(eid, f"k{t}", "started", 1, None, None, 2.0))
-                mine.append(journal.task_changed(eid, f"k{t}", "completed", 1, [n, i, t], None, 3.0))
+                mine.append(
+                    journal.task_changed(eid, f"k{t}", "completed", 1, [n, i, t], None, 3.0)
+                )
             mine.append(journal.execution_finished(eid, "completed", {"n": n}, None, [], 4.0))
 
     workers = [threading.Thread(target=record, args=(n,)) for n in range(threads)]
