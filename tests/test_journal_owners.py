@@ -277,3 +277,30 @@ def test_a_crash_during_batch_writes_leaves_a_consistent_journal(tmp_path: Path)
         )
     assert _committed_prefix(path) == held
     assert os.path.getsize(path) > 0
+
+
+def test_a_forked_child_does_not_keep_a_dead_owner_alive(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    child = Child(
+        """
+        journal = ExecutionJournal(path, max_batch_delay=0)
+        journal.execution_started("e1", "wf", "v1", "{}", None, None, 1.0)
+        assert journal.flush(10)
+        worker = os.fork()  # like a process-pool worker that outlives its parent
+        if worker == 0:
+            sys.stdin.read()
+            os._exit(0)
+        print("ready", worker, flush=True)
+        sys.stdin.read()
+        """,
+        path,
+    )
+    word, worker = child.next_line().split()
+    assert word == "ready"
+    try:
+        child.kill()
+        os.kill(int(worker), 0)  # the forked worker is still alive
+        with open_journal(path) as journal:
+            assert journal.interrupted_at_open == ["e1"]
+    finally:
+        os.kill(int(worker), 9)

@@ -182,6 +182,7 @@ class ExecutionJournal:
         self._put = writer.put
         self._resources = _Resources(self._path, connection, owner, writer, busy_timeout)
         self._finalizer = weakref.finalize(self, self._resources.close, CLOSE_TIMEOUT_S)
+        self._close_lock = threading.Lock()
         self._closed_ok: bool | None = None
 
     def _startup(self, connection: sqlite3.Connection, owner: OwnerLock) -> list[str]:
@@ -245,9 +246,10 @@ class ExecutionJournal:
 
         Returns True if everything recorded was written within ``timeout``.
         """
-        if self._finalizer.detach() is not None:
-            self._closed_ok = self._resources.close(timeout)
-        return bool(self._closed_ok) if self._closed_ok is not None else True
+        with self._close_lock:
+            if self._finalizer.detach() is not None:
+                self._closed_ok = self._resources.close(timeout)
+            return self._closed_ok is not False
 
     def __enter__(self) -> ExecutionJournal:
         return self

@@ -8,7 +8,10 @@ held) from a dead one (the lock can be taken, or the file is gone) without trust
 the system reuses.
 
 The lock file is created under a temporary name, locked, then renamed into place, so nobody can
-see an owner file that is not locked yet. Locks are ``flock`` locks on POSIX (per open file, so
+see an owner file that is not locked yet. A forked child closes its copy of the descriptor at
+once (``os.register_at_fork``): a ``flock`` is shared by every descriptor of the open file, so
+a child process that outlives its parent (a process-pool worker) would otherwise keep the
+parent's executions looking alive. Locks are ``flock`` locks on POSIX (per open file, so
 two journals in one process on one database are told apart too) and ``msvcrt.locking`` on
 Windows. Network filesystems may not honour either; keep journals on a local disk.
 """
@@ -19,10 +22,13 @@ import contextlib
 import os
 import secrets
 import sys
+import time
+import weakref
 from pathlib import Path
 
 _PREFIX = ".owner-"
 _PENDING = ".owning-"
+_PENDING_STALE_S = 60.0  # a pending file this old belongs to a process that died creating it
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -78,6 +84,14 @@ class OwnerLock:
                 os.unlink(pending)
             raise
         self._fd: int | None = fd
+        _HELD.add(self)
+
+    def _forget(self) -> None:
+        """In a forked child: drop the inherited descriptor, leave the parent's lock alone."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def release(self) -> None:
         """Remove the file and drop the lock (idempotent)."""
@@ -88,6 +102,18 @@ class OwnerLock:
             os.unlink(self.path)
         _unlock(fd)
         os.close(fd)
+
+
+_HELD: weakref.WeakSet[OwnerLock] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for lock in list(_HELD):
+        lock._forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def owner_alive(database: Path, token: str) -> bool:
@@ -123,3 +149,22 @@ def remove_stale_owner_files(database: Path) -> None:
     for name in names:
         if name.startswith(prefix):
             owner_alive(database, name[len(prefix) :])
+        elif name.startswith(database.name + _PENDING):
+            _remove_stale_pending(database.with_name(name))
+
+
+def _remove_stale_pending(path: Path) -> None:
+    """A pending file left by a process that died between creating and renaming it."""
+    try:
+        if time.time() - path.stat().st_mtime < _PENDING_STALE_S:
+            return  # maybe being created right now
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        if _try_lock(fd):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            _unlock(fd)
+    finally:
+        os.close(fd)
