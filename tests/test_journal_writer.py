@@ -254,3 +254,53 @@ def test_interpreter_exit_closes_an_open_journal(tmp_path: Path) -> None:
     with ExecutionJournal(path) as journal:
         record = journal.execution("e")
         assert record is not None and (record.status, record.result) == ("completed", {"x": 1})
+
+
+TASK_HISTORY = [
+    ("a", "started", 1, None, None),
+    ("a", "retrying", 1, None, "flaky"),
+    ("a", "started", 2, None, None),
+    ("a", "completed", 2, {"rows": 3}, None),
+    ("b", "started", 1, None, None),
+    ("b", "retrying", 1, None, "first"),
+    ("b", "started", 2, None, None),
+    ("b", "failed", 2, None, "second"),
+    ("c", "skipped", 0, None, None),
+    ("d", "started", 1, None, None),
+    ("d", "cancelled", 1, None, None),
+    ("e", "started", 1, None, None),
+    ("e", "completed", 1, {"t": (1, 2)}, None),
+    ("f", "started", 1, None, None),
+]
+
+
+@pytest.mark.parametrize("split", [1, 2, 3, 5, 7])
+def test_batching_does_not_change_what_is_stored(tmp_path: Path, split: int) -> None:
+    """A task's records in one batch are merged into one row; the rows must be the same as
+    when every record is written on its own."""
+    stored = []
+    for batch_size in (1, split, len(TASK_HISTORY)):
+        # A long batching delay: only flush() ends a batch.
+        with open_journal(tmp_path / f"j{batch_size}.sqlite", max_batch_delay=30) as journal:
+            journal.execution_started("e", "wf", "v1", "{}", None, None, 0.0)
+            assert journal.flush(10)
+            for n, (key, state, attempt, output, error) in enumerate(TASK_HISTORY):
+                journal.task_changed("e", key, state, attempt, output, error, float(n))
+                if (n + 1) % batch_size == 0:
+                    assert journal.flush(10)
+            assert journal.flush(10)
+            stored.append(journal.task_records("e"))
+            expected_batches = 1 + -(-len(TASK_HISTORY) // batch_size)
+            assert journal.stats().batches == expected_batches
+    assert stored[0] == stored[1] == stored[2]
+    tasks = {t.task_key: t for t in stored[0]}
+    assert (tasks["a"].state, tasks["a"].attempts, tasks["a"].error) == ("completed", 2, None)
+    assert (tasks["a"].started_at, tasks["a"].ended_at) == (0.0, 3.0)
+    assert (tasks["b"].state, tasks["b"].error, tasks["b"].ended_at) == ("failed", "second", 7.0)
+    assert (tasks["d"].state, tasks["d"].started_at, tasks["d"].ended_at) == (
+        "cancelled",
+        9.0,
+        10.0,
+    )
+    assert (tasks["e"].resumable, tasks["e"].output) == (False, {"t": [1, 2]})
+    assert (tasks["f"].state, tasks["f"].ended_at) == ("started", None)

@@ -115,7 +115,7 @@ class TaskRecord:
         state: ``started``, ``completed``, ``failed``, ``retrying``, ``skipped`` or ``cancelled``.
         attempts: The highest attempt number recorded (1 for a first attempt).
         output: The output of a completed task, as stored (a preview if not ``resumable``).
-        error: The last error, for ``failed`` and ``retrying``.
+        error: The last error recorded (by ``failed`` or ``retrying``); cleared on completion.
         started_at: When its first attempt started.
         ended_at: When it reached its final state.
         resumable: False when its output could not be stored exactly (see ``note``).

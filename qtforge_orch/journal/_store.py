@@ -48,18 +48,15 @@ _LINK_RESUMED = "UPDATE executions SET resumed_as = ? WHERE execution_id = ? AND
 _UPSERT_TASK = """
 INSERT INTO tasks (execution_id, task_key, state, attempts, output, encoding, resumable, note,
     error, started_at, ended_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
 ON CONFLICT (execution_id, task_key) DO UPDATE SET
     state = excluded.state,
     attempts = max(tasks.attempts, excluded.attempts),
-    output = CASE WHEN excluded.state = 'completed' THEN excluded.output ELSE tasks.output END,
-    encoding = CASE WHEN excluded.state = 'completed' THEN excluded.encoding
-        ELSE tasks.encoding END,
-    resumable = CASE WHEN excluded.state = 'completed' THEN excluded.resumable
-        ELSE tasks.resumable END,
-    note = CASE WHEN excluded.state = 'completed' THEN excluded.note ELSE tasks.note END,
-    error = CASE WHEN excluded.state IN ('failed', 'retrying') THEN excluded.error
-        WHEN excluded.state = 'completed' THEN NULL ELSE tasks.error END,
+    output = CASE WHEN ?12 THEN excluded.output ELSE tasks.output END,
+    encoding = CASE WHEN ?12 THEN excluded.encoding ELSE tasks.encoding END,
+    resumable = CASE WHEN ?12 THEN excluded.resumable ELSE tasks.resumable END,
+    note = CASE WHEN ?12 THEN excluded.note ELSE tasks.note END,
+    error = CASE WHEN ?12 THEN excluded.error ELSE coalesce(excluded.error, tasks.error) END,
     started_at = coalesce(tasks.started_at, excluded.started_at),
     ended_at = excluded.ended_at
 """
@@ -86,6 +83,21 @@ WHERE execution_id = ?8
 def _notes(*notes: str | None) -> str | None:
     kept = [note for note in notes if note]
     return "\n".join(kept) if kept else None
+
+
+def _merge(row: list[Any], later: list[Any]) -> None:
+    """Fold ``later`` into ``row`` (same task, same batch) as the upsert would apply both."""
+    row[2] = later[2]  # state
+    row[3] = max(row[3], later[3])  # attempts
+    if later[11]:  # completed: its output replaces any other
+        row[4:8] = later[4:8]
+        row[8] = None
+        row[11] = True
+    elif later[8] is not None:
+        row[8] = later[8]  # the last error
+    if row[9] is None:
+        row[9] = later[9]  # the first start
+    row[10] = later[10]  # ended_at
 
 
 class Store:
@@ -170,29 +182,36 @@ class Store:
             connection.executemany(_LINK_RESUMED, links)
 
     def _tasks_changed(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
-        rows: list[tuple[Any, ...]] = []
+        # One row per task and batch: a task's ``started`` and ``completed`` in one batch cost
+        # one upsert. Merging follows the upsert's own rules, so the result is the same.
+        rows: dict[tuple[str, str], list[Any]] = {}
         pickle_fallback = self.pickle_fallback
         for _, execution_id, task_key, state, attempt, output, error, at in ops:
             if state == "completed":
                 encoded = _codec.encode(output, pickle_fallback)
             else:
                 encoded = _codec.NOTHING
-            rows.append(
-                (
-                    execution_id,
-                    task_key,
-                    state,
-                    attempt,
-                    encoded.payload,
-                    encoded.encoding,
-                    encoded.resumable,
-                    encoded.note,
-                    error,
-                    at if state == "started" else None,
-                    at if state in TASK_ENDED_STATES else None,
-                )
-            )
-        connection.executemany(_UPSERT_TASK, rows)
+            row = [
+                execution_id,
+                task_key,
+                state,
+                attempt,
+                encoded.payload,
+                encoded.encoding,
+                encoded.resumable,
+                encoded.note,
+                error,
+                at if state == "started" else None,
+                at if state in TASK_ENDED_STATES else None,
+                state == "completed",
+            ]
+            key = (execution_id, task_key)
+            earlier = rows.get(key)
+            if earlier is not None:
+                _merge(earlier, row)
+            else:
+                rows[key] = row
+        connection.executemany(_UPSERT_TASK, [tuple(row) for row in rows.values()])
 
     def _rollbacks(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         connection.executemany(
