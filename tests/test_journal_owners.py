@@ -287,16 +287,16 @@ def test_a_forked_child_does_not_keep_a_dead_owner_alive(tmp_path: Path) -> None
         journal.execution_started("e1", "wf", "v1", "{}", None, None, 1.0)
         assert journal.flush(10)
         worker = os.fork()  # like a process-pool worker that outlives its parent
-        if worker == 0:
+        if worker == 0:  # at-fork handlers have run by now
+            print("worker", os.getpid(), flush=True)
             sys.stdin.read()
             os._exit(0)
-        print("ready", worker, flush=True)
         sys.stdin.read()
         """,
         path,
     )
     word, worker = child.next_line().split()
-    assert word == "ready"
+    assert word == "worker"
     try:
         child.kill()
         os.kill(int(worker), 0)  # the forked worker is still alive
