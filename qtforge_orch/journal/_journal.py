@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
-from . import _claims, _opening, _queries
+from . import _claims, _opening
 from ._owner import OwnerLock, remove_stale_owner_files
+from ._ownership import CLOSE_TIMEOUT_S, JournalOwnership
+from ._reading import JournalQueries
 from ._records import (
-    EXECUTION_STATUSES,
     FINISHED_STATUSES,
     KINDS,
     TASK_STATES,
     TRANSACTION_STATES,
-    ExecutionPage,
-    ExecutionRecord,
-    TaskRecord,
-    TransactionRecord,
 )
+from ._resources import Resources
 from ._retention import RetentionPolicy, enforce
 from ._store import (
     EXECUTION_FINISHED,
@@ -37,78 +34,8 @@ from ._store import (
 )
 from ._writer import BatchWriter, WriterStats
 
-T = TypeVar("T")
-CLOSE_TIMEOUT_S = 10.0
 
-
-class _Resources:
-    """What an open journal holds; closed by ``close()``, by garbage collection, or at exit.
-
-    Holds no reference to the ``ExecutionJournal``, so the journal can be collected (and its
-    finalizer run) while the writer thread is alive.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        connection: sqlite3.Connection,
-        owner: OwnerLock,
-        writer: BatchWriter,
-        busy_timeout: float,
-    ) -> None:
-        self.path = path
-        self.connection = connection
-        self.owner = owner
-        self.writer = writer
-        self.busy_timeout = busy_timeout
-        self.lock = threading.Lock()  # guards the reader and ``closed``
-        self.reader: sqlite3.Connection | None = None
-        self.closed = False
-
-    def read(self, query: Callable[..., T], *args: Any) -> T:
-        with self.lock:
-            if self.closed:
-                raise PluginError(
-                    PluginErrorCode.InvalidState,
-                    f"execution journal {str(self.path)!r} is closed",
-                    context={"path": str(self.path)},
-                )
-            try:
-                if self.reader is None:
-                    self.reader = _opening.read_connection(self.path, self.busy_timeout)
-                self.reader.execute("BEGIN")
-                try:
-                    return query(self.reader, *args)
-                finally:
-                    self.reader.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise PluginError(
-                    PluginErrorCode.FileSystemError,
-                    f"reading execution journal {str(self.path)!r} failed: {exc}",
-                    context={"path": str(self.path)},
-                ) from exc
-
-    def close(self, timeout: float | None) -> bool:
-        ok = self.writer.close(timeout)
-        with self.lock:
-            self.closed = True
-            if self.reader is not None:
-                self.reader.close()
-        if not self.writer.running():  # the connection is ours again
-            try:
-                self.connection.execute("BEGIN IMMEDIATE")
-                _claims.mark_own_interrupted(self.connection, self.owner.token)
-                self.connection.execute("COMMIT")
-                self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as exc:
-                ok = False
-                print(f"qtforge_orch journal: closing {self.path}: {exc}", file=sys.stderr)
-            self.connection.close()
-        self.owner.release()
-        return ok
-
-
-class ExecutionJournal:
+class ExecutionJournal(JournalQueries, JournalOwnership):
     """A durable record of executions in a SQLite file (WAL mode, ``synchronous=NORMAL``).
 
     Record calls (``execution_started``, ``task_changed``, ...) only queue the record and
@@ -135,6 +62,10 @@ class ExecutionJournal:
         max_batch_delay: Seconds the writer waits after the first record of an idle period so
             that a burst becomes one batch (``flush`` cuts it short).
         quick_check: Run ``PRAGMA quick_check`` when opening an existing file.
+
+    Attributes:
+        interrupted_at_open: The ids of the executions this opening marked ``interrupted``
+            (their process had ended without finishing them), oldest first.
 
     Raises:
         PluginError: ``FileNotFound`` (no such folder), ``PermissionDenied`` (read-only file
@@ -180,7 +111,7 @@ class ExecutionJournal:
         )
         self._writer = writer
         self._put = writer.put
-        self._resources = _Resources(self._path, connection, owner, writer, busy_timeout)
+        self._resources = Resources(self._path, connection, owner, writer, busy_timeout)
         self._finalizer = weakref.finalize(self, self._resources.close, CLOSE_TIMEOUT_S)
         self._close_lock = threading.Lock()
         self._closed_ok: bool | None = None
@@ -348,118 +279,3 @@ class ExecutionJournal:
         return self._put(
             (EXECUTION_FINISHED, execution_id, status, result, error, list(error_messages), at)
         )
-
-    # ------------------------------------------------------------------ queries
-
-    def list_executions(
-        self,
-        workflow_id: str | None = None,
-        limit: int = 50,
-        before: str | None = None,
-        *,
-        status: str | None = None,
-    ) -> ExecutionPage:
-        """A page of executions, newest first; pass ``page.next_cursor`` as ``before``.
-
-        Reads what is committed (``flush()`` first to include what was just recorded).
-        """
-        if status is not None and status not in EXECUTION_STATUSES:
-            raise ValueError(f"status must be one of {sorted(EXECUTION_STATUSES)}")
-        return self._resources.read(_queries.list_executions, workflow_id, status, limit, before)
-
-    def execution(self, execution_id: str) -> ExecutionRecord | None:
-        """Everything recorded about one execution, or None if the journal does not hold it."""
-        return self._resources.read(_queries.execution, execution_id)
-
-    def task_records(self, execution_id: str) -> list[TaskRecord]:
-        """The latest record of each of its tasks, in the order they were first recorded."""
-        return self._resources.read(_queries.task_records, execution_id)
-
-    def completed_outputs(self, execution_id: str) -> dict[str, Any]:
-        """``{task_key: output}`` of its completed tasks whose outputs were stored exactly.
-
-        This is what a resume reuses instead of running those tasks again.
-        """
-        return self._resources.read(_queries.completed_outputs, execution_id)
-
-    def rollbacks_done(self, execution_id: str) -> set[str]:
-        """The tasks whose rollback step already ran (so a resume must not run it again)."""
-        return self._resources.read(_queries.rollbacks_done, execution_id)
-
-    def transaction(self, transaction_id: str) -> TransactionRecord | None:
-        """A recorded transaction and its executions, or None."""
-        return self._resources.read(_queries.transaction, transaction_id)
-
-    # ------------------------------------------------------------------ ownership
-
-    def claim_for_resume(
-        self,
-        execution_id: str,
-        resumed_as: str,
-        *,
-        definition_json: str | None = None,
-        force: bool = False,
-        timeout: float | None = CLOSE_TIMEOUT_S,
-    ) -> ExecutionRecord:
-        """Claim ``execution_id`` for a resume that will run as ``resumed_as``.
-
-        Atomic across processes: of two claims, one fails. Everything recorded before is
-        written first. With ``definition_json`` (the definition the resume will run), a
-        definition whose hash differs from the recorded one is refused unless ``force``.
-
-        Returns:
-            The claimed execution (its ``resumed_as`` set).
-
-        Raises:
-            PluginError: ``NotFound`` (not in the journal), ``InvalidState`` (completed,
-                already resumed, or running here or in another live process),
-                ``VersionMismatch`` (the definition changed; ``context["changes"]`` and the
-                message list what changed), ``Timeout`` (the writer could not write in time).
-        """
-        path, token = self._path, self._resources.owner.token
-
-        def claim(connection: sqlite3.Connection) -> ExecutionRecord | None:
-            _claims.claim(connection, path, token, execution_id, resumed_as, definition_json, force)
-            return _queries.execution(connection, execution_id)
-
-        claimed: ExecutionRecord = self._writer.call(claim, timeout)
-        return claimed
-
-    def release_claim(
-        self, execution_id: str, resumed_as: str, timeout: float | None = CLOSE_TIMEOUT_S
-    ) -> bool:
-        """Undo ``claim_for_resume`` when the resume could not start; True if it was claimed."""
-        released: bool = self._writer.call(
-            lambda c: _claims.release(c, execution_id, resumed_as), timeout
-        )
-        return released
-
-    def detect_interrupted(self, timeout: float | None = CLOSE_TIMEOUT_S) -> list[str]:
-        """Mark ``interrupted`` the running executions whose process has ended since opening.
-
-        Returns:
-            The ids of the executions marked.
-        """
-        path, token = self._path, self._resources.owner.token
-        marked: list[str] = self._writer.call(
-            lambda c: _claims.mark_dead_owners(c, path, token), timeout
-        )
-        return marked
-
-    def apply_retention(
-        self, now: float | None = None, timeout: float | None = CLOSE_TIMEOUT_S
-    ) -> int:
-        """Enforce the retention policy now, by count and by age.
-
-        Args:
-            now: The current time in seconds since the epoch (default: ``time.time()``).
-            timeout: How long to wait for the writer.
-
-        Returns:
-            How many executions were deleted.
-        """
-        policy = self._retention
-        deleted: int = self._writer.call(
-            lambda c: enforce(c, policy, time.time() if now is None else now), timeout
-        )
-        return deleted
