@@ -72,8 +72,21 @@ def test_an_interrupted_execution_goes_once_it_was_resumed(tmp_path: Path) -> No
         assert _ids(journal) == ["other", "crashed"]  # not resumed yet: kept
         journal.claim_for_resume("crashed", "resumed")
         journal.execution_started("resumed", "wf", "v1", V1_DEFINITION, None, "crashed", NOW)
+        _run(journal, "more", "completed")
+        assert _ids(journal) == ["more", "resumed", "crashed"]  # its resumption still runs
         journal.execution_finished("resumed", "completed", None, None, [], NOW + 1)
-        assert _ids(journal) == ["resumed"]
+        _run(journal, "last", "completed")
+        assert _ids(journal) == ["last"]
+
+
+def test_a_failed_execution_stays_while_its_resumption_runs(tmp_path: Path) -> None:
+    with open_journal(tmp_path / "runs.sqlite", retention=RetentionPolicy(1)) as journal:
+        _run(journal, "failed", "failed")
+        journal.claim_for_resume("failed", "again")
+        journal.execution_started("again", "wf", "v1", V1_DEFINITION, None, "failed", NOW)
+        _run(journal, "other", "completed")
+        assert _ids(journal) == ["other", "again", "failed"]
+        assert journal.rollbacks_done("failed") == {"a"}
 
 
 def test_retention_by_age(tmp_path: Path) -> None:

@@ -6,10 +6,14 @@ import sqlite3
 from dataclasses import dataclass
 
 _DAY = 86_400.0
-# Never deleted: what is still running, and what was interrupted and can still be resumed.
+# Never deleted: what is still running, what was interrupted and can still be resumed, and
+# what a running or interrupted execution resumes (its outputs and rollbacks are still needed).
 _DELETABLE = (
     "(status IN ('completed', 'failed', 'cancelled') "
-    "OR (status = 'interrupted' AND resumed_as IS NOT NULL))"
+    "OR (status = 'interrupted' AND resumed_as IS NOT NULL)) "
+    "AND NOT EXISTS (SELECT 1 FROM executions AS resumer "
+    "WHERE resumer.execution_id = executions.resumed_as "
+    "AND resumer.status IN ('running', 'interrupted'))"
 )
 
 
@@ -19,7 +23,8 @@ class RetentionPolicy:
 
     Executions beyond the ``keep_executions`` newest, or that ended more than ``keep_days``
     ago, are deleted with their tasks, rollbacks and transaction memberships, except running
-    executions and interrupted ones that have not been resumed. The writer enforces the count
+    executions, interrupted ones that have not been resumed, and executions whose resumption
+    is still running or interrupted. The writer enforces the count
     after every batch that finishes an execution and the age at most once a minute;
     ``ExecutionJournal.apply_retention`` enforces both at once.
 
