@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from qtforge_orch.journal import ExecutionJournal
-from tests.journal_helpers import V1_DEFINITION, open_journal
+
+from .journal_helpers import V1_DEFINITION, open_journal
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 from qtforge_orch import PluginError, PluginErrorCode
 from qtforge_orch.journal import APPLICATION_ID, LATEST_VERSION, ExecutionJournal, definition_hash
 from qtforge_orch.journal._schema import create_version_1
-from tests.journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw
+
+from .journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw
 
 
 def _refused(path: Path, code: PluginErrorCode, reason: str, **options: object) -> PluginError:

@@ -12,7 +12,8 @@ import pytest
 
 from qtforge_orch import PluginError, PluginErrorCode
 from qtforge_orch.journal import ExecutionJournal
-from tests.journal_helpers import (
+
+from .journal_helpers import (
     V1_DEFINITION,
     Child,
     open_journal,

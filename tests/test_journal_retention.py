@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from qtforge_orch.journal import ExecutionJournal, RetentionPolicy
-from tests.journal_helpers import V1_DEFINITION, open_journal, raw
+
+from .journal_helpers import V1_DEFINITION, open_journal, raw
 
 DAY = 86_400.0
 NOW = time.time()  # the writer checks ages against the clock

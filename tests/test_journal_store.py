@@ -1,4 +1,4 @@
-"""The journal's records and queries: round trips, value encoding, paging, workflow versions."""
+"""The journal's records and queries: round trips, rollbacks, transactions, paging."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from qtforge_orch.journal import (
     ExecutionRecord,
     definition_hash,
 )
-from tests.journal_helpers import V1_DEFINITION, open_journal, raw
+
+from .journal_helpers import V1_DEFINITION, open_journal, raw
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 

@@ -11,7 +11,8 @@ import pytest
 
 from qtforge_orch import PluginError, PluginErrorCode
 from qtforge_orch.journal import ExecutionJournal
-from tests.journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw
+
+from .journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw
 
 
 def test_a_batch_is_one_transaction(tmp_path: Path) -> None:
