@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,3 +217,15 @@ def test_bad_paging_arguments_are_refused(journal: ExecutionJournal) -> None:
         journal.list_executions(limit=0)
     with pytest.raises(ValueError, match="status"):
         journal.list_executions(status="paused")
+
+
+def test_the_journal_offers_what_the_engine_records_into() -> None:
+    """``ExecutionJournal`` against the engine's ``JournalSink`` protocol (once it exists):
+    every method, with the same parameter names."""
+    journaling = pytest.importorskip("qtforge_orch._engine.journaling")
+    sink = journaling.JournalSink
+    methods = [n for n, v in vars(sink).items() if callable(v) and not n.startswith("_")]
+    assert "task_changed" in methods
+    for name in methods:
+        wanted = list(inspect.signature(getattr(sink, name)).parameters)
+        assert list(inspect.signature(getattr(ExecutionJournal, name)).parameters) == wanted

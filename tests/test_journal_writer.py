@@ -107,7 +107,9 @@ def test_flush_wait_and_committed_seq(tmp_path: Path) -> None:
         assert journal.execution("e") is not None
 
 
-def test_close_writes_everything_and_is_idempotent(tmp_path: Path) -> None:
+def test_close_writes_everything_and_is_idempotent(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "j.sqlite"
     journal = open_journal(path)
     journal.execution_started("e", "wf", "v1", "{}", None, None, 1.0)
@@ -116,11 +118,19 @@ def test_close_writes_everything_and_is_idempotent(tmp_path: Path) -> None:
     journal.execution_finished("e", "completed", None, None, [], 3.0)
     assert journal.close()  # no flush before: close writes the queue
     assert journal.close() and journal.closed
-    with pytest.raises(PluginError) as raised:
-        journal.task_changed("e", "late", "started", 1, None, None, 4.0)
+    # A record after close never raises (the engine records with its own locks held): it is
+    # dropped with a warning, and its number is one nobody has to wait for.
+    last = journal.committed_seq()
+    assert journal.task_changed("e", "late", "started", 1, None, None, 4.0) == last
+    assert journal.rollback_recorded("e", "late", True, None, 4.0) == last
+    assert journal.flush(0) and journal.wait_committed(last, 0)
+    assert journal.stats().dropped == 2
+    assert capfd.readouterr().err.count("after the journal was closed") == 1
+    with pytest.raises(PluginError, match="closed") as raised:
+        journal.execution("e")
     assert raised.value.code == PluginErrorCode.InvalidState
     with pytest.raises(PluginError, match="closed"):
-        journal.execution("e")
+        journal.apply_retention()
     assert owner_files(path) == []
     with open_journal(path) as again:
         assert len(again.completed_outputs("e")) == 1000
@@ -167,6 +177,21 @@ def test_on_commit_runs_on_the_writer_without_the_lock(tmp_path: Path) -> None:
         assert journal.close()  # joins the writer: every callback has returned
     assert seen == sorted(seen) and seen[-1] == 51
     assert len(refused) == 1 and "writer thread" in str(refused[0])
+
+
+def test_commit_listeners_can_be_added_and_removed(tmp_path: Path) -> None:
+    first: list[int] = []
+    second: list[int] = []
+    with open_journal(tmp_path / "j.sqlite", on_commit=first.append) as journal:
+        journal.add_commit_listener(second.append)
+        seq = journal.task_changed("e", "a", "started", 1, None, None, 1.0)
+        assert journal.flush(10)
+        journal.remove_commit_listener(second.append)
+        journal.remove_commit_listener(second.append)  # not registered any more: no error
+        last = journal.task_changed("e", "b", "started", 1, None, None, 1.0)
+    # close() has joined the writer: every listener call has returned.
+    assert first[-1] == last and first[0] >= seq
+    assert second and second[-1] < last
 
 
 def test_a_raising_on_commit_is_reported_and_writing_goes_on(

@@ -43,8 +43,11 @@ class ExecutionJournal(JournalQueries, JournalOwnership):
     the Qt GUI thread included. One writer thread writes the queue in batches, one transaction
     per batch; ``flush`` and ``wait_committed`` wait until records are durable, and
     ``on_commit`` is called (on the writer thread, with no lock held) with the last sequence
-    number each commit made durable. Values are encoded on the writer thread: do not mutate a
-    dict after recording it.
+    number each commit made durable (``add_commit_listener`` adds more callbacks). Values are
+    encoded on the writer thread: do not mutate a dict after recording it. Record calls never
+    raise for the state of the journal: once it is closed they drop the record (a warning on
+    stderr, ``stats().dropped``) and return ``committed_seq()``; they raise ``ValueError`` for
+    a state, status or kind that does not exist.
 
     Opening checks the file (see the ``Raises`` section), upgrades an older schema, and marks
     ``interrupted`` every running execution whose process has ended
@@ -160,6 +163,18 @@ class ExecutionJournal(JournalQueries, JournalOwnership):
     def committed_seq(self) -> int:
         """The sequence number of the last committed record (all earlier ones are committed)."""
         return self._writer.committed_seq()
+
+    def add_commit_listener(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(seq)`` after every commit, like ``on_commit``.
+
+        It runs on the writer thread with no journal lock held, must be quick, and must not
+        wait for the journal (``flush`` there raises). Exceptions are reported on stderr.
+        """
+        self._writer.add_listener(callback)
+
+    def remove_commit_listener(self, callback: Callable[[int], None]) -> None:
+        """Stop calling a callback added with ``add_commit_listener``."""
+        self._writer.remove_listener(callback)
 
     def last_seq(self) -> int:
         """The sequence number of the last record made (committed or still queued)."""

@@ -4,7 +4,7 @@
 number; it never touches the disk, so any thread (the GUI thread included) may call it. The
 writer thread takes everything queued (up to ``max_batch``), writes it in one ``BEGIN
 IMMEDIATE`` ... ``COMMIT``, publishes the last sequence number it committed, and calls
-``on_commit`` with it (on the writer thread, with no lock held).
+every commit listener (``on_commit``) with it (on the writer thread, with no lock held).
 
 While a batch is being written the next one accumulates, so the batch size follows the load by
 itself (group commit). ``max_batch_delay`` lets the writer wait a little after the first record
@@ -80,7 +80,9 @@ class BatchWriter:
     ) -> None:
         self._connection = connection
         self._apply = apply
-        self._on_commit = on_commit
+        # Called after each commit, in order; replaced (never mutated) under the lock.
+        self._listeners: tuple[Callable[[int], None], ...] = (on_commit,) if on_commit else ()
+        self._dropped_after_close = 0
         self._delay = max_batch_delay
         self._max_batch = max_batch
         self._cond = threading.Condition(threading.Lock())
@@ -100,16 +102,33 @@ class BatchWriter:
     # ---------------------------------------------------------------- any thread
 
     def put(self, op: Op) -> int:
-        """Queue ``op``; returns its sequence number. Raises if the writer is closed."""
+        """Queue ``op``; returns its sequence number.
+
+        Never raises (callers hold locks of their own): once the writer is closed the record is
+        dropped with a warning on stderr (the first time), counted in ``stats().dropped``, and
+        the last committed sequence number is returned, so nobody waits for it.
+        """
         with self._cond:
             if self._stopping:
-                raise PluginError(PluginErrorCode.InvalidState, "the execution journal is closed")
-            self._seq += 1
-            self._queue.append(op)
-            if self._idle:
-                self._idle = False
-                self._cond.notify()
-            return self._seq
+                self._dropped_after_close += 1
+                self._stats = replace(self._stats, dropped=self._stats.dropped + 1)
+                if self._dropped_after_close == 1:
+                    print(
+                        "qtforge_orch journal: a record was made after the journal was closed; "
+                        f"it is dropped, as are later ones ({op[:2]!r})",
+                        file=sys.stderr,
+                    )
+                return self._committed
+            return self._enqueue(op)
+
+    def _enqueue(self, op: Op) -> int:
+        """(lock held) Append ``op``; wake the writer if it waits for work."""
+        self._seq += 1
+        self._queue.append(op)
+        if self._idle:
+            self._idle = False
+            self._cond.notify()
+        return self._seq
 
     def call(self, fn: Callable[[sqlite3.Connection], Any], timeout: float | None) -> Any:
         """Run ``fn(connection)`` in the writer's transaction, after everything queued before.
@@ -119,7 +138,10 @@ class BatchWriter:
         """
         self._not_on_writer("a write request")
         future: Future[Any] = Future()
-        seq = self.put((CALL, fn, future))
+        with self._cond:
+            if self._stopping:
+                raise PluginError(PluginErrorCode.InvalidState, "the execution journal is closed")
+            seq = self._enqueue((CALL, fn, future))
         if not self.wait_committed(seq, timeout):
             raise PluginError(
                 PluginErrorCode.Timeout,
@@ -127,6 +149,19 @@ class BatchWriter:
                 f"(last error: {self.last_error!r})",
             )
         return future.result(timeout=0)
+
+    def add_listener(self, callback: Callable[[int], None]) -> None:
+        """Also call ``callback(seq)`` after each commit (writer thread, no lock held)."""
+        with self._cond:
+            self._listeners = (*self._listeners, callback)
+
+    def remove_listener(self, callback: Callable[[int], None]) -> None:
+        """Stop calling ``callback`` (its first registration)."""
+        with self._cond:
+            listeners = list(self._listeners)
+            if callback in listeners:
+                listeners.remove(callback)
+            self._listeners = tuple(listeners)
 
     def committed_seq(self) -> int:
         """The sequence number of the last record written (every earlier one is written too)."""
@@ -249,6 +284,14 @@ class BatchWriter:
             batch = []
 
     def _published(self, batch: list[Op], last: int, results: list[Any]) -> None:
+        # Calls' results first: whoever waits for the commit then finds its future resolved.
+        for op, result in zip(batch, results, strict=True):
+            if op[0] == CALL:
+                future: Future[Any] = op[2]
+                if isinstance(result, _Raised):
+                    future.set_exception(result.exc)
+                else:
+                    future.set_result(result)
         with self._cond:
             self._committed = last
             s = self._stats
@@ -261,18 +304,12 @@ class BatchWriter:
                 dropped=s.dropped + sum(1 for r in results if r is _DROPPED),
             )
             self._cond.notify_all()
-        for op, result in zip(batch, results, strict=True):
-            if op[0] == CALL:
-                future: Future[Any] = op[2]
-                if isinstance(result, _Raised):
-                    future.set_exception(result.exc)
-                else:
-                    future.set_result(result)
-        if self._on_commit is not None:
+            listeners = self._listeners
+        for listener in listeners:
             try:
-                self._on_commit(last)
+                listener(last)
             except BaseException as exc:
-                _report("the on_commit callback raised", exc)
+                _report("a commit listener (on_commit) raised", exc)
 
     def _write(self, batch: list[Op]) -> list[Any]:
         """Write ``batch`` in one transaction; one result per op (a call's, or None).
