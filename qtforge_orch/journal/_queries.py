@@ -1,0 +1,178 @@
+"""Reading the journal: history pages, one execution, its tasks, outputs to reuse, rollbacks.
+
+Queries see what is committed. A record still queued for the writer is not visible yet:
+``flush()`` first to read your own writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ._codec import decode
+from ._records import (
+    ExecutionPage,
+    ExecutionRecord,
+    ExecutionSummary,
+    TaskRecord,
+    TransactionRecord,
+)
+
+_SUMMARY = (
+    "row, execution_id, workflow_id, kind, status, started_at, ended_at, error, resumed_from, "
+    "resumed_as"
+)
+
+
+def _cursor_row(before: str | None) -> int | None:
+    if before is None:
+        return None
+    try:
+        return int(before)
+    except ValueError:
+        raise ValueError(f"not a cursor from list_executions: {before!r}") from None
+
+
+def list_executions(
+    connection: sqlite3.Connection,
+    workflow_id: str | None,
+    status: str | None,
+    limit: int,
+    before: str | None,
+) -> ExecutionPage:
+    """Up to ``limit`` executions older than the cursor ``before``, newest first."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, not {limit}")
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (
+        ("row < ?", _cursor_row(before)),
+        ("workflow_id = ?", workflow_id),
+        ("status = ?", status),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = connection.execute(
+        f"SELECT {_SUMMARY} FROM executions {where} ORDER BY row DESC LIMIT ?",
+        [*params, limit + 1],
+    ).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ExecutionPage(
+        [ExecutionSummary(*row[1:]) for row in rows],
+        str(rows[-1][0]) if more else None,
+    )
+
+
+def execution(connection: sqlite3.Connection, execution_id: str) -> ExecutionRecord | None:
+    """The execution ``execution_id``, or None if the journal does not hold it."""
+    row = connection.execute(
+        "SELECT e.execution_id, e.workflow_id, e.kind, e.status, e.started_at, e.ended_at, "
+        "d.json, e.definition_hash, e.initial_data, e.initial_encoding, e.result, "
+        "e.result_encoding, e.error, e.error_messages, e.resumed_from, e.resumed_as, "
+        "e.resumable, e.notes, e.owner_pid FROM executions AS e "
+        "LEFT JOIN definitions AS d ON d.hash = e.definition_hash WHERE e.execution_id = ?",
+        (execution_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    (
+        eid,
+        workflow_id,
+        kind,
+        status,
+        started,
+        ended,
+        definition,
+        digest,
+        data,
+        data_encoding,
+        result,
+        result_encoding,
+        error,
+        messages,
+        resumed_from,
+        resumed_as,
+        resumable,
+        notes,
+        pid,
+    ) = row
+    return ExecutionRecord(
+        execution_id=eid,
+        workflow_id=workflow_id,
+        kind=kind,
+        status=status,
+        started_at=started,
+        ended_at=ended,
+        definition_json=definition or "",
+        definition_hash=digest,
+        initial_data=decode(data, data_encoding),
+        result=decode(result, result_encoding),
+        error=error,
+        error_messages=list(json.loads(messages)),
+        resumed_from=resumed_from,
+        resumed_as=resumed_as,
+        resumable=bool(resumable),
+        notes=notes.split("\n") if notes else [],
+        owner_pid=pid,
+    )
+
+
+def task_records(connection: sqlite3.Connection, execution_id: str) -> list[TaskRecord]:
+    """The latest record of each task, in the order the tasks were first recorded."""
+    rows = connection.execute(
+        "SELECT task_key, state, attempts, output, encoding, error, started_at, ended_at, "
+        "resumable, note FROM tasks WHERE execution_id = ? ORDER BY rowid",
+        (execution_id,),
+    ).fetchall()
+    return [
+        TaskRecord(
+            task_key=key,
+            state=state,
+            attempts=attempts,
+            output=decode(output, encoding),
+            error=error,
+            started_at=started,
+            ended_at=ended,
+            resumable=bool(resumable),
+            encoding=encoding,
+            note=note,
+        )
+        for key, state, attempts, output, encoding, error, started, ended, resumable, note in rows
+    ]
+
+
+def completed_outputs(connection: sqlite3.Connection, execution_id: str) -> dict[str, Any]:
+    """``{task_key: output}`` of the completed tasks whose output was stored exactly."""
+    rows = connection.execute(
+        "SELECT task_key, output, encoding FROM tasks WHERE execution_id = ? "
+        "AND state = 'completed' AND resumable ORDER BY rowid",
+        (execution_id,),
+    )
+    return {key: decode(output, encoding) for key, output, encoding in rows}
+
+
+def rollbacks_done(connection: sqlite3.Connection, execution_id: str) -> set[str]:
+    """The tasks whose rollback already ran (successfully or not)."""
+    rows = connection.execute(
+        "SELECT DISTINCT task_key FROM rollbacks WHERE execution_id = ?", (execution_id,)
+    )
+    return {key for (key,) in rows}
+
+
+def transaction(connection: sqlite3.Connection, transaction_id: str) -> TransactionRecord | None:
+    """The transaction ``transaction_id``, or None."""
+    row = connection.execute(
+        "SELECT state, begun_at, ended_at FROM transactions WHERE transaction_id = ?",
+        (transaction_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    members = connection.execute(
+        "SELECT execution_id FROM transaction_executions WHERE transaction_id = ? ORDER BY rowid",
+        (transaction_id,),
+    )
+    return TransactionRecord(transaction_id, row[0], [m for (m,) in members], row[1], row[2])

@@ -1,0 +1,64 @@
+"""The journal's read side: history pages and what one execution holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _queries
+from ._records import (
+    EXECUTION_STATUSES,
+    ExecutionPage,
+    ExecutionRecord,
+    TaskRecord,
+    TransactionRecord,
+)
+from ._resources import Resources
+
+
+class JournalQueries:
+    """The queries of ``ExecutionJournal``.
+
+    Each reads what is committed, in one read transaction, on a connection of its own: records
+    still queued are not visible yet.
+    """
+
+    _resources: Resources
+
+    def list_executions(
+        self,
+        workflow_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+        *,
+        status: str | None = None,
+    ) -> ExecutionPage:
+        """A page of executions, newest first; pass ``page.next_cursor`` as ``before``.
+
+        Reads what is committed (``flush()`` first to include what was just recorded).
+        """
+        if status is not None and status not in EXECUTION_STATUSES:
+            raise ValueError(f"status must be one of {sorted(EXECUTION_STATUSES)}")
+        return self._resources.read(_queries.list_executions, workflow_id, status, limit, before)
+
+    def execution(self, execution_id: str) -> ExecutionRecord | None:
+        """Everything recorded about one execution, or None if the journal does not hold it."""
+        return self._resources.read(_queries.execution, execution_id)
+
+    def task_records(self, execution_id: str) -> list[TaskRecord]:
+        """The latest record of each of its tasks, in the order they were first recorded."""
+        return self._resources.read(_queries.task_records, execution_id)
+
+    def completed_outputs(self, execution_id: str) -> dict[str, Any]:
+        """``{task_key: output}`` of its completed tasks whose outputs were stored exactly.
+
+        This is what a resume reuses instead of running those tasks again.
+        """
+        return self._resources.read(_queries.completed_outputs, execution_id)
+
+    def rollbacks_done(self, execution_id: str) -> set[str]:
+        """The tasks whose rollback step already ran (so a resume must not run it again)."""
+        return self._resources.read(_queries.rollbacks_done, execution_id)
+
+    def transaction(self, transaction_id: str) -> TransactionRecord | None:
+        """A recorded transaction and its executions, or None."""
+        return self._resources.read(_queries.transaction, transaction_id)

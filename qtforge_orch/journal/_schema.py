@@ -1,0 +1,206 @@
+"""The journal's schema: its DDL per version and the migrations between versions.
+
+A journal file is marked as ours twice: ``PRAGMA application_id`` holds :data:`APPLICATION_ID`
+and the ``journal_meta`` table holds the schema version, which ``PRAGMA user_version`` repeats.
+The version is raised by appending to :data:`MIGRATIONS`; a migration runs inside the opening
+transaction, so a file is either fully upgraded or left as it was.
+
+Version 1 stored each execution's definition inline. Version 2 stores each distinct definition
+once, in ``definitions`` keyed by its content hash, and adds the ``rollbacks`` table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from ._versions import definition_hash
+
+# "QTOJ": qtforge_orch journal. Registered nowhere; only has to differ from other applications'.
+APPLICATION_ID = 0x51544F4A
+META_TABLE = "journal_meta"
+
+# The first schema, kept verbatim: a file written by a version-1 journal has exactly this.
+SCHEMA_V1: tuple[str, ...] = (
+    """CREATE TABLE journal_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    """CREATE TABLE executions (
+        row INTEGER PRIMARY KEY,
+        execution_id TEXT NOT NULL UNIQUE,
+        workflow_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        definition_json TEXT NOT NULL,
+        initial_data,
+        initial_encoding TEXT,
+        result,
+        result_encoding TEXT,
+        error TEXT,
+        error_messages TEXT NOT NULL DEFAULT '[]',
+        notes TEXT,
+        resumable INTEGER NOT NULL DEFAULT 1,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        resumed_from TEXT,
+        resumed_as TEXT,
+        owner TEXT,
+        owner_pid INTEGER
+    )""",
+    "CREATE INDEX executions_by_workflow ON executions (workflow_id, row)",
+    "CREATE INDEX executions_by_status ON executions (status, row)",
+    """CREATE TABLE tasks (
+        execution_id TEXT NOT NULL,
+        task_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        output,
+        encoding TEXT,
+        resumable INTEGER NOT NULL DEFAULT 1,
+        note TEXT,
+        error TEXT,
+        started_at REAL,
+        ended_at REAL,
+        PRIMARY KEY (execution_id, task_key)
+    )""",
+    """CREATE TABLE transactions (
+        transaction_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        begun_at REAL NOT NULL,
+        ended_at REAL
+    )""",
+    """CREATE TABLE transaction_executions (
+        transaction_id TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        PRIMARY KEY (transaction_id, execution_id)
+    )""",
+)
+
+# Version 2's executions table: the definition moves to ``definitions``, referenced by hash.
+_EXECUTIONS_V2 = """CREATE TABLE executions (
+        row INTEGER PRIMARY KEY,
+        execution_id TEXT NOT NULL UNIQUE,
+        workflow_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        definition_hash TEXT NOT NULL,
+        initial_data,
+        initial_encoding TEXT,
+        result,
+        result_encoding TEXT,
+        error TEXT,
+        error_messages TEXT NOT NULL DEFAULT '[]',
+        notes TEXT,
+        resumable INTEGER NOT NULL DEFAULT 1,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        resumed_from TEXT,
+        resumed_as TEXT,
+        owner TEXT,
+        owner_pid INTEGER
+    )"""
+_EXECUTION_INDEXES = (
+    "CREATE INDEX executions_by_workflow ON executions (workflow_id, row)",
+    "CREATE INDEX executions_by_status ON executions (status, row)",
+)
+_DEFINITIONS = """CREATE TABLE definitions (
+        hash TEXT PRIMARY KEY,
+        json TEXT NOT NULL
+    )"""
+_ROLLBACKS = """CREATE TABLE rollbacks (
+        execution_id TEXT NOT NULL,
+        task_key TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT,
+        at REAL NOT NULL
+    )"""
+_ROLLBACKS_INDEX = "CREATE INDEX rollbacks_by_execution ON rollbacks (execution_id)"
+
+# The columns both versions' executions tables share, in order.
+_SHARED_COLUMNS = (
+    "row, execution_id, workflow_id, kind, status, initial_data, initial_encoding, result, "
+    "result_encoding, error, error_messages, notes, resumable, started_at, ended_at, "
+    "resumed_from, resumed_as, owner, owner_pid"
+)
+
+
+def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
+    """Move inline definitions into ``definitions`` (deduplicated by hash); add ``rollbacks``.
+
+    SQLite before 3.35 cannot drop a column, so the executions table is rebuilt (the documented
+    create-copy-drop-rename procedure), keeping every row and its ``row`` number.
+    """
+    connection.create_function("qtforge_definition_hash", 1, definition_hash, deterministic=True)
+    connection.execute(_DEFINITIONS)
+    connection.execute(
+        "INSERT OR IGNORE INTO definitions (hash, json) "
+        "SELECT qtforge_definition_hash(definition_json), definition_json FROM executions"
+    )
+    connection.execute(_EXECUTIONS_V2.replace("TABLE executions", "TABLE executions_v2", 1))
+    connection.execute(
+        f"INSERT INTO executions_v2 ({_SHARED_COLUMNS}, definition_hash) "
+        f"SELECT {_SHARED_COLUMNS}, qtforge_definition_hash(definition_json) FROM executions"
+    )
+    connection.execute("DROP TABLE executions")
+    connection.execute("ALTER TABLE executions_v2 RENAME TO executions")
+    for statement in _EXECUTION_INDEXES:
+        connection.execute(statement)
+    connection.execute(_ROLLBACKS)
+    connection.execute(_ROLLBACKS_INDEX)
+
+
+# MIGRATIONS[n - 1] upgrades a version-n file to version n + 1.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1_to_2,)
+LATEST_VERSION = len(MIGRATIONS) + 1
+
+# A fresh file gets the latest schema directly.
+SCHEMA_LATEST: tuple[str, ...] = (
+    SCHEMA_V1[0],
+    _EXECUTIONS_V2,
+    *_EXECUTION_INDEXES,
+    *SCHEMA_V1[4:],
+    _DEFINITIONS,
+    _ROLLBACKS,
+    _ROLLBACKS_INDEX,
+)
+
+
+def stamp(connection: sqlite3.Connection, version: int) -> None:
+    """Record ``version`` in the meta table and in ``user_version``, and mark the file as ours."""
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute(f"PRAGMA user_version = {int(version)}")
+    connection.execute(
+        "INSERT INTO journal_meta (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(version),),
+    )
+
+
+def create(connection: sqlite3.Connection, created_at: float) -> None:
+    """Create the latest schema in an empty database (inside the caller's transaction)."""
+    for statement in SCHEMA_LATEST:
+        connection.execute(statement)
+    connection.executemany(
+        "INSERT INTO journal_meta (key, value) VALUES (?, ?)",
+        [("created_by", "qtforge_orch"), ("created_at", repr(created_at))],
+    )
+    stamp(connection, LATEST_VERSION)
+
+
+def create_version_1(connection: sqlite3.Connection, created_at: float) -> None:
+    """Create the version-1 schema (what a journal of that version wrote; used by tests)."""
+    for statement in SCHEMA_V1:
+        connection.execute(statement)
+    connection.executemany(
+        "INSERT INTO journal_meta (key, value) VALUES (?, ?)",
+        [("created_by", "qtforge_orch"), ("created_at", repr(created_at))],
+    )
+    stamp(connection, 1)
+
+
+def migrate(connection: sqlite3.Connection, from_version: int) -> None:
+    """Upgrade from ``from_version`` to the latest (inside the caller's transaction)."""
+    for version in range(from_version, LATEST_VERSION):
+        MIGRATIONS[version - 1](connection)
+        stamp(connection, version + 1)

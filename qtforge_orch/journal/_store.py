@@ -1,0 +1,247 @@
+"""Writing records: the SQL behind each record kind, applied by the writer thread.
+
+A batch is applied in order; consecutive records of one kind go to SQLite in one
+``executemany``. Values are encoded here, on the writer thread, not by the caller (see
+``_codec``): the caller must not mutate a dict after handing it to the journal, which the
+engine never does (a completed task's output is not changed afterwards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from itertools import groupby
+from typing import Any
+
+from . import _codec
+from ._records import TASK_ENDED_STATES
+from ._retention import RetentionPolicy, enforce
+from ._versions import definition_hash
+from ._writer import Op
+
+EXECUTION_STARTED = "execution_started"
+TASK_CHANGED = "task_changed"
+ROLLBACK = "rollback"
+TRANSACTION = "transaction"
+EXECUTION_FINISHED = "execution_finished"
+_AGE_CHECK_EVERY_S = 60.0
+_HASH_CACHE = 64
+
+_INSERT_DEFINITION = "INSERT OR IGNORE INTO definitions (hash, json) VALUES (?, ?)"
+_INSERT_EXECUTION = """
+INSERT INTO executions (execution_id, workflow_id, kind, status, definition_hash, initial_data,
+    initial_encoding, notes, resumable, started_at, resumed_from, owner, owner_pid)
+VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (execution_id) DO UPDATE SET
+    workflow_id = excluded.workflow_id, kind = excluded.kind, status = 'running',
+    definition_hash = excluded.definition_hash, initial_data = excluded.initial_data,
+    initial_encoding = excluded.initial_encoding, notes = excluded.notes,
+    resumable = excluded.resumable, started_at = excluded.started_at, ended_at = NULL,
+    result = NULL, result_encoding = NULL, error = NULL, error_messages = '[]',
+    resumed_from = excluded.resumed_from, owner = excluded.owner,
+    owner_pid = excluded.owner_pid
+"""
+_LINK_RESUMED = "UPDATE executions SET resumed_as = ? WHERE execution_id = ? AND resumed_as IS NULL"
+_UPSERT_TASK = """
+INSERT INTO tasks (execution_id, task_key, state, attempts, output, encoding, resumable, note,
+    error, started_at, ended_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT (execution_id, task_key) DO UPDATE SET
+    state = excluded.state,
+    attempts = max(tasks.attempts, excluded.attempts),
+    output = CASE WHEN ?12 THEN excluded.output ELSE tasks.output END,
+    encoding = CASE WHEN ?12 THEN excluded.encoding ELSE tasks.encoding END,
+    resumable = CASE WHEN ?12 THEN excluded.resumable ELSE tasks.resumable END,
+    note = CASE WHEN ?12 THEN excluded.note ELSE tasks.note END,
+    error = CASE WHEN ?12 THEN excluded.error ELSE coalesce(excluded.error, tasks.error) END,
+    started_at = coalesce(tasks.started_at, excluded.started_at),
+    ended_at = excluded.ended_at
+"""
+_INSERT_ROLLBACK = (
+    "INSERT INTO rollbacks (execution_id, task_key, ok, error, at) VALUES (?, ?, ?, ?, ?)"
+)
+_UPSERT_TRANSACTION = """
+INSERT INTO transactions (transaction_id, state, begun_at, ended_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (transaction_id) DO UPDATE SET
+    state = excluded.state, ended_at = excluded.ended_at
+"""
+_JOIN_TRANSACTION = (
+    "INSERT OR IGNORE INTO transaction_executions (transaction_id, execution_id) VALUES (?, ?)"
+)
+_FINISH_EXECUTION = """
+UPDATE executions SET status = ?1, result = ?2, result_encoding = ?3, error = ?4,
+    error_messages = ?5, ended_at = ?6,
+    notes = CASE WHEN ?7 IS NULL THEN notes WHEN notes IS NULL THEN ?7
+        ELSE notes || char(10) || ?7 END
+WHERE execution_id = ?8
+"""
+
+
+def _notes(*notes: str | None) -> str | None:
+    kept = [note for note in notes if note]
+    return "\n".join(kept) if kept else None
+
+
+def _merge(row: list[Any], later: list[Any]) -> None:
+    """Fold ``later`` into ``row`` (same task, same batch) as the upsert would apply both."""
+    row[2] = later[2]  # state
+    row[3] = max(row[3], later[3])  # attempts
+    if later[11]:  # completed: its output replaces any other
+        row[4:8] = later[4:8]
+        row[8] = None
+        row[11] = True
+    elif later[8] is not None:
+        row[8] = later[8]  # the last error
+    if row[9] is None:
+        row[9] = later[9]  # the first start
+    row[10] = later[10]  # ended_at
+
+
+class Store:
+    """Applies batches of records for one open journal (owner token, codec and retention)."""
+
+    def __init__(
+        self, owner: str, owner_pid: int, pickle_fallback: bool, retention: RetentionPolicy
+    ) -> None:
+        self.owner = owner
+        self.owner_pid = owner_pid
+        self.pickle_fallback = pickle_fallback
+        self.retention = retention
+        self._hashes: dict[str, str] = {}
+        self._age_checked = 0.0
+        self._handlers: dict[str, Callable[[sqlite3.Connection, list[Op]], None]] = {
+            EXECUTION_STARTED: self._executions_started,
+            TASK_CHANGED: self._tasks_changed,
+            ROLLBACK: self._rollbacks,
+            TRANSACTION: self._transactions,
+            EXECUTION_FINISHED: self._executions_finished,
+        }
+
+    def apply(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
+        """Write ``ops`` in order (the writer's transaction is open)."""
+        finished = False
+        for kind, run in groupby(ops, key=lambda op: op[0]):
+            self._handlers[kind](connection, list(run))
+            finished = finished or kind == EXECUTION_FINISHED
+        if finished and self.retention.limited:
+            now = time.time()
+            by_age = now - self._age_checked >= _AGE_CHECK_EVERY_S
+            if by_age:
+                self._age_checked = now
+            enforce(connection, self.retention, now, by_age=by_age)
+
+    def _hash(self, definition_json: str) -> tuple[str, str | None]:
+        known = self._hashes.get(definition_json)
+        if known is not None:
+            return known, None
+        note = None
+        try:
+            digest = definition_hash(definition_json)
+        except ValueError:
+            digest = "raw:" + hashlib.sha256(definition_json.encode("utf-8")).hexdigest()
+            note = "the definition is not valid JSON; it is stored as text"
+        if len(self._hashes) >= _HASH_CACHE:
+            self._hashes.clear()
+        if note is None:
+            self._hashes[definition_json] = digest
+        return digest, note
+
+    def _executions_started(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
+        definitions: list[tuple[str, str]] = []
+        rows: list[tuple[Any, ...]] = []
+        links: list[tuple[str, str]] = []
+        for _, execution_id, workflow_id, kind, definition_json, data, resumed_from, at in ops:
+            digest, definition_note = self._hash(definition_json)
+            definitions.append((digest, definition_json))
+            encoded = _codec.encode(data, self.pickle_fallback)
+            data_note = f"initial data: {encoded.note}" if encoded.note else None
+            rows.append(
+                (
+                    execution_id,
+                    workflow_id,
+                    kind,
+                    digest,
+                    encoded.payload,
+                    encoded.encoding,
+                    _notes(definition_note, data_note),
+                    encoded.resumable,
+                    at,
+                    resumed_from,
+                    self.owner,
+                    self.owner_pid,
+                )
+            )
+            if resumed_from is not None:
+                links.append((execution_id, resumed_from))
+        connection.executemany(_INSERT_DEFINITION, definitions)
+        connection.executemany(_INSERT_EXECUTION, rows)
+        if links:
+            connection.executemany(_LINK_RESUMED, links)
+
+    def _tasks_changed(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
+        # One row per task and batch: a task's ``started`` and ``completed`` in one batch cost
+        # one upsert. Merging follows the upsert's own rules, so the result is the same.
+        rows: dict[tuple[str, str], list[Any]] = {}
+        pickle_fallback = self.pickle_fallback
+        for _, execution_id, task_key, state, attempt, output, error, at in ops:
+            if state == "completed":
+                encoded = _codec.encode(output, pickle_fallback)
+            else:
+                encoded = _codec.NOTHING
+            row = [
+                execution_id,
+                task_key,
+                state,
+                attempt,
+                encoded.payload,
+                encoded.encoding,
+                encoded.resumable,
+                encoded.note,
+                error,
+                at if state == "started" else None,
+                at if state in TASK_ENDED_STATES else None,
+                state == "completed",
+            ]
+            key = (execution_id, task_key)
+            earlier = rows.get(key)
+            if earlier is not None:
+                _merge(earlier, row)
+            else:
+                rows[key] = row
+        connection.executemany(_UPSERT_TASK, [tuple(row) for row in rows.values()])
+
+    def _rollbacks(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
+        connection.executemany(
+            _INSERT_ROLLBACK,
+            [(execution, key, int(ok), error, at) for _, execution, key, ok, error, at in ops],
+        )
+
+    def _transactions(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
+        for _, transaction_id, state, execution_ids, at in ops:
+            connection.execute(
+                _UPSERT_TRANSACTION,
+                (transaction_id, state, at, None if state == "begun" else at),
+            )
+            connection.executemany(_JOIN_TRANSACTION, [(transaction_id, e) for e in execution_ids])
+
+    def _executions_finished(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        for _, execution_id, status, result, error, messages, at in ops:
+            encoded = _codec.encode(result, self.pickle_fallback)
+            note = f"result: {encoded.note}" if encoded.note else None
+            rows.append(
+                (
+                    status,
+                    encoded.payload,
+                    encoded.encoding,
+                    error,
+                    json.dumps(messages),
+                    at,
+                    note,
+                    execution_id,
+                )
+            )
+        connection.executemany(_FINISH_EXECUTION, rows)
