@@ -35,6 +35,9 @@ PUBLIC_NAMES: dict[str, str] = {
     "ExecutionFuture": "qtforge_orch._engine.futures",
     "RetryPolicy": "qtforge_orch._engine.retry",
     "NON_TRANSIENT_CODES": "qtforge_orch._engine.retry",
+    # durable executions
+    "ExecutionJournal": "qtforge_orch.journal",
+    "RetentionPolicy": "qtforge_orch.journal",
     # Qt application layer (widgets are in qtforge_orch.widgets)
     "WorkflowExecution": "qtforge_orch.qt._execution",
     "ExecutionSnapshot": "qtforge_orch.qt._execution",

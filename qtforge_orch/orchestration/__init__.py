@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .._expected import expected as expected
     from .._expected import make_error as make_error
     from .._expected import make_success as make_success
+    from ..journal import ExecutionJournal as ExecutionJournal
+    from ..journal import RetentionPolicy as RetentionPolicy
     from ..orchestration._v1_model import ExecutionMode as ExecutionMode
     from ..orchestration._v1_model import StepResult as StepResult
     from ..orchestration._v1_model import StepStatus as StepStatus

@@ -6,6 +6,7 @@ and turns run state into the reference's shapes. Scheduling lives in ``qtforge_o
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..plugins import PluginManager
+from ._durable import DurableExecutions
 from ._facade import EngineFacade
 from ._handles import ExecutionHandles
 from ._registry import WorkflowRegistry
@@ -92,7 +94,7 @@ def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
     }
 
 
-class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
+class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObject):
     """QtForge's step-workflow orchestrator: registers ``Workflow``s and runs them.
 
     Steps run on a ``QThreadPool``; every signal is emitted in the orchestrator's own thread,
@@ -125,6 +127,9 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         dask_address: The Dask scheduler to use; None starts a local cluster on 127.0.0.1
             on first use.
         process_workers: How many worker processes the process executor may run.
+        journal: Record executions durably in this SQLite file (or ``ExecutionJournal``):
+            history across restarts and ``resume_execution`` after a crash (see Durable
+            executions). A file that cannot be opened raises ``PluginError``.
     """
 
     workflow_started = Signal(str, str)
@@ -148,12 +153,12 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         default_executor: str = "thread",
         dask_address: str | None = None,
         process_workers: int | None = None,
+        journal: Any = None,
     ) -> None:
         super().__init__(parent)
-        self._attach_engine(
-            _NAMES, plugin_manager, thread_pool, history_limit, timers=timers
-        )
+        self._attach_engine(_NAMES, plugin_manager, thread_pool, history_limit, timers=timers)
         self._configure_executors(default_executor, dask_address, process_workers)
+        self._open_journal(journal)
         self._transactions = TransactionRegistry(self._engine)
         self._workflows: WorkflowRegistry[tuple[Workflow, Plan]] = WorkflowRegistry()
 
@@ -290,8 +295,12 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         entry = self._workflows.get(workflow_id)
         if not entry:
             return entry.error()
+        workflow, plan = entry.value()
         run = self._engine.new_run(
-            entry.value()[1], dict(initial_data or {}), transaction_id=transaction_id
+            plan,
+            dict(initial_data or {}),
+            transaction_id=transaction_id,
+            journal_entry=self._journal_entry(workflow),
         )
         if transaction_id is not None:
             error = self._transactions.attach(transaction_id, run)
@@ -304,6 +313,51 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         if not defer_start:
             run.start()
         return run
+
+    # --- durable executions ----------------------------------------------------------------
+    def resume_execution(self, execution_id: str, force: bool = False) -> Expected[str]:
+        """Resume an interrupted or failed execution recorded in the journal.
+
+        Steps that completed are not run again: their recorded outputs feed their successors.
+        Everything else runs as in a fresh execution, under a new execution id (returned),
+        which the journal links to the old one.
+
+        Args:
+            execution_id: An execution of this or an earlier process, in the journal.
+            force: Resume even if the workflow's registered definition changed since.
+
+        Returns:
+            The new execution's id, or ``InvalidState`` (no journal; completed, already
+            resumed, or running in another process), ``NotFound`` (not in the journal, or
+            its workflow is not registered), ``VersionMismatch`` (the definition changed;
+            the message says what) or ``InvalidArgument``.
+        """
+        return self._resume_from_journal(execution_id, force)
+
+    def _registered_for_resume(self, workflow_id: str) -> tuple[Any, Plan] | PluginError:
+        entry = self._workflows.get(workflow_id)
+        if not entry:
+            error = entry.error()
+            return PluginError(
+                PluginErrorCode.NotFound,
+                f"{error.message}; register the workflow again before resuming its execution",
+            )
+        return entry.value()
+
+    def _compile_recorded(self, definition_json: str) -> Plan | PluginError:
+        try:
+            parsed = Workflow.from_json(json.loads(definition_json))
+        except ValueError as exc:
+            return PluginError(PluginErrorCode.InvalidFormat, str(exc))
+        if not parsed:
+            return parsed.error()
+        try:
+            return compile_workflow(parsed.value(), self._default_executor)
+        except Exception as exc:  # a recorded definition that no longer compiles
+            return PluginError(PluginErrorCode.InvalidFormat, str(exc))
+
+    def _prepare_resumed(self, run: Run) -> None:
+        run.on_finish(self._drop_compensations_if_completed)
 
     def _drop_compensations_if_completed(self, run: Run) -> None:
         if run.status == RunStatus.COMPLETED:

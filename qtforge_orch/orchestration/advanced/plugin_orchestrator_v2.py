@@ -8,6 +8,7 @@ passes for EventDriven.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
@@ -27,6 +28,7 @@ from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
+from .._durable import DurableExecutions
 from .._facade import EngineFacade
 from .._handles import GraphExecutionHandles
 from .._registry import WorkflowRegistry
@@ -94,8 +96,7 @@ class _Registered:
         self.plan = plan
 
 
-
-class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
+class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, EngineFacade, QObject):
     """QtForge's graph orchestrator: ``PluginWorkflow``s of nodes, ports and connections.
 
     Five execution modes (Sequential, Parallel, Conditional, Streaming, EventDriven), pause and
@@ -131,6 +132,9 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         dask_address: The Dask scheduler to use; None starts a local cluster on 127.0.0.1
             on first use.
         process_workers: How many worker processes the process executor may run.
+        journal: Record executions durably in this SQLite file (or ``ExecutionJournal``):
+            history across restarts and ``resume_from_journal`` after a crash (see Durable
+            executions). A file that cannot be opened raises ``PluginError``.
     """
 
     workflow_started = Signal(str, str)
@@ -161,12 +165,15 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         default_executor: str = "thread",
         dask_address: str | None = None,
         process_workers: int | None = None,
+        journal: Any = None,
     ) -> None:
         super().__init__(parent)
         self._attach_engine(
             _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
         )
         self._configure_executors(default_executor, dask_address, process_workers)
+        self._journal_kind = "v2"
+        self._open_journal(journal)
         self._workflows: WorkflowRegistry[_Registered] = WorkflowRegistry()
         add_header_aliases(self)
 
@@ -206,6 +213,46 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         except Exception as exc:  # validation should make this unreachable
             return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
         return _Registered(candidate, plan)
+
+    # --- durable executions ----------------------------------------------------------------
+    def resume_from_journal(self, execution_id: str, force: bool = False) -> Expected[str]:
+        """Resume an interrupted or failed execution recorded in the journal.
+
+        (The header's ``resume_execution`` resumes a paused execution; this is the durable
+        resume ``PluginOrchestrator.resume_execution`` does for step workflows.) Nodes that
+        completed are not run again: their recorded outputs feed their successors. Only
+        Sequential, Parallel and Conditional executions can be resumed.
+
+        Args:
+            execution_id: An execution of this or an earlier process, in the journal.
+            force: Resume even if the workflow's registered definition changed since.
+
+        Returns:
+            The new execution's id, or ``InvalidState``, ``NotFound``, ``VersionMismatch``,
+            ``ExecutionModeNotSupported`` (Streaming, EventDriven) or ``InvalidArgument``.
+        """
+        return self._resume_from_journal(execution_id, force)
+
+    def _registered_for_resume(self, workflow_id: str) -> tuple[Any, Plan] | PluginError:
+        entry = self._workflows.get(workflow_id)
+        if not entry:
+            error = entry.error()
+            return PluginError(
+                PluginErrorCode.NotFound,
+                f"{error.message}; register the workflow again before resuming its execution",
+            )
+        registered = entry.value()
+        return registered.workflow, registered.plan
+
+    def _compile_recorded(self, definition_json: str) -> Plan | PluginError:
+        try:
+            parsed = PluginWorkflow.from_json(json.loads(definition_json))
+        except ValueError as exc:
+            return PluginError(PluginErrorCode.InvalidFormat, str(exc))
+        if not parsed:
+            return parsed.error()
+        prepared = self._prepare(parsed.value())
+        return prepared if isinstance(prepared, PluginError) else prepared.plan
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Forget a registered workflow; ``NotFound`` if no workflow has that id.
@@ -331,10 +378,11 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         if not found:
             return from_error(found.error())
         entry = found.value()
-        run = self._engine.new_run(entry.plan, dict(input_data or {}))
+        run = self._engine.new_run(
+            entry.plan, dict(input_data or {}), journal_entry=self._journal_entry(entry.workflow)
+        )
         run.start()
         return make_success(run.execution_id)
-
 
     def post_event(
         self, execution_id: str, payload: dict[str, Any] | None = None, source_node: str = ""

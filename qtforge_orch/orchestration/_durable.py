@@ -1,0 +1,234 @@
+"""Durable executions for both orchestrators: the journal, history across restarts, resume.
+
+Mixed into each facade next to ``EngineFacade``. The engine records every state change that
+matters (``_engine/journaling.py``); this module opens the journal, hands each execution the
+definition it runs, reads past executions back, and resumes interrupted or failed ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from .._engine.journaling import JournalEntry, ResumeSeed
+from .._engine.plan import Plan, ScheduleKind
+from .._engine.status import RunStatus
+from .._errors import PluginError, PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
+from ._recorded import RecordedRun
+
+if TYPE_CHECKING:
+    from .._engine.core import Engine
+    from .._engine.run import Run
+    from ..journal import ExecutionJournal, ExecutionPage
+
+RECORDED_KEPT = 64
+
+
+def _no_journal(action: str) -> PluginError:
+    return PluginError(
+        PluginErrorCode.InvalidState,
+        f"cannot {action}: this orchestrator has no journal; pass journal='runs.sqlite' "
+        "(or an ExecutionJournal) when creating it",
+    )
+
+
+class DurableExecutions:
+    """The journal side of a facade. Expects ``_engine`` and the hooks at the end."""
+
+    _engine: Engine
+    _journal: ExecutionJournal | None = None
+    _journal_kind = "v1"
+
+    def _open_journal(self, journal: Any) -> None:
+        """Constructor helper: ``journal`` is a path (opened here) or an ExecutionJournal.
+
+        A path that cannot be opened raises ``PluginError`` (``FileNotFound``,
+        ``PermissionDenied``, ``ResourceUnavailable``, ``InvalidFormat`` or
+        ``IncompatibleVersion``): catch it and create the orchestrator without a journal to
+        carry on without durability.
+        """
+        self._definitions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        self._recorded: dict[str, RecordedRun] = {}
+        if journal is None:
+            return
+        from ..journal import ExecutionJournal
+
+        if isinstance(journal, str | os.PathLike):
+            journal = ExecutionJournal(journal)
+        elif not isinstance(journal, ExecutionJournal):
+            raise PluginError(
+                PluginErrorCode.InvalidConfiguration,
+                f"journal must be a path or an ExecutionJournal, got {type(journal).__name__}",
+            )
+        self._journal = journal
+        self._engine.attach_journal(journal)
+
+    def journal(self) -> ExecutionJournal | None:
+        """The execution journal this orchestrator records to, if any."""
+        return self._journal
+
+    # --- recording ------------------------------------------------------------------------
+    def _journal_entry(self, workflow: Any, resumed_from: str | None = None) -> JournalEntry | None:
+        """What a new execution of ``workflow`` records (None without a journal)."""
+        if self._journal is None:
+            return None
+        return JournalEntry(self._journal_kind, self._definition_json(workflow), resumed_from)
+
+    def _definition_json(self, workflow: Any) -> str:
+        # Once per registered definition (models are replaced, never changed, when a
+        # workflow is modified), not once per execution.
+        try:
+            text = self._definitions.get(workflow)
+        except TypeError:
+            text = None
+        if text is None:
+            text = json.dumps(workflow.to_json(), sort_keys=True, default=str)
+            with contextlib.suppress(TypeError):  # not weak-referenceable: not cached
+                self._definitions[workflow] = text
+        return text
+
+    # --- history ----------------------------------------------------------------------------
+    def get_execution_history(
+        self, workflow_id: str | None = None, limit: int = 50, before: str | None = None
+    ) -> Expected[ExecutionPage]:
+        """Executions recorded in the journal, newest first, across restarts.
+
+        Args:
+            workflow_id: Only this workflow's executions (all when None).
+            limit: At most this many (1-1000).
+            before: ``next_cursor`` of the previous page, for the next (older) one.
+
+        Returns:
+            An ``ExecutionPage`` (``executions``, ``next_cursor``), ``InvalidArgument`` or
+            ``InvalidState`` (no journal).
+        """
+        if self._journal is None:
+            return from_error(_no_journal("list the execution history"))
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+            return make_error(
+                PluginErrorCode.InvalidArgument,
+                f"limit must be an int from 1 to 1000, got {limit!r}",
+            )
+        if workflow_id is not None and not isinstance(workflow_id, str):
+            return make_error(PluginErrorCode.InvalidArgument, "workflow_id must be a string")
+        if before is not None and not isinstance(before, str):
+            return make_error(PluginErrorCode.InvalidArgument, "before must be a cursor string")
+        self._journal.flush(5.0)
+        try:
+            return make_success(self._journal.list_executions(workflow_id, limit, before))
+        except (ValueError, PluginError) as exc:
+            if isinstance(exc, PluginError):
+                return from_error(exc)
+            return make_error(PluginErrorCode.InvalidArgument, str(exc))
+
+    def _recorded_run(self, execution_id: str) -> RecordedRun | None:
+        """A past execution from the journal, for status calls (None: not recorded)."""
+        journal = self._journal
+        if journal is None:
+            return None
+        cached = self._recorded.get(execution_id)
+        if cached is not None and cached.recorded_status != "running":
+            return cached
+        journal.flush(5.0)
+        record = journal.execution(execution_id)
+        if record is None or record.kind != self._journal_kind:
+            return None
+        plan = self._compile_recorded(record.definition_json)
+        if isinstance(plan, PluginError):
+            return None
+        recorded = RecordedRun(plan, record, journal.task_records(execution_id))
+        if len(self._recorded) >= RECORDED_KEPT:
+            self._recorded.pop(next(iter(self._recorded)))
+        self._recorded[execution_id] = recorded
+        return recorded
+
+    # --- resume -----------------------------------------------------------------------------
+    def _resume_from_journal(self, execution_id: str, force: bool) -> Expected[str]:
+        journal = self._journal
+        if journal is None:
+            return from_error(_no_journal(f"resume execution '{execution_id}'"))
+        if not isinstance(execution_id, str):
+            return make_error(PluginErrorCode.InvalidArgument, "an execution id must be a string")
+        if not isinstance(force, bool):
+            return make_error(PluginErrorCode.InvalidArgument, "force must be True or False")
+        live = self._engine.get_run(execution_id)
+        if live is not None and live.status not in RunStatus.FINAL:
+            return make_error(
+                PluginErrorCode.InvalidState,
+                f"execution '{execution_id}' is still {live.status}; only an interrupted or "
+                "failed execution can be resumed",
+                context={"execution_id": execution_id, "status": live.status},
+            )
+        journal.flush(5.0)
+        record = journal.execution(execution_id)
+        if record is None or record.kind != self._journal_kind:
+            return make_error(
+                PluginErrorCode.NotFound,
+                f"the journal holds no {self._journal_kind} execution '{execution_id}'",
+                context={"execution_id": execution_id},
+            )
+        if record.status == "completed":
+            return make_error(
+                PluginErrorCode.InvalidState,
+                f"execution '{execution_id}' completed; there is nothing to resume",
+                context={"execution_id": execution_id, "status": record.status},
+            )
+        found = self._registered_for_resume(record.workflow_id)
+        if isinstance(found, PluginError):
+            return from_error(found)
+        workflow, plan = found
+        if plan.schedule is not ScheduleKind.BATCH:
+            return make_error(
+                PluginErrorCode.ExecutionModeNotSupported,
+                f"execution '{execution_id}' ran in a Streaming or EventDriven workflow; "
+                "only step-by-step executions can be resumed (items in flight are not recorded)",
+            )
+        if not record.resumable:
+            return make_error(
+                PluginErrorCode.InvalidState,
+                f"execution '{execution_id}' cannot be resumed: its input data was not stored "
+                f"exactly ({'; '.join(record.notes) or 'see the journal'})",
+            )
+        index_of = {task.key: task.index for task in plan.tasks}
+        seed = ResumeSeed(
+            {
+                index_of[k]: v
+                for k, v in journal.completed_outputs(execution_id).items()
+                if k in index_of
+            },
+            {index_of[k] for k in journal.rollbacks_done(execution_id) if k in index_of},
+        )
+        entry = self._journal_entry(workflow, resumed_from=execution_id)
+        assert entry is not None
+        data = dict(record.initial_data) if isinstance(record.initial_data, dict) else {}
+        run: Run = self._engine.new_run(plan, data, journal_entry=entry, resume=seed)
+        try:
+            journal.claim_for_resume(
+                execution_id, run.execution_id, definition_json=entry.definition_json, force=force
+            )
+        except PluginError as error:
+            self._engine.discard(run)
+            return from_error(error)
+        self._prepare_resumed(run)
+        run.start()
+        return make_success(run.execution_id)
+
+    def _past_run(self, execution_id: str) -> RecordedRun | None:
+        """``EngineFacade._find_run``'s fallback for an id the engine does not know."""
+        return self._recorded_run(execution_id)
+
+    # --- what each facade provides ------------------------------------------------------------
+    if TYPE_CHECKING:
+
+        def _registered_for_resume(self, workflow_id: str) -> tuple[Any, Plan] | PluginError:
+            """The registered workflow (model, plan) a resume of ``workflow_id`` runs."""
+
+        def _compile_recorded(self, definition_json: str) -> Plan | PluginError:
+            """The plan of a recorded definition (for the status of a past execution)."""
+
+    def _prepare_resumed(self, run: Run) -> None:
+        """Facade bookkeeping for a resumed run about to start (nothing by default)."""
