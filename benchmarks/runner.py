@@ -24,6 +24,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
     from . import (
         coldstart,
         executors,
+        journaled,
         layered,
         memory,
         monitor,
@@ -47,6 +48,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "B11": ("process executor: 8 CPU-bound steps in Parallel", executors.b11),
         "B12": ("Dask executor: per-step overhead vs client.submit", executors.b12),
         "B13": ("Dask executor: GUI gaps during a 2,000-step fan-out", executors.b13),
+        "B14": ("the B1 chain with the execution journal on", journaled.b14_journaled),
         "B15": ("layered DAG 20 x 50, fan-in 3, against the references", layered.b15_layered),
         "B16": ("cold start: a fresh process runs 10 steps", coldstart.b16_cold_start),
     }
@@ -55,7 +57,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Run qtforge_orch's benchmark scenarios (B1-B13, B15, B16) against peers.",
+        description="Run qtforge_orch's benchmark scenarios (B1-B16) against peers.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer repeats and smaller sizes (smoke test)"

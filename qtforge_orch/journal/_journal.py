@@ -28,11 +28,10 @@ from ._store import (
     EXECUTION_FINISHED,
     EXECUTION_STARTED,
     ROLLBACK,
-    TASK_CHANGED,
     TRANSACTION,
     Store,
 )
-from ._writer import BatchWriter, WriterStats
+from ._writer import TASK_CHANGED, BatchWriter, WriterStats
 
 
 class ExecutionJournal(JournalQueries, JournalOwnership):

@@ -20,10 +20,9 @@ from . import _codec
 from ._records import TASK_ENDED_STATES
 from ._retention import RetentionPolicy, enforce
 from ._versions import definition_hash
-from ._writer import Op
+from ._writer import TASK_CHANGED, Op
 
 EXECUTION_STARTED = "execution_started"
-TASK_CHANGED = "task_changed"
 ROLLBACK = "rollback"
 TRANSACTION = "transaction"
 EXECUTION_FINISHED = "execution_finished"
@@ -186,7 +185,10 @@ class Store:
         # one upsert. Merging follows the upsert's own rules, so the result is the same.
         rows: dict[tuple[str, str], list[Any]] = {}
         pickle_fallback = self.pickle_fallback
-        for _, execution_id, task_key, state, attempt, output, error, at in ops:
+        for op in ops:
+            _, execution_id, task_key, state, attempt, output, error, at = op[:8]
+            # A ninth field: the start time of a start and an end the writer queue merged.
+            started_at = op[8] if len(op) > 8 else None
             if state == "completed":
                 encoded = _codec.encode(output, pickle_fallback)
             else:
@@ -201,7 +203,7 @@ class Store:
                 encoded.resumable,
                 encoded.note,
                 error,
-                at if state == "started" else None,
+                at if state == "started" else started_at,
                 at if state in TASK_ENDED_STATES else None,
                 state == "completed",
             ]

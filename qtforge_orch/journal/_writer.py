@@ -33,6 +33,7 @@ from .._errors import PluginError, PluginErrorCode
 Op = tuple[Any, ...]
 # apply(connection, ops) writes ops in order inside the writer's transaction.
 Apply = Callable[[sqlite3.Connection, list[Op]], None]
+TASK_CHANGED = "task_changed"  # the op kind the writer may merge (see _enqueue)
 CALL = "call"  # an op ("call", fn, future): fn(connection) runs in the batch's transaction
 _TRANSIENT = frozenset({5, 6, 8, 10, 13, 14, 15})
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 1.0
@@ -87,6 +88,9 @@ class BatchWriter:
         self._max_batch = max_batch
         self._cond = threading.Condition(threading.Lock())
         self._queue: list[Op] = []
+        # The first sequence number each queued op stands for (an op can stand for two: see
+        # _enqueue), so a partial take knows exactly which numbers it committed.
+        self._first: list[int] = []
         self._seq = 0  # last sequence number handed out
         self._committed = 0  # last sequence number written
         self._idle = False  # the writer waits for the first record of a batch
@@ -124,7 +128,25 @@ class BatchWriter:
     def _enqueue(self, op: Op) -> int:
         """(lock held) Append ``op``; wake the writer if it waits for work."""
         self._seq += 1
-        self._queue.append(op)
+        queue = self._queue
+        if op[0] == TASK_CHANGED and op[3] != "started" and queue:
+            last = queue[-1]
+            if (
+                last[0] == TASK_CHANGED
+                and last[3] == "started"
+                and len(last) == 8
+                and last[2] == op[2]
+                and last[1] == op[1]
+            ):
+                # A tiny step's start and end, both still waiting: one op, as the writer
+                # would have merged them in one batch anyway (the start time rides along).
+                queue[-1] = (*op, last[7])
+                if self._idle:
+                    self._idle = False
+                    self._cond.notify()
+                return self._seq
+        queue.append(op)
+        self._first.append(self._seq)
         if self._idle:
             self._idle = False
             self._cond.notify()
@@ -246,8 +268,10 @@ class BatchWriter:
                 )
             room = self._max_batch - len(batch)
             taken, self._queue = self._queue[:room], self._queue[room:]
+            self._first = self._first[len(taken) :]
             self._urgent = self._urgent and bool(self._queue)
-            return batch + taken, self._seq - len(self._queue)
+            last = self._first[0] - 1 if self._queue else self._seq
+            return batch + taken, last
 
     def _run(self) -> None:
         try:

@@ -7,10 +7,8 @@ definition it runs, reads past executions back, and resumes interrupted or faile
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from .._engine.journaling import JournalEntry, ResumeSeed
@@ -26,6 +24,7 @@ if TYPE_CHECKING:
     from ..journal import ExecutionJournal, ExecutionPage
 
 RECORDED_KEPT = 64
+DEFINITIONS_KEPT = 64
 
 
 def _no_journal(action: str) -> PluginError:
@@ -51,7 +50,7 @@ class DurableExecutions:
         ``IncompatibleVersion``): catch it and create the orchestrator without a journal to
         carry on without durability.
         """
-        self._definitions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        self._definitions: dict[int, tuple[Any, str]] = {}
         self._recorded: dict[str, RecordedRun] = {}
         if journal is None:
             return
@@ -79,16 +78,16 @@ class DurableExecutions:
         return JournalEntry(self._journal_kind, self._definition_json(workflow), resumed_from)
 
     def _definition_json(self, workflow: Any) -> str:
-        # Once per registered definition (models are replaced, never changed, when a
-        # workflow is modified), not once per execution.
-        try:
-            text = self._definitions.get(workflow)
-        except TypeError:
-            text = None
-        if text is None:
-            text = json.dumps(workflow.to_json(), sort_keys=True, default=str)
-            with contextlib.suppress(TypeError):  # not weak-referenceable: not cached
-                self._definitions[workflow] = text
+        # Once per registered definition, not once per execution (B14: dumping a 500-step
+        # definition cost more than running it). Registered models are replaced, never
+        # changed, when a workflow is modified, so the object identifies its definition.
+        cached = self._definitions.get(id(workflow))
+        if cached is not None and cached[0] is workflow:
+            return cached[1]
+        text = json.dumps(workflow.to_json(), sort_keys=True, default=str)
+        if len(self._definitions) >= DEFINITIONS_KEPT:
+            self._definitions.pop(next(iter(self._definitions)))
+        self._definitions[id(workflow)] = (workflow, text)
         return text
 
     # --- history ----------------------------------------------------------------------------
