@@ -330,3 +330,63 @@ def test_batching_does_not_change_what_is_stored(tmp_path: Path, split: int) -> 
     )
     assert (tasks["e"].resumable, tasks["e"].output) == (False, {"t": [1, 2]})
     assert (tasks["f"].state, tasks["f"].ended_at) == ("started", None)
+
+
+def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
+    tmp_path: Path,
+) -> None:
+    """A tiny step's ``started`` and ``completed`` waiting in the queue are written as one op
+    (B14); what is stored is the same as for two ops, and a partial take (a batch limit)
+    still commits exactly the sequence numbers it wrote."""
+    from qtforge_orch.journal._writer import BatchWriter
+
+    written: list[tuple[object, ...]] = []
+    entered, release = threading.Event(), threading.Event()
+    connection = sqlite3.connect(tmp_path / "w.sqlite", check_same_thread=False)
+
+    def apply(_connection: sqlite3.Connection, ops: list[tuple[object, ...]]) -> None:
+        written.extend(ops)
+
+    def hold(seq: int) -> None:
+        if seq == 1:
+            entered.set()
+            assert release.wait(20)
+
+    writer = BatchWriter(connection, apply, on_commit=hold, max_batch=2)
+    try:
+        assert writer.put(("x", 0)) == 1
+        assert entered.wait(20)  # the writer holds after committing seq 1
+        a_started = writer.put(("task_changed", "e", "a", "started", 1, None, None, 1.0))
+        b_started = writer.put(("task_changed", "e", "b", "started", 1, None, None, 2.0))
+        b_done = writer.put(("task_changed", "e", "b", "completed", 1, {}, None, 3.0))
+        c_started = writer.put(("task_changed", "e", "c", "started", 1, None, None, 4.0))
+        assert (a_started, b_started, b_done, c_started) == (2, 3, 4, 5)
+        release.set()
+        assert writer.wait_committed(4, 20)
+        assert writer.flush(20)
+        assert written == [
+            ("x", 0),
+            ("task_changed", "e", "a", "started", 1, None, None, 1.0),
+            ("task_changed", "e", "b", "completed", 1, {}, None, 3.0, 2.0),  # merged
+            ("task_changed", "e", "c", "started", 1, None, None, 4.0),
+        ]
+        assert writer.stats().batches == 3  # max_batch=2: the queue was taken in two parts
+    finally:
+        release.set()
+        writer.close(10)
+        connection.close()
+
+
+def test_a_merged_start_is_stored_like_two_records(tmp_path: Path) -> None:
+    with open_journal(tmp_path / "j.sqlite") as journal:
+        journal.execution_started("e", "wf", "v1", V1_DEFINITION, {}, None, 1.0)
+        journal.task_changed("e", "a", "started", 1, None, None, 2.0)
+        journal.task_changed("e", "a", "completed", 1, {"v": 1}, None, 3.0)
+        assert journal.flush(20)
+        (record,) = journal.task_records("e")
+        assert (record.state, record.output, record.started_at, record.ended_at) == (
+            "completed",
+            {"v": 1},
+            2.0,
+            3.0,
+        )
