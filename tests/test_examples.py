@@ -52,3 +52,23 @@ def test_monitor_app_screenshot(tmp_path: Path) -> None:
                for y in range(0, image.height(), 4)}
     assert QColor("#43a047").name() in colours  # completed nodes are painted
     assert QColor("#e53935").name() in colours  # the failing optional step
+
+
+@pytest.mark.timeout(90)
+def test_durable_resume_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    """docs/durable-executions.md's walk-through: a process killed mid-workflow, resumed."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "durable_resume.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "first process ended by signal 9 (SIGKILL)" in out
+    assert " interrupted\n" in out
+    assert ": completed, result {'rows': [10, 20, 30], 'loaded': 3}" in out
+    # download and clean completed before the crash: they did not run again
+    assert "steps run, in order: download clean transform transform load" in out
