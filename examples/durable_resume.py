@@ -20,9 +20,9 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QCoreApplication  # noqa: E402
+from PySide6.QtCore import QCoreApplication
 
-from qtforge_orch import (  # noqa: E402
+from qtforge_orch import (
     FunctionPlugin,
     PluginManager,
     PluginOrchestrator,
