@@ -207,7 +207,9 @@ def _as_utc(value: datetime | None) -> datetime | None:
 class StepResult(BaseModel):
     """Outcome of one step in one execution."""
 
-    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+    # Built on first validation: the orchestrator makes these with model_construct, so a
+    # workflow run never pays for building a validator it does not use.
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     step_id: str = ""
     status: StepStatus = StepStatus.Pending
@@ -256,7 +258,7 @@ class WorkflowContext(BaseModel):
     dict; this struct is for code ported from C++ that passes contexts around.
     """
 
-    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     workflow_id: str = ""
     execution_id: str = ""

@@ -9,22 +9,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
-
-from .._engine.core import DEFAULT_HISTORY_LIMIT
+# Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
+# once PySide6 is imported, its feature hook reads the source of every module imported after
+# it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
+# this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from .._engine.futures import ExecutionFuture
 from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan, TaskState
-from .._engine.run import Run, RunStatus, SignalNames
 from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
 from .._engine.stamps import iso_utc
 from .._engine.timers import Timers
-from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..plugins import PluginManager
-from ._facade import EngineFacade
-from ._handles import ExecutionHandles
 from ._registry import WorkflowRegistry
 from ._v1_compile import compile_workflow
 from ._v1_model import (
@@ -34,6 +31,15 @@ from ._v1_model import (
     Workflow,
     WorkflowStep,
 )
+
+# isort: split
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from .._engine.core import DEFAULT_HISTORY_LIMIT
+from .._engine.run import Run, RunStatus, SignalNames
+from .._engine.transactions import RollbackHandle, TransactionRegistry
+from ._facade import EngineFacade
+from ._handles import ExecutionHandles
 
 __all__ = [
     "ExecutionMode",

@@ -304,7 +304,9 @@ class PluginWorkflow(BaseModel):
 class WorkflowExecutionContext(BaseModel):
     """A snapshot of one execution, as returned by ``get_execution_status``."""
 
-    model_config = _MODEL_CONFIG
+    # Built on first validation: get_execution_status makes these with model_construct, so
+    # running a workflow never pays for building a validator it does not use.
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     execution_id: str = ""
     workflow_id: str = ""

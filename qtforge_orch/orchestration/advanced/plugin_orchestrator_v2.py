@@ -10,26 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
-
-from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
-from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
+# Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
+# once PySide6 is imported, its feature hook reads the source of every module imported after
+# it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
+# this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from ..._engine.executors import UnknownExecutor
 from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
-from ..._engine.run import Run, RunStatus, SignalNames
 from ..._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
 from ..._engine.stamps import iso_utc
-from ..._engine.streaming import StreamRun
 from ..._engine.timers import Timers
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
-from .._facade import EngineFacade
-from .._handles import GraphExecutionHandles
 from .._registry import WorkflowRegistry
-from ._header_signals import add_header_aliases
 from ._v2_compile import compile_plugin_workflow
 from ._v2_model import (
     ConnectionType,
@@ -45,6 +40,17 @@ from ._v2_model import (
     copy_workflow,
 )
 from ._v2_validation import assign_connection_ids, validate_workflow
+
+# isort: split
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from ..._engine.core import DEFAULT_HISTORY_LIMIT, Engine, RunFactory
+from ..._engine.eventdriven import WHOLE_GRAPH, EventRun, trigger_plan
+from ..._engine.run import Run, RunStatus, SignalNames
+from ..._engine.streaming import StreamRun
+from .._facade import EngineFacade
+from .._handles import GraphExecutionHandles
+from ._header_signals import add_header_aliases
 
 __all__ = [
     "AdvancedPluginOrchestrator",
