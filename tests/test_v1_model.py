@@ -1058,3 +1058,55 @@ def test_workflow_json_schema() -> None:
     json.dumps(schema)
     schema["title"] = "mutated"
     assert workflow_json_schema()["title"] == "Workflow"  # callers get a copy
+
+
+# --------------------------------------------------------------------------- frozen form
+
+
+def _fields_sets(workflow: Workflow) -> list[set[str]]:
+    steps = [*workflow.steps(), *workflow.rollback_steps().values()]
+    return [set(step.model_fields_set) for step in steps]
+
+
+@settings(max_examples=150, deadline=None)
+@given(workflows())
+def test_the_frozen_form_thaws_to_an_equal_independent_workflow(workflow: Workflow) -> None:
+    """What register_workflow keeps (``_v1_frozen``) gives back what ``copy()`` gave."""
+    from qtforge_orch.orchestration._v1_frozen import FrozenWorkflow
+
+    frozen = FrozenWorkflow(workflow)
+    thawed = frozen.thaw()
+    assert thawed == workflow == workflow.copy()
+    assert thawed.to_json() == workflow.to_json()
+    assert _fields_sets(thawed) == _fields_sets(workflow)
+    assert [s.__dict__ for s in thawed.steps()] == [s.__dict__ for s in workflow.steps()]
+    # Independent of the original and of each other.
+    for step in workflow.steps():
+        step.parameters["changed"] = True
+        step.dependencies.append("changed")
+        step.metadata["changed"] = True
+    again = frozen.thaw()
+    assert again == thawed
+    for a, b in zip(again.steps(), thawed.steps(), strict=True):
+        assert a.parameters is not b.parameters and a.dependencies is not b.dependencies
+        assert a.metadata is not b.metadata
+
+
+def test_a_registered_step_costs_at_most_1_kb() -> None:
+    """Issue #14: what registration keeps (frozen form and plan) is at most 1 KB a step."""
+    from qtforge_orch.orchestration._v1_compile import compile_workflow
+    from qtforge_orch.orchestration._v1_frozen import FrozenWorkflow
+
+    source = _chain(2_000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        frozen = FrozenWorkflow(source)
+        plan = compile_workflow(frozen)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    per_step = (after - before) / len(plan.tasks)
+    assert per_step <= 1024, f"{per_step:.0f} bytes per step"

@@ -887,3 +887,102 @@ def _networkx_has_cycle(nodes: list[str], edges: list[tuple[str, str]]) -> bool:
     graph.add_nodes_from(nodes)
     graph.add_edges_from(edges)
     return not nx.is_directed_acyclic_graph(graph)
+
+
+# --------------------------------------------------------------------------------------------
+# The frozen form registration keeps (_v2_frozen)
+
+
+def _state(workflow: PluginWorkflow) -> tuple[Any, ...]:
+    return (
+        workflow.model_dump(),
+        set(workflow.model_fields_set),
+        [set(n.model_fields_set) for n in workflow.nodes],
+        [set(c.model_fields_set) for c in workflow.connections],
+    )
+
+
+@st.composite
+def valid_workflows(draw: st.DrawFn) -> PluginWorkflow:
+    """Workflows that pass validation: unique ids, forward connections (no cycle), declared
+    ports, engine settings of the right types, some connection ids left to be assigned."""
+    count = draw(st.integers(1, 6))
+    ids = [f"n{i}" for i in range(count)]
+    nodes = [
+        WorkflowNode(
+            node_id=node_id,
+            plugin_id="p",
+            node_type=draw(
+                st.sampled_from([WorkflowNodeType.Processor, WorkflowNodeType.Decision])
+            ),
+            input_ports=draw(st.sampled_from([[], ["in"], ["in", "x"]])),
+            output_ports=draw(st.sampled_from([[], ["out"]])),
+            configuration=draw(
+                st.dictionaries(
+                    st.sampled_from(["timeout", "max_retries", "app"]),
+                    st.integers(1, 5),
+                    max_size=2,
+                )
+            ),
+            ui_properties=draw(st.sampled_from([{}, {"x": 1, "y": [2]}])),
+            enabled=draw(st.booleans()),
+        )
+        for node_id in ids
+    ]
+    connections = []
+    for _ in range(draw(st.integers(0, 8)) if count > 1 else 0):
+        source = draw(st.integers(0, count - 2))
+        target = draw(st.integers(source + 1, count - 1))
+        kind = draw(st.sampled_from(list(ConnectionType)))
+        connections.append(
+            WorkflowConnection(
+                source_node=ids[source],
+                target_node=ids[target],
+                source_port=draw(st.sampled_from(["", *nodes[source].output_ports])),
+                target_port=draw(st.sampled_from(["", *nodes[target].input_ports])),
+                connection_type=kind,
+                properties={"condition": "ok == true"}
+                if kind is ConnectionType.Control and draw(st.booleans())
+                else {},
+                data_transformation=draw(st.sampled_from([{}, {"expression": "value"}])),
+                enabled=draw(st.booleans()),
+            )
+        )
+    for index in draw(st.lists(st.integers(0, 7), max_size=2, unique=True)):
+        if index < len(connections):
+            connections[index].connection_id = f"c{index}"
+    return PluginWorkflow(
+        workflow_id="wf",
+        execution_mode=draw(
+            st.sampled_from([WorkflowExecutionMode.Sequential, WorkflowExecutionMode.Parallel])
+        ),
+        nodes=nodes,
+        connections=connections,
+        global_configuration=draw(st.sampled_from([{}, {"max_concurrency": 2, "app": [1]}])),
+        metadata=draw(st.sampled_from([{}, {"owner": "me"}])),
+    )
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(wf=valid_workflows())
+def test_the_frozen_form_thaws_to_what_a_copy_with_ids_was(wf: PluginWorkflow) -> None:
+    """``FrozenGraph(wf).thaw()`` equals what registration used to keep: a deep copy whose
+    connections were assigned ``assign_connection_ids``."""
+    from qtforge_orch.orchestration.advanced._v2_frozen import FrozenGraph
+    from qtforge_orch.orchestration.advanced._v2_model import copy_workflow
+
+    assert validate_workflow(wf), validate_workflow(wf).error()
+    expected = copy_workflow(wf)
+    expected.connections = assign_connection_ids(expected)
+    frozen = FrozenGraph(wf)
+    thawed = frozen.thaw()
+    assert thawed == expected
+    assert _state(thawed) == _state(expected)
+    assert list(thawed.__dict__) == list(expected.__dict__)
+    # Independent: changing the original or a thawed copy changes no later copy.
+    for node in wf.nodes:
+        node.configuration["changed"] = 1
+        node.input_ports.append("changed")
+    for node in thawed.nodes:
+        node.ui_properties["changed"] = 1
+    assert _state(frozen.thaw()) == _state(expected)

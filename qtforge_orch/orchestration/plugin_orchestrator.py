@@ -24,6 +24,7 @@ from .._expected import Expected, from_error, make_error, make_success
 from ..plugins import PluginManager
 from ._registry import WorkflowRegistry
 from ._v1_compile import compile_workflow
+from ._v1_frozen import FrozenWorkflow
 from ._v1_model import (
     ExecutionMode,
     StepResult,
@@ -160,7 +161,7 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         )
         self._configure_executors(default_executor, dask_address, process_workers)
         self._transactions = TransactionRegistry(self._engine)
-        self._workflows: WorkflowRegistry[tuple[Workflow, Plan]] = WorkflowRegistry()
+        self._workflows: WorkflowRegistry[tuple[FrozenWorkflow, Plan]] = WorkflowRegistry()
 
     @staticmethod
     def create(
@@ -191,12 +192,14 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
             checked = workflow.validate()
             if not checked:
                 return checked
-            snapshot = workflow.copy()
+            # The registered copy is frozen (tuples, private containers): later changes to
+            # ``workflow`` cannot reach it, and it costs a fraction of a model copy.
+            snapshot = FrozenWorkflow(workflow)
             try:
                 plan = compile_workflow(snapshot, self._default_executor)
             except Exception as exc:  # validate() should have caught it; never raise to callers
                 return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
-        return self._workflows.add(snapshot.id(), (snapshot, plan))
+        return self._workflows.add(snapshot.id, (snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Forget a registered workflow; ``NotFound`` if no workflow has that id.
@@ -208,7 +211,7 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
     def get_workflow(self, workflow_id: str) -> Expected[Workflow]:
         """A copy of the registered workflow, or ``NotFound``."""
         entry = self._workflows.get(workflow_id)
-        return make_success(entry.value()[0].copy()) if entry else from_error(entry.error())
+        return make_success(entry.value()[0].thaw()) if entry else from_error(entry.error())
 
     def list_workflows(self) -> list[str]:
         """The registered workflow ids, in registration order."""

@@ -35,17 +35,28 @@ class TransformFailed:
 
 
 def _label(connection: WorkflowConnection) -> str:
-    ends = f"{connection.source_node} -> {connection.target_node}"
-    return f"connection '{connection.connection_id}' ({ends})" if connection.connection_id else ends
+    return label_of(connection.connection_id, connection.source_node, connection.target_node)
+
+
+def label_of(connection_id: str, source_node: str, target_node: str) -> str:
+    """How messages name a connection."""
+    ends = f"{source_node} -> {target_node}"
+    return f"connection '{connection_id}' ({ends})" if connection_id else ends
 
 
 def compile_transformation(connection: WorkflowConnection) -> Callable[[Any], Any] | None:
     """The wire's ``transform`` for a validated connection, or None when it has none."""
-    expression = connection.data_transformation.get(EXPRESSION_KEY)
+    return compile_transformation_of(connection.data_transformation, _label(connection))
+
+
+def compile_transformation_of(
+    data_transformation: Mapping[str, Any] | None, label: str
+) -> Callable[[Any], Any] | None:
+    """``compile_transformation`` from the field's value and the connection's label."""
+    expression = (data_transformation or {}).get(EXPRESSION_KEY)
     if not isinstance(expression, str):
         return None
     compiled = compile_condition(expression)
-    label = _label(connection)
 
     def transform(value: Any) -> Any:
         variables: dict[str, Any] = dict(value) if isinstance(value, Mapping) else {}

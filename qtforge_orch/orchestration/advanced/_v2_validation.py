@@ -28,7 +28,7 @@ from ._v2_model import (
 )
 from ._v2_transform import transformation_errors
 
-__all__ = ["assign_connection_ids", "iter_workflow_errors", "validate_workflow"]
+__all__ = ["assign_connection_ids", "connection_ids", "iter_workflow_errors", "validate_workflow"]
 
 _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 
@@ -191,16 +191,29 @@ def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
     when that id is taken; explicit ids are reserved first, so the result only depends on the
     workflow and never collides with an id the user chose.
     """
+    return [
+        connection
+        if not isinstance(connection, WorkflowConnection) or connection.connection_id == new_id
+        else connection.model_copy(update={"connection_id": new_id})
+        for connection, new_id in zip(workflow.connections, connection_ids(workflow), strict=True)
+    ]
+
+
+def connection_ids(workflow: PluginWorkflow) -> list[str]:
+    """Each connection's id as ``assign_connection_ids`` gives it, without copying any.
+
+    What registration stores; ``""`` for an element that is not a connection.
+    """
     used = {
         c.connection_id
         for c in workflow.connections
         if isinstance(c, WorkflowConnection) and c.connection_id
     }
     next_suffix: dict[str, int] = {}
-    result: list[WorkflowConnection] = []
+    result: list[str] = []
     for connection in workflow.connections:
         if not isinstance(connection, WorkflowConnection) or connection.connection_id:
-            result.append(connection)
+            result.append(getattr(connection, "connection_id", ""))
             continue
         base = f"{_endpoint(connection.source_node, connection.source_port)}->" + _endpoint(
             connection.target_node, connection.target_port
@@ -212,7 +225,7 @@ def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
             candidate = f"{base}#{suffix}"
         next_suffix[base] = suffix
         used.add(candidate)
-        result.append(connection.model_copy(update={"connection_id": candidate}))
+        result.append(candidate)
     return result
 
 

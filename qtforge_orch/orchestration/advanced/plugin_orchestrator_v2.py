@@ -26,6 +26,7 @@ from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._registry import WorkflowRegistry
 from ._v2_compile import compile_plugin_workflow
+from ._v2_frozen import FrozenGraph
 from ._v2_model import (
     ConnectionType,
     PluginWorkflow,
@@ -37,9 +38,8 @@ from ._v2_model import (
     WorkflowNodeType,
     copy_connection,
     copy_node,
-    copy_workflow,
 )
-from ._v2_validation import assign_connection_ids, validate_workflow
+from ._v2_validation import validate_workflow
 
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
@@ -94,8 +94,8 @@ _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 class _Registered:
     __slots__ = ("_triggers", "plan", "workflow")
 
-    def __init__(self, workflow: PluginWorkflow, plan: Plan) -> None:
-        self.workflow = workflow
+    def __init__(self, workflow: FrozenGraph, plan: Plan) -> None:
+        self.workflow = workflow  # compact and private: get_workflow thaws a copy
         self.plan = plan
         self._triggers: dict[int, tuple[Plan, list[int]]] | None = None
 
@@ -203,24 +203,29 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
                 f"register_workflow expects a PluginWorkflow, got {type(workflow).__name__}",
             )
         with gc_paused_for(len(workflow.nodes)):
-            prepared = self._prepare(copy_workflow(workflow))
+            prepared = self._prepare(workflow)
         if isinstance(prepared, PluginError):
             return from_error(prepared)
         return self._workflows.add(prepared.workflow.workflow_id, prepared)
 
     def _prepare(self, candidate: PluginWorkflow) -> _Registered | PluginError:
-        """Validate and compile a private copy; nothing registered is touched."""
+        """Validate, freeze and compile; nothing registered is touched.
+
+        The frozen form is a private copy (tuples, own containers, connection ids filled in).
+        As in v1, the caller's workflow is checked and then frozen, so it must not be changed
+        by another thread meanwhile.
+        """
         checked = validate_workflow(candidate)
         if not checked:
             return checked.error()
-        candidate.connections = assign_connection_ids(candidate)
         try:
-            plan = compile_plugin_workflow(candidate, self._default_executor)
+            frozen = FrozenGraph(candidate)
+            plan = compile_plugin_workflow(frozen, self._default_executor)
         except UnknownExecutor as exc:
             return PluginError(_STRUCTURE, str(exc))
         except Exception as exc:  # validation should make this unreachable
             return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
-        return _Registered(candidate, plan)
+        return _Registered(frozen, plan)
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Forget a registered workflow; ``NotFound`` if no workflow has that id.
@@ -234,7 +239,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         entry = self._workflows.get(workflow_id)
         if not entry:
             return from_error(entry.error())
-        return make_success(copy_workflow(entry.value().workflow))
+        return make_success(entry.value().workflow.thaw())
 
     # Declared by QtForge's header, never implemented there (they return NotImplemented).
     def create_workflow_from_composition(self, composition: Any) -> Expected[PluginWorkflow]:
@@ -315,7 +320,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         # the copy validates: a refused change leaves the registered workflow exactly as it was.
         def changed(entry: _Registered) -> _Registered | PluginError:
             with gc_paused_for(len(entry.workflow.nodes)):
-                candidate = copy_workflow(entry.workflow)
+                candidate = entry.workflow.thaw()
                 refused = change(candidate)
                 if isinstance(refused, PluginError):
                     return refused
@@ -352,7 +357,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
 
     @staticmethod
     def _factory(entry: _Registered) -> RunFactory | None:
-        mode = WorkflowExecutionMode(entry.workflow.execution_mode)
+        mode = entry.workflow.mode
         if mode is WorkflowExecutionMode.Streaming:
             return StreamRun
         if mode is WorkflowExecutionMode.EventDriven:
