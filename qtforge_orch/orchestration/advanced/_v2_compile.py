@@ -46,9 +46,11 @@ _WIRE_KINDS = {
 
 def _wire(source: int, connection: Record) -> Wire:
     kind = _WIRE_KINDS[connection[f.CONNECTION_TYPE]]  # a ConnectionType (validated field)
+    transformation = connection[f.DATA_TRANSFORMATION]
+    if kind is not WireKind.CONTROL and transformation is None:  # the common case
+        return Wire(source, kind, connection[f.SOURCE_PORT], connection[f.TARGET_PORT])
     properties = connection[f.PROPERTIES] or {}
     condition = properties.get("condition") if kind is WireKind.CONTROL else None
-    transformation = connection[f.DATA_TRANSFORMATION]
     return Wire(
         source=source,
         kind=kind,
@@ -124,7 +126,7 @@ def compile_plugin_workflow(workflow: FrozenGraph, default_executor: str = THREA
                 (w for w in wires if w.kind is WireKind.DATA and roles[w.source] is Role.SPLITTER),
                 None,
             )
-        timeout = config.get("timeout")
+        timeout = config.get("timeout") if config else None
         retry = _retry_policy(config) if config else default_retry
         # A disabled node is Skipped (and so feeds nothing); a node fed by a transformation
         # checks its input first, so a failed transformation fails the node.
@@ -133,31 +135,37 @@ def compile_plugin_workflow(workflow: FrozenGraph, default_executor: str = THREA
             condition = never
         elif index in transformed:
             condition = inputs_ok
-        input_ports = node[f.NODE_INPUT_PORTS]
-        output_ports = node[f.NODE_OUTPUT_PORTS]
-        tasks.append(
-            TaskSpec(
-                key=node[f.NODE_ID],
-                index=index,
-                plugin_id=node[f.NODE_PLUGIN_ID],
-                command=config.get("method") or "execute",
-                parameters=config,
-                timeout_ms=int(timeout) if timeout else None,
-                max_retries=retry.max_retries,
-                retry_delay_ms=retry.retry_delay,
-                retry=retry,
-                critical=bool(config.get("critical", True)),
-                condition=condition,
-                incoming=wires,
-                role=role,
-                in_port=input_ports[0] if input_ports else "",
-                out_port=output_ports[0] if output_ports else "",
-                fan_out=fan_out,
-                executor=check_executor(config[EXECUTOR_KEY], f"node '{node[f.NODE_ID]}'")
-                if EXECUTOR_KEY in config
-                else default_executor,
-            )
+        task = TaskSpec(
+            key=node[f.NODE_ID],
+            index=index,
+            plugin_id=node[f.NODE_PLUGIN_ID],
+            command=(config.get("method") or "execute") if config else "execute",
+            parameters=config,
+            timeout_ms=int(timeout) if timeout else None,
+            max_retries=retry.max_retries,
+            retry_delay_ms=retry.retry_delay,
+            retry=retry,
+            condition=condition,
+            incoming=wires,
         )
+        # Fields left at their defaults are not passed (a registration builds one per node).
+        if config and not config.get("critical", True):
+            task.critical = False
+        if role is not Role.PLAIN:
+            task.role = role
+        input_ports = node[f.NODE_INPUT_PORTS]
+        if input_ports:
+            task.in_port = input_ports[0]
+        output_ports = node[f.NODE_OUTPUT_PORTS]
+        if output_ports:
+            task.out_port = output_ports[0]
+        if fan_out is not None:
+            task.fan_out = fan_out
+        if EXECUTOR_KEY in config:
+            task.executor = check_executor(config[EXECUTOR_KEY], f"node '{node[f.NODE_ID]}'")
+        elif default_executor != THREAD:
+            task.executor = default_executor
+        tasks.append(task)
     link_successors(tasks)
     mode = workflow.mode
     timeout = settings.get("timeout")

@@ -85,10 +85,16 @@ def never(params: dict[str, Any]) -> bool:
 def transformation_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
     """Registration checks for ``data_transformation`` and for what Streaming cannot do."""
     streaming = workflow.execution_mode is WorkflowExecutionMode.Streaming
-    types = {node.node_id: node.node_type for node in workflow.nodes if hasattr(node, "node_type")}
+    types: dict[str, Any] | None = None  # built for the first transformation only
     for index, connection in enumerate(workflow.connections):
         if not isinstance(connection, WorkflowConnection) or not connection.data_transformation:
             continue
+        if types is None:
+            types = {
+                node.node_id: node.node_type
+                for node in workflow.nodes
+                if hasattr(node, "node_type")
+            }
         label = _label(connection)
         context = {"connection_id": connection.connection_id, "index": index}
         expression = connection.data_transformation.get(EXPRESSION_KEY)

@@ -12,6 +12,8 @@ The models are re-checked element by element because in-place mutation (``nodes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
@@ -74,6 +76,7 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
         )
 
     nodes: dict[str, WorkflowNode] = {}
+    position: dict[str, int] = {}  # declaration index of each node in ``nodes``
     for index, node in enumerate(workflow.nodes):
         if not isinstance(node, WorkflowNode):
             yield _error(
@@ -87,10 +90,14 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
             yield from _node_errors(node, index, nodes)
         if _is_id(node_id) and node_id not in nodes:
             nodes[node_id] = node
+            position[node_id] = index
 
     yield from _global_configuration_errors(workflow.global_configuration)
 
     edges: list[tuple[str, str]] = []
+    # Every edge from an earlier-declared node to a later one: declaration order is then a
+    # topological order and there is no cycle to look for (the common case, checked for free).
+    forward = True
     connection_ids: set[str] = set()
     for index, connection in enumerate(workflow.connections):
         if not isinstance(connection, WorkflowConnection):
@@ -105,12 +112,15 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
         elif connection.connection_id:
             connection_ids.add(connection.connection_id)
         # Every connection type orders execution (Event edges carry the trigger's data).
-        if connection.source_node in nodes and connection.target_node in nodes:
-            edges.append((connection.source_node, connection.target_node))
+        source, target = connection.source_node, connection.target_node
+        if source in nodes and target in nodes:
+            edges.append((source, target))
+            if forward and position[source] >= position[target]:
+                forward = False
 
     yield from transformation_errors(workflow)
 
-    cycle = find_cycle(list(nodes), edges)
+    cycle = None if forward else find_cycle(list(nodes), edges)
     if cycle is not None:
         if len(cycle) <= 12:
             path = " -> ".join([*cycle, cycle[0]])
@@ -136,6 +146,8 @@ def _oversized(workflow: PluginWorkflow) -> PluginError | None:
     limit = MAX_ID_LENGTH
     named: list[tuple[str, object]] = [("workflow_id", workflow.workflow_id)]
     # A cheap length scan first; the list of labelled values is only built when one is long.
+    if _longest_in_models(workflow) <= limit and id_problem(workflow.workflow_id) is None:
+        return None
     for node in workflow.nodes:
         if isinstance(node, WorkflowNode) and (
             len(node.node_id) > limit
@@ -180,6 +192,37 @@ def _oversized(workflow: PluginWorkflow) -> PluginError | None:
             if problem is not None:
                 return _error(_STRUCTURE, f"{field} {short(value)!r} {problem}", field=field)
     return None
+
+
+_NODE_TEXTS = (attrgetter("node_id"), attrgetter("plugin_id"))
+_NODE_PORTS = (attrgetter("input_ports"), attrgetter("output_ports"))
+_CONNECTION_TEXTS = tuple(
+    attrgetter(name)
+    for name in ("connection_id", "source_node", "source_port", "target_node", "target_port")
+)
+
+
+def _longest_in_models(workflow: PluginWorkflow) -> int:
+    """The longest id or port of the workflow's nodes and connections.
+
+    Measured in C-level passes (``_oversized`` is on the path of every registration);
+    ``MAX_ID_LENGTH + 1`` when a list holds something other than exact nodes/connections (the
+    labelled scan then decides).
+    """
+    nodes, connections = workflow.nodes, workflow.connections
+    if not set(map(type, nodes)) <= {WorkflowNode} or not set(map(type, connections)) <= {
+        WorkflowConnection
+    }:
+        return MAX_ID_LENGTH + 1
+    longest = 0
+    for get in _NODE_TEXTS:
+        longest = max(longest, max(map(len, map(get, nodes)), default=0))
+    for get in _NODE_PORTS:
+        ports = chain.from_iterable(map(get, nodes))
+        longest = max(longest, max(map(len, map(str, ports)), default=0))
+    for get in _CONNECTION_TEXTS:
+        longest = max(longest, max(map(len, map(get, connections)), default=0))
+    return longest
 
 
 def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
