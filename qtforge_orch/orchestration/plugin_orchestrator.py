@@ -68,6 +68,16 @@ def _timestamp(value: float) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value else None
 
 
+def _step_result(fields: dict[str, Any]) -> StepResult:
+    """``StepResult.model_construct(**fields)`` for a dict holding every field, in order."""
+    result = object.__new__(StepResult)
+    object.__setattr__(result, "__dict__", fields)
+    object.__setattr__(result, "__pydantic_fields_set__", set(_RESULT_FIELDS))
+    object.__setattr__(result, "__pydantic_extra__", None)
+    object.__setattr__(result, "__pydantic_private__", None)
+    return result
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -83,12 +93,18 @@ def _rank_of(run: Run) -> Any:
     return lambda key: position.get(key, 0)
 
 
+# Indexed by state value: an enum call and ``.name`` cost ~0.5 us per step of a status call.
+_STATE_NAMES = tuple(state.name for state in sorted(TaskState))
+_STEP_STATUSES = tuple(sorted(StepStatus))
+_RESULT_FIELDS = frozenset(StepResult.model_fields)
+
+
 def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
     """The ``StepResult.to_json()`` shape, built without a model for every status call."""
     start, end = snap.starts[index], snap.ends[index]
     return {
         "step_id": run.plan.tasks[index].key,
-        "status": TaskState(snap.states[index]).name,
+        "status": _STATE_NAMES[snap.states[index]],
         "result_data": snap.outputs[index] or {},
         "error_message": snap.errors[index],
         "retry_count": snap.retries[index],
@@ -406,22 +422,29 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
         if isinstance(run, PluginError):
             return from_error(run)
         snap = take_snapshot(run)
-        # model_construct: the engine accepted these outputs already (any keys, any values);
-        # validating them again would refuse what it reported as completed.
-        return make_success(
-            [
-                StepResult.model_construct(
-                    step_id=task.key,
-                    status=StepStatus(snap.states[task.index]),
-                    result_data=dict(snap.outputs[task.index] or {}),
-                    error_message=snap.errors[task.index],
-                    retry_count=snap.retries[task.index],
-                    start_time=_timestamp(snap.starts[task.index]),
-                    end_time=_timestamp(snap.ends[task.index]),
+        # Built as model_construct builds them (no validation: the engine accepted these
+        # outputs already, any keys, any values, and validating them again would refuse what
+        # it reported as completed), minus its per-field loop: a third of the cost.
+        states, outputs, errors = snap.states, snap.outputs, snap.errors
+        retries, starts, ends = snap.retries, snap.starts, snap.ends
+        results: list[StepResult] = []
+        for task in run.plan.tasks:
+            i = task.index
+            output = outputs[i]
+            results.append(
+                _step_result(
+                    {
+                        "step_id": task.key,
+                        "status": _STEP_STATUSES[states[i]],
+                        "result_data": dict(output) if output else {},
+                        "error_message": errors[i],
+                        "retry_count": retries[i],
+                        "start_time": _timestamp(starts[i]),
+                        "end_time": _timestamp(ends[i]),
+                    }
                 )
-                for task in run.plan.tasks
-            ]
-        )
+            )
+        return make_success(results)
 
     # --- transactions --------------------------------------------------------------------
     def begin_transaction(self, transaction_id: str) -> Expected[None]:
