@@ -1110,3 +1110,78 @@ def test_a_registered_step_costs_at_most_1_kb() -> None:
         tracemalloc.stop()
     per_step = (after - before) / len(plan.tasks)
     assert per_step <= 1024, f"{per_step:.0f} bytes per step"
+
+
+# --------------------------------------------------------------------------- fast path (_fast)
+
+class _Str(str):
+    pass
+
+
+_FIELD_VALUES = st.sampled_from(
+    [
+        "",
+        "a",
+        _Str("sub"),
+        b"bytes",
+        0,
+        1,
+        -1,
+        60000,
+        1.0,
+        2.5,
+        True,
+        False,
+        None,
+        timedelta(seconds=2),
+        [],
+        ["a", "b"],
+        ["a", 1],
+        ("a",),
+        [_Str("s")],
+        {},
+        {"k": [1, {"x": 2}]},
+        {1: "int key"},
+        {_Str("k"): 1},
+        len,
+        lambda data: True,
+    ]
+)
+_STEP_KEYS = st.sampled_from([*WorkflowStep.model_fields, "unknown"])
+
+
+def _outcome(build: Any) -> tuple[str, Any]:
+    try:
+        model = build()
+    except ValidationError as exc:
+        return ("error", [(e["type"], e["loc"]) for e in exc.errors()])
+    return ("ok", (model.__dict__, model.model_fields_set))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_STEP_KEYS, _FIELD_VALUES, max_size=5))
+def test_the_fast_path_builds_what_pydantic_builds(data: dict[str, Any]) -> None:
+    fast = _outcome(lambda: WorkflowStep(**data))
+    full = _outcome(lambda: WorkflowStep.model_validate(data))
+    assert fast == full
+    if fast[0] == "ok":
+        step = WorkflowStep(**data)
+        for name in ("parameters", "dependencies", "metadata"):
+            if name in data:
+                assert getattr(step, name) is not data[name]  # copied, as pydantic copies
+
+
+@settings(max_examples=400, deadline=None)
+@given(_STEP_KEYS, _FIELD_VALUES)
+def test_fast_assignment_stores_what_pydantic_stores(name: str, value: Any) -> None:
+    from pydantic import BaseModel
+
+    def assign(setter: Any) -> tuple[str, Any]:
+        step = WorkflowStep("s", "p", "m")
+        try:
+            setter(step, name, value)
+        except (ValidationError, AttributeError, ValueError, TypeError) as exc:
+            return ("error", type(exc).__name__)
+        return ("ok", (step.__dict__, step.model_fields_set))
+
+    assert assign(setattr) == assign(BaseModel.__setattr__)

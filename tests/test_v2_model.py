@@ -986,3 +986,125 @@ def test_the_frozen_form_thaws_to_what_a_copy_with_ids_was(wf: PluginWorkflow) -
     for node in thawed.nodes:
         node.ui_properties["changed"] = 1
     assert _state(frozen.thaw()) == _state(expected)
+
+
+# --------------------------------------------------------------------------------------------
+# The fast construction/assignment path (orchestration._fast) builds what pydantic builds
+
+
+class _Str(str):
+    pass
+
+
+_VALUES = st.sampled_from(
+    [
+        "",
+        "a",
+        "sink",
+        "value * 2",
+        _Str("s"),
+        0,
+        1,
+        3,
+        -1,
+        1.0,
+        True,
+        False,
+        None,
+        [],
+        ["in"],
+        ["in", 2],
+        ("in",),
+        {},
+        {"k": [1]},
+        {"expression": "value"},
+        {1: "x"},
+        WorkflowNodeType.Sink,
+        ConnectionType.Control,
+        WorkflowExecutionMode.Parallel,
+    ]
+)
+
+
+def _model_values(cls: type[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    names = [*cls.model_fields, *getattr(cls, "HEADER_NAMES", {}).values(), "unknown"]
+    return st.dictionaries(st.sampled_from(names), _VALUES, max_size=5)
+
+
+def _built(build: Any) -> tuple[str, Any]:
+    try:
+        model = build()
+    except ValidationError as exc:
+        return ("error", [(e["type"], e["loc"]) for e in exc.errors()])
+    return ("ok", (model.__dict__, model.model_fields_set))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([WorkflowNode, WorkflowConnection]).flatmap(
+    lambda cls: st.tuples(st.just(cls), _model_values(cls))
+))
+def test_fast_node_and_connection_construction_matches_pydantic(
+    case: tuple[type[Any], dict[str, Any]],
+) -> None:
+    cls, data = case
+    assert _built(lambda: cls(**data)) == _built(lambda: cls.model_validate(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([*PluginWorkflow.model_fields, "unknown"]),
+        st.one_of(
+            _VALUES,
+            st.just([WorkflowNode(node_id="a", plugin_id="p")]),
+            st.just([WorkflowConnection(source_node="a", target_node="b")]),
+            st.just([{"node_id": "a"}]),
+        ),
+        max_size=5,
+    )
+)
+def test_fast_workflow_construction_matches_pydantic(data: dict[str, Any]) -> None:
+    fast = _built(lambda: PluginWorkflow(**data))
+    assert fast == _built(lambda: PluginWorkflow.model_validate(data))
+    if fast[0] == "ok":
+        built = PluginWorkflow(**data)
+        for name in ("nodes", "connections"):
+            if name in data:
+                assert getattr(built, name) is not data[name]
+                assert all(a is b for a, b in zip(getattr(built, name), data[name], strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            WorkflowNode(node_id="n", plugin_id="p"),
+            WorkflowConnection(source_node="a", target_node="b"),
+            PluginWorkflow(workflow_id="w"),
+        ]
+    ),
+    st.sampled_from(
+        [
+            *WorkflowNode.model_fields,
+            *WorkflowConnection.model_fields,
+            *PluginWorkflow.model_fields,
+            "display_name",
+            "position",
+            "source_node_id",
+            "unknown",
+        ]
+    ),
+    _VALUES,
+)
+def test_fast_assignment_matches_pydantic(template: Any, name: str, value: Any) -> None:
+    from pydantic import BaseModel
+
+    def assign(setter: Any) -> tuple[str, Any]:
+        model = template.model_copy(deep=True)
+        try:
+            setter(model, name, value)
+        except (ValidationError, AttributeError, ValueError, TypeError) as exc:
+            return ("error", type(exc).__name__)
+        return ("ok", (model.__dict__, model.model_fields_set))
+
+    assert assign(setattr) == assign(BaseModel.__setattr__)
