@@ -6,7 +6,6 @@ all); ``validate_workflow`` returns the first, which is what ``Workflow.validate
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,8 @@ _INVALID = PluginErrorCode.InvalidConfiguration
 
 def suggest(name: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    import difflib  # only for a message about a misspelt name
+
     match = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {match[0]!r}?)" if match else ""
 

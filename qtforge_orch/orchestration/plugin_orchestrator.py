@@ -7,13 +7,16 @@ and turns run state into the reference's shapes. Scheduling lives in ``qtforge_o
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
+    from .._engine.futures import ExecutionFuture
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
 # once PySide6 is imported, its feature hook reads the source of every module imported after
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
-from .._engine.futures import ExecutionFuture
 from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan, TaskState
 from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
@@ -288,6 +291,8 @@ class PluginOrchestrator(ExecutionHandles, EngineFacade, QObject):
             An ``ExecutionFuture`` resolving to ``Expected[dict]``: the final data, or the same
             errors as ``execute_workflow``. A start error resolves it at once.
         """
+        from .._engine.futures import ExecutionFuture
+
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         started = self._start(workflow_id, initial_data, transaction_id, defer_start=True)
         if isinstance(started, PluginError):
