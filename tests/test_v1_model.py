@@ -1185,3 +1185,20 @@ def test_fast_assignment_stores_what_pydantic_stores(name: str, value: Any) -> N
         return ("ok", (step.__dict__, step.model_fields_set))
 
     assert assign(setattr) == assign(BaseModel.__setattr__)
+
+
+def test_dependencies_declared_after_their_step_still_validate_and_cycles_are_found() -> None:
+    """Registration skips the cycle search when every dependency comes before its step; the
+    other orders still get the full check."""
+    backwards = make_workflow(
+        WorkflowStep("c", "p", "m", dependencies=["b"]),
+        WorkflowStep("b", "p", "m", dependencies=["a"]),
+        WorkflowStep("a", "p", "m"),
+    )
+    assert backwards.validate()
+    looped = make_workflow(
+        WorkflowStep("a", "p", "m"),
+        WorkflowStep("b", "p", "m", dependencies=["a", "c"]),
+        WorkflowStep("c", "p", "m", dependencies=["b"]),
+    )
+    assert looped.validate().error().code == Code.CircularDependency

@@ -1109,3 +1109,26 @@ def test_fast_assignment_matches_pydantic(template: Any, name: str, value: Any) 
         return ("ok", (model.__dict__, model.model_fields_set))
 
     assert assign(setattr) == assign(BaseModel.__setattr__)
+
+
+def test_connections_against_declaration_order_still_validate_and_cycles_are_found() -> None:
+    nodes = [WorkflowNode(node_id=i, plugin_id="p") for i in ("a", "b", "c")]
+    backwards = PluginWorkflow(
+        workflow_id="w",
+        nodes=nodes,
+        connections=[
+            WorkflowConnection(source_node="c", target_node="b"),
+            WorkflowConnection(source_node="b", target_node="a"),
+        ],
+    )
+    assert validate_workflow(backwards)
+    looped = PluginWorkflow(
+        workflow_id="w",
+        nodes=nodes,
+        connections=[
+            WorkflowConnection(source_node="a", target_node="b"),
+            WorkflowConnection(source_node="b", target_node="c"),
+            WorkflowConnection(source_node="c", target_node="b"),
+        ],
+    )
+    assert validate_workflow(looped).error().code is PluginErrorCode.CircularDependency

@@ -152,6 +152,9 @@ def _dependency_errors(
 ) -> Iterator[PluginError]:
     """Existence first (DependencyNotSatisfied), then cycles among the dependencies that exist."""
     edges: list[tuple[str, str]] = []
+    # Every dependency declared before its step: declaration order is then a topological
+    # order and there is no cycle to look for (the common case, checked for free).
+    forward = True
     for step in steps:
         sid = step.id
         deps = step.dependencies
@@ -182,7 +185,9 @@ def _dependency_errors(
                 )
             else:
                 edges.append((dep, sid))
-    cycle = find_cycle(list(index), edges)
+                if forward and index[dep] >= index.get(sid, -1):
+                    forward = False
+    cycle = None if forward else find_cycle(list(index), edges)
     if cycle is not None and len(cycle) > 1:
         shown = cycle if len(cycle) <= 12 else [*cycle[:10], f"... {len(cycle) - 10} more"]
         path = " -> ".join(
