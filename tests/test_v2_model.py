@@ -1132,3 +1132,24 @@ def test_connections_against_declaration_order_still_validate_and_cycles_are_fou
         ],
     )
     assert validate_workflow(looped).error().code is PluginErrorCode.CircularDependency
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(wf=st.one_of(random_workflows(), valid_workflows()))
+def test_the_one_pass_check_only_passes_workflows_without_errors(wf: PluginWorkflow) -> None:
+    from qtforge_orch.orchestration.advanced._v2_validation import _looks_valid
+
+    if _looks_valid(wf):
+        assert list(iter_workflow_errors(wf)) == []
+    assert bool(validate_workflow(wf)) == (not list(iter_workflow_errors(wf)))
+
+
+def test_the_one_pass_check_takes_the_common_case() -> None:
+    from qtforge_orch.orchestration.advanced._v2_validation import _looks_valid
+
+    nodes = [WorkflowNode(node_id=f"n{i}", plugin_id="p") for i in range(3)]
+    chain = [WorkflowConnection(source_node=f"n{i}", target_node=f"n{i + 1}") for i in range(2)]
+    assert _looks_valid(PluginWorkflow(workflow_id="w", nodes=nodes, connections=chain))
+    backwards = [WorkflowConnection(source_node="n1", target_node="n0")]
+    assert not _looks_valid(PluginWorkflow(workflow_id="w", nodes=nodes, connections=backwards))
+    assert validate_workflow(PluginWorkflow(workflow_id="w", nodes=nodes, connections=backwards))

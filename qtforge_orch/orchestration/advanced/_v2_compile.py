@@ -98,7 +98,7 @@ def compile_plugin_workflow(workflow: FrozenGraph, default_executor: str = THREA
     # One int object per position, shared by the task's index and the wires naming it.
     indexes = list(range(len(nodes)))
     position = {node[f.NODE_ID]: index for index, node in zip(indexes, nodes, strict=True)}
-    incoming: list[list[Wire]] = [[] for _ in nodes]
+    incoming: dict[int, list[Wire]] = {}  # target index -> its wires, for targets that have any
     transformed: set[int] = set()  # targets of wires with a transformation
     for connection in workflow.connections:
         if not connection[f.CONNECTION_ENABLED]:
@@ -106,7 +106,11 @@ def compile_plugin_workflow(workflow: FrozenGraph, default_executor: str = THREA
         source = position[connection[f.SOURCE_NODE]]
         target = position[connection[f.TARGET_NODE]]
         wire = _wire(source, connection)
-        incoming[target].append(wire)
+        wires_in = incoming.get(target)
+        if wires_in is None:
+            incoming[target] = [wire]
+        else:
+            wires_in.append(wire)
         if wire.transform is not None:
             transformed.add(target)
     roles = [_ROLES.get(node[f.NODE_TYPE], Role.PLAIN) for node in nodes]  # WorkflowNodeTypes
@@ -119,7 +123,8 @@ def compile_plugin_workflow(workflow: FrozenGraph, default_executor: str = THREA
     for index, node in zip(indexes, nodes, strict=True):
         config: dict[str, Any] = node[f.NODE_CONFIGURATION] or no_parameters
         role = roles[index]
-        wires = tuple(incoming[index])
+        wires_in = incoming.get(index)
+        wires = () if wires_in is None else tuple(wires_in)
         fan_out = None
         if splitters and role is not Role.AGGREGATOR:
             fan_out = next(

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..._jsoncopy import json_copy
 from ._v2_model import PluginWorkflow, WorkflowConnection, WorkflowExecutionMode, WorkflowNode
-from ._v2_validation import connection_ids
+from ._v2_validation import IdAssigner
 
 Record = tuple[Any, ...]
 
@@ -136,9 +136,12 @@ class FrozenGraph:
         freeze = _Freezer(CONNECTION_FIELDS, _CONNECTION_KINDS)
         with_id: dict[frozenset[str], frozenset[str]] = {}
         records: list[Record] = []
-        for connection, new_id in zip(workflow.connections, connection_ids(workflow), strict=True):
+        assign = IdAssigner(workflow)
+        for connection in workflow.connections:
             record = freeze(connection)
-            if record[CONNECTION_ID] != new_id:
+            if not record[CONNECTION_ID]:
+                ends = (record[SOURCE_NODE], record[SOURCE_PORT])
+                new_id = assign.new_id(*ends, record[TARGET_NODE], record[TARGET_PORT])
                 # What assign_connection_ids' model_copy(update=...) gives: the id, and the
                 # field counted as set.
                 fields_set = with_id.get(record[-1])

@@ -25,6 +25,7 @@ from ._v2_model import (
     ConnectionType,
     PluginWorkflow,
     WorkflowConnection,
+    WorkflowExecutionMode,
     WorkflowNode,
     WorkflowNodeType,
 )
@@ -50,8 +51,68 @@ def validate_workflow(workflow: PluginWorkflow) -> Expected[None]:
     port, or a DataFlow edge into a Source / out of a Sink. CircularDependency: a cycle over
     connections of any type.
     """
+    if _looks_valid(workflow):
+        return make_success(None)
     error = next(iter_workflow_errors(workflow), None)
     return make_success(None) if error is None else from_error(error)
+
+
+def _looks_valid(workflow: PluginWorkflow) -> bool:
+    """True only if ``iter_workflow_errors`` would find nothing.
+
+    One pass over the nodes and one over the connections, each field read once (the common
+    case at registration). False means "look closer", not "invalid": anything unusual (an
+    id over the length limit, a reserved configuration key, a transformation, a connection
+    against declaration order) goes to the full checks, which find the problem or none.
+    """
+    if type(workflow) is not PluginWorkflow:
+        return False
+    node_list, limit = workflow.nodes, MAX_ID_LENGTH
+    workflow_id = workflow.workflow_id
+    if not node_list or len(node_list) > MAX_TASKS or not _is_id(workflow_id):
+        return False
+    if len(workflow_id) > limit:
+        return False
+    if next(_global_configuration_errors(workflow.global_configuration), None) is not None:
+        return False
+    streaming = workflow.execution_mode is WorkflowExecutionMode.Streaming
+    nodes: dict[str, WorkflowNode] = {}
+    position: dict[str, int] = {}
+    for index, node in enumerate(node_list):
+        if type(node) is not WorkflowNode or not _node_ok(node, nodes):
+            return False
+        node_id = node.node_id
+        if len(node_id) > limit or len(node.plugin_id) > limit:
+            return False
+        for ports in (node.input_ports, node.output_ports):
+            for port in ports:
+                if len(port) > limit:
+                    return False
+        if streaming and node.enabled is False:
+            return False
+        nodes[node_id] = node
+        position[node_id] = index
+    seen: set[str] = set()
+    for connection in workflow.connections:
+        if type(connection) is not WorkflowConnection:
+            return False
+        if connection.data_transformation or not _connection_ok(connection, nodes, seen):
+            return False
+        source, target = connection.source_node, connection.target_node
+        if position[source] >= position[target]:
+            return False  # maybe a cycle: the full search decides
+        connection_id = connection.connection_id
+        if (
+            len(connection_id) > limit
+            or len(source) > limit
+            or len(target) > limit
+            or len(connection.source_port) > limit
+            or len(connection.target_port) > limit
+        ):
+            return False
+        if connection_id:
+            seen.add(connection_id)
+    return True
 
 
 def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
@@ -94,7 +155,6 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
 
     yield from _global_configuration_errors(workflow.global_configuration)
 
-    edges: list[tuple[str, str]] = []
     # Every edge from an earlier-declared node to a later one: declaration order is then a
     # topological order and there is no cycle to look for (the common case, checked for free).
     forward = True
@@ -112,15 +172,24 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
         elif connection.connection_id:
             connection_ids.add(connection.connection_id)
         # Every connection type orders execution (Event edges carry the trigger's data).
-        source, target = connection.source_node, connection.target_node
-        if source in nodes and target in nodes:
-            edges.append((source, target))
-            if forward and position[source] >= position[target]:
+        if forward:
+            source = position.get(connection.source_node)
+            target = position.get(connection.target_node)
+            if source is not None and target is not None and source >= target:
                 forward = False
 
     yield from transformation_errors(workflow)
 
-    cycle = None if forward else find_cycle(list(nodes), edges)
+    cycle = None
+    if not forward:
+        edges = [
+            (c.source_node, c.target_node)
+            for c in workflow.connections
+            if isinstance(c, WorkflowConnection)
+            and c.source_node in nodes
+            and c.target_node in nodes
+        ]
+        cycle = find_cycle(list(nodes), edges)
     if cycle is not None:
         if len(cycle) <= 12:
             path = " -> ".join([*cycle, cycle[0]])
@@ -247,29 +316,52 @@ def connection_ids(workflow: PluginWorkflow) -> list[str]:
 
     What registration stores; ``""`` for an element that is not a connection.
     """
-    used = {
-        c.connection_id
-        for c in workflow.connections
-        if isinstance(c, WorkflowConnection) and c.connection_id
-    }
-    next_suffix: dict[str, int] = {}
+    assign = IdAssigner(workflow)
     result: list[str] = []
     for connection in workflow.connections:
         if not isinstance(connection, WorkflowConnection) or connection.connection_id:
             result.append(getattr(connection, "connection_id", ""))
             continue
-        base = f"{_endpoint(connection.source_node, connection.source_port)}->" + _endpoint(
-            connection.target_node, connection.target_port
+        result.append(
+            assign.new_id(
+                connection.source_node,
+                connection.source_port,
+                connection.target_node,
+                connection.target_port,
+            )
         )
+    return result
+
+
+class IdAssigner:
+    """Generated connection ids for one workflow, in connection order.
+
+    Explicit ids are reserved first, so a generated one never collides with an id the user
+    chose.
+    """
+
+    __slots__ = ("_next_suffix", "_used")
+
+    def __init__(self, workflow: PluginWorkflow) -> None:
+        self._used = {
+            c.connection_id
+            for c in workflow.connections
+            if isinstance(c, WorkflowConnection) and c.connection_id
+        }
+        self._next_suffix: dict[str, int] = {}
+
+    def new_id(self, source: str, source_port: str, target: str, target_port: str) -> str:
+        """The id of the next connection without one, from its ends."""
+        base = f"{_endpoint(source, source_port)}->{_endpoint(target, target_port)}"
+        used = self._used
         candidate = base
-        suffix = next_suffix.get(base, 1)
+        suffix = self._next_suffix.get(base, 1)
         while candidate in used:
             suffix += 1
             candidate = f"{base}#{suffix}"
-        next_suffix[base] = suffix
+        self._next_suffix[base] = suffix
         used.add(candidate)
-        result.append(candidate)
-    return result
+        return candidate
 
 
 # --------------------------------------------------------------------------------------------
