@@ -1153,3 +1153,43 @@ def test_the_one_pass_check_takes_the_common_case() -> None:
     backwards = [WorkflowConnection(source_node="n1", target_node="n0")]
     assert not _looks_valid(PluginWorkflow(workflow_id="w", nodes=nodes, connections=backwards))
     assert validate_workflow(PluginWorkflow(workflow_id="w", nodes=nodes, connections=backwards))
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(wf=st.one_of(random_workflows(), valid_workflows()))
+def test_the_one_pass_freeze_keeps_both_promises(wf: PluginWorkflow) -> None:
+    """``plain_graph`` (registration's fast path) returns a graph only for a workflow without
+    errors, and then exactly what validating and freezing would have kept."""
+    from qtforge_orch.orchestration.advanced._v2_frozen import FrozenGraph, plain_graph
+
+    fast = plain_graph(wf)
+    if fast is None:
+        return
+    assert list(iter_workflow_errors(wf)) == []
+    slow = FrozenGraph(wf)
+    for name in FrozenGraph.__slots__:
+        assert getattr(fast, name) == getattr(slow, name), name
+    assert _state(fast.thaw()) == _state(slow.thaw())
+
+
+def test_the_one_pass_freeze_takes_plain_workflows() -> None:
+    from qtforge_orch.orchestration.advanced._v2_frozen import plain_graph
+
+    nodes = [
+        WorkflowNode(node_id="a", plugin_id="p", output_ports=["out"], configuration={"k": 1}),
+        WorkflowNode(node_id="b", plugin_id="p", input_ports=["in"]),
+    ]
+    wf = PluginWorkflow(
+        workflow_id="w",
+        nodes=nodes,
+        connections=[
+            WorkflowConnection(
+                source_node="a", source_port="out", target_node="b", target_port="in"
+            )
+        ],
+    )
+    frozen = plain_graph(wf)
+    assert frozen is not None
+    assert frozen.thaw().connections[0].connection_id == "a:out->b:in"
+    wf.connections[0].data_transformation = {"expression": "value"}
+    assert plain_graph(wf) is None  # transformations get the full checks

@@ -15,9 +15,18 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
+from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
 from ..._jsoncopy import json_copy
-from ._v2_model import PluginWorkflow, WorkflowConnection, WorkflowExecutionMode, WorkflowNode
-from ._v2_validation import IdAssigner
+from ..._limits import MAX_ID_LENGTH, MAX_TASKS
+from ._v2_model import (
+    ConnectionType,
+    PluginWorkflow,
+    WorkflowConnection,
+    WorkflowExecutionMode,
+    WorkflowNode,
+    WorkflowNodeType,
+)
+from ._v2_validation import IdAssigner, global_configuration_errors
 
 Record = tuple[Any, ...]
 
@@ -31,6 +40,7 @@ NODE_ID = NODE_FIELDS.index("node_id")
 NODE_PLUGIN_ID = NODE_FIELDS.index("plugin_id")
 NODE_TYPE = NODE_FIELDS.index("node_type")
 NODE_CONFIGURATION = NODE_FIELDS.index("configuration")
+NODE_UI_PROPERTIES = NODE_FIELDS.index("ui_properties")
 NODE_INPUT_PORTS = NODE_FIELDS.index("input_ports")
 NODE_OUTPUT_PORTS = NODE_FIELDS.index("output_ports")
 NODE_ENABLED = NODE_FIELDS.index("enabled")
@@ -62,6 +72,14 @@ def _kinds(fields: tuple[str, ...], model: type[Any]) -> tuple[tuple[int, ...], 
 _NODE_KINDS = _kinds(NODE_FIELDS, WorkflowNode)
 _CONNECTION_KINDS = _kinds(CONNECTION_FIELDS, WorkflowConnection)
 _WORKFLOW_KINDS = _kinds(WORKFLOW_FIELDS, PluginWorkflow)
+_NODE_VALUES = itemgetter(*NODE_FIELDS)
+_CONNECTION_VALUES = itemgetter(*CONNECTION_FIELDS)
+# plain_graph converts the containers itself; it must know them all.
+assert _NODE_KINDS == (
+    (NODE_CONFIGURATION, NODE_UI_PROPERTIES),
+    (NODE_INPUT_PORTS, NODE_OUTPUT_PORTS),
+)
+assert _CONNECTION_KINDS == ((PROPERTIES, DATA_TRANSFORMATION), ())
 
 _field_sets: dict[frozenset[str], frozenset[str]] = {}
 
@@ -102,6 +120,130 @@ class _Freezer:
         return tuple(values)
 
 
+def plain_graph(workflow: PluginWorkflow) -> FrozenGraph | None:
+    """Validate and freeze in one pass, for the common case; None for anything else.
+
+    Registration reads each node and connection once this way (validating and then freezing
+    read them twice, three times for the connections: 21 ms against 8 ms for 5,000 nodes).
+    A result means ``validate_workflow`` succeeds and ``FrozenGraph(workflow)`` is equal to
+    it; None means "look closer": the caller runs the full checks (which report the problem,
+    or find none) and freezes then. tests/test_v2_model.py checks both promises.
+    """
+    if type(workflow) is not PluginWorkflow:
+        return None
+    node_list, limit = workflow.nodes, MAX_ID_LENGTH
+    workflow_id = workflow.workflow_id
+    if type(workflow_id) is not str or not workflow_id.strip() or len(workflow_id) > limit:
+        return None
+    if not node_list or len(node_list) > MAX_TASKS:
+        return None
+    if next(global_configuration_errors(workflow.global_configuration), None) is not None:
+        return None
+    streaming = workflow.execution_mode is WorkflowExecutionMode.Streaming
+    node_fields = _NODE_VALUES
+    fields_sets = _LastFieldSet()
+    position: dict[str, int] = {}
+    nodes: list[Record] = []
+    for index, node in enumerate(node_list):
+        if type(node) is not WorkflowNode:
+            return None
+        values = list(node_fields(node.__dict__))
+        node_id, plugin_id = values[NODE_ID], values[NODE_PLUGIN_ID]
+        if type(node_id) is not str or not node_id or node_id.isspace() or node_id in position:
+            return None
+        if type(plugin_id) is not str or not plugin_id or plugin_id.isspace():
+            return None
+        if len(node_id) > limit or len(plugin_id) > limit:
+            return None
+        config, ui = values[NODE_CONFIGURATION], values[NODE_UI_PROPERTIES]
+        if type(config) is not dict or not config.keys().isdisjoint(RESERVED_CONFIGURATION_KEYS):
+            return None
+        if type(ui) is not dict:
+            return None
+        for at in (NODE_INPUT_PORTS, NODE_OUTPUT_PORTS):
+            ports = values[at]
+            if type(ports) is not list:
+                return None
+            for port in ports:
+                if type(port) is not str or not port or port.isspace() or len(port) > limit:
+                    return None
+            if len(ports) > 1 and len(set(ports)) != len(ports):
+                return None
+            values[at] = tuple(ports) if ports else None
+        if streaming and values[NODE_ENABLED] is False:
+            return None
+        values[NODE_CONFIGURATION] = json_copy(config) if config else None
+        values[NODE_UI_PROPERTIES] = json_copy(ui) if ui else None
+        values.append(fields_sets(node.__pydantic_fields_set__))
+        nodes.append(tuple(values))
+        position[node_id] = index
+    connection_fields = _CONNECTION_VALUES
+    fields_sets = _LastFieldSet()
+    with_id: dict[frozenset[str], frozenset[str]] = {}
+    assign = IdAssigner(workflow)
+    seen: set[str] = set()
+    connections: list[Record] = []
+    for connection in workflow.connections:
+        if type(connection) is not WorkflowConnection:
+            return None
+        values = list(connection_fields(connection.__dict__))
+        source, target = values[SOURCE_NODE], values[TARGET_NODE]
+        at_source, at_target = position.get(source), position.get(target)
+        if at_source is None or at_target is None or at_source >= at_target:
+            return None  # a missing node, or maybe a cycle: the full checks decide
+        connection_id = values[CONNECTION_ID]
+        source_port, target_port = values[SOURCE_PORT], values[TARGET_PORT]
+        for text in (connection_id, source_port, target_port):
+            if type(text) is not str or len(text) > limit:
+                return None
+        if connection_id in seen:
+            return None
+        if source_port and source_port not in (nodes[at_source][NODE_OUTPUT_PORTS] or ()):
+            return None
+        if target_port and target_port not in (nodes[at_target][NODE_INPUT_PORTS] or ()):
+            return None
+        kind, properties = values[CONNECTION_TYPE], values[PROPERTIES]
+        if kind is ConnectionType.DataFlow and (
+            nodes[at_target][NODE_TYPE] is WorkflowNodeType.Source
+            or nodes[at_source][NODE_TYPE] is WorkflowNodeType.Sink
+        ):
+            return None
+        if type(properties) is not dict or values[DATA_TRANSFORMATION]:
+            return None
+        if kind is ConnectionType.Control and "condition" in properties:
+            return None
+        values[PROPERTIES] = json_copy(properties) if properties else None
+        values[DATA_TRANSFORMATION] = None
+        fields_set = fields_sets(connection.__pydantic_fields_set__)
+        if connection_id:
+            seen.add(connection_id)
+        else:  # filled in as _WithIds does
+            values[CONNECTION_ID] = assign.new_id(source, source_port, target, target_port)
+            with_set = with_id.get(fields_set)
+            if with_set is None:
+                with_set = with_id[fields_set] = _interned(fields_set | {"connection_id"})
+            fields_set = with_set
+        values.append(fields_set)
+        connections.append(tuple(values))
+    return FrozenGraph(workflow, tuple(nodes), tuple(connections))
+
+
+class _LastFieldSet:
+    """Interns field sets, comparing with the previous model's first (usually equal)."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[set[str], frozenset[str]] = (set(), _interned(frozenset()))
+
+    def __call__(self, fields_set: set[str]) -> frozenset[str]:
+        last_set, interned = self._last
+        if fields_set != last_set:
+            interned = _interned(fields_set)
+            self._last = (set(fields_set), interned)
+        return interned
+
+
 def _thaw(
     cls: type[Any], record: Record, fields: tuple[str, ...], kinds: tuple[tuple[int, ...], ...]
 ) -> Any:
@@ -121,38 +263,58 @@ def _thaw(
     return model
 
 
+class _WithIds:
+    """Connection records with their generated ids filled in."""
+
+    __slots__ = ("_assign", "_with_id")
+
+    def __init__(self, workflow: PluginWorkflow) -> None:
+        self._assign = IdAssigner(workflow)
+        self._with_id: dict[frozenset[str], frozenset[str]] = {}
+
+    def __call__(self, record: Record) -> Record:
+        if record[CONNECTION_ID]:
+            return record
+        ends = (record[SOURCE_NODE], record[SOURCE_PORT])
+        new_id = self._assign.new_id(*ends, record[TARGET_NODE], record[TARGET_PORT])
+        # What assign_connection_ids' model_copy(update=...) gives: the id, and the field
+        # counted as set.
+        fields_set = self._with_id.get(record[-1])
+        if fields_set is None:
+            fields_set = self._with_id[record[-1]] = _interned(record[-1] | {"connection_id"})
+        values = list(record)
+        values[CONNECTION_ID] = new_id
+        values[-1] = fields_set
+        return tuple(values)
+
+
 class FrozenGraph:
     """What ``register_workflow`` keeps of a validated ``PluginWorkflow`` besides its plan."""
 
     __slots__ = ("connections", "mode", "nodes", "workflow", "workflow_id")
 
-    def __init__(self, workflow: PluginWorkflow) -> None:
+    def __init__(
+        self,
+        workflow: PluginWorkflow,
+        nodes: tuple[Record, ...] | None = None,
+        connections: tuple[Record, ...] | None = None,
+    ) -> None:
+        """Freeze ``workflow``.
+
+        ``nodes``/``connections`` are its records when already built (``plain_graph``:
+        connection ids filled in).
+        """
         self.workflow_id: str = workflow.workflow_id
         self.mode = WorkflowExecutionMode(workflow.execution_mode)
         self.workflow = _Freezer(WORKFLOW_FIELDS, _WORKFLOW_KINDS)(workflow)
-        self.nodes: tuple[Record, ...] = tuple(
-            map(_Freezer(NODE_FIELDS, _NODE_KINDS), workflow.nodes)
-        )
-        freeze = _Freezer(CONNECTION_FIELDS, _CONNECTION_KINDS)
-        with_id: dict[frozenset[str], frozenset[str]] = {}
-        records: list[Record] = []
-        assign = IdAssigner(workflow)
-        for connection in workflow.connections:
-            record = freeze(connection)
-            if not record[CONNECTION_ID]:
-                ends = (record[SOURCE_NODE], record[SOURCE_PORT])
-                new_id = assign.new_id(*ends, record[TARGET_NODE], record[TARGET_PORT])
-                # What assign_connection_ids' model_copy(update=...) gives: the id, and the
-                # field counted as set.
-                fields_set = with_id.get(record[-1])
-                if fields_set is None:
-                    fields_set = with_id[record[-1]] = _interned(record[-1] | {"connection_id"})
-                values = list(record)
-                values[CONNECTION_ID] = new_id
-                values[-1] = fields_set
-                record = tuple(values)
-            records.append(record)
-        self.connections: tuple[Record, ...] = tuple(records)
+        if nodes is None:
+            nodes = tuple(map(_Freezer(NODE_FIELDS, _NODE_KINDS), workflow.nodes))
+        self.nodes: tuple[Record, ...] = nodes
+        if connections is None:
+            freeze = _Freezer(CONNECTION_FIELDS, _CONNECTION_KINDS)
+            with_ids = _WithIds(workflow)
+            connections = tuple([with_ids(freeze(c)) for c in workflow.connections])
+        self.connections: tuple[Record, ...] = connections
 
     @property
     def global_configuration(self) -> dict[str, Any]:

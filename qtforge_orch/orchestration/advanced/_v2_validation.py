@@ -73,7 +73,7 @@ def _looks_valid(workflow: PluginWorkflow) -> bool:
         return False
     if len(workflow_id) > limit:
         return False
-    if next(_global_configuration_errors(workflow.global_configuration), None) is not None:
+    if next(global_configuration_errors(workflow.global_configuration), None) is not None:
         return False
     streaming = workflow.execution_mode is WorkflowExecutionMode.Streaming
     nodes: dict[str, WorkflowNode] = {}
@@ -153,7 +153,7 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
             nodes[node_id] = node
             position[node_id] = index
 
-    yield from _global_configuration_errors(workflow.global_configuration)
+    yield from global_configuration_errors(workflow.global_configuration)
 
     # Every edge from an earlier-declared node to a later one: declaration order is then a
     # topological order and there is no cycle to look for (the common case, checked for free).
@@ -522,7 +522,7 @@ def _node_configuration_errors(node: WorkflowNode, label: str) -> Iterator[Plugi
         yield bad("window", "an integer >= 0 (items per Aggregator window; 0: the whole stream)")
 
 
-def _global_configuration_errors(config: object) -> Iterator[PluginError]:
+def global_configuration_errors(config: object) -> Iterator[PluginError]:
     if not isinstance(config, dict):
         yield _error(_STRUCTURE, "global_configuration must be a dict")
         return

@@ -26,7 +26,7 @@ from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._registry import WorkflowRegistry
 from ._v2_compile import compile_plugin_workflow
-from ._v2_frozen import FrozenGraph
+from ._v2_frozen import FrozenGraph, plain_graph
 from ._v2_model import (
     ConnectionType,
     PluginWorkflow,
@@ -215,11 +215,15 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, EngineFacade, QObject):
         As in v1, the caller's workflow is checked and then frozen, so it must not be changed
         by another thread meanwhile.
         """
-        checked = validate_workflow(candidate)
-        if not checked:
-            return checked.error()
+        # The common case is checked and frozen in one pass; anything else gets every check.
+        frozen = plain_graph(candidate)
+        if frozen is None:
+            checked = validate_workflow(candidate)
+            if not checked:
+                return checked.error()
         try:
-            frozen = FrozenGraph(candidate)
+            if frozen is None:
+                frozen = FrozenGraph(candidate)
             plan = compile_plugin_workflow(frozen, self._default_executor)
         except UnknownExecutor as exc:
             return PluginError(_STRUCTURE, str(exc))
