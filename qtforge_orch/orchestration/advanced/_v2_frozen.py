@@ -17,7 +17,7 @@ from typing import Any
 
 from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
 from ..._jsoncopy import json_copy
-from ..._limits import MAX_ID_LENGTH, MAX_TASKS
+from . import _v2_validation as checks
 from ._v2_model import (
     ConnectionType,
     PluginWorkflow,
@@ -131,11 +131,12 @@ def plain_graph(workflow: PluginWorkflow) -> FrozenGraph | None:
     """
     if type(workflow) is not PluginWorkflow:
         return None
-    node_list, limit = workflow.nodes, MAX_ID_LENGTH
+    # The limits as the full checks read them (one place to change them).
+    node_list, limit = workflow.nodes, checks.MAX_ID_LENGTH
     workflow_id = workflow.workflow_id
     if type(workflow_id) is not str or not workflow_id.strip() or len(workflow_id) > limit:
         return None
-    if not node_list or len(node_list) > MAX_TASKS:
+    if not node_list or len(node_list) > checks.MAX_TASKS:
         return None
     if next(global_configuration_errors(workflow.global_configuration), None) is not None:
         return None
