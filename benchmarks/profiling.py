@@ -22,6 +22,8 @@ threads where they released it). Three modes instead:
   and the GUI thread runs every task itself through ``Run.help_until_done`` (the path a
   waiting non-GUI thread takes). No thread hops, no GIL hand-overs: the wall per step is the
   engine's own Python per step, and its cProfile counts are those of one thread.
+- ``status``: ``get_execution_status`` and ``get_step_results`` per step of a finished
+  2,000-step fan-out (issue #14: reading results cost more than running them).
 - ``ablate`` (B1, B2): the inline run with one mechanism replaced by a no-op (or a cached
   equivalent), interleaved with unchanged runs; the median of the paired differences is that
   mechanism's cost per step. The replacements are monkeypatches made here, for measurement
@@ -465,6 +467,48 @@ def ablate(name: str, reps: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# status: what reading a finished execution costs per step
+
+
+def status_reads(reps: int) -> None:
+    """``get_execution_status`` (first call and a repeated one) and ``get_step_results`` on a
+    finished 2,000-step fan-out, us per step, medians of ``reps`` fresh executions."""
+    from ._dag_workflows import Ours
+    from ._references import fan_out_dag
+
+    app = _app()
+    ours = Ours()
+    ours.register("f", fan_out_dag(2000), True)
+    steps = 2000
+
+    def timed(call: Callable[[str], object], execution_id: str) -> float:
+        started = time.perf_counter()
+        call(execution_id)
+        return (time.perf_counter() - started) * 1e6 / steps
+
+    samples: dict[str, list[float]] = {}
+    try:
+        for _ in range(reps):
+            v1_id = ours.v1.execute_workflow("f").value()
+            v2_id = ours.v2.execute_workflow("f").value()
+            ours.v2.wait_for_execution(v2_id, 60_000)
+            app.processEvents()
+            gc.collect()
+            for label, call, execution_id in (
+                ("v1 get_execution_status", ours.v1.get_execution_status, v1_id),
+                ("v1 get_step_results", ours.v1.get_step_results, v1_id),
+                ("v2 get_execution_status", ours.v2.get_execution_status, v2_id),
+            ):
+                samples.setdefault(f"{label}, first call", []).append(timed(call, execution_id))
+                samples.setdefault(f"{label}, again", []).append(timed(call, execution_id))
+    finally:
+        ours.shutdown()
+    print("\n== status reads of a finished 2,000-step fan-out (us per step, median)")
+    for label, values in samples.items():
+        print(f"   {statistics.median(values):6.2f}  {label}")
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def _app() -> Any:
@@ -484,7 +528,7 @@ def _names(names: list[str], allowed: Iterator[str] | tuple[str, ...]) -> list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profiling")
-    parser.add_argument("mode", choices=("threads", "inline", "ablate"))
+    parser.add_argument("mode", choices=("threads", "inline", "ablate", "status"))
     parser.add_argument("workloads", nargs="*")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--reps", type=int, default=5)
@@ -495,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.mode == "inline":
         for name in _names(args.workloads, (*DAG_WORKLOADS, "B8v1", "B8v2")):
             profile_inline(name, args.top, args.reps)
+    elif args.mode == "status":
+        status_reads(args.reps)
     else:
         for name in _names(args.workloads, DAG_WORKLOADS):
             ablate(name, args.reps)
