@@ -45,6 +45,48 @@ def test_outputs_with_integer_keys_are_reported(
     assert ctx.value().node_states["n"]["output"] == {2024: 17}
 
 
+def test_step_results_are_what_model_construct_makes(
+    orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    """get_step_results builds StepResult objects without model_construct's per-field loop
+    (issue #14); they must be indistinguishable from model_construct's."""
+    from datetime import UTC, datetime
+
+    from qtforge_orch import StepResult, StepStatus
+
+    plugins.register_plugin(FunctionPlugin("out", run=lambda p: {"x": [1]}))
+    plugins.register_plugin(FunctionPlugin("bad", run=lambda p: 1 / 0))
+    wf = Workflow("w").add_step(step("a", "out", "run"))
+    wf.add_step(step("b", "bad", "run", "a", critical=False))
+    wf.add_step(step("c", "out", "run", "b"))
+    assert orchestrator.register_workflow(wf)
+    execution_id = orchestrator.execute_workflow("w").value()
+    results = orchestrator.get_step_results(execution_id).value()
+    assert [r.status for r in results] == [
+        StepStatus.Completed,
+        StepStatus.Failed,
+        StepStatus.Skipped,
+    ]
+    for result in results:
+        expected = StepResult.model_construct(**{k: result.__dict__[k] for k in result.__dict__})
+        assert result == expected
+        assert list(result.__dict__) == list(expected.__dict__) == list(StepResult.model_fields)
+        assert result.model_fields_set == expected.model_fields_set
+        assert result.__pydantic_extra__ is expected.__pydantic_extra__
+        assert result.__pydantic_private__ == expected.__pydantic_private__
+        assert type(result.status) is StepStatus
+        for stamp in (result.start_time, result.end_time):
+            assert stamp is None or (isinstance(stamp, datetime) and stamp.tzinfo is UTC)
+        assert result.to_json()["status"] == result.status.name
+    # Outputs are copies: changing one changes neither the engine's record nor a later call.
+    results[0].result_data["x"] = "changed"
+    assert orchestrator.get_step_results(execution_id).value()[0].result_data == {"x": [1]}
+    # Assignment still validates.
+    results[0].retry_count = 2
+    with pytest.raises(ValueError):
+        results[0].retry_count = -1
+
+
 def test_zero_timeout_polls_leak_nothing(
     orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:

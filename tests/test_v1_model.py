@@ -1058,3 +1058,147 @@ def test_workflow_json_schema() -> None:
     json.dumps(schema)
     schema["title"] = "mutated"
     assert workflow_json_schema()["title"] == "Workflow"  # callers get a copy
+
+
+# --------------------------------------------------------------------------- frozen form
+
+
+def _fields_sets(workflow: Workflow) -> list[set[str]]:
+    steps = [*workflow.steps(), *workflow.rollback_steps().values()]
+    return [set(step.model_fields_set) for step in steps]
+
+
+@settings(max_examples=150, deadline=None)
+@given(workflows())
+def test_the_frozen_form_thaws_to_an_equal_independent_workflow(workflow: Workflow) -> None:
+    """What register_workflow keeps (``_v1_frozen``) gives back what ``copy()`` gave."""
+    from qtforge_orch.orchestration._v1_frozen import FrozenWorkflow
+
+    frozen = FrozenWorkflow(workflow)
+    thawed = frozen.thaw()
+    assert thawed == workflow == workflow.copy()
+    assert thawed.to_json() == workflow.to_json()
+    assert _fields_sets(thawed) == _fields_sets(workflow)
+    assert [s.__dict__ for s in thawed.steps()] == [s.__dict__ for s in workflow.steps()]
+    # Independent of the original and of each other.
+    for step in workflow.steps():
+        step.parameters["changed"] = True
+        step.dependencies.append("changed")
+        step.metadata["changed"] = True
+    again = frozen.thaw()
+    assert again == thawed
+    for a, b in zip(again.steps(), thawed.steps(), strict=True):
+        assert a.parameters is not b.parameters and a.dependencies is not b.dependencies
+        assert a.metadata is not b.metadata
+
+
+def test_a_registered_step_costs_at_most_1_kb() -> None:
+    """Issue #14: what registration keeps (frozen form and plan) is at most 1 KB a step."""
+    from qtforge_orch.orchestration._v1_compile import compile_workflow
+    from qtforge_orch.orchestration._v1_frozen import FrozenWorkflow
+
+    source = _chain(2_000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        frozen = FrozenWorkflow(source)
+        plan = compile_workflow(frozen)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    per_step = (after - before) / len(plan.tasks)
+    assert per_step <= 1024, f"{per_step:.0f} bytes per step"
+
+
+# --------------------------------------------------------------------------- fast path (_fast)
+
+class _Str(str):
+    pass
+
+
+_FIELD_VALUES = st.sampled_from(
+    [
+        "",
+        "a",
+        _Str("sub"),
+        b"bytes",
+        0,
+        1,
+        -1,
+        60000,
+        1.0,
+        2.5,
+        True,
+        False,
+        None,
+        timedelta(seconds=2),
+        [],
+        ["a", "b"],
+        ["a", 1],
+        ("a",),
+        [_Str("s")],
+        {},
+        {"k": [1, {"x": 2}]},
+        {1: "int key"},
+        {_Str("k"): 1},
+        len,
+        lambda data: True,
+    ]
+)
+_STEP_KEYS = st.sampled_from([*WorkflowStep.model_fields, "unknown"])
+
+
+def _outcome(build: Any) -> tuple[str, Any]:
+    try:
+        model = build()
+    except ValidationError as exc:
+        return ("error", [(e["type"], e["loc"]) for e in exc.errors()])
+    return ("ok", (model.__dict__, model.model_fields_set))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_STEP_KEYS, _FIELD_VALUES, max_size=5))
+def test_the_fast_path_builds_what_pydantic_builds(data: dict[str, Any]) -> None:
+    fast = _outcome(lambda: WorkflowStep(**data))
+    full = _outcome(lambda: WorkflowStep.model_validate(data))
+    assert fast == full
+    if fast[0] == "ok":
+        step = WorkflowStep(**data)
+        for name in ("parameters", "dependencies", "metadata"):
+            if name in data:
+                assert getattr(step, name) is not data[name]  # copied, as pydantic copies
+
+
+@settings(max_examples=400, deadline=None)
+@given(_STEP_KEYS, _FIELD_VALUES)
+def test_fast_assignment_stores_what_pydantic_stores(name: str, value: Any) -> None:
+    from pydantic import BaseModel
+
+    def assign(setter: Any) -> tuple[str, Any]:
+        step = WorkflowStep("s", "p", "m")
+        try:
+            setter(step, name, value)
+        except (ValidationError, AttributeError, ValueError, TypeError) as exc:
+            return ("error", type(exc).__name__)
+        return ("ok", (step.__dict__, step.model_fields_set))
+
+    assert assign(setattr) == assign(BaseModel.__setattr__)
+
+
+def test_dependencies_declared_after_their_step_still_validate_and_cycles_are_found() -> None:
+    """Registration skips the cycle search when every dependency comes before its step; the
+    other orders still get the full check."""
+    backwards = make_workflow(
+        WorkflowStep("c", "p", "m", dependencies=["b"]),
+        WorkflowStep("b", "p", "m", dependencies=["a"]),
+        WorkflowStep("a", "p", "m"),
+    )
+    assert backwards.validate()
+    looped = make_workflow(
+        WorkflowStep("a", "p", "m"),
+        WorkflowStep("b", "p", "m", dependencies=["a", "c"]),
+        WorkflowStep("c", "p", "m", dependencies=["b"]),
+    )
+    assert looped.validate().error().code == Code.CircularDependency

@@ -887,3 +887,309 @@ def _networkx_has_cycle(nodes: list[str], edges: list[tuple[str, str]]) -> bool:
     graph.add_nodes_from(nodes)
     graph.add_edges_from(edges)
     return not nx.is_directed_acyclic_graph(graph)
+
+
+# --------------------------------------------------------------------------------------------
+# The frozen form registration keeps (_v2_frozen)
+
+
+def _state(workflow: PluginWorkflow) -> tuple[Any, ...]:
+    return (
+        workflow.model_dump(),
+        set(workflow.model_fields_set),
+        [set(n.model_fields_set) for n in workflow.nodes],
+        [set(c.model_fields_set) for c in workflow.connections],
+    )
+
+
+@st.composite
+def valid_workflows(draw: st.DrawFn) -> PluginWorkflow:
+    """Workflows that pass validation: unique ids, forward connections (no cycle), declared
+    ports, engine settings of the right types, some connection ids left to be assigned."""
+    count = draw(st.integers(1, 6))
+    ids = [f"n{i}" for i in range(count)]
+    nodes = [
+        WorkflowNode(
+            node_id=node_id,
+            plugin_id="p",
+            node_type=draw(
+                st.sampled_from([WorkflowNodeType.Processor, WorkflowNodeType.Decision])
+            ),
+            input_ports=draw(st.sampled_from([[], ["in"], ["in", "x"]])),
+            output_ports=draw(st.sampled_from([[], ["out"]])),
+            configuration=draw(
+                st.dictionaries(
+                    st.sampled_from(["timeout", "max_retries", "app"]),
+                    st.integers(1, 5),
+                    max_size=2,
+                )
+            ),
+            ui_properties=draw(st.sampled_from([{}, {"x": 1, "y": [2]}])),
+            enabled=draw(st.booleans()),
+        )
+        for node_id in ids
+    ]
+    connections = []
+    for _ in range(draw(st.integers(0, 8)) if count > 1 else 0):
+        source = draw(st.integers(0, count - 2))
+        target = draw(st.integers(source + 1, count - 1))
+        kind = draw(st.sampled_from(list(ConnectionType)))
+        connections.append(
+            WorkflowConnection(
+                source_node=ids[source],
+                target_node=ids[target],
+                source_port=draw(st.sampled_from(["", *nodes[source].output_ports])),
+                target_port=draw(st.sampled_from(["", *nodes[target].input_ports])),
+                connection_type=kind,
+                properties={"condition": "ok == true"}
+                if kind is ConnectionType.Control and draw(st.booleans())
+                else {},
+                data_transformation=draw(st.sampled_from([{}, {"expression": "value"}])),
+                enabled=draw(st.booleans()),
+            )
+        )
+    for index in draw(st.lists(st.integers(0, 7), max_size=2, unique=True)):
+        if index < len(connections):
+            connections[index].connection_id = f"c{index}"
+    return PluginWorkflow(
+        workflow_id="wf",
+        execution_mode=draw(
+            st.sampled_from([WorkflowExecutionMode.Sequential, WorkflowExecutionMode.Parallel])
+        ),
+        nodes=nodes,
+        connections=connections,
+        global_configuration=draw(st.sampled_from([{}, {"max_concurrency": 2, "app": [1]}])),
+        metadata=draw(st.sampled_from([{}, {"owner": "me"}])),
+    )
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(wf=valid_workflows())
+def test_the_frozen_form_thaws_to_what_a_copy_with_ids_was(wf: PluginWorkflow) -> None:
+    """``FrozenGraph(wf).thaw()`` equals what registration used to keep: a deep copy whose
+    connections were assigned ``assign_connection_ids``."""
+    from qtforge_orch.orchestration.advanced._v2_frozen import FrozenGraph
+    from qtforge_orch.orchestration.advanced._v2_model import copy_workflow
+
+    assert validate_workflow(wf), validate_workflow(wf).error()
+    expected = copy_workflow(wf)
+    expected.connections = assign_connection_ids(expected)
+    frozen = FrozenGraph(wf)
+    thawed = frozen.thaw()
+    assert thawed == expected
+    assert _state(thawed) == _state(expected)
+    assert list(thawed.__dict__) == list(expected.__dict__)
+    # Independent: changing the original or a thawed copy changes no later copy.
+    for node in wf.nodes:
+        node.configuration["changed"] = 1
+        node.input_ports.append("changed")
+    for node in thawed.nodes:
+        node.ui_properties["changed"] = 1
+    assert _state(frozen.thaw()) == _state(expected)
+
+
+# --------------------------------------------------------------------------------------------
+# The fast construction/assignment path (orchestration._fast) builds what pydantic builds
+
+
+class _Str(str):
+    pass
+
+
+_VALUES = st.sampled_from(
+    [
+        "",
+        "a",
+        "sink",
+        "value * 2",
+        _Str("s"),
+        0,
+        1,
+        3,
+        -1,
+        1.0,
+        True,
+        False,
+        None,
+        [],
+        ["in"],
+        ["in", 2],
+        ("in",),
+        {},
+        {"k": [1]},
+        {"expression": "value"},
+        {1: "x"},
+        WorkflowNodeType.Sink,
+        ConnectionType.Control,
+        WorkflowExecutionMode.Parallel,
+    ]
+)
+
+
+def _model_values(cls: type[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    names = [*cls.model_fields, *getattr(cls, "HEADER_NAMES", {}).values(), "unknown"]
+    return st.dictionaries(st.sampled_from(names), _VALUES, max_size=5)
+
+
+def _built(build: Any) -> tuple[str, Any]:
+    try:
+        model = build()
+    except ValidationError as exc:
+        return ("error", [(e["type"], e["loc"]) for e in exc.errors()])
+    return ("ok", (model.__dict__, model.model_fields_set))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([WorkflowNode, WorkflowConnection]).flatmap(
+    lambda cls: st.tuples(st.just(cls), _model_values(cls))
+))
+def test_fast_node_and_connection_construction_matches_pydantic(
+    case: tuple[type[Any], dict[str, Any]],
+) -> None:
+    cls, data = case
+    assert _built(lambda: cls(**data)) == _built(lambda: cls.model_validate(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([*PluginWorkflow.model_fields, "unknown"]),
+        st.one_of(
+            _VALUES,
+            st.just([WorkflowNode(node_id="a", plugin_id="p")]),
+            st.just([WorkflowConnection(source_node="a", target_node="b")]),
+            st.just([{"node_id": "a"}]),
+        ),
+        max_size=5,
+    )
+)
+def test_fast_workflow_construction_matches_pydantic(data: dict[str, Any]) -> None:
+    fast = _built(lambda: PluginWorkflow(**data))
+    assert fast == _built(lambda: PluginWorkflow.model_validate(data))
+    if fast[0] == "ok":
+        built = PluginWorkflow(**data)
+        for name in ("nodes", "connections"):
+            if name in data:
+                assert getattr(built, name) is not data[name]
+                for a, b in zip(getattr(built, name), data[name], strict=True):
+                    assert a is b or isinstance(b, dict)  # instances kept, dicts validated
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            WorkflowNode(node_id="n", plugin_id="p"),
+            WorkflowConnection(source_node="a", target_node="b"),
+            PluginWorkflow(workflow_id="w"),
+        ]
+    ),
+    st.sampled_from(
+        [
+            *WorkflowNode.model_fields,
+            *WorkflowConnection.model_fields,
+            *PluginWorkflow.model_fields,
+            "display_name",
+            "position",
+            "source_node_id",
+            "unknown",
+        ]
+    ),
+    _VALUES,
+)
+def test_fast_assignment_matches_pydantic(template: Any, name: str, value: Any) -> None:
+    from pydantic import BaseModel
+
+    def assign(setter: Any) -> tuple[str, Any]:
+        model = template.model_copy(deep=True)
+        try:
+            setter(model, name, value)
+        except (ValidationError, AttributeError, ValueError, TypeError) as exc:
+            return ("error", type(exc).__name__)
+        return ("ok", (model.__dict__, model.model_fields_set))
+
+    assert assign(setattr) == assign(BaseModel.__setattr__)
+
+
+def test_connections_against_declaration_order_still_validate_and_cycles_are_found() -> None:
+    nodes = [WorkflowNode(node_id=i, plugin_id="p") for i in ("a", "b", "c")]
+    backwards = PluginWorkflow(
+        workflow_id="w",
+        nodes=nodes,
+        connections=[
+            WorkflowConnection(source_node="c", target_node="b"),
+            WorkflowConnection(source_node="b", target_node="a"),
+        ],
+    )
+    assert validate_workflow(backwards)
+    looped = PluginWorkflow(
+        workflow_id="w",
+        nodes=nodes,
+        connections=[
+            WorkflowConnection(source_node="a", target_node="b"),
+            WorkflowConnection(source_node="b", target_node="c"),
+            WorkflowConnection(source_node="c", target_node="b"),
+        ],
+    )
+    assert validate_workflow(looped).error().code is PluginErrorCode.CircularDependency
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(wf=st.one_of(random_workflows(), valid_workflows()))
+def test_the_one_pass_check_only_passes_workflows_without_errors(wf: PluginWorkflow) -> None:
+    from qtforge_orch.orchestration.advanced._v2_validation import _looks_valid
+
+    if _looks_valid(wf):
+        assert list(iter_workflow_errors(wf)) == []
+    assert bool(validate_workflow(wf)) == (not list(iter_workflow_errors(wf)))
+
+
+def test_the_one_pass_check_takes_the_common_case() -> None:
+    from qtforge_orch.orchestration.advanced._v2_validation import _looks_valid
+
+    nodes = [WorkflowNode(node_id=f"n{i}", plugin_id="p") for i in range(3)]
+    chain = [WorkflowConnection(source_node=f"n{i}", target_node=f"n{i + 1}") for i in range(2)]
+    assert _looks_valid(PluginWorkflow(workflow_id="w", nodes=nodes, connections=chain))
+    backwards = [WorkflowConnection(source_node="n1", target_node="n0")]
+    assert not _looks_valid(PluginWorkflow(workflow_id="w", nodes=nodes, connections=backwards))
+    assert validate_workflow(PluginWorkflow(workflow_id="w", nodes=nodes, connections=backwards))
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(wf=st.one_of(random_workflows(), valid_workflows()))
+def test_the_one_pass_freeze_keeps_both_promises(wf: PluginWorkflow) -> None:
+    """``plain_graph`` (registration's fast path) returns a graph only for a workflow without
+    errors, and then exactly what validating and freezing would have kept."""
+    from qtforge_orch.orchestration.advanced._v2_frozen import FrozenGraph, plain_graph
+
+    fast = plain_graph(wf)
+    if fast is None:
+        return
+    assert list(iter_workflow_errors(wf)) == []
+    slow = FrozenGraph(wf)
+    for name in FrozenGraph.__slots__:
+        assert getattr(fast, name) == getattr(slow, name), name
+    assert _state(fast.thaw()) == _state(slow.thaw())
+
+
+def test_the_one_pass_freeze_takes_plain_workflows() -> None:
+    from qtforge_orch.orchestration.advanced._v2_frozen import plain_graph
+
+    nodes = [
+        WorkflowNode(node_id="a", plugin_id="p", output_ports=["out"], configuration={"k": 1}),
+        WorkflowNode(node_id="b", plugin_id="p", input_ports=["in"]),
+    ]
+    wf = PluginWorkflow(
+        workflow_id="w",
+        nodes=nodes,
+        connections=[
+            WorkflowConnection(
+                source_node="a", source_port="out", target_node="b", target_port="in"
+            )
+        ],
+    )
+    frozen = plain_graph(wf)
+    assert frozen is not None
+    assert frozen.thaw().connections[0].connection_id == "a:out->b:in"
+    wf.connections[0].data_transformation = {"expression": "value"}
+    assert plain_graph(wf) is None  # transformations get the full checks

@@ -84,7 +84,9 @@ class DurableExecutions:
         cached = self._definitions.get(id(workflow))
         if cached is not None and cached[0] is workflow:
             return cached[1]
-        text = json.dumps(workflow.to_json(), sort_keys=True, default=str)
+        # Registered workflows are kept frozen (compact tuples); thaw once for the JSON.
+        model = workflow.thaw() if hasattr(workflow, "thaw") else workflow
+        text = json.dumps(model.to_json(), sort_keys=True, default=str)
         if len(self._definitions) >= DEFINITIONS_KEPT:
             self._definitions.pop(next(iter(self._definitions)))
         self._definitions[id(workflow)] = (workflow, text)

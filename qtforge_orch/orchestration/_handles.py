@@ -13,24 +13,30 @@ before that thread's event loop can deliver anything, so a handle sees every eve
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QObject, QThread
 
-from .._engine.futures import ExecutionFuture
 from .._engine.plan import ScheduleKind
 from .._engine.run import Run
 from .._engine.status import RunStatus
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
-from ..qt._execution import WorkflowExecution
-from ..qt._status import ExecutionState, StepState, is_graph_orchestrator, read_state
+
+if TYPE_CHECKING:
+    from .._engine.futures import ExecutionFuture
+
+    # The handle classes load with the first start_workflow (cold start: a script that only
+    # calls execute_workflow never imports them).
+    from ..qt._execution import WorkflowExecution
 
 
 class _Router(QObject):
     """Routes the orchestrator's signals to handles by execution id (owner thread)."""
 
     def __init__(self, orchestrator: QObject) -> None:
+        from ..qt._status import is_graph_orchestrator
+
         super().__init__(orchestrator)  # a child: it goes when the orchestrator goes
         self.handles: dict[str, WorkflowExecution] = {}  # strong refs while running
         o = cast(Any, orchestrator)
@@ -116,6 +122,9 @@ class ExecutionHandles:
             ``execute_workflow`` before the execution starts (``NotFound``,
             ``InvalidParameters``...).
         """
+        from ..qt._execution import WorkflowExecution
+        from ..qt._status import ExecutionState, StepState, is_graph_orchestrator, read_state
+
         owner = cast(Any, self)
         if QThread.currentThread() != owner.thread():
             return make_error(
@@ -163,6 +172,8 @@ class GraphExecutionHandles(ExecutionHandles):
         The data are the leaf nodes' outputs, keyed by node id. ``await`` the future under
         qasync or call ``.result(timeout)`` from plain code; a start error resolves it at once.
         """
+        from .._engine.futures import ExecutionFuture  # concurrent.futures: on first use
+
         owner = cast(Any, self)
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         started: Expected[str] = owner.execute_workflow(workflow_id, input_data)

@@ -17,6 +17,17 @@ from pydantic.json_schema import SkipJsonSchema
 from .._durations import to_milliseconds
 from .._expected import Expected
 from .._jsoncopy import json_copy, json_type
+from ._fast import (
+    SLOW,
+    FastFields,
+    assigned,
+    exact_bool,
+    exact_str,
+    fill,
+    int_at_least,
+    str_key_dict,
+    str_list,
+)
 
 # QtForge's Workflow::m_timeout default (5 minutes), also what its from_json assumes.
 DEFAULT_WORKFLOW_TIMEOUT_MS = 300_000
@@ -101,7 +112,8 @@ class WorkflowStep(BaseModel):
     (id, plugin_id, method_name); every field can also be given by keyword.
     """
 
-    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+    # Validator built on first need: plain values take the fast path (see _fast).
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     id: str = Field("", description="Unique step identifier within the workflow.")
     name: str = Field("", description="Human-readable name.")
@@ -143,7 +155,16 @@ class WorkflowStep(BaseModel):
             if key in data:
                 raise TypeError(f"WorkflowStep() got multiple values for {key!r}")
             data[key] = positional
+        if type(self) is WorkflowStep:
+            values = _STEP_FAST.values(data)
+            if values is not None:
+                fill(self, values, set(data))
+                return
         super().__init__(**data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if type(self) is not WorkflowStep or not assigned(self, _STEP_FAST, name, value):
+            super().__setattr__(name, value)
 
     @field_validator("timeout", "retry_delay", mode="before")
     @classmethod
@@ -192,6 +213,33 @@ class WorkflowStep(BaseModel):
 _STEP_CONTAINERS = container_fields(WorkflowStep)
 
 
+def _condition(value: Any) -> Any:
+    if value is None or type(value) is str or (callable(value) and not isinstance(value, str)):
+        return value
+    return SLOW
+
+
+_STEP_FAST = FastFields(
+    WorkflowStep,
+    {
+        "id": exact_str,
+        "name": exact_str,
+        "description": exact_str,
+        "plugin_id": exact_str,
+        "service_name": exact_str,
+        "method_name": exact_str,
+        "parameters": str_key_dict,
+        "dependencies": str_list,
+        "timeout": int_at_least(1),
+        "max_retries": int_at_least(0),
+        "retry_delay": int_at_least(0),
+        "critical": exact_bool,
+        "metadata": str_key_dict,
+        "condition": _condition,
+    },
+)
+
+
 # --------------------------------------------------------------------------- StepResult
 
 
@@ -207,7 +255,9 @@ def _as_utc(value: datetime | None) -> datetime | None:
 class StepResult(BaseModel):
     """Outcome of one step in one execution."""
 
-    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+    # Built on first validation: the orchestrator makes these with model_construct, so a
+    # workflow run never pays for building a validator it does not use.
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     step_id: str = ""
     status: StepStatus = StepStatus.Pending
@@ -256,7 +306,7 @@ class WorkflowContext(BaseModel):
     dict; this struct is for code ported from C++ that passes contexts around.
     """
 
-    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     workflow_id: str = ""
     execution_id: str = ""

@@ -6,7 +6,6 @@ all); ``validate_workflow`` returns the first, which is what ``Workflow.validate
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,8 @@ _INVALID = PluginErrorCode.InvalidConfiguration
 
 def suggest(name: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    import difflib  # only for a message about a misspelt name
+
     match = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
@@ -151,6 +152,9 @@ def _dependency_errors(
 ) -> Iterator[PluginError]:
     """Existence first (DependencyNotSatisfied), then cycles among the dependencies that exist."""
     edges: list[tuple[str, str]] = []
+    # Every dependency declared before its step: declaration order is then a topological
+    # order and there is no cycle to look for (the common case, checked for free).
+    forward = True
     for step in steps:
         sid = step.id
         deps = step.dependencies
@@ -181,7 +185,9 @@ def _dependency_errors(
                 )
             else:
                 edges.append((dep, sid))
-    cycle = find_cycle(list(index), edges)
+                if forward and index[dep] >= index.get(sid, -1):
+                    forward = False
+    cycle = None if forward else find_cycle(list(index), edges)
     if cycle is not None and len(cycle) > 1:
         shown = cycle if len(cycle) <= 12 else [*cycle[:10], f"... {len(cycle) - 10} more"]
         path = " -> ".join(

@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+if TYPE_CHECKING:
+    # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
+    from .._engine.futures import ExecutionFuture
 
-from .._engine.core import DEFAULT_HISTORY_LIMIT
-from .._engine.futures import ExecutionFuture
+# Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
+# once PySide6 is imported, its feature hook reads the source of every module imported after
+# it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
+# this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan, TaskState
-from .._engine.run import Run
 from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
 from .._engine.stamps import iso_utc
 from .._engine.status import RunStatus, SignalNames
 from .._engine.timers import Timers
-from .._engine.transactions import RollbackHandle, TransactionRegistry
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..plugins import PluginManager
-from ._durable import DurableExecutions
-from ._facade import EngineFacade
-from ._handles import ExecutionHandles
 from ._registry import WorkflowRegistry
 from ._v1_compile import compile_workflow
+from ._v1_frozen import FrozenWorkflow
 from ._v1_model import (
     ExecutionMode,
     StepResult,
@@ -37,6 +37,16 @@ from ._v1_model import (
     Workflow,
     WorkflowStep,
 )
+
+# isort: split
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from .._engine.core import DEFAULT_HISTORY_LIMIT
+from .._engine.run import Run
+from .._engine.transactions import RollbackHandle, TransactionRegistry
+from ._durable import DurableExecutions
+from ._facade import EngineFacade
+from ._handles import ExecutionHandles
 
 __all__ = [
     "ExecutionMode",
@@ -64,6 +74,16 @@ def _timestamp(value: float) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value else None
 
 
+def _step_result(fields: dict[str, Any]) -> StepResult:
+    """``StepResult.model_construct(**fields)`` for a dict holding every field, in order."""
+    result = object.__new__(StepResult)
+    object.__setattr__(result, "__dict__", fields)
+    object.__setattr__(result, "__pydantic_fields_set__", set(_RESULT_FIELDS))
+    object.__setattr__(result, "__pydantic_extra__", None)
+    object.__setattr__(result, "__pydantic_private__", None)
+    return result
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -79,12 +99,18 @@ def _rank_of(run: Run) -> Any:
     return lambda key: position.get(key, 0)
 
 
+# Indexed by state value: an enum call and ``.name`` cost ~0.5 us per step of a status call.
+_STATE_NAMES = tuple(state.name for state in sorted(TaskState))
+_STEP_STATUSES = tuple(sorted(StepStatus))
+_RESULT_FIELDS = frozenset(StepResult.model_fields)
+
+
 def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
     """The ``StepResult.to_json()`` shape, built without a model for every status call."""
     start, end = snap.starts[index], snap.ends[index]
     return {
         "step_id": run.plan.tasks[index].key,
-        "status": TaskState(snap.states[index]).name,
+        "status": _STATE_NAMES[snap.states[index]],
         "result_data": snap.outputs[index] or {},
         "error_message": snap.errors[index],
         "retry_count": snap.retries[index],
@@ -160,7 +186,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         self._configure_executors(default_executor, dask_address, process_workers)
         self._open_journal(journal)
         self._transactions = TransactionRegistry(self._engine)
-        self._workflows: WorkflowRegistry[tuple[Workflow, Plan]] = WorkflowRegistry()
+        self._workflows: WorkflowRegistry[tuple[FrozenWorkflow, Plan]] = WorkflowRegistry()
 
     @staticmethod
     def create(
@@ -191,12 +217,14 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             checked = workflow.validate()
             if not checked:
                 return checked
-            snapshot = workflow.copy()
+            # The registered copy is frozen (tuples, private containers): later changes to
+            # ``workflow`` cannot reach it, and it costs a fraction of a model copy.
+            snapshot = FrozenWorkflow(workflow)
             try:
                 plan = compile_workflow(snapshot, self._default_executor)
             except Exception as exc:  # validate() should have caught it; never raise to callers
                 return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
-        return self._workflows.add(snapshot.id(), (snapshot, plan))
+        return self._workflows.add(snapshot.id, (snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Forget a registered workflow; ``NotFound`` if no workflow has that id.
@@ -208,7 +236,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
     def get_workflow(self, workflow_id: str) -> Expected[Workflow]:
         """A copy of the registered workflow, or ``NotFound``."""
         entry = self._workflows.get(workflow_id)
-        return make_success(entry.value()[0].copy()) if entry else from_error(entry.error())
+        return make_success(entry.value()[0].thaw()) if entry else from_error(entry.error())
 
     def list_workflows(self) -> list[str]:
         """The registered workflow ids, in registration order."""
@@ -269,6 +297,8 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             An ``ExecutionFuture`` resolving to ``Expected[dict]``: the final data, or the same
             errors as ``execute_workflow``. A start error resolves it at once.
         """
+        from .._engine.futures import ExecutionFuture
+
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         started = self._start(workflow_id, initial_data, transaction_id, defer_start=True)
         if isinstance(started, PluginError):
@@ -352,7 +382,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         if not parsed:
             return parsed.error()
         try:
-            return compile_workflow(parsed.value(), self._default_executor)
+            return compile_workflow(FrozenWorkflow(parsed.value()), self._default_executor)
         except Exception as exc:  # a recorded definition that no longer compiles
             return PluginError(PluginErrorCode.InvalidFormat, str(exc))
 
@@ -452,22 +482,29 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         if isinstance(run, PluginError):
             return from_error(run)
         snap = take_snapshot(run)
-        # model_construct: the engine accepted these outputs already (any keys, any values);
-        # validating them again would refuse what it reported as completed.
-        return make_success(
-            [
-                StepResult.model_construct(
-                    step_id=task.key,
-                    status=StepStatus(snap.states[task.index]),
-                    result_data=dict(snap.outputs[task.index] or {}),
-                    error_message=snap.errors[task.index],
-                    retry_count=snap.retries[task.index],
-                    start_time=_timestamp(snap.starts[task.index]),
-                    end_time=_timestamp(snap.ends[task.index]),
+        # Built as model_construct builds them (no validation: the engine accepted these
+        # outputs already, any keys, any values, and validating them again would refuse what
+        # it reported as completed), minus its per-field loop: a third of the cost.
+        states, outputs, errors = snap.states, snap.outputs, snap.errors
+        retries, starts, ends = snap.retries, snap.starts, snap.ends
+        results: list[StepResult] = []
+        for task in run.plan.tasks:
+            i = task.index
+            output = outputs[i]
+            results.append(
+                _step_result(
+                    {
+                        "step_id": task.key,
+                        "status": _STEP_STATUSES[states[i]],
+                        "result_data": dict(output) if output else {},
+                        "error_message": errors[i],
+                        "retry_count": retries[i],
+                        "start_time": _timestamp(starts[i]),
+                        "end_time": _timestamp(ends[i]),
+                    }
                 )
-                for task in run.plan.tasks
-            ]
-        )
+            )
+        return make_success(results)
 
     # --- transactions --------------------------------------------------------------------
     def begin_transaction(self, transaction_id: str) -> Expected[None]:

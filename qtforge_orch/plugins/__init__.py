@@ -1,10 +1,21 @@
-"""Plugins: the units of work orchestrators call, and the registry that holds them."""
+"""Plugins: the units of work orchestrators call, and the registry that holds them.
+
+``FileSystemMonitorPlugin`` (Qt's file watcher) and ``PluginMetadata`` (pydantic) load on first
+access, so running plugins imports neither.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ._event_source import IEventSource
-from ._file_watcher import FileSystemMonitorPlugin
 from ._function_plugin import FunctionPlugin
-from ._interface import IPlugin, PluginMetadata, PluginState
+from ._interface import IPlugin, PluginState
 from ._manager import PluginManager, default_plugin_manager
+
+if TYPE_CHECKING:
+    from ._file_watcher import FileSystemMonitorPlugin
+    from ._metadata import PluginMetadata
 
 __all__ = [
     "FileSystemMonitorPlugin",
@@ -16,3 +27,23 @@ __all__ = [
     "PluginState",
     "default_plugin_manager",
 ]
+
+_LAZY = {
+    "FileSystemMonitorPlugin": "._file_watcher",
+    "PluginMetadata": "._metadata",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

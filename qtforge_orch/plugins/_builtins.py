@@ -7,12 +7,20 @@ from collections.abc import Callable
 from typing import Any
 
 from .._expected import Expected, make_success
-from ._file_watcher import PLUGIN_ID as FILE_WATCHER_ID
-from ._file_watcher import FileSystemMonitorPlugin
 from ._interface import IPlugin
 from ._manager import PluginManager
 
-_FACTORIES: dict[str, Callable[[], IPlugin]] = {FILE_WATCHER_ID: FileSystemMonitorPlugin}
+
+def _file_watcher() -> IPlugin:
+    # Imported when a workflow first names the plugin, not with every orchestrator.
+    from ._file_watcher import FileSystemMonitorPlugin
+
+    return FileSystemMonitorPlugin()
+
+
+# Built-in plugin id -> factory (``_file_watcher.PLUGIN_ID``, spelled here so the module
+# loads only when used; tests/test_file_watcher.py checks the two agree).
+_FACTORIES: dict[str, Callable[[], IPlugin]] = {"file_system_monitor": _file_watcher}
 
 
 class WithBuiltins:

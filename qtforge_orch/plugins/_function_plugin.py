@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error
-from ._interface import IPlugin, PluginMetadata, accepts_context
+from ._interface import IPlugin, accepts_context
 
 if TYPE_CHECKING:
     from .._engine.context import StepContext
+    from ._metadata import PluginMetadata
 
 CommandFunction = Callable[..., Any]
 """``fn(params: dict) -> dict | Expected[dict]``, optionally with a ``context`` parameter."""
@@ -86,6 +87,8 @@ class FunctionPlugin(IPlugin):
         """The metadata given to the constructor, else one named after the id."""
         if self._metadata is not None:
             return self._metadata
+        from ._metadata import PluginMetadata  # pydantic: loaded when metadata is asked for
+
         return PluginMetadata(name=self._id)
 
     def available_commands(self) -> list[str]:

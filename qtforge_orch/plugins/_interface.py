@@ -1,4 +1,7 @@
-"""``IPlugin``, ``PluginState`` and ``PluginMetadata``: QtForge's plugin interface in Python."""
+"""``IPlugin`` and ``PluginState``: QtForge's plugin interface in Python.
+
+``PluginMetadata`` lives in ``_metadata`` (pydantic, loaded on first use).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from enum import IntEnum
 from functools import lru_cache
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error, make_success
+
+if TYPE_CHECKING:
+    from ._metadata import PluginMetadata
 
 
 class PluginState(IntEnum):
@@ -28,21 +32,6 @@ class PluginState(IntEnum):
     Stopped = 7
     Error = 8
     Reloading = 9
-
-
-class PluginMetadata(BaseModel):
-    """Descriptive data about a plugin. Informational: the manager does not enforce it."""
-
-    model_config = ConfigDict(validate_assignment=True)
-
-    name: str
-    version: str = "1.0.0"
-    description: str = ""
-    author: str = ""
-    license: str = ""
-    category: str = ""
-    tags: list[str] = Field(default_factory=list)
-    dependencies: list[str] = Field(default_factory=list)
 
 
 _TEXT_FIELDS = ("name", "version", "description", "author", "license", "category")
@@ -105,6 +94,8 @@ class IPlugin(ABC):
             if isinstance(value, Sequence) and not isinstance(value, str):
                 values[field] = [item for item in value if isinstance(item, str)]
         values.setdefault("name", self.id())
+        from ._metadata import PluginMetadata  # pydantic: loaded when metadata is asked for
+
         return PluginMetadata(**values)
 
     def state(self) -> PluginState:
@@ -177,3 +168,12 @@ def plugin_accepts_context(plugin: IPlugin) -> bool:
         # Overridden on the instance: nothing shared to cache on.
         return accepts_context(plugin.execute_command)
     return _function_accepts_context(type(plugin).execute_command)
+
+
+def __getattr__(name: str) -> Any:
+    # ``PluginMetadata`` used to live here; it loads (with pydantic) when first asked for.
+    if name == "PluginMetadata":
+        from ._metadata import PluginMetadata
+
+        return PluginMetadata
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

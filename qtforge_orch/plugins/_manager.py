@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import difflib
-import logging
 import os
 import threading
-import traceback
-from importlib import metadata as importlib_metadata
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from . import _loading
 from ._interface import IPlugin, PluginState
 
-_log = logging.getLogger("qtforge_orch.plugins")
+if TYPE_CHECKING:
+    from importlib import metadata as importlib_metadata
+
+# difflib, logging, traceback and importlib.metadata (~20 ms of imports together) are only
+# needed for errors and entry-point discovery: imported there, not with every orchestrator.
+LOGGER_NAME = "qtforge_orch.plugins"
 
 ENTRY_POINT_GROUP = "qtforge_orch.plugins"
 
@@ -124,6 +125,8 @@ class PluginManager:
         if len(registered) > _LISTED_IN_ERRORS:
             shown += f", ... ({len(registered) - _LISTED_IN_ERRORS} more)"
         message = f"plugin '{plugin_id}' is not registered (registered: {shown})"
+        import difflib
+
         close = difflib.get_close_matches(plugin_id, registered, n=1)
         if close:
             message += f"; did you mean '{close[0]}'?"
@@ -166,6 +169,8 @@ class PluginManager:
         (entry-point name -> error text).
         """
         try:
+            from importlib import metadata as importlib_metadata
+
             entry_points = sorted(importlib_metadata.entry_points(group=group), key=_ep_key)
         except Exception as exc:
             return make_error(PluginErrorCode.LoadFailed, f"reading entry points failed: {exc}")
@@ -201,7 +206,7 @@ class PluginManager:
             return make_error(
                 PluginErrorCode.LoadFailed,
                 f"loading {source} failed: {type(exc).__name__}: {exc}",
-                "".join(traceback.format_exception(exc)),
+                _traceback(exc),
             )
         if isinstance(target, ModuleType):
             return self._register_from_module(target, source)
@@ -243,7 +248,7 @@ def _initialize(plugin: IPlugin, plugin_id: str) -> Expected[None]:
         return make_error(
             PluginErrorCode.InitializationFailed,
             f"plugin '{plugin_id}' raised in initialize(): {type(exc).__name__}: {exc}",
-            "".join(traceback.format_exception(exc)),
+            _traceback(exc),
             plugin_id=plugin_id,
         )
     if isinstance(result, Expected) and not result:
@@ -257,7 +262,15 @@ def _shutdown(plugin: IPlugin, plugin_id: str) -> None:
     except Exception:
         # The plugin is already out of the registry; a failing shutdown must not undo that
         # or surprise the caller, but it should not vanish silently either.
-        _log.exception("plugin '%s' raised in shutdown()", plugin_id)
+        import logging
+
+        logging.getLogger(LOGGER_NAME).exception("plugin '%s' raised in shutdown()", plugin_id)
+
+
+def _traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(exc))
 
 
 def _bad_id(plugin_id: object) -> Expected[Any]:

@@ -23,6 +23,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from ..._expected import Expected
 from ..._jsoncopy import json_copy
+from .._fast import (
+    FastFields,
+    assigned,
+    exact_bool,
+    exact_str,
+    fill,
+    list_of,
+    member_of,
+    str_key_dict,
+    str_list,
+)
 from ._v2_enums import (
     ConnectionType,
     WorkflowExecutionMode,
@@ -51,7 +62,8 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 
-_MODEL_CONFIG = ConfigDict(validate_assignment=True, extra="forbid")
+# Validators built on first need: plain values take the fast path (see orchestration._fast).
+_MODEL_CONFIG = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
 
 def _transformation_before(value: object) -> object:
@@ -68,6 +80,20 @@ class _HeaderNames(BaseModel):
     model_config = _MODEL_CONFIG
     # reference name -> header name
     HEADER_NAMES: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, /, **data: Any) -> None:
+        fast = _FAST.get(type(self))
+        if fast is not None:
+            values = fast.values(data)
+            if values is not None:
+                fill(self, values, set(data))
+                return
+        super().__init__(**data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        fast = _FAST.get(type(self))
+        if fast is None or not assigned(self, fast, name, value):
+            super().__setattr__(name, value)
 
     @model_validator(mode="before")
     @classmethod
@@ -211,6 +237,20 @@ class PluginWorkflow(BaseModel):
 
     model_config = _MODEL_CONFIG
 
+    def __init__(self, /, **data: Any) -> None:
+        if type(self) is PluginWorkflow:
+            values = _FAST[PluginWorkflow].values(data)
+            if values is not None:
+                fill(self, values, set(data))
+                return
+        super().__init__(**data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if type(self) is not PluginWorkflow or not assigned(
+            self, _FAST[PluginWorkflow], name, value
+        ):
+            super().__setattr__(name, value)
+
     workflow_id: str = Field("", description="Unique workflow identifier.")
     name: str = Field("", description="Workflow name.")
     description: str = Field("", description="Workflow description.")
@@ -304,7 +344,9 @@ class PluginWorkflow(BaseModel):
 class WorkflowExecutionContext(BaseModel):
     """A snapshot of one execution, as returned by ``get_execution_status``."""
 
-    model_config = _MODEL_CONFIG
+    # Built on first validation: get_execution_status makes these with model_construct, so
+    # running a workflow never pays for building a validator it does not use.
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     execution_id: str = ""
     workflow_id: str = ""
@@ -345,6 +387,56 @@ class WorkflowExecutionContext(BaseModel):
         from ._v2_json import parse
 
         return parse(WorkflowExecutionContext, json)
+
+
+# --------------------------------------------------------------------------------------------
+# Fast construction and assignment for plain values (``orchestration._fast``); subclasses and
+# anything that needs coercion, a header spelling or an error go through pydantic.
+
+_FAST: dict[type[BaseModel], FastFields] = {
+    WorkflowNode: FastFields(
+        WorkflowNode,
+        {
+            "node_id": exact_str,
+            "name": exact_str,
+            "description": exact_str,
+            "plugin_id": exact_str,
+            "node_type": member_of(WorkflowNodeType),
+            "configuration": str_key_dict,
+            "ui_properties": str_key_dict,
+            "input_ports": str_list,
+            "output_ports": str_list,
+            "enabled": exact_bool,
+        },
+    ),
+    WorkflowConnection: FastFields(
+        WorkflowConnection,
+        {
+            "connection_id": exact_str,
+            "source_node": exact_str,
+            "source_port": exact_str,
+            "target_node": exact_str,
+            "target_port": exact_str,
+            "connection_type": member_of(ConnectionType),
+            "properties": str_key_dict,
+            "data_transformation": str_key_dict,  # a bare CEL string: pydantic's before-hook
+            "enabled": exact_bool,
+        },
+    ),
+    PluginWorkflow: FastFields(
+        PluginWorkflow,
+        {
+            "workflow_id": exact_str,
+            "name": exact_str,
+            "description": exact_str,
+            "execution_mode": member_of(WorkflowExecutionMode),
+            "nodes": list_of(WorkflowNode),
+            "connections": list_of(WorkflowConnection),
+            "global_configuration": str_key_dict,
+            "metadata": str_key_dict,
+        },
+    ),
+}
 
 
 # --------------------------------------------------------------------------------------------

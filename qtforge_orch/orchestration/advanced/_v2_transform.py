@@ -35,17 +35,28 @@ class TransformFailed:
 
 
 def _label(connection: WorkflowConnection) -> str:
-    ends = f"{connection.source_node} -> {connection.target_node}"
-    return f"connection '{connection.connection_id}' ({ends})" if connection.connection_id else ends
+    return label_of(connection.connection_id, connection.source_node, connection.target_node)
+
+
+def label_of(connection_id: str, source_node: str, target_node: str) -> str:
+    """How messages name a connection."""
+    ends = f"{source_node} -> {target_node}"
+    return f"connection '{connection_id}' ({ends})" if connection_id else ends
 
 
 def compile_transformation(connection: WorkflowConnection) -> Callable[[Any], Any] | None:
     """The wire's ``transform`` for a validated connection, or None when it has none."""
-    expression = connection.data_transformation.get(EXPRESSION_KEY)
+    return compile_transformation_of(connection.data_transformation, _label(connection))
+
+
+def compile_transformation_of(
+    data_transformation: Mapping[str, Any] | None, label: str
+) -> Callable[[Any], Any] | None:
+    """``compile_transformation`` from the field's value and the connection's label."""
+    expression = (data_transformation or {}).get(EXPRESSION_KEY)
     if not isinstance(expression, str):
         return None
     compiled = compile_condition(expression)
-    label = _label(connection)
 
     def transform(value: Any) -> Any:
         variables: dict[str, Any] = dict(value) if isinstance(value, Mapping) else {}
@@ -74,10 +85,16 @@ def never(params: dict[str, Any]) -> bool:
 def transformation_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
     """Registration checks for ``data_transformation`` and for what Streaming cannot do."""
     streaming = workflow.execution_mode is WorkflowExecutionMode.Streaming
-    types = {node.node_id: node.node_type for node in workflow.nodes if hasattr(node, "node_type")}
+    types: dict[str, Any] | None = None  # built for the first transformation only
     for index, connection in enumerate(workflow.connections):
         if not isinstance(connection, WorkflowConnection) or not connection.data_transformation:
             continue
+        if types is None:
+            types = {
+                node.node_id: node.node_type
+                for node in workflow.nodes
+                if hasattr(node, "node_type")
+            }
         label = _label(connection)
         context = {"connection_id": connection.connection_id, "index": index}
         expression = connection.data_transformation.get(EXPRESSION_KEY)

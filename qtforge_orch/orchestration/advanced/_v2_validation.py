@@ -12,23 +12,28 @@ The models are re-checked element by element because in-place mutation (``nodes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
 from ..._engine.graph import find_cycle
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_success
-from ..._limits import MAX_ID_LENGTH, MAX_TASKS, id_problem, short
+from ..._limits import MAX_ID_LENGTH as MAX_ID_LENGTH  # read by _v2_frozen.plain_graph too
+from ..._limits import MAX_TASKS as MAX_TASKS
+from ..._limits import id_problem, short
 from ._v2_model import (
     ConnectionType,
     PluginWorkflow,
     WorkflowConnection,
+    WorkflowExecutionMode,
     WorkflowNode,
     WorkflowNodeType,
 )
 from ._v2_transform import transformation_errors
 
-__all__ = ["assign_connection_ids", "iter_workflow_errors", "validate_workflow"]
+__all__ = ["assign_connection_ids", "connection_ids", "iter_workflow_errors", "validate_workflow"]
 
 _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 
@@ -48,8 +53,68 @@ def validate_workflow(workflow: PluginWorkflow) -> Expected[None]:
     port, or a DataFlow edge into a Source / out of a Sink. CircularDependency: a cycle over
     connections of any type.
     """
+    if _looks_valid(workflow):
+        return make_success(None)
     error = next(iter_workflow_errors(workflow), None)
     return make_success(None) if error is None else from_error(error)
+
+
+def _looks_valid(workflow: PluginWorkflow) -> bool:
+    """True only if ``iter_workflow_errors`` would find nothing.
+
+    One pass over the nodes and one over the connections, each field read once (the common
+    case at registration). False means "look closer", not "invalid": anything unusual (an
+    id over the length limit, a reserved configuration key, a transformation, a connection
+    against declaration order) goes to the full checks, which find the problem or none.
+    """
+    if type(workflow) is not PluginWorkflow:
+        return False
+    node_list, limit = workflow.nodes, MAX_ID_LENGTH
+    workflow_id = workflow.workflow_id
+    if not node_list or len(node_list) > MAX_TASKS or not _is_id(workflow_id):
+        return False
+    if len(workflow_id) > limit:
+        return False
+    if next(global_configuration_errors(workflow.global_configuration), None) is not None:
+        return False
+    streaming = workflow.execution_mode is WorkflowExecutionMode.Streaming
+    nodes: dict[str, WorkflowNode] = {}
+    position: dict[str, int] = {}
+    for index, node in enumerate(node_list):
+        if type(node) is not WorkflowNode or not _node_ok(node, nodes):
+            return False
+        node_id = node.node_id
+        if len(node_id) > limit or len(node.plugin_id) > limit:
+            return False
+        for ports in (node.input_ports, node.output_ports):
+            for port in ports:
+                if len(port) > limit:
+                    return False
+        if streaming and node.enabled is False:
+            return False
+        nodes[node_id] = node
+        position[node_id] = index
+    seen: set[str] = set()
+    for connection in workflow.connections:
+        if type(connection) is not WorkflowConnection:
+            return False
+        if connection.data_transformation or not _connection_ok(connection, nodes, seen):
+            return False
+        source, target = connection.source_node, connection.target_node
+        if position[source] >= position[target]:
+            return False  # maybe a cycle: the full search decides
+        connection_id = connection.connection_id
+        if (
+            len(connection_id) > limit
+            or len(source) > limit
+            or len(target) > limit
+            or len(connection.source_port) > limit
+            or len(connection.target_port) > limit
+        ):
+            return False
+        if connection_id:
+            seen.add(connection_id)
+    return True
 
 
 def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
@@ -74,6 +139,7 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
         )
 
     nodes: dict[str, WorkflowNode] = {}
+    position: dict[str, int] = {}  # declaration index of each node in ``nodes``
     for index, node in enumerate(workflow.nodes):
         if not isinstance(node, WorkflowNode):
             yield _error(
@@ -87,10 +153,13 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
             yield from _node_errors(node, index, nodes)
         if _is_id(node_id) and node_id not in nodes:
             nodes[node_id] = node
+            position[node_id] = index
 
-    yield from _global_configuration_errors(workflow.global_configuration)
+    yield from global_configuration_errors(workflow.global_configuration)
 
-    edges: list[tuple[str, str]] = []
+    # Every edge from an earlier-declared node to a later one: declaration order is then a
+    # topological order and there is no cycle to look for (the common case, checked for free).
+    forward = True
     connection_ids: set[str] = set()
     for index, connection in enumerate(workflow.connections):
         if not isinstance(connection, WorkflowConnection):
@@ -105,12 +174,24 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
         elif connection.connection_id:
             connection_ids.add(connection.connection_id)
         # Every connection type orders execution (Event edges carry the trigger's data).
-        if connection.source_node in nodes and connection.target_node in nodes:
-            edges.append((connection.source_node, connection.target_node))
+        if forward:
+            source = position.get(connection.source_node)
+            target = position.get(connection.target_node)
+            if source is not None and target is not None and source >= target:
+                forward = False
 
     yield from transformation_errors(workflow)
 
-    cycle = find_cycle(list(nodes), edges)
+    cycle = None
+    if not forward:
+        edges = [
+            (c.source_node, c.target_node)
+            for c in workflow.connections
+            if isinstance(c, WorkflowConnection)
+            and c.source_node in nodes
+            and c.target_node in nodes
+        ]
+        cycle = find_cycle(list(nodes), edges)
     if cycle is not None:
         if len(cycle) <= 12:
             path = " -> ".join([*cycle, cycle[0]])
@@ -136,6 +217,8 @@ def _oversized(workflow: PluginWorkflow) -> PluginError | None:
     limit = MAX_ID_LENGTH
     named: list[tuple[str, object]] = [("workflow_id", workflow.workflow_id)]
     # A cheap length scan first; the list of labelled values is only built when one is long.
+    if _longest_in_models(workflow) <= limit and id_problem(workflow.workflow_id) is None:
+        return None
     for node in workflow.nodes:
         if isinstance(node, WorkflowNode) and (
             len(node.node_id) > limit
@@ -182,6 +265,37 @@ def _oversized(workflow: PluginWorkflow) -> PluginError | None:
     return None
 
 
+_NODE_TEXTS = (attrgetter("node_id"), attrgetter("plugin_id"))
+_NODE_PORTS = (attrgetter("input_ports"), attrgetter("output_ports"))
+_CONNECTION_TEXTS = tuple(
+    attrgetter(name)
+    for name in ("connection_id", "source_node", "source_port", "target_node", "target_port")
+)
+
+
+def _longest_in_models(workflow: PluginWorkflow) -> int:
+    """The longest id or port of the workflow's nodes and connections.
+
+    Measured in C-level passes (``_oversized`` is on the path of every registration);
+    ``MAX_ID_LENGTH + 1`` when a list holds something other than exact nodes/connections (the
+    labelled scan then decides).
+    """
+    nodes, connections = workflow.nodes, workflow.connections
+    if not set(map(type, nodes)) <= {WorkflowNode} or not set(map(type, connections)) <= {
+        WorkflowConnection
+    }:
+        return MAX_ID_LENGTH + 1
+    longest = 0
+    for get in _NODE_TEXTS:
+        longest = max(longest, max(map(len, map(get, nodes)), default=0))
+    for get in _NODE_PORTS:
+        ports = chain.from_iterable(map(get, nodes))
+        longest = max(longest, max(map(len, map(str, ports)), default=0))
+    for get in _CONNECTION_TEXTS:
+        longest = max(longest, max(map(len, map(get, connections)), default=0))
+    return longest
+
+
 def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
     """The workflow's connections with every empty ``connection_id`` filled in.
 
@@ -191,29 +305,65 @@ def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
     when that id is taken; explicit ids are reserved first, so the result only depends on the
     workflow and never collides with an id the user chose.
     """
-    used = {
-        c.connection_id
-        for c in workflow.connections
-        if isinstance(c, WorkflowConnection) and c.connection_id
-    }
-    next_suffix: dict[str, int] = {}
-    result: list[WorkflowConnection] = []
+    return [
+        connection
+        if not isinstance(connection, WorkflowConnection) or connection.connection_id == new_id
+        else connection.model_copy(update={"connection_id": new_id})
+        for connection, new_id in zip(workflow.connections, connection_ids(workflow), strict=True)
+    ]
+
+
+def connection_ids(workflow: PluginWorkflow) -> list[str]:
+    """Each connection's id as ``assign_connection_ids`` gives it, without copying any.
+
+    What registration stores; ``""`` for an element that is not a connection.
+    """
+    assign = IdAssigner(workflow)
+    result: list[str] = []
     for connection in workflow.connections:
         if not isinstance(connection, WorkflowConnection) or connection.connection_id:
-            result.append(connection)
+            result.append(getattr(connection, "connection_id", ""))
             continue
-        base = f"{_endpoint(connection.source_node, connection.source_port)}->" + _endpoint(
-            connection.target_node, connection.target_port
+        result.append(
+            assign.new_id(
+                connection.source_node,
+                connection.source_port,
+                connection.target_node,
+                connection.target_port,
+            )
         )
+    return result
+
+
+class IdAssigner:
+    """Generated connection ids for one workflow, in connection order.
+
+    Explicit ids are reserved first, so a generated one never collides with an id the user
+    chose.
+    """
+
+    __slots__ = ("_next_suffix", "_used")
+
+    def __init__(self, workflow: PluginWorkflow) -> None:
+        self._used = {
+            c.connection_id
+            for c in workflow.connections
+            if isinstance(c, WorkflowConnection) and c.connection_id
+        }
+        self._next_suffix: dict[str, int] = {}
+
+    def new_id(self, source: str, source_port: str, target: str, target_port: str) -> str:
+        """The id of the next connection without one, from its ends."""
+        base = f"{_endpoint(source, source_port)}->{_endpoint(target, target_port)}"
+        used = self._used
         candidate = base
-        suffix = next_suffix.get(base, 1)
+        suffix = self._next_suffix.get(base, 1)
         while candidate in used:
             suffix += 1
             candidate = f"{base}#{suffix}"
-        next_suffix[base] = suffix
+        self._next_suffix[base] = suffix
         used.add(candidate)
-        result.append(connection.model_copy(update={"connection_id": candidate}))
-    return result
+        return candidate
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,7 +524,7 @@ def _node_configuration_errors(node: WorkflowNode, label: str) -> Iterator[Plugi
         yield bad("window", "an integer >= 0 (items per Aggregator window; 0: the whole stream)")
 
 
-def _global_configuration_errors(config: object) -> Iterator[PluginError]:
+def global_configuration_errors(config: object) -> Iterator[PluginError]:
     if not isinstance(config, dict):
         yield _error(_STRUCTURE, "global_configuration must be a dict")
         return

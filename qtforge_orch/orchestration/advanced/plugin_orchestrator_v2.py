@@ -11,29 +11,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
-
-from ..._engine.core import DEFAULT_HISTORY_LIMIT
-from ..._engine.eventdriven import EventScheduler
+# Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
+# once PySide6 is imported, its feature hook reads the source of every module imported after
+# it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
+# this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from ..._engine.executors import UnknownExecutor
 from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
-from ..._engine.run import Run
 from ..._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
 from ..._engine.stamps import iso_utc
-from ..._engine.status import RunStatus, SignalNames
 from ..._engine.timers import Timers
 from ..._engine.triggers import WHOLE_GRAPH
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
-from .._durable import DurableExecutions
-from .._facade import EngineFacade
-from .._handles import GraphExecutionHandles
 from .._registry import WorkflowRegistry
-from ._header_signals import add_header_aliases
 from ._v2_compile import compile_plugin_workflow
+from ._v2_frozen import FrozenGraph, plain_graph
 from ._v2_model import (
     ConnectionType,
     PluginWorkflow,
@@ -45,9 +40,20 @@ from ._v2_model import (
     WorkflowNodeType,
     copy_connection,
     copy_node,
-    copy_workflow,
 )
-from ._v2_validation import assign_connection_ids, validate_workflow
+from ._v2_validation import validate_workflow
+
+# isort: split
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from ..._engine.core import DEFAULT_HISTORY_LIMIT
+from ..._engine.eventdriven import EventScheduler
+from ..._engine.run import Run
+from ..._engine.status import RunStatus, SignalNames
+from .._durable import DurableExecutions
+from .._facade import EngineFacade
+from .._handles import GraphExecutionHandles
+from ._header_signals import add_header_aliases
 
 __all__ = [
     "AdvancedPluginOrchestrator",
@@ -91,8 +97,8 @@ _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 class _Registered:
     __slots__ = ("plan", "workflow")
 
-    def __init__(self, workflow: PluginWorkflow, plan: Plan) -> None:
-        self.workflow = workflow
+    def __init__(self, workflow: FrozenGraph, plan: Plan) -> None:
+        self.workflow = workflow  # compact and private: get_workflow thaws a copy
         self.plan = plan
 
 
@@ -195,24 +201,33 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
                 f"register_workflow expects a PluginWorkflow, got {type(workflow).__name__}",
             )
         with gc_paused_for(len(workflow.nodes)):
-            prepared = self._prepare(copy_workflow(workflow))
+            prepared = self._prepare(workflow)
         if isinstance(prepared, PluginError):
             return from_error(prepared)
         return self._workflows.add(prepared.workflow.workflow_id, prepared)
 
     def _prepare(self, candidate: PluginWorkflow) -> _Registered | PluginError:
-        """Validate and compile a private copy; nothing registered is touched."""
-        checked = validate_workflow(candidate)
-        if not checked:
-            return checked.error()
-        candidate.connections = assign_connection_ids(candidate)
+        """Validate, freeze and compile; nothing registered is touched.
+
+        The frozen form is a private copy (tuples, own containers, connection ids filled in).
+        As in v1, the caller's workflow is checked and then frozen, so it must not be changed
+        by another thread meanwhile.
+        """
+        # The common case is checked and frozen in one pass; anything else gets every check.
+        frozen = plain_graph(candidate)
+        if frozen is None:
+            checked = validate_workflow(candidate)
+            if not checked:
+                return checked.error()
         try:
-            plan = compile_plugin_workflow(candidate, self._default_executor)
+            if frozen is None:
+                frozen = FrozenGraph(candidate)
+            plan = compile_plugin_workflow(frozen, self._default_executor)
         except UnknownExecutor as exc:
             return PluginError(_STRUCTURE, str(exc))
         except Exception as exc:  # validation should make this unreachable
             return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
-        return _Registered(candidate, plan)
+        return _Registered(frozen, plan)
 
     # --- durable executions ----------------------------------------------------------------
     def resume_from_journal(self, execution_id: str, force: bool = False) -> Expected[str]:
@@ -266,7 +281,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         entry = self._workflows.get(workflow_id)
         if not entry:
             return from_error(entry.error())
-        return make_success(copy_workflow(entry.value().workflow))
+        return make_success(entry.value().workflow.thaw())
 
     # Declared by QtForge's header, never implemented there (they return NotImplemented).
     def create_workflow_from_composition(self, composition: Any) -> Expected[PluginWorkflow]:
@@ -347,7 +362,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         # the copy validates: a refused change leaves the registered workflow exactly as it was.
         def changed(entry: _Registered) -> _Registered | PluginError:
             with gc_paused_for(len(entry.workflow.nodes)):
-                candidate = copy_workflow(entry.workflow)
+                candidate = entry.workflow.thaw()
                 refused = change(candidate)
                 if isinstance(refused, PluginError):
                     return refused
@@ -541,12 +556,17 @@ _SETTLED = frozenset(
 )
 
 
+# Indexed by state value: an enum call, ``.name`` and ``.lower()`` per node of a status call
+# cost more than the rest of its report.
+_STATE_NAMES = tuple(state.name.lower() for state in sorted(TaskState))
+
+
 def _node_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
     task = run.plan.tasks[index]
     started, ended = snap.starts[index], snap.ends[index]
     status: dict[str, Any] = {
         "node_id": task.key,
-        "status": TaskState(snap.states[index]).name.lower(),
+        "status": _STATE_NAMES[snap.states[index]],
         "output": snap.outputs[index] or {},
         "error": snap.errors[index],
         "attempts": snap.retries[index] + 1 if started else 0,
