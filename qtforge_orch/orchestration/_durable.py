@@ -84,9 +84,8 @@ class DurableExecutions:
         cached = self._definitions.get(id(workflow))
         if cached is not None and cached[0] is workflow:
             return cached[1]
-        # Registered workflows are kept frozen (compact tuples); thaw once for the JSON.
-        model = workflow.thaw() if hasattr(workflow, "thaw") else workflow
-        text = json.dumps(model.to_json(), sort_keys=True, default=str)
+        # Registered workflows are kept frozen (compact tuples); thawed once for the JSON.
+        text = json.dumps(workflow.thaw().to_json(), sort_keys=True, default=str)
         if len(self._definitions) >= DEFINITIONS_KEPT:
             self._definitions.pop(next(iter(self._definitions)))
         self._definitions[id(workflow)] = (workflow, text)
@@ -223,13 +222,32 @@ class DurableExecutions:
         return self._recorded_run(execution_id)
 
     # --- what each facade provides ------------------------------------------------------------
+    def _registered_for_resume(self, workflow_id: str) -> tuple[Any, Plan] | PluginError:
+        """The registered workflow (its stored form, plan) a resume of ``workflow_id`` runs."""
+        entry = self._registered_entry(workflow_id)
+        if not entry:
+            return PluginError(
+                PluginErrorCode.NotFound,
+                f"{entry.error().message}; register the workflow again before resuming its "
+                "execution",
+            )
+        return entry.value()
+
+    def _compile_recorded(self, definition_json: str) -> Plan | PluginError:
+        """The plan of a recorded definition (for the status of a past execution)."""
+        try:
+            definition = json.loads(definition_json)
+        except ValueError as exc:
+            return PluginError(PluginErrorCode.InvalidFormat, str(exc))
+        return self._plan_of_definition(definition)
+
     if TYPE_CHECKING:
 
-        def _registered_for_resume(self, workflow_id: str) -> tuple[Any, Plan] | PluginError:
-            """The registered workflow (model, plan) a resume of ``workflow_id`` runs."""
+        def _registered_entry(self, workflow_id: str) -> Expected[tuple[Any, Plan]]:
+            """The facade's registered workflow: (its stored form, plan), or NotFound."""
 
-        def _compile_recorded(self, definition_json: str) -> Plan | PluginError:
-            """The plan of a recorded definition (for the status of a past execution)."""
+        def _plan_of_definition(self, definition: Any) -> Plan | PluginError:
+            """Validate and compile a decoded workflow definition."""
 
     def _prepare_resumed(self, run: Run) -> None:
         """Facade bookkeeping for a resumed run about to start (nothing by default)."""

@@ -6,7 +6,6 @@ and turns run state into the reference's shapes. Scheduling lives in ``qtforge_o
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -364,21 +363,11 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         """
         return self._resume_from_journal(execution_id, force)
 
-    def _registered_for_resume(self, workflow_id: str) -> tuple[Any, Plan] | PluginError:
-        entry = self._workflows.get(workflow_id)
-        if not entry:
-            error = entry.error()
-            return PluginError(
-                PluginErrorCode.NotFound,
-                f"{error.message}; register the workflow again before resuming its execution",
-            )
-        return entry.value()
+    def _registered_entry(self, workflow_id: str) -> Expected[tuple[Any, Plan]]:
+        return self._workflows.get(workflow_id)
 
-    def _compile_recorded(self, definition_json: str) -> Plan | PluginError:
-        try:
-            parsed = Workflow.from_json(json.loads(definition_json))
-        except ValueError as exc:
-            return PluginError(PluginErrorCode.InvalidFormat, str(exc))
+    def _plan_of_definition(self, definition: Any) -> Plan | PluginError:
+        parsed = Workflow.from_json(definition)
         if not parsed:
             return parsed.error()
         try:

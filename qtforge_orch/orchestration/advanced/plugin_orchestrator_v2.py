@@ -8,7 +8,6 @@ passes for EventDriven.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
@@ -248,22 +247,14 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         """
         return self._resume_from_journal(execution_id, force)
 
-    def _registered_for_resume(self, workflow_id: str) -> tuple[Any, Plan] | PluginError:
+    def _registered_entry(self, workflow_id: str) -> Expected[tuple[Any, Plan]]:
         entry = self._workflows.get(workflow_id)
         if not entry:
-            error = entry.error()
-            return PluginError(
-                PluginErrorCode.NotFound,
-                f"{error.message}; register the workflow again before resuming its execution",
-            )
-        registered = entry.value()
-        return registered.workflow, registered.plan
+            return from_error(entry.error())
+        return make_success((entry.value().workflow, entry.value().plan))
 
-    def _compile_recorded(self, definition_json: str) -> Plan | PluginError:
-        try:
-            parsed = PluginWorkflow.from_json(json.loads(definition_json))
-        except ValueError as exc:
-            return PluginError(PluginErrorCode.InvalidFormat, str(exc))
+    def _plan_of_definition(self, definition: Any) -> Plan | PluginError:
+        parsed = PluginWorkflow.from_json(definition)
         if not parsed:
             return parsed.error()
         prepared = self._prepare(parsed.value())
