@@ -180,12 +180,12 @@ def _timed(run: Callable[[], object], app: Any) -> float:
 
 
 def profile_threads(name: str, top: int, reps: int) -> None:
-    from qtforge_orch._engine.run import Run
+    from qtforge_orch._engine.workers import Workers
 
     app = _app()
     profiles = ThreadProfiles()
-    Run.drain = profiles.wrap(Run.drain)  # type: ignore[method-assign]
-    Run.help_until_done = profiles.wrap(Run.help_until_done)  # type: ignore[method-assign]
+    Workers.drain = profiles.wrap(Workers.drain)  # type: ignore[method-assign]
+    Workers.help_until_done = profiles.wrap(Workers.help_until_done)  # type: ignore[method-assign]
     title, steps, run, close = workload(name)
     try:
         _timed(run, app)  # warm-up
@@ -253,7 +253,7 @@ def _inline(orchestrator: Any, plan: Any, app: Any, profile: Any = None) -> floa
     with profiling:
         started = time.perf_counter()
         run.start()
-        run.help_until_done()
+        run.workers.help_until_done()
         elapsed = time.perf_counter() - started
     app.processEvents()
     return elapsed * 1e6 / len(plan.tasks)
@@ -276,7 +276,7 @@ def _b8_inline(
             orchestrator.execute_workflow("ten")
     submitted = time.perf_counter()
     for run in engine.active_runs():
-        run.help_until_done()
+        run.workers.help_until_done()
     ran = time.perf_counter()
     engine.pump.drain(None)
     app.processEvents()

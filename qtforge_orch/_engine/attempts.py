@@ -6,7 +6,6 @@ fake clock drives them without sleeping.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -82,30 +81,32 @@ class Deadlines:
 
 class AdaptiveLimit:
     """How many attempts of one run may run at once: the run's limit for steps that take a
-    while, one for tiny steps, lifted by a stall guard when a step turns out to block."""
+    while, one for tiny steps, lifted by a stall guard when a step turns out to block.
 
-    __slots__ = ("_clock", "_last_progress", "_on_stall", "_run", "_stall_timer", "step_time")
+    ``cap`` is read on every take: an attribute kept current, not computed per read. The stall
+    guard counts attempt starts and ends instead of reading a clock per attempt: a check that
+    finds the count unchanged STALL_S after it was armed has seen no progress."""
+
+    __slots__ = ("_armed_at", "_on_stall", "_run", "_stall_timer", "cap", "events", "step_time")
 
     def __init__(self, run: Run, on_stall: Callable[[], None]) -> None:
         self._run = run
         self._on_stall = on_stall
-        self._clock = run.engine.timers.now
         # Moving average of attempt wall time. Unknown counts as short: the stall guard lifts
         # the cap within STALL_S when the first steps turn out to block.
         self.step_time = 0.0
-        self._last_progress = 0.0  # engine clock at the latest attempt start or end
+        self.cap = 1
+        self.events = 0  # attempt starts and ends so far
+        self._armed_at = 0
         self._stall_timer: Any = None
 
     def capacity(self) -> int:
-        return self._run.limit if self.step_time >= SHORT_STEP_S else 1
+        return self.cap
 
-    def attempt_started(self) -> None:
-        self._last_progress = self._clock()
-        self.watch()
-
-    def attempt_ended(self, started: float) -> None:
-        self.step_time += (time.perf_counter() - started - self.step_time) * 0.2
-        self._last_progress = self._clock()
+    def attempt_ended(self, seconds: float) -> None:
+        step_time = self.step_time = self.step_time + (seconds - self.step_time) * 0.2
+        self.cap = self._run.limit if step_time >= SHORT_STEP_S else 1
+        self.events += 1
 
     def watch(self) -> None:
         """(lock held) Work waits behind a running attempt while capped: check back soon."""
@@ -117,6 +118,7 @@ class AdaptiveLimit:
             and self.step_time < SHORT_STEP_S
             and run.limit > 1
         ):
+            self._armed_at = self.events
             self._stall_timer = run.engine.timers.call_later(STALL_S, self._check)
 
     def stop(self) -> None:
@@ -132,6 +134,7 @@ class AdaptiveLimit:
             self._stall_timer = None
             if run.stopping or not run.ready or not run.running:
                 return
-            if self._clock() - self._last_progress >= STALL_S:
+            if self.events == self._armed_at:
                 self.step_time = max(self.step_time, SHORT_STEP_S)
+                self.cap = run.limit
             self._on_stall()

@@ -40,6 +40,9 @@ _C = TaskState.Completed
 _S = TaskState.Skipped
 _T = TaskState.Retrying
 _F = TaskState.Failed
+_RUNNING = RunStatus.RUNNING
+_TASK_STARTED = EventKind.TASK_STARTED
+_TASK_COMPLETED = EventKind.TASK_COMPLETED
 
 
 def _default_policy(task: TaskSpec) -> RetryPolicy:
@@ -54,6 +57,7 @@ class BatchScheduler(SchedulerDefaults):
         plan = run.plan
         self.plan = plan
         self.tasks = plan.tasks
+        self.total = len(plan.tasks)
         self.lock = run.lock
         self.states = run.states
         self.ready = run.ready
@@ -94,7 +98,7 @@ class BatchScheduler(SchedulerDefaults):
         self.limit.watch()
 
     def work_done(self) -> bool:
-        return self.run.settled >= len(self.tasks)
+        return self.run.settled >= self.total
 
     def final_result(self) -> dict[str, Any]:
         run = self.run
@@ -124,22 +128,22 @@ class BatchScheduler(SchedulerDefaults):
     # --- taking work ---------------------------------------------------------------------
     def take(self) -> Any:
         """Pop a ready task. Tasks without a condition to check leave already prepared, so
-        the common path costs one lock round trip before the plugin call."""
+        the common path costs one lock round trip before the plugin call (and the drainer's
+        next task is taken in the same lock hold that records this one's outcome)."""
         run = self.run
         if (
             run.stopping
-            or run.status != RunStatus.RUNNING
+            or run.status != _RUNNING
             or not self.ready
-            or run.running >= self.limit.capacity()
+            or run.running >= self.limit.cap
         ):
             return None
         index = heapq.heappop(self.ready)
         run.running += 1
         self.states[index] = _R
         if self.tasks[index].condition is None or run.retries[index]:
-            params, context = self._begin_attempt(index)
-            return index, params, context
-        return index, None, None
+            return self._begin_attempt(index)
+        return index, None, None, 0.0
 
     def _params_for(self, index: int) -> dict[str, Any]:
         params = self.params[index]
@@ -155,35 +159,44 @@ class BatchScheduler(SchedulerDefaults):
             )
         return params
 
-    def _begin_attempt(self, index: int) -> tuple[dict[str, Any], StepContext]:
+    def _begin_attempt(self, index: int) -> tuple[int, dict[str, Any], StepContext, float]:
         run = self.run
         task = self.tasks[index]
         params = self._params_for(index)
         if task.max_retries:
             # The cached input stays pristine: each attempt gets its own (deep) copy to change.
             params = json_copy(params)
+        retries = run.retries[index]
         context = StepContext(
             run.execution_id,
             task.key,
-            run.retries[index] + 1,
+            retries + 1,
             run.resumed_event,
-            partial(self._on_step_progress, index),
+            self._on_step_progress,
+            index,
         )
         self.contexts[index] = context
         run.current_task = task.key
-        self.limit.attempt_started()
-        if not run.retries[index]:
-            run.starts[index] = time.time()
+        limit = self.limit
+        limit.events += 1
+        if self.ready:
+            limit.watch()
+        started = time.time()
+        if not retries:
+            run.starts[index] = started
             if run.journal is not None:
                 run.note(index, "started")
-            run.post_task(EventKind.TASK_STARTED, (run.execution_id, task.key))
+            if _TASK_STARTED in run.engine.listened:
+                run.post_task(_TASK_STARTED, (run.execution_id, task.key))
         if task.timeout_ms:
             self.deadlines.add(index, task.timeout_ms / 1000.0, context)
-        return params, context
+        return index, params, context, started
 
     # --- doing work (no lock) ---------------------------------------------------------------
-    def work(self, taken: Any) -> None:
-        index, params, context = taken
+    def work(self, taken: Any) -> Any:
+        """Run one attempt; returns the calling drainer's next unit of work, taken while the
+        lock is held to record this one (None: take again, or nothing is left)."""
+        index, params, context, started = taken
         task = self.tasks[index]
         run = self.run
         lock = self.lock
@@ -195,43 +208,46 @@ class BatchScheduler(SchedulerDefaults):
                 if self.states[index] != _R or run.stopping:
                     run.running -= 1
                     run.workers.wake_helpers()
-                    return
+                    return None
                 if verdict is not True:
                     run.running -= 1
                     if verdict is False:
                         if run.journal is not None:
                             run.note(index, "skipped")
                         self.settle(index, _S)
-                        self._after_settle()
+                        self._after_settle(True)
                     else:
-                        self._fail(index, verdict)
+                        self._fail(index, verdict, True)
                     run.workers.wake_helpers()
-                    return
-                params, context = self._begin_attempt(index)
-        started = time.perf_counter()
+                    return None
+                index, params, context, started = self._begin_attempt(index)
         if task.fan_out is None:
             outcome = self.invoke(task, params, context)
         else:
             with lock:
                 items = fan_out_items(task, run.outputs)
             outcome = call_mapped(self.invoke, task, params, context, items)
+        ended = time.time()
         with lock:
             if self.contexts[index] is not context:
-                return  # timed out or cancelled meanwhile: the late result is discarded
-            self.limit.attempt_ended(started)
+                return None  # timed out or cancelled meanwhile: the late result is discarded
+            self.limit.attempt_ended(ended - started)
             self.contexts[index] = None
             run.running -= 1
             if task.timeout_ms:
                 self.deadlines.remove(index)
-            if outcome.ok:
-                self.complete(index, outcome.output)
+            if outcome.error is None:
+                self.complete(index, outcome.output, ended, True)
             else:
-                assert outcome.error is not None
-                self._attempt_failed(index, outcome.error)
-            run.workers.wake_helpers()
+                self._attempt_failed(index, outcome.error, taker=True)
+            if run.workers.helpers:
+                run.workers.wake_helpers()
+            return self.take()
 
     # --- transitions (lock held) ------------------------------------------------------------
-    def complete(self, index: int, output: dict[str, Any]) -> None:
+    def complete(
+        self, index: int, output: dict[str, Any], ended: float = 0.0, taker: bool | None = None
+    ) -> None:
         run = self.run
         task = self.tasks[index]
         if task.role is Role.SPLITTER:
@@ -241,13 +257,13 @@ class BatchScheduler(SchedulerDefaults):
                     PluginErrorCode.InvalidParameters,
                     f"splitter '{task.key}' must return a list under '{port}'",
                 )
-                self._attempt_failed(index, error, retry=False)
+                self._attempt_failed(index, error, retry=False, taker=taker)
                 return
         control = self.plan.control_out.get(index)
         if control:
             failure = route_control(self.tasks, index, output, control, self.active_control)
             if failure is not None:
-                self._attempt_failed(index, failure, retry=False)
+                self._attempt_failed(index, failure, retry=False, taker=taker)
                 return
         run.outputs[index] = output
         if self.plan.data == 0:  # DataPolicy.SHARED
@@ -255,19 +271,21 @@ class BatchScheduler(SchedulerDefaults):
                 run.shared.update(output)
             else:
                 merge_shared(self.plan, run.shared, self.writers, run.overlaps, index, output)
-        run.ends[index] = time.time()
+        run.ends[index] = ended or time.time()
         self.params[index] = None
         run.completed += 1
         if task.rollback is not None:
             run.engine.compensations.record(run, index)
         if run.journal is not None:
             run.note(index, "completed", output=output)
-        if EventKind.TASK_COMPLETED in run.engine.listened:
-            run.post_task(EventKind.TASK_COMPLETED, (run.execution_id, task.key, dict(output)))
+        if _TASK_COMPLETED in run.engine.listened:
+            run.post_task(_TASK_COMPLETED, (run.execution_id, task.key, dict(output)))
         self.settle(index, _C)
-        self._after_settle()
+        self._after_settle(taker)
 
-    def _attempt_failed(self, index: int, error: PluginError, *, retry: bool = True) -> None:
+    def _attempt_failed(
+        self, index: int, error: PluginError, *, retry: bool = True, taker: bool | None = None
+    ) -> None:
         run = self.run
         task = self.tasks[index]
         run.step_progress.pop(index, None)
@@ -290,9 +308,9 @@ class BatchScheduler(SchedulerDefaults):
                 policy.delay_s(run.retries[index]), partial(self._on_retry_due, index)
             )
             return
-        self._fail(index, error)
+        self._fail(index, error, taker)
 
-    def _fail(self, index: int, error: PluginError) -> None:
+    def _fail(self, index: int, error: PluginError, taker: bool | None = None) -> None:
         run = self.run
         task = self.tasks[index]
         run.errors[index] = error.message
@@ -315,7 +333,7 @@ class BatchScheduler(SchedulerDefaults):
             )
             return
         self.settle(index, _F)
-        self._after_settle()
+        self._after_settle(taker)
 
     def settle(self, index: int, state: TaskState, *, propagate: bool = True) -> None:
         """Mark a task terminal and release successors whose predecessors have all settled."""
@@ -357,14 +375,23 @@ class BatchScheduler(SchedulerDefaults):
                 if waiting[succ] == 0:
                     stack.append(succ)
 
-    def _after_settle(self) -> None:
+    def _after_settle(self, taker: bool | None = None) -> None:
+        """``taker``: the caller is this run's drainer or helper and takes the next task
+        itself (None: find out)."""
         run = self.run
-        run.update_progress()
-        if not run.maybe_complete():
-            # A drainer or helper of this run loops to take the next task itself.
-            run.workers.spawn(1 if run.workers.is_taker() else 0)
+        if run.settled >= run.progress_due or run.step_progress:
+            run.update_progress()
+        if run.settled >= self.total and run.maybe_complete():
+            return
+        if taker is None:
+            taker = run.workers.is_taker()
+        elif not run.running and self.limit.cap == 1 and not run.workers.helpers:
+            # The one attempt allowed is the calling drainer's next: nobody to start or wake.
+            return
+        run.workers.spawn(1 if taker else 0)
 
     def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
+        """A running step's ``StepContext.report_progress`` (its worker thread)."""
         run = self.run
         with self.lock:
             if self.states[index] != _R or run.stopping:

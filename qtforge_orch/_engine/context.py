@@ -21,6 +21,7 @@ class StepContext:
     __slots__ = (
         "_cancelled",
         "_on_progress",
+        "_progress_key",
         "_resumed",
         "_wakeup",
         "attempt",
@@ -34,7 +35,8 @@ class StepContext:
         step_id: str,
         attempt: int,
         resumed: threading.Event,
-        on_progress: Callable[[float, str], None] | None = None,
+        on_progress: Callable[[int, float, str], None] | None = None,
+        progress_key: int = 0,
     ) -> None:
         self.execution_id = execution_id
         self.step_id = step_id
@@ -44,7 +46,10 @@ class StepContext:
         self._cancelled = False
         self._wakeup: threading.Event | None = None
         self._resumed = resumed
+        # ``on_progress(progress_key, fraction, message)``: a bound method and the task's
+        # index rather than a partial built for every attempt.
         self._on_progress = on_progress
+        self._progress_key = progress_key
 
     def is_cancelled(self) -> bool:
         """True once the attempt was cancelled or timed out: its result will be discarded."""
@@ -94,7 +99,7 @@ class StepContext:
     def report_progress(self, fraction: float, message: str = "") -> None:
         """Report progress within this step (0.0 to 1.0); shown in the execution's status."""
         if self._on_progress is not None:
-            self._on_progress(min(1.0, max(0.0, float(fraction))), message)
+            self._on_progress(self._progress_key, min(1.0, max(0.0, float(fraction))), message)
 
     def __repr__(self) -> str:
         return f"StepContext({self.execution_id!r}, {self.step_id!r}, attempt={self.attempt})"

@@ -19,7 +19,7 @@ from . import executors as executor_kinds
 from .compensation import CompensationLedger
 from .context import StepContext
 from .events import Dispatch, EventKind, EventPump
-from .invoke import Outcome, PluginLookup, call_plugin
+from .invoke import Outcome, PluginLookup, call_found, call_plugin, plugin_finder
 from .journaling import JournalEntry, JournalSink, ResumeSeed
 from .lane import ControlLane, shared_lane
 from .plan import Plan, TaskSpec
@@ -132,6 +132,7 @@ class Engine:
         self._owner_thread = owner.thread()
         self.names = names
         self.plugins = plugins
+        self._find = plugin_finder(plugins)
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
         self.pump = EventPump(dispatch, owner)
@@ -291,7 +292,11 @@ class Engine:
     ) -> Outcome:
         if task.executor != "thread":
             return self.executors.call(task, params, context)
-        return call_plugin(self.plugins, task.plugin_id, task.command, params, context)
+        find = self._find
+        plugin = find(task.plugin_id) if find is not None else None
+        if plugin is None:  # not registered (an error to report), a built-in, another lookup
+            return call_plugin(self.plugins, task.plugin_id, task.command, params, context)
+        return call_found(plugin, task.plugin_id, task.command, params, context)
 
     def cancel_all(self) -> list[Run]:
         runs = self.active_runs()

@@ -14,6 +14,7 @@ lock released; events go to the pump, which delivers them in the owner thread.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -99,6 +100,9 @@ class Run:
         self.current_task = ""
         self.progress = 0.0
         self._posted_progress = 0.0
+        # Settled tasks at which progress next moves by a posting step: below it, a settle
+        # has nothing to report and skips the computation.
+        self.progress_due = 0
         self.error: PluginError | None = None
         self.result: dict[str, Any] | None = None
         self.rollback_errors: list[str] = []
@@ -248,7 +252,23 @@ class Run:
     # --- progress and completion (lock held) -----------------------------------------------
     def update_progress(self) -> None:
         if self.is_child:
+            self.progress_due = len(self.plan.tasks) + 1
             return
+        progress = self.current_progress()
+        if progress > self.progress:
+            self.progress = progress
+            # Signals are coalesced anyway; posting every 1% keeps big runs cheap.
+            if progress >= self._posted_progress + PROGRESS_STEP:
+                self._posted_progress = progress
+                self._post_progress(progress)
+        total = len(self.plan.tasks)
+        self.progress_due = max(
+            self.settled + 1, math.ceil((self._posted_progress + PROGRESS_STEP) * total - 1e-9)
+        )
+
+    def current_progress(self) -> float:
+        """(lock held) Settled tasks plus what running steps reported, as a fraction; never
+        below what was already reported."""
         total = len(self.plan.tasks)
         partial_work = (
             sum(fraction for i, (fraction, _) in self.step_progress.items() if self.states[i] == _R)
@@ -256,12 +276,7 @@ class Run:
             else 0.0
         )
         progress = (self.settled + partial_work) / total if total else 1.0
-        if progress > self.progress:
-            self.progress = progress
-            # Signals are coalesced anyway; posting every 1% keeps big runs cheap.
-            if progress >= self._posted_progress + PROGRESS_STEP:
-                self._posted_progress = progress
-                self._post_progress(progress)
+        return max(progress, self.progress)
 
     def maybe_complete(self) -> bool:
         if self.stopping or not self.scheduler.work_done():
@@ -274,6 +289,9 @@ class Run:
 
     def abort(self, final_status: str, error: PluginError) -> None:
         """Stop scheduling, cancel what runs or waits, then compensate and finish."""
+        if not self.is_child:
+            # Progress is computed lazily while running; keep where the run stopped.
+            self.progress = self.current_progress()
         self.stopping = True
         self._cancel_workflow_timer()
         self.resumed_event.set()  # paused checkpoints must wake up to see the cancellation

@@ -17,8 +17,10 @@ class Scheduler(Protocol):
     def take(self) -> Any:
         """(lock held) The next unit of work for a drainer, or None."""
 
-    def work(self, taken: Any) -> None:
-        """Do one unit of work from ``take`` (plugin calls happen here, lock released)."""
+    def work(self, taken: Any) -> Any:
+        """Do one unit of work from ``take`` (plugin calls happen here, lock released).
+        May return the caller's next unit, taken with the lock held (None: the caller takes
+        again)."""
 
     def capacity(self) -> int:
         """(lock held) How many units may run at once now."""

@@ -47,7 +47,7 @@ def take_snapshot(run: Run) -> RunSnapshot:
     with run.lock:
         return RunSnapshot(
             status=run.status,
-            progress=run.progress,
+            progress=run.progress if run.stopping else run.current_progress(),
             current_task=run.current_task,
             completed=run.completed,
             start_time=run.start_time,

@@ -25,12 +25,12 @@ YIELD_EVERY_S = 0.001
 class Workers:
     """A run's drainers and helpers; counters guarded by the run's lock."""
 
-    __slots__ = ("_helpers", "_run", "_starting")
+    __slots__ = ("_run", "_starting", "helpers")
 
     def __init__(self, run: Run) -> None:
         self._run = run
         self._starting = 0  # drainers submitted that have not taken work yet
-        self._helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
+        self.helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
 
     def drain(self) -> None:
         """Pool entry point: do ready work back to back until none can start."""
@@ -44,7 +44,9 @@ class Workers:
             pump = self._run.engine.pump
             yielded = time.perf_counter()
             while taken is not None:
-                work(taken)
+                # ``work`` may hand back the next unit, taken in the lock hold that recorded
+                # this one: one lock round trip per task instead of two.
+                taken = work(taken)
                 now = time.perf_counter()
                 if pump.draining or now - yielded > YIELD_EVERY_S:
                     # A drainer on a run of tiny steps would keep the GIL for whole switch
@@ -52,8 +54,9 @@ class Workers:
                     # signal delivery on time (issue #4, B6).
                     time.sleep(0)
                     yielded = now
-                with lock:
-                    taken = take()
+                if taken is None:
+                    with lock:
+                        taken = take()
         finally:
             _taker.run = previous
 
@@ -74,13 +77,14 @@ class Workers:
                         wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
                         if wait <= 0:
                             return False
-                        self._helpers += 1
+                        self.helpers += 1
                         try:
                             self._run.lock.wait(wait)
                         finally:
-                            self._helpers -= 1
+                            self.helpers -= 1
                         taken = take()
-                work(taken)
+                while taken is not None:
+                    taken = work(taken)
         finally:
             _taker.run = previous
 
@@ -90,7 +94,7 @@ class Workers:
         return getattr(_taker, "run", None) is self._run
 
     def wake_helpers(self) -> None:
-        if self._helpers:
+        if self.helpers:
             self._run.lock.notify_all()
 
     def spawn(self, self_takers: int) -> None:

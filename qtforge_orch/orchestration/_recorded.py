@@ -104,6 +104,7 @@ class RecordedRun:
     # A past execution cannot be changed: the control calls a facade makes on a run say so.
     scheduler = None
     kind = ScheduleKind.BATCH
+    stopping = True  # nothing runs: its progress is the recorded one
 
     def cancel(self) -> bool:
         return False

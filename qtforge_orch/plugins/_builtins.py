@@ -31,6 +31,11 @@ class WithBuiltins:
         self._builtins: dict[str, IPlugin] = {}
         self._lock = threading.Lock()
 
+    def _registered_finder(self) -> Callable[[str], IPlugin | None]:
+        """The manager's plain lookup: built-ins are not in it (the engine falls back to
+        ``get_plugin`` when it finds nothing)."""
+        return self.manager._registered_finder()
+
     def get_plugin(self, plugin_id: str) -> Expected[Any]:
         found = self.manager.get_plugin(plugin_id)
         if found or plugin_id not in _FACTORIES:

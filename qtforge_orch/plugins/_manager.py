@@ -13,6 +13,7 @@ from . import _loading
 from ._interface import IPlugin, PluginState
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from importlib import metadata as importlib_metadata
 
 # difflib, logging, traceback and importlib.metadata (~20 ms of imports together) are only
@@ -109,6 +110,11 @@ class PluginManager:
         if plugin is None:
             return self._not_found(plugin_id)
         return make_success(plugin)
+
+    def _registered_finder(self) -> Callable[[str], IPlugin | None]:
+        """(engine use) A plain lookup of registered plugins, None when absent: one dict read,
+        no ``Expected`` built (the registry dict is never replaced, only changed)."""
+        return self._plugins.get
 
     def has_plugin(self, plugin_id: str) -> bool:
         """Whether a plugin is registered under ``plugin_id``."""

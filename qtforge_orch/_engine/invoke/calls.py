@@ -18,6 +18,16 @@ class PluginLookup(Protocol):
     def get_plugin(self, plugin_id: str) -> Expected[Any]: ...
 
 
+PluginFinder = Callable[[str], Any]
+
+
+def plugin_finder(plugins: PluginLookup) -> PluginFinder | None:
+    """A plain read of the lookup's registered plugins (plugin or None), when it offers one:
+    ``get_plugin`` wraps every answer in an ``Expected``, a cost per step worth skipping."""
+    finder = getattr(plugins, "_registered_finder", None)
+    return finder() if finder is not None else None
+
+
 class Outcome:
     """The result of one attempt: ``output`` on success, else ``error``."""
 
@@ -54,7 +64,20 @@ def call_plugin(
     found = plugins.get_plugin(plugin_id)
     if not found:
         return Outcome(error=found.error())
-    plugin = found.value()
+    return call_found(found.value(), plugin_id, command, params, context, allow_stream=allow_stream)
+
+
+def call_found(
+    plugin: Any,
+    plugin_id: str,
+    command: str,
+    params: dict[str, Any],
+    context: StepContext,
+    *,
+    allow_stream: bool = False,
+) -> Outcome:
+    """``call_plugin`` for a plugin already looked up (the batch hot path reads the registry
+    directly instead of building an ``Expected`` per call)."""
     try:
         resolve = getattr(plugin, "resolve_command", None)
         direct = resolve(command, context) if resolve is not None else None
@@ -72,6 +95,8 @@ def call_plugin(
         return Outcome(error=error)
     except BaseException as exc:  # see module docstring
         return Outcome(error=_wrap_exception(plugin_id, command, exc))
+    if type(raw) is dict:
+        return Outcome(raw)
     return normalise_result(plugin_id, command, raw, allow_stream=allow_stream)
 
 
