@@ -3,7 +3,8 @@
 ``python -m benchmarks.profiling [MODE] [WORKLOAD ...] [--top N] [--reps N]``
 
 Workloads are the benchmark's own (same sizes, same ``noop`` plugin, same orchestrator setup):
-``B1v1``/``B1v2`` a 500-step chain, ``B2v1``/``B2v2`` a 2,000-step fan-out, ``B8v1``/``B8v2``
+``B1v1``/``B1v2`` a 500-step chain, ``B2v1``/``B2v2`` a 2,000-step fan-out,
+``B15v1``/``B15v2`` the 20 x 50 layered DAG with fan-in 3, ``B8v1``/``B8v2``
 1,000 concurrent 10-step chains (v1 ``execute_workflow_async``, v2 ``execute_workflow``, a
 ``QEventLoop`` until every ``workflow_completed``), ``B4`` 200,000 items through source ->
 processor -> sink.
@@ -48,17 +49,19 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 Workload = tuple[str, int, Callable[[], object], Callable[[], None]]  # title, steps, run, close
-DAG_WORKLOADS = ("B1v1", "B1v2", "B2v1", "B2v2")
+DAG_WORKLOADS = ("B1v1", "B1v2", "B2v1", "B2v2", "B15v1", "B15v2")
 
 
 def _ours_with(name: str) -> tuple[Any, str, str]:
     from ._dag_workflows import Ours
-    from ._references import chain_dag, fan_out_dag
+    from ._references import chain_dag, fan_out_dag, layered_dag
 
     ours = Ours()
-    key, version = name[:2], name[2:]
+    key, version = name[:-2], name[-2:]
     if key == "B1":
         dag, parallel, title = chain_dag(500), False, "B1 chain of 500"
+    elif key == "B15":
+        dag, parallel, title = layered_dag(20, 50, 3), True, "B15 layered DAG 20 x 50, fan-in 3"
     else:
         dag, parallel, title = fan_out_dag(2000), True, "B2 fan-out of 2,000"
     ours.register("w", dag, parallel)
@@ -69,7 +72,7 @@ def _ours_with(name: str) -> tuple[Any, str, str]:
 def _dag_workload(name: str) -> Workload:
     ours, title, version = _ours_with(name)
     run = ours.runners("w")[version]
-    steps = 500 if name.startswith("B1") else 2000
+    steps = {"B1": 500, "B15": 1000}.get(name[:-2], 2000)
     return title, steps, run, ours.shutdown
 
 

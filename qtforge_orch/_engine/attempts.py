@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .context import StepContext
-
 if TYPE_CHECKING:
     from .run import Run
     from .timers import Timers
@@ -33,19 +31,20 @@ class Deadlines:
         self,
         run: Run,
         timers: Timers,
-        on_expired: Callable[[list[tuple[int, StepContext]]], None],
+        on_expired: Callable[[list[int]], None],
     ) -> None:
         self._run = run
         self._timers = timers
         self._expired = on_expired
-        self.pending: dict[int, tuple[float, StepContext]] = {}
+        # index -> deadline of its running attempt (the attempt itself is the scheduler's)
+        self.pending: dict[int, float] = {}
         self._watchdog: Any = None
         self._watchdog_at = 0.0
 
-    def add(self, index: int, seconds: float, context: StepContext) -> None:
-        """(lock held) ``context``'s attempt times out ``seconds`` from now."""
+    def add(self, index: int, seconds: float) -> None:
+        """(lock held) Task ``index``'s running attempt times out ``seconds`` from now."""
         deadline = self._timers.now() + seconds
-        self.pending[index] = (deadline, context)
+        self.pending[index] = deadline
         if self._watchdog is None or deadline < self._watchdog_at:
             self._arm(deadline)
 
@@ -72,11 +71,13 @@ class Deadlines:
             self._watchdog = None
             now = self._timers.now()
             pending = self.pending
-            expired = [(i, pending.pop(i)[1]) for i, (d, _) in list(pending.items()) if d <= now]
+            expired = [index for index, deadline in list(pending.items()) if deadline <= now]
+            for index in expired:
+                del pending[index]
             if expired:
                 self._expired(expired)
             if self.pending and not self._run.stopping:
-                self._arm(min(deadline for deadline, _ in self.pending.values()))
+                self._arm(min(self.pending.values()))
 
 
 class AdaptiveLimit:

@@ -146,26 +146,33 @@ class BatchScheduler(SchedulerDefaults):
         return index, None, None, 0.0
 
     def _params_for(self, index: int) -> dict[str, Any]:
+        """The task's input, kept while a condition is checked or attempts may repeat."""
         params = self.params[index]
         if params is None:
-            run = self.run
-            params = self.params[index] = build_params(
-                self.plan,
-                self.tasks[index],
-                run.shared,
-                run.initial_data,
-                run.outputs,
-                self.active_control,
-            )
+            params = self.params[index] = self._build_params(index)
         return params
+
+    def _build_params(self, index: int) -> dict[str, Any]:
+        run = self.run
+        return build_params(
+            self.plan,
+            self.tasks[index],
+            run.shared,
+            run.initial_data,
+            run.outputs,
+            self.active_control,
+        )
 
     def _begin_attempt(self, index: int) -> tuple[int, dict[str, Any], StepContext, float]:
         run = self.run
         task = self.tasks[index]
-        params = self._params_for(index)
         if task.max_retries:
             # The cached input stays pristine: each attempt gets its own (deep) copy to change.
-            params = json_copy(params)
+            params = json_copy(self._params_for(index))
+        else:
+            params = self.params[index]
+            if params is None:
+                params = self._build_params(index)
         retries = run.retries[index]
         context = StepContext(
             run.execution_id,
@@ -189,7 +196,7 @@ class BatchScheduler(SchedulerDefaults):
             if _TASK_STARTED in run.engine.listened:
                 run.post_task(_TASK_STARTED, (run.execution_id, task.key))
         if task.timeout_ms:
-            self.deadlines.add(index, task.timeout_ms / 1000.0, context)
+            self.deadlines.add(index, task.timeout_ms / 1000.0)
         return index, params, context, started
 
     # --- doing work (no lock) ---------------------------------------------------------------
@@ -343,19 +350,23 @@ class BatchScheduler(SchedulerDefaults):
             run.step_progress.pop(index, None)
         run.settled += 1
         if propagate:
-            ready: list[int] = []
+            ready: list[int] | None = None
             waiting = self.waiting
             for succ in self.tasks[index].successors:
-                waiting[succ] -= 1
-                if waiting[succ] == 0:
-                    ready.append(succ)
-            if ready:
+                left = waiting[succ] = waiting[succ] - 1
+                if not left:
+                    if ready is None:
+                        ready = [succ]
+                    else:
+                        ready.append(succ)
+            if ready is not None:
                 self.release(ready)
 
     def release(self, candidates: list[int]) -> None:
         # A worklist, not recursion: skip cascades through 20,000-step chains.
         plan, tasks, states, waiting = self.plan, self.tasks, self.states, self.waiting
-        stack = list(reversed(candidates))
+        candidates.reverse()
+        stack = candidates
         while stack:
             index = stack.pop()
             if states[index] != _P:
@@ -413,11 +424,12 @@ class BatchScheduler(SchedulerDefaults):
     def _stalled(self) -> None:
         self.run.workers.spawn(0)
 
-    def _on_deadlines(self, expired: list[tuple[int, StepContext]]) -> None:
+    def _on_deadlines(self, expired: list[int]) -> None:
         """(lock held, timer thread) Time out every attempt past its deadline."""
         run = self.run
-        for index, context in expired:
-            if self.contexts[index] is not context or run.stopping:
+        for index in expired:
+            context = self.contexts[index]
+            if context is None or run.stopping:
                 continue
             context.cancel()
             self.contexts[index] = None

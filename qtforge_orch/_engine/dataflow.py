@@ -165,10 +165,11 @@ def should_run(
         return True
     join = plan.join
     if join is JoinPolicy.ALL:
-        incoming = task.incoming
-        if len(incoming) == 1:
-            return states[incoming[0].source] == _DONE
-        return all(states[w.source] == _DONE for w in incoming)
+        # A loop, not all() over a generator: this runs for every released task.
+        for wire in task.incoming:  # noqa: SIM110
+            if states[wire.source] != _DONE:
+                return False
+        return True
     if join is JoinPolicy.OR:
         settled_ok = all(states[w.source] in (_DONE, _SKIPPED) for w in task.incoming)
         return settled_ok and any(states[w.source] == _DONE for w in task.incoming)

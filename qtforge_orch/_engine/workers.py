@@ -48,10 +48,11 @@ class Workers:
                 # this one: one lock round trip per task instead of two.
                 taken = work(taken)
                 now = time.perf_counter()
-                if pump.draining or now - yielded > YIELD_EVERY_S:
+                if pump.draining or (now - yielded > YIELD_EVERY_S and not pump.blocked):
                     # A drainer on a run of tiny steps would keep the GIL for whole switch
                     # intervals at a time; handing it over keeps the GUI thread's timers and
-                    # signal delivery on time (issue #4, B6).
+                    # signal delivery on time (issue #4, B6). Not while that thread is
+                    # blocked in a synchronous wait: it would only pay for the hand-over.
                     time.sleep(0)
                     yielded = now
                 if taken is None:

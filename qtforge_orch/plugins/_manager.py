@@ -112,8 +112,11 @@ class PluginManager:
         return make_success(plugin)
 
     def _registered_finder(self) -> Callable[[str], IPlugin | None]:
-        """(engine use) A plain lookup of registered plugins, None when absent: one dict read,
-        no ``Expected`` built (the registry dict is never replaced, only changed)."""
+        """(engine use) A plain lookup of registered plugins, None when absent.
+
+        One dict read and no ``Expected`` built; the registry dict is never replaced, only
+        changed, so the bound ``get`` stays current.
+        """
         return self._plugins.get
 
     def has_plugin(self, plugin_id: str) -> bool:
