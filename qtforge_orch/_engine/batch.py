@@ -43,6 +43,7 @@ _F = TaskState.Failed
 _RUNNING = RunStatus.RUNNING
 _TASK_STARTED = EventKind.TASK_STARTED
 _TASK_COMPLETED = EventKind.TASK_COMPLETED
+_PROGRESS = EventKind.PROGRESS
 
 
 def _default_policy(task: TaskSpec) -> RetryPolicy:
@@ -390,7 +391,10 @@ class BatchScheduler(SchedulerDefaults):
         """``taker``: the caller is this run's drainer or helper and takes the next task
         itself (None: find out)."""
         run = self.run
-        if run.settled >= run.progress_due or run.step_progress:
+        if (run.settled >= run.progress_due or run.step_progress) and (
+            _PROGRESS in run.engine.listened
+        ):
+            # Status reads compute progress themselves: only a connected slot needs it now.
             run.update_progress()
         if run.settled >= self.total and run.maybe_complete():
             return
