@@ -146,3 +146,34 @@ def test_progress_is_posted_while_the_run_goes_on(
     gate.release()
     assert orchestrator.wait_for_execution(execution_id, 5000)
     assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_a_batch_workflow_without_conditions_loads_only_what_it_uses() -> None:
+    """Cold start (issue #14, B16): a plain batch workflow loads neither the condition
+    language, nor the Streaming or EventDriven schedulers; they load with the first workflow
+    that uses them."""
+    code = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from qtforge_orch import FunctionPlugin, PluginManager, PluginOrchestrator, Workflow, WorkflowStep
+plugins = PluginManager()
+plugins.register_plugin(FunctionPlugin("p", noop=lambda params: {}))
+orchestrator = PluginOrchestrator(plugin_manager=plugins)
+workflow = Workflow("w").add_step(WorkflowStep("a", "p", "noop"))
+assert orchestrator.register_workflow(workflow)
+assert orchestrator.execute_workflow("w")
+unwanted = [name for name in (
+    "qtforge_orch._conditions", "celpy", "qtforge_orch._engine.streaming",
+    "qtforge_orch._engine.eventdriven",
+) if name in sys.modules]
+assert not unwanted, unwanted
+step = WorkflowStep("b", "p", "noop")
+step.condition = "x == 1"
+assert orchestrator.register_workflow(Workflow("c").add_step(step))
+assert "qtforge_orch._conditions" in sys.modules
+orchestrator.shutdown()
+"""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

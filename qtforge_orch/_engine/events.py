@@ -16,7 +16,13 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+
+# Wake-ups and calls reach the owner thread as posted events of our own types: always queued,
+# from any thread, and unlike a queued connection they need nothing from the ``Qt`` namespace,
+# which PySide6 builds whole on first touch (14 ms of every cold start, issue #14).
+_WAKE_EVENT = QEvent.Type(QEvent.registerEventType())
+_CALL_EVENT = QEvent.Type(QEvent.registerEventType())
 
 DRAIN_BUDGET_S = 0.002
 WAIT_SLICE_S = 0.01
@@ -52,9 +58,6 @@ Dispatch = Callable[[EventKind, tuple[Any, ...]], None]
 
 
 class EventPump(QObject):
-    _wake = Signal()
-    _call = Signal(object)
-
     def __init__(self, dispatch: Dispatch, parent: QObject) -> None:
         super().__init__(parent)
         self._dispatch = dispatch
@@ -73,14 +76,14 @@ class EventPump(QObject):
         # over every millisecond for its sake (each hand-over costs ~50-80 us here: a sleep
         # lasts at least the kernel's timer slack).
         self.blocked = False
-        self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
         # A child timer, not QTimer.singleShot with a callable: it dies with the pump, so a
         # pending continuation can never fire into a deleted orchestrator.
         self._resume = QTimer(self)
         self._resume.setSingleShot(True)
         self._resume.setInterval(0)
         self._resume.timeout.connect(self._on_wake)
-        self._call.connect(self._run_call, Qt.ConnectionType.QueuedConnection)
+        # call_soon's functions, one posted event each, run in posting order.
+        self._calls: deque[Callable[[], None]] = deque()
         # Durable executions: events wait until the journal has committed their record.
         self._committed: Callable[[], int] | None = None
         self._flush_journal: Callable[[float | None], bool] | None = None
@@ -125,8 +128,8 @@ class EventPump(QObject):
                 return
             self._wake_pending = True
         try:
-            self._wake.emit()
-        except RuntimeError:  # destroyed between the check and the emit
+            QCoreApplication.postEvent(self, QEvent(_WAKE_EVENT))
+        except RuntimeError:  # destroyed between the check and the post
             self._closed = True
 
     def call_soon(self, function: Callable[[], None]) -> None:
@@ -134,14 +137,19 @@ class EventPump(QObject):
         orchestrator is gone by then)."""
         if self._closed:
             return
+        self._calls.append(function)
         try:
-            self._call.emit(function)
+            QCoreApplication.postEvent(self, QEvent(_CALL_EVENT))
         except RuntimeError:
             self._closed = True
 
     # --- owner thread only ------------------------------------------------------------
-    def _run_call(self, function: Callable[[], None]) -> None:
-        function()
+    def customEvent(self, event: QEvent) -> None:
+        kind = event.type()
+        if kind == _WAKE_EVENT:
+            self._on_wake()
+        elif kind == _CALL_EVENT:
+            self._calls.popleft()()
 
     def _on_wake(self) -> None:
         self.drain(DRAIN_BUDGET_S)

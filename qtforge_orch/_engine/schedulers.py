@@ -1,4 +1,8 @@
-"""Which scheduler runs a plan: the compiled plan's ``schedule`` decides, not the facade."""
+"""Which scheduler runs a plan: the compiled plan's ``schedule`` decides, not the facade.
+
+Streaming and EventDriven load with the first plan that needs them: most applications run
+batch workflows only, and a cold start should not pay for the other two (issue #14).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .batch import BatchScheduler
-from .eventdriven import EventScheduler
 from .plan import ScheduleKind
 from .scheduler_base import Scheduler
-from .streaming import StreamScheduler
 
 if TYPE_CHECKING:
     from .run import Run
@@ -17,15 +19,22 @@ if TYPE_CHECKING:
 
 SchedulerFactory = Callable[["Run"], Scheduler]
 
-_BY_KIND: dict[ScheduleKind, SchedulerFactory] = {
-    ScheduleKind.BATCH: BatchScheduler,
-    ScheduleKind.STREAM: StreamScheduler,
-    ScheduleKind.EVENT: EventScheduler,
-}
+_BY_KIND: dict[ScheduleKind, SchedulerFactory] = {ScheduleKind.BATCH: BatchScheduler}
 
 
 def scheduler_for(kind: ScheduleKind) -> SchedulerFactory:
-    return _BY_KIND[kind]
+    factory = _BY_KIND.get(kind)
+    if factory is None:
+        if kind is ScheduleKind.STREAM:
+            from .streaming import StreamScheduler
+
+            factory = StreamScheduler
+        else:
+            from .eventdriven import EventScheduler
+
+            factory = EventScheduler
+        _BY_KIND[kind] = factory
+    return factory
 
 
 __all__ = ["Scheduler", "SchedulerFactory", "scheduler_for"]

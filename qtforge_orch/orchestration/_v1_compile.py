@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._conditions import compile_condition
 from .._engine.executors import EXECUTOR_KEY, THREAD, check_executor
 from .._engine.plan import (
     ConditionEvaluator,
@@ -37,6 +36,8 @@ def _evaluator(condition: Any) -> ConditionEvaluator | None:
     if condition is None:
         return None
     if isinstance(condition, str):
+        from .._conditions import compile_condition  # only workflows with conditions load it
+
         return compile_condition(condition).evaluate
     evaluator: ConditionEvaluator = condition
     return evaluator

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .._conditions import ConditionError, check_condition
 from .._engine.graph import find_cycle
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
@@ -57,6 +56,9 @@ def step_problem(step: WorkflowStep) -> str | None:
         return f"has retry_delay={step.retry_delay!r} ms: use 0 or more"
     condition = step.condition
     if condition is not None:
+        # Loaded with the first condition: a workflow without one never pays for it.
+        from .._conditions import ConditionError, check_condition
+
         try:
             check_condition(condition)
         except ConditionError as exc:
@@ -91,6 +93,8 @@ def iter_workflow_errors(workflow: Workflow) -> Iterator[PluginError]:
         )
     condition = workflow._global_condition
     if condition is not None:
+        from .._conditions import ConditionError, check_condition
+
         try:
             check_condition(condition)
         except ConditionError as exc:

@@ -11,8 +11,6 @@ import inspect
 import os
 import re
 import sys
-import traceback
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -58,7 +56,7 @@ def import_file(source: str | os.PathLike[str]) -> Expected[ModuleType]:
     # A unique name keeps two files called ``plugin.py`` apart and never shadows a real
     # module; the module stays registered under it so pickling and pydantic can find it.
     stem = re.sub(r"\W", "_", path.stem)
-    name = f"{_FILE_MODULE_PREFIX}{stem}_{uuid.uuid4().hex[:12]}"
+    name = f"{_FILE_MODULE_PREFIX}{stem}_{os.urandom(6).hex()}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         return make_error(PluginErrorCode.InvalidFormat, f"cannot load '{path}' as Python")
@@ -97,7 +95,7 @@ def _import_failed(source: str, exc: BaseException) -> Expected[Any]:
     return make_error(
         PluginErrorCode.LoadFailed,
         f"importing '{source}' failed: {type(exc).__name__}: {exc}",
-        "".join(traceback.format_exception(exc)),
+        _formatted(exc),
     )
 
 
@@ -132,7 +130,7 @@ def as_plugins(obj: object, source: str) -> Expected[list[IPlugin]]:
         return make_error(
             PluginErrorCode.LoadFailed,
             f"creating plugins from {source} failed: {type(exc).__name__}: {exc}",
-            "".join(traceback.format_exception(exc)),
+            _formatted(exc),
         )
     return make_success(plugins)
 
@@ -179,7 +177,7 @@ def _defined_plugins(module: ModuleType) -> Expected[list[IPlugin]]:
                     PluginErrorCode.LoadFailed,
                     f"creating plugin class {module.__name__}.{attr} failed: "
                     f"{type(exc).__name__}: {exc}",
-                    "".join(traceback.format_exception(exc)),
+                    _formatted(exc),
                 )
     return make_success(plugins)
 
@@ -194,3 +192,9 @@ def _constructible_without_arguments(cls: type) -> bool:
         or parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
         for parameter in signature.parameters.values()
     )
+
+
+def _formatted(exc: BaseException) -> str:
+    import traceback  # only when a plugin failed to load: not on every start
+
+    return "".join(traceback.format_exception(exc))
