@@ -88,7 +88,7 @@ class AdaptiveLimit:
     guard counts attempt starts and ends instead of reading a clock per attempt: a check that
     finds the count unchanged STALL_S after it was armed has seen no progress."""
 
-    __slots__ = ("_armed_at", "_on_stall", "_run", "_stall_timer", "cap", "events", "step_time")
+    __slots__ = ("_armed_at", "_on_stall", "_run", "cap", "events", "stall_timer", "step_time")
 
     def __init__(self, run: Run, on_stall: Callable[[], None]) -> None:
         self._run = run
@@ -99,7 +99,7 @@ class AdaptiveLimit:
         self.cap = 1
         self.events = 0  # attempt starts and ends so far
         self._armed_at = 0
-        self._stall_timer: Any = None
+        self.stall_timer: Any = None
 
     def capacity(self) -> int:
         return self.cap
@@ -113,26 +113,26 @@ class AdaptiveLimit:
         """(lock held) Work waits behind a running attempt while capped: check back soon."""
         run = self._run
         if (
-            self._stall_timer is None
+            self.stall_timer is None
             and run.ready
             and run.running
             and self.step_time < SHORT_STEP_S
             and run.limit > 1
         ):
             self._armed_at = self.events
-            self._stall_timer = run.engine.timers.call_later(STALL_S, self._check)
+            self.stall_timer = run.engine.timers.call_later(STALL_S, self._check)
 
     def stop(self) -> None:
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
 
     def _check(self) -> None:
         """Timer thread: tasks wait behind a step running longer than a 'short' one should,
         so the steps are not short after all; lift the cap."""
         run = self._run
         with run.lock:
-            self._stall_timer = None
+            self.stall_timer = None
             if run.stopping or not run.ready or not run.running:
                 return
             if self.events == self._armed_at:

@@ -25,6 +25,7 @@ from .dataflow import (
 )
 from .events import EventKind
 from .gates import call_mapped, check_condition, route_control
+from .invoke import call_value
 from .plan import Role, TaskSpec, TaskState
 from .resumed import restore_task
 from .retry import RetryPolicy
@@ -72,6 +73,7 @@ class BatchScheduler(SchedulerDefaults):
         self.deadlines = Deadlines(run, run.engine.timers, self._on_deadlines)
         self.limit = AdaptiveLimit(run, self._stalled)
         self.invoke = run.engine.invoke
+        self.find = run.engine.find
         # An EventDriven pass: the trigger (task 0) starts Completed with the event.
         self.seed = seed
         # A resumed execution: tasks that completed before start Completed with their output.
@@ -187,7 +189,7 @@ class BatchScheduler(SchedulerDefaults):
         run.current_task = task.key
         limit = self.limit
         limit.events += 1
-        if self.ready:
+        if self.ready and limit.stall_timer is None:
             limit.watch()
         started = time.time()
         if not retries:
@@ -229,12 +231,22 @@ class BatchScheduler(SchedulerDefaults):
                     run.workers.wake_helpers()
                     return None
                 index, params, context, started = self._begin_attempt(index)
+        plugin = None
         if task.fan_out is None:
-            outcome = self.invoke(task, params, context)
+            find = self.find
+            if find is not None and task.executor == "thread":
+                plugin = find(task.plugin_id)
+        if plugin is not None:
+            # The common case without the engine's general path: no Expected, no Outcome.
+            value = call_value(plugin, task.plugin_id, task.command, params, context)
         else:
-            with lock:
-                items = fan_out_items(task, run.outputs)
-            outcome = call_mapped(self.invoke, task, params, context, items)
+            if task.fan_out is None:
+                outcome = self.invoke(task, params, context)
+            else:
+                with lock:
+                    items = fan_out_items(task, run.outputs)
+                outcome = call_mapped(self.invoke, task, params, context, items)
+            value = outcome.output if outcome.error is None else outcome.error
         ended = time.time()
         with lock:
             if self.contexts[index] is not context:
@@ -244,10 +256,10 @@ class BatchScheduler(SchedulerDefaults):
             run.running -= 1
             if task.timeout_ms:
                 self.deadlines.remove(index)
-            if outcome.error is None:
-                self.complete(index, outcome.output, ended, True)
+            if isinstance(value, PluginError):
+                self._attempt_failed(index, value, taker=True)
             else:
-                self._attempt_failed(index, outcome.error, taker=True)
+                self.complete(index, value, ended, True)
             if run.workers.helpers:
                 run.workers.wake_helpers()
             return self.take()
@@ -274,7 +286,7 @@ class BatchScheduler(SchedulerDefaults):
                 self._attempt_failed(index, failure, retry=False, taker=taker)
                 return
         run.outputs[index] = output
-        if self.plan.data == 0:  # DataPolicy.SHARED
+        if output and self.plan.data == 0:  # DataPolicy.SHARED
             if self.plan.merge_rank is None:
                 run.shared.update(output)
             else:

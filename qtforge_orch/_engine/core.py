@@ -132,7 +132,8 @@ class Engine:
         self._owner_thread = owner.thread()
         self.names = names
         self.plugins = plugins
-        self._find = plugin_finder(plugins)
+        # The registered plugins as a plain lookup (None: only get_plugin answers).
+        self.find = plugin_finder(plugins)
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
         self.pump = EventPump(dispatch, owner)
@@ -292,7 +293,7 @@ class Engine:
     ) -> Outcome:
         if task.executor != "thread":
             return self.executors.call(task, params, context)
-        find = self._find
+        find = self.find
         plugin = find(task.plugin_id) if find is not None else None
         if plugin is None:  # not registered (an error to report), a built-in, another lookup
             return call_plugin(self.plugins, task.plugin_id, task.command, params, context)

@@ -78,6 +78,24 @@ def call_found(
 ) -> Outcome:
     """``call_plugin`` for a plugin already looked up (the batch hot path reads the registry
     directly instead of building an ``Expected`` per call)."""
+    value = call_value(plugin, plugin_id, command, params, context, allow_stream=allow_stream)
+    if isinstance(value, PluginError):
+        return Outcome(error=value)
+    return Outcome(value)
+
+
+def call_value(
+    plugin: Any,
+    plugin_id: str,
+    command: str,
+    params: dict[str, Any],
+    context: StepContext,
+    *,
+    allow_stream: bool = False,
+) -> Any:
+    """One call of a looked-up plugin: its output (a dict; with ``allow_stream`` also None or
+    an iterator), or the ``PluginError`` it failed with. No ``Outcome`` is built: the batch
+    scheduler's hot path tells the two apart itself."""
     try:
         resolve = getattr(plugin, "resolve_command", None)
         direct = resolve(command, context) if resolve is not None else None
@@ -86,18 +104,19 @@ def call_found(
         else:
             commands = plugin.available_commands()
             if command not in commands:
-                return Outcome(error=_no_command(plugin_id, command, commands))
+                return _no_command(plugin_id, command, commands)
             if plugin_accepts_context(plugin):
                 raw = plugin.execute_command(command, params, context=context)
             else:
                 raw = plugin.execute_command(command, params)
     except PluginError as error:
-        return Outcome(error=error)
+        return error
     except BaseException as exc:  # see module docstring
-        return Outcome(error=_wrap_exception(plugin_id, command, exc))
+        return _wrap_exception(plugin_id, command, exc)
     if type(raw) is dict:
-        return Outcome(raw)
-    return normalise_result(plugin_id, command, raw, allow_stream=allow_stream)
+        return raw
+    outcome = normalise_result(plugin_id, command, raw, allow_stream=allow_stream)
+    return outcome.output if outcome.error is None else outcome.error
 
 
 def resolve_call(
