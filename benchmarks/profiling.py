@@ -381,28 +381,24 @@ class _BareContext:
         pass
 
 
-def _cached_invoke(engine: Any) -> Callable[..., Any]:
+def _cached_call(engine: Any) -> Callable[..., Any]:
     """The plugin's callable resolved once per task and called directly (what a run could
-    keep per task instead of looking the plugin up, wrapping it in an Expected and resolving
-    the command on every call)."""
-    from qtforge_orch._engine.invoke import Outcome
-
+    keep per task instead of resolving the command on every call)."""
     cache: dict[str, Any] = {}
 
-    def invoke(task: Any, params: dict[str, Any], context: Any) -> Any:
-        function = cache.get(task.plugin_id)
+    def call(plugin: Any, plugin_id: str, command: str, params: dict[str, Any], _: Any) -> Any:
+        function = cache.get(plugin_id)
         if function is None:
-            plugin = engine.plugins.get_plugin(task.plugin_id).value()
-            function = cache[task.plugin_id] = plugin.resolve_command(task.command, None)
-        raw = function(params)
-        return Outcome(raw) if type(raw) is dict else Outcome(error=RuntimeError())
+            function = cache[plugin_id] = plugin.resolve_command(command, None)
+        return function(params)
 
-    return invoke
+    return call
 
 
 def _ablations(engine: Any) -> dict[str, Callable[[contextlib.ExitStack], None]]:
+    from qtforge_orch._engine import batch as batch_module
     from qtforge_orch._engine import run as run_module
-    from qtforge_orch._engine.run import Run
+    from qtforge_orch._engine.attempts import AdaptiveLimit, Deadlines
 
     def patch(target: Any, name: str, value: Any) -> Callable[[contextlib.ExitStack], None]:
         def enter(stack: contextlib.ExitStack) -> None:
@@ -425,23 +421,19 @@ def _ablations(engine: Any) -> dict[str, Callable[[contextlib.ExitStack], None]]
             return 1.0
 
     return {
-        "plugin call: callable cached per task (no get_plugin/Expected/resolve_command)": patch(
-            engine, "invoke", _cached_invoke(engine)
+        "plugin call: callable cached per task (no resolve_command per call)": patch(
+            batch_module, "call_value", _cached_call(engine)
         ),
-        "StepContext + partial per attempt": both(
-            patch(run_module, "StepContext", _BareContext),
-            patch(run_module, "partial", lambda *_: None),
+        "StepContext per attempt": patch(batch_module, "StepContext", _BareContext),
+        "step timeout bookkeeping (Deadlines.add/remove)": both(
+            patch(Deadlines, "add", lambda self, index, seconds: None),
+            patch(Deadlines, "remove", lambda self, index: None),
         ),
-        "_update_progress per settle": patch(Run, "_update_progress", lambda self: None),
-        "stall watch (_watch_for_stall x2) + _record_step_time": both(
-            patch(Run, "_watch_for_stall", lambda self: None),
-            patch(Run, "_record_step_time", lambda self, started: None),
-        ),
-        "_spawn per settle (_after_settle)": patch(Run, "_spawn", lambda self, takers: None),
-        "RunLock: two lock round trips per step": patch(run_module, "RunLock", _NoLock),
-        "time.time() x2 (start/end stamps)": patch(run_module, "time", _Clock),
+        "stall guard (AdaptiveLimit.watch)": patch(AdaptiveLimit, "watch", lambda self: None),
+        "RunLock: one lock round trip per step": patch(run_module, "RunLock", _NoLock),
+        "time.time() x2 (start/end stamps)": patch(batch_module, "time", _Clock),
         "build_params: a new input dict per step": patch(
-            run_module, "build_params", lambda plan, task, *_: task.parameters
+            batch_module, "build_params", lambda plan, task, *_: task.parameters
         ),
     }
 

@@ -68,7 +68,11 @@ def _port_params(
         if produced is None:
             continue
         carries_data = True
-        if wire.source_port and plan.tasks[wire.source].fan_out is not None:
+        source_port = wire.source_port
+        if not source_port and not wire.target_port and wire.transform is None:
+            params.update(produced)  # a plain wire merges the whole output (most wires)
+            continue
+        if source_port and plan.tasks[wire.source].fan_out is not None:
             # A mapped node's output is its per-item results: the port is read per item.
             deliver(
                 params,
