@@ -177,3 +177,24 @@ orchestrator.shutdown()
     import sys
 
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_cancelled_timers_are_purged_without_a_lock_per_cancel() -> None:
+    """Finishing runs cancel their timers from any thread without taking the timer service's
+    lock; the next timer armed purges the heap once cancelled entries dominate it."""
+    from qtforge_orch._engine.timers import TimerService
+
+    service = TimerService()
+    handles = [service.call_later(3600.0, lambda: None) for _ in range(3000)]
+    cancelling = [
+        threading.Thread(target=lambda part=part: [h.cancel() for h in part])
+        for part in (handles[:1500], handles[1500:])
+    ]
+    for thread in cancelling:
+        thread.start()
+    for thread in cancelling:
+        thread.join()
+    kept = service.call_later(3600.0, lambda: None)
+    assert len(service._heap) < 100
+    assert not kept.cancelled
+    kept.cancel()

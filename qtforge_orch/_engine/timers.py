@@ -71,14 +71,10 @@ class TimerService:
         self._cancelled = 0
 
     def note_cancelled(self) -> None:
-        with self._cond:
-            self._cancelled += 1
-            # Most step timeouts are cancelled long before they are due; rebuild the heap
-            # when they dominate so it stays proportional to the live timers.
-            if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
-                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
-                heapq.heapify(self._heap)
-                self._cancelled = 0
+        # No lock: every finishing run cancels its timers, from whichever thread finished it,
+        # and taking the service's lock for a counter made those threads queue on each other
+        # (B8). A lost increment under a race only delays a purge.
+        self._cancelled += 1
 
     # The builtin itself, not a method wrapping it: runs read the clock on their hot path.
     now: Callable[[], float] = staticmethod(time.monotonic)
@@ -86,6 +82,12 @@ class TimerService:
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
         handle = TimerHandle(time.monotonic() + max(0.0, delay_s), callback, self)
         with self._cond:
+            if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
+                # Most step timeouts are cancelled long before they are due; rebuild the heap
+                # when they dominate so it stays proportional to the live timers.
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
             earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (handle.deadline, next(self._counter), handle))
             if self._thread is None:
