@@ -198,3 +198,16 @@ def test_cancelled_timers_are_purged_without_a_lock_per_cancel() -> None:
     assert len(service._heap) < 100
     assert not kept.cancelled
     kept.cancel()
+
+
+def test_a_runs_done_event_is_built_on_demand_and_set_if_the_run_already_ended(
+    orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    plugins.register_plugin(FunctionPlugin("p", noop=lambda params: {}))
+    assert orchestrator.register_workflow(_chain(3))
+    future = orchestrator.execute_workflow_async("chain")
+    assert future.result(timeout=5)
+    run = orchestrator._engine.get_run(future.execution_id)
+    assert run is not None and run.is_done()
+    assert run._done is None  # nobody waited on it: never built
+    assert run.done.is_set() and run.done is run.done

@@ -270,7 +270,7 @@ class Engine:
         run = self.get_run(execution_id)
         if run is None:
             return self.forgotten(execution_id)
-        if run.done.is_set():
+        if run.is_done():
             if self.in_owner_thread():
                 self.pump.drain(None)
             return True

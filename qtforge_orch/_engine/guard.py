@@ -19,15 +19,27 @@ from .timers import in_timer_callback
 
 
 class RunLock:
-    __slots__ = ("_cond", "_lane", "_lock", "notify_all", "outbox", "wait")
+    __slots__ = ("_cond", "_lane", "_lock", "outbox")
 
     def __init__(self, lane: ControlLane) -> None:
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        # Built when a helper first waits: most runs never have one, and a Condition is a
+        # tenth of what starting a small execution costs (B8).
+        self._cond: threading.Condition | None = None
         self._lane = lane
         self.outbox: list[Callable[[], object]] = []
-        self.wait = self._cond.wait
-        self.notify_all = self._cond.notify_all
+
+    def wait(self, timeout: float) -> bool:
+        """(lock held) Wait for ``notify_all`` or ``timeout`` seconds, the lock released."""
+        cond = self._cond
+        if cond is None:
+            cond = self._cond = threading.Condition(self._lock)
+        return cond.wait(timeout)
+
+    def notify_all(self) -> None:
+        """(lock held) Wake every thread in ``wait``."""
+        if self._cond is not None:
+            self._cond.notify_all()
 
     def __enter__(self) -> RunLock:
         self._lock.acquire()

@@ -73,7 +73,7 @@ class Workers:
                 with self._run.lock:
                     taken = take()
                     while taken is None:
-                        if self._run.done.is_set():
+                        if self._run.is_done():
                             return True
                         wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
                         if wait <= 0:

@@ -109,6 +109,9 @@ class RecordedRun:
     def cancel(self) -> bool:
         return False
 
+    def is_done(self) -> bool:
+        return True
+
     def pause(self) -> PluginError:
         return self._ended("pause")
 
