@@ -24,34 +24,13 @@ from ._cell_painter import StepCellPainter
 from ._coalesce import FrameBatcher
 from ._graph import WorkflowGraphView
 from ._steps_model import SORT_ROLE, StepsModel
+from ._steps_table import StepsTableView
 from ._style import status_label
 
 LOG_LINES = 2000
 #: The log, progress bar and status line refresh at 20 Hz: text nobody reads at 60 Hz, and
 #: their repaints would share the graph's frames.
 CHROME_MS = 50
-
-
-class _LiveTable(QTableView):
-    """A table that repaints only when a change touches a visible row.
-
-    QAbstractItemView repaints its whole viewport for any multi-cell dataChanged, and a table
-    paint is ~10 ms of Python data() calls, so a 1,000-step run would repaint it every frame
-    for changes that are all off screen.
-    """
-
-    def dataChanged(
-        self, top_left: Any, bottom_right: Any, roles: Any = ()
-    ) -> None:
-        first = self.rowAt(0)
-        last = self.rowAt(self.viewport().height() - 1)
-        if first < 0:
-            first = 0
-        if last < 0:
-            last = self.model().rowCount() - 1 if self.model() is not None else -1
-        if bottom_right.row() < first or top_left.row() > last:
-            return
-        super().dataChanged(top_left, bottom_right, roles)
 
 
 class WorkflowMonitor(QWidget):
@@ -111,7 +90,7 @@ class WorkflowMonitor(QWidget):
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self._steps)
         self._proxy.setSortRole(SORT_ROLE)
-        self._table = _LiveTable()
+        self._table = StepsTableView(self._steps, self._proxy)
         self._table.setModel(self._proxy)
         self._table.setSortingEnabled(True)
         # Unsorted until the user clicks a header: a sorted proxy re-sorts (calling data()
