@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -14,6 +14,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QPainter,
     QPainterPath,
+    QPalette,
     QPen,
     QPolygonF,
     QWheelEvent,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QLabel,
     QWidget,
 )
 
@@ -109,6 +111,22 @@ class WorkflowGraphView(QGraphicsView):
         self._edge_labels: dict[str, list[QGraphicsSimpleTextItem]] = {}
         self._handle: WorkflowExecution | None = None
         self._overlay = ""
+        # The overall status and progress, fixed in the top-left corner: a label over the
+        # viewport, not a drawForeground override, so painting the graph never enters Python
+        # (each entry waits for the GIL while engine threads run a burst of steps).
+        self._overlay_label = QLabel(self)
+        self._overlay_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        # Opaque (the view's background colour): a transparent child would repaint the graph
+        # under it at every progress change.
+        palette = self._overlay_label.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor("#fafafa"))
+        palette.setColor(QPalette.ColorRole.WindowText, QColor("#263238"))
+        self._overlay_label.setPalette(palette)
+        # Explicit roles: a child inherits the scroll area's (Base and Text) otherwise.
+        self._overlay_label.setBackgroundRole(QPalette.ColorRole.Window)
+        self._overlay_label.setForegroundRole(QPalette.ColorRole.WindowText)
+        self._overlay_label.setAutoFillBackground(True)
+        self._overlay_label.hide()
         self._labels_shown = True
         self._batch = FrameBatcher(self._apply, self)
         self.scene().selectionChanged.connect(self._selection_changed)
@@ -253,17 +271,17 @@ class WorkflowGraphView(QGraphicsView):
         )
         if overlay != self._overlay:
             self._overlay = overlay
-            self.viewport().update()
+            label = self._overlay_label
+            label.setText(overlay)
+            label.adjustSize()
+            self._place_overlay()
+            label.show()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF | Any) -> None:
-        """The overall status and progress, fixed in the top-left corner of the view."""
-        if not self._overlay:
-            return
-        painter.save()
-        painter.resetTransform()
-        painter.setPen(QColor("#263238"))
-        painter.drawText(10, 20, self._overlay)
-        painter.restore()
+    def _place_overlay(self) -> None:
+        # Where drawForeground used to draw it: x 10, baseline 20 in viewport coordinates.
+        label = self._overlay_label
+        top = 20 - label.fontMetrics().ascent() - label.contentsMargins().top()
+        label.move(self.viewport().pos() + QPoint(10, top))
 
     # --- zoom, pan, selection --------------------------------------------------------------
     def zoom(self) -> float:
@@ -322,6 +340,7 @@ class WorkflowGraphView(QGraphicsView):
     def resizeEvent(self, event: Any) -> None:
         """Qt override: fit the workflow to the new size."""
         super().resizeEvent(event)
+        self._place_overlay()
         self.fit()
 
     def _selection_changed(self) -> None:
