@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer
@@ -39,6 +41,7 @@ class ReplayingObject(QObject):
         self._latest: dict[str, tuple[int, str, tuple[Any, ...]]] = {}
         self._receivers: dict[str, int] = {}
         self._pending: set[str] = set()
+        self._quiet = False
         self._replay_timer = QTimer(self)  # a child: it cannot fire into a deleted handle
         self._replay_timer.setSingleShot(True)
         self._replay_timer.setInterval(0)
@@ -63,6 +66,8 @@ class ReplayingObject(QObject):
     # start (a different object) happen here, never an emit.
     def connectNotify(self, signal: QMetaMethod) -> None:
         """Qt override: a new connection to a replayed signal gets its history replayed."""
+        if self._quiet:
+            return
         name = bytes(signal.name().data()).decode()
         if name not in self._REPLAYED and name not in self._LATEST_ONLY:
             return
@@ -76,6 +81,8 @@ class ReplayingObject(QObject):
 
     def disconnectNotify(self, signal: QMetaMethod) -> None:
         """Qt override: keeps the count of connected receivers per replayed signal."""
+        if self._quiet:
+            return
         name = bytes(signal.name().data()).decode()
         if name in self._receivers:
             self._receivers[name] = max(0, self._receivers[name] - 1)
@@ -87,3 +94,21 @@ class ReplayingObject(QObject):
         entries.sort(key=lambda e: e[0])
         for _, name, args in entries:
             getattr(self, name).emit(*args)
+
+
+@contextmanager
+def quietly(source: object) -> Iterator[None]:
+    """(Dis)connections made inside neither trigger nor count toward a replay.
+
+    For slots that read the current state when they connect (the widgets do): a replay would
+    only send them again what they read, one signal each, and it would leave a later first
+    connection of the application without its replay.
+    """
+    if not isinstance(source, ReplayingObject):
+        yield
+        return
+    source._quiet = True
+    try:
+        yield
+    finally:
+        source._quiet = False

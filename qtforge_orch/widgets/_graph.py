@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from .._errors import PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..qt._execution import WorkflowExecution
+from ..qt._replay import quietly
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._layout import NODE_H, NODE_W, graph_spec, layout
 from ._style import status_color, status_label
@@ -198,12 +199,16 @@ class WorkflowGraphView(QGraphicsView):
     def set_execution(self, handle: WorkflowExecution | None) -> None:
         """Follow an execution of the drawn workflow (None: stop following; colours stay)."""
         if self._handle is not None:
-            for signal in self._signals(self._handle):
-                signal.disconnect(self._on_change)
+            with quietly(self._handle):
+                for signal in self._signals(self._handle):
+                    signal.disconnect(self._on_change)
         self._handle = handle
         if handle is not None:
-            for signal in self._signals(handle):
-                signal.connect(self._on_change)
+            # Quietly: every node is read below, so a replay of the history would only
+            # repeat it, one signal per step that already started.
+            with quietly(handle):
+                for signal in self._signals(handle):
+                    signal.connect(self._on_change)
             self._batch.mark_many(self._nodes)
 
     def execution(self) -> WorkflowExecution | None:

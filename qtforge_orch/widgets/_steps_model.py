@@ -14,6 +14,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush
 
 from ..qt._execution import StepRecord, WorkflowExecution
+from ..qt._replay import quietly
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label, summarize
 from ._table import RowTableModel
@@ -73,8 +74,9 @@ class StepsModel(RowTableModel):
         """
         old = self._handle
         if old is not None:
-            for signal, slot in self._connections(old):
-                signal.disconnect(slot)
+            with quietly(old):
+                for signal, slot in self._connections(old):
+                    signal.disconnect(slot)
         self.beginResetModel()
         self._handle = handle
         self._ids = handle.step_ids() if handle is not None else []
@@ -82,8 +84,10 @@ class StepsModel(RowTableModel):
         self._rows = [self._read(step) for step in self._ids]
         self.endResetModel()
         if handle is not None:
-            for signal, slot in self._connections(handle):
-                signal.connect(slot)
+            # Quietly: the rows were just read, a replay of the history would only repeat it.
+            with quietly(handle):
+                for signal, slot in self._connections(handle):
+                    signal.connect(slot)
 
     def _connections(self, handle: WorkflowExecution) -> list[tuple[Any, Any]]:
         return [
