@@ -138,15 +138,20 @@ class StepsModel(RowTableModel):
             self.endInsertRows()
         rows = sorted(self._row_of[s] for s in dirty if isinstance(s, str) and s in self._row_of)
         left: set[object] = set()
+        changed: list[int] = []
         deadline = time.perf_counter() + BUDGET_S
         for done, row in enumerate(rows):
             if done % 64 == 63 and time.perf_counter() > deadline:
                 left = {self._ids[r] for r in rows[done:]}
-                rows = rows[:done]
                 break
-            self._rows[row] = self._read(self._ids[row])
-        if rows:
-            self._announce_rows(rows)
+            record = self._read(self._ids[row])
+            # Only rows that really changed are announced (the end of a run marks them all):
+            # each dataChanged lets an engine thread take the GIL, and an unchanged record
+            # keeps the table's cached texts.
+            if record != self._rows[row]:
+                self._rows[row] = record
+                changed.append(row)
+        self._announce_rows(changed)
         return left
 
     # --- QAbstractItemModel ----------------------------------------------------------------
