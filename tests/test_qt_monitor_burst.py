@@ -135,3 +135,21 @@ def test_steps_model_announces_only_changed_rows(
     model.flush()
     assert changed == []  # nothing differs from what the rows already show
     assert all(model.record_at(row).status == "completed" for row in range(5))  # type: ignore[union-attr]
+
+
+def test_a_raising_flush_does_not_stop_the_others(
+    qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_coalesce, "TURN_S", -1.0)  # one flush per event-loop turn
+    owner = QObject()
+    flushed: list[set[object]] = []
+
+    def broken(dirty: set[object]) -> None:
+        raise RuntimeError("broken flush")
+
+    bad, good = FrameBatcher(broken, owner, 0), FrameBatcher(flushed.append, owner, 1)
+    with qtbot.capture_exceptions() as raised:
+        bad.mark("x")
+        good.mark("y")
+        qtbot.waitUntil(lambda: flushed == [{"y"}], timeout=5000)
+    assert [str(error) for _, error, _ in raised] == ["broken flush"]

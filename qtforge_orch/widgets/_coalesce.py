@@ -64,13 +64,15 @@ class _Pacer(QObject):
             for batcher, at in self._due.items()
             if at <= began + 0.0005
         )
-        for ran, (_, _, batcher) in enumerate(due):
-            if ran and time.perf_counter() - began > TURN_S:
-                break  # the rest stay due: the next turn, after the paint this one caused
-            self._due.pop(batcher, None)
-            if shiboken6.isValid(batcher):  # its widget may have been deleted since
-                batcher.flush_now()
-        self._arm()
+        try:
+            for ran, (_, _, batcher) in enumerate(due):
+                if ran and time.perf_counter() - began > TURN_S:
+                    break  # the rest stay due: the next turn, after the paint this one caused
+                self._due.pop(batcher, None)
+                if shiboken6.isValid(batcher):  # its widget may have been deleted since
+                    batcher.flush_now()
+        finally:
+            self._arm()  # even after a flush raised: the other batchers must still run
 
 
 _pacers: dict[int, _Pacer] = {}
