@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
 from qtforge_orch import FunctionPlugin, PluginManager, PluginOrchestrator, Workflow, WorkflowStep
-from qtforge_orch.qt._replay import quietly
 from qtforge_orch.widgets import StepsModel, WorkflowMonitor, _coalesce
 from qtforge_orch.widgets._coalesce import FrameBatcher
 
@@ -106,20 +106,40 @@ def test_steps_table_paints_what_the_cell_painter_paints(
     assert ours == qts
 
 
-def test_quiet_connections_neither_take_nor_spoil_the_replay(
+class _Observer(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def on_started(self, step: str) -> None:
+        self.seen.append(step)
+
+
+def test_observers_get_later_emissions_and_leave_the_replay_to_connections(
     qtbot: Any, orchestrator: Any, plugins: Any
 ) -> None:
     fan_out(orchestrator, plugins, 3)
     handle = orchestrator.start_workflow("fan").value()
     assert handle.wait(10_000)
-    quiet: list[str] = []
-    with quietly(handle):
-        handle.step_started.connect(quiet.append)
+    observer = _Observer()
+    handle._observe(["step_started"], observer.on_started)
     loud: list[str] = []
-    handle.step_started.connect(loud.append)  # still the first counted connection: a replay
+    handle.step_started.connect(loud.append)  # still the first connection: it gets a replay
     qtbot.waitUntil(lambda: len(loud) == 3, timeout=5000)
     assert sorted(loud) == ["s0", "s1", "s2"]
-    assert sorted(quiet) == ["s0", "s1", "s2"]  # the replay reaches every receiver once
+    assert observer.seen == []  # observers read the state themselves: no replay
+    handle._emit("step_started", "later")
+    assert observer.seen == ["later"]
+    assert loud[-1] == "later"
+    handle._unobserve(["step_started"], observer.on_started)
+    handle._emit("step_started", "gone")
+    assert observer.seen == ["later"]
+    # An observer whose object was deleted is dropped, never called.
+    dead = _Observer()
+    handle._observe(["step_started"], dead.on_started)
+    shiboken6.delete(dead)
+    handle._emit("step_started", "after delete")
+    assert handle._observers["step_started"] == []
 
 
 def test_steps_model_announces_only_changed_rows(

@@ -14,11 +14,14 @@ duplicates); it reads ``snapshot()`` instead.
 from __future__ import annotations
 
 import itertools
+import sys
+import traceback
+import weakref
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer
 
 #: How many events a handle keeps for replay (an EventDriven execution can run forever);
@@ -41,7 +44,7 @@ class ReplayingObject(QObject):
         self._latest: dict[str, tuple[int, str, tuple[Any, ...]]] = {}
         self._receivers: dict[str, int] = {}
         self._pending: set[str] = set()
-        self._quiet = False
+        self._observers: dict[str, list[weakref.WeakMethod[Callable[..., Any]]]] = {}
         self._replay_timer = QTimer(self)  # a child: it cannot fire into a deleted handle
         self._replay_timer.setSingleShot(True)
         self._replay_timer.setInterval(0)
@@ -54,8 +57,51 @@ class ReplayingObject(QObject):
             self._latest[name] = entry
         else:
             self._history.append(entry)
-        if name not in self._pending:
+        # Not emitted without a connection: an emit lets other threads take the GIL even
+        # then, and a burst of engine signals is thousands of emits in the GUI thread.
+        if name not in self._pending and self.isSignalConnected(_signal_method(self, name)):
             getattr(self, name).emit(*args)
+        observers = self._observers.get(name)
+        if observers:
+            self._notify(name, observers, args)
+
+    # --- observers: the library's own widgets -------------------------------------------
+    def _observe(self, names: Iterable[str], method: Callable[..., Any]) -> None:
+        """Call the bound ``method`` with the arguments of every later emission of ``names``.
+
+        For the widgets, which read the whole state when they bind: no replay, no Qt
+        connection (each connect, emit and slot call lets the engine's threads take the GIL,
+        up to a switch interval each), and no count toward an application's replay. Held
+        weakly; dropped once its object is deleted.
+        """
+        for name in names:
+            self._observers.setdefault(name, []).append(weakref.WeakMethod(method))
+
+    def _unobserve(self, names: Iterable[str], method: Callable[..., Any]) -> None:
+        """Stop calling ``method`` for ``names``."""
+        for name in names:
+            kept = [ref for ref in self._observers.get(name, []) if ref() != method]
+            self._observers[name] = kept
+
+    def _notify(
+        self,
+        name: str,
+        observers: list[weakref.WeakMethod[Callable[..., Any]]],
+        args: tuple[Any, ...],
+    ) -> None:
+        for ref in list(observers):
+            method = ref()
+            target = getattr(method, "__self__", None)
+            if method is None or (
+                isinstance(target, shiboken6.Shiboken.Object) and not shiboken6.isValid(target)
+            ):
+                if ref in observers:
+                    observers.remove(ref)
+                continue
+            try:
+                method(*args)
+            except Exception as exc:  # like a Qt slot: reported, the others still called
+                traceback.print_exception(exc, file=sys.stderr)
 
     def _has_history(self, name: str) -> bool:
         if name in self._LATEST_ONLY:
@@ -66,8 +112,6 @@ class ReplayingObject(QObject):
     # start (a different object) happen here, never an emit.
     def connectNotify(self, signal: QMetaMethod) -> None:
         """Qt override: a new connection to a replayed signal gets its history replayed."""
-        if self._quiet:
-            return
         name = bytes(signal.name().data()).decode()
         if name not in self._REPLAYED and name not in self._LATEST_ONLY:
             return
@@ -81,8 +125,6 @@ class ReplayingObject(QObject):
 
     def disconnectNotify(self, signal: QMetaMethod) -> None:
         """Qt override: keeps the count of connected receivers per replayed signal."""
-        if self._quiet:
-            return
         name = bytes(signal.name().data()).decode()
         if name in self._receivers:
             self._receivers[name] = max(0, self._receivers[name] - 1)
@@ -96,19 +138,14 @@ class ReplayingObject(QObject):
             getattr(self, name).emit(*args)
 
 
-@contextmanager
-def quietly(source: object) -> Iterator[None]:
-    """(Dis)connections made inside neither trigger nor count toward a replay.
 
-    For slots that read the current state when they connect (the widgets do): a replay would
-    only send them again what they read, one signal each, and it would leave a later first
-    connection of the application without its replay.
-    """
-    if not isinstance(source, ReplayingObject):
-        yield
-        return
-    source._quiet = True
-    try:
-        yield
-    finally:
-        source._quiet = False
+_SIGNALS: dict[tuple[type, str], QMetaMethod] = {}
+
+
+def _signal_method(source: QObject, name: str) -> QMetaMethod:
+    """The QMetaMethod of ``source``'s signal ``name`` (cached per class)."""
+    key = (type(source), name)
+    method = _SIGNALS.get(key)
+    if method is None:
+        method = _SIGNALS[key] = QMetaMethod.fromSignal(getattr(source, name))
+    return method

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
 from .._errors import PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..qt._execution import WorkflowExecution
-from ..qt._replay import quietly
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._layout import NODE_H, NODE_W, graph_spec, layout
 from ._style import status_color, status_label
@@ -43,6 +42,16 @@ _DARK_TEXT = frozenset({"pending", "skipped", "paused"})
 NODE_UPDATES_PER_FRAME = 60
 #: Below this zoom, labels are hidden: unreadable, and drawing them is most of a frame.
 LABEL_MIN_ZOOM = 0.35
+#: The handle's signals the view follows.
+_FOLLOWED = (
+    "step_started",
+    "step_finished",
+    "step_retrying",
+    "item_counts",
+    "progress",
+    "finished",
+    "status_changed",
+)
 _EDGE_PENS = {
     "Control": Qt.PenStyle.DashLine,
     "Dependency": Qt.PenStyle.DotLine,
@@ -199,33 +208,18 @@ class WorkflowGraphView(QGraphicsView):
     def set_execution(self, handle: WorkflowExecution | None) -> None:
         """Follow an execution of the drawn workflow (None: stop following; colours stay)."""
         if self._handle is not None:
-            with quietly(self._handle):
-                for signal in self._signals(self._handle):
-                    signal.disconnect(self._on_change)
+            self._handle._unobserve(_FOLLOWED, self._on_change)
         self._handle = handle
         if handle is not None:
-            # Quietly: every node is read below, so a replay of the history would only
-            # repeat it, one signal per step that already started.
-            with quietly(handle):
-                for signal in self._signals(handle):
-                    signal.connect(self._on_change)
+            # An observer, not Qt connections: every node is read below, so a replay would
+            # only repeat the history, and each connect, emit and slot call lets the engine's
+            # threads take the GIL (see qtforge_orch.qt._replay).
+            handle._observe(_FOLLOWED, self._on_change)
             self._batch.mark_many(self._nodes)
 
     def execution(self) -> WorkflowExecution | None:
         """The execution followed, or None."""
         return self._handle
-
-    @staticmethod
-    def _signals(handle: WorkflowExecution) -> list[Any]:
-        return [
-            handle.step_started,
-            handle.step_finished,
-            handle.step_retrying,
-            handle.item_counts,
-            handle.progress,
-            handle.finished,
-            handle.status_changed,
-        ]
 
     def _on_change(self, *args: Any) -> None:
         if args and isinstance(args[0], str) and args[0] in self._nodes:

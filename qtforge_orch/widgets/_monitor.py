@@ -28,6 +28,8 @@ from ._steps_table import StepsTableView
 from ._style import status_label
 
 LOG_LINES = 2000
+#: Step outcomes the log shows (completions are in the table, failures have a message).
+_LOGGED_STEP_STATUSES = frozenset({"skipped", "cancelled", "rolled_back"})
 #: The log, progress bar and status line refresh at 20 Hz: text nobody reads at 60 Hz, and
 #: their repaints would share the graph's frames.
 CHROME_MS = 50
@@ -200,27 +202,32 @@ class WorkflowMonitor(QWidget):
         """Show an execution started elsewhere (its past is read from the handle)."""
         old = self._handle
         if old is not None:
-            for signal, slot in self._connections(old):
-                signal.disconnect(slot)
+            for names, slot in self._followed():
+                old._unobserve(names, slot)
         self._handle = handle
         self._graph_binding = handle
         self._table_binding = handle
         self._binder.mark("graph")
         self._log.clear()
+        # The past is read here; observers (not Qt connections: no replay, no GIL hand-over
+        # per signal, see qtforge_orch.qt._replay) report what comes next.
         self._log_lines = [f"started {handle.execution_id()}", *handle.messages()]
-        for signal, slot in self._connections(handle):
-            signal.connect(slot)
+        for step in handle.step_ids():
+            record = handle.step(step)
+            if record is not None and record.status in _LOGGED_STEP_STATUSES:
+                self._log_lines.append(f"{step}: {status_label(record.status)}")
+        for names, slot in self._followed():
+            handle._observe(names, slot)
         self._batch.mark("all")
         if handle.is_finished():
             self._on_finished(handle.status(), None)
 
-    def _connections(self, handle: WorkflowExecution) -> list[tuple[Any, Any]]:
+    def _followed(self) -> list[tuple[tuple[str, ...], Any]]:
         return [
-            (handle.message, self._log_line),
-            (handle.step_finished, self._on_step_finished),
-            (handle.progress, self._on_change),
-            (handle.status_changed, self._on_change),
-            (handle.finished, self._on_finished),
+            (("message",), self._log_line),
+            (("step_finished",), self._on_step_finished),
+            (("progress", "status_changed"), self._on_change),
+            (("finished",), self._on_finished),
         ]
 
     def cancel(self) -> None:
@@ -252,7 +259,7 @@ class WorkflowMonitor(QWidget):
         self._batch.mark("log")
 
     def _on_step_finished(self, step: str, status: str, _output: Any) -> None:
-        if status not in ("completed", "failed"):  # completions: the table; failures: message
+        if status in _LOGGED_STEP_STATUSES:  # completions: the table; failures: a message
             self._log_line(f"{step}: {status_label(status)}")
 
     def _on_change(self, *_: Any) -> None:

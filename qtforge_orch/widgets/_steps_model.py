@@ -14,7 +14,6 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush
 
 from ..qt._execution import StepRecord, WorkflowExecution
-from ..qt._replay import quietly
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label, summarize
 from ._table import RowTableModel
@@ -74,9 +73,8 @@ class StepsModel(RowTableModel):
         """
         old = self._handle
         if old is not None:
-            with quietly(old):
-                for signal, slot in self._connections(old):
-                    signal.disconnect(slot)
+            for names, slot in self._followed():
+                old._unobserve(names, slot)
         self.beginResetModel()
         self._handle = handle
         self._ids = handle.step_ids() if handle is not None else []
@@ -84,18 +82,16 @@ class StepsModel(RowTableModel):
         self._rows = [self._read(step) for step in self._ids]
         self.endResetModel()
         if handle is not None:
-            # Quietly: the rows were just read, a replay of the history would only repeat it.
-            with quietly(handle):
-                for signal, slot in self._connections(handle):
-                    signal.connect(slot)
+            # Observers, not Qt connections: the rows were just read, so a replay would only
+            # repeat the history (see qtforge_orch.qt._replay).
+            for names, slot in self._followed():
+                handle._observe(names, slot)
 
-    def _connections(self, handle: WorkflowExecution) -> list[tuple[Any, Any]]:
+    def _followed(self) -> list[tuple[tuple[str, ...], Any]]:
         return [
-            (handle.step_started, self._on_step),
-            (handle.step_finished, self._on_step),
-            (handle.step_retrying, self._on_step),
-            (handle.item_counts, self._on_items),
-            (handle.finished, self._on_all),
+            (("step_started", "step_finished", "step_retrying"), self._on_step),
+            (("item_counts",), self._on_items),
+            (("finished",), self._on_all),
         ]
 
     def flush(self) -> None:
