@@ -157,6 +157,34 @@ def test_steps_model_announces_only_changed_rows(
     assert all(model.record_at(row).status == "completed" for row in range(5))  # type: ignore[union-attr]
 
 
+def test_a_batcher_flushed_alone_gets_a_turn_of_its_own(qtbot: Any) -> None:
+    owner = QObject()
+    order: list[str] = []
+    alone = FrameBatcher(lambda dirty: order.append("alone"), owner, 0, alone=True)
+    quick = FrameBatcher(lambda dirty: order.append("quick"), owner, 0)
+    other = FrameBatcher(lambda dirty: order.append("other"), owner, 0)
+    quick.mark(1)
+    alone.mark(1)
+    other.mark(1)
+    turns: list[list[str]] = []
+    pacer = _coalesce._pacer()
+    real_run = pacer._run
+
+    def counted() -> None:
+        before = len(order)
+        real_run()
+        turns.append(order[before:])
+
+    pacer._timer.timeout.disconnect(real_run)
+    pacer._timer.timeout.connect(counted)
+    try:
+        qtbot.waitUntil(lambda: len(order) == 3, timeout=5000)
+    finally:
+        pacer._timer.timeout.disconnect(counted)
+        pacer._timer.timeout.connect(real_run)
+    assert turns == [["quick"], ["alone"], ["other"]]
+
+
 def test_a_raising_flush_does_not_stop_the_others(
     qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,11 +66,13 @@ class _Pacer(QObject):
         )
         try:
             for ran, (_, _, batcher) in enumerate(due):
-                if ran and time.perf_counter() - began > TURN_S:
+                if ran and (batcher.alone or time.perf_counter() - began > TURN_S):
                     break  # the rest stay due: the next turn, after the paint this one caused
                 self._due.pop(batcher, None)
                 if shiboken6.isValid(batcher):  # its widget may have been deleted since
                     batcher.flush_now()
+                if batcher.alone:
+                    break
         finally:
             self._arm()  # even after a flush raised: the other batchers must still run
 
@@ -92,7 +94,7 @@ class FrameBatcher(QObject):
 
     The first change of a frame schedules the flush ``interval_ms`` later on the thread's
     pacer, so an idle model costs nothing and a burst of ten thousand step signals costs one
-    flush per 16 ms.
+    flush per 16 ms. ``alone``: the flush gets a pacer turn of its own.
     """
 
     def __init__(
@@ -100,8 +102,12 @@ class FrameBatcher(QObject):
         flush: Callable[[set[object]], set[object] | None],
         parent: QObject,
         interval_ms: int = FRAME_MS,
+        alone: bool = False,
     ) -> None:
         super().__init__(parent)  # a child of its widget/model: never fires into a dead one
+        #: Flushed in a pacer turn of its own (a heavy step whose repaint should not share a
+        #: paint pass with the others', such as binding a new execution).
+        self.alone = alone
         # Weak when ``flush`` is the parent's method: a strong one would make parent and child
         # a reference cycle, which Python may free in a worker thread (fatal for QObjects).
         self._flush_ref: weakref.WeakMethod[Any] | None = None

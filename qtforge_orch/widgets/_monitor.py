@@ -87,7 +87,7 @@ class WorkflowMonitor(QWidget):
         self._table_binding: WorkflowExecution | None = None
         # Through the pacer that runs the batched updates: a binding step never shares an
         # event-loop turn with a flush that already took its time.
-        self._binder = FrameBatcher(self._bind_next, self, 0)
+        self._binder = FrameBatcher(self._bind_next, self, 0, alone=True)
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self._steps)
         self._proxy.setSortRole(SORT_ROLE)
