@@ -275,7 +275,14 @@ class WorkflowMonitor(QWidget):
             self._log.appendPlainText("\n".join(lines))
         handle = self._handle
         if handle is not None:
-            self._progress.setValue(round(handle.current_progress() * 1000))
+            value = round(handle.current_progress() * 1000)
+            if value != self._progress.value():
+                # QProgressBar.setValue repaints at once (synchronously, in this flush): with
+                # updates off it only records the value, and turning them on again schedules
+                # the repaint with the window's next paint pass.
+                self._progress.setUpdatesEnabled(False)
+                self._progress.setValue(value)
+                self._progress.setUpdatesEnabled(True)
             self._status.setText(f"{handle.execution_id()}: {status_label(handle.status())}")
         self._update_buttons()
 
