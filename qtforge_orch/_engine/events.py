@@ -68,13 +68,17 @@ class EventPump(QObject):
         # True while the owner thread delivers signals: each emit releases and re-takes the
         # GIL, so drainers hand it back after every task instead of every millisecond.
         self.draining = False
-        self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
         # A child timer, not QTimer.singleShot with a callable: it dies with the pump, so a
         # pending continuation can never fire into a deleted orchestrator.
         self._resume = QTimer(self)
         self._resume.setSingleShot(True)
         self._resume.setInterval(0)
         self._resume.timeout.connect(self._on_wake)
+        # The queued wake-up only arms that zero timer (QTimer.start itself: no Python in the
+        # posted event). Draining from the posted event put the drain in the same
+        # sendPostedEvents pass as everything else posted then (a run's start, the window's
+        # paint); a timer drains between those passes.
+        self._wake.connect(self._resume.start, Qt.ConnectionType.QueuedConnection)
         self._call.connect(self._run_call, Qt.ConnectionType.QueuedConnection)
         # Durable executions: events wait until the journal has committed their record.
         self._committed: Callable[[], int] | None = None
