@@ -16,12 +16,11 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 
-# Wake-ups and calls reach the owner thread as posted events of our own types: always queued,
-# from any thread, and unlike a queued connection they need nothing from the ``Qt`` namespace,
-# which PySide6 builds whole on first touch (14 ms of every cold start, issue #14).
-_WAKE_EVENT = QEvent.Type(QEvent.registerEventType())
+# Nothing here touches PySide6's ``Qt`` namespace, which PySide6 builds whole on first touch
+# (14 ms of every cold start, issue #14): no explicit QueuedConnection. The wake-up needs none
+# (see ``__init__``); ``call_soon`` posts an event of its own type, always queued.
 _CALL_EVENT = QEvent.Type(QEvent.registerEventType())
 
 DRAIN_BUDGET_S = 0.002
@@ -58,6 +57,8 @@ Dispatch = Callable[[EventKind, tuple[Any, ...]], None]
 
 
 class EventPump(QObject):
+    _wake = Signal()
+
     def __init__(self, dispatch: Dispatch, parent: QObject) -> None:
         super().__init__(parent)
         self._dispatch = dispatch
@@ -82,6 +83,13 @@ class EventPump(QObject):
         self._resume.setSingleShot(True)
         self._resume.setInterval(0)
         self._resume.timeout.connect(self._on_wake)
+        # The wake-up only arms that zero timer (QTimer.start itself: no Python in the posted
+        # event). Draining from the posted event put the drain in the same sendPostedEvents
+        # pass as everything else posted then (a run's start, the window's paint); a timer
+        # drains between those passes. An automatic connection is enough: emitted from a
+        # worker it is queued to the timer's thread, and emitted in the owner thread it
+        # starts the timer at once, which never drains on the spot either.
+        self._wake.connect(self._resume.start)
         # call_soon's functions, one posted event each, run in posting order.
         self._calls: deque[Callable[[], None]] = deque()
         # Durable executions: events wait until the journal has committed their record.
@@ -128,8 +136,8 @@ class EventPump(QObject):
                 return
             self._wake_pending = True
         try:
-            QCoreApplication.postEvent(self, QEvent(_WAKE_EVENT))
-        except RuntimeError:  # destroyed between the check and the post
+            self._wake.emit()
+        except RuntimeError:  # destroyed between the check and the emit
             self._closed = True
 
     def call_soon(self, function: Callable[[], None]) -> None:
@@ -145,10 +153,7 @@ class EventPump(QObject):
 
     # --- owner thread only ------------------------------------------------------------
     def customEvent(self, event: QEvent) -> None:
-        kind = event.type()
-        if kind == _WAKE_EVENT:
-            self._on_wake()
-        elif kind == _CALL_EVENT:
+        if event.type() == _CALL_EVENT:
             self._calls.popleft()()
 
     def _on_wake(self) -> None:

@@ -21,16 +21,16 @@ from ._style import status_color, status_icon
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _SELECTED = QStyle.StateFlag.State_Selected
-_ICON = 12
+ICON = 12
 
 
 @cache
-def _dot(status: str) -> QPixmap:
-    return status_icon(status).pixmap(_ICON, _ICON)
+def dot(status: str) -> QPixmap:
+    return status_icon(status).pixmap(ICON, ICON)
 
 
 @cache
-def _color(status: str) -> QColor:
+def status_pen_color(status: str) -> QColor:
     return status_color(status)
 
 
@@ -65,9 +65,13 @@ class StepCellPainter(QStyledItemDelegate):
         text = str(self._model.display_text(record, column))
         left = rect.left() + 4
         if column == StepsModel.STATUS:
-            painter.drawPixmap(left, rect.top() + (rect.height() - _ICON) // 2, _dot(record.status))
-            left += _ICON + 4
-            painter.setPen(palette.highlightedText().color() if selected else _color(record.status))
+            painter.drawPixmap(left, rect.top() + (rect.height() - ICON) // 2, dot(record.status))
+            left += ICON + 4
+            painter.setPen(
+                palette.highlightedText().color()
+                if selected
+                else status_pen_color(record.status)
+            )
         else:
             painter.setPen(
                 palette.highlightedText().color() if selected else palette.text().color()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -14,6 +14,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QPainter,
     QPainterPath,
+    QPalette,
     QPen,
     QPolygonF,
     QWheelEvent,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QLabel,
     QWidget,
 )
 
@@ -40,6 +42,16 @@ _DARK_TEXT = frozenset({"pending", "skipped", "paused"})
 NODE_UPDATES_PER_FRAME = 60
 #: Below this zoom, labels are hidden: unreadable, and drawing them is most of a frame.
 LABEL_MIN_ZOOM = 0.35
+#: The handle's signals the view follows.
+_FOLLOWED = (
+    "step_started",
+    "step_finished",
+    "step_retrying",
+    "item_counts",
+    "progress",
+    "finished",
+    "status_changed",
+)
 _EDGE_PENS = {
     "Control": Qt.PenStyle.DashLine,
     "Dependency": Qt.PenStyle.DotLine,
@@ -109,6 +121,22 @@ class WorkflowGraphView(QGraphicsView):
         self._edge_labels: dict[str, list[QGraphicsSimpleTextItem]] = {}
         self._handle: WorkflowExecution | None = None
         self._overlay = ""
+        # The overall status and progress, fixed in the top-left corner: a label over the
+        # viewport, not a drawForeground override, so painting the graph never enters Python
+        # (each entry waits for the GIL while engine threads run a burst of steps).
+        self._overlay_label = QLabel(self)
+        self._overlay_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        # Opaque (the view's background colour): a transparent child would repaint the graph
+        # under it at every progress change.
+        palette = self._overlay_label.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor("#fafafa"))
+        palette.setColor(QPalette.ColorRole.WindowText, QColor("#263238"))
+        self._overlay_label.setPalette(palette)
+        # Explicit roles: a child inherits the scroll area's (Base and Text) otherwise.
+        self._overlay_label.setBackgroundRole(QPalette.ColorRole.Window)
+        self._overlay_label.setForegroundRole(QPalette.ColorRole.WindowText)
+        self._overlay_label.setAutoFillBackground(True)
+        self._overlay_label.hide()
         self._labels_shown = True
         self._batch = FrameBatcher(self._apply, self)
         self.scene().selectionChanged.connect(self._selection_changed)
@@ -180,29 +208,18 @@ class WorkflowGraphView(QGraphicsView):
     def set_execution(self, handle: WorkflowExecution | None) -> None:
         """Follow an execution of the drawn workflow (None: stop following; colours stay)."""
         if self._handle is not None:
-            for signal in self._signals(self._handle):
-                signal.disconnect(self._on_change)
+            self._handle._unobserve(_FOLLOWED, self._on_change)
         self._handle = handle
         if handle is not None:
-            for signal in self._signals(handle):
-                signal.connect(self._on_change)
+            # An observer, not Qt connections: every node is read below, so a replay would
+            # only repeat the history, and each connect, emit and slot call lets the engine's
+            # threads take the GIL (see qtforge_orch.qt._replay).
+            handle._observe(_FOLLOWED, self._on_change)
             self._batch.mark_many(self._nodes)
 
     def execution(self) -> WorkflowExecution | None:
         """The execution followed, or None."""
         return self._handle
-
-    @staticmethod
-    def _signals(handle: WorkflowExecution) -> list[Any]:
-        return [
-            handle.step_started,
-            handle.step_finished,
-            handle.step_retrying,
-            handle.item_counts,
-            handle.progress,
-            handle.finished,
-            handle.status_changed,
-        ]
 
     def _on_change(self, *args: Any) -> None:
         if args and isinstance(args[0], str) and args[0] in self._nodes:
@@ -253,17 +270,17 @@ class WorkflowGraphView(QGraphicsView):
         )
         if overlay != self._overlay:
             self._overlay = overlay
-            self.viewport().update()
+            label = self._overlay_label
+            label.setText(overlay)
+            label.adjustSize()
+            self._place_overlay()
+            label.show()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF | Any) -> None:
-        """The overall status and progress, fixed in the top-left corner of the view."""
-        if not self._overlay:
-            return
-        painter.save()
-        painter.resetTransform()
-        painter.setPen(QColor("#263238"))
-        painter.drawText(10, 20, self._overlay)
-        painter.restore()
+    def _place_overlay(self) -> None:
+        # Where drawForeground used to draw it: x 10, baseline 20 in viewport coordinates.
+        label = self._overlay_label
+        top = 20 - label.fontMetrics().ascent() - label.contentsMargins().top()
+        label.move(self.viewport().pos() + QPoint(10, top))
 
     # --- zoom, pan, selection --------------------------------------------------------------
     def zoom(self) -> float:
@@ -322,6 +339,7 @@ class WorkflowGraphView(QGraphicsView):
     def resizeEvent(self, event: Any) -> None:
         """Qt override: fit the workflow to the new size."""
         super().resizeEvent(event)
+        self._place_overlay()
         self.fit()
 
     def _selection_changed(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -24,34 +24,15 @@ from ._cell_painter import StepCellPainter
 from ._coalesce import FrameBatcher
 from ._graph import WorkflowGraphView
 from ._steps_model import SORT_ROLE, StepsModel
+from ._steps_table import StepsTableView
 from ._style import status_label
 
 LOG_LINES = 2000
+#: Step outcomes the log shows (completions are in the table, failures have a message).
+_LOGGED_STEP_STATUSES = frozenset({"skipped", "cancelled", "rolled_back"})
 #: The log, progress bar and status line refresh at 20 Hz: text nobody reads at 60 Hz, and
 #: their repaints would share the graph's frames.
 CHROME_MS = 50
-
-
-class _LiveTable(QTableView):
-    """A table that repaints only when a change touches a visible row.
-
-    QAbstractItemView repaints its whole viewport for any multi-cell dataChanged, and a table
-    paint is ~10 ms of Python data() calls, so a 1,000-step run would repaint it every frame
-    for changes that are all off screen.
-    """
-
-    def dataChanged(
-        self, top_left: Any, bottom_right: Any, roles: Any = ()
-    ) -> None:
-        first = self.rowAt(0)
-        last = self.rowAt(self.viewport().height() - 1)
-        if first < 0:
-            first = 0
-        if last < 0:
-            last = self.model().rowCount() - 1 if self.model() is not None else -1
-        if bottom_right.row() < first or top_left.row() > last:
-            return
-        super().dataChanged(top_left, bottom_right, roles)
 
 
 class WorkflowMonitor(QWidget):
@@ -104,14 +85,13 @@ class WorkflowMonitor(QWidget):
         # same frame as the start and the graph's reset, a single stall of twice that.
         self._graph_binding: WorkflowExecution | None = None
         self._table_binding: WorkflowExecution | None = None
-        self._bind_timer = QTimer(self)
-        self._bind_timer.setSingleShot(True)
-        self._bind_timer.setInterval(0)
-        self._bind_timer.timeout.connect(self._bind_next)
+        # Through the pacer that runs the batched updates: a binding step never shares an
+        # event-loop turn with a flush that already took its time.
+        self._binder = FrameBatcher(self._bind_next, self, 0, alone=True)
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self._steps)
         self._proxy.setSortRole(SORT_ROLE)
-        self._table = _LiveTable()
+        self._table = StepsTableView(self._steps, self._proxy)
         self._table.setModel(self._proxy)
         self._table.setSortingEnabled(True)
         # Unsorted until the user clicks a header: a sorted proxy re-sorts (calling data()
@@ -169,16 +149,16 @@ class WorkflowMonitor(QWidget):
         self._bind_all()
         return self._steps
 
-    def _bind_next(self) -> None:
-        # One part per event-loop turn: starting a run, binding the graph (~4 ms for 1,000
-        # nodes) and binding the table (~4 ms) together would stall a frame.
+    def _bind_next(self, _dirty: set[object]) -> set[object] | None:
+        # One part per event-loop turn: starting a run, binding the graph and binding the
+        # table (~2 ms for 1,000 rows, more while engine threads hold the GIL) together
+        # would stall a frame.
         handle, self._graph_binding = self._graph_binding, None
         if handle is not None:
             self._graph.set_execution(handle)
-            if self._table_binding is not None:
-                self._bind_timer.start()
-            return
+            return {"table"} if self._table_binding is not None else None
         self._bind_table()
+        return None
 
     def _bind_all(self) -> None:
         handle, self._graph_binding = self._graph_binding, None
@@ -222,27 +202,32 @@ class WorkflowMonitor(QWidget):
         """Show an execution started elsewhere (its past is read from the handle)."""
         old = self._handle
         if old is not None:
-            for signal, slot in self._connections(old):
-                signal.disconnect(slot)
+            for names, slot in self._followed():
+                old._unobserve(names, slot)
         self._handle = handle
         self._graph_binding = handle
         self._table_binding = handle
-        self._bind_timer.start()
+        self._binder.mark("graph")
         self._log.clear()
+        # The past is read here; observers (not Qt connections: no replay, no GIL hand-over
+        # per signal, see qtforge_orch.qt._replay) report what comes next.
         self._log_lines = [f"started {handle.execution_id()}", *handle.messages()]
-        for signal, slot in self._connections(handle):
-            signal.connect(slot)
+        for step in handle.step_ids():
+            record = handle.step(step)
+            if record is not None and record.status in _LOGGED_STEP_STATUSES:
+                self._log_lines.append(f"{step}: {status_label(record.status)}")
+        for names, slot in self._followed():
+            handle._observe(names, slot)
         self._batch.mark("all")
         if handle.is_finished():
             self._on_finished(handle.status(), None)
 
-    def _connections(self, handle: WorkflowExecution) -> list[tuple[Any, Any]]:
+    def _followed(self) -> list[tuple[tuple[str, ...], Any]]:
         return [
-            (handle.message, self._log_line),
-            (handle.step_finished, self._on_step_finished),
-            (handle.progress, self._on_change),
-            (handle.status_changed, self._on_change),
-            (handle.finished, self._on_finished),
+            (("message",), self._log_line),
+            (("step_finished",), self._on_step_finished),
+            (("progress", "status_changed"), self._on_change),
+            (("finished",), self._on_finished),
         ]
 
     def cancel(self) -> None:
@@ -274,7 +259,7 @@ class WorkflowMonitor(QWidget):
         self._batch.mark("log")
 
     def _on_step_finished(self, step: str, status: str, _output: Any) -> None:
-        if status not in ("completed", "failed"):  # completions: the table; failures: message
+        if status in _LOGGED_STEP_STATUSES:  # completions: the table; failures: a message
             self._log_line(f"{step}: {status_label(status)}")
 
     def _on_change(self, *_: Any) -> None:
@@ -290,7 +275,14 @@ class WorkflowMonitor(QWidget):
             self._log.appendPlainText("\n".join(lines))
         handle = self._handle
         if handle is not None:
-            self._progress.setValue(round(handle.current_progress() * 1000))
+            value = round(handle.current_progress() * 1000)
+            if value != self._progress.value():
+                # QProgressBar.setValue repaints at once (synchronously, in this flush): with
+                # updates off it only records the value, and turning them on again schedules
+                # the repaint with the window's next paint pass.
+                self._progress.setUpdatesEnabled(False)
+                self._progress.setValue(value)
+                self._progress.setUpdatesEnabled(True)
             self._status.setText(f"{handle.execution_id()}: {status_label(handle.status())}")
         self._update_buttons()
 

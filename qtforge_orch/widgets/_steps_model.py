@@ -73,8 +73,8 @@ class StepsModel(RowTableModel):
         """
         old = self._handle
         if old is not None:
-            for signal, slot in self._connections(old):
-                signal.disconnect(slot)
+            for names, slot in self._followed():
+                old._unobserve(names, slot)
         self.beginResetModel()
         self._handle = handle
         self._ids = handle.step_ids() if handle is not None else []
@@ -82,16 +82,16 @@ class StepsModel(RowTableModel):
         self._rows = [self._read(step) for step in self._ids]
         self.endResetModel()
         if handle is not None:
-            for signal, slot in self._connections(handle):
-                signal.connect(slot)
+            # Observers, not Qt connections: the rows were just read, so a replay would only
+            # repeat the history (see qtforge_orch.qt._replay).
+            for names, slot in self._followed():
+                handle._observe(names, slot)
 
-    def _connections(self, handle: WorkflowExecution) -> list[tuple[Any, Any]]:
+    def _followed(self) -> list[tuple[tuple[str, ...], Any]]:
         return [
-            (handle.step_started, self._on_step),
-            (handle.step_finished, self._on_step),
-            (handle.step_retrying, self._on_step),
-            (handle.item_counts, self._on_items),
-            (handle.finished, self._on_all),
+            (("step_started", "step_finished", "step_retrying"), self._on_step),
+            (("item_counts",), self._on_items),
+            (("finished",), self._on_all),
         ]
 
     def flush(self) -> None:
@@ -134,15 +134,20 @@ class StepsModel(RowTableModel):
             self.endInsertRows()
         rows = sorted(self._row_of[s] for s in dirty if isinstance(s, str) and s in self._row_of)
         left: set[object] = set()
+        changed: list[int] = []
         deadline = time.perf_counter() + BUDGET_S
         for done, row in enumerate(rows):
             if done % 64 == 63 and time.perf_counter() > deadline:
                 left = {self._ids[r] for r in rows[done:]}
-                rows = rows[:done]
                 break
-            self._rows[row] = self._read(self._ids[row])
-        if rows:
-            self._announce_rows(rows)
+            record = self._read(self._ids[row])
+            # Only rows that really changed are announced (the end of a run marks them all):
+            # each dataChanged lets an engine thread take the GIL, and an unchanged record
+            # keeps the table's cached texts.
+            if record != self._rows[row]:
+                self._rows[row] = record
+                changed.append(row)
+        self._announce_rows(changed)
         return left
 
     # --- QAbstractItemModel ----------------------------------------------------------------
