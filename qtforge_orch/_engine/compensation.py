@@ -52,6 +52,9 @@ class CompensationLedger:
         return self._claim([item for run in runs for item in run.compensations])
 
     def drop(self, runs: list[Run]) -> None:
+        runs = [run for run in runs if run.compensations]  # ended runs: the lists are final
+        if not runs:
+            return  # most runs record none: no need to queue on the engine-wide lock
         with self._lock:
             for run in runs:
                 for item in run.compensations:

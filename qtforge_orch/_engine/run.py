@@ -50,8 +50,8 @@ _X = TaskState.Cancelled
 _T = TaskState.Retrying
 
 PROGRESS_STEP = 0.01
-# Guards building a run's ``done`` Event against the run ending meanwhile (held for a few
-# instructions, never with a run lock wanted inside).
+# Makes two threads asking for a run's ``done`` Event at once build one (held for a few
+# instructions, never with a run lock wanted inside; the run's end does not take it).
 _DONE_LOCK = threading.Lock()
 
 
@@ -359,13 +359,14 @@ class Run:
         Event costs as much as a tenth of starting a small execution (B8)."""
         event = self._done
         if event is None:
-            with _DONE_LOCK:
+            with _DONE_LOCK:  # two first readers must build one Event
                 event = self._done
                 if event is None:
-                    event = threading.Event()
-                    if self._ended:
-                        event.set()
-                    self._done = event
+                    event = self._done = threading.Event()
+            # Published before reading ``_ended``, which ``_mark_done`` writes before reading
+            # ``_done``: one of the two sees the other, so the Event never misses the end.
+            if self._ended:
+                event.set()
         return event
 
     def is_done(self) -> bool:
@@ -373,9 +374,10 @@ class Run:
         return self._ended
 
     def _mark_done(self) -> None:
-        with _DONE_LOCK:
-            self._ended = True
-            event = self._done
+        # No lock: every finishing run passes here, from whichever pool thread, and a lock
+        # shared by all runs made those threads queue on each other (B8). See ``done``.
+        self._ended = True
+        event = self._done
         if event is not None:
             event.set()
         with self.lock:
