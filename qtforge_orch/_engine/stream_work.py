@@ -286,29 +286,41 @@ def process_chain(run: Run, chain: Chain, values: list[Any]) -> ChainRun:
 
 
 def source_chain(
-    run: Run, task: TaskSpec, stage: Stage, chain: Chain, pending: list[Any], room: int
+    run: Run,
+    task: TaskSpec,
+    stage: Stage,
+    chain: Chain,
+    pending: list[Any],
+    room: int,
+    *,
+    may_pull: bool,
 ) -> ChainRun:
     """A source's pull, and its items through the chain it heads, in rounds of at most
     ``room`` items: while the chain ends in a stage with no outlet, rounds go on until the
     activation has taken BATCH_WINDOW_S, or up to LONE_CHAIN_S more while no other stage is
     ready (the items in flight stay within one round; fewer, longer activations), otherwise
-    one round fills the room downstream."""
+    one round fills the room downstream. ``pending`` (items a pause or a time cut left over)
+    go first; the source is pulled only when ``may_pull`` (no more are left over)."""
     result = ChainRun()
     result.broken = chain.broken
     deadline = perf_counter() + BATCH_WINDOW_S
     values = pending
     while True:
-        if not values:
+        if not values and may_pull:
             values, result.failure = produce(run, task, stage, room)
         if values:
             done = in_slices(run, values, chain.step)
+            while result.failure is not None and done < len(values) and not _halted(run):
+                # The source has failed: there is no next activation to leave items to.
+                done += in_slices(run, values[done:], chain.step)
             result.handed += done
             if done < len(values):
                 result.leftover = values[done:]
                 break
             values = []
         if (
-            result.failure is not None
+            not may_pull
+            or result.failure is not None
             or chain.broken is not None
             or chain.outputs
             or stage.source_state == "exhausted"

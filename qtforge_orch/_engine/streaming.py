@@ -108,14 +108,25 @@ class StreamScheduler(SchedulerDefaults):
             chain = self._claim_chain(index)
             out_stage = self.stages[chain[-1]] if chain else stage
             room = 0 if stage.backlog else self._room(out_stage)
+            per_round = room
+            if chain and is_source:
+                # Each round holds at most what the channels it replaces could (and what
+                # fits downstream of the chain, if anything is).
+                per_round = self.capacity_per_channel * len(chain)
+                if out_stage.outgoing:
+                    per_round = min(room, per_round)
             batch: list[Any] = []
             if stage.inbox:  # a processor's input, or a source's items a pause left over
-                if is_source or stage.outgoing:
+                if is_source:
+                    batch = _take_items(stage, min(per_round, len(stage.inbox)))
+                elif stage.outgoing:
                     batch = _take_items(stage, min(room, len(stage.inbox), BATCH))
                 else:
                     batch = _take_items(stage, min(len(stage.inbox), BATCH))
                 if not is_source and not chain:
                     stage.items_in += len(batch)
+            # A source pulls only once the items it left over have gone on, in order.
+            may_pull = not stage.inbox
             for target, _wire in out_stage.outgoing:
                 self.stages[target].reserved += room
         started = self.limit.activation_started()
@@ -130,17 +141,16 @@ class StreamScheduler(SchedulerDefaults):
                 [self.stages[member] for member in members],
             )
             if is_source:
-                # Each round holds at most what the channels it replaces could (and what
-                # fits downstream of the chain, if anything is).
-                per_round = self.capacity_per_channel * len(chain)
-                if out_stage.outgoing:
-                    per_round = min(room, per_round)
-                fused = stream_work.source_chain(run, task, stage, links, batch, per_round)
+                fused = stream_work.source_chain(
+                    run, task, stage, links, batch, per_round, may_pull=may_pull
+                )
             else:
                 fused = stream_work.process_chain(run, links, batch)
             produced, failure = fused.produced, fused.failure
         elif is_source:
-            produced, failure = stream_work.produce(run, task, stage, room - len(batch))
+            produced = []
+            if may_pull:
+                produced, failure = stream_work.produce(run, task, stage, room - len(batch))
             if batch:
                 batch.extend(produced)
                 produced = batch
@@ -240,9 +250,7 @@ class StreamScheduler(SchedulerDefaults):
             upstream = self.stages[feeder]
             if upstream.finished or upstream.backlog:
                 return
-            if upstream.inbox or (
-                self.is_source[feeder] and upstream.source_state != "exhausted"
-            ):
+            if upstream.inbox or (self.is_source[feeder] and upstream.source_state != "exhausted"):
                 if self._chain_room(feeder) > 0:
                     self._schedule(feeder)
                 return
