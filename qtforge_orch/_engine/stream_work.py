@@ -27,7 +27,8 @@ CHECK_EVERY = 128  # a source's islice runs grow to this many items
 # A pause or cancel is checked between slices of a batch; a slice is sized from the measured
 # time per item to take about this long (at most BATCH items), so fast loops pay the check
 # rarely and slow items are checked after each.
-SLICE_S = 0.0005
+SLICE_S = 0.001
+MAX_SLICE = 8 * BATCH
 # How long an item may wait for company: a batch is cut by time as well as by count, so a slow
 # source's first item moves on after its own production time plus this, not after 1,024 items.
 BATCH_WINDOW_S = 0.002
@@ -147,22 +148,26 @@ def process(run: Run, task: TaskSpec, stage: Stage, batch: list[Any]) -> Produce
                 mixed=stage.mixed_ports,
             )
 
-    done = in_slices(run, batch, step)
+    done, _ = in_slices(run, batch, step)
     if done < len(batch):
         stage.inbox.extendleft(reversed(batch[done:]))
         stage.items_in -= len(batch) - done
     return produced, None
 
 
-def in_slices(run: Run, batch: list[Any], step: Callable[[list[Any]], None]) -> int:
-    """Feed ``batch`` to ``step`` in slices; how many items were fed.
+def in_slices(
+    run: Run, batch: list[Any], step: Callable[[list[Any]], None], first: int = 1
+) -> tuple[int, int]:
+    """Feed ``batch`` to ``step`` in slices, the first of ``first`` items; how many items
+    were fed, and the size the next slice would have had (a caller feeding more batches in
+    the same activation starts from it).
 
     Between slices, not per item: a pause or cancel stops the batch at the next slice
     boundary, and the loops stay as tight as a generator chain. Slices are sized from the
     measured time per item (about SLICE_S each), and the batch is cut once it has taken
     BATCH_WINDOW_S, so slow items move downstream without waiting for a full batch."""
     deadline = perf_counter() + BATCH_WINDOW_S
-    start, size, total = 0, 1, len(batch)
+    start, size, total = 0, max(1, first), len(batch)
     while start < total:
         if _halted(run):
             break
@@ -171,12 +176,14 @@ def in_slices(run: Run, batch: list[Any], step: Callable[[list[Any]], None]) -> 
         step(chunk)
         start += len(chunk)
         now = perf_counter()
+        per_item = (now - began) / len(chunk)
+        size = MAX_SLICE if per_item <= 0 else int(SLICE_S / per_item)
+        size = max(1, min(MAX_SLICE, size))
         if now >= deadline:
             break
-        per_item = (now - began) / len(chunk)
-        size = BATCH if per_item <= 0 else int(min(deadline - now, SLICE_S) / per_item)
-        size = max(1, min(BATCH, size))
-    return start
+        if per_item > 0:
+            size = max(1, min(size, int((deadline - now) / per_item)))
+    return start, size
 
 
 # A source's fused chain ending in a stage with no outlet keeps its activation this much
@@ -195,7 +202,17 @@ class Chain:
     no outlet. A stage whose command cannot be resolved is ``broken``: the items reaching it
     are counted in and go no further (as when it fails on its own)."""
 
-    __slots__ = ("broken", "calls", "outputs", "pair", "stages", "stop_at", "tasks", "terminal")
+    __slots__ = (
+        "broken",
+        "calls",
+        "outputs",
+        "pair",
+        "slice",
+        "stages",
+        "stop_at",
+        "tasks",
+        "terminal",
+    )
 
     def __init__(self, run: Run, tasks: list[TaskSpec], stages: list[Stage]) -> None:
         self.tasks = tasks
@@ -213,6 +230,7 @@ class Chain:
         self.terminal = not stages[last].outgoing  # nothing reads the last stage's outputs
         self.pair = self.broken is None and last >= 1 and self.terminal
         self.outputs: list[Any] = []  # the last stage's, counted as they are emitted
+        self.slice = 1  # the next slice's size (``in_slices``), kept across rounds
 
     def step(self, chunk: list[Any]) -> None:
         stages, tasks, calls = self.stages, self.tasks, self.calls
@@ -278,7 +296,7 @@ def process_chain(run: Run, chain: Chain, values: list[Any]) -> ChainRun:
     """A processor's batch through the chain it heads (``chain`` starts with it)."""
     result = ChainRun()
     result.broken = chain.broken
-    done = in_slices(run, values, chain.step)
+    done, chain.slice = in_slices(run, values, chain.step, chain.slice)
     result.handed = done
     result.leftover = values[done:]
     result.produced = chain.outputs
@@ -309,10 +327,11 @@ def source_chain(
         if not values and may_pull:
             values, result.failure = produce(run, task, stage, room)
         if values:
-            done = in_slices(run, values, chain.step)
+            done, chain.slice = in_slices(run, values, chain.step, chain.slice)
             while result.failure is not None and done < len(values) and not _halted(run):
                 # The source has failed: there is no next activation to leave items to.
-                done += in_slices(run, values[done:], chain.step)
+                more, chain.slice = in_slices(run, values[done:], chain.step, chain.slice)
+                done += more
             result.handed += done
             if done < len(values):
                 result.leftover = values[done:]

@@ -112,14 +112,18 @@ def map_values_into(
     aside = 0  # values of this stage that did not go on the common way
     extra = 0  # values forwarded out of unusual results
     then_aside = 0  # forwarded values whose call did not return a dict
+    # ``x.__class__`` is read inside the ``try`` (it is user code on odd objects) and is a
+    # little cheaper than ``type(x)``; an object whose ``__class__`` claims ``dict`` is taken
+    # as one, as the ``isinstance`` of ``normalise_result`` would.
     for value in values:
         try:
             out = call({key: value})
+            kind = out.__class__
         except BaseException as exc:
             tally.item_failed(f"{type(exc).__name__}: {exc}")
             aside += 1
             continue
-        if type(out) is not dict:
+        if kind is not dict:
             aside += 1
             extra += _unusual_into(out, port, tally, task, then, then_key, then_tally, then_task)
             continue
@@ -129,13 +133,18 @@ def map_values_into(
             tally.items_out += 1
             aside += 1
             continue
+        except BaseException as exc:  # only an object posing as a dict gets here
+            tally.item_failed(f"{type(exc).__name__}: {exc}")
+            aside += 1
+            continue
         try:
             result = then({then_key: forward})
+            kind = result.__class__
         except BaseException as exc:
             then_tally.item_failed(f"{type(exc).__name__}: {exc}")
             then_aside += 1
             continue
-        if type(result) is not dict:
+        if kind is not dict:
             then_aside += 1
             consume_result(then_task, result, then_tally)
     forwarded = len(values) - aside
