@@ -18,7 +18,9 @@ class Stage:
         "backlog",
         "context",
         "errors",
+        "feeder",
         "finished",
+        "fuse_next",
         "fuse_port",
         "inbox",
         "items_dropped",
@@ -51,6 +53,10 @@ class Stage:
         # Set when the stage's only outlet is a DataFlow from this port: outputs are projected
         # to that port inside the per-item loop instead of in a second pass.
         self.fuse_port = ""
+        # A linear chain (see ``link_chains``): the stage this one may run inline, passing
+        # each item straight on (-1: none), and the stage that may run this one inline.
+        self.fuse_next = -1
+        self.feeder = -1
         self.reserved = 0
         self.outgoing: list[tuple[int, Wire]] = []
         self.open_upstream = 0
@@ -118,7 +124,48 @@ def build_stages(plan: Plan) -> tuple[list[Stage], list[bool]]:
             target, wire = stage.outgoing[0]
             if wire.kind is WireKind.DATA and wire.source_port and not stages[target].mixed_ports:
                 stage.fuse_port = wire.source_port
+    link_chains(tasks, stages, is_source)
     return stages, is_source
+
+
+def simple_stage(task: TaskSpec, stage: Stage) -> bool:
+    """Whether a stage's items go through the simple per-item loops: each value is the whole
+    call on one port (no configuration, one input port) of a Processor or Sink."""
+    return bool(
+        stage.port
+        and not task.call_parameters
+        and not stage.mixed_ports
+        and (task.role is Role.PLAIN or task.role is Role.SINK)
+    )
+
+
+def link_chains(tasks: list[TaskSpec], stages: list[Stage], is_source: list[bool]) -> None:
+    """Mark linear chains: a source, or a simple Processor projecting one port, whose only
+    outlet is a plain DataFlow into a simple stage whose only inlet it is. The scheduler may
+    then run the follower inside the feeder's activation, item by item, while neither has
+    items waiting (``StreamScheduler._claim_chain``); either still runs on its own too."""
+    for task in tasks:
+        stage = stages[task.index]
+        if len(stage.outgoing) != 1:
+            continue
+        if not is_source[task.index] and not (
+            task.role is Role.PLAIN and stage.fuse_port and simple_stage(task, stage)
+        ):
+            continue
+        target, wire = stage.outgoing[0]
+        follower = stages[target]
+        follower_task = tasks[target]
+        if (
+            wire.kind is WireKind.DATA
+            and wire.condition is None
+            and wire.transform is None
+            and follower.open_upstream == 1
+            and follower.order_blockers == 0
+            and follower_task.executor == "thread"
+            and simple_stage(follower_task, follower)
+        ):
+            stage.fuse_next = target
+            follower.feeder = task.index
 
 
 def deepest_first(tasks: list[TaskSpec]) -> tuple[list[int], list[int]]:

@@ -32,6 +32,10 @@ _R = TaskState.Running
 _C = TaskState.Completed
 _F = TaskState.Failed
 
+# Run linear chains (``stream_stage.link_chains``) as one activation while CPU-bound; off,
+# every stage runs on its own (tests compare the two).
+FUSE_CHAINS = True
+
 
 class StreamScheduler(SchedulerDefaults):
     """Schedules one Streaming run's stage activations (see ``run.Scheduler``)."""
@@ -99,45 +103,158 @@ class StreamScheduler(SchedulerDefaults):
         stage = self.stages[index]
         is_source = self.is_source[index]
         with self.lock:
-            if stage.context is None:
-                stage.context = run.new_context(task.key)
-            if not stage.started:
-                stage.started = True
-                run.states[index] = _R
-                run.starts[index] = time.time()
-                if run.journal is not None:
-                    run.note(index, "started")
-                run.post_task(EventKind.TASK_STARTED, (run.execution_id, task.key))
+            self._start(index)
             run.current_task = task.key
-            room = self._room(stage)
+            chain = self._claim_chain(index)
+            out_stage = self.stages[chain[-1]] if chain else stage
+            room = 0 if stage.backlog else self._room(out_stage)
+            per_round = room
+            if chain and is_source:
+                # Each round holds at most what the channels it replaces could (and what
+                # fits downstream of the chain, if anything is).
+                per_round = self.capacity_per_channel * len(chain)
+                if out_stage.outgoing:
+                    per_round = min(room, per_round)
             batch: list[Any] = []
-            if not is_source:
-                take = min(room, len(stage.inbox)) if stage.outgoing else len(stage.inbox)
-                batch = _take_items(stage, min(take, BATCH))
-                stage.items_in += len(batch)
-            for target, _wire in stage.outgoing:
+            if stage.inbox:  # a processor's input, or a source's items a pause left over
+                if is_source:
+                    batch = _take_items(stage, min(per_round, len(stage.inbox)))
+                elif stage.outgoing:
+                    batch = _take_items(stage, min(room, len(stage.inbox), BATCH))
+                else:
+                    batch = _take_items(stage, min(len(stage.inbox), BATCH))
+                if not is_source and not chain:
+                    stage.items_in += len(batch)
+            # A source pulls only once the items it left over have gone on, in order.
+            may_pull = not stage.inbox
+            for target, _wire in out_stage.outgoing:
                 self.stages[target].reserved += room
         started = self.limit.activation_started()
-        if is_source:
-            produced, failure = stream_work.produce(run, task, stage, room)
+        failure: PluginError | None = None
+        fused: stream_work.ChainRun | None = None
+        members: list[int] = []
+        if chain:
+            members = chain if is_source else [index, *chain]
+            links = stream_work.Chain(
+                run,
+                [self.tasks[member] for member in members],
+                [self.stages[member] for member in members],
+            )
+            if is_source:
+                fused = stream_work.source_chain(
+                    run, task, stage, links, batch, per_round, may_pull=may_pull
+                )
+            else:
+                fused = stream_work.process_chain(run, links, batch)
+            produced, failure = fused.produced, fused.failure
+        elif is_source:
+            produced = []
+            if may_pull:
+                produced, failure = stream_work.produce(run, task, stage, room - len(batch))
+            if batch:
+                batch.extend(produced)
+                produced = batch
         else:
             produced, failure = stream_work.process(run, task, stage, batch)
         self.limit.activation_ended(started)
         with self.lock:
-            for target, _wire in stage.outgoing:
+            for target, _wire in out_stage.outgoing:
                 self.stages[target].reserved -= room
             stage.active = False
+            for member in chain:
+                self.stages[member].active = False
             run.running -= 1
+            if fused is not None:
+                if fused.leftover:  # a pause, or a slice cut by time: the rest waits here
+                    stage.inbox.extendleft(reversed(fused.leftover))
+                if is_source:
+                    stage.items_out += fused.handed
             if run.stopping:
                 run.workers.wake_helpers()
                 return
-            self._emit(index, stage, produced, from_source=is_source)
+            if chain:
+                self._emit(chain[-1], out_stage, produced, from_source=False)
+            else:
+                self._emit(index, stage, produced, from_source=is_source)
+            if fused is not None and fused.broken is not None:
+                position, error = fused.broken
+                self._stage_failed(members[position], error)
             if failure is not None:
                 self._stage_failed(index, failure)
-            else:
+            elif not stage.finished and not run.stopping:
                 self._reschedule(index, is_source)
             run.workers.spawn(1)
             run.workers.wake_helpers()
+
+    def _start(self, index: int) -> None:
+        """(lock held) A stage's first activation, or the first it runs inside of, starts it."""
+        stage = self.stages[index]
+        run = self.run
+        if stage.context is None:
+            stage.context = run.new_context(self.tasks[index].key)
+        if not stage.started:
+            stage.started = True
+            run.states[index] = _R
+            run.starts[index] = time.time()
+            if run.journal is not None:
+                run.note(index, "started")
+            run.post_task(EventKind.TASK_STARTED, (run.execution_id, self.tasks[index].key))
+
+    # --- fused chains (lock held) -------------------------------------------------------------
+    def _fusing(self) -> bool:
+        """Chains run fused while activations are CPU-bound (one runs at a time anyway);
+        once they wait, each stage runs on its own so waits overlap."""
+        return FUSE_CHAINS and self.limit.measured_cpu_bound()
+
+    def _claimable(self, index: int) -> bool:
+        """Whether the stage may run inside its feeder's activation now: nothing waits for
+        it and it is not running or queued on its own, so items keep their order."""
+        stage = self.stages[index]
+        return not (
+            stage.active or stage.scheduled or stage.finished or stage.inbox or stage.backlog
+        )
+
+    def _claim_chain(self, index: int) -> list[int]:
+        """The stages this activation runs inline after its own (see
+        ``stream_stage.link_chains``), marked active and started."""
+        chain: list[int] = []
+        follower = self.stages[index].fuse_next
+        if follower < 0 or not self._fusing():
+            return chain
+        while follower >= 0 and self._claimable(follower):
+            chain.append(follower)
+            self.stages[follower].active = True
+            self._start(follower)
+            follower = self.stages[follower].fuse_next
+        return chain
+
+    def _chain_room(self, index: int) -> int:
+        """``_room`` for what an activation of the stage would produce: the room after the
+        chain it would run (itself alone when none)."""
+        stage = self.stages[index]
+        if stage.backlog:
+            return 0
+        end = stage
+        follower = stage.fuse_next
+        if follower >= 0 and self._fusing():
+            while follower >= 0 and self._claimable(follower):
+                end = self.stages[follower]
+                follower = end.fuse_next
+        return self._room(end)
+
+    def _wake_feeder(self, index: int) -> None:
+        """The stage has room again and nothing to do: the nearest stage up its chain with
+        work may go on (it runs this one inline)."""
+        feeder = self.stages[index].feeder
+        while feeder >= 0:
+            upstream = self.stages[feeder]
+            if upstream.finished or upstream.backlog:
+                return
+            if upstream.inbox or (self.is_source[feeder] and upstream.source_state != "exhausted"):
+                if self._chain_room(feeder) > 0:
+                    self._schedule(feeder)
+                return
+            feeder = upstream.feeder
 
     # --- scheduling and delivery (lock held) ----------------------------------------------------
     def _schedule(self, index: int) -> None:
@@ -234,7 +351,7 @@ class StreamScheduler(SchedulerDefaults):
             pass  # moves on, and the stage continues, as its consumers drain
         elif (was_source and stage.source_state != "exhausted") or stage.inbox:
             # Without room downstream, the consumer reschedules this stage when it drains.
-            if self._room(stage) > 0 or not stage.outgoing:
+            if self._chain_room(index) > 0 or not stage.outgoing:
                 self._schedule(index)
         elif stage.open_upstream == 0:
             if task.role is Role.AGGREGATOR and stage.window:
@@ -252,12 +369,14 @@ class StreamScheduler(SchedulerDefaults):
                 if not upstream.backlog and not (upstream.active or upstream.scheduled):
                     self._reschedule(wire.source, self.is_source[wire.source])
                 continue
-            if self._room(upstream) == 0:
+            if self._chain_room(wire.source) == 0:
                 continue
             if upstream.inbox or (
                 self.is_source[wire.source] and upstream.source_state != "exhausted"
             ):
                 self._schedule(wire.source)
+            else:
+                self._wake_feeder(wire.source)
 
     # --- stage ends (lock held) -------------------------------------------------------------
     def _finish_stage(self, index: int) -> None:

@@ -36,6 +36,7 @@ from .items import (
     filter_items,
     map_items,
     map_values,
+    map_values_into,
     map_values_to_port,
 )
 from .sources import next_item, pull, start_event_source, stop_event_source
@@ -56,6 +57,7 @@ __all__ = [
     "guarded_call",
     "map_items",
     "map_values",
+    "map_values_into",
     "map_values_to_port",
     "next_item",
     "normalise_result",

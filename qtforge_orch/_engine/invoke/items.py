@@ -92,6 +92,104 @@ def map_values_to_port(
                     tally.items_out += 1
 
 
+def map_values_into(
+    call: PluginCall,
+    key: str,
+    port: str,
+    tally: ItemTally,
+    task: TaskSpec,
+    then: PluginCall,
+    then_key: str,
+    then_tally: ItemTally,
+    then_task: TaskSpec,
+    values: list[Any],
+) -> int:
+    """A fused chain's last two stages in one pass: ``map_values_to_port`` whose every
+    forwarded value goes straight into ``consume_values`` of the next stage, with no list in
+    between. Counts as the two loops would (this stage's forwarded outputs are left to the
+    caller, which gets their number back). Counters move by what did not go the common way,
+    so the common way costs no more than the two calls and two type checks."""
+    aside = 0  # values of this stage that did not go on the common way
+    extra = 0  # values forwarded out of unusual results
+    then_aside = 0  # forwarded values whose call did not return a dict
+    # ``x.__class__`` is read inside the ``try`` (it is user code on odd objects) and is a
+    # little cheaper than ``type(x)``; an object whose ``__class__`` claims ``dict`` is taken
+    # as one, as the ``isinstance`` of ``normalise_result`` would.
+    for value in values:
+        try:
+            out = call({key: value})
+            kind = out.__class__
+        except BaseException as exc:
+            tally.item_failed(f"{type(exc).__name__}: {exc}")
+            aside += 1
+            continue
+        if kind is not dict:
+            aside += 1
+            extra += _unusual_into(out, port, tally, task, then, then_key, then_tally, then_task)
+            continue
+        try:
+            forward = out[port]
+        except KeyError:  # an output without the port: counted, not forwarded
+            tally.items_out += 1
+            aside += 1
+            continue
+        except BaseException as exc:  # only an object posing as a dict gets here
+            tally.item_failed(f"{type(exc).__name__}: {exc}")
+            aside += 1
+            continue
+        try:
+            result = then({then_key: forward})
+            kind = result.__class__
+        except BaseException as exc:
+            then_tally.item_failed(f"{type(exc).__name__}: {exc}")
+            then_aside += 1
+            continue
+        if kind is not dict:
+            then_aside += 1
+            consume_result(then_task, result, then_tally)
+    forwarded = len(values) - aside
+    then_tally.items_out += forwarded - then_aside
+    return forwarded + extra
+
+
+def _unusual_into(
+    out: Any,
+    port: str,
+    tally: ItemTally,
+    task: TaskSpec,
+    then: PluginCall,
+    then_key: str,
+    then_tally: ItemTally,
+    then_task: TaskSpec,
+) -> int:
+    """``map_values_into`` for a result other than a dict: None (a drop), or anything else
+    ``expand_result`` takes. Returns how many values went on."""
+    if out is None:
+        tally.items_dropped += 1
+        return 0
+    unusual: list[Any] = []
+    expand_result(task, out, unusual, tally)
+    forwarded = 0
+    for item in unusual:
+        if port in item:
+            forwarded += 1
+            consume_values(then, then_key, [item[port]], then_tally, then_task)
+        else:
+            tally.items_out += 1
+    return forwarded
+
+
+def consume_result(task: TaskSpec, result: Any, tally: ItemTally) -> None:
+    """``consume_values`` for one result that is not a dict: a drop, or what
+    ``expand_result`` makes of it (counted as outputs)."""
+    if result is None:
+        tally.items_dropped += 1
+        return
+    kept: list[Any] = []
+    expand_result(task, result, kept, tally)
+    tally.items_out += len(kept)
+
+
 def map_items(
     call: PluginCall,
     values: list[Any],

@@ -23,9 +23,11 @@ def pull(
     """Pull up to ``want`` items, cutting the batch after ``window_s``. False once the
     iterator is exhausted, True when it may have more, or what it raised (items pulled before
     stay in ``produced``)."""
-    deadline = perf_counter() + window_s
+    began = perf_counter()
+    deadline = began + window_s
     # Doubling runs of C-speed islice keep a fast source's cost per item low, while the first
-    # run of one item lets a slow source's first item go at once.
+    # run of one item lets a slow source's first item go at once. Runs grow past
+    # ``check_every`` only while one takes under a sixteenth of the window.
     run = 1
     try:
         while want > 0:
@@ -35,9 +37,14 @@ def pull(
             if pulled < min(run, want):
                 return False
             want -= pulled
-            if stopping() or perf_counter() >= deadline:
+            now = perf_counter()
+            if stopping() or now >= deadline:
                 return True
-            run = min(run * 2, check_every)
+            if run < check_every or now - began < window_s / 16:
+                run *= 2
+            else:
+                run = check_every
+            began = now
     except BaseException as exc:
         return exc
     return True
