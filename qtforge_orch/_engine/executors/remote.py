@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from ..context import StepContext
-from ..invoke import call_plugin
+from ..invoke import call_found
 
 # (status, payload...): ("ok", output) or ("error", code, message, details)
 Reply = tuple[Any, ...]
@@ -27,20 +27,6 @@ _plugins: dict[bytes, Any] = {}
 _lock = threading.Lock()
 _never_paused = threading.Event()
 _never_paused.set()
-
-
-class _OnePlugin:
-    """The ``PluginLookup`` ``call_plugin`` expects, holding the one rebuilt plugin."""
-
-    __slots__ = ("_plugin",)
-
-    def __init__(self, plugin: Any) -> None:
-        self._plugin = plugin
-
-    def get_plugin(self, plugin_id: str) -> Any:
-        from ..._expected import make_success
-
-        return make_success(self._plugin)
 
 
 def _preload(modules: tuple[tuple[str, str], ...]) -> None:
@@ -91,9 +77,7 @@ def run_remote(
     # Cancellation reaches a worker by killing it (process) or cancelling its future (Dask),
     # so this context is never cancelled; it is there for plugins that declare one.
     context = StepContext("", step_id, 1, _never_paused)
-    outcome = call_plugin(
-        _OnePlugin(plugin), plugin_id, command, params, context, allow_stream=allow_stream
-    )
+    outcome = call_found(plugin, plugin_id, command, params, context, allow_stream=allow_stream)
     if outcome.error is not None:
         error = outcome.error
         return ("error", int(error.code), error.message, error.details)
