@@ -253,9 +253,7 @@ def b13_dask_gui(ctx: Context) -> list[Figure]:
     finally:
         orch.shutdown(10_000)
     worst = max(r["max_gap_ms"] for r in runs)
-    delivered = all(
-        r["step_completed"] == B13_STEPS and r["workflow_completed"] == 1 for r in runs
-    )
+    delivered = all(r["step_completed"] == B13_STEPS and r["workflow_completed"] == 1 for r in runs)
     return [
         Figure(
             "B13.dask_gui",

@@ -52,9 +52,7 @@ def b14_journaled(ctx: Context) -> list[Figure]:
             return bool(orchestrator.execute_workflow("chain"))
 
         reps = ctx.reps(7, 3)
-        times = interleaved(
-            {"plain": lambda: run(plain), "journal": lambda: run(journaled)}, reps
-        )
+        times = interleaved({"plain": lambda: run(plain), "journal": lambda: run(journaled)}, reps)
         journal = journaled.journal()
         assert journal is not None
         journal.flush(30)

@@ -307,9 +307,7 @@ def profile_inline(name: str, top: int, reps: int) -> None:
         print(f"\n== {title}, inline (one thread, no drainers): {per_step:.2f} us/step")
         profile = cProfile.Profile()
         runs = 10
-        profiled = statistics.median(
-            _inline(orchestrator, plan, app, profile) for _ in range(runs)
-        )
+        profiled = statistics.median(_inline(orchestrator, plan, app, profile) for _ in range(runs))
         _print_stats(pstats.Stats(profile), runs * len(plan.tasks), per_step / profiled, top)
     finally:
         ours.shutdown()

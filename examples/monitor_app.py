@@ -114,19 +114,36 @@ def v2_workflow() -> PluginWorkflow:
         global_configuration={"stream_channel_capacity": 256},
     )
     workflow.nodes = [
-        WorkflowNode(node_id="read", plugin_id="sensor", node_type=WorkflowNodeType.Source,
-                     output_ports=["reading"], ui_properties={"x": 0, "y": 60}),
-        WorkflowNode(node_id="convert", plugin_id="convert", input_ports=["reading"],
-                     output_ports=["fahrenheit"], ui_properties={"x": 240, "y": 60}),
-        WorkflowNode(node_id="mean", plugin_id="stats", node_type=WorkflowNodeType.Aggregator,
-                     input_ports=["batch"], configuration={"window": 100},
-                     ui_properties={"x": 480, "y": 60}),
+        WorkflowNode(
+            node_id="read",
+            plugin_id="sensor",
+            node_type=WorkflowNodeType.Source,
+            output_ports=["reading"],
+            ui_properties={"x": 0, "y": 60},
+        ),
+        WorkflowNode(
+            node_id="convert",
+            plugin_id="convert",
+            input_ports=["reading"],
+            output_ports=["fahrenheit"],
+            ui_properties={"x": 240, "y": 60},
+        ),
+        WorkflowNode(
+            node_id="mean",
+            plugin_id="stats",
+            node_type=WorkflowNodeType.Aggregator,
+            input_ports=["batch"],
+            configuration={"window": 100},
+            ui_properties={"x": 480, "y": 60},
+        ),
     ]
     workflow.connections = [
-        WorkflowConnection(source_node="read", source_port="reading",
-                           target_node="convert", target_port="reading"),
-        WorkflowConnection(source_node="convert", source_port="fahrenheit",
-                           target_node="mean", target_port="batch"),
+        WorkflowConnection(
+            source_node="read", source_port="reading", target_node="convert", target_port="reading"
+        ),
+        WorkflowConnection(
+            source_node="convert", source_port="fahrenheit", target_node="mean", target_port="batch"
+        ),
     ]
     return workflow
 

@@ -130,7 +130,5 @@ def register_all(plugins: PluginManager) -> PluginManager:
         plugins.register_plugin(FunctionPlugin.from_callable(fn.__name__, fn))
     plugins.register_plugin(Counter())
     plugins.register_plugin(Locked())
-    plugins.register_plugin(
-        FunctionPlugin.from_callable("lambda_plugin", lambda p: {"x": 1})
-    )
+    plugins.register_plugin(FunctionPlugin.from_callable("lambda_plugin", lambda p: {"x": 1}))
     return plugins

@@ -48,8 +48,11 @@ def test_monitor_app_screenshot(tmp_path: Path) -> None:
     assert "finished: completed, completed" in done.stdout
     image = QImage(str(target))
     assert image.width() >= 1000 and image.height() >= 500
-    colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 4)
-               for y in range(0, image.height(), 4)}
+    colours = {
+        image.pixelColor(x, y).name()
+        for x in range(0, image.width(), 4)
+        for y in range(0, image.height(), 4)
+    }
     assert QColor("#43a047").name() in colours  # completed nodes are painted
     assert QColor("#e53935").name() in colours  # the failing optional step
 

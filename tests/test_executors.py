@@ -270,9 +270,7 @@ def test_step_parameter_overrides_the_default_and_is_not_passed_on(qapp: object)
     try:
         wf = Workflow("pick").set_execution_mode(ExecutionMode.Sequential)
         wf.add_step(WorkflowStep("here", "echo", "execute"))
-        wf.add_step(
-            WorkflowStep("there", "echo", "execute", parameters={"executor": "process"})
-        )
+        wf.add_step(WorkflowStep("there", "echo", "execute", parameters={"executor": "process"}))
         assert orch.register_workflow(wf)
         status = run_v1(orch, "pick", {})
         here, there = (r["result_data"] for r in status["step_results"])
@@ -500,8 +498,12 @@ def test_scaling_out_guide_runs_as_written(tmp_path: Path) -> None:
     outputs = {}
     for script in ("app.py", "existing_cluster.py"):
         done = subprocess.run(
-            [sys.executable, script], cwd=tmp_path, capture_output=True, text=True,
-            timeout=120, env=env,
+            [sys.executable, script],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
         )
         assert done.returncode == 0, f"{script}:\n{done.stdout}\n{done.stderr}"
         outputs[script] = done.stdout

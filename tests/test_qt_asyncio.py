@@ -66,8 +66,9 @@ def test_cancelling_the_awaiting_task_cancels_the_execution(
             # left behind by run_in_executor made a later test crash in Qt's event dispatch.
             entered: asyncio.Future[bool] = loop.create_future()
             threading.Thread(
-                target=lambda: gate.entered.wait(10)
-                and loop.call_soon_threadsafe(entered.set_result, True),
+                target=lambda: (
+                    gate.entered.wait(10) and loop.call_soon_threadsafe(entered.set_result, True)
+                ),
                 daemon=True,
             ).start()
             await asyncio.wait_for(entered, 10)

@@ -26,7 +26,6 @@ from .v2_helpers import Mode, NodeType, conn, fn, node, register, workflow
 pytestmark = pytest.mark.timeout(30)
 
 
-
 def step(step_id: str, command: str = "run", *deps: str, **fields: Any) -> WorkflowStep:
     made = WorkflowStep(step_id, "p", command, **fields)
     made.dependencies = list(deps)
@@ -239,8 +238,10 @@ def test_v2_pause_resume_and_item_counts(qtbot: Any, advanced: Any, plugins: Any
                 node("double", input_ports=["in"], output_ports=["out"]),
                 node("sink", node_type=NodeType.Sink, input_ports=["x"]),
             ],
-            [conn("src", "double", source_port="item", target_port="in"),
-             conn("double", "sink", source_port="out", target_port="x")],
+            [
+                conn("src", "double", source_port="item", target_port="in"),
+                conn("double", "sink", source_port="out", target_port="x"),
+            ],
         ),
     )
     handle = started(advanced, "stream")

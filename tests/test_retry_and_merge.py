@@ -80,9 +80,7 @@ def test_exponential_backoff_with_a_ceiling_driven_by_a_fake_clock(
     assert "retry_policy" not in status["result"]  # not a plugin parameter
 
 
-def test_non_transient_errors_are_not_retried_by_default(
-    qapp: Any, plugins: PluginManager
-) -> None:
+def test_non_transient_errors_are_not_retried_by_default(qapp: Any, plugins: PluginManager) -> None:
     orch = PluginOrchestrator(plugin_manager=plugins)
     calls: list[int] = []
 
@@ -100,9 +98,12 @@ def test_non_transient_errors_are_not_retried_by_default(
         result = orch.execute_workflow(wf_id)
         assert not result
     assert calls == [1]  # InvalidParameters: one attempt
-    assert orch.get_step_results(
-        orch.execute_workflow("a").error().context["execution_id"]
-    ).value()[0].retry_count == 0
+    assert (
+        orch.get_step_results(orch.execute_workflow("a").error().context["execution_id"])
+        .value()[0]
+        .retry_count
+        == 0
+    )
     assert orch.shutdown(5000)
 
 

@@ -23,7 +23,6 @@ from .v2_helpers import Mode, fn, node, register, start, workflow
 Code = PluginErrorCode
 
 
-
 def test_outputs_with_integer_keys_are_reported(
     orchestrator: PluginOrchestrator,
     advanced: AdvancedPluginOrchestrator,
@@ -141,9 +140,7 @@ def test_no_v1_method_raises_for_bad_ids(orchestrator: PluginOrchestrator, bad: 
 
 
 @pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
-def test_no_v2_method_raises_for_bad_ids(
-    advanced: AdvancedPluginOrchestrator, bad: Any
-) -> None:
+def test_no_v2_method_raises_for_bad_ids(advanced: AdvancedPluginOrchestrator, bad: Any) -> None:
     for method in (
         advanced.get_execution_status,
         advanced.cancel_execution,

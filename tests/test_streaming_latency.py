@@ -27,7 +27,6 @@ from .v2_helpers import (
 pytestmark = pytest.mark.timeout(30)
 
 
-
 def _pipeline(
     advanced: AdvancedPluginOrchestrator,
     plugins: PluginManager,

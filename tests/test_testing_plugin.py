@@ -377,9 +377,7 @@ def test_every_example_of_docs_testing_md_is_a_test_here() -> None:
     page = (ROOT / "docs" / "testing.md").read_text()
     here = Path(__file__).read_text()
     examples = [
-        block
-        for block in re.findall(r"```py\n(.*?)```", page, re.DOTALL)
-        if "def test_" in block
+        block for block in re.findall(r"```py\n(.*?)```", page, re.DOTALL) if "def test_" in block
     ]
     assert len(examples) >= 5
     for block in examples:

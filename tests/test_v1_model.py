@@ -1114,6 +1114,7 @@ def test_a_registered_step_costs_at_most_1_kb() -> None:
 
 # --------------------------------------------------------------------------- fast path (_fast)
 
+
 class _Str(str):
     pass
 

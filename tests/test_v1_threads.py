@@ -370,9 +370,7 @@ def test_exiting_the_interpreter_mid_run_cancels_compensates_and_exits() -> None
     assert done.stdout.split() == ["exiting", "compensated", "1"]
 
 
-def test_application_quit_shuts_the_orchestrator_down(
-    qapp: Any, plugins: PluginManager
-) -> None:
+def test_application_quit_shuts_the_orchestrator_down(qapp: Any, plugins: PluginManager) -> None:
     orch = PluginOrchestrator(plugin_manager=plugins)
     gate = HangingPlugin()
     plugins.register_plugin(FunctionPlugin("p", hang=gate))

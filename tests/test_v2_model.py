@@ -1040,9 +1040,11 @@ def _built(build: Any) -> tuple[str, Any]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from([WorkflowNode, WorkflowConnection]).flatmap(
-    lambda cls: st.tuples(st.just(cls), _model_values(cls))
-))
+@given(
+    st.sampled_from([WorkflowNode, WorkflowConnection]).flatmap(
+        lambda cls: st.tuples(st.just(cls), _model_values(cls))
+    )
+)
 def test_fast_node_and_connection_construction_matches_pydantic(
     case: tuple[type[Any], dict[str, Any]],
 ) -> None:

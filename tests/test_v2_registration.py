@@ -26,7 +26,7 @@ from .v2_helpers import (
     control,
     error_code,
     fn,
-        node,
+    node,
     register,
     run_to_end,
     start,

@@ -216,4 +216,3 @@ def test_streaming_outputs_missing_the_connected_port_are_counted_not_forwarded(
     assert received == [0, 2, 4]
     assert advanced.get_node_status(execution_id, "p").value()["items_out"] == 6
     assert advanced.get_node_status(execution_id, "k").value()["items_in"] == 3
-

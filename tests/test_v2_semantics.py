@@ -14,7 +14,6 @@ from .v2_helpers import Mode, NodeType, conn, fn, node, register, start, workflo
 pytestmark = pytest.mark.timeout(30)
 
 
-
 def test_splitter_processor_aggregator_with_ports_projects_each_item(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager
 ) -> None:
@@ -125,8 +124,9 @@ def test_passes_that_completed_before_a_cancel_are_counted(
         execution_id = start(advanced, f"ev{trial}")
         completed: list[str] = []
         advanced.node_completed.connect(
-            lambda eid, node_id, _out, seen=completed, me=execution_id: eid == me
-            and seen.append(node_id)
+            lambda eid, node_id, _out, seen=completed, me=execution_id: (
+                eid == me and seen.append(node_id)
+            )
         )
         assert advanced.post_event(execution_id, {"n": 1})
         assert advanced.post_event(execution_id, {"n": 2})

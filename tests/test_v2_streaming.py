@@ -24,7 +24,7 @@ from .v2_helpers import (
     conn,
     control,
     fn,
-        node,
+    node,
     node_status,
     register,
     run_to_end,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .run import Run
     from .timers import Timers
 
-# Adaptive concurrency (issue #4, B2): when steps are this short, more drainers only fight
+# Adaptive concurrency: when steps are this short, more drainers only fight
 # over the GIL and the run lock (measured: 1 drainer 43k steps/s, 4 drainers 22k), so the run
 # keeps one. A stall guard lifts the cap as soon as a running step holds the others back.
 SHORT_STEP_S = 0.0002

@@ -79,7 +79,7 @@ class Executor:
 
 # Execution ids: one random prefix per process, a serial per engine and a counter per engine.
 # uuid4() per execution reads os.urandom, which releases the GIL and cost ~45 us under load
-# (issue #4, B9). The per-engine counter also tells which ids this engine issued, so an id
+# . The per-engine counter also tells which ids this engine issued, so an id
 # that finished and left the bounded history is known to have ended, not unknown.
 _ID_PREFIX = os.urandom(6).hex()  # the entropy of uuid4's first 12 digits, without uuid
 _engine_serials = itertools.count(1)
@@ -161,7 +161,7 @@ class Engine:
         self._history_limit = history_limit
         # Where non-thread steps run (process pool, Dask): built on first use.
         self.executors = executor_kinds.ExecutorSet(plugins)
-        # Durable executions (issue #12): set by attach_journal.
+        # Durable executions: set by attach_journal.
         self.journal: JournalSink | None = None
         self.invoke: Callable[[TaskSpec, dict[str, Any], StepContext], Outcome] = (
             self._invoke_plugin

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 
 # Nothing here touches PySide6's ``Qt`` namespace, which PySide6 builds whole on first touch
-# (14 ms of every cold start, issue #14): no explicit QueuedConnection. The wake-up needs none
+# (14 ms of every cold start): no explicit QueuedConnection. The wake-up needs none
 # (see ``__init__``); ``call_soon`` posts an event of its own type, always queued.
 _CALL_EVENT = QEvent.Type(QEvent.registerEventType())
 

@@ -24,7 +24,7 @@ class RunLock:
     def __init__(self, lane: ControlLane) -> None:
         self._lock = threading.Lock()
         # Built when a helper first waits: most runs never have one, and a Condition is a
-        # tenth of what starting a small execution costs (B8).
+        # tenth of what starting a small execution costs.
         self._cond: threading.Condition | None = None
         self._lane = lane
         self.outbox: list[Callable[[], object]] = []

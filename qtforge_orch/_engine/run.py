@@ -356,7 +356,7 @@ class Run:
     def done(self) -> threading.Event:
         """Set once the run has ended and its callbacks have run. Built when first asked
         for: most executions are never waited on this way (a future or a signal tells), and an
-        Event costs as much as a tenth of starting a small execution (B8)."""
+        Event costs as much as a tenth of starting a small execution."""
         event = self._done
         if event is None:
             with _DONE_LOCK:  # two first readers must build one Event
@@ -375,7 +375,7 @@ class Run:
 
     def _mark_done(self) -> None:
         # No lock: every finishing run passes here, from whichever pool thread, and a lock
-        # shared by all runs made those threads queue on each other (B8). See ``done``.
+        # shared by all runs made those threads queue on each other. See ``done``.
         self._ended = True
         event = self._done
         if event is not None:

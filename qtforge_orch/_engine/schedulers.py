@@ -1,7 +1,7 @@
 """Which scheduler runs a plan: the compiled plan's ``schedule`` decides, not the facade.
 
 Streaming and EventDriven load with the first plan that needs them: most applications run
-batch workflows only, and a cold start should not pay for the other two (issue #14).
+batch workflows only, and a cold start should not pay for the other two.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A consistent copy of a run's state, taken in one short critical section.
 
-Status calls used to build every step's report under the run's lock (16-19 ms for 2,000
-steps, blocking the run meanwhile). Now they copy the flat lists under the lock, which costs
+Building every step's report under the run's lock would block the run for 16-19 ms per status
+call on 2,000 steps. So status calls copy the flat lists under the lock, which costs
 microseconds, and build reports from the copy with the lock released; reports of settled steps
 are cached on the run (see ``report_cache``), so a GUI polling at 60 Hz pays for what changed.
 """

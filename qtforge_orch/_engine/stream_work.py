@@ -1,7 +1,7 @@
 """One stage activation's work, done with the run's lock released: a source's pull, a
 processor's batch, an aggregator's windows. Plugins are called only through ``invoke``.
 
-The per-item loop is the hot path of the whole library (issue #4, B4): the command is
+The per-item loop is the hot path of the whole library: the command is
 resolved once per activation, a ``FunctionPlugin`` command is called directly, and items are
 processed in time-sized slices so a pause or cancel is seen between slices, not per item.
 """
@@ -380,7 +380,7 @@ def _window(run: Run, task: TaskSpec, stage: Stage, window: list[Any]) -> list[A
 
 
 # Activations that keep their thread busy for this share of their wall time are CPU-bound
-# Python: more threads only take turns at the GIL (B4: one drainer is ~10% faster than four).
+# Python: more threads only take turns at the GIL (one drainer is ~10% faster than four).
 CPU_BOUND_SHARE = 0.6
 # An activation lasts about BATCH_WINDOW_S; one running this long is waiting on something.
 STREAM_STALL_S = 0.006

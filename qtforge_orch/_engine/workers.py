@@ -51,7 +51,7 @@ class Workers:
                 if pump.draining or (now - yielded > YIELD_EVERY_S and not pump.blocked):
                     # A drainer on a run of tiny steps would keep the GIL for whole switch
                     # intervals at a time; handing it over keeps the GUI thread's timers and
-                    # signal delivery on time (issue #4, B6). Not while that thread is
+                    # signal delivery on time. Not while that thread is
                     # blocked in a synchronous wait: it would only pay for the hand-over.
                     time.sleep(0)
                     yielded = now

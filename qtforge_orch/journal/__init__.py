@@ -1,6 +1,6 @@
 """Durable executions: a SQLite journal of executions, their tasks, rollbacks and transactions.
 
-The storage layer of issue #12 (see ``docs/durable-executions.md``): an
+The storage layer of durable executions (see ``docs/durable-executions.md``): an
 :class:`ExecutionJournal` records what the engine reports, through one writer thread that
 commits a batch per transaction, answers history queries, tells interrupted executions (whose
 process died) from running ones, and arbitrates claims to resume them.

@@ -78,7 +78,7 @@ class DurableExecutions:
         return JournalEntry(self._journal_kind, self._definition_json(workflow), resumed_from)
 
     def _definition_json(self, workflow: Any) -> str:
-        # Once per registered definition, not once per execution (B14: dumping a 500-step
+        # Once per registered definition, not once per execution (dumping a 500-step
         # definition cost more than running it). Registered models are replaced, never
         # changed, when a workflow is modified, so the object identifies its definition.
         cached = self._definitions.get(id(workflow))

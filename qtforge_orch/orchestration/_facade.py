@@ -101,7 +101,8 @@ class EngineFacade:
                 f"got {dask_address!r}",
             )
         if process_workers is not None and (
-            not isinstance(process_workers, int) or isinstance(process_workers, bool)
+            not isinstance(process_workers, int)
+            or isinstance(process_workers, bool)
             or process_workers < 1
         ):
             raise PluginError(

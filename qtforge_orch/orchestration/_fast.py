@@ -4,7 +4,7 @@ The workflow models are pydantic models (assignments checked, unknown fields ref
 Schema for the file formats), but building a model's validator the first time one is made
 costs ~10 ms, and the first validator of the process also makes pydantic look for plugins
 (``importlib.metadata``: ~20 ms more). A script that builds a workflow of plain values and
-runs it paid ~30 ms of its ~230 ms cold start for that (B16, issue #14).
+runs it paid ~30 ms of its ~230 ms cold start for that.
 
 So the models are declared with ``defer_build=True`` and their ``__init__``/``__setattr__``
 first try a fast path: when every given value already has exactly the type the field holds

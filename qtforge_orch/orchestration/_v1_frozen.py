@@ -1,8 +1,8 @@
 """A registered v1 workflow, kept compact: one tuple per step instead of a model copy.
 
-``register_workflow`` used to keep a full copy of the ``Workflow`` (a pydantic ``WorkflowStep``
-per step, each with a 14-key ``__dict__`` and a field set) next to the compiled plan: about
-1 KB per step of the 1.4 KB a registered step cost (B5). The copy is only ever read to hand
+A full copy of the ``Workflow`` (a pydantic ``WorkflowStep`` per step, each with a 14-key
+``__dict__`` and a field set) would cost about 1 KB per registered step, and it would only
+ever be read to hand
 out another copy (``get_workflow``) and to compile the plan, so it is kept as tuples of the
 field values, with private copies of the containers (``json_copy``; empty ones as ``None``)
 and interned field sets, and turned back into a ``Workflow`` on request.
@@ -111,9 +111,7 @@ class FrozenWorkflow:
         self.mode: ExecutionMode = workflow.execution_mode()
         self.timeout = workflow.timeout()
         self.global_condition: str | Predicate | None = workflow.global_condition()
-        self.steps: tuple[StepRecord, ...] = tuple(
-            freeze_step(step) for step in workflow._steps
-        )
+        self.steps: tuple[StepRecord, ...] = tuple(freeze_step(step) for step in workflow._steps)
         self.rollback: dict[str, StepRecord] = {
             key: freeze_step(step) for key, step in workflow._rollback.items()
         }

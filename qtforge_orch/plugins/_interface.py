@@ -171,7 +171,8 @@ def plugin_accepts_context(plugin: IPlugin) -> bool:
 
 
 def __getattr__(name: str) -> Any:
-    # ``PluginMetadata`` used to live here; it loads (with pydantic) when first asked for.
+    # ``PluginMetadata`` is still importable from here; it loads (with pydantic) when first
+    # asked for, so plugins that never read metadata never import pydantic.
     if name == "PluginMetadata":
         from ._metadata import PluginMetadata
 

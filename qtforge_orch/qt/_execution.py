@@ -268,9 +268,7 @@ class WorkflowExecution(ReplayingObject):
         """
         import asyncio  # deferred: plain Qt users never pay for it
 
-        future: asyncio.Future[Expected[dict[str, Any]]] = (
-            asyncio.get_event_loop().create_future()
-        )
+        future: asyncio.Future[Expected[dict[str, Any]]] = asyncio.get_event_loop().create_future()
         if self.is_finished():
             future.set_result(self.result())
         else:

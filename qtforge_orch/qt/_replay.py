@@ -138,7 +138,6 @@ class ReplayingObject(QObject):
             getattr(self, name).emit(*args)
 
 
-
 _SIGNALS: dict[tuple[type, str], QMetaMethod] = {}
 
 

@@ -103,8 +103,10 @@ class FakeClock:
                 return pending
             if time.monotonic() >= deadline:
                 wanted = (
-                    f"due in {delay_s} s" if delay_s is not None
-                    else f"due in at least {at_least_s} s" if at_least_s is not None
+                    f"due in {delay_s} s"
+                    if delay_s is not None
+                    else f"due in at least {at_least_s} s"
+                    if at_least_s is not None
                     else "of any delay"
                 )
                 raise TimeoutError(

@@ -169,7 +169,7 @@ class SignalRecorder:
         )
         assert emissions[-1].terminal, (
             f"{execution_id}: signals after {terminals[0]}: "
-            f"{names[names.index(terminals[0]) + 1:]}"
+            f"{names[names.index(terminals[0]) + 1 :]}"
         )
         elsewhere = [e.name for e in emissions if not e.in_owner_thread]
         assert not elsewhere, (

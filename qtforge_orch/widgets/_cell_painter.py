@@ -68,9 +68,7 @@ class StepCellPainter(QStyledItemDelegate):
             painter.drawPixmap(left, rect.top() + (rect.height() - ICON) // 2, dot(record.status))
             left += ICON + 4
             painter.setPen(
-                palette.highlightedText().color()
-                if selected
-                else status_pen_color(record.status)
+                palette.highlightedText().color() if selected else status_pen_color(record.status)
             )
         else:
             painter.setPen(

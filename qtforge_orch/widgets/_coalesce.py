@@ -60,9 +60,7 @@ class _Pacer(QObject):
         began = time.perf_counter()
         # Due within half a millisecond: the timer's own granularity.
         due = sorted(
-            (at, id(batcher), batcher)
-            for batcher, at in self._due.items()
-            if at <= began + 0.0005
+            (at, id(batcher), batcher) for batcher, at in self._due.items() if at <= began + 0.0005
         )
         try:
             for ran, (_, _, batcher) in enumerate(due):

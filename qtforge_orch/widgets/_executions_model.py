@@ -169,9 +169,7 @@ class ExecutionsModel(RowTableModel):
             self.endInsertRows()
         rows = [self._row_of[k] for k in dirty if isinstance(k, str) and k in self._row_of]
         self._announce_rows(sorted(rows))
-        if not self._clock.isActive() and any(
-            r.status not in FINAL_STATUSES for r in self._rows
-        ):
+        if not self._clock.isActive() and any(r.status not in FINAL_STATUSES for r in self._rows):
             self._clock.start()
 
     # --- QAbstractItemModel ----------------------------------------------------------------

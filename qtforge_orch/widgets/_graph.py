@@ -277,7 +277,7 @@ class WorkflowGraphView(QGraphicsView):
             label.show()
 
     def _place_overlay(self) -> None:
-        # Where drawForeground used to draw it: x 10, baseline 20 in viewport coordinates.
+        # x 10, baseline 20 in viewport coordinates: clear of the scene's top-left node.
         label = self._overlay_label
         top = 20 - label.fontMetrics().ascent() - label.contentsMargins().top()
         label.move(self.viewport().pos() + QPoint(10, top))

@@ -102,9 +102,7 @@ class WorkflowMonitor(QWidget):
         # Fixed row heights and no word wrap: otherwise the first paint after a new execution
         # is bound measures rows through data() calls (20 ms for a screenful in Python).
         self._table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self._table.verticalHeader().setDefaultSectionSize(
-            self._table.fontMetrics().height() + 8
-        )
+        self._table.verticalHeader().setDefaultSectionSize(self._table.fontMetrics().height() + 8)
         self._table.setWordWrap(False)
         self._table.setItemDelegate(StepCellPainter(self._steps, self._proxy, self._table))
         self._table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

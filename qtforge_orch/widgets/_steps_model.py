@@ -38,7 +38,6 @@ _ROLES = frozenset(
 )
 
 
-
 class StepsModel(RowTableModel):
     """A table model with one row per step or node of a ``WorkflowExecution``.
 

@@ -42,9 +42,7 @@ class StepsTableView(QTableView):
         self._texts: dict[int, tuple[StepRecord, tuple[int, ...], list[str]]] = {}
         steps.modelReset.connect(self._texts.clear)
 
-    def dataChanged(
-        self, top_left: Any, bottom_right: Any, roles: Any = ()
-    ) -> None:
+    def dataChanged(self, top_left: Any, bottom_right: Any, roles: Any = ()) -> None:
         """Qt override: pass on only changes that touch a visible row."""
         first = self.rowAt(0)
         last = self.rowAt(self.viewport().height() - 1)

@@ -53,9 +53,7 @@ class RowTableModel(QAbstractTableModel):
         """Qt override: the number of columns (``COLUMNS``)."""
         return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
-    ) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         """Qt override: the column titles (``COLUMNS``) for the horizontal header."""
         if (
             orientation == Qt.Orientation.Horizontal

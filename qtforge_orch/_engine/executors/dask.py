@@ -39,7 +39,7 @@ def _freeze_heap_once() -> None:
     """Move everything alive now (distributed's ~130,000 module-level objects among them)
     out of the cyclic collector's reach, once per process. Every gen-2 collection walks the
     whole tracked heap and stops the GUI thread meanwhile: 80-130 ms with distributed loaded,
-    under 16 ms after this (B13). Objects frozen here are still freed by reference counting;
+    under 16 ms after this. Objects frozen here are still freed by reference counting;
     only cycles among them would stay until ``gc.unfreeze()``. Set QTFORGE_ORCH_GC_FREEZE=0
     to keep the collector as it is."""
     global _frozen

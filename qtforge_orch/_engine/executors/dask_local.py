@@ -2,10 +2,10 @@
 
 A ``LocalCluster``'s scheduler runs in the process that creates it. In a GUI process that
 scheduler's per-task bookkeeping competes with the GUI thread for the GIL, and its logs and
-task states grow the heap every gen-2 collection walks (both showed as 100 ms+ timer gaps in
-B13). So the cluster is created in a spawned helper process (127.0.0.1 only) and this process
-runs just the ``Client``. The helper closes its cluster when told to, or when this process
-goes away (its end of the pipe closes).
+task states grow the heap every gen-2 collection walks (both showed as 100 ms+ timer gaps
+in the GUI thread). So the cluster is created in a spawned helper process (127.0.0.1 only)
+and this process runs just the ``Client``. The helper closes its cluster when told to, or
+when this process goes away (its end of the pipe closes).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Collecting Dask results in batches: one ``client.gather`` for every future that finished
-since the last one, instead of one scheduler round trip per step (B12).
+since the last one, instead of one scheduler round trip per step.
 
 Drainers block on a ``Pending`` each; a future's done-callback queues it, and one thread per
 client fetches whatever has queued up. This is the same call ``client.gather(futures)`` a user

@@ -1,9 +1,9 @@
 """A registered v2 workflow, kept compact: one tuple per node and per connection.
 
-``register_workflow`` used to keep a deep copy of the ``PluginWorkflow`` (pydantic models with
-a ``__dict__`` and a field set each, every container copied) next to the compiled plan, and
-copied every connection without an id once more to fill it in: about 1.5 KB of the 2.2 KB a
-registered node cost (B5), and half of the registration time. The copy is only read to hand
+A deep copy of the ``PluginWorkflow`` (pydantic models with a ``__dict__`` and a field set
+each, every container copied, connections without an id copied once more to fill it in) would
+cost about 1.5 KB per registered node and half of the registration time, and it would only be
+read to hand
 out another copy (``get_workflow``, ``_modify``) and to compile the plan, so it is kept as
 tuples of the field values, with private copies of the containers (``json_copy``; empty ones
 as ``None``), interned field sets and the connection ids filled in, and turned back into
@@ -320,9 +320,7 @@ class FrozenGraph:
     @property
     def global_configuration(self) -> dict[str, Any]:
         """The frozen ``global_configuration`` (read-only)."""
-        value: dict[str, Any] | None = self.workflow[
-            WORKFLOW_FIELDS.index("global_configuration")
-        ]
+        value: dict[str, Any] | None = self.workflow[WORKFLOW_FIELDS.index("global_configuration")]
         return {} if value is None else value
 
     def thaw(self) -> PluginWorkflow:
