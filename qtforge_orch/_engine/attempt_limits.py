@@ -7,11 +7,11 @@ fake clock drives them without sleeping.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .run import Run
-    from .timers import Timers
+from .scheduler_protocol import SchedulerControl
+from .shell_protocol import RunShell
+from .timers import Timers
 
 # Adaptive concurrency: when steps are this short, more drainers only fight
 # over the GIL and the run lock (measured: 1 drainer 43k steps/s, 4 drainers 22k), so the run
@@ -29,7 +29,7 @@ class Deadlines:
 
     def __init__(
         self,
-        run: Run,
+        run: RunShell,
         timers: Timers,
         on_expired: Callable[[list[int]], None],
     ) -> None:
@@ -88,10 +88,22 @@ class AdaptiveLimit:
     guard counts attempt starts and ends instead of reading a clock per attempt: a check that
     finds the count unchanged STALL_S after it was armed has seen no progress."""
 
-    __slots__ = ("_armed_at", "_on_stall", "_run", "cap", "events", "stall_timer", "step_time")
+    __slots__ = (
+        "_armed_at",
+        "_on_stall",
+        "_run",
+        "_scheduler",
+        "cap",
+        "events",
+        "stall_timer",
+        "step_time",
+    )
 
-    def __init__(self, run: Run, on_stall: Callable[[], None]) -> None:
+    def __init__(
+        self, run: RunShell, scheduler: SchedulerControl, on_stall: Callable[[], None]
+    ) -> None:
         self._run = run
+        self._scheduler = scheduler
         self._on_stall = on_stall
         # Moving average of attempt wall time. Unknown counts as short: the stall guard lifts
         # the cap within STALL_S when the first steps turn out to block.
@@ -112,10 +124,11 @@ class AdaptiveLimit:
     def watch(self) -> None:
         """(lock held) Work waits behind a running attempt while capped: check back soon."""
         run = self._run
+        scheduler = self._scheduler
         if (
             self.stall_timer is None
-            and run.ready
-            and run.running
+            and scheduler.ready
+            and scheduler.running
             and self.step_time < SHORT_STEP_S
             and run.limit > 1
         ):
@@ -131,9 +144,10 @@ class AdaptiveLimit:
         """Timer thread: tasks wait behind a step running longer than a 'short' one should,
         so the steps are not short after all; lift the cap."""
         run = self._run
+        scheduler = self._scheduler
         with run.lock:
             self.stall_timer = None
-            if run.stopping or not run.ready or not run.running:
+            if run.stopping or not scheduler.ready or not scheduler.running:
                 return
             if self.events == self._armed_at:
                 self.step_time = max(self.step_time, SHORT_STEP_S)
