@@ -424,9 +424,8 @@ def _ablations(engine: Any) -> dict[str, Callable[[contextlib.ExitStack], None]]
             route_module, "call_value", _cached_call(engine)
         ),
         "StepContext per attempt": patch(batch_module, "StepContext", _BareContext),
-        "step timeout bookkeeping (Deadlines.add/remove)": both(
-            patch(Deadlines, "add", lambda self, index, seconds: None),
-            patch(Deadlines, "remove", lambda self, index: None),
+        "step timeout bookkeeping (Deadlines.add)": patch(
+            Deadlines, "add", lambda self, index, seconds: None
         ),
         "stall guard (AdaptiveLimit.watch)": patch(AdaptiveLimit, "watch", lambda self: None),
         "RunLock: one lock round trip per step": patch(run_module, "RunLock", _NoLock),

@@ -36,7 +36,8 @@ class Deadlines:
         self._run = run
         self._timers = timers
         self._expired = on_expired
-        # index -> deadline of its running attempt (the attempt itself is the scheduler's)
+        # index -> deadline of its running attempt (the attempt itself is the scheduler's);
+        # an attempt that ends in time is popped from it (never replaced: callers bind ``pop``)
         self.pending: dict[int, float] = {}
         self._watchdog: Any = None
         self._watchdog_at = 0.0
@@ -47,10 +48,6 @@ class Deadlines:
         self.pending[index] = deadline
         if self._watchdog is None or deadline < self._watchdog_at:
             self._arm(deadline)
-
-    def remove(self, index: int) -> None:
-        """(lock held) The attempt ended in time."""
-        self.pending.pop(index, None)
 
     def clear(self) -> None:
         """(lock held) Forget every deadline and stop the watchdog."""

@@ -1,10 +1,9 @@
 """The batch scheduler: every task once, in dependency order, with retries and timeouts.
 
-Used by every v1 mode and v2's Sequential, Parallel and Conditional modes, and for each pass of
-an EventDriven execution. Its unit of work is one task attempt (``Attempt``); it owns the ready
-heap, the count of attempts running, prepared inputs and attempt contexts, and the dependency
-bookkeeping (``batch_release``). Task states change only through the shell's ``transition``,
-with the run's lock held.
+Every v1 mode, v2's Sequential, Parallel and Conditional modes and each EventDriven pass. Its
+unit of work is one task attempt; it owns the ready heap, the count of attempts running,
+inputs, attempt contexts and the dependency bookkeeping (``batch_release``). Task states change
+only through the transition table, with the run's lock held.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any
 from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
 from ..contract.context import StepContext
-from ..contract.plan import DataPolicy, Role, TaskSpec, TaskState
+from ..contract.plan import DataPolicy, Role, TaskState
 from ..contract.retry import RetryPolicy
 from .attempt_limits import AdaptiveLimit, Deadlines
 from .batch_release import Release
@@ -28,6 +27,7 @@ from .scheduler_protocol import SchedulerDefaults
 from .shared_data import SharedData
 from .shell_protocol import RunShell
 from .task_gates import call_mapped, check_condition, critical_failure, splitter_error
+from .transitions import STEPS, WIDTH
 from .workers import Workers
 
 _P = TaskState.Pending
@@ -42,10 +42,6 @@ _PROGRESS = EventKind.PROGRESS
 # (task index, its input, its context, time.time() it started); input and context are None
 # while the task's condition is still to be checked (the task is then still Pending).
 Attempt = tuple[int, dict[str, Any] | None, StepContext | None, float]
-
-
-def _default_policy(task: TaskSpec) -> RetryPolicy:
-    return RetryPolicy(task.max_retries, task.retry_delay_ms)
 
 
 class BatchScheduler(SchedulerDefaults):
@@ -79,6 +75,7 @@ class BatchScheduler(SchedulerDefaults):
         self.call = engine.route.call
         self.invoke = engine.route.invoke
         self.deadlines = Deadlines(run, engine.timers, self._on_deadlines)
+        self.deadline_met = self.deadlines.pending.pop  # an attempt ended in time
         self.limit = AdaptiveLimit(run, self, self._stalled)
         self.workers: Workers[Attempt] = Workers(run, self)
         # An EventDriven pass: the trigger (task 0) starts Completed with the event.
@@ -104,8 +101,7 @@ class BatchScheduler(SchedulerDefaults):
         return self.table.settled >= self.total
 
     def final_result(self) -> dict[str, Any]:
-        table = self.table
-        return collect_result(self.plan, self.data.values, table.outputs, table.states)
+        return collect_result(self.plan, self.data.values, self.table.outputs, self.states)
 
     def overlaps(self) -> dict[str, list[int]]:
         return self.data.overlaps
@@ -178,7 +174,14 @@ class BatchScheduler(SchedulerDefaults):
         else:
             params = self.params[index]
             if params is None:
-                params = self._build_params(index)
+                params = build_params(
+                    self.plan,
+                    task,
+                    self.data.values,
+                    run.initial_data,
+                    self.table.outputs,
+                    self.deps.active_control,
+                )
         context = StepContext(
             run.execution_id,
             task.key,
@@ -194,7 +197,10 @@ class BatchScheduler(SchedulerDefaults):
         if self.ready and limit.stall_timer is None:
             limit.watch()
         started = time.time()
-        self.transition(index, _R, None, started)
+        table = self.table  # run.transition, inlined: the start of every attempt
+        effect = STEPS[table.states[index] * WIDTH + _R](table, index, None, started)
+        if effect & (run.wanted | self.listened.effects):
+            run.carry_out(index, effect, None)
         if task.timeout_ms:
             self.deadlines.add(index, task.timeout_ms / 1000.0)
         return index, params, context, started
@@ -224,7 +230,7 @@ class BatchScheduler(SchedulerDefaults):
             self.contexts[index] = None
             self.running -= 1
             if task.timeout_ms:
-                self.deadlines.remove(index)
+                self.deadline_met(index, None)
             if isinstance(value, PluginError):
                 self._attempt_failed(index, value, taker=True)
             else:
@@ -272,15 +278,19 @@ class BatchScheduler(SchedulerDefaults):
         if output and self.plan.data is DataPolicy.SHARED:
             self.data.merge(index, output)
         self.params[index] = None
-        self.transition(index, _C, output, ended or time.time())
-        self.deps.settled(index)
+        table = self.table  # run.transition, inlined: the end of every completed attempt
+        effect = STEPS[table.states[index] * WIDTH + _C](table, index, output, ended or time.time())
+        if effect & (self.run.wanted | self.listened.effects):
+            self.run.carry_out(index, effect, output)
+        if task.successors:
+            self.deps.settled(index)
         self._after_settle(taker)
 
     def _attempt_failed(
         self, index: int, error: PluginError, *, retry: bool = True, taker: bool | None = None
     ) -> None:
         task = self.tasks[index]
-        policy = task.retry or _default_policy(task)
+        policy = task.retry or RetryPolicy(task.max_retries, task.retry_delay_ms)
         retries = self.table.retries
         if (
             retry
@@ -367,13 +377,8 @@ class BatchScheduler(SchedulerDefaults):
 
     # --- invariants (lock held) -----------------------------------------------------------
     def problems(self) -> list[str]:
-        found: list[str] = []
+        found = self.deps.problems()
         states = self.states
-        if len(set(self.ready)) != len(self.ready):
-            found.append("a task is in the ready heap twice")
-        found += [
-            f"ready task {i} is {TaskState(states[i]).name}" for i in self.ready if states[i] != _P
-        ]
         attempts = 0
         for index, context in enumerate(self.contexts):
             running = states[index] == _R
@@ -392,4 +397,4 @@ class BatchScheduler(SchedulerDefaults):
             )
         if self.checking < 0:
             found.append("a negative count of condition checks")
-        return found + self.deps.problems()
+        return found

@@ -113,7 +113,14 @@ class Release:
                 stack.append(succ)
 
     def problems(self) -> list[str]:
-        """What is inconsistent in the counts (empty: nothing)."""
+        """What is inconsistent in the ready heap and the counts (empty: nothing)."""
+        found: list[str] = []
+        ready, states = self._ready, self._states
+        if len(set(ready)) != len(ready):
+            found.append("a task is in the ready heap twice")
+        found += [
+            f"ready task {i} is {TaskState(states[i]).name}" for i in ready if states[i] != _P
+        ]
         if any(count < 0 for count in self.waiting):
-            return ["a task waits for fewer than zero predecessors"]
-        return []
+            found.append("a task waits for fewer than zero predecessors")
+        return found

@@ -18,13 +18,14 @@ from PySide6.QtCore import QObject, QThread, QThreadPool
 from ..contract.plan import Plan
 from .compensation import CompensationLedger
 from .control_lane import ControlLane, shared_lane
-from .events import Dispatch, EventKind, EventPump
+from .events import Dispatch, EventPump
 from .invoke import PluginLookup
 from .journal_link import JournalEntry, JournalSink, ResumeSeed
 from .plugin_route import PluginRoute
 from .run import Run
 from .run_status import SignalNames
 from .timers import Timers, shared_timers
+from .transitions import ListenedKinds
 from .worker_pool import WorkerPool
 
 DEFAULT_HISTORY_LIMIT = 256
@@ -107,7 +108,7 @@ class Engine:
         self._ids = itertools.count(1)
         self._issued = 0
         # Event kinds with at least one receiver (kept by the facade's connectNotify).
-        self.listened: set[EventKind] = set()
+        self.listened = ListenedKinds()
         self.compensations = CompensationLedger(self.lane, self.timers, self.route.invoke)
         self._lock = threading.RLock()
         self._active: dict[str, Run] = {}

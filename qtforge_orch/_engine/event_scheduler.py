@@ -326,7 +326,7 @@ class EventScheduler(SchedulerDefaults):
             self._failed_sources.add(task.index)
             self.table.record_failure(task.index, message, time.time())
             run.error_messages.append(f"source '{task.key}': {message}")
-            run.post_task(EventKind.TASK_FAILED, (run.execution_id, task.key, message))
+            run.events.post_task(EventKind.TASK_FAILED, (run.execution_id, task.key, message))
 
     # --- invariants (lock held) -------------------------------------------------------------
     def problems(self) -> list[str]:

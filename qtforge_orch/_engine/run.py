@@ -16,6 +16,7 @@ or cancelling other runs go through ``lock.later`` and run on release; plugin ca
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -24,25 +25,32 @@ from typing import Any
 from .._errors import PluginError
 from ..contract.context import StepContext
 from ..contract.plan import Plan, ScheduleKind, TaskState
+from . import transitions
 from .batch import BatchScheduler
 from .compensation import Compensation
-from .events import Event, EventKind
+from .events import EventKind
 from .journal_link import JournalEntry, JournalLink, ResumeSeed
 from .progress import Progress
 from .run_end import RunEnd
+from .run_events import RunEvents
 from .run_lock import RunLock
 from .run_status import RunStatus, cancelled_error, state_error, timeout_error
 from .scheduler_choice import SchedulerFactory, scheduler_for
 from .services import RunServices
 from .status_snapshot import RunSnapshot, snapshot_of
 from .task_table import TaskTable
-from .transitions import STEPS, event_args
+from .transitions import (
+    OWED,
+    RECORD_OF,
+    RECORDED,
+    STEPS,
+    WIDTH,
+)
 
 _P = TaskState.Pending
 _R = TaskState.Running
 _T = TaskState.Retrying
 _X = TaskState.Cancelled
-_WIDTH = len(TaskState)
 
 
 def _now() -> datetime:
@@ -51,6 +59,15 @@ def _now() -> datetime:
 
 class Run:
     """One execution's shell. Every field is guarded by ``lock``."""
+
+    # Fixed fields: no per-run __dict__, and quicker reads on the hot path.
+    __slots__ = (  # noqa: SIM905 (one string: the field list stays short to read)
+        "__weakref__ _retire _workflow_timer compensations end end_time engine error "
+        "error_messages events execution_id initial_data is_child journal limit listened lock "
+        "long_contexts parent plan progress report_cache result resume_seed resumed_event "
+        "rollback_errors scheduler start_time status stopping table transaction_id wanted "
+        "workers workflow_id"
+    ).split()
 
     def __init__(
         self,
@@ -108,7 +125,17 @@ class Run:
             self.journal = JournalLink(
                 engine.journal, journal_entry, execution_id, initial_data, keys, self.table.retries
             )
+        self.events = RunEvents(
+            engine.pump, engine.listened, execution_id, self.journal, silent=self.is_child
+        )
         self.resume_seed = resume
+        # The effects this run carries out whoever listens: journal records, rollback steps.
+        self.wanted = (RECORDED if self.journal is not None else 0) | (
+            OWED if plan.has_rollbacks else 0
+        )
+        self.listened = engine.listened
+        if transitions.owners_wanted:
+            self.table.owner = weakref.ref(self)
         if scheduler is None:
             scheduler = scheduler_for(plan.schedule)
         self.scheduler = scheduler(self)
@@ -134,15 +161,18 @@ class Run:
     def transition(self, index: int, new: TaskState, value: Any = None, at: float = 0.0) -> None:
         """Change task ``index``'s state through the transition table (``value``: the output of
         a completion, the message of a failure or retry; ``at``: ``time.time()``), then carry
-        out the transition's effect."""
+        out the transition's effect. (The batch hot path inlines these three lines.)"""
         table = self.table
-        effect = STEPS[table.states[index] * _WIDTH + new](table, index, value, at)
-        if effect is None:
-            return
-        event, record, owed = effect
-        if record is not None and self.journal is not None:
-            self.journal.task(index, record, value)
-        if owed:
+        effect = STEPS[table.states[index] * WIDTH + new](table, index, value, at)
+        if effect & (self.wanted | self.listened.effects):
+            self.carry_out(index, effect, value)
+
+    def carry_out(self, index: int, effect: int, value: Any) -> None:
+        """What a transition of task ``index`` asks: its journal record, the rollback step it
+        makes owed, its task event (if anyone listens)."""
+        if effect & RECORDED and self.journal is not None:
+            self.journal.task(index, RECORD_OF[effect], value)
+        if effect & OWED:
             task = self.plan.tasks[index]
             if task.rollback is not None and (
                 self.resume_seed is None or index not in self.resume_seed.rollbacks_done
@@ -151,9 +181,9 @@ class Run:
                 self.engine.compensations.record(
                     self.compensations, self.execution_id, task, value, journal
                 )
-        if event is not None and event in self.engine.listened:
+        if effect & self.listened.effects:
             key = self.plan.tasks[index].key
-            self.post(event, event_args(event, self.execution_id, key, value, table.retries[index]))
+            self.events.task_changed(effect, key, value, self.table.retries[index])
 
     def cancel_unsettled(self) -> None:
         """(aborting) Every task not yet terminal ends Cancelled."""
@@ -173,8 +203,7 @@ class Run:
             self.start_time = _now()
             if self.journal is not None:
                 self.journal.started(self.workflow_id)
-            if not self.is_child:
-                self.post(EventKind.WORKFLOW_STARTED, (self.execution_id, self.workflow_id))
+            self.events.lifecycle(EventKind.WORKFLOW_STARTED, self.workflow_id)
             if self.plan.timeout_ms:
                 self._workflow_timer = self.engine.timers.call_later(
                     self.plan.timeout_ms / 1000.0, self._on_workflow_timeout
@@ -221,8 +250,8 @@ class Run:
                 return state_error(self, "pause", RunStatus.RUNNING)
             self.status = RunStatus.PAUSED
             self.resumed_event.clear()
-            if self.engine.names.paused and not self.is_child:
-                self.post(EventKind.PAUSED, (self.execution_id,))
+            if self.engine.names.paused:
+                self.events.lifecycle(EventKind.PAUSED)
             self.scheduler.paused()
             return None
 
@@ -232,8 +261,8 @@ class Run:
                 return state_error(self, "resume", RunStatus.PAUSED)
             self.status = RunStatus.RUNNING
             self.resumed_event.set()
-            if self.engine.names.resumed and not self.is_child:
-                self.post(EventKind.RESUMED, (self.execution_id,))
+            if self.engine.names.resumed:
+                self.events.lifecycle(EventKind.RESUMED)
             self.scheduler.resumed()
             self.workers.spawn(0)
             return None
@@ -245,7 +274,7 @@ class Run:
             return
         posting = self.progress.advance(self.table)
         if posting is not None:
-            self._post_progress(posting)
+            self.events.progress(posting)
 
     def maybe_complete(self) -> bool:
         if self.stopping or not self.scheduler.work_done():
@@ -296,8 +325,10 @@ class Run:
             self.journal.finished(final_status, self.result, error, self.error_messages)
         if self._retire is not None:  # passes share their execution's id, not its history
             self._retire(self)
-        if not self.is_child:
-            self._post_terminal(final_status, error)
+        completed = final_status == RunStatus.COMPLETED
+        self.events.ended(
+            final_status, error, self.result, final_progress=completed and self.progress.finish()
+        )
         # Callbacks may be user code (future done-callbacks): they run once the lock is
         # released, and ``done`` is set after them, so whoever waits on the run finds its
         # future resolved and its callbacks run.
@@ -319,18 +350,6 @@ class Run:
         with self.lock:
             self.workers.wake_helpers()
 
-    def _post_terminal(self, final_status: str, error: PluginError | None) -> None:
-        if final_status == RunStatus.COMPLETED:
-            if self.progress.finish():
-                self._post_progress(1.0)
-            result = dict(self.result or {})
-            self.post(EventKind.WORKFLOW_COMPLETED, (self.execution_id, result), terminal=True)
-        elif final_status == RunStatus.FAILED:
-            assert error is not None
-            self.post(EventKind.WORKFLOW_FAILED, (self.execution_id, error.message), terminal=True)
-        else:
-            self.post(EventKind.WORKFLOW_CANCELLED, (self.execution_id,), terminal=True)
-
     def _on_workflow_timeout(self) -> None:
         with self.lock:
             if self.stopping or self.status in RunStatus.FINAL:
@@ -341,22 +360,6 @@ class Run:
         if self._workflow_timer is not None:
             self._workflow_timer.cancel()
             self._workflow_timer = None
-
-    # --- events (lock held) ------------------------------------------------------------------
-    def _post_progress(self, progress: float) -> None:
-        if EventKind.PROGRESS in self.engine.listened:
-            self.engine.pump.post_progress(self.execution_id, progress)
-
-    def post(self, kind: EventKind, args: tuple[Any, ...], *, terminal: bool = False) -> None:
-        seq = self.journal.seq if self.journal is not None else 0
-        self.engine.pump.post(Event(kind, args, self.execution_id, terminal, seq))
-
-    def post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
-        """Step/node events outside a transition: not even built for a signal nobody has
-        connected (connect before starting to see them). Workflow-level events are always
-        queued, so a slot connected right after an async start still hears how it ends."""
-        if kind in self.engine.listened:
-            self.post(kind, args)
 
     # --- what status calls read ------------------------------------------------------------------
     def snapshot(self) -> RunSnapshot:

@@ -10,12 +10,13 @@ from typing import Protocol
 
 from .compensation import CompensationLedger
 from .control_lane import ControlLane
-from .events import EventKind, EventPump
+from .events import EventPump
 from .executors import ExecutorSet
 from .journal_link import JournalSink
 from .plugin_route import PluginRoute
 from .run_status import SignalNames
 from .timers import Timers
+from .transitions import ListenedKinds
 from .worker_pool import WorkerPool
 
 
@@ -30,7 +31,7 @@ class RunServices(Protocol):
     route: PluginRoute  # every plugin call
     executors: ExecutorSet  # ``route``'s: where non-thread calls run
     compensations: CompensationLedger
-    listened: set[EventKind]  # event kinds somebody receives: others are never built
+    listened: ListenedKinds  # event kinds somebody receives: others are never built
     journal: JournalSink | None
 
     def in_owner_thread(self) -> bool:

@@ -15,12 +15,13 @@ from typing import Any, Protocol
 from .._errors import PluginError
 from ..contract.context import StepContext
 from ..contract.plan import Plan, TaskState
-from .events import EventKind
 from .journal_link import JournalLink, ResumeSeed
 from .progress import Progress
+from .run_events import RunEvents
 from .run_lock import RunLock
 from .services import RunServices
 from .task_table import TaskTable
+from .transitions import ListenedKinds
 
 
 class RunShell(Protocol):
@@ -42,18 +43,21 @@ class RunShell(Protocol):
     is_child: bool  # a pass of an EventDriven execution
     error: PluginError | None
     error_messages: list[str]  # execution-level notes beyond per-task errors
+    wanted: int  # the transition effects carried out whoever listens (``transitions``)
+    listened: ListenedKinds  # the engine's: the event kinds somebody receives
+    events: RunEvents  # what the run posts
 
     def transition(self, index: int, new: TaskState, value: Any = None, at: float = 0.0) -> None:
         """(lock held) Change a task's state through the transition table and carry out
         what the transition asks (journal record, rollback step owed, task event)."""
         ...
 
-    def cancel_unsettled(self) -> None:
-        """(lock held, aborting) Every task not yet terminal ends Cancelled."""
+    def carry_out(self, index: int, effect: int, value: Any) -> None:
+        """(lock held) What a transition of task ``index`` asks (``transitions`` effects)."""
         ...
 
-    def post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
-        """(lock held) A task event outside a transition (not built when nobody listens)."""
+    def cancel_unsettled(self) -> None:
+        """(lock held, aborting) Every task not yet terminal ends Cancelled."""
         ...
 
     def update_progress(self) -> None:

@@ -8,6 +8,7 @@ EventDriven execution is the one exception, a copy of its latest passes (``recor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..contract.plan import TERMINAL_STATES, TaskState
@@ -22,6 +23,7 @@ class TaskTable:
         "errors",
         "mirror",
         "outputs",
+        "owner",
         "retries",
         "settled",
         "starts",
@@ -42,6 +44,8 @@ class TaskTable:
         self.completed = 0
         # An EventDriven execution's record of its passes, not a state machine of its own.
         self.mirror = False
+        # The run this table belongs to (weakly: no cycle), for the suite's transition checks.
+        self.owner: Callable[[], Any] | None = None
 
     def record_pass(self, index: int, states: TaskTable, sub_index: int) -> None:
         """(EventDriven) Task ``index`` as a pass left its ``sub_index``."""

@@ -3,36 +3,56 @@
 Every change of a task's state in a run goes through ``STEPS`` (built from ``TRANSITIONS``, a
 ``(from, to) -> function`` table in the manner of Dask distributed's scheduler). A function
 updates the run's ``TaskTable`` (the state, the times, the counts) and returns the transition's
-``Effect``: the task event to post, the journal record to write and whether the task's rollback
-step is now owed. It touches nothing else: the shell carries the effect out (``Run.transition``),
-so journaling, compensations and events are written once, for every scheduler.
+effect: the task event to post, the journal record to write and whether the task's rollback
+step is now owed, as one of the bits below. It touches nothing else: the shell carries the
+effect out (``Run.carry_out``), so journaling, compensations and events are written once, for
+every scheduler.
 
-A pair missing from the table is a bug in a scheduler; ``STEPS`` maps it to a step that
-raises, naming the transition asked for. Effects are preallocated tuples and the lookup is a
-list index, so a transition costs two calls on the hot path.
+Cheap on the hot path by construction: the table is a list indexed by ``from * 7 + to``, an
+effect is an int, and a run keeps the mask of effects it must carry out at all (``wanted``:
+journal records if journaled, rollback steps if its plan has any, events somebody listens to),
+so a tiny step's two transitions cost two calls and two ``&``. A pair missing from the table
+is a bug in a scheduler; ``STEPS`` maps it to a step that raises, naming the transition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..contract.plan import TaskState
 from .events import EventKind
 from .task_table import TaskTable
 
-# (task event to post, journal record to write, the task's rollback step is owed)
-Effect = tuple[EventKind | None, str | None, bool]
-Step = Callable[[TaskTable, int, Any, float], Effect | None]
+# Effects, one bit each (0: nothing to carry out).
+STARTED = 1  # the first attempt started: "started" record, task_started event
+COMPLETED = 2  # "completed" record (the output), task_completed event, rollback step owed
+FAILED = 4  # "failed" record (the message), task_failed event
+RETRYING = 8  # "retrying" record (the message), task_retrying event
+SKIPPED = 16  # "skipped" record
+CANCELLED = 32  # "cancelled" record
+RESTORED = 64  # a resumed run's task that completed before: "completed" record, rollback owed
 
-STARTED: Effect = (EventKind.TASK_STARTED, "started", False)
-COMPLETED: Effect = (EventKind.TASK_COMPLETED, "completed", True)
-FAILED: Effect = (EventKind.TASK_FAILED, "failed", False)
-RETRYING: Effect = (EventKind.TASK_RETRYING, "retrying", False)
-SKIPPED: Effect = (None, "skipped", False)
-CANCELLED: Effect = (None, "cancelled", False)
-# A resumed execution's task that completed before: recorded again, announced to nobody.
-RESTORED: Effect = (None, "completed", True)
+RECORDED = STARTED | COMPLETED | FAILED | RETRYING | SKIPPED | CANCELLED | RESTORED
+OWED = COMPLETED | RESTORED
+RECORD_OF = {
+    STARTED: "started",
+    COMPLETED: "completed",
+    FAILED: "failed",
+    RETRYING: "retrying",
+    SKIPPED: "skipped",
+    CANCELLED: "cancelled",
+    RESTORED: "completed",
+}
+EVENT_OF = {
+    STARTED: EventKind.TASK_STARTED,
+    COMPLETED: EventKind.TASK_COMPLETED,
+    FAILED: EventKind.TASK_FAILED,
+    RETRYING: EventKind.TASK_RETRYING,
+}
+EFFECT_OF_EVENT = {kind: effect for effect, kind in EVENT_OF.items()}
+
+Step = Callable[[TaskTable, int, Any, float], int]
 
 _P = TaskState.Pending
 _R = TaskState.Running
@@ -45,16 +65,16 @@ _T = TaskState.Retrying
 
 # Each step: ``step(table, index, value, at)``; ``value`` is the output of a completion, the
 # message of a failure or a retry, None otherwise; ``at`` is ``time.time()`` of the change.
-def start(table: TaskTable, index: int, value: Any, at: float) -> Effect | None:
+def start(table: TaskTable, index: int, value: Any, at: float) -> int:
     """An attempt starts; only the first one is announced and journaled."""
     table.states[index] = _R
     if table.retries[index]:
-        return None
+        return 0
     table.starts[index] = at
     return STARTED
 
 
-def complete(table: TaskTable, index: int, output: Any, at: float) -> Effect:
+def complete(table: TaskTable, index: int, output: Any, at: float) -> int:
     """The attempt (or a stage, with its counters as output) completed."""
     table.states[index] = _C
     table.outputs[index] = output
@@ -66,7 +86,7 @@ def complete(table: TaskTable, index: int, output: Any, at: float) -> Effect:
     return COMPLETED
 
 
-def fail(table: TaskTable, index: int, message: Any, at: float) -> Effect:
+def fail(table: TaskTable, index: int, message: Any, at: float) -> int:
     """The task failed for good (no retry left, or none allowed)."""
     table.states[index] = _F
     table.errors[index] = message
@@ -77,7 +97,7 @@ def fail(table: TaskTable, index: int, message: Any, at: float) -> Effect:
     return FAILED
 
 
-def retry(table: TaskTable, index: int, message: Any, at: float) -> Effect:
+def retry(table: TaskTable, index: int, message: Any, at: float) -> int:
     """The attempt failed and another one is due after the retry delay."""
     table.states[index] = _T
     table.retries[index] += 1
@@ -86,19 +106,20 @@ def retry(table: TaskTable, index: int, message: Any, at: float) -> Effect:
     return RETRYING
 
 
-def requeue(table: TaskTable, index: int, value: Any, at: float) -> None:
+def requeue(table: TaskTable, index: int, value: Any, at: float) -> int:
     """The retry delay is over: the task waits for a drainer again."""
     table.states[index] = _P
+    return 0
 
 
-def skip(table: TaskTable, index: int, value: Any, at: float) -> Effect:
+def skip(table: TaskTable, index: int, value: Any, at: float) -> int:
     """The join rule or the task's condition said no."""
     table.states[index] = _S
     table.settled += 1
     return SKIPPED
 
 
-def cancel(table: TaskTable, index: int, value: Any, at: float) -> Effect:
+def cancel(table: TaskTable, index: int, value: Any, at: float) -> int:
     """The run stopped before the task could settle."""
     table.states[index] = _X
     table.settled += 1
@@ -107,7 +128,7 @@ def cancel(table: TaskTable, index: int, value: Any, at: float) -> Effect:
     return CANCELLED
 
 
-def restore(table: TaskTable, index: int, output: Any, at: float) -> Effect:
+def restore(table: TaskTable, index: int, output: Any, at: float) -> int:
     """A resumed execution's task that completed before: Completed without running."""
     table.states[index] = _C
     table.outputs[index] = output
@@ -131,12 +152,12 @@ TRANSITIONS: dict[tuple[TaskState, TaskState], Step] = {
     (_T, _X): cancel,
 }
 
-# ``STEPS`` is indexed by ``from * _WIDTH + to``: one row per TaskState.
-_WIDTH = len(TaskState)
+# ``STEPS`` is indexed by ``from * WIDTH + to``: one row per TaskState.
+WIDTH = len(TaskState)
 
 
 def _impossible(old: TaskState, new: TaskState) -> Step:
-    def impossible(table: TaskTable, index: int, value: Any, at: float) -> None:
+    def impossible(table: TaskTable, index: int, value: Any, at: float) -> int:
         raise AssertionError(f"task {index}: no transition from {old.name} to {new.name}")
 
     return impossible
@@ -145,23 +166,31 @@ def _impossible(old: TaskState, new: TaskState) -> Step:
 def _steps() -> list[Step]:
     steps = [_impossible(old, new) for old in TaskState for new in TaskState]
     for (old, new), step in TRANSITIONS.items():
-        steps[old * _WIDTH + new] = step
+        steps[old * WIDTH + new] = step
     return steps
 
 
-# ``STEPS[from * len(TaskState) + to]``: the table as a list, an index instead of a hash.
+# ``STEPS[from * WIDTH + to]``: the table as a list, an index instead of a hash. Swapped entry
+# by entry, in place, by ``transition_checks``: every caller reads this one list.
 STEPS: list[Step] = _steps()
+# Whether new runs name themselves on their task table (``TaskTable.owner``): only the
+# transition checks need it.
+owners_wanted = False
 
 
-def event_args(
-    event: EventKind, execution_id: str, key: str, value: Any, retries: int
-) -> tuple[Any, ...]:
-    """A task event's arguments: the transition's ``value`` (an output, a message) or the
-    retry number after the execution id and the task's key."""
-    if event is EventKind.TASK_COMPLETED:
-        return (execution_id, key, dict(value))
-    if event is EventKind.TASK_STARTED:
-        return (execution_id, key)
-    if event is EventKind.TASK_RETRYING:
-        return (execution_id, key, retries)
-    return (execution_id, key, value)
+class ListenedKinds(set[EventKind]):
+    """The event kinds somebody receives (a facade adds a kind when a slot connects), and the
+    task effects whose event is among them, kept as a mask for ``Run.wanted`` checks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.effects = 0
+
+    def add(self, kind: EventKind) -> None:
+        super().add(kind)
+        self.effects |= EFFECT_OF_EVENT.get(kind, 0)
+
+    def update(self, *kinds: Iterable[EventKind]) -> None:
+        for group in kinds:
+            for kind in group:
+                self.add(kind)
