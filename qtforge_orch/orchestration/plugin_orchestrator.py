@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # once PySide6 is imported, its feature hook reads the source of every module imported after
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
+from .._engine.executors.shipping import refusal_at_registration
 from .._engine.gcpause import gc_paused_for
 from .._engine.plan import Plan, TaskState
 from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
@@ -223,6 +224,9 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
                 plan = compile_workflow(snapshot, self._default_executor)
             except Exception as exc:  # validate() should have caught it; never raise to callers
                 return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
+            refused = refusal_at_registration(self._engine.plugins, plan.tasks)
+            if refused:
+                return make_error(PluginErrorCode.InvalidConfiguration, f"step {refused}")
         return self._workflows.add(snapshot.id, (snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:

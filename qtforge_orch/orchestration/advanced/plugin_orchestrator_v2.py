@@ -15,6 +15,7 @@ from typing import Any
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from ..._engine.executors import UnknownExecutor
+from ..._engine.executors.shipping import refusal_at_registration
 from ..._engine.gcpause import gc_paused_for
 from ..._engine.plan import Plan, Role, TaskState
 from ..._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
@@ -226,6 +227,9 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             return PluginError(_STRUCTURE, str(exc))
         except Exception as exc:  # validation should make this unreachable
             return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
+        refused = refusal_at_registration(self._engine.plugins, plan.tasks)
+        if refused:
+            return PluginError(_STRUCTURE, f"node {refused}")
         return _Registered(frozen, plan)
 
     # --- durable executions ----------------------------------------------------------------
@@ -274,12 +278,18 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             return from_error(entry.error())
         return make_success(entry.value().workflow.thaw())
 
-    # Declared by QtForge's header, never implemented there (they return NotImplemented).
-    def create_workflow_from_composition(self, composition: Any) -> Expected[PluginWorkflow]:
-        """Not supported: plugin compositions are not part of qtforge_orch."""
-        return make_error(
-            PluginErrorCode.NotSupported, "plugin compositions are not part of qtforge_orch"
-        )
+    def create_workflow_from_composition(
+        self, composition: Any, command: str | None = None
+    ) -> Expected[PluginWorkflow]:
+        """The workflow that runs ``command`` (default ``"execute"``) as the composition's
+        ``CompositePlugin`` would (docs/composition.md: one graph per strategy); errors as
+        ``composition.workflow_builder.build_workflow_document``."""
+        from ...composition.workflow_builder import build_workflow_document
+
+        built = build_workflow_document(composition, self._plugin_manager, command)
+        return PluginWorkflow.from_json(built.value()) if built else from_error(built.error())
+
+    # Declared by QtForge's header, never implemented there (it returns NotImplemented).
 
     def optimize_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
         """Not implemented, as in QtForge (the engine already compiles workflows once)."""
