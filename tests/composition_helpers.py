@@ -1,8 +1,7 @@
 """Components for the composition tests.
 
-``Component`` records what happens to it (thread-safe). The module-level functions are
-importable by worker processes (``tests.composition_helpers``), so composites built from them can
-be shipped to the process and Dask executors.
+``Component`` records what happens to it (thread-safe). Shippable components are in
+``composition_shippable`` (a module that does not load Qt, as a worker process imports it).
 """
 
 from __future__ import annotations
@@ -11,7 +10,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from qtforge_orch import Expected, FunctionPlugin, IPlugin, PluginManager, PluginState, make_error
+from qtforge_orch import (
+    CompositePlugin,
+    CompositionBinding,
+    Expected,
+    IPlugin,
+    PluginComposition,
+    PluginManager,
+    PluginState,
+    make_error,
+)
 from qtforge_orch import PluginErrorCode as Code
 
 
@@ -107,34 +115,22 @@ def not_running(plugin: IPlugin) -> IPlugin:
     return plugin
 
 
-# --- shippable command functions (module level) ----------------------------------------------
-def read_numbers(params: dict[str, Any]) -> dict[str, Any]:
-    return {"numbers": list(range(1, int(params.get("count", 4)) + 1))}
+def pipeline_composite(
+    plugins: PluginManager, composition_id: str = "evens_sum"
+) -> CompositePlugin:
+    """reader -> evens -> summer over the shippable functions, registered in ``plugins``."""
+    from .composition_shippable import shippable_plugins
 
-
-def keep_even(params: dict[str, Any]) -> dict[str, Any]:
-    return {"kept": [n for n in params["numbers"] if n % 2 == 0]}
-
-
-def total(params: dict[str, Any]) -> dict[str, Any]:
-    return {"total": sum(params["values"]), "pid": __import__("os").getpid()}
-
-
-def cpu_status(params: dict[str, Any]) -> dict[str, Any]:
-    return {"load": 0.5}
-
-
-def memory_status(params: dict[str, Any]) -> dict[str, Any]:
-    return {"used_mb": 512}
-
-
-def shippable_plugins(manager: PluginManager) -> PluginManager:
-    """FunctionPlugins of module-level functions: they pickle, so composites of them ship."""
-    return register(
-        manager,
-        FunctionPlugin("reader", process=read_numbers),
-        FunctionPlugin("evens", process=keep_even),
-        FunctionPlugin("summer", process=total),
-        FunctionPlugin("cpu_monitor", get_status=cpu_status),
-        FunctionPlugin("memory_monitor", get_status=memory_status),
+    shippable_plugins(plugins)
+    composition = (
+        PluginComposition(composition_id)
+        .set_strategy("Pipeline")
+        .add_plugin("reader")
+        .add_plugin("evens")
+        .add_plugin("summer")
+        .add_binding(CompositionBinding("reader", "numbers", "evens", "numbers"))
+        .add_binding(CompositionBinding("evens", "kept", "summer", "values"))
     )
+    composite = CompositePlugin(composition, plugins)
+    register(plugins, composite)
+    return composite

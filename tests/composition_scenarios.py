@@ -50,13 +50,16 @@ def read_csv(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def clean(params: dict[str, Any]) -> dict[str, Any]:
-    return {"cleaned_data": [row for row in params["input"] if all(v.strip() for v in row.values())]}
+    return {
+        "cleaned_data": [row for row in params["input"] if all(v.strip() for v in row.values())]
+    }
 
 
 def transform(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "transformed_data": [
-            {"city": row["city"].strip().title(), "celsius": float(row["celsius"])} for row in params["input"]
+            {"city": row["city"].strip().title(), "celsius": float(row["celsius"])}
+            for row in params["input"]
         ]
     }
 
@@ -153,9 +156,13 @@ def facade_example(manager: PluginManager, tmp: Path) -> PluginComposition:
         "audio_extensions": ["mp3", "wav", "flac", "aac"],
     }
     rules = [
-        {"plugin": f"{kind}_processor", "command": "process", "when": by_extension(routing_config[f"{kind}_extensions"])}
+        {
+            "plugin": f"{kind}_processor",
+            "command": "process",
+            "when": by_extension(routing_config[f"{kind}_extensions"]),
+        }
         for kind in ("image", "video", "audio")
-    ]  # fmt: skip
+    ]
     composition.set_configuration({**routing_config, "routing": rules})
     return composition
 
@@ -183,7 +190,10 @@ def aggregation_example(manager: PluginManager, tmp: Path) -> PluginComposition:
     kinds = {"cpu": 0.25, "memory": 2048, "disk": "ok", "network": [1, 2]}
     register(
         manager,
-        *(FunctionPlugin(f"{kind}_monitor", get_status=monitor(kind, value)) for kind, value in kinds.items()),
+        *(
+            FunctionPlugin(f"{kind}_monitor", get_status=monitor(kind, value))
+            for kind, value in kinds.items()
+        ),
         FunctionPlugin("logger", write=lambda p: {}),  # offers no get_status: not called
     )
     composition = PluginComposition("system_monitor", "System Monitoring")
@@ -203,9 +213,14 @@ def aggregation_inputs(tmp: Path) -> list[dict[str, Any]]:
 def decorator_example(manager: PluginManager, tmp: Path) -> PluginComposition:
     register(
         manager,
-        FunctionPlugin("translator", translate=lambda p: {"text": p["text"].upper(), "lang": p.get("lang", "en")}),
+        FunctionPlugin(
+            "translator",
+            translate=lambda p: {"text": p["text"].upper(), "lang": p.get("lang", "en")},
+        ),
         FunctionPlugin("trimmer", before=lambda p: {**p, "text": p["text"].strip()}),
-        FunctionPlugin("stamper", before=lambda p: {**p, "lang": "fr"}, after=lambda r: {**r, "stamped": True}),
+        FunctionPlugin(
+            "stamper", before=lambda p: {**p, "lang": "fr"}, after=lambda r: {**r, "stamped": True}
+        ),
         FunctionPlugin("counter", after=lambda r: {**r, "length": len(r["text"])}),
     )
     return (
@@ -221,21 +236,31 @@ def decorator_example(manager: PluginManager, tmp: Path) -> PluginComposition:
 def proxy_example(manager: PluginManager, tmp: Path) -> PluginComposition:
     register(
         manager,
-        FunctionPlugin("store", read=lambda p: {"value": p["key"] * 2}, delete=lambda p: {"deleted": True}),
+        FunctionPlugin(
+            "store", read=lambda p: {"value": p["key"] * 2}, delete=lambda p: {"deleted": True}
+        ),
     )
     return (
         PluginComposition("guarded_store")
         .set_strategy(CompositionStrategy.Proxy)
         .add_plugin("store", PluginRole.Primary)
         .set_primary_plugin("store")
-        .set_configuration({"allowed_commands": ["read"], "rate_limit": {"max_calls": 1000, "per_ms": 1000}})
+        .set_configuration(
+            {"allowed_commands": ["read"], "rate_limit": {"max_calls": 1000, "per_ms": 1000}}
+        )
     )
 
 
 def adapter_example(manager: PluginManager, tmp: Path) -> PluginComposition:
     register(
         manager,
-        FunctionPlugin("legacy_geo", lookup_coords=lambda p: {"lat_deg": p["place_name"].count("a"), "lon_deg": len(p["place_name"])}),
+        FunctionPlugin(
+            "legacy_geo",
+            lookup_coords=lambda p: {
+                "lat_deg": p["place_name"].count("a"),
+                "lon_deg": len(p["place_name"]),
+            },
+        ),
     )
     return (
         PluginComposition("geocoder")
@@ -271,17 +296,36 @@ def bridge_example(manager: PluginManager, tmp: Path) -> PluginComposition:
 
 SCENARIOS: dict[CompositionStrategy, Scenario] = {
     CompositionStrategy.Aggregation: Scenario(
-        "aggregation", aggregation_example, "get_status", aggregation_inputs,
-        lambda _t: [({"fail": "all"}, Code.ExecutionFailed, "no component could execute 'get_status'")],
+        "aggregation",
+        aggregation_example,
+        "get_status",
+        aggregation_inputs,
+        lambda _t: [
+            ({"fail": "all"}, Code.ExecutionFailed, "no component could execute 'get_status'")
+        ],
     ),
-    CompositionStrategy.Pipeline: Scenario("pipeline", pipeline_example, "process", pipeline_inputs, pipeline_failing),
-    CompositionStrategy.Facade: Scenario("facade", facade_example, "process", facade_inputs, facade_failing),
+    CompositionStrategy.Pipeline: Scenario(
+        "pipeline", pipeline_example, "process", pipeline_inputs, pipeline_failing
+    ),
+    CompositionStrategy.Facade: Scenario(
+        "facade", facade_example, "process", facade_inputs, facade_failing
+    ),
     CompositionStrategy.Decorator: Scenario(
-        "decorator", decorator_example, "translate", lambda _t: [{"text": "  hello "}, {"text": "x", "lang": "de"}]
+        "decorator",
+        decorator_example,
+        "translate",
+        lambda _t: [{"text": "  hello "}, {"text": "x", "lang": "de"}],
     ),
-    CompositionStrategy.Proxy: Scenario("proxy", proxy_example, "read", lambda _t: [{"key": 21}, {"key": 1}]),
+    CompositionStrategy.Proxy: Scenario(
+        "proxy", proxy_example, "read", lambda _t: [{"key": 21}, {"key": 1}]
+    ),
     CompositionStrategy.Adapter: Scenario(
-        "adapter", adapter_example, "geocode", lambda _t: [{"address": "Samarkand"}, {"address": "Oslo", "zoom": 3}]
+        "adapter",
+        adapter_example,
+        "geocode",
+        lambda _t: [{"address": "Samarkand"}, {"address": "Oslo", "zoom": 3}],
     ),
-    CompositionStrategy.Bridge: Scenario("bridge", bridge_example, "render", lambda _t: [{"size": 3}]),
-}  # fmt: skip
+    CompositionStrategy.Bridge: Scenario(
+        "bridge", bridge_example, "render", lambda _t: [{"size": 3}]
+    ),
+}

@@ -56,7 +56,9 @@ def qt_json_text(document: dict[str, Any]) -> bytes:
     return bytes(QJsonDocument.fromVariant(document).toJson().data())
 
 
-def _binding(source: str, method: str, target: str, target_method: str, **rest: Any) -> dict[str, Any]:
+def _binding(
+    source: str, method: str, target: str, target_method: str, **rest: Any
+) -> dict[str, Any]:
     return {
         "source_plugin_id": source,
         "source_method": method,

@@ -12,9 +12,7 @@ import pytest
 from qtforge_orch import (
     CompositePlugin,
     CompositionBinding,
-    CompositionStrategy,
     FunctionPlugin,
-    IPlugin,
     PluginComposition,
     PluginErrorCode,
     PluginManager,
@@ -70,7 +68,10 @@ def test_a_missing_component_is_plugin_not_found_and_a_retry_works(plugins: Plug
     assert composite.state() is PluginState.Unloaded and not plugins.has_plugin("agg")
     register(plugins, Component("late", run=echo("late")))
     assert plugins.register_plugin(composite)
-    assert composite.execute_command("run", {}).value() == {"a": {"a": True}, "late": {"late": True}}
+    assert composite.execute_command("run", {}).value() == {
+        "a": {"a": True},
+        "late": {"late": True},
+    }
 
 
 def test_components_start_in_binding_order_and_stop_in_reverse() -> None:
@@ -137,13 +138,19 @@ def test_composites_nest(plugins: PluginManager) -> None:
     inner = CompositePlugin(aggregation("a", composition_id="inner"), plugins)
     outer = CompositePlugin(aggregation("inner", "b", composition_id="outer"), plugins)
     register(plugins, inner, outer)
-    assert outer.execute_command("run", {}).value() == {"inner": {"a": {"a": True}}, "b": {"b": True}}
+    assert outer.execute_command("run", {}).value() == {
+        "inner": {"a": {"a": True}},
+        "b": {"b": True},
+    }
 
 
 def test_metadata_lists_the_components(plugins: PluginManager) -> None:
     register(plugins, Component("a", run=echo("a")), Component("b", run=echo("b")))
     composition = aggregation("a", "b").set_description("two of them")
-    composite = CompositePlugin(PluginComposition("m", "Monitors").add_plugin("a").add_plugin("b").set_description("two"), plugins)
+    composite = CompositePlugin(
+        PluginComposition("m", "Monitors").add_plugin("a").add_plugin("b").set_description("two"),
+        plugins,
+    )
     meta = composite.metadata()
     assert (meta.name, meta.description, meta.category) == ("Monitors", "two", "composition")
     assert meta.dependencies == ["a", "b"] and meta.tags == ["composite", "Aggregation"]
@@ -153,7 +160,11 @@ def test_metadata_lists_the_components(plugins: PluginManager) -> None:
 
 
 def test_available_commands_is_the_sorted_union(plugins: PluginManager) -> None:
-    register(plugins, Component("a", zeta=echo("a"), run=echo("a")), Component("b", alpha=echo("b"), run=echo("b")))
+    register(
+        plugins,
+        Component("a", zeta=echo("a"), run=echo("a")),
+        Component("b", alpha=echo("b"), run=echo("b")),
+    )
     composite = CompositePlugin(aggregation("a", "b"), plugins)
     assert composite.available_commands() == []
     register(plugins, composite)
@@ -191,7 +202,9 @@ def test_configure_hands_each_component_its_section(plugins: PluginManager) -> N
     assert composite.get_configuration()["a"] == {"depth": 2}
 
 
-def test_a_refused_section_restores_the_components_already_configured(plugins: PluginManager) -> None:
+def test_a_refused_section_restores_the_components_already_configured(
+    plugins: PluginManager,
+) -> None:
     class Picky(Component):
         def configure(self, config: dict[str, Any]) -> Any:
             if config.get("level", 0) > 5:
@@ -213,7 +226,12 @@ def test_a_refused_section_restores_the_components_already_configured(plugins: P
 
 def test_bad_strategy_settings_in_configure_change_nothing(plugins: PluginManager) -> None:
     register(plugins, Component("x", run=echo("x")), Component("y", run=echo("y")))
-    composition = PluginComposition("br").set_strategy("Bridge").add_plugin("x", "Bridge").add_plugin("y", "Bridge")
+    composition = (
+        PluginComposition("br")
+        .set_strategy("Bridge")
+        .add_plugin("x", "Bridge")
+        .add_plugin("y", "Bridge")
+    )
     composite = CompositePlugin(composition.set_configuration({"implementation": "x"}), plugins)
     register(plugins, composite)
     assert code_of(composite.configure({"implementation": "nope"})) is Code.InvalidConfiguration
@@ -232,7 +250,9 @@ class Signals:
         composite.binding_removed.connect(lambda s, t: self.seen.append(("unbound", s, t)))
 
 
-def test_runtime_add_remove_bind_unbind_emit_their_signals(qapp: object, plugins: PluginManager) -> None:
+def test_runtime_add_remove_bind_unbind_emit_their_signals(
+    qapp: object, plugins: PluginManager
+) -> None:
     journal = Journal()
     register(plugins, Component("a", run=lambda p: {"v": p.get("v", 0) + 1}))
     late = not_running(Component("late", journal, run=lambda p: {"v": p["v"] * 10}))
@@ -250,13 +270,22 @@ def test_runtime_add_remove_bind_unbind_emit_their_signals(qapp: object, plugins
     assert composite.unbind_plugins("a", "v")
     assert composite.remove_plugin("late")
     assert journal.of("shutdown") == ["late"]  # it started it, so it stops it
-    assert signals.seen == [("added", "late"), ("bound", "a", "late"), ("unbound", "a", "late"), ("removed", "late")]
+    assert signals.seen == [
+        ("added", "late"),
+        ("bound", "a", "late"),
+        ("unbound", "a", "late"),
+        ("removed", "late"),
+    ]
     assert composite.execute_command("run", {"v": 1}).value() == {"v": 2}
 
 
-def test_refused_runtime_changes_change_nothing_and_emit_nothing(qapp: object, plugins: PluginManager) -> None:
+def test_refused_runtime_changes_change_nothing_and_emit_nothing(
+    qapp: object, plugins: PluginManager
+) -> None:
     register(plugins, Component("a", run=echo("a")), Component("b", run=echo("b")))
-    composite = CompositePlugin(aggregation("a", "b").add_binding(CompositionBinding("a", "x", "b", "y")), plugins)
+    composite = CompositePlugin(
+        aggregation("a", "b").add_binding(CompositionBinding("a", "x", "b", "y")), plugins
+    )
     register(plugins, composite)
     signals = Signals(composite)
     before = composite.composition()
@@ -267,9 +296,18 @@ def test_refused_runtime_changes_change_nothing_and_emit_nothing(qapp: object, p
     assert code_of(composite.add_plugin("agg")) is Code.CircularDependency
     assert code_of(composite.remove_plugin("ghost")) is Code.PluginNotFound
     assert code_of(composite.remove_plugin("b")) is Code.DependencyMissing  # still bound
-    assert code_of(composite.bind_plugins(CompositionBinding("b", "y", "a", "x"))) is Code.CircularDependency
-    assert code_of(composite.bind_plugins(CompositionBinding("a", "x", "ghost", "y"))) is Code.DependencyMissing
-    assert code_of(composite.bind_plugins(CompositionBinding("a", "x", "b", "y", transformer="x ="))) is Code.InvalidConfiguration
+    assert (
+        code_of(composite.bind_plugins(CompositionBinding("b", "y", "a", "x")))
+        is Code.CircularDependency
+    )
+    assert (
+        code_of(composite.bind_plugins(CompositionBinding("a", "x", "ghost", "y")))
+        is Code.DependencyMissing
+    )
+    assert (
+        code_of(composite.bind_plugins(CompositionBinding("a", "x", "b", "y", transformer="x =")))
+        is Code.InvalidConfiguration
+    )
     assert code_of(composite.bind_plugins("a->b")) is Code.InvalidArgument  # type: ignore[arg-type]
     assert code_of(composite.unbind_plugins("a", "nope")) is Code.NotFound
     assert signals.seen == []
@@ -286,9 +324,22 @@ def test_changes_before_initialize_are_kept_for_it(plugins: PluginManager) -> No
     assert composite.get_component_plugins() == ["a", "b"]
 
 
-def test_removing_the_primary_of_a_strategy_that_needs_it_is_refused(plugins: PluginManager) -> None:
-    register(plugins, Component("p", run=echo("p")), Component("d", before=echo("d")), Component("d2", after=echo("d2")))
-    composition = PluginComposition("deco").set_strategy("Decorator").set_primary_plugin("p").add_plugin("d", "Decorator").add_plugin("d2", "Decorator")
+def test_removing_the_primary_of_a_strategy_that_needs_it_is_refused(
+    plugins: PluginManager,
+) -> None:
+    register(
+        plugins,
+        Component("p", run=echo("p")),
+        Component("d", before=echo("d")),
+        Component("d2", after=echo("d2")),
+    )
+    composition = (
+        PluginComposition("deco")
+        .set_strategy("Decorator")
+        .set_primary_plugin("p")
+        .add_plugin("d", "Decorator")
+        .add_plugin("d2", "Decorator")
+    )
     composite = CompositePlugin(composition, plugins)
     register(plugins, composite)
     assert code_of(composite.remove_plugin("p")) is Code.InvalidConfiguration
@@ -314,7 +365,9 @@ def test_the_context_is_handed_on_and_checked_between_components(plugins: Plugin
     assert a.contexts == [context] and b.contexts == []
 
 
-def test_function_plugin_components_get_the_context_when_they_declare_it(plugins: PluginManager) -> None:
+def test_function_plugin_components_get_the_context_when_they_declare_it(
+    plugins: PluginManager,
+) -> None:
     seen: list[Any] = []
 
     def wants(params: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -333,15 +386,25 @@ def test_function_plugin_components_get_the_context_when_they_declare_it(plugins
     ("behaviour", "code", "text"),
     [
         (lambda p: 42, Code.InvalidParameters, "returned int"),
-        (lambda p: 1 / 0, Code.ExecutionFailed, "component 'bad' command 'run' raised ZeroDivisionError"),
-        (lambda p: __import__("qtforge_orch").make_error(Code.ResourceUnavailable, "busy"), Code.ResourceUnavailable, "busy"),
+        (
+            lambda p: 1 / 0,
+            Code.ExecutionFailed,
+            "component 'bad' command 'run' raised ZeroDivisionError",
+        ),
+        (
+            lambda p: __import__("qtforge_orch").make_error(Code.ResourceUnavailable, "busy"),
+            Code.ResourceUnavailable,
+            "busy",
+        ),
     ],
 )
 def test_component_failures_keep_their_code_and_name_the_component(
     plugins: PluginManager, behaviour: Any, code: PluginErrorCode, text: str
 ) -> None:
     register(plugins, Component("bad", run=behaviour))
-    composite = CompositePlugin(PluginComposition("one").set_strategy("Bridge").add_plugin("bad"), plugins)
+    composite = CompositePlugin(
+        PluginComposition("one").set_strategy("Bridge").add_plugin("bad"), plugins
+    )
     register(plugins, composite)
     result = composite.execute_command("run", {})
     assert code_of(result) is code and text in result.error().message
@@ -376,7 +439,9 @@ def test_concurrent_calls_and_changes_lose_nothing(plugins: PluginManager) -> No
     for index in range(40):
         # Without bindings the pipeline chains the components: "seen" passes down the chain.
         register(plugins, Component(f"t{index}", run=lambda p: {"seen": p.get("n", p.get("seen"))}))
-    composite = CompositePlugin(PluginComposition("busy").set_strategy("Pipeline").add_plugin("src"), plugins)
+    composite = CompositePlugin(
+        PluginComposition("busy").set_strategy("Pipeline").add_plugin("src"), plugins
+    )
     register(plugins, composite)
     errors: list[str] = []
     start = threading.Barrier(12)

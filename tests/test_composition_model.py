@@ -35,30 +35,48 @@ def code_of(result: Any) -> PluginErrorCode:
 # --- the header ------------------------------------------------------------------------------
 def test_enums_have_the_headers_members_and_integers() -> None:
     assert [(m.name, m.value) for m in CompositionStrategy] == [
-        ("Aggregation", 0), ("Pipeline", 1), ("Facade", 2), ("Decorator", 3), ("Proxy", 4),
-        ("Adapter", 5), ("Bridge", 6),
-    ]  # fmt: skip
+        ("Aggregation", 0),
+        ("Pipeline", 1),
+        ("Facade", 2),
+        ("Decorator", 3),
+        ("Proxy", 4),
+        ("Adapter", 5),
+        ("Bridge", 6),
+    ]
     assert [(m.name, m.value) for m in PluginRole] == [
-        ("Primary", 0), ("Secondary", 1), ("Auxiliary", 2), ("Decorator", 3), ("Adapter", 4),
+        ("Primary", 0),
+        ("Secondary", 1),
+        ("Auxiliary", 2),
+        ("Decorator", 3),
+        ("Adapter", 4),
         ("Bridge", 5),
-    ]  # fmt: skip
+    ]
 
 
 def test_binding_fields_defaults_and_the_reference_pages_names() -> None:
     binding = CompositionBinding("loader", "data", "cleaner", "input")
-    assert (binding.parameter_mapping, binding.transformer, binding.bidirectional) == ({}, None, False)
+    assert (binding.parameter_mapping, binding.transformer, binding.bidirectional) == (
+        {},
+        None,
+        False,
+    )
     assert binding.priority == 0
     assert (binding.source_plugin, binding.source_port) == ("loader", "data")
     assert (binding.target_plugin, binding.target_port) == ("cleaner", "input")
     by_reference = CompositionBinding(
-        source_plugin="loader", source_port="data", target_plugin="cleaner", target_port="input",
+        source_plugin="loader",
+        source_port="data",
+        target_plugin="cleaner",
+        target_port="input",
         transformation={"expression": "value * 2"},
-    )  # fmt: skip
+    )
     assert by_reference.source_plugin_id == "loader" and by_reference.target_method == "input"
     assert by_reference.transformer == "value * 2" == by_reference.transformation
     by_reference.target_port = "rows"
     assert by_reference.target_method == "rows"
-    assert by_reference != binding and binding == CompositionBinding("loader", "data", "cleaner", "input")
+    assert by_reference != binding and binding == CompositionBinding(
+        "loader", "data", "cleaner", "input"
+    )
     assert repr(binding) == "<CompositionBinding loader.data -> cleaner.input>"
 
 
@@ -78,7 +96,11 @@ def test_fluent_setters_and_accessors_as_in_the_header() -> None:
     assert composition.description() == "d"
     assert composition.strategy() is CompositionStrategy.Pipeline
     assert composition.primary_plugin_id() == "p"
-    assert composition.plugins() == {"a": PluginRole.Secondary, "b": PluginRole.Auxiliary, "p": PluginRole.Primary}
+    assert composition.plugins() == {
+        "a": PluginRole.Secondary,
+        "b": PluginRole.Auxiliary,
+        "p": PluginRole.Primary,
+    }
     assert composition.get_plugins_by_role(PluginRole.Secondary) == ["a"]
     assert composition.get_plugins_by_role("primary") == ["p"]
     assert composition.bindings() == [CompositionBinding("p", "out", "a", "in")]
@@ -114,8 +136,15 @@ def test_validate_follows_qtforges_rules_and_codes() -> None:
     assert code_of(PluginComposition("c").validate()) is Code.InvalidConfiguration
     primary_not_primary = PluginComposition("c").set_primary_plugin("a").add_plugin("a")
     result = primary_not_primary.validate()
-    assert code_of(result) is Code.InvalidConfiguration and "not marked Primary" in result.error().message
-    dangling = PluginComposition("c").add_plugin("a").add_binding(CompositionBinding("a", "x", "ghost", "y"))
+    assert (
+        code_of(result) is Code.InvalidConfiguration
+        and "not marked Primary" in result.error().message
+    )
+    dangling = (
+        PluginComposition("c")
+        .add_plugin("a")
+        .add_binding(CompositionBinding("a", "x", "ghost", "y"))
+    )
     result = dangling.validate()
     assert code_of(result) is Code.DependencyMissing
     assert "target plugin 'ghost'" in result.error().message
@@ -141,7 +170,9 @@ def test_binding_cycles_are_circular_dependencies(edges: list[tuple[str, str]], 
 
 
 def test_a_diamond_of_bindings_is_not_a_cycle() -> None:
-    composition = PluginComposition("c").add_plugin("a").add_plugin("b").add_plugin("c").add_plugin("d")
+    composition = (
+        PluginComposition("c").add_plugin("a").add_plugin("b").add_plugin("c").add_plugin("d")
+    )
     for source, target in [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]:
         composition.add_binding(CompositionBinding(source, "", target, ""))
     assert composition.validate()
@@ -210,7 +241,10 @@ def test_wrapping_strategies_need_a_primary_among_several(strategy: str) -> None
 def test_a_component_may_not_be_named_like_a_setting_of_its_strategy() -> None:
     composition = PluginComposition("c").set_strategy("Facade").add_plugin("routing")
     result = composition.validate()
-    assert code_of(result) is Code.InvalidConfiguration and "rename the component" in result.error().message
+    assert (
+        code_of(result) is Code.InvalidConfiguration
+        and "rename the component" in result.error().message
+    )
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -253,15 +287,23 @@ def _facade() -> PluginComposition:
     )
     composition.add_binding(
         CompositionBinding(
-            "image_processor", "thumbnail", "metadata_extractor", "",
+            "image_processor",
+            "thumbnail",
+            "metadata_extractor",
+            "",
             parameter_mapping={"width": "thumb_width", "height": "thumb_height"},
-            bidirectional=True, priority=5,
+            bidirectional=True,
+            priority=5,
         )
-    )  # fmt: skip
+    )
     composition.add_binding(
-        CompositionBinding(source_plugin="video_processor", target_plugin="metadata_extractor",
-                           target_port="frames", priority=-2)
-    )  # fmt: skip
+        CompositionBinding(
+            source_plugin="video_processor",
+            target_plugin="metadata_extractor",
+            target_port="frames",
+            priority=-2,
+        )
+    )
     return composition
 
 
@@ -273,7 +315,9 @@ BUILT: dict[str, Any] = {
         .add_plugin("com.examples.primary", PluginRole.Primary)
         .add_plugin("com.examples.secondary", PluginRole.Secondary)
         .add_binding(
-            CompositionBinding("com.examples.primary", "produce", "com.examples.secondary", "consume")
+            CompositionBinding(
+                "com.examples.primary", "produce", "com.examples.secondary", "consume"
+            )
         )
     ),
     "composition_pipeline_by_qtforge.json": _pipeline,
@@ -330,8 +374,13 @@ def test_from_json_reads_qtforges_document_and_round_trips(name: str) -> None:
     composition = loaded.value()
     built = BUILT[name]()
     assert composition.to_json() == built.to_json()
-    assert PluginComposition.from_json(composition.to_json()).value().to_json() == composition.to_json()
-    assert composition.get_plugins_by_role(PluginRole.Primary) == built.get_plugins_by_role("Primary")
+    assert (
+        PluginComposition.from_json(composition.to_json()).value().to_json()
+        == composition.to_json()
+    )
+    assert composition.get_plugins_by_role(PluginRole.Primary) == built.get_plugins_by_role(
+        "Primary"
+    )
 
 
 def test_a_cel_transformer_round_trips_and_a_callable_is_left_out() -> None:
@@ -343,7 +392,9 @@ def test_a_cel_transformer_round_trips_and_a_callable_is_left_out() -> None:
     assert list(written["bindings"][0])[-1] == "transformer"  # sorted after target_plugin_id
     assert "transformer" not in written["bindings"][1]
     again = PluginComposition.from_json(written).value()
-    assert again.bindings()[0].transformer == "value + 1" and again.bindings()[1].transformer is None
+    assert (
+        again.bindings()[0].transformer == "value + 1" and again.bindings()[1].transformer is None
+    )
 
 
 def test_from_json_accepts_the_reference_pages_binding_keys_and_enum_names() -> None:
@@ -352,14 +403,21 @@ def test_from_json_accepts_the_reference_pages_binding_keys_and_enum_names() -> 
         "strategy": "pipeline",
         "plugins": {"a": "Primary", "b": 1.0},
         "bindings": [
-            {"source_plugin": "a", "source_port": "out", "target_plugin": "b", "target_port": "in",
-             "transformation": {"expression": "value"}}
+            {
+                "source_plugin": "a",
+                "source_port": "out",
+                "target_plugin": "b",
+                "target_port": "in",
+                "transformation": {"expression": "value"},
+            }
         ],
-    }  # fmt: skip
+    }
     composition = PluginComposition.from_json(document).value()
     assert composition.strategy() is CompositionStrategy.Pipeline
     assert composition.plugins() == {"a": PluginRole.Primary, "b": PluginRole.Secondary}
-    assert composition.bindings() == [CompositionBinding("a", "out", "b", "in", transformer="value")]
+    assert composition.bindings() == [
+        CompositionBinding("a", "out", "b", "in", transformer="value")
+    ]
     assert composition.name() == "c"
 
 
@@ -370,21 +428,51 @@ def test_from_json_accepts_the_reference_pages_binding_keys_and_enum_names() -> 
         ({"name": "x"}, Code.InvalidConfiguration, "id"),
         ({"id": 5}, Code.InvalidConfiguration, "id"),
         ({"id": "c", "strategy": 7, "plugins": {"a": 0}}, Code.InvalidConfiguration, "strategy"),
-        ({"id": "c", "strategy": "Mixer", "plugins": {"a": 0}}, Code.InvalidConfiguration, "strategy"),
+        (
+            {"id": "c", "strategy": "Mixer", "plugins": {"a": 0}},
+            Code.InvalidConfiguration,
+            "strategy",
+        ),
         ({"id": "c", "plugins": {"a": 6}}, Code.InvalidConfiguration, "plugins.a"),
         ({"id": "c", "plugins": {"a": "Boss"}}, Code.InvalidConfiguration, "plugins.a"),
         ({"id": "c", "plugins": ["a"]}, Code.InvalidConfiguration, "plugins"),
         ({"id": "c", "plugins": {"a": 0}, "bindings": {}}, Code.InvalidConfiguration, "bindings"),
-        ({"id": "c", "plugins": {"a": 0}, "bindings": [3]}, Code.InvalidConfiguration, "bindings[0]"),
-        ({"id": "c", "plugins": {"a": 0}, "bindings": [{"priority": "high"}]}, Code.InvalidConfiguration, "bindings[0].priority"),
-        ({"id": "c", "plugins": {"a": 0}, "configuration": [1]}, Code.InvalidConfiguration, "configuration"),
+        (
+            {"id": "c", "plugins": {"a": 0}, "bindings": [3]},
+            Code.InvalidConfiguration,
+            "bindings[0]",
+        ),
+        (
+            {"id": "c", "plugins": {"a": 0}, "bindings": [{"priority": "high"}]},
+            Code.InvalidConfiguration,
+            "bindings[0].priority",
+        ),
+        (
+            {"id": "c", "plugins": {"a": 0}, "configuration": [1]},
+            Code.InvalidConfiguration,
+            "configuration",
+        ),
         ({"id": "c", "plugins": {"a": 0}, "name": 3}, Code.InvalidConfiguration, "name"),
         ({"id": "c"}, Code.InvalidConfiguration, "plugins"),
-        ({"id": "c", "plugins": {"a": 1}, "bindings": [{"source_plugin_id": "a", "target_plugin_id": "b"}]}, Code.DependencyMissing, "bindings[0].target_plugin_id"),
-        ({"id": "c", "primary_plugin_id": "a", "plugins": {"a": 1}}, Code.InvalidConfiguration, "primary_plugin_id"),
+        (
+            {
+                "id": "c",
+                "plugins": {"a": 1},
+                "bindings": [{"source_plugin_id": "a", "target_plugin_id": "b"}],
+            },
+            Code.DependencyMissing,
+            "bindings[0].target_plugin_id",
+        ),
+        (
+            {"id": "c", "primary_plugin_id": "a", "plugins": {"a": 1}},
+            Code.InvalidConfiguration,
+            "primary_plugin_id",
+        ),
     ],
-)  # fmt: skip
-def test_from_json_refuses_bad_documents_with_the_field(document: Any, code: PluginErrorCode, field: str | None) -> None:
+)
+def test_from_json_refuses_bad_documents_with_the_field(
+    document: Any, code: PluginErrorCode, field: str | None
+) -> None:
     result = PluginComposition.from_json(document)
     assert code_of(result) is code
     assert result.error().context.get("field") == field
@@ -397,7 +485,10 @@ def test_from_json_refuses_a_document_nested_too_deep_without_recursing() -> Non
         current["x"] = {}
         current = current["x"]
     result = PluginComposition.from_json({"id": "c", "plugins": {"a": 1}, "configuration": deep})
-    assert code_of(result) is Code.InvalidConfiguration and "nests too deeply" in result.error().message
+    assert (
+        code_of(result) is Code.InvalidConfiguration
+        and "nests too deeply" in result.error().message
+    )
 
 
 def test_to_json_sorts_keys_by_utf16_code_units_like_qjsonobject() -> None:

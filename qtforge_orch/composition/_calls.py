@@ -56,10 +56,10 @@ def call_component(
         )
     if isinstance(raw, Expected):
         if not raw:
-            error = raw.error()
-            if not error.plugin_id:
-                error.plugin_id = plugin_id
-            return error
+            failure: PluginError = raw.error()
+            if not failure.plugin_id:
+                failure.plugin_id = plugin_id
+            return failure
         raw = raw.value()
     if isinstance(raw, Mapping):
         return dict(raw)

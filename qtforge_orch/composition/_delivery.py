@@ -21,8 +21,10 @@ _missing = object()
 
 
 def transform_value(transformer: Callable[[Any], Any] | str, value: Any) -> Any:
-    """Apply a transformer; a CEL string sees the value's keys and ``value`` (as a v2
-    ``data_transformation`` does). Raises whatever the transformer raised."""
+    """Apply a transformer; raises whatever the transformer raised.
+
+    A CEL string sees the value's keys and ``value``, as a v2 ``data_transformation`` does.
+    """
     if isinstance(transformer, str):
         variables: dict[str, Any] = dict(value) if isinstance(value, Mapping) else {}
         variables.setdefault("value", value)
@@ -36,8 +38,11 @@ def deliver(
     output: Mapping[str, Any],
     params: dict[str, Any],
 ) -> PluginError | None:
-    """Add what ``binding`` carries from ``output`` to ``params``; an error for a missing key
-    or a failing transformer (``params`` may then be partly filled: the call is abandoned)."""
+    """Add what ``binding`` carries from ``output`` to ``params``.
+
+    Returns an error for a missing key or a failing transformer (``params`` may then be partly
+    filled: the call is abandoned).
+    """
     source_method, target_method = binding.source_method, binding.target_method
     mapping = binding.parameter_mapping
     if source_method or target_method or not mapping:
@@ -84,8 +89,11 @@ def _missing_key(
 
 
 def sort_for_delivery(bindings: list[CompositionBinding]) -> list[CompositionBinding]:
-    """Lowest priority first, so on a key collision the higher priority is applied last and
-    wins; equal priorities keep declaration order (the later one wins, as v2 connections)."""
+    """Bindings in the order they deliver: lowest priority first.
+
+    On a key collision the higher priority is applied last and wins; equal priorities keep
+    declaration order (the later one wins, as with v2 connections).
+    """
     return sorted(bindings, key=lambda binding: binding.priority)
 
 

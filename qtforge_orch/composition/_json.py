@@ -129,7 +129,9 @@ def _read(json: Mapping[str, Any]) -> PluginComposition:
     if configuration is None:
         configuration = {}
     if not isinstance(configuration, Mapping):
-        raise _Bad("configuration", f"'configuration' must be an object, not {json_type(configuration)}")
+        raise _Bad(
+            "configuration", f"'configuration' must be an object, not {json_type(configuration)}"
+        )
     composition.set_configuration(configuration)
     # In QtForge's order: the primary first, then the plugins (whose roles win).
     primary = _string(json, "primary_plugin_id", "")
@@ -137,7 +139,9 @@ def _read(json: Mapping[str, Any]) -> PluginComposition:
         composition.set_primary_plugin(primary)
     plugins = json.get("plugins", {})
     if plugins is not None and not isinstance(plugins, Mapping):
-        raise _Bad("plugins", f"'plugins' must be an object of id -> role, not {json_type(plugins)}")
+        raise _Bad(
+            "plugins", f"'plugins' must be an object of id -> role, not {json_type(plugins)}"
+        )
     for plugin_id, role in (plugins or {}).items():
         try:
             composition.add_plugin(str(plugin_id), parse_enum(PluginRole, _integral(role)))

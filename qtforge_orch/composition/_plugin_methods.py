@@ -48,25 +48,28 @@ class CompositeMethods(IPlugin):
         self._core.shutdown()
 
     def execute_command(
-        self, command: str, params: dict[str, Any], context: Any = None
+        self, command: str, params: dict[str, Any] | None = None, context: Any = None
     ) -> Expected[dict[str, Any]]:
         """Run ``command`` over the components by the composition's strategy.
 
-        ``context`` is the step's ``StepContext`` when an orchestrator calls: it is handed on
-        to components that declare one, and checked before each component call, so a cancelled
-        or timed-out step starts no further component. The meaning of each strategy is in
-        docs/composition.md.
+        ``params`` defaults to ``{}`` (as in QtForge). ``context`` is the step's ``StepContext``
+        when an orchestrator calls: it is handed on to components that declare one, and checked
+        before each component call, so a cancelled or timed-out step starts no further
+        component. The meaning of each strategy is in docs/composition.md.
 
         Returns:
             The result dict, or an error ``Expected`` (``InvalidState`` before
             ``initialize``, ``InvalidParameters`` for a non-dict ``params``, or the
             strategy's and the components' errors).
         """
-        return self._core.execute(command, params, context)
+        return self._core.execute(command, {} if params is None else params, context)
 
     def available_commands(self) -> list[str]:
-        """The commands the strategy exposes (the components' union for Aggregation, Pipeline
-        and Facade; see docs/composition.md for the others), sorted."""
+        """The commands the strategy exposes, sorted.
+
+        The components' union for Aggregation, Pipeline and Facade; see docs/composition.md
+        for the others.
+        """
         return self._core.available_commands()
 
     def configure(self, config: dict[str, Any]) -> Expected[None]:

@@ -1,5 +1,8 @@
-"""The decisions of the Facade, Proxy and Adapter strategies, shared by ``CompositePlugin`` and
-the helper steps of a workflow built from a composition (so both decide alike)."""
+"""The decisions of the Facade, Proxy and Adapter strategies.
+
+``CompositePlugin`` and the helper steps of a workflow built from a composition share them, so
+both decide alike.
+"""
 
 from __future__ import annotations
 
@@ -142,8 +145,10 @@ def rename_keys(mapping: Mapping[str, str], data: Mapping[str, Any]) -> dict[str
 def adapter_command(
     composite_id: str, command: str, command_map: Mapping[str, str]
 ) -> str | PluginError:
-    """The adapted component's command for an exposed ``command``; a renamed-away name is
-    ``CommandNotFound`` (it is only reachable under its new name)."""
+    """The adapted component's command for an exposed ``command``.
+
+    A renamed-away name is ``CommandNotFound``: it is only reachable under its new name.
+    """
     inner = command_map.get(command)
     if inner is not None:
         return inner

@@ -315,16 +315,21 @@ class CompositeCore:
         components: Mapping[str, Any],
         configuration: Mapping[str, Any],
     ) -> strategies.Snapshot | PluginError:
-        """Validate ``composition`` (with ``configuration``) as a whole and build the view
-        calls will read; nothing is changed here."""
+        """Validate ``composition`` with ``configuration`` and build the view calls read.
+
+        Nothing is changed here.
+        """
         error = composition_error(composition)
         if error is not None:
             return error
         roles = composition.plugins()
         settings = parse_settings(
-            composition.id(), composition.strategy(), roles, composition.primary_plugin_id(),
+            composition.id(),
+            composition.strategy(),
+            roles,
+            composition.primary_plugin_id(),
             configuration,
-        )  # fmt: skip
+        )
         if isinstance(settings, PluginError):
             return settings
         return _snapshot(composition, components, settings)
@@ -384,14 +389,19 @@ def _shutdown(composite_id: str, plugin_id: str, plugin: Any) -> None:
     try:
         plugin.shutdown()
     except Exception:
-        LOGGER.exception("composite '%s': component '%s' raised in shutdown()", composite_id, plugin_id)
+        LOGGER.exception(
+            "composite '%s': component '%s' raised in shutdown()", composite_id, plugin_id
+        )
 
 
 def _configure_components(
     composite_id: str, components: Mapping[str, Any], config: Mapping[str, Any]
 ) -> PluginError | None:
-    """Hand each component its section; on a failure, give the ones already configured their
-    previous configuration back, so a failed ``configure`` changes nothing."""
+    """Hand each component its section.
+
+    On a failure the ones already configured get their previous configuration back, so a
+    failed ``configure`` changes nothing.
+    """
     done: list[tuple[Any, Any]] = []
     for plugin_id, plugin in components.items():
         section = config.get(plugin_id)
@@ -407,7 +417,9 @@ def _configure_components(
                 try:
                     configured.configure(before)
                 except Exception:
-                    LOGGER.exception("composite '%s': restoring a configuration failed", composite_id)
+                    LOGGER.exception(
+                        "composite '%s': restoring a configuration failed", composite_id
+                    )
             error = result.error()
             return PluginError(
                 error.code,
@@ -420,8 +432,10 @@ def _configure_components(
 
 
 def _nesting_cycle(owner: object, plugin: Any, plugin_id: str) -> list[str]:
-    """The path of component ids by which ``plugin`` leads back to ``owner`` (a composite
-    nested in itself, directly or through other composites); empty when it does not."""
+    """The component ids by which ``plugin`` leads back to ``owner``; empty if it does not.
+
+    That is a composite nested in itself, directly or through other composites.
+    """
     stack: list[tuple[Any, list[str]]] = [(plugin, [plugin_id])]
     seen: set[int] = set()
     while stack:

@@ -30,8 +30,11 @@ BEFORE, AFTER = "before", "after"
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A Facade routing rule: ``plugin`` takes the call when ``command`` (if set) is the
-    command and ``when`` (a CEL condition over the parameters and ``command``) is true."""
+    """A Facade routing rule.
+
+    ``plugin`` takes the call when ``command`` (if set) is the command and ``when`` (a CEL
+    condition over the parameters and ``command``) is true.
+    """
 
     plugin: str
     command: str | None = None
@@ -111,7 +114,9 @@ def _parse(
     if strategy is Strategy.Decorator:
         decorators = tuple(p for p, role in plugins.items() if role is PluginRole.Decorator)
         others = [p for p in plugins if p not in decorators]
-        return StrategySettings(subject=_subject(strategy, plugins, primary, others), decorators=decorators)
+        return StrategySettings(
+            subject=_subject(strategy, plugins, primary, others), decorators=decorators
+        )
     if strategy is Strategy.Proxy:
         return StrategySettings(
             subject=_subject(strategy, plugins, primary, list(plugins)),
@@ -167,10 +172,14 @@ def _routing(value: Any, plugins: Mapping[str, PluginRole]) -> tuple[Route, ...]
     for index, rule in enumerate(value):
         where = f"configuration.routing[{index}]"
         if not isinstance(rule, Mapping):
-            raise _Invalid(f"{where} must be an object with 'plugin' (and 'command', 'when')", where)
+            raise _Invalid(
+                f"{where} must be an object with 'plugin' (and 'command', 'when')", where
+            )
         unknown = set(rule) - {"plugin", "command", "when"}
         if unknown:
-            raise _Invalid(f"{where} has unknown keys {sorted(unknown)}; use plugin, command, when", where)
+            raise _Invalid(
+                f"{where} has unknown keys {sorted(unknown)}; use plugin, command, when", where
+            )
         plugin = rule.get("plugin")
         if not isinstance(plugin, str) or plugin not in plugins:
             raise _Invalid(
@@ -209,7 +218,7 @@ def _rate_limit(value: Any) -> RateLimit | None:
     where = "configuration.rate_limit"
     if not isinstance(value, Mapping) or set(value) != {"max_calls", "per_ms"}:
         raise _Invalid(
-            "'rate_limit' must be {\"max_calls\": N, \"per_ms\": M} (both positive integers)", where
+            '\'rate_limit\' must be {"max_calls": N, "per_ms": M} (both positive integers)', where
         )
     numbers = [value["max_calls"], value["per_ms"]]
     if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in numbers):
@@ -224,7 +233,9 @@ def _name_map(configuration: Mapping[str, Any], key: str) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(
         isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()
     ):
-        raise _Invalid(f"'{key}' must map names to names (non-empty strings)", f"configuration.{key}")
+        raise _Invalid(
+            f"'{key}' must map names to names (non-empty strings)", f"configuration.{key}"
+        )
     return dict(value)
 
 

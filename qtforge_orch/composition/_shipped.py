@@ -57,12 +57,12 @@ class ShippedComposite(CompositeMethods):
             self._failure = started.error()
 
     def execute_command(
-        self, command: str, params: dict[str, Any], context: Any = None
+        self, command: str, params: dict[str, Any] | None = None, context: Any = None
     ) -> Expected[dict[str, Any]]:
         """Run the command as the composite would; a failed rebuild is reported here."""
         if self._failure is not None:
             return from_error(self._failure)
-        return self._core.execute(command, params, context)
+        return self._core.execute(command, {} if params is None else params, context)
 
     def __reduce__(self) -> tuple[Any, ...]:
         core = self._core
@@ -81,11 +81,16 @@ def shipping_state(core: CompositeCore) -> tuple[Any, ...]:
 
 
 def shipping_refusal(core: CompositeCore, composite: object, executor: str) -> str | None:
-    """Why the composite cannot be sent to ``executor`` (naming the component or transformer
-    that does not pickle), or None when it can."""
+    """Why the composite cannot be sent to ``executor``, or None when it can.
+
+    The reason names the component or transformer that does not pickle.
+    """
     dumps = _dumps_for(executor)
     where = f"composite plugin '{core.composite_id}' cannot run on the {executor} executor"
-    advice = "; make it picklable (module-level functions, no locks or Qt objects) or run the step on the 'thread' executor"
+    advice = (
+        "; make it picklable (module-level functions, no locks or Qt objects) or run the step "
+        "on the 'thread' executor"
+    )
     for plugin_id, plugin in list(core.components.items()):
         problem = _pickle_problem(dumps, plugin)
         if problem:

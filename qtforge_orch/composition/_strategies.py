@@ -97,10 +97,10 @@ def available_commands(snap: Snapshot) -> list[str]:
         own = _commands(snap, settings.subject)
         return sorted({c for c in own if allowed is None or c in allowed})
     if strategy is CompositionStrategy.Adapter:
-        own = set(_commands(snap, settings.subject))
+        offered = set(_commands(snap, settings.subject))
         renamed = settings.command_map
-        exposed = {outer for outer, inner in renamed.items() if inner in own}
-        exposed |= {c for c in own if c not in renamed.values()}
+        exposed = {outer for outer, inner in renamed.items() if inner in offered}
+        exposed |= {c for c in offered if c not in renamed.values()}
         return sorted(exposed)
     union: set[str] = set()
     for plugin in snap.components.values():
@@ -152,8 +152,11 @@ def _aggregation(snap: Snapshot, command: str, params: dict[str, Any], context: 
                 return output
             LOGGER.warning(
                 "composite '%s': component '%s' failed '%s': %s",
-                snap.composite_id, plugin_id, command, output,
-            )  # fmt: skip
+                snap.composite_id,
+                plugin_id,
+                command,
+                output,
+            )
             errors[plugin_id] = output
         else:
             results[plugin_id] = output

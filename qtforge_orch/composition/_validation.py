@@ -96,15 +96,25 @@ def _binding_error(
             f"{where}.parameter_mapping",
         )
     if not isinstance(binding.bidirectional, bool):
-        return _error(_CONFIG, f"composition '{cid}': {where}.bidirectional must be a bool", f"{where}.bidirectional")
+        return _error(
+            _CONFIG,
+            f"composition '{cid}': {where}.bidirectional must be a bool",
+            f"{where}.bidirectional",
+        )
     if not isinstance(binding.priority, int) or isinstance(binding.priority, bool):
-        return _error(_CONFIG, f"composition '{cid}': {where}.priority must be an integer", f"{where}.priority")
+        return _error(
+            _CONFIG,
+            f"composition '{cid}': {where}.priority must be an integer",
+            f"{where}.priority",
+        )
     transformer = binding.transformer
     if isinstance(transformer, str):
         try:
             compile_condition(transformer)
         except ConditionError as exc:
-            return _error(_CONFIG, f"composition '{cid}': {where}.transformer: {exc}", f"{where}.transformer")
+            return _error(
+                _CONFIG, f"composition '{cid}': {where}.transformer: {exc}", f"{where}.transformer"
+            )
     elif transformer is not None and not callable(transformer):
         return _error(
             _CONFIG,
@@ -112,7 +122,10 @@ def _binding_error(
             f"string or {{'expression': '<CEL>'}}, got {type(transformer).__name__}",
             f"{where}.transformer",
         )
-    for end, plugin_id in (("source", binding.source_plugin_id), ("target", binding.target_plugin_id)):
+    for end, plugin_id in (
+        ("source", binding.source_plugin_id),
+        ("target", binding.target_plugin_id),
+    ):
         if plugin_id not in plugins:
             return _error(
                 PluginErrorCode.DependencyMissing,
@@ -124,8 +137,10 @@ def _binding_error(
 
 
 def binding_cycle(bindings: list[CompositionBinding]) -> list[str]:
-    """One cycle over the bindings' source -> target edges (self-bindings included), as the
-    list of plugin ids with the first repeated at the end; empty when there is none."""
+    """One cycle over the bindings' source -> target edges, self-bindings included.
+
+    The plugin ids with the first repeated at the end; empty when there is none.
+    """
     successors: dict[str, list[str]] = {}
     for binding in bindings:
         successors.setdefault(binding.source_plugin_id, []).append(binding.target_plugin_id)

@@ -180,8 +180,10 @@ class CompositionBinding:
 
 
 def normalise_transformer(value: Any) -> Any:
-    """``{"expression": "<CEL>"}`` (the reference's JSON form) becomes the bare string;
-    anything else is kept as given (``validate`` reports what is not usable)."""
+    """``{"expression": "<CEL>"}`` (the reference's JSON form) becomes the bare string.
+
+    Anything else is kept as given; ``validate`` reports what is not usable.
+    """
     if isinstance(value, Mapping):
         if not value:
             return None

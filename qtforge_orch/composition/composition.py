@@ -93,7 +93,9 @@ class PluginComposition:
         self._strategy = parse_enum(CompositionStrategy, strategy)
         return self
 
-    def add_plugin(self, plugin_id: str, role: PluginRole | int | str = PluginRole.Secondary) -> Self:
+    def add_plugin(
+        self, plugin_id: str, role: PluginRole | int | str = PluginRole.Secondary
+    ) -> Self:
         """Add a component (or change its role); insertion order is kept."""
         self._plugins[_text(plugin_id, "plugin_id")] = parse_enum(PluginRole, role)
         return self
@@ -108,7 +110,9 @@ class PluginComposition:
     def add_binding(self, binding: CompositionBinding) -> Self:
         """Add a copy of ``binding``."""
         if not isinstance(binding, CompositionBinding):
-            raise TypeError(f"add_binding() needs a CompositionBinding, got {type(binding).__name__}")
+            raise TypeError(
+                f"add_binding() needs a CompositionBinding, got {type(binding).__name__}"
+            )
         self._bindings.append(binding.copy())
         return self
 
@@ -172,16 +176,22 @@ class PluginComposition:
         return validate_composition(self)
 
     def to_json(self) -> dict[str, Any]:
-        """The composition as QtForge's ``to_json`` writes it (keys in QJsonObject's sorted
-        order; a CEL transformer is written as ``"transformer"``, a callable is left out)."""
+        """The composition as QtForge's ``to_json`` writes it.
+
+        Keys are in QJsonObject's sorted order at every level; a CEL transformer is written as
+        ``"transformer"`` and a callable is left out.
+        """
         from ._json import composition_to_json
 
         return composition_to_json(self)
 
     @staticmethod
     def from_json(json: object) -> Expected[PluginComposition]:
-        """Read a composition as QtForge writes it (or with the reference page's binding keys)
-        and validate it; ``InvalidConfiguration`` names the field that is wrong."""
+        """Read and validate a composition as QtForge writes it.
+
+        The reference page's binding keys are read too. ``InvalidConfiguration`` names the
+        field that is wrong (``error().context["field"]``).
+        """
         from ._json import composition_from_json
 
         return composition_from_json(json)
@@ -209,7 +219,8 @@ class PluginComposition:
         drop = {id(binding) for binding in removed}
         other = self.copy()
         other._bindings = [
-            copy for original, copy in zip(self._bindings, other._bindings, strict=True)
+            copy
+            for original, copy in zip(self._bindings, other._bindings, strict=True)
             if id(original) not in drop
         ]
         return other

@@ -105,7 +105,9 @@ class CompositionManager(QObject):
     def get_composition(self, composition_id: str) -> Expected[PluginComposition]:
         """A copy of a registered composition, or ``NotFound``."""
         with self._lock:
-            found = self._compositions.get(composition_id) if isinstance(composition_id, str) else None
+            found = (
+                self._compositions.get(composition_id) if isinstance(composition_id, str) else None
+            )
             if found is None:
                 return self._not_found("composition", composition_id)
             return make_success(found.copy())
@@ -117,8 +119,9 @@ class CompositionManager(QObject):
 
     # --- composite plugins -----------------------------------------------------------------
     def create_composite_plugin(self, composition_id: str) -> Expected[CompositePlugin]:
-        """The composite plugin of a registered composition, created and initialized on first
-        call (later calls return the same one).
+        """The composite plugin of a registered composition.
+
+        Created and initialized on the first call; later calls return the same one.
 
         Returns:
             The composite, ``NotFound`` (no such composition), or its initialization error
@@ -134,6 +137,8 @@ class CompositionManager(QObject):
             if existing is not None:
                 return make_success(existing)
             composite = CompositePlugin(found.value(), self._plugin_manager)
+            # Created by whichever thread asked; it lives where the manager lives.
+            composite.moveToThread(self.thread())
             started = composite.initialize()
             if not started:
                 return from_error(started.error())

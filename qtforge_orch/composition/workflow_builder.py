@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
@@ -68,7 +69,9 @@ def build_workflow_document(
         return from_error(checked.error())
     command = "execute" if command is None else command
     if not isinstance(command, str) or not command:
-        return _error(PluginErrorCode.InvalidArgument, f"command must be a non-empty string, got {command!r}")
+        return _error(
+            PluginErrorCode.InvalidArgument, f"command must be a non-empty string, got {command!r}"
+        )
     commands: dict[str, list[str]] = {}
     for plugin_id in composition.plugins():
         found = plugin_manager.get_plugin(plugin_id)
@@ -136,7 +139,7 @@ class _Graph:
         if strategy is Strategy.Bridge:
             subject = self.settings.subject
             missing = self._offered(subject, self.command)
-            return missing or self._set_result(self._component(subject, self.command))
+            return missing or self._done(self._component(subject, self.command))
         return self._aggregation()
 
     def _aggregation(self) -> PluginError | None:
@@ -157,7 +160,7 @@ class _Graph:
         for plugin_id in offering:
             self._connect(plugin_id, collector, target_port=plugin_id)
         self._connect(source, collector, target_port=INPUT_PORT)
-        return self._set_result(collector)
+        return self._done(collector)
 
     def _pipeline(self) -> PluginError | None:
         bindings = sort_by_priority(self.composition.bindings())
@@ -176,18 +179,18 @@ class _Graph:
                     return missing
             self._component(stage, self.command)
         if not bindings:
-            for before, after in zip(stages, stages[1:], strict=False):
+            for before, after in pairwise(stages):
                 self._connect(before, after)
         for binding in sort_for_delivery(bindings):
             failed = self._binding(binding)
             if failed is not None:
                 return failed
         if len(leaves) == 1:
-            return self._set_result(leaves[0])
+            return self._done(leaves[0])
         result = self._helper("result", PASSTHROUGH, {})
         for leaf in leaves:
             self._connect(leaf, result)
-        return self._set_result(result)
+        return self._done(result)
 
     def _binding(self, binding: CompositionBinding) -> PluginError | None:
         transformer = binding.transformer
@@ -239,11 +242,11 @@ class _Graph:
                 condition=f"route == {json.dumps(plugin_id)}",
             )
         if len(candidates) == 1:
-            return self._set_result(candidates[0])
+            return self._done(candidates[0])
         result = self._helper("result", PASSTHROUGH, {})
         for plugin_id in candidates:
             self._connect(plugin_id, result)
-        return self._set_result(result)
+        return self._done(result)
 
     def _decorator(self) -> PluginError | None:
         subject = self.settings.subject
@@ -264,9 +267,9 @@ class _Graph:
         for decorator in reversed(self.settings.decorators):
             if AFTER in self.commands[decorator]:
                 chain.append(self._component(decorator, AFTER, f"{decorator}.{AFTER}"))
-        for before, after in zip(chain, chain[1:], strict=False):
+        for before, after in pairwise(chain):
             self._connect(before, after)
-        return self._set_result(chain[-1])
+        return self._done(chain[-1])
 
     def _proxy(self) -> PluginError | None:
         settings = self.settings
@@ -281,12 +284,16 @@ class _Graph:
             {
                 "composite": self.cid,
                 "command": self.command,
-                "allowed": None if settings.allowed_commands is None else list(settings.allowed_commands),
-                "rate_limit": None if limit is None else {"max_calls": limit.max_calls, "per_ms": limit.per_ms},
+                "allowed": None
+                if settings.allowed_commands is None
+                else list(settings.allowed_commands),
+                "rate_limit": None
+                if limit is None
+                else {"max_calls": limit.max_calls, "per_ms": limit.per_ms},
             },
         )
         self._connect(gate, self._component(settings.subject, self.command))
-        return self._set_result(settings.subject)
+        return self._done(settings.subject)
 
     def _adapter(self) -> PluginError | None:
         settings = self.settings
@@ -298,13 +305,15 @@ class _Graph:
             return missing
         chain: list[str] = []
         if settings.parameter_map:
-            chain.append(self._helper("adapt_parameters", RENAME, {"map": dict(settings.parameter_map)}))
+            chain.append(
+                self._helper("adapt_parameters", RENAME, {"map": dict(settings.parameter_map)})
+            )
         chain.append(self._component(settings.subject, inner))
         if settings.result_map:
             chain.append(self._helper("adapt_results", RENAME, {"map": dict(settings.result_map)}))
-        for before, after in zip(chain, chain[1:], strict=False):
+        for before, after in pairwise(chain):
             self._connect(before, after)
-        return self._set_result(chain[-1])
+        return self._done(chain[-1])
 
     # --- graph pieces ----------------------------------------------------------------------
     def _component(
@@ -333,7 +342,9 @@ class _Graph:
         self._node(node_id, HELPER_PLUGIN_ID, configuration, node_type)
         return node_id
 
-    def _node(self, node_id: str, plugin_id: str, configuration: dict[str, Any], node_type: str) -> None:
+    def _node(
+        self, node_id: str, plugin_id: str, configuration: dict[str, Any], node_type: str
+    ) -> None:
         self.nodes[node_id] = {
             "node_id": node_id,
             "name": node_id,
@@ -363,7 +374,10 @@ class _Graph:
         kind: str = "DataFlow",
         condition: str | None = None,
     ) -> None:
-        for node_id, key, port in ((source, "output_ports", source_port), (target, "input_ports", target_port)):
+        for node_id, key, port in (
+            (source, "output_ports", source_port),
+            (target, "input_ports", target_port),
+        ):
             ports = self.nodes[node_id][key]
             if port and port not in ports:
                 ports.append(port)
@@ -409,8 +423,10 @@ class _Graph:
             f"{', '.join(sorted({c for cs in self.commands.values() for c in cs})) or 'none'}",
         )
 
-    def _set_result(self, node_id: str) -> None:
+    def _done(self, node_id: str) -> PluginError | None:
+        """Record the node whose output is the composite's result: the build succeeded."""
         self.result_node = node_id
+        return None
 
     def document(self) -> dict[str, Any]:
         composition = self.composition

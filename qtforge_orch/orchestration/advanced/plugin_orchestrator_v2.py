@@ -281,9 +281,11 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
     def create_workflow_from_composition(
         self, composition: Any, command: str | None = None
     ) -> Expected[PluginWorkflow]:
-        """The workflow that runs ``command`` (default ``"execute"``) as the composition's
-        ``CompositePlugin`` would (docs/composition.md: one graph per strategy); errors as
-        ``composition.workflow_builder.build_workflow_document``."""
+        """The workflow that runs ``command`` as the composition's ``CompositePlugin`` would.
+
+        One graph per strategy (docs/composition.md); ``command`` defaults to ``"execute"``.
+        Errors as ``composition.workflow_builder.build_workflow_document``.
+        """
         from ...composition.workflow_builder import build_workflow_document
 
         built = build_workflow_document(composition, self._plugin_manager, command)
