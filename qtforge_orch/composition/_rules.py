@@ -30,16 +30,16 @@ def facade_route(
 ) -> str | PluginError:
     """The component a Facade hands ``command`` to.
 
-    Routing rules first: the rules whose ``command`` (if set) is the command and whose
-    ``when`` (if set) holds for the parameters (plus ``command``) name the candidates; one
-    candidate is the answer, several are an ambiguity. No rule matching: the components that
-    offer the command are the candidates; the primary wins among them, else there must be
-    exactly one.
+    Routing rules first: the rules whose component offers the command, whose ``command`` (if
+    set) is the command and whose ``when`` (if set) holds for the parameters (plus
+    ``command``) name the candidates; one candidate is the answer, several are an ambiguity.
+    No rule matching: the components that offer the command are the candidates; the primary
+    wins among them, else there must be exactly one.
     """
     matched: list[str] = []
     variables = {**params, "command": command}
     for route in routes:
-        if route.command is not None and route.command != command:
+        if route.plugin not in offering or route.command not in (None, command):
             continue
         if route.when is not None:
             try:

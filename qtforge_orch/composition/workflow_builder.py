@@ -213,8 +213,7 @@ class _Graph:
     def _facade(self) -> PluginError | None:
         offering = self._offering()
         routes = self.settings.routing
-        ruled = [r.plugin for r in routes if r.command in (None, self.command)]
-        candidates = list(dict.fromkeys([*ruled, *offering]))
+        candidates = offering  # rules choose among the components that offer the command
         if not candidates:
             return self._nobody()
         self.mode = "Conditional"
