@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from ..._errors import PluginError, PluginErrorCode
+from ...contract.plan import TaskSpec
 from ...plugins._loading import _FILE_MODULE_PREFIX
 from ..invoke import PluginLookup, plugin_finder
-from ..plan import TaskSpec
 
 
 class Shipped(NamedTuple):
