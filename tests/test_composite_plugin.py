@@ -13,6 +13,7 @@ from qtforge_orch import (
     CompositePlugin,
     CompositionBinding,
     FunctionPlugin,
+    IPlugin,
     PluginComposition,
     PluginErrorCode,
     PluginManager,
@@ -473,3 +474,36 @@ def test_concurrent_calls_and_changes_lose_nothing(plugins: PluginManager) -> No
     assert len(composite.get_component_plugins()) == 41
     final = composite.execute_command("run", {"n": 7}).value()
     assert final == {"seen": 7}
+
+
+# --- the plugin contract's fast way in, and pickling --------------------------------------------
+def test_resolve_command_is_execute_command_with_the_context_bound(plugins: PluginManager) -> None:
+    seen: list[Any] = []
+    register(
+        plugins, FunctionPlugin("f", run=lambda p, context=None: seen.append(context) or dict(p))
+    )
+    composite = CompositePlugin(aggregation("f"), plugins)
+    register(plugins, composite)
+    context = FakeContext()
+    call = composite.resolve_command("run", context)
+    assert call({"x": 1}).value() == {"f": {"x": 1}} and seen == [context]
+    assert code_of(composite.resolve_command("fly")({})) is Code.CommandNotFound
+
+
+def test_a_pickled_composite_is_rebuilt_as_a_plain_plugin(plugins: PluginManager) -> None:
+    import pickle
+
+    from .composition_helpers import pipeline_composite
+
+    composite = pipeline_composite(plugins)
+    copy = pickle.loads(pickle.dumps(composite))
+    assert not isinstance(copy, CompositePlugin) and isinstance(copy, IPlugin)
+    assert copy.id() == "evens_sum" and copy.state() is PluginState.Running
+    assert copy.execute_command("process", {"count": 6}).value()["total"] == 12
+    assert copy.resolve_command("process")({"count": 4}).value()["total"] == 6
+    assert composite._shipping_refusal("process") is None
+    idle = CompositePlugin(PluginComposition("idle").add_plugin("reader"), plugins)
+    shipped = pickle.loads(pickle.dumps(idle))
+    refused = shipped.resolve_command("process")({})
+    assert code_of(refused) is Code.InvalidState
+    assert "was not initialized when it was sent to the worker" in refused.error().message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._expected import Expected
@@ -63,6 +64,18 @@ class CompositeMethods(IPlugin):
             strategy's and the components' errors).
         """
         return self._core.execute(command, {} if params is None else params, context)
+
+    def resolve_command(
+        self, command: str, context: Any = None
+    ) -> Callable[[dict[str, Any]], Expected[dict[str, Any]]]:
+        """``execute_command`` for ``command``, with ``context`` bound.
+
+        The plugin contract's fast way in (docs/plugins.md): orchestrators call it with the
+        parameters instead of checking ``available_commands`` first. A command no component
+        takes is reported by the call itself (``CommandNotFound``).
+        """
+        execute = self.execute_command
+        return lambda params: execute(command, params, context)
 
     def available_commands(self) -> list[str]:
         """The commands the strategy exposes, sorted.

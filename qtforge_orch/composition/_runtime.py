@@ -20,6 +20,7 @@ from .._expected import Expected, from_error, make_error, make_success
 from .._jsoncopy import json_copy
 from ..plugins._interface import PluginState
 from . import _strategies as strategies
+from ._delivery import sort_by_priority
 from ._rules import Clock, RateGate
 from ._settings import StrategySettings, parse_settings
 from ._validation import composition_error
@@ -98,7 +99,9 @@ class CompositeCore:
                 return found
             resolved[plugin_id] = found
         self.components = resolved
-        order = strategies.initialization_order(plugin_ids, self.composition._raw_bindings())
+        order = strategies.initialization_order(
+            plugin_ids, sort_by_priority(self.composition.bindings())
+        )
         for plugin_id in order:
             failed = _start_component(self.composite_id, plugin_id, resolved[plugin_id])
             if isinstance(failed, PluginError):
@@ -165,7 +168,9 @@ class CompositeCore:
                 "call initialize() or register it with a PluginManager",
                 plugin_id=self.composite_id,
             )
-        if not isinstance(command, str) or not isinstance(params, Mapping):
+        if not isinstance(command, str) or not (
+            type(params) is dict or isinstance(params, Mapping)
+        ):
             return make_error(
                 PluginErrorCode.InvalidParameters,
                 f"composite '{self.composite_id}': execute_command needs a command name and a "
@@ -344,9 +349,7 @@ def _snapshot(
     composition: PluginComposition, components: Mapping[str, Any], settings: StrategySettings
 ) -> strategies.Snapshot:
     roles = composition.plugins()
-    from ._delivery import sort_by_priority
-
-    return strategies.Snapshot(
+    return strategies.make_snapshot(
         composite_id=composition.id(),
         strategy=composition.strategy(),
         primary=composition.primary_plugin_id(),

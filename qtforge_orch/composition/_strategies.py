@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
@@ -38,6 +38,42 @@ class Snapshot:
     components: Mapping[str, Any]  # id -> plugin, in the composition's order
     bindings: tuple[CompositionBinding, ...]  # higher priority first, then declaration order
     settings: StrategySettings
+    # A Pipeline with bindings, worked out once per snapshot (it does not depend on the
+    # command): its stages, its leaves and each stage's bindings in delivery order.
+    stages: tuple[str, ...] = ()
+    leaves: tuple[str, ...] = ()
+    incoming: Mapping[str, tuple[CompositionBinding, ...]] = field(default_factory=dict)
+
+
+def make_snapshot(
+    composite_id: str,
+    strategy: CompositionStrategy,
+    primary: str,
+    roles: Mapping[str, PluginRole],
+    components: Mapping[str, Any],
+    bindings: tuple[CompositionBinding, ...],
+    settings: StrategySettings,
+) -> Snapshot:
+    """A ``Snapshot``, with a bound Pipeline's stages worked out."""
+    stages: list[str] = []
+    leaves: list[str] = []
+    incoming: dict[str, list[CompositionBinding]] = {}
+    if strategy is CompositionStrategy.Pipeline and bindings:
+        stages, leaves = pipeline_plan(list(roles), primary, bindings, lambda _pid: True)
+        for binding in sort_for_delivery(list(bindings)):
+            incoming.setdefault(binding.target_plugin_id, []).append(binding)
+    return Snapshot(
+        composite_id,
+        strategy,
+        primary,
+        roles,
+        components,
+        bindings,
+        settings,
+        tuple(stages),
+        tuple(leaves),
+        {target: tuple(bound) for target, bound in incoming.items()},
+    )
 
 
 def pipeline_plan(
@@ -176,20 +212,31 @@ def _aggregation(snap: Snapshot, command: str, params: dict[str, Any], context: 
 
 
 def _pipeline(snap: Snapshot, command: str, params: dict[str, Any], context: Any) -> Result:
-    offers = {pid: command in commands_of(plugin) for pid, plugin in snap.components.items()}
-    stages, leaves = pipeline_plan(
-        list(snap.components), snap.primary, snap.bindings, lambda pid: offers.get(pid, False)
+    if snap.bindings:
+        return _bound_pipeline(snap, command, params, context)
+    # Without bindings (QtForge's rule) the stages depend on who offers the command.
+    stages, _ = pipeline_plan(
+        list(snap.components),
+        snap.primary,
+        (),
+        lambda pid: command in commands_of(snap.components[pid]),
     )
     if not stages:
         return _no_component(snap, command)
-    incoming: dict[str, list[CompositionBinding]] = {}
-    for binding in sort_for_delivery(list(snap.bindings)):
-        incoming.setdefault(binding.target_plugin_id, []).append(binding)
-    outputs: dict[str, dict[str, Any]] = {}
-    previous: dict[str, Any] = params
+    current: dict[str, Any] = params
     for stage in stages:
-        bound = incoming.get(stage)
-        if snap.bindings and bound:
+        output = _call(snap, stage, command, dict(current), context)
+        if isinstance(output, PluginError):
+            return output
+        current = output
+    return current
+
+
+def _bound_pipeline(snap: Snapshot, command: str, params: dict[str, Any], context: Any) -> Result:
+    outputs: dict[str, dict[str, Any]] = {}
+    for stage in snap.stages:
+        bound = snap.incoming.get(stage)
+        if bound:
             stage_params: dict[str, Any] = {}
             for binding in bound:
                 failed = deliver(
@@ -198,15 +245,13 @@ def _pipeline(snap: Snapshot, command: str, params: dict[str, Any], context: Any
                 if failed is not None:
                     return failed
         else:
-            # A stage no binding feeds takes the call's parameters; without bindings each
-            # stage takes the previous stage's output.
-            stage_params = dict(params if snap.bindings else previous)
+            stage_params = dict(params)  # a stage no binding feeds takes the call's parameters
         output = _call(snap, stage, command, stage_params, context)
         if isinstance(output, PluginError):
             return output
-        outputs[stage] = previous = output
+        outputs[stage] = output
     result: dict[str, Any] = {}
-    for leaf in leaves:
+    for leaf in snap.leaves:
         result.update(outputs[leaf])
     return result
 
