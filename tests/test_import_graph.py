@@ -122,9 +122,7 @@ def test_plugins_and_the_contract_never_import_the_engine() -> None:
 def test_the_contract_stands_on_the_base_alone() -> None:
     graph = import_graph(every_import=True)
     outside = [
-        f"{a} -> {b}"
-        for a, b in graph.edges
-        if _in(a, CONTRACT) and not _in(b, CONTRACT, *BASE)
+        f"{a} -> {b}" for a, b in graph.edges if _in(a, CONTRACT) and not _in(b, CONTRACT, *BASE)
     ]
     assert not outside
 
