@@ -85,6 +85,7 @@ class Engine:
         self._owner = weakref.ref(owner)
         self._owner_thread = owner.thread()
         self.names = names
+        self.plugins = plugins  # where plugin ids are looked up (what registration checks)
         # Every plugin call of every run, here or on another executor.
         self.route = PluginRoute(plugins)
         # Where non-thread steps run (process pool, Dask): each built on first use.
