@@ -424,14 +424,14 @@ def _ablations(engine: Any) -> dict[str, Callable[[contextlib.ExitStack], None]]
             route_module, "call_value", _cached_call(engine)
         ),
         "StepContext per attempt": patch(batch_module, "StepContext", _BareContext),
-        "step timeout bookkeeping (Deadlines.add)": patch(
-            Deadlines, "add", lambda self, index, seconds: None
+        "step timeout watchdog (Deadlines.arm)": patch(
+            Deadlines, "arm", lambda self, deadline: None
         ),
         "stall guard (AdaptiveLimit.watch)": patch(AdaptiveLimit, "watch", lambda self: None),
         "RunLock: one lock round trip per step": patch(run_module, "RunLock", _NoLock),
         "time.time() x2 (start/end stamps)": patch(batch_module, "time", _Clock),
         "build_params: a new input dict per step": patch(
-            batch_module, "build_params", lambda plan, task, *_: task.parameters
+            batch_module, "build_params", lambda *args: args[-1].parameters
         ),
     }
 

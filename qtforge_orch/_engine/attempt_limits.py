@@ -6,6 +6,7 @@ fake clock drives them without sleeping.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ class Deadlines:
     running attempt, instead of a timer per attempt (a tiny step would pay more for arming
     and cancelling its own timer than for the rest of its scheduling)."""
 
-    __slots__ = ("_expired", "_run", "_timers", "_watchdog", "_watchdog_at", "pending")
+    __slots__ = ("_expired", "_run", "_timers", "_watchdog", "armed_for", "pending")
 
     def __init__(
         self,
@@ -36,18 +37,13 @@ class Deadlines:
         self._run = run
         self._timers = timers
         self._expired = on_expired
-        # index -> deadline of its running attempt (the attempt itself is the scheduler's);
-        # an attempt that ends in time is popped from it (never replaced: callers bind ``pop``)
+        # index -> deadline (timer clock) of its running attempt, the attempt itself being the
+        # scheduler's. The scheduler writes it (lock held): an attempt with a timeout is added
+        # when it starts, then ``arm``ed for when it is due before ``armed_for``; one that ends
+        # in time is popped (the dict is never replaced: callers bind its methods).
         self.pending: dict[int, float] = {}
         self._watchdog: Any = None
-        self._watchdog_at = 0.0
-
-    def add(self, index: int, seconds: float) -> None:
-        """(lock held) Task ``index``'s running attempt times out ``seconds`` from now."""
-        deadline = self._timers.now() + seconds
-        self.pending[index] = deadline
-        if self._watchdog is None or deadline < self._watchdog_at:
-            self._arm(deadline)
+        self.armed_for = math.inf  # the deadline the watchdog is armed for (inf: none)
 
     def clear(self) -> None:
         """(lock held) Forget every deadline and stop the watchdog."""
@@ -55,17 +51,20 @@ class Deadlines:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+        self.armed_for = math.inf
 
-    def _arm(self, deadline: float) -> None:
+    def arm(self, deadline: float) -> None:
+        """(lock held) Fire the watchdog at ``deadline`` (earlier than it is armed for)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
-        self._watchdog_at = deadline
+        self.armed_for = deadline
         self._watchdog = self._timers.call_later(deadline - self._timers.now(), self._fire)
 
     def _fire(self) -> None:
         """Timer thread: hand every expired attempt over, re-arm for the next deadline."""
         with self._run.lock:
             self._watchdog = None
+            self.armed_for = math.inf
             now = self._timers.now()
             pending = self.pending
             expired = [index for index, deadline in list(pending.items()) if deadline <= now]
@@ -74,7 +73,7 @@ class Deadlines:
             if expired:
                 self._expired(expired)
             if self.pending and not self._run.stopping:
-                self._arm(min(self.pending.values()))
+                self.arm(min(self.pending.values()))
 
 
 class AdaptiveLimit:

@@ -16,7 +16,7 @@ from typing import Any
 from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
 from ..contract.context import StepContext
-from ..contract.plan import DataPolicy, Role, TaskState
+from ..contract.plan import DataPolicy, Role, TaskSpec, TaskState
 from ..contract.retry import RetryPolicy
 from .attempt_limits import AdaptiveLimit, Deadlines
 from .batch_release import Release
@@ -27,17 +27,18 @@ from .scheduler_protocol import SchedulerDefaults
 from .shared_data import SharedData
 from .shell_protocol import RunShell
 from .task_gates import call_mapped, check_condition, critical_failure, splitter_error
+from .task_table import COMPLETED, FAILED, PENDING, RETRYING, RUNNING, SKIPPED
 from .transitions import STEPS, WIDTH
 from .workers import Workers
 
-_P = TaskState.Pending
-_R = TaskState.Running
-_C = TaskState.Completed
-_S = TaskState.Skipped
-_T = TaskState.Retrying
-_F = TaskState.Failed
+_P = PENDING
+_R = RUNNING
+_C = COMPLETED
+_S = SKIPPED
+_T = RETRYING
+_F = FAILED
 _RUNNING = RunStatus.RUNNING
-_PROGRESS = EventKind.PROGRESS
+_PROGRESS = 1 << EventKind.PROGRESS  # its bit in ListenedKinds.kinds
 
 # (task index, its input, its context, time.time() it started); input and context are None
 # while the task's condition is still to be checked (the task is then still Pending).
@@ -70,6 +71,7 @@ class BatchScheduler(SchedulerDefaults):
         self.retry_timers: dict[int, Any] = {}
         engine = run.engine
         self.timers = engine.timers
+        self.clock = engine.timers.now
         self.listened = engine.listened
         self.noun = engine.names.noun
         self.call = engine.route.call
@@ -152,18 +154,13 @@ class BatchScheduler(SchedulerDefaults):
         """The task's input, kept while a condition is checked or attempts may repeat."""
         params = self.params[index]
         if params is None:
-            params = self.params[index] = self._build_params(index)
+            params = self.params[index] = self._input(self.tasks[index])
         return params
 
-    def _build_params(self, index: int) -> dict[str, Any]:
-        return build_params(
-            self.plan,
-            self.tasks[index],
-            self.data.values,
-            self.run.initial_data,
-            self.table.outputs,
-            self.deps.active_control,
-        )
+    def _input(self, task: TaskSpec) -> dict[str, Any]:
+        data = self.data.values
+        deps = self.deps.active_control
+        return build_params(self.plan, data, self.run.initial_data, self.table.outputs, deps, task)
 
     def _begin_attempt(self, index: int) -> Attempt:
         run = self.run
@@ -174,14 +171,7 @@ class BatchScheduler(SchedulerDefaults):
         else:
             params = self.params[index]
             if params is None:
-                params = build_params(
-                    self.plan,
-                    task,
-                    self.data.values,
-                    run.initial_data,
-                    self.table.outputs,
-                    self.deps.active_control,
-                )
+                params = self._input(task)
         context = StepContext(
             run.execution_id,
             task.key,
@@ -201,8 +191,13 @@ class BatchScheduler(SchedulerDefaults):
         effect = STEPS[table.states[index] * WIDTH + _R](table, index, None, started)
         if effect & (run.wanted | self.listened.effects):
             run.carry_out(index, effect, None)
-        if task.timeout_ms:
-            self.deadlines.add(index, task.timeout_ms / 1000.0)
+        if task.timeout_ms:  # the attempt's deadline (every v1 step has one)
+            clock = self.clock
+            deadline = clock() + task.timeout_ms / 1000.0
+            deadlines = self.deadlines
+            deadlines.pending[index] = deadline
+            if deadline < deadlines.armed_for:
+                deadlines.arm(deadline)
         return index, params, context, started
 
     # --- doing work (no lock) ---------------------------------------------------------------
@@ -216,7 +211,8 @@ class BatchScheduler(SchedulerDefaults):
             return self._check_condition(index)
         assert params is not None
         if task.fan_out is None:
-            value = self.call(task, params, context)
+            call = self.call
+            value = call(task, params, context)
         else:
             with lock:
                 items = fan_out_items(task, self.table.outputs)
@@ -230,7 +226,8 @@ class BatchScheduler(SchedulerDefaults):
             self.contexts[index] = None
             self.running -= 1
             if task.timeout_ms:
-                self.deadline_met(index, None)
+                met = self.deadline_met
+                met(index, None)
             if isinstance(value, PluginError):
                 self._attempt_failed(index, value, taker=True)
             else:
@@ -320,7 +317,7 @@ class BatchScheduler(SchedulerDefaults):
         itself (None: find out)."""
         table = self.table
         if (table.settled >= self.progress.due or table.step_progress) and (
-            _PROGRESS in self.listened
+            self.listened.kinds & _PROGRESS
         ):
             # Status reads compute progress themselves: only a connected slot needs it now.
             self.run.update_progress()

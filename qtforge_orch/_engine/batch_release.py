@@ -19,10 +19,11 @@ from .dataflow import should_run
 from .shared_data import SharedData
 from .shell_protocol import RunShell
 from .task_gates import route_control
+from .task_table import COMPLETED, PENDING, SKIPPED
 
-_P = TaskState.Pending
-_C = TaskState.Completed
-_S = TaskState.Skipped
+_P = PENDING
+_C = COMPLETED
+_S = SKIPPED
 
 
 class Release:

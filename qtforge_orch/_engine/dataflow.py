@@ -18,12 +18,13 @@ _SKIPPED = TaskState.Skipped
 
 def build_params(
     plan: Plan,
-    task: TaskSpec,
     shared: dict[str, Any],
     initial: dict[str, Any],
     outputs: Sequence[dict[str, Any] | None],
     active_control: Sequence[set[int] | None],
+    task: TaskSpec,
 ) -> dict[str, Any]:
+    """``task``'s input (the run's data last: a run binds the rest once, ``partial``)."""
     policy = plan.data
     if policy is DataPolicy.SHARED:
         params = dict(shared)

@@ -24,7 +24,7 @@ from typing import Any
 
 from .._errors import PluginError
 from ..contract.context import StepContext
-from ..contract.plan import Plan, ScheduleKind, TaskState
+from ..contract.plan import Plan, ScheduleKind
 from . import transitions
 from .batch import BatchScheduler
 from .compensation import Compensation
@@ -38,7 +38,7 @@ from .run_status import RunStatus, cancelled_error, state_error, timeout_error
 from .scheduler_choice import SchedulerFactory, scheduler_for
 from .services import RunServices
 from .status_snapshot import RunSnapshot, snapshot_of
-from .task_table import TaskTable
+from .task_table import CANCELLED, PENDING, RETRYING, RUNNING, TaskTable
 from .transitions import (
     OWED,
     RECORD_OF,
@@ -47,10 +47,10 @@ from .transitions import (
     WIDTH,
 )
 
-_P = TaskState.Pending
-_R = TaskState.Running
-_T = TaskState.Retrying
-_X = TaskState.Cancelled
+_P = PENDING
+_R = RUNNING
+_T = RETRYING
+_X = CANCELLED
 
 
 def _now() -> datetime:
@@ -158,10 +158,11 @@ class Run:
         return self.plan.schedule
 
     # --- task states (lock held) ---------------------------------------------------------------
-    def transition(self, index: int, new: TaskState, value: Any = None, at: float = 0.0) -> None:
-        """Change task ``index``'s state through the transition table (``value``: the output of
-        a completion, the message of a failure or retry; ``at``: ``time.time()``), then carry
-        out the transition's effect. (The batch hot path inlines these three lines.)"""
+    def transition(self, index: int, new: int, value: Any = None, at: float = 0.0) -> None:
+        """Change task ``index``'s state to ``new`` (a ``TaskState`` value) through the
+        transition table (``value``: the output of a completion, the message of a failure or
+        retry; ``at``: ``time.time()``), then carry out the transition's effect. (The batch
+        hot path inlines these three lines.)"""
         table = self.table
         effect = STEPS[table.states[index] * WIDTH + new](table, index, value, at)
         if effect & (self.wanted | self.listened.effects):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from .._errors import PluginError
 from ..contract.context import StepContext
-from ..contract.plan import Plan, TaskState
+from ..contract.plan import Plan
 from .journal_link import JournalLink, ResumeSeed
 from .progress import Progress
 from .run_events import RunEvents
@@ -47,7 +47,7 @@ class RunShell(Protocol):
     listened: ListenedKinds  # the engine's: the event kinds somebody receives
     events: RunEvents  # what the run posts
 
-    def transition(self, index: int, new: TaskState, value: Any = None, at: float = 0.0) -> None:
+    def transition(self, index: int, new: int, value: Any = None, at: float = 0.0) -> None:
         """(lock held) Change a task's state through the transition table and carry out
         what the transition asks (journal record, rollback step owed, task event)."""
         ...

@@ -23,11 +23,12 @@ from .shell_protocol import RunShell
 from .stream_activation import BATCH
 from .stream_flow import StageFlow, take_items
 from .stream_limit import StreamLimit
+from .task_table import COMPLETED, FAILED, RUNNING
 from .workers import Workers
 
-_R = TaskState.Running
-_C = TaskState.Completed
-_F = TaskState.Failed
+_R = RUNNING
+_C = COMPLETED
+_F = FAILED
 
 # Run linear chains (``stream_stage.link_chains``) as one activation while CPU-bound; off,
 # every stage runs on its own (tests compare the two).

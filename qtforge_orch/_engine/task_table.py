@@ -13,6 +13,16 @@ from typing import Any
 
 from ..contract.plan import TERMINAL_STATES, TaskState
 
+# The TaskState values as plain ints: the table holds these (int comparisons and arithmetic
+# are the interpreter's fast ones; an IntEnum member goes the generic way).
+PENDING = int(TaskState.Pending)
+RUNNING = int(TaskState.Running)
+COMPLETED = int(TaskState.Completed)
+FAILED = int(TaskState.Failed)
+SKIPPED = int(TaskState.Skipped)
+CANCELLED = int(TaskState.Cancelled)
+RETRYING = int(TaskState.Retrying)
+
 
 class TaskTable:
     """One run's per-task lists and counts; guarded by the run's lock."""
@@ -32,7 +42,7 @@ class TaskTable:
     )
 
     def __init__(self, size: int) -> None:
-        self.states: list[int] = [TaskState.Pending] * size
+        self.states: list[int] = [PENDING] * size
         self.outputs: list[dict[str, Any] | None] = [None] * size
         self.errors: list[str] = [""] * size
         self.retries: list[int] = [0] * size  # attempts after the first
@@ -58,7 +68,7 @@ class TaskTable:
 
     def record_failure(self, index: int, message: str, at: float) -> None:
         """(EventDriven) Task ``index`` failed outside any pass (a source that broke)."""
-        self.states[index] = TaskState.Failed
+        self.states[index] = FAILED
         self.errors[index] = message
         self.ends[index] = at
 

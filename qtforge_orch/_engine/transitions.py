@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..contract.plan import TaskState
+from . import task_table as state
 from .events import EventKind
 from .task_table import TaskTable
 
@@ -54,6 +55,15 @@ EFFECT_OF_EVENT = {kind: effect for effect, kind in EVENT_OF.items()}
 
 Step = Callable[[TaskTable, int, Any, float], int]
 
+# The states the steps write, as the table's plain ints.
+_PENDING = state.PENDING
+_RUNNING = state.RUNNING
+_COMPLETED = state.COMPLETED
+_FAILED = state.FAILED
+_SKIPPED = state.SKIPPED
+_CANCELLED = state.CANCELLED
+_RETRYING = state.RETRYING
+
 _P = TaskState.Pending
 _R = TaskState.Running
 _C = TaskState.Completed
@@ -67,7 +77,7 @@ _T = TaskState.Retrying
 # message of a failure or a retry, None otherwise; ``at`` is ``time.time()`` of the change.
 def start(table: TaskTable, index: int, value: Any, at: float) -> int:
     """An attempt starts; only the first one is announced and journaled."""
-    table.states[index] = _R
+    table.states[index] = _RUNNING
     if table.retries[index]:
         return 0
     table.starts[index] = at
@@ -76,7 +86,7 @@ def start(table: TaskTable, index: int, value: Any, at: float) -> int:
 
 def complete(table: TaskTable, index: int, output: Any, at: float) -> int:
     """The attempt (or a stage, with its counters as output) completed."""
-    table.states[index] = _C
+    table.states[index] = _COMPLETED
     table.outputs[index] = output
     table.ends[index] = at
     table.completed += 1
@@ -88,7 +98,7 @@ def complete(table: TaskTable, index: int, output: Any, at: float) -> int:
 
 def fail(table: TaskTable, index: int, message: Any, at: float) -> int:
     """The task failed for good (no retry left, or none allowed)."""
-    table.states[index] = _F
+    table.states[index] = _FAILED
     table.errors[index] = message
     table.ends[index] = at
     table.settled += 1
@@ -99,7 +109,7 @@ def fail(table: TaskTable, index: int, message: Any, at: float) -> int:
 
 def retry(table: TaskTable, index: int, message: Any, at: float) -> int:
     """The attempt failed and another one is due after the retry delay."""
-    table.states[index] = _T
+    table.states[index] = _RETRYING
     table.retries[index] += 1
     if table.step_progress:
         table.step_progress.pop(index, None)
@@ -108,20 +118,20 @@ def retry(table: TaskTable, index: int, message: Any, at: float) -> int:
 
 def requeue(table: TaskTable, index: int, value: Any, at: float) -> int:
     """The retry delay is over: the task waits for a drainer again."""
-    table.states[index] = _P
+    table.states[index] = _PENDING
     return 0
 
 
 def skip(table: TaskTable, index: int, value: Any, at: float) -> int:
     """The join rule or the task's condition said no."""
-    table.states[index] = _S
+    table.states[index] = _SKIPPED
     table.settled += 1
     return SKIPPED
 
 
 def cancel(table: TaskTable, index: int, value: Any, at: float) -> int:
     """The run stopped before the task could settle."""
-    table.states[index] = _X
+    table.states[index] = _CANCELLED
     table.settled += 1
     if table.step_progress:
         table.step_progress.pop(index, None)
@@ -130,7 +140,7 @@ def cancel(table: TaskTable, index: int, value: Any, at: float) -> int:
 
 def restore(table: TaskTable, index: int, output: Any, at: float) -> int:
     """A resumed execution's task that completed before: Completed without running."""
-    table.states[index] = _C
+    table.states[index] = _COMPLETED
     table.outputs[index] = output
     table.starts[index] = table.ends[index] = at
     table.completed += 1
@@ -182,13 +192,19 @@ class ListenedKinds(set[EventKind]):
     """The event kinds somebody receives (a facade adds a kind when a slot connects), and the
     task effects whose event is among them, kept as a mask for ``Run.wanted`` checks."""
 
+    # Slots, read on every transition: the task effects whose event is received, and one bit
+    # per received kind (``1 << kind``), for hot paths that must not test membership.
+    __slots__ = ("effects", "kinds")
+
     def __init__(self) -> None:
         super().__init__()
         self.effects = 0
+        self.kinds = 0
 
     def add(self, kind: EventKind) -> None:
         super().add(kind)
         self.effects |= EFFECT_OF_EVENT.get(kind, 0)
+        self.kinds |= 1 << kind
 
     def update(self, *kinds: Iterable[EventKind]) -> None:
         for group in kinds:
