@@ -11,6 +11,7 @@ from ._graph import WorkflowGraphView
 from ._monitor import WorkflowMonitor
 from ._steps_model import SORT_ROLE, STATUS_ROLE, StepsModel
 from ._style import STATUS_COLORS, status_color, status_icon
+from .editor import ValidationIssue, VisualWorkflowEditor
 
 __all__ = [
     "SORT_ROLE",
@@ -18,6 +19,8 @@ __all__ = [
     "STATUS_ROLE",
     "ExecutionsModel",
     "StepsModel",
+    "ValidationIssue",
+    "VisualWorkflowEditor",
     "WorkflowGraphView",
     "WorkflowMonitor",
     "status_color",

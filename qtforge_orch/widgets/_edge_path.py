@@ -24,12 +24,20 @@ def edge_path(a: QPointF, b: QPointF, arrow: bool = True, below: float = 40.0) -
     ``below``: for a backward connection between nodes on one line, how far below them it
     runs back.
     """
+    return routed(a, b, arrow, below)[0]
+
+
+def routed(
+    a: QPointF, b: QPointF, arrow: bool = True, below: float = 40.0
+) -> tuple[QPainterPath, QPointF]:
+    """``edge_path`` and the middle of the curve (where a label or badge goes)."""
     path = QPainterPath(a)
     if b.x() - a.x() >= 2 * TURN:
         bend = max(40.0, (b.x() - a.x()) / 2)
         path.cubicTo(a + QPointF(bend, 0), b - QPointF(bend, 0), b)
+        middle = (a + b) / 2  # the S-curve is symmetric about it
     else:
-        _route_back(path, a, b, below)
+        middle = _route_back(path, a, b, below)
     if arrow:
         head = QPolygonF(
             [
@@ -40,10 +48,10 @@ def edge_path(a: QPointF, b: QPointF, arrow: bool = True, below: float = 40.0) -
             ]
         )
         path.addPolygon(head)
-    return path
+    return path, middle
 
 
-def _route_back(path: QPainterPath, a: QPointF, b: QPointF, below: float) -> None:
+def _route_back(path: QPainterPath, a: QPointF, b: QPointF, below: float) -> QPointF:
     middle = (a.y() + b.y()) / 2
     if abs(b.y() - a.y()) < 4 * TURN:  # on one line: run back below both ends
         middle = max(a.y(), b.y()) + below
@@ -57,3 +65,4 @@ def _route_back(path: QPainterPath, a: QPointF, b: QPointF, below: float) -> Non
     path.quadTo(QPointF(into, middle), QPointF(into, middle + onward * TURN))
     path.lineTo(into, b.y() - onward * TURN)
     path.quadTo(QPointF(into, b.y()), b)
+    return QPointF((out + into) / 2, middle)

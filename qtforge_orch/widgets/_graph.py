@@ -32,7 +32,7 @@ from .._errors import PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..qt._execution import WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
-from ._edge_path import edge_path
+from ._edge_path import routed
 from ._layout import DEFAULT_ASPECT, NODE_H, NODE_W, GraphSpec, graph_spec, layout
 from ._style import status_color, status_label
 
@@ -235,8 +235,7 @@ class WorkflowGraphView(QGraphicsView):
     def _edge_path(self, source: str, target: str) -> tuple[QPainterPath, QPointF]:
         a = self._nodes[source].box.pos() + QPointF(NODE_W, NODE_H / 2)
         b = self._nodes[target].box.pos() + QPointF(0, NODE_H / 2)
-        path = edge_path(a, b, below=NODE_H / 2 + 20)
-        return path, (a + b) / 2
+        return routed(a, b, below=NODE_H / 2 + 20)
 
     def _add_edge(self, source: str, target: str, kind: str) -> None:
         path, middle = self._edge_path(source, target)

@@ -252,26 +252,24 @@ def _columns_per_row(widths: Sequence[float], heights: Sequence[float], aspect: 
     count = len(widths)
     aspect = aspect if math.isfinite(aspect) and aspect > 0 else DEFAULT_ASPECT
 
-    def shape(per_row: int) -> tuple[float, float]:
+    def ratio(per_row: int) -> float:
         width = height = 0.0
         for first in range(0, count, per_row):
-            row = range(first, min(first + per_row, count))
-            width = max(width, sum(widths[i] for i in row) + GAP_X * (len(row) - 1))
-            height += max(heights[i] for i in row) + ROW_GAP
-        return width, height - ROW_GAP
+            last = min(first + per_row, count)
+            width = max(width, sum(widths[first:last]) + GAP_X * (last - first - 1))
+            height += max(heights[first:last]) + ROW_GAP
+        return width / (height - ROW_GAP)
 
-    width, height = shape(count)
-    if count < MIN_COLUMNS_TO_WRAP or width / height <= aspect * WRAP_WHEN_WIDER:
+    if count < MIN_COLUMNS_TO_WRAP or ratio(count) <= aspect * WRAP_WHEN_WIDER:
         return count
-    # Every small count, then steps of about 10 %: a 1,000-column chain is not tried 1,000 times.
-    candidates: list[int] = []
-    per_row = 1
-    while per_row < count:
-        candidates.append(per_row)
-        per_row = per_row + 1 if per_row < 24 else math.ceil(per_row * 1.1)
-
-    def misfit(per_row: int) -> float:
-        w, h = shape(per_row)
-        return abs(math.log((w / h) / aspect))
-
-    return min(candidates, key=lambda c: (misfit(c), -c))
+    # Wider rows make the graph wider and lower, so the ratio grows with the row length:
+    # the first row length that reaches the aspect, or the one before it, fits best.
+    low, high = 1, count
+    while low < high:
+        middle = (low + high) // 2
+        if ratio(middle) >= aspect:
+            high = middle
+        else:
+            low = middle + 1
+    candidates = {max(1, low - 1), low, min(count, low + 1)}
+    return min(candidates, key=lambda c: (abs(math.log(ratio(c) / aspect)), -c))

@@ -1,0 +1,13 @@
+"""The workflow editor: ``VisualWorkflowEditor`` (a canvas) and ``WorkflowDesigner`` (a window).
+
+Small modules, one job each: ``_document`` (the workflow being edited, v2 and v1),
+``_canvas`` (document and drawing changed together), ``_commands`` (undo), ``_issues`` (the
+library's validation, pinned to nodes), ``_items``/``_kinds``/``_scene`` (the drawing),
+``_input`` (mouse and keys), ``_clipboard``, ``_files``, ``_run_view`` (an execution on the
+drawing), ``_view`` (the editor), ``_palette``, ``_properties`` and ``_designer``.
+"""
+
+from ._issues import ValidationIssue
+from ._view import VisualWorkflowEditor
+
+__all__ = ["ValidationIssue", "VisualWorkflowEditor"]
