@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="list plugins installed through entry points")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    from ._edit import add_edit_parser
+
+    add_edit_parser(commands)
     return parser
 
 
@@ -78,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(arguments, console)
         if arguments.command == "graph":
             return _graph(arguments, console)
+        if arguments.command == "edit":
+            from ._edit import edit_main
+
+            return edit_main(arguments.file, arguments.plugins, arguments.screenshot)
         if arguments.command == "schema":
             from ..orchestration._schemas import shipped_schema
 

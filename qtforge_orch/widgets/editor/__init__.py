@@ -7,7 +7,16 @@ library's validation, pinned to nodes), ``_items``/``_kinds``/``_scene`` (the dr
 drawing), ``_view`` (the editor), ``_palette``, ``_properties`` and ``_designer``.
 """
 
+from ._designer import WorkflowDesigner
 from ._issues import ValidationIssue
+from ._palette import PluginPalette
+from ._properties import PropertyPanel
 from ._view import VisualWorkflowEditor
 
-__all__ = ["ValidationIssue", "VisualWorkflowEditor"]
+__all__ = [
+    "PluginPalette",
+    "PropertyPanel",
+    "ValidationIssue",
+    "VisualWorkflowEditor",
+    "WorkflowDesigner",
+]

@@ -319,7 +319,7 @@ class V1Document(GraphDocument):
                 else _BAD,
                 f"{what} has no editable field {name!r} in a v1 workflow; fields: "
                 f"{', '.join(allowed)}",
-                target_id=target_id,
+                context={"target_id": target_id},
             )
         if not target_id:
             return self._set_setting(name, value)
@@ -335,7 +335,9 @@ class V1Document(GraphDocument):
         try:
             setattr(step, attribute, value)
         except ValidationError as exc:
-            return make_error(_BAD, f"{name}: {exc.errors()[0]['msg']}", target_id=target_id)
+            return make_error(
+                _BAD, f"{name}: {exc.errors()[0]['msg']}", context={"target_id": target_id}
+            )
         self._changed()
         return make_success((attribute, previous))
 

@@ -391,7 +391,7 @@ class V2Document(GraphDocument):
             return make_error(
                 _BAD,
                 f"{what} has no editable field {name!r}; fields: {', '.join(allowed)}",
-                target_id=target_id,
+                context={"target_id": target_id},
             )
         prepared = self._prepare(target, name, value)
         if not prepared:
@@ -401,7 +401,9 @@ class V2Document(GraphDocument):
         try:
             setattr(target, attribute, new_value)
         except ValidationError as exc:
-            return make_error(_BAD, f"{name}: {exc.errors()[0]['msg']}", target_id=target_id)
+            return make_error(
+                _BAD, f"{name}: {exc.errors()[0]['msg']}", context={"target_id": target_id}
+            )
         return make_success((attribute, previous))
 
     def _prepare(self, target: Any, name: str, value: Any) -> Expected[tuple[str, Any]]:

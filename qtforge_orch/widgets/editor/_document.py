@@ -290,7 +290,7 @@ class GraphDocument(ABC):
         return make_error(
             PluginErrorCode.NodeNotFound,
             f"'{target_id}' is neither a node nor a connection of this workflow",
-            target_id=target_id,
+            context={"target_id": target_id},
         )
 
 

@@ -56,7 +56,7 @@ def workflow_from_document(document: Any, where: str = "the document") -> Expect
         read = Workflow.from_json(document)
     if not read:
         error = read.error()
-        return make_error(error.code, f"{where}: {error.message}", **error.context)
+        return make_error(error.code, f"{where}: {error.message}", context=dict(error.context))
     return read
 
 

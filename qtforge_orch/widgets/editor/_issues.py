@@ -58,7 +58,9 @@ def plugin_issues(document: GraphDocument, plugin_manager: Any) -> list[Validati
         problem = problems[plugin_id]
         if problem is not None:
             issues.append(
-                ValidationIssue(node_id, PluginErrorCode.PluginNotFound, f"{node_id}: {problem}")
+                ValidationIssue(
+                    node_id, PluginErrorCode.PluginNotFound, f"node '{node_id}': {problem}"
+                )
             )
             continue
         offered = commands[plugin_id]
@@ -68,7 +70,7 @@ def plugin_issues(document: GraphDocument, plugin_manager: Any) -> list[Validati
                 ValidationIssue(
                     node_id,
                     PluginErrorCode.CommandNotFound,
-                    f"{node_id}: plugin '{plugin_id}' has no command '{info.command}' "
+                    f"node '{node_id}': plugin '{plugin_id}' has no command '{info.command}' "
                     f"(commands: {listing})",
                 )
             )
