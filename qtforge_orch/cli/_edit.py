@@ -58,18 +58,22 @@ def edit_main(path: str | None, plugins: Sequence[str] = (), screenshot: str | N
         if Path(path).exists():
             opened = designer.open_file(path)
             if not opened:
+                designer.deleteLater()
                 print(f"qtforge-orch edit: error: {opened.error().message}", file=sys.stderr)
                 return EXIT_USAGE
         else:
             designer.editor().set_file_path(path)
     designer.show()
-    if screenshot:
-        app.processEvents()
-        designer.editor().fit()
-        designer.editor().flush()
-        app.processEvents()
-        if not designer.grab().save(screenshot):
-            print(f"qtforge-orch edit: error: cannot write {screenshot}", file=sys.stderr)
-            return EXIT_FAILED
-        return EXIT_OK
-    return int(app.exec())
+    if not screenshot:
+        return int(app.exec())
+    app.processEvents()
+    designer.editor().fit()
+    designer.editor().flush()
+    app.processEvents()
+    saved = designer.grab().save(screenshot)
+    designer.close()
+    designer.deleteLater()
+    if not saved:
+        print(f"qtforge-orch edit: error: cannot write {screenshot}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

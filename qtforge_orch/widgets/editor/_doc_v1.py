@@ -205,6 +205,13 @@ class V1Document(GraphDocument):
                 PluginErrorCode.NotSupported,
                 f"a v1 workflow only has dependencies, not {kind} connections",
             )
+        step = self._by_id.get(target)
+        if step is not None and source in step.dependencies:
+            return make_error(
+                PluginErrorCode.AlreadyExists,
+                f"step '{target}' already depends on '{source}'",
+                context={"connection_id": edge_id(source, target)},
+            )
         return make_success((source, target))
 
     def edge_json(self, edge_id: str) -> dict[str, Any]:

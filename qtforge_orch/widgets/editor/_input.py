@@ -224,10 +224,11 @@ class CanvasInput:
 
     # --- wheel and keys -------------------------------------------------------------------
     def wheel(self, event: QWheelEvent) -> None:
-        """Zoom around the cursor (the view anchors transformations under the mouse)."""
+        """Zoom around the cursor: the point under it stays under it."""
         steps = event.angleDelta().y() / 120
         if steps:
-            self._editor.set_zoom(self._editor.zoom() * ZOOM_PER_NOTCH**steps)
+            editor = self._editor
+            editor.zoom_at(editor.zoom() * ZOOM_PER_NOTCH**steps, event.position().toPoint())
         event.accept()
 
     def key_press(self, event: QKeyEvent) -> bool:

@@ -49,13 +49,13 @@ from ._kinds import (
 )
 
 NODE_WIDTH = 190.0
-HEADER = 26.0
+HEADER = 28.0
 #: The plugin/status line under the header; named ports start below it.
-SUBTITLE = 22.0
+SUBTITLE = 24.0
 PORT_ROW = 18.0
 PORT_RADIUS = 5.0
-TITLE_POINT_SIZE = 10.0
-SMALL_POINT_SIZE = 8.0
+TITLE_POINT_SIZE = 12.0
+SMALL_POINT_SIZE = 9.0
 #: Width of outlines and connections: Qt rasterises antialiased lines up to one pixel wide
 #: several times faster than wider ones (a screenful of long connections: 7 ms, not 24).
 LINE = 1.0

@@ -306,11 +306,8 @@ class EditorScene(QGraphicsScene):
         QToolTip.hideText()
 
     def drawing_rect(self) -> QRectF:
-        """The bounds of everything drawn, with a margin.
-
-        Computed from the node boxes (a connection runs at most ``STRAY`` beyond them):
-        ``itemsBoundingRect`` would visit every text and port item.
-        """
+        """The bounds of the nodes and connections, with a margin (``itemsBoundingRect``
+        would visit every text and port item)."""
         if not self.nodes:
             return QRectF()
         lefts, tops, rights, bottoms = [], [], [], []
@@ -321,9 +318,10 @@ class EditorScene(QGraphicsScene):
             tops.append(at.y())
             rights.append(at.x() + width)
             bottoms.append(at.y() + height)
-        grow = MARGIN + STRAY
-        left, top = min(lefts) - grow, min(tops) - grow
-        return QRectF(left, top, max(rights) + grow - left, max(bottoms) + grow - top)
+        rect = QRectF(min(lefts), min(tops), max(rights) - min(lefts), max(bottoms) - min(tops))
+        for edge in self.edges.values():
+            rect = rect.united(edge.path().controlPointRect())
+        return rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
 
     def clear_items(self) -> None:
         """Remove every item."""

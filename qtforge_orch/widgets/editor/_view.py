@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -154,6 +154,7 @@ class VisualWorkflowEditor(QGraphicsView):
         self._undo.setClean()
         self._update_scene_rect()
         self.fit()
+        self._refresh_issues()
         self.workflow_modified.emit()
         return make_success()
 
@@ -710,6 +711,23 @@ class VisualWorkflowEditor(QGraphicsView):
         factor = min(MAX_ZOOM, max(MIN_ZOOM, float(factor)))
         self.scale(factor / self.zoom(), factor / self.zoom())
         self._update_detail_level()
+
+    def zoom_at(self, factor: float, where: QPoint) -> None:
+        """Zoom so that the scene point under ``where`` (viewport coordinates) stays there."""
+        under = self.mapToScene(where)
+        centre = self.mapToScene(self.viewport().rect().center())
+        old = self.zoom()
+        anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.set_zoom(factor)
+        self.setTransformationAnchor(anchor)
+        ratio = old / self.zoom()
+        self.centerOn(under + (centre - under) * ratio)
+        # centerOn works in whole scroll steps: correct what rounding left.
+        drift = self.mapFromScene(under) - where
+        bars = self.horizontalScrollBar(), self.verticalScrollBar()
+        bars[0].setValue(bars[0].value() + drift.x())
+        bars[1].setValue(bars[1].value() + drift.y())
 
     def _update_detail_level(self) -> None:
         readable = self.zoom() >= LABEL_MIN_ZOOM
