@@ -259,7 +259,8 @@ def b17_editor(ctx: Context) -> list[Figure]:
             target=f"<= {FRAME_TARGET_MS:.0f} ms",
             met=frame_medians[worst_frame][0] <= FRAME_TARGET_MS,
             method=(
-                "scroll 40 px or zoom 10 %, then the event loop turn that repaints, at the fitted zoom "
+                "scroll 40 px or zoom 10 %, then the event loop turn that repaints, at the "
+                "fitted zoom "
                 f"(all {NODES:,} nodes visible, overview) and at 100 %; median of "
                 f"{repeats * 3} each, worst case reported; load {load('repaint')}"
             ),

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .qt._execution import ExecutionSnapshot as ExecutionSnapshot
     from .qt._execution import StepRecord as StepRecord
     from .qt._execution import WorkflowExecution as WorkflowExecution
+    from .widgets import VisualWorkflowEditor as VisualWorkflowEditor
 
 __version__ = "0.1.0"
 

@@ -57,7 +57,7 @@ def test_drag_a_palette_entry_onto_the_canvas_in_a_real_window(qtbot: Any) -> No
     designer.editor().load_workflow(pipeline())
     designer.show()
     qtbot.waitExposed(designer)
-    palette, editor = designer.palette(), designer.editor()
+    palette, editor = designer.plugin_palette(), designer.editor()
     tree = palette.tree()
     item = palette.entry("writer", "write")
     assert item is not None

@@ -209,7 +209,7 @@ def test_palette_entry_dropped_on_the_canvas_becomes_a_node(qtbot: Any) -> None:
     # delivered to the canvas as the window system would (the whole gesture runs under
     # Xvfb in test_designer_window.py).
     designer = designer_on(qtbot)
-    palette, editor = designer.palette(), designer.editor()
+    palette, editor = designer.plugin_palette(), designer.editor()
     palette.filter_box().setText("writ")
     assert palette.visible_entries() == [("writer", ""), ("writer", "write")]
     payload = palette.tree().mimeData([palette.entry("writer", "write")])
@@ -237,7 +237,7 @@ def test_palette_entry_dropped_on_the_canvas_becomes_a_node(qtbot: Any) -> None:
 
 def test_property_panel_edits_and_checks_cel_as_typed(qtbot: Any) -> None:
     designer = designer_on(qtbot, pipeline())
-    editor, panel = designer.editor(), designer.properties()
+    editor, panel = designer.editor(), designer.property_panel()
     editor.select(["work"])
     name = panel.field("name")
     assert isinstance(name, QLineEdit)

@@ -4,8 +4,8 @@ Sources: ``plugin_orchestrator.hpp`` (v3.1.0) and ``plugin_orchestrator_v2.hpp``
 QtForge's history), and ``reference/plugin-orchestrator.md`` and
 ``advanced-plugin-orchestrator.md``. Methods are listed with the number of arguments C++
 accepts (min, max: default arguments make a range); signals with their parameter count.
-The header's ``VisualWorkflowEditor`` (a QGraphicsView editor, stubbed in QtForge) is not part
-of this library.
+The header's ``VisualWorkflowEditor`` (a QGraphicsView, stubbed in QtForge) is here for real:
+``qtforge_orch.VisualWorkflowEditor``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from qtforge_orch import (
     PluginWorkflow,
     StepResult,
     StepStatus,
+    VisualWorkflowEditor,
     Workflow,
     WorkflowConnection,
     WorkflowContext,
@@ -148,6 +149,18 @@ METHODS: list[tuple[Any, str, int, int]] = [
     (AdvancedPluginOrchestrator, "add_connection_to_workflow", 2, 2),
     (AdvancedPluginOrchestrator, "create_workflow_from_composition", 1, 1),
     (AdvancedPluginOrchestrator, "optimize_workflow", 1, 1),
+    (VisualWorkflowEditor, "__init__", 0, 1),
+    (VisualWorkflowEditor, "load_workflow", 1, 1),
+    (VisualWorkflowEditor, "get_workflow", 0, 0),
+    (VisualWorkflowEditor, "clear", 0, 0),
+    (VisualWorkflowEditor, "add_plugin_node", 2, 2),
+    (VisualWorkflowEditor, "remove_node", 1, 1),
+    (VisualWorkflowEditor, "connect_nodes", 4, 4),
+    (VisualWorkflowEditor, "remove_connection", 1, 1),
+    (VisualWorkflowEditor, "mousePressEvent", 1, 1),
+    (VisualWorkflowEditor, "mouseMoveEvent", 1, 1),
+    (VisualWorkflowEditor, "mouseReleaseEvent", 1, 1),
+    (VisualWorkflowEditor, "keyPressEvent", 1, 1),
 ]
 
 SIGNALS: list[tuple[Any, str, int]] = [
@@ -172,6 +185,9 @@ SIGNALS: list[tuple[Any, str, int]] = [
     (AdvancedPluginOrchestrator, "workflow_execution_failed", 2),
     (AdvancedPluginOrchestrator, "workflow_execution_cancelled", 1),
     (AdvancedPluginOrchestrator, "node_execution_completed", 3),
+    (VisualWorkflowEditor, "workflow_modified", 0),
+    (VisualWorkflowEditor, "node_selected", 1),
+    (VisualWorkflowEditor, "connection_selected", 1),
 ]
 
 
@@ -225,6 +241,10 @@ def test_every_public_name_is_exported() -> None:
     for name in ("WorkflowContext", "Workflow", "PluginWorkflow", "AdvancedPluginOrchestrator"):
         assert name in qtforge_orch.__all__
         assert getattr(qtforge_orch.orchestration, name) is getattr(qtforge_orch, name)
+    from qtforge_orch import widgets
+
+    assert "VisualWorkflowEditor" in qtforge_orch.__all__
+    assert qtforge_orch.VisualWorkflowEditor is widgets.VisualWorkflowEditor
 
 
 def test_header_defaults() -> None:

@@ -1,5 +1,7 @@
-"""``WorkflowDesigner``: the editor with a palette, a property panel, an issues list, a
-toolbar and Run/Stop, in a QMainWindow that also embeds as a widget."""
+"""``WorkflowDesigner``: the editor in a window, with palette, properties, issues and Run.
+
+A QMainWindow (toolbar, docks, status bar) that also embeds as a widget.
+"""
 
 from __future__ import annotations
 
@@ -173,11 +175,11 @@ class WorkflowDesigner(QMainWindow):
         """The canvas."""
         return self._editor
 
-    def palette(self) -> PluginPalette:
+    def plugin_palette(self) -> PluginPalette:
         """The plugin palette."""
         return self._palette
 
-    def properties(self) -> PropertyPanel:
+    def property_panel(self) -> PropertyPanel:
         """The property panel."""
         return self._properties
 
@@ -186,8 +188,11 @@ class WorkflowDesigner(QMainWindow):
         return self._issues
 
     def action(self, name: str) -> QAction:
-        """An action by name: ``new``, ``open``, ``save``, ``save_as``, ``run``, ``stop``
-        and the editor's (``undo``, ``redo``, ``cut``, ``copy``, ``paste``...)."""
+        """An action by name.
+
+        ``new``, ``open``, ``save``, ``save_as``, ``run``, ``stop`` and the editor's
+        (``undo``, ``redo``, ``cut``, ``copy``, ``paste``...).
+        """
         found = self._actions.get(name) or self._editor.action(name)
         if found is None:
             raise KeyError(f"no action {name!r}")

@@ -191,10 +191,9 @@ class V2Document(GraphDocument):
         if isinstance(node_id, str) and node_id in self._nodes:
             return node_id
         index = context.get("index")
-        if "connection_id" in context and isinstance(index, int):
-            if 0 <= index < len(self._wf.connections):
-                found = self._wf.connections[index]
-                return getattr(found, "connection_id", "")
+        connections = self._wf.connections
+        if "connection_id" in context and isinstance(index, int) and 0 <= index < len(connections):
+            return str(getattr(connections[index], "connection_id", ""))
         return ""
 
     # --- changing -----------------------------------------------------------------------

@@ -186,8 +186,9 @@ class GraphDocument(ABC):
         """Append node models; their ids."""
 
     def edge_batch(self) -> Any:
-        """What ``new_edge`` takes to give several new connections distinct ids (None: one
-        connection at a time).
+        """What ``new_edge`` takes to give several new connections distinct ids.
+
+        None: one connection at a time.
         """
         return None
 

@@ -110,7 +110,7 @@ class CanvasInput:
             self._follow(pos)
             return True
         if not editor.items(pos):
-            edge = editor.edge_near(pos)
+            edge = editor._edge_near(pos)
             if edge is not None:  # a thin connection a few pixels off still selects
                 if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
                     editor.scene().clearSelection()
@@ -131,7 +131,7 @@ class CanvasInput:
     def after_move(self) -> None:
         """Connections follow the nodes being dragged."""
         if self._moving:
-            self._editor.scene().reroute(self._moving)
+            self._editor._scene.reroute(self._moving)
 
     def move(self, event: QMouseEvent) -> bool:
         """A move the canvas handles itself (pan, connection drag)."""
@@ -186,8 +186,9 @@ class CanvasInput:
             self._editor.move_nodes(moved)
 
     def _end_at(self, pos: QPoint, drag: _PortDrag) -> tuple[str, str] | None:
-        """The (node, port) a connection drag ends on: a port of the other side, or a node
-        (its whole-data port).
+        """The (node, port) a connection drag ends on.
+
+        A port of the other side, or a node (its whole-data port).
         """
         port = self.port_at(pos)
         if port is not None and port[2] != drag.output and port[0] != drag.node:

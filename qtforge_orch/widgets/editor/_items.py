@@ -225,8 +225,9 @@ class NodeItem(QGraphicsPathItem):
         return self._ports
 
     def port_scene_pos(self, port: str, output: bool) -> QPointF:
-        """Where a port is drawn, in scene coordinates (the whole-data port for a name the
-        node does not declare).
+        """Where a port is drawn, in scene coordinates.
+
+        The whole-data port stands in for a name the node does not declare.
         """
         at = self._ports.get((port, output)) or self._ports[("", output)]
         return self.pos() + at

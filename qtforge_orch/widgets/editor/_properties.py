@@ -12,7 +12,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -71,8 +70,7 @@ def _shown(name: str, value: Any) -> str:
 
 
 class PropertyPanel(QWidget):
-    """Fields of the selection (one node or connection) or, with nothing selected, the
-    workflow's own."""
+    """Fields of the selection (one node or connection), else the workflow's own."""
 
     def __init__(self, editor: VisualWorkflowEditor, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -153,8 +153,9 @@ class EditorScene(QGraphicsScene):
         self._bounds = self._bounds.united(QRectF(node.pos().x(), node.pos().y(), width, height))
 
     def known_bounds(self) -> QRectF:
-        """A rect holding every node placed since the scene was cleared (cheap, may be
-        larger than the drawing now).
+        """A rect holding every node placed since the scene was cleared.
+
+        Cheap to keep; it may be larger than the drawing is now.
         """
         grow = MARGIN + STRAY
         return self._bounds.adjusted(-grow, -grow, grow, grow)
@@ -248,8 +249,8 @@ class EditorScene(QGraphicsScene):
             if key not in paths:
                 bundle.setVisible(False)
         for key, path in paths.items():
-            bundle = self._bundles.get(key)
-            if bundle is None:
+            found = self._bundles.get(key)
+            if found is None:
                 bundle = self._bundles[key] = QGraphicsPathItem()
                 # One device pixel, whatever the zoom: the cheapest line to draw.
                 pen = QPen(pens[key])
@@ -258,6 +259,8 @@ class EditorScene(QGraphicsScene):
                 bundle.setPen(pen)
                 bundle.setZValue(0)
                 self.addItem(bundle)
+            else:
+                bundle = found
             bundle.setPath(path)
             bundle.setVisible(True)
 
@@ -279,9 +282,9 @@ class EditorScene(QGraphicsScene):
             node.show_detail(True)
             self._hidden_detail.discard(node)
             shown += 1
-            if budget_s is not None and shown % 8 == 0:
-                if time.perf_counter() - began > budget_s:
-                    return True
+            over = budget_s is not None and time.perf_counter() - began > budget_s
+            if shown % 8 == 0 and over:
+                return True
         return False
 
     # --- state ----------------------------------------------------------------------------
@@ -306,8 +309,10 @@ class EditorScene(QGraphicsScene):
         QToolTip.hideText()
 
     def drawing_rect(self) -> QRectF:
-        """The bounds of the nodes and connections, with a margin (``itemsBoundingRect``
-        would visit every text and port item)."""
+        """The bounds of the nodes and connections, with a margin.
+
+        Not ``itemsBoundingRect``, which would visit every text and port item.
+        """
         if not self.nodes:
             return QRectF()
         lefts, tops, rights, bottoms = [], [], [], []

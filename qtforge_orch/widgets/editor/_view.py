@@ -1,5 +1,6 @@
-"""``VisualWorkflowEditor``: QtForge's ``VisualWorkflowEditor``, a QGraphicsView that edits a
-workflow (the header's methods and signals one to one, plus undo, validation, files).
+"""``VisualWorkflowEditor``: QtForge's QGraphicsView that edits a workflow.
+
+The header's methods and signals one to one, plus undo, validation and files.
 """
 
 from __future__ import annotations
@@ -159,8 +160,9 @@ class VisualWorkflowEditor(QGraphicsView):
         return make_success()
 
     def get_workflow(self) -> PluginWorkflow | Workflow:
-        """The workflow as edited: a new ``PluginWorkflow`` (or ``Workflow`` for a v1 one),
-        every node's position in its ``position`` (``ui_properties``).
+        """The workflow as edited: a new ``PluginWorkflow`` (a ``Workflow`` for a v1 one).
+
+        Every node's position is in its ``position`` (``ui_properties``).
         """
         workflow: PluginWorkflow | Workflow = self._doc().workflow()
         return workflow
@@ -310,8 +312,10 @@ class VisualWorkflowEditor(QGraphicsView):
         return self._set_field(node_id, name, value)
 
     def set_workflow_property(self, name: str, value: Any) -> Expected[None]:
-        """Set a field of the workflow itself (``workflow_id``, ``name``, ``description``,
-        ``execution_mode``, and v2's ``global_configuration`` or v1's ``timeout``).
+        """Set a field of the workflow itself, as one undoable edit.
+
+        ``workflow_id``, ``name``, ``description``, ``execution_mode``, and v2's
+        ``global_configuration`` and ``metadata`` or v1's ``timeout``.
         """
         return self._set_field("", name, value)
 
@@ -494,7 +498,7 @@ class VisualWorkflowEditor(QGraphicsView):
         elif not items:
             self.node_selected.emit("")
 
-    def edge_near(self, pos: Any) -> EdgeItem | None:
+    def _edge_near(self, pos: Any) -> EdgeItem | None:
         """The connection a few pixels around ``pos`` (viewport coordinates), if any."""
         for item in self._input._near(pos):
             if isinstance(item, EdgeItem):
@@ -607,8 +611,10 @@ class VisualWorkflowEditor(QGraphicsView):
         return loaded
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Expected[None]:
-        """Write the workflow with the library's writer (``to_json``) to ``path`` (default:
-        the file opened or saved last); the undo history is marked clean.
+        """Write the workflow with the library's writer (``to_json``).
+
+        To ``path``, by default the file opened or saved last; the undo history is then
+        marked clean.
         """
         target = str(path) if path is not None else self._path
         if not target:
@@ -802,9 +808,10 @@ class VisualWorkflowEditor(QGraphicsView):
         self._scene.reveal(self.mapToScene(self.viewport().rect()).boundingRect())
 
     def action(self, name: str) -> QAction | None:
-        """The editor's action ``name`` (``undo``, ``redo``, ``cut``, ``copy``, ``paste``,
-        ``duplicate``, ``select_all``, ``delete``, ``auto_layout``, ``fit``, ``zoom_in``,
-        ``zoom_out``), to put in toolbars and menus.
+        """The editor's action ``name``, to put in toolbars and menus.
+
+        ``undo``, ``redo``, ``cut``, ``copy``, ``paste``, ``duplicate``, ``select_all``,
+        ``delete``, ``auto_layout``, ``fit``, ``zoom_in``, ``zoom_out``.
         """
         return self._actions.get(name)
 
