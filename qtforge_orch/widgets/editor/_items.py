@@ -101,6 +101,12 @@ def _node_brush(header: str, body: str, height: float) -> QBrush:
 
 
 @cache
+def _outline(kind: str, width: float, height: float) -> QPainterPath:
+    """Shared by every node of a kind and size (paths are implicitly shared)."""
+    return kind_outline(kind, width, height)
+
+
+@cache
 def _port_circle() -> QRectF:
     r = PORT_RADIUS
     return QRectF(-r, -r, 2 * r, 2 * r)
@@ -135,7 +141,7 @@ class NodeItem(QGraphicsPathItem):
     (``show_detail``): a 1,000-node graph opened zoomed out costs one path per node.
     """
 
-    def __init__(self, info: NodeInfo) -> None:
+    def __init__(self, info: NodeInfo, overview: bool = False) -> None:
         super().__init__()
         self.node_id = info.node_id
         self._status = ""
@@ -144,7 +150,7 @@ class NodeItem(QGraphicsPathItem):
         self._badge: QGraphicsEllipseItem | None = None
         self._detail: QGraphicsPathItem | None = None
         self._subtitle: QGraphicsSimpleTextItem | None = None
-        self._overview = False
+        self._overview = overview
         self.setZValue(1)
         self.setFlags(_Flag.ItemIsSelectable | _Flag.ItemIsMovable)
         self._set_info(info)
@@ -160,7 +166,7 @@ class NodeItem(QGraphicsPathItem):
             for row, name in enumerate(names):
                 y = HEADER + SUBTITLE + PORT_ROW * row + PORT_ROW / 2
                 self._ports[(name, output)] = QPointF(width if output else 0, y)
-        self.setPath(kind_outline(info.kind, width, height))
+        self.setPath(_outline(info.kind, width, height))
         self.restyle()
 
     # --- building -------------------------------------------------------------------------

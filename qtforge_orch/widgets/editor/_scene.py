@@ -103,9 +103,7 @@ class EditorScene(QGraphicsScene):
         overview = not self._labels_shown
         with self.batch():
             for node_id in ids:
-                item = NodeItem(document.node_info(node_id))
-                if overview:
-                    item.set_overview(True)
+                item = NodeItem(document.node_info(node_id), overview)
                 x, y = where.get(node_id) or document.position(node_id) or (0.0, 0.0)
                 item.setPos(x, y)
                 self.addItem(item)
