@@ -14,15 +14,20 @@ from typing import Any
 # once PySide6 is imported, its feature hook reads the source of every module imported after
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
-from ..._engine.executors import UnknownExecutor
-from ..._engine.gcpause import gc_paused_for
-from ..._engine.plan import Plan, Role, TaskState
-from ..._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
-from ..._engine.stamps import iso_utc
-from ..._engine.timers import Timers
-from ..._engine.triggers import WHOLE_GRAPH
+from ..._engine import (
+    WHOLE_GRAPH,
+    RunSnapshot,
+    Timers,
+    UnknownExecutor,
+    cached_reports,
+    gc_paused_for,
+    iso_utc,
+    refusal_at_registration,
+    take_snapshot,
+)
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
+from ...contract.plan import Plan, Role, ScheduleKind, TaskState
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._registry import WorkflowRegistry
@@ -45,10 +50,7 @@ from ._v2_validation import validate_workflow
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ..._engine.core import DEFAULT_HISTORY_LIMIT
-from ..._engine.eventdriven import EventScheduler
-from ..._engine.run import Run
-from ..._engine.status import RunStatus, SignalNames
+from ..._engine import DEFAULT_HISTORY_LIMIT, Run, RunStatus, SignalNames
 from .._durable import DurableExecutions
 from .._facade import EngineFacade
 from .._handles import GraphExecutionHandles
@@ -226,6 +228,9 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             return PluginError(_STRUCTURE, str(exc))
         except Exception as exc:  # validation should make this unreachable
             return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
+        refused = refusal_at_registration(self._engine.plugins, plan.tasks)
+        if refused:
+            return PluginError(_STRUCTURE, f"node {refused}")
         return _Registered(frozen, plan)
 
     # --- durable executions ----------------------------------------------------------------
@@ -274,12 +279,20 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             return from_error(entry.error())
         return make_success(entry.value().workflow.thaw())
 
-    # Declared by QtForge's header, never implemented there (they return NotImplemented).
-    def create_workflow_from_composition(self, composition: Any) -> Expected[PluginWorkflow]:
-        """Not supported: plugin compositions are not part of qtforge_orch."""
-        return make_error(
-            PluginErrorCode.NotSupported, "plugin compositions are not part of qtforge_orch"
-        )
+    def create_workflow_from_composition(
+        self, composition: Any, command: str | None = None
+    ) -> Expected[PluginWorkflow]:
+        """The workflow that runs ``command`` as the composition's ``CompositePlugin`` would.
+
+        One graph per strategy (docs/composition.md); ``command`` defaults to ``"execute"``.
+        Errors as ``composition.workflow_builder.build_workflow_document``.
+        """
+        from ...composition.workflow_builder import build_workflow_document
+
+        built = build_workflow_document(composition, self._plugin_manager, command)
+        return PluginWorkflow.from_json(built.value()) if built else from_error(built.error())
+
+    # Declared by QtForge's header, never implemented there (it returns NotImplemented).
 
     def optimize_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
         """Not implemented, as in QtForge (the engine already compiles workflows once)."""
@@ -413,8 +426,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
-        scheduler = run.scheduler
-        if not isinstance(scheduler, EventScheduler):
+        if run.kind is not ScheduleKind.EVENT:
             return make_error(
                 PluginErrorCode.ExecutionModeNotSupported,
                 f"execution '{execution_id}' is not EventDriven; only EventDriven executions "
@@ -428,7 +440,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         trigger = self._trigger_index(run, source_node)
         if isinstance(trigger, PluginError):
             return from_error(trigger)
-        error = scheduler.post_event(trigger, dict(payload or {}))
+        error = run.post_event(trigger, dict(payload or {}))
         return make_success() if error is None else from_error(error)
 
     @staticmethod
