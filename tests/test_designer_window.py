@@ -3,13 +3,12 @@
 These tests need an X display and the xcb platform: ``.ci/run`` runs them under
 ``xvfb-run`` after the main suite (``QT_QPA_PLATFORM=xcb xvfb-run -a python -m pytest -m
 xvfb tests/test_designer_window.py``); elsewhere they are skipped. The offscreen suite has
-its own run of the example under ``xvfb-run`` when that exists.
+its own run of the example (``tests/test_editor_cli.py``).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,13 +35,13 @@ LEFT, NONE = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 pytestmark = [pytest.mark.xvfb, pytest.mark.timeout(60)]
 
 
-@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
+@on_x11
 def test_the_example_designer_runs_as_an_x11_window(tmp_path: Path) -> None:
     shot = tmp_path / "designer.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        ["xvfb-run", "-a", sys.executable, str(ROOT / "examples" / "workflow_designer.py"),
-         "--screenshot", str(shot)],
+        [sys.executable, str(ROOT / "examples" / "workflow_designer.py"), "--screenshot",
+         str(shot)],
         env=env, capture_output=True, text=True, timeout=50, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

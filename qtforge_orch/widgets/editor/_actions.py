@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
     from ._view import VisualWorkflowEditor
@@ -48,15 +49,26 @@ def make_actions(editor: VisualWorkflowEditor) -> dict[str, QAction]:
         "zoom_in": lambda: editor.set_zoom(editor.zoom() * 1.25),
         "zoom_out": lambda: editor.set_zoom(editor.zoom() / 1.25),
     }
-    actions: dict[str, QAction] = {}
-    for name, (text, keys, tip) in ACTIONS.items():
-        action = QAction(text, editor)
-        action.setObjectName(name)
-        action.setShortcuts([QKeySequence(key) for key in keys])
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.setToolTip(f"{tip} ({keys[0]})")
-        handler = handlers[name]
-        action.triggered.connect(lambda _checked=False, run=handler: run())
-        editor.addAction(action)
-        actions[name] = action
-    return actions
+    return {
+        name: shortcut_action(editor, name, text, keys, tip, handlers[name])
+        for name, (text, keys, tip) in ACTIONS.items()
+    }
+
+
+def shortcut_action(
+    owner: QWidget,
+    name: str,
+    text: str,
+    keys: tuple[str, ...],
+    tip: str,
+    handler: Callable[[], object],
+) -> QAction:
+    """An action of ``owner`` whose shortcuts work while the focus is inside ``owner``."""
+    action = QAction(text, owner)
+    action.setObjectName(name)
+    action.setShortcuts([QKeySequence(key) for key in keys])
+    action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+    action.setToolTip(f"{tip} ({keys[0]})" if keys else tip)
+    action.triggered.connect(lambda _checked=False: handler())
+    owner.addAction(action)
+    return action

@@ -6,10 +6,11 @@ A QMainWindow (toolbar, docks, status bar) that also embeds as a widget.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_success
 from .._style import status_icon
+from ._actions import shortcut_action
 from ._apply import apply_workflow, kind_mismatch
 from ._palette import PluginPalette
 from ._properties import PropertyPanel
@@ -151,24 +153,18 @@ class WorkflowDesigner(QMainWindow):
         return dock
 
     def _make_actions(self) -> dict[str, QAction]:
-        own = {
-            "new": ("New", (), self.new_workflow),
-            "open": ("Open…", ("Ctrl+O",), self.open_file),
-            "save": ("Save", ("Ctrl+S",), self.save_file),
-            "save_as": ("Save as…", ("Ctrl+Shift+S",), self.save_file_as),
-            "run": ("Run", ("F5",), self.run),
-            "stop": ("Stop", ("Shift+F5",), self.stop),
+        own: dict[str, tuple[str, tuple[str, ...], str, Callable[[], object]]] = {
+            "new": ("New", (), "An empty workflow", self.new_workflow),
+            "open": ("Open…", ("Ctrl+O",), "Open a workflow file", self.open_file),
+            "save": ("Save", ("Ctrl+S",), "Save the workflow", self.save_file),
+            "save_as": ("Save as…", ("Ctrl+Shift+S",), "Save to another file", self.save_file_as),
+            "run": ("Run", ("F5",), "Register or update the workflow and run it", self.run),
+            "stop": ("Stop", ("Shift+F5",), "Cancel the execution", self.stop),
         }
-        actions: dict[str, QAction] = {}
-        for name, (text, keys, handler) in own.items():
-            action = QAction(text, self)
-            action.setObjectName(name)
-            action.setShortcuts([QKeySequence(key) for key in keys])
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            action.triggered.connect(lambda _checked=False, run=handler: run())
-            self.addAction(action)
-            actions[name] = action
-        return actions
+        return {
+            name: shortcut_action(self, name, text, keys, tip, handler)
+            for name, (text, keys, tip, handler) in own.items()
+        }
 
     # --- parts ----------------------------------------------------------------------------
     def editor(self) -> VisualWorkflowEditor:
