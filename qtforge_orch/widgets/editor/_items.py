@@ -336,9 +336,14 @@ class NodeItem(QGraphicsPathItem):
 class EdgeItem(QGraphicsPathItem):
     """One connection: a curve from an output port to an input port, styled by type."""
 
-    def __init__(self, info: EdgeInfo) -> None:
-        super().__init__()
+    def __init__(
+        self, info: EdgeInfo, parent: QGraphicsItem | None = None, labelled: bool = True
+    ) -> None:
+        super().__init__(parent)
         self.edge_id = info.edge_id
+        # Whether the text beside the connection is made yet (not while the scene shows
+        # the overview, where it would be hidden anyway).
+        self._labelled = labelled
         self.info = info
         self._hit: QPainterPath | None = None
         self._middle = QPointF()
@@ -380,9 +385,15 @@ class EdgeItem(QGraphicsPathItem):
         if self._label is not None:
             self._label.setPos(self._middle + QPointF(6, 3))
 
+    def allow_label(self) -> None:
+        """Make the text beside the connection from now on (the overview has ended)."""
+        if not self._labelled:
+            self._labelled = True
+            self._set_label()
+
     def _set_label(self) -> None:
         text = self._count or self.info.condition
-        if text and self._label is None:
+        if text and self._label is None and self._labelled:
             self._label = _text(self, "", "small", "#37474f")
             self._label.setPos(self._middle + QPointF(6, 3))
         if self._label is not None:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from math import ceil, floor
+from typing import Any
 
-from PySide6.QtCore import QObject, QRectF, QTimer
-from PySide6.QtGui import QPainterPath, QPen
+from PySide6.QtCore import QObject, QRectF, QSize, QTimer
+from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
+    QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsScene,
     QGraphicsSceneHelpEvent,
@@ -23,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ._document import GraphDocument
-from ._items import EdgeItem, NodeItem
+from ._items import NODE_WIDTH, EdgeItem, NodeItem
 
 #: Below this zoom, texts are hidden: unreadable, and most of a frame's drawing.
 LABEL_MIN_ZOOM = 0.4
@@ -31,6 +34,105 @@ LABEL_MIN_ZOOM = 0.4
 MARGIN = 20.0
 #: How far a connection can run outside the node boxes (backward ones run below them).
 STRAY = 44.0
+#: The longest side of the overview's cached picture of the connections.
+OVERVIEW_PIXELS = 2048
+
+
+class Unrevealed:
+    """Nodes whose texts and ports are not shown, bucketed by where they are.
+
+    A reveal looks only at the buckets in view instead of at every hidden node (a pan of a
+    1,000-node graph at 100 % touches a few dozen).
+    """
+
+    CELL = 512.0
+    #: How far a node reaches right of and below its position (its box).
+    REACH = (NODE_WIDTH, 200.0)
+
+    def __init__(self) -> None:
+        self._cell_of: dict[NodeItem, tuple[int, int]] = {}
+        self._cells: dict[tuple[int, int], set[NodeItem]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._cell_of)
+
+    def add(self, node: NodeItem) -> None:
+        """Remember a node as hidden (or where it is now, after a move)."""
+        self.discard(node)
+        at = node.pos()
+        cell = (floor(at.x() / self.CELL), floor(at.y() / self.CELL))
+        self._cell_of[node] = cell
+        self._cells.setdefault(cell, set()).add(node)
+
+    def discard(self, node: NodeItem) -> None:
+        """Forget a node (shown, or removed)."""
+        cell = self._cell_of.pop(node, None)
+        if cell is not None:
+            self._cells[cell].discard(node)
+
+    def moved(self, node: NodeItem) -> None:
+        """A hidden node moved: file it under its new place."""
+        if node in self._cell_of:
+            self.add(node)
+
+    def reset(self, nodes: Iterable[NodeItem]) -> None:
+        """Exactly these nodes are hidden."""
+        self._cell_of.clear()
+        self._cells.clear()
+        for node in nodes:
+            self.add(node)
+
+    def near(self, area: QRectF) -> list[NodeItem]:
+        """The hidden nodes that may overlap ``area``."""
+        size = self.CELL
+        left = floor((area.left() - self.REACH[0]) / size)
+        top = floor((area.top() - self.REACH[1]) / size)
+        found: list[NodeItem] = []
+        for x in range(left, floor(area.right() / size) + 1):
+            for y in range(top, floor(area.bottom() / size) + 1):
+                found.extend(self._cells.get((x, y), ()))
+        return found
+
+
+class EdgeOverview(QGraphicsItem):
+    """Every connection of the overview in one item, drawn from a cached picture.
+
+    Zoomed out, a screenful of long connections costs most of a frame to rasterise; cached
+    in item coordinates (at about the resolution of the most detailed overview zoom), a
+    pan or zoom only scales the picture. The picture is redrawn when the connections change.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._paths: list[tuple[QPen, QPainterPath]] = []
+        self._rect = QRectF()
+        self.setZValue(0)
+
+    def set_paths(self, paths: list[tuple[QPen, QPainterPath]]) -> None:
+        """What to draw: (pen, path) pairs in scene coordinates."""
+        self.prepareGeometryChange()
+        self._paths = paths
+        rect = QRectF()
+        for _, path in paths:
+            rect = rect.united(path.controlPointRect())
+        self._rect = rect.adjusted(-2, -2, 2, 2)
+        longest = max(self._rect.width(), self._rect.height(), 1.0)
+        scale = min(LABEL_MIN_ZOOM, OVERVIEW_PIXELS / longest)
+        size = QSize(
+            max(1, ceil(self._rect.width() * scale)), max(1, ceil(self._rect.height() * scale))
+        )
+        self.setCacheMode(QGraphicsItem.CacheMode.ItemCoordinateCache, size)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        """Qt override (one item: one Python call per repaint)."""
+        return self._rect
+
+    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        """Qt override: called only when the cached picture is redrawn."""
+        for pen, path in self._paths:
+            painter.setPen(pen)
+            painter.drawPath(path)
 
 
 class EditorScene(QGraphicsScene):
@@ -53,10 +155,12 @@ class EditorScene(QGraphicsScene):
         self._selected: set[NodeItem | EdgeItem] = set()
         self._badged: set[str] = set()  # targets drawn with an issue badge
         # Nodes whose texts and ports are not shown (made or shown by ``reveal``).
-        self._hidden_detail: set[NodeItem] = set()
+        self._hidden_detail = Unrevealed()
         self._bounds = QRectF()  # every node box placed so far
         self._edge_layer = self._new_layer()
-        self._bundles: dict[tuple[str, float, int], QGraphicsPathItem] = {}
+        self._overview = EdgeOverview()
+        self._overview.setVisible(False)
+        self.addItem(self._overview)
         self._bundle_timer = QTimer(self)
         self._bundle_timer.setSingleShot(True)
         self._bundle_timer.timeout.connect(self.flush_bundles)
@@ -143,6 +247,7 @@ class EditorScene(QGraphicsScene):
             node = self.nodes.get(node_id)
             if node is not None:
                 node.setPos(x, y)
+                self._hidden_detail.moved(node)
                 self._grow(node)
         self.reroute(positions)
 
@@ -166,12 +271,11 @@ class EditorScene(QGraphicsScene):
             info = document.edge_info(edge_id)
             if info.source not in self.nodes or info.target not in self.nodes:
                 continue
-            edge = EdgeItem(info)
+            edge = EdgeItem(info, layer, labelled=self._labels_shown)
             self.edges[edge_id] = edge
             self._touching[info.source].add(edge_id)
             self._touching[info.target].add(edge_id)
             self._route(edge)
-            edge.setParentItem(layer)
         self._bundles_changed()
 
     def refresh_edge(self, document: GraphDocument, edge_id: str) -> None:
@@ -212,11 +316,12 @@ class EditorScene(QGraphicsScene):
             if not shown:
                 node.show_detail(False)
         if not shown:
-            self._hidden_detail = set(self.nodes.values())
+            self._hidden_detail.reset(self.nodes.values())
         self._edge_layer.setVisible(shown)
         if shown:
-            for bundle in self._bundles.values():
-                bundle.setVisible(False)
+            self._overview.setVisible(False)
+            for edge in self.edges.values():
+                edge.allow_label()
         else:
             self.flush_bundles()
 
@@ -229,38 +334,24 @@ class EditorScene(QGraphicsScene):
             self._bundle_timer.start(0)
 
     def flush_bundles(self) -> None:
-        """Re-draw the overview's combined connection paths (one per pen)."""
+        """Re-draw the overview's connections (one combined path per pen)."""
         self._bundle_timer.stop()
         if self._labels_shown:
             return
-        paths: dict[tuple[str, float, int], QPainterPath] = {}
-        pens = {}
+        paths: dict[tuple[str, int], tuple[QPen, QPainterPath]] = {}
         for edge in self.edges.values():
             pen = edge.pen()
-            key = (pen.color().name(), pen.widthF(), int(pen.style().value))
-            path = paths.get(key)
-            if path is None:
-                path = paths[key] = QPainterPath()
-                pens[key] = pen
-            path.addPath(edge.path())
-        for key, bundle in list(self._bundles.items()):
-            if key not in paths:
-                bundle.setVisible(False)
-        for key, path in paths.items():
-            found = self._bundles.get(key)
-            if found is None:
-                bundle = self._bundles[key] = QGraphicsPathItem()
+            key = (pen.color().name(), int(pen.style().value))
+            entry = paths.get(key)
+            if entry is None:
                 # One device pixel, whatever the zoom: the cheapest line to draw.
-                pen = QPen(pens[key])
-                pen.setCosmetic(True)
-                pen.setWidthF(1.0)
-                bundle.setPen(pen)
-                bundle.setZValue(0)
-                self.addItem(bundle)
-            else:
-                bundle = found
-            bundle.setPath(path)
-            bundle.setVisible(True)
+                thin = QPen(pen)
+                thin.setCosmetic(True)
+                thin.setWidthF(1.0)
+                entry = paths[key] = (thin, QPainterPath())
+            entry[1].addPath(edge.path())
+        self._overview.set_paths(list(paths.values()))
+        self._overview.setVisible(True)
 
     def reveal(self, area: QRectF, budget_s: float | None = None) -> bool:
         """Show the texts and ports of the nodes in ``area`` (made on first show).
@@ -271,10 +362,7 @@ class EditorScene(QGraphicsScene):
             return False
         began = time.perf_counter()
         shown = 0
-        for node in list(self._hidden_detail):
-            if node.scene() is not self:
-                self._hidden_detail.discard(node)
-                continue
+        for node in self._hidden_detail.near(area):
             if not area.intersects(node.sceneBoundingRect()):
                 continue
             node.show_detail(True)
@@ -335,8 +423,10 @@ class EditorScene(QGraphicsScene):
             self._touching.clear()
             self._selected.clear()
             self._badged.clear()
-            self._hidden_detail.clear()
-            self._bundles.clear()
+            self._hidden_detail.reset(())
+            self._overview = EdgeOverview()
+            self._overview.setVisible(False)
+            self.addItem(self._overview)
             self._bounds = QRectF()
             self._edge_layer = self._new_layer()
             self._edge_layer.setVisible(self._labels_shown)

@@ -47,6 +47,9 @@ from ._scene import LABEL_MIN_ZOOM, EditorScene
 FIT_MAX_ZOOM = 1.25
 #: Room to pan beyond the drawing, in scene units on each side.
 PAN_ROOM = 4000.0
+#: Time per event-loop turn spent making the texts of nodes scrolled or zoomed into view
+#: (the rest follow in the next turns): a quarter of a frame, so a pan stays smooth.
+REVEAL_BUDGET_S = 0.004
 
 
 class VisualWorkflowEditor(QGraphicsView):
@@ -694,7 +697,7 @@ class VisualWorkflowEditor(QGraphicsView):
     def _reveal_visible(self) -> None:
         """Texts and ports for the nodes in view, a frame's budget at a time."""
         area = self.mapToScene(self.viewport().rect()).boundingRect()
-        if self._scene.reveal(area, budget_s=0.008):
+        if self._scene.reveal(area, budget_s=REVEAL_BUDGET_S):
             self._reveal.start(16)
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
