@@ -8,21 +8,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
-    QColor,
-    QDragEnterEvent,
-    QDragMoveEvent,
-    QDropEvent,
     QGuiApplication,
-    QKeyEvent,
-    QMouseEvent,
-    QPainter,
     QUndoStack,
-    QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
@@ -31,28 +23,19 @@ from ...orchestration.advanced._v2_model import PluginWorkflow
 from .._layout import layered_layout
 from ._actions import make_actions
 from ._canvas import Canvas, first_problem
+from ._canvas_view import CanvasView
 from ._clipboard import copy_text, parse_paste
 from ._commands import AddCommand, FieldCommand, MoveCommand, RemoveCommand
 from ._doc_v1 import V1Document
 from ._doc_v2 import V2Document
 from ._document import GraphDocument, canonical
 from ._files import read_workflow, write_workflow
-from ._input import MAX_ZOOM, MIN_ZOOM, CanvasInput
 from ._issues import ValidationIssue, expression_problem
 from ._items import EdgeItem, NodeItem
 from ._run_view import ExecutionOverlay
-from ._scene import LABEL_MIN_ZOOM, EditorScene
-
-#: ``fit()`` never magnifies beyond this.
-FIT_MAX_ZOOM = 1.25
-#: Room to pan beyond the drawing, in scene units on each side.
-PAN_ROOM = 4000.0
-#: Time per event-loop turn spent making the texts of nodes scrolled or zoomed into view
-#: (the rest follow in the next turns): a quarter of a frame, so a pan stays smooth.
-REVEAL_BUDGET_S = 0.004
 
 
-class VisualWorkflowEditor(QGraphicsView):
+class VisualWorkflowEditor(CanvasView):
     """A canvas that edits a v2 ``PluginWorkflow`` (or a v1 ``Workflow``) as a graph.
 
     QtForge's header, one to one: ``load_workflow``, ``get_workflow``, ``clear``,
@@ -87,18 +70,6 @@ class VisualWorkflowEditor(QGraphicsView):
 
     def __init__(self, parent: QWidget | None = None, *, plugin_manager: Any = None) -> None:
         super().__init__(parent)
-        self._scene = EditorScene(self)
-        self.setScene(self._scene)
-        self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setBackgroundBrush(QColor("#f5f7f8"))
-        self.setAcceptDrops(True)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._plugin_manager = plugin_manager
         self._undo = QUndoStack(self)
         self._refresh = QTimer(self)
@@ -106,12 +77,8 @@ class VisualWorkflowEditor(QGraphicsView):
         self._refresh.setInterval(0)
         self._refresh.timeout.connect(self._refresh_issues)
         self._issues_dirty = True
-        self._reveal = QTimer(self)
-        self._reveal.setSingleShot(True)
-        self._reveal.timeout.connect(self._reveal_visible)
         self._canvas = Canvas(self._scene, plugin_manager, self._document_changed)
         self._overlay = ExecutionOverlay(self._scene, self)
-        self._input = CanvasInput(self)
         self._read_only = False
         self._path = ""
         self._refusal: PluginError | None = None
@@ -453,14 +420,6 @@ class VisualWorkflowEditor(QGraphicsView):
         self.workflow_modified.emit()
 
     # --- items and selection --------------------------------------------------------------
-    def node_item(self, node_id: str) -> NodeItem | None:
-        """The node's graphics item (``port_scene_pos(port, output)``...), or None."""
-        return self._scene.nodes.get(node_id)
-
-    def connection_item(self, connection_id: str) -> EdgeItem | None:
-        """The connection's graphics item, or None."""
-        return self._scene.edges.get(connection_id)
-
     def node_ids(self) -> list[str]:
         """Node ids in declaration order."""
         return self._doc().node_ids()
@@ -500,13 +459,6 @@ class VisualWorkflowEditor(QGraphicsView):
             self.connection_selected.emit(items[0].edge_id)
         elif not items:
             self.node_selected.emit("")
-
-    def _edge_near(self, pos: Any) -> EdgeItem | None:
-        """The connection a few pixels around ``pos`` (viewport coordinates), if any."""
-        for item in self._input._near(pos):
-            if isinstance(item, EdgeItem):
-                return item
-        return None
 
     # --- selection edits ------------------------------------------------------------------
     def delete_selection(self) -> Expected[None]:
@@ -675,77 +627,6 @@ class VisualWorkflowEditor(QGraphicsView):
         below = max(y for _, y in given.values()) + 160.0  # under what was placed by hand
         return {n: (x, y + below) for n, (x, y) in where.items() if n not in given}
 
-    def fit(self) -> None:
-        """Show the whole workflow (never magnified beyond 125 %)."""
-        rect = self._scene.drawing_rect()
-        if rect.isEmpty():
-            rect = QRectF(-200, -150, 400, 300)
-        self._update_scene_rect()
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > FIT_MAX_ZOOM:
-            self.set_zoom(FIT_MAX_ZOOM)
-            self.centerOn(rect.center())
-        self._update_detail_level()
-
-    def _update_scene_rect(self) -> None:
-        drawing = self._scene.known_bounds()
-        room = drawing.adjusted(-PAN_ROOM, -PAN_ROOM, PAN_ROOM, PAN_ROOM)
-        current = self.sceneRect()
-        if not current.contains(drawing) or current.width() > room.width() * 2:
-            self.setSceneRect(room)
-
-    def _reveal_visible(self) -> None:
-        """Texts and ports for the nodes in view, a frame's budget at a time."""
-        area = self.mapToScene(self.viewport().rect()).boundingRect()
-        if self._scene.reveal(area, budget_s=REVEAL_BUDGET_S):
-            self._reveal.start(16)
-
-    def scrollContentsBy(self, dx: int, dy: int) -> None:
-        """Qt override: nodes scrolled into view get their texts."""
-        super().scrollContentsBy(dx, dy)
-        if self._scene.labels_shown():
-            self._reveal.start(0)
-
-    def resizeEvent(self, event: Any) -> None:
-        """Qt override."""
-        super().resizeEvent(event)
-        self._reveal.start(0)
-
-    def zoom(self) -> float:
-        """The scale factor (1.0: one scene unit per pixel)."""
-        return self.transform().m11()
-
-    def set_zoom(self, factor: float) -> None:
-        """Set the scale factor, within 3 %-400 %."""
-        factor = min(MAX_ZOOM, max(MIN_ZOOM, float(factor)))
-        self.scale(factor / self.zoom(), factor / self.zoom())
-        self._update_detail_level()
-
-    def zoom_at(self, factor: float, where: QPoint) -> None:
-        """Zoom so that the scene point under ``where`` (viewport coordinates) stays there."""
-        under = self.mapToScene(where)
-        centre = self.mapToScene(self.viewport().rect().center())
-        old = self.zoom()
-        anchor = self.transformationAnchor()
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.set_zoom(factor)
-        self.setTransformationAnchor(anchor)
-        ratio = old / self.zoom()
-        self.centerOn(under + (centre - under) * ratio)
-        # centerOn works in whole scroll steps: correct what rounding left.
-        drift = self.mapFromScene(under) - where
-        bars = self.horizontalScrollBar(), self.verticalScrollBar()
-        bars[0].setValue(bars[0].value() + drift.x())
-        bars[1].setValue(bars[1].value() + drift.y())
-
-    def _update_detail_level(self) -> None:
-        readable = self.zoom() >= LABEL_MIN_ZOOM
-        self._scene.set_labels_shown(readable)
-        if readable:
-            self._reveal.start(0)
-        # Far out, smooth edges are invisible and antialiasing is most of a frame.
-        self.setRenderHint(QPainter.RenderHint.Antialiasing, readable)
-
     # --- read-only and executions ---------------------------------------------------------
     def set_read_only(self, read_only: bool) -> None:
         """Forbid (True) or allow edits; a read-only editor still selects, pans and zooms."""
@@ -820,51 +701,6 @@ class VisualWorkflowEditor(QGraphicsView):
 
     def _doc(self) -> GraphDocument:
         return self._canvas.doc()
-
-    # --- Qt event overrides (mouse, keys, wheel, drops) -----------------------------------
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        """Qt override: ports start connections; middle button or space+drag pans."""
-        if not self._input.press(event):
-            super().mousePressEvent(event)
-            self._input.after_press()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        """Qt override."""
-        if not self._input.move(event):
-            super().mouseMoveEvent(event)
-            self._input.after_move()
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        """Qt override: ends a pan, a connection drag or a move (one undoable step)."""
-        if not self._input.release(event):
-            super().mouseReleaseEvent(event)
-            self._input.after_release()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Qt override: space pans, Escape cancels (shortcuts are ``action(name)``)."""
-        if not self._input.key_press(event):
-            super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        """Qt override."""
-        if not self._input.key_release(event):
-            super().keyReleaseEvent(event)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        """Qt override: the wheel zooms around the cursor."""
-        self._input.wheel(event)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        """Qt override: accepts plugins dragged from the palette."""
-        self._input.drag_enter(event)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        """Qt override."""
-        self._input.drag_enter(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        """Qt override: a dropped plugin becomes a node under the cursor."""
-        self._input.drop(event)
 
 
 def _point(value: Any) -> tuple[float, float] | None:
