@@ -1,9 +1,12 @@
 """Undo and redo, as a property: any sequence of edits, then undo everything (the loaded
-workflow, exactly) and redo everything (the edited one, exactly). Bounded: a few dozen
-random sequences of up to a dozen edits, on both workflow kinds."""
+workflow, exactly) and redo everything (the edited one, exactly). After every edit the
+issues the editor worked out (only for what the edit touched, when that is exact) are those
+of validating the whole workflow. Bounded: a few dozen random sequences of up to a dozen
+edits, on both workflow kinds, valid and broken."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -12,7 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QPointF
 
+from qtforge_orch import WorkflowNode
 from qtforge_orch.widgets import VisualWorkflowEditor
+from qtforge_orch.widgets.editor._issues import collect_issues
 
 from .editor_helpers import editor_plugins, pipeline, v1_chain
 
@@ -67,19 +72,28 @@ def _apply(editor: VisualWorkflowEditor, action: str, a: int, b: int, field: int
         editor.cut_selection()
 
 
+def _same_issues(editor: VisualWorkflowEditor) -> None:
+    seen = Counter((i.target_id, i.code, i.message) for i in editor.validation_issues())
+    whole = collect_issues(editor._canvas.doc(), _PLUGINS)
+    assert seen == Counter((i.target_id, i.code, i.message) for i in whole)
+
+
 def _check(editor: VisualWorkflowEditor, workflow: Any, edits: list[Any]) -> None:
     editor.load_workflow(workflow)
     start = editor.get_workflow()
     for step in edits:
         _apply(editor, *step)
+        _same_issues(editor)
     end = editor.get_workflow()
     stack = editor.undo_stack()
     while stack.canUndo():
         assert editor.undo()
+    _same_issues(editor)
     assert editor.get_workflow() == start
     assert not editor.is_modified()
     while stack.canRedo():
         assert editor.redo()
+    _same_issues(editor)
     assert editor.get_workflow() == end
 
 
@@ -103,6 +117,28 @@ def editor(qapp: Any) -> Any:
 @given(edits=st.lists(edit, max_size=12))
 def test_undo_all_then_redo_all_v2(editor: VisualWorkflowEditor, edits: list[Any]) -> None:
     _check(editor, pipeline(), edits)
+
+
+def broken() -> Any:
+    """The pipeline with problems: a bad engine setting, a port nobody declares, a stray
+    node whose plugin is missing."""
+    workflow = pipeline()
+    workflow.nodes[1].configuration = {"method": "run", "max_retries": -1}
+    workflow.connections[0].target_port = "missing"
+    workflow.nodes.append(WorkflowNode(node_id="stray", plugin_id="elsewhere"))
+    return workflow
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(edits=st.lists(edit, max_size=10))
+def test_undo_redo_and_issues_on_a_broken_workflow(
+    editor: VisualWorkflowEditor, edits: list[Any]
+) -> None:
+    _check(editor, broken(), edits)
 
 
 @settings(

@@ -196,6 +196,57 @@ class V2Document(GraphDocument):
             return str(getattr(connections[index], "connection_id", ""))
         return ""
 
+    # --- scoped validation --------------------------------------------------------------
+    def structure_is_plain(self) -> bool:
+        wf = self._wf
+        return (
+            bool(self._nodes)
+            and len(self._nodes) == len(wf.nodes)
+            and len(self._edges) == len(wf.connections)
+            and "" not in self._nodes
+            and "" not in self._edges
+            and all(
+                c.source_node in self._nodes and c.target_node in self._nodes
+                for c in self._edges.values()
+            )
+        )
+
+    def closes_cycle(self, edge_ids: set[str]) -> bool:
+        # A new connection source -> target closes a cycle when target reaches source.
+        following: dict[str, list[str]] = {}
+        for connection in self._edges.values():
+            following.setdefault(connection.source_node, []).append(connection.target_node)
+        for edge_id in edge_ids:
+            added = self._edges.get(edge_id)
+            if added is None:
+                continue
+            goal, seen = added.source_node, {added.target_node}
+            stack = [added.target_node]
+            while stack:
+                node = stack.pop()
+                if node == goal:
+                    return True
+                for successor in following.get(node, ()):
+                    if successor not in seen:
+                        seen.add(successor)
+                        stack.append(successor)
+        return False
+
+    def scoped_errors(self, node_ids: set[str], edge_ids: set[str]) -> list[PluginError] | None:
+        edges = [self._edges[e] for e in edge_ids if e in self._edges]
+        ends = {n for c in edges for n in (c.source_node, c.target_node)}
+        nodes = [node for node_id, node in self._nodes.items() if node_id in node_ids | ends]
+        # The touched elements in a workflow of their own: the same mode (Streaming has
+        # rules of its own), a valid id and no settings (the workflow's own fields are not
+        # touched, and their problems are not the elements').
+        alone = PluginWorkflow(
+            workflow_id="scoped",
+            execution_mode=self._wf.execution_mode,
+            nodes=nodes,
+            connections=edges,
+        )
+        return list(iter_workflow_errors(alone))
+
     # --- changing -----------------------------------------------------------------------
     def new_node(self, node_id: str, plugin_id: str, command: str) -> WorkflowNode:
         return WorkflowNode(

@@ -160,6 +160,25 @@ class GraphDocument(ABC):
     def target_of(self, error: PluginError) -> str:
         """The node or connection an error is about ("" for the workflow)."""
 
+    def structure_is_plain(self) -> bool:
+        """Whether every node and connection has its own, non-empty id.
+
+        Then the issues of untouched elements cannot change with an edit elsewhere. False:
+        always validate whole.
+        """
+        return False
+
+    def closes_cycle(self, edge_ids: set[str]) -> bool:
+        """Whether these (just added) connections lie on a cycle of the graph."""
+        return True
+
+    def scoped_errors(self, node_ids: set[str], edge_ids: set[str]) -> list[PluginError] | None:
+        """The library's errors of these nodes and connections, judged alone.
+
+        None: this document cannot say (validate whole).
+        """
+        return None
+
     # --- changing -----------------------------------------------------------------------
     @abstractmethod
     def new_node(self, node_id: str, plugin_id: str, command: str) -> Any:

@@ -8,7 +8,7 @@ plugin or command it does not have are reported too (what running them would fai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..._errors import PluginErrorCode
@@ -30,6 +30,29 @@ class ValidationIssue:
     message: str
 
 
+@dataclass
+class Delta:
+    """What changed since the issues were last worked out."""
+
+    nodes: set[str] = field(default_factory=set)  # added or changed, present now
+    edges: set[str] = field(default_factory=set)  # added or changed, present now
+    new_edges: set[str] = field(default_factory=set)  # added (they may close a cycle)
+    gone: set[str] = field(default_factory=set)  # removed nodes and connections
+    everything: bool = False  # a change incremental checking cannot scope (workflow fields)
+
+    def merge(self, other: Delta) -> None:
+        """Add another change to this one."""
+        self.nodes |= other.nodes
+        self.edges |= other.edges
+        self.new_edges |= other.new_edges
+        self.gone |= other.gone
+        self.everything = self.everything or other.everything
+
+    def empty(self) -> bool:
+        """Whether nothing that validation looks at changed (a move, for example)."""
+        return not (self.nodes or self.edges or self.gone or self.everything)
+
+
 def collect_issues(document: GraphDocument, plugin_manager: Any) -> list[ValidationIssue]:
     """Every issue of ``document``: the library's validation, then missing plugins."""
     issues = [
@@ -41,12 +64,79 @@ def collect_issues(document: GraphDocument, plugin_manager: Any) -> list[Validat
     return issues
 
 
-def plugin_issues(document: GraphDocument, plugin_manager: Any) -> list[ValidationIssue]:
+def updated_issues(
+    document: GraphDocument,
+    plugin_manager: Any,
+    previous: list[ValidationIssue],
+    delta: Delta,
+) -> list[ValidationIssue]:
+    """The issues after a change, checking only what the change touched when that is exact.
+
+    The library's validation of a graph is a set of checks of each node (its own fields)
+    and of each connection (its fields and its two end nodes), plus a few of the whole
+    graph: ids unique and not empty, the workflow's own fields, no cycle. So after a change
+    that keeps the whole-graph checks as they were, the issues are those of the untouched
+    elements as before, plus the library's verdict on the touched ones alone
+    (``GraphDocument.scoped_errors``). Anything else (a workflow field, a possible cycle, a
+    graph that already has whole-graph problems) is validated whole.
+    """
+    if delta.empty():
+        return previous
+    # Changes add up (an edit, its undo...): what is judged is what is there now.
+    mentioned = delta.nodes | delta.edges | delta.gone
+    delta = Delta(
+        nodes={n for n in mentioned if document.has_node(n)},
+        edges={e for e in mentioned if document.has_edge(e)},
+        new_edges={e for e in delta.new_edges if document.has_edge(e)},
+        gone={t for t in mentioned if not document.has_node(t) and not document.has_edge(t)},
+        everything=delta.everything,
+    )
+    scoped = _scoped(document, previous, delta)
+    if scoped is None:
+        return collect_issues(document, plugin_manager)
+    touched = delta.nodes | delta.edges | delta.gone
+    kept = [issue for issue in previous if issue.target_id not in touched]
+    fresh = [ValidationIssue(document.target_of(e), e.code, e.message) for e in scoped]
+    if plugin_manager is not None:
+        fresh.extend(plugin_issues(document, plugin_manager, delta.nodes))
+    return kept + fresh
+
+
+def _scoped(
+    document: GraphDocument, previous: list[ValidationIssue], delta: Delta
+) -> list[Any] | None:
+    """The library's errors of the touched elements, or None when that would not be exact."""
+    if delta.everything or not document.structure_is_plain():
+        return None
+    for issue in previous:
+        # A problem of the whole graph may come or go with any change.
+        if not issue.target_id or issue.code == PluginErrorCode.CircularDependency:
+            return None
+    if delta.new_edges and document.closes_cycle(delta.new_edges):
+        return None  # the library's own message for the cycle
+    errors = document.scoped_errors(delta.nodes, delta.edges)
+    if errors is None:
+        return None
+    wanted = delta.nodes | delta.edges
+    found = []
+    for error in errors:
+        target = document.target_of(error)
+        if not target:
+            return None  # a problem of the whole graph: validate it whole
+        if target in wanted:
+            found.append(error)
+        # else: an untouched end node's own problem, among the previous issues already
+    return found
+
+
+def plugin_issues(
+    document: GraphDocument, plugin_manager: Any, only: set[str] | None = None
+) -> list[ValidationIssue]:
     """Nodes whose plugin is not registered, or whose command the plugin does not offer."""
     problems: dict[str, str | None] = {}  # plugin id -> why it cannot be used (None: fine)
     commands: dict[str, frozenset[str] | None] = {}
     issues: list[ValidationIssue] = []
-    for node_id in document.node_ids():
+    for node_id in document.node_ids() if only is None else sorted(only):
         info = document.node_info(node_id)
         plugin_id = info.plugin_id
         if not plugin_id.strip():

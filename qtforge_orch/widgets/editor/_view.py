@@ -22,7 +22,7 @@ from ...orchestration._v1_model import Workflow
 from ...orchestration.advanced._v2_model import PluginWorkflow
 from .._layout import layered_layout
 from ._actions import make_actions
-from ._canvas import Canvas, first_problem
+from ._canvas import Canvas, added, field_delta, first_problem
 from ._canvas_view import CanvasView
 from ._clipboard import copy_text, parse_paste
 from ._commands import AddCommand, FieldCommand, MoveCommand, RemoveCommand
@@ -174,7 +174,9 @@ class VisualWorkflowEditor(CanvasView):
         node_id = doc.unique_node_id(plugin_id)
         model = doc.new_node(node_id, plugin_id, command)
         problems = self._canvas.new_problems(
-            lambda: doc.add_nodes([model]), lambda _: doc.drop_last([node_id], [])
+            lambda: doc.add_nodes([model]),
+            lambda _: doc.drop_last([node_id], []),
+            added([node_id], []),
         )
         if problems:
             self._refuse(first_problem(problems))
@@ -234,7 +236,9 @@ class VisualWorkflowEditor(CanvasView):
         edge = made.value()
         edge_id = doc.edge_id_of(edge)
         problems = self._canvas.new_problems(
-            lambda: doc.add_edges([edge]), lambda _: doc.drop_last([], [edge_id])
+            lambda: doc.add_edges([edge]),
+            lambda _: doc.drop_last([], [edge_id]),
+            added([], [edge_id]),
         )
         if problems:
             self._refuse(first_problem(problems))
@@ -320,7 +324,7 @@ class VisualWorkflowEditor(CanvasView):
             if done:
                 doc.restore_field(target_id, *done.value())
 
-        problems = self._canvas.new_problems(change, undo)
+        problems = self._canvas.new_problems(change, undo, field_delta(doc, target_id))
         if not outcome[0]:
             return self._refuse(outcome[0].error())
         if canonical(name) == "plugin_id":
@@ -530,7 +534,9 @@ class VisualWorkflowEditor(CanvasView):
             doc.add_nodes(pasted.models)
             doc.add_edges(pasted.edges)
 
-        problems = self._canvas.new_problems(change, lambda _: doc.drop_last(ids, edge_ids))
+        problems = self._canvas.new_problems(
+            change, lambda _: doc.drop_last(ids, edge_ids), added(ids, edge_ids)
+        )
         if problems:
             return from_error(self._refuse(first_problem(problems)).error())
         self._push(AddCommand(self._canvas, label, pasted.models, pasted.edges, pasted.where))
