@@ -114,6 +114,8 @@ def _scoped(
             return None
     if delta.new_edges and document.closes_cycle(delta.new_edges):
         return None  # the library's own message for the cycle
+    if not delta.nodes and not delta.edges:
+        return []  # only removals: the issues of what is left stay as they were
     errors = document.scoped_errors(delta.nodes, delta.edges)
     if errors is None:
         return None
