@@ -22,8 +22,14 @@ from . import _completion, _graph, _info, _run, _validate
 from ._documents import UsageError
 from ._output import report_error
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
+"""Success: the run completed, the file is valid, the output was written."""
+EXIT_FAILED = 1
+"""Failure: the run failed or timed out, the file has problems, an entry point did not load."""
+EXIT_USAGE = 2
+"""Usage error: bad arguments, an unreadable file, plugins that do not load."""
 EXIT_INTERRUPTED = _run.EXIT_INTERRUPTED
+"""Ctrl-C cancelled the run: 128 + SIGINT, what shells report for an interrupted program."""
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
 
