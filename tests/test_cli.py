@@ -17,6 +17,8 @@ import pytest
 import qtforge_orch
 from qtforge_orch.orchestration._schemas import SCHEMA_FILES, generated_schema, shipped_schema
 
+# A subprocess per case (Python, rich and often Qt to import): slow as a whole.
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"
 V1 = str(GOLDEN / "v1_written_by_qtforge.json")

@@ -84,3 +84,11 @@ def test_the_changelog_has_an_unreleased_section() -> None:
     assert changelog.startswith("# Changelog")
     assert "## [Unreleased]" in changelog
     assert "qtforge_orchestrator" in changelog  # the renamed fixtures are listed
+
+
+def test_pre_commit_uses_the_pinned_ruff() -> None:
+    config = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    (pinned,) = [r for r in PROJECT["optional-dependencies"]["dev"] if r.startswith("ruff")]
+    hooks = re.findall(r'additional_dependencies: \["(ruff==[^"]+)"\]', config)
+    assert hooks == [pinned, pinned]  # ruff check and ruff format
+    assert "mypy --strict qtforge_orch" in config

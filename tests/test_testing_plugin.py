@@ -299,6 +299,7 @@ def test_generic_names_are_not_injected(orchestrator):
 """
 
 
+@pytest.mark.slow  # a pytest session in a subprocess
 def test_another_project_without_pytest_qt_gets_prefixed_fixtures_and_a_hint(
     tmp_path: Path,
 ) -> None:
