@@ -74,7 +74,7 @@ def test_the_readme_commands() -> None:
     assert 'pip install -e ".[testing,dev]"' in test_command.group(1)
     assert "python -m pytest" in test_command.group(1)
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "<!-- test-command -->" in ci  # CI runs that line verbatim
+    assert "readme_command test-command" in ci  # CI runs that line verbatim
     quickstart = re.search(r"<!-- quickstart-command -->\n```bash\n(.*)\n```", readme)
     assert quickstart and "examples/quickstart.py" in quickstart.group(1)
 
