@@ -168,7 +168,7 @@ class FakeClock:
         Time moves to the timer's deadline, so it fires, together with every timer due
         before it or at the same instant (time does not skip them). The one-call form of
         ``wait_for_timer(30); advance(30)`` that cannot pick the wrong timer:
-        ``fake_clock.advance_to_timer(TimerKind.RETRY, step_id="fetch")``. Returns the timer
+        ``clock.advance_to_timer(TimerKind.RETRY, step_id="fetch")``. Returns the timer
         it advanced to; raises ``TimeoutError`` if none was armed within ``timeout_ms``.
         """
         timer = self._wait_for(delay_s, None, kind, execution_id, step_id, timeout_ms)
