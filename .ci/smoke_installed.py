@@ -17,6 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def main(checkout: Path) -> None:
+    """Check the installed package; ``checkout`` is the source tree it must not come from."""
     import qtforge_orch
 
     location = Path(qtforge_orch.__file__).resolve()
