@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
-from .context import StepContext
+from ..contract.context import StepContext
 from .timers import TimerKind
 
 if TYPE_CHECKING:

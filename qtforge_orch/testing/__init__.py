@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._engine.timers import TimerKind
+    from .._engine import TimerKind
     from ._clock import FakeClock, PendingTimer
     from ._idle import wait_until_idle
     from ._recorder import Emission, SignalRecorder, signal_names
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "FakeClock": "._clock",
     "PendingTimer": "._clock",
-    "TimerKind": "qtforge_orch._engine.timers",
+    "TimerKind": "qtforge_orch._engine",
     "Emission": "._recorder",
     "SignalRecorder": "._recorder",
     "signal_names": "._recorder",
