@@ -36,6 +36,7 @@ NAMESPACES = (
     "qtforge_orch.qt",
     "qtforge_orch.widgets",
     "qtforge_orch.journal",
+    "qtforge_orch.composition",
     "qtforge_orch.testing",
     "qtforge_orch.cli",
 )
