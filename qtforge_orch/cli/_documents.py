@@ -7,6 +7,7 @@ deeper than ``MAX_JSON_DEPTH``; plugins that do not load.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -133,6 +134,17 @@ def parse_input(text: str | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise usage_error(PluginErrorCode.InvalidParameters, "--input must be a JSON object")
     return value
+
+
+def add_plugins_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--plugins MODULE|PATH``, repeatable, anywhere on the command line."""
+    parser.add_argument(
+        "--plugins",
+        action="append",
+        default=[],
+        metavar="MODULE|PATH",
+        help=f"{what}; repeat for several (installed entry points load too)",
+    )
 
 
 def plugin_manager(sources: list[str]) -> PluginManager:

@@ -20,7 +20,15 @@ from rich.live import Live
 from rich.table import Table
 
 from .._errors import PluginError
-from ._documents import Kind, UsageError, load_workflow, parse_input, plugin_manager, read_document
+from ._documents import (
+    Kind,
+    UsageError,
+    add_plugins_option,
+    load_workflow,
+    parse_input,
+    plugin_manager,
+    read_document,
+)
 from ._output import make_console
 
 EXIT_INTERRUPTED = 130
@@ -37,14 +45,7 @@ def register(commands: Any) -> None:
     """Add ``run`` to the subcommands."""
     run = commands.add_parser("run", help="execute a workflow file")
     run.add_argument("file", help="workflow JSON (v1 or v2, QtForge's or this library's)")
-    run.add_argument(
-        "--plugins",
-        action="append",
-        default=[],
-        metavar="MODULE|PATH",
-        help="a module or .py file defining plugins; repeat for several "
-        "(installed entry points load too)",
-    )
+    add_plugins_option(run, "a module or .py file defining plugins")
     run.add_argument("--input", help="initial data: a JSON object, or @file.json")
     run.add_argument("--timeout", type=timeout_seconds, help="cancel after this many seconds (> 0)")
     run.add_argument("--json", action="store_true", help="machine-readable output")

@@ -15,7 +15,7 @@ from typing import Any
 from rich.table import Table
 
 from .._errors import PluginError, PluginErrorCode
-from ._documents import Kind, kind_of, plugin_manager, read_document
+from ._documents import Kind, add_plugins_option, kind_of, plugin_manager, read_document
 from ._output import make_console
 
 # A schema message quotes the offending value; a whole ``steps`` array would bury the point.
@@ -26,13 +26,8 @@ def register(commands: Any) -> None:
     """Add ``validate`` to the subcommands."""
     validate = commands.add_parser("validate", help="list every problem of a workflow file")
     validate.add_argument("file", help="workflow JSON (v1 or v2)")
-    validate.add_argument(
-        "--plugins",
-        action="append",
-        default=[],
-        metavar="MODULE|PATH",
-        help="also check that every plugin id and command exists in these modules or .py "
-        "files (and installed entry points); repeat for several",
+    add_plugins_option(
+        validate, "also check that the plugin ids and commands exist in this module or .py file"
     )
     validate.add_argument("--json", action="store_true", help="machine-readable output")
     validate.set_defaults(handler=handle)
