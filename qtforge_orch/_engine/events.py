@@ -25,6 +25,10 @@ _CALL_EVENT = QEvent.Type(QEvent.registerEventType())
 
 DRAIN_BUDGET_S = 0.002
 WAIT_SLICE_S = 0.01
+# How long a synchronous wait that saw its execution end waits for the journal to commit the
+# execution's records (a full, locked or failing disk retries for ever); past it the wait
+# returns and the caller reports the journal's error (``Engine.journal_lag``).
+JOURNAL_FLUSH_BOUND_S = 5.0
 
 
 class EventKind(IntEnum):
@@ -235,10 +239,12 @@ class EventPump(QObject):
             finally:
                 self.blocked = False
             if finished and self._flush_journal is not None:
-                # A synchronous execution returns after its signals: wait for their records.
-                self._flush_journal(
-                    None if deadline is None else max(0.0, deadline - time.monotonic())
-                )
+                # A synchronous execution returns after its signals: wait for their records,
+                # within the caller's deadline and the flush bound.
+                bound = JOURNAL_FLUSH_BOUND_S
+                if deadline is not None:
+                    bound = min(bound, max(0.0, deadline - time.monotonic()))
+                self._flush_journal(bound)
             self.drain(None)
             if finished:
                 return True

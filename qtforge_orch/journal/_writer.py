@@ -36,6 +36,7 @@ Apply = Callable[[sqlite3.Connection, list[Op]], None]
 TASK_CHANGED = "task_changed"  # the op kind the writer may merge (see _enqueue)
 CALL = "call"  # an op ("call", fn, future): fn(connection) runs in the batch's transaction
 _TRANSIENT = frozenset({5, 6, 8, 10, 13, 14, 15})
+_TRANSIENT_WORDS = ("locked", "busy", "disk is full", "disk I/O error", "unable to open")
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 1.0
 
 
@@ -56,8 +57,11 @@ def is_transient(exc: BaseException) -> bool:
     if not isinstance(exc, sqlite3.Error):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
-    if code is None:
-        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+    if code is None:  # raised without SQLite's code: judge by SQLite's own messages
+        text = str(exc)
+        return isinstance(exc, sqlite3.OperationalError) and any(
+            words in text for words in _TRANSIENT_WORDS
+        )
     return (int(code) & 0xFF) in _TRANSIENT
 
 
