@@ -69,6 +69,7 @@ class ControlLane:
                         return
                 function = self._queue.popleft()
             call_all((function,))
+            del function  # not held while this thread waits for the next one
 
 
 _shared: ControlLane | None = None

@@ -7,6 +7,7 @@ and turns run state into the reference's shapes. Scheduling lives in ``qtforge_o
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ from ._v1_model import (
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from .._engine.compensation import CompensationLedger
 from .._engine.core import DEFAULT_HISTORY_LIMIT
 from .._engine.run import Run
 from .._engine.transactions import RollbackHandle, TransactionRegistry
@@ -67,6 +69,12 @@ _NAMES = SignalNames(
     task_retrying="step_retrying",
     progress="execution_progress_updated",
 )
+
+
+def _drop_compensations_if_completed(ledger: CompensationLedger, run: Run) -> None:
+    """Outside a transaction a completed run's compensations can never be asked for."""
+    if run.status == RunStatus.COMPLETED:
+        ledger.drop([run])
 
 
 def _timestamp(value: float) -> datetime | None:
@@ -312,7 +320,11 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             future.resolve(from_error(started))
             return future
         future.bind(started.execution_id, started.cancel)
-        started.on_finish(lambda run: future.resolve(self._run_outcome(run)))
+        # Finish callbacks never refer to the orchestrator: a run outlives it in worker, timer
+        # and control threads, and the orchestrator must go in its own thread, not in
+        # whichever of those lets go of a finished run last.
+        outcome = self._run_outcome
+        started.on_finish(lambda run: future.resolve(outcome(run)))
         started.start()
         return future
 
@@ -346,7 +358,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
                 return error
         else:
             # Outside a transaction a successful run's compensations can never be asked for.
-            run.on_finish(self._drop_compensations_if_completed)
+            run.on_finish(partial(_drop_compensations_if_completed, self._engine.compensations))
         if not defer_start:
             run.start()
         return run
@@ -384,16 +396,13 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             return PluginError(PluginErrorCode.InvalidFormat, str(exc))
 
     def _prepare_resumed(self, run: Run) -> None:
-        run.on_finish(self._drop_compensations_if_completed)
+        run.on_finish(partial(_drop_compensations_if_completed, self._engine.compensations))
 
-    def _drop_compensations_if_completed(self, run: Run) -> None:
-        if run.status == RunStatus.COMPLETED:
-            self._engine.compensations.drop([run])
-
-    def _run_outcome(self, run: Run) -> Expected[dict[str, Any]]:
+    @staticmethod
+    def _run_outcome(run: Run) -> Expected[dict[str, Any]]:
         if run.status == RunStatus.COMPLETED:
             return make_success(dict(run.result or {}))
-        return from_error(self._run_error(run))
+        return from_error(PluginOrchestrator._run_error(run))
 
     @staticmethod
     def _run_error(run: Run) -> PluginError:
