@@ -59,8 +59,11 @@ class ReplayingObject(QObject):
             self._history.append(entry)
         # Not emitted without a connection: an emit lets other threads take the GIL even
         # then, and a burst of engine signals is thousands of emits in the GUI thread.
-        if name not in self._pending and self.isSignalConnected(_signal_method(self, name)):
-            getattr(self, name).emit(*args)
+        try:
+            if name not in self._pending and self.isSignalConnected(_signal_method(self, name)):
+                getattr(self, name).emit(*args)
+        except RuntimeError:
+            pass  # its C++ object is gone (application shutdown): the state is still kept
         observers = self._observers.get(name)
         if observers:
             self._notify(name, observers, args)
