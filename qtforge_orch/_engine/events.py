@@ -16,7 +16,16 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractEventDispatcher,
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QTimer,
+    Signal,
+)
+
+from .._log import logger
 
 # Nothing here touches PySide6's ``Qt`` namespace, which PySide6 builds whole on first touch
 # (14 ms of every cold start): no explicit QueuedConnection. The wake-up needs none
@@ -140,6 +149,13 @@ class EventPump(QObject):
                 return
             self._wake_pending = True
         try:
+            if QAbstractEventDispatcher.instance(self.thread()) is None:
+                # No event loop can ever run in the owner thread (a plain script without a
+                # QCoreApplication): starting the wake-up timer there only makes Qt warn.
+                # Synchronous waits deliver the events; a later post tries again.
+                with self._cond:
+                    self._wake_pending = False
+                return
             self._wake.emit()
         except RuntimeError:  # destroyed between the check and the emit
             self._closed = True
@@ -254,8 +270,5 @@ class EventPump(QObject):
     def _emit(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         try:
             self._dispatch(kind, args)
-        except Exception as exc:  # a broken slot must not break delivery to the others
-            import sys
-            import traceback
-
-            traceback.print_exception(exc, file=sys.stderr)
+        except Exception:  # a broken slot must not break delivery to the others
+            logger("engine").exception("a slot connected to %s raised", kind.name.lower())

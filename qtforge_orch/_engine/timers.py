@@ -131,10 +131,9 @@ class TimerService:
 
 
 def _report_callback_error(exc: BaseException) -> None:
-    import sys
-    import traceback
+    from .._log import logger
 
-    traceback.print_exception(exc, file=sys.stderr)
+    logger("engine").error("a timer callback raised", exc_info=exc)
 
 
 class ManualTimerService:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .._errors import PluginError, PluginErrorCode
+from .._log import logger
 from . import _claims, _opening
 from ._owner import OwnerLock
 from ._writer import BatchWriter
@@ -88,7 +88,7 @@ class Resources:
                 self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
                 ok = False
-                print(f"qtforge_orch journal: closing {self.path}: {exc}", file=sys.stderr)
+                logger("journal").error("closing %s: %s", self.path, exc)
             self.connection.close()
         self.owner.release()
         return ok

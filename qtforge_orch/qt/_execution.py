@@ -11,9 +11,7 @@ rolled-back steps, final attempts and item counters).
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
-import traceback
 import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
@@ -24,6 +22,7 @@ from PySide6.QtCore import QTimer, Signal
 
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from .._log import logger
 from ._replay import ReplayingObject
 from ._status import (
     FINAL_STATUSES,
@@ -488,5 +487,5 @@ class WorkflowExecution(ReplayingObject):
         try:
             fn(self)
         except Exception as exc:  # a user's callback must not break the handle or the loop
-            traceback.print_exception(exc, file=sys.stderr)
+            logger("qt").exception("a done callback of execution %s raised", self._execution_id)
             self._add_message(f"done callback {getattr(fn, '__name__', fn)!s} raised: {exc!r}")

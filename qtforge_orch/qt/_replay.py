@@ -14,8 +14,6 @@ duplicates); it reads ``snapshot()`` instead.
 from __future__ import annotations
 
 import itertools
-import sys
-import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -23,6 +21,8 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer
+
+from .._log import logger
 
 #: How many events a handle keeps for replay (an EventDriven execution can run forever);
 #: ``snapshot()`` stays exact when older events have been dropped from the replay history.
@@ -103,8 +103,8 @@ class ReplayingObject(QObject):
                 continue
             try:
                 method(*args)
-            except Exception as exc:  # like a Qt slot: reported, the others still called
-                traceback.print_exception(exc, file=sys.stderr)
+            except Exception:  # like a Qt slot: reported, the others still called
+                logger("qt").exception("an observer of %s raised", name)
 
     def _has_history(self, name: str) -> bool:
         if name in self._LATEST_ONLY:
