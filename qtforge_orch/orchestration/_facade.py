@@ -8,13 +8,16 @@ from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
-from .._engine import executors as executor_kinds
-from .._engine.core import Engine
-from .._engine.events import EventKind
-from .._engine.invoke import PluginLookup
-from .._engine.run import Run
-from .._engine.status import SignalNames
-from .._engine.timers import Timers
+from .._engine import (
+    Engine,
+    EventKind,
+    PluginLookup,
+    Run,
+    SignalNames,
+    Timers,
+    UnknownExecutor,
+    check_executor,
+)
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from ..plugins import PluginManager, default_plugin_manager
@@ -90,8 +93,8 @@ class EngineFacade:
         ``PluginError(InvalidConfiguration)``: a constructor has no Expected to return.
         """
         try:
-            checked = executor_kinds.check_executor(default_executor, "default_executor")
-        except executor_kinds.UnknownExecutor as exc:
+            checked = check_executor(default_executor, "default_executor")
+        except UnknownExecutor as exc:
             raise PluginError(PluginErrorCode.InvalidConfiguration, str(exc)) from None
         self._default_executor = checked
         if dask_address is not None and (not isinstance(dask_address, str) or not dask_address):

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QObject, QThread
 
-from .._engine.plan import ScheduleKind
-from .._engine.run import Run
-from .._engine.status import RunStatus
+from .._engine import Run, RunStatus
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from ..contract.plan import ScheduleKind
 
 if TYPE_CHECKING:
-    from .._engine.futures import ExecutionFuture
+    from .._engine import ExecutionFuture
 
     # The handle classes load with the first start_workflow (cold start: a script that only
     # calls execute_workflow never imports them).
@@ -185,7 +184,7 @@ class GraphExecutionHandles(ExecutionHandles):
         The data are the leaf nodes' outputs, keyed by node id. ``await`` the future under
         qasync or call ``.result(timeout)`` from plain code; a start error resolves it at once.
         """
-        from .._engine.futures import ExecutionFuture  # concurrent.futures: on first use
+        from .._engine import ExecutionFuture  # concurrent.futures: on first use
 
         owner = cast(Any, self)
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()

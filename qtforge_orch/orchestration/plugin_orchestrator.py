@@ -12,20 +12,25 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
-    from .._engine.futures import ExecutionFuture
+    from .._engine import ExecutionFuture
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
 # once PySide6 is imported, its feature hook reads the source of every module imported after
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
-from .._engine.gcpause import gc_paused_for
-from .._engine.plan import Plan, TaskState
-from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
-from .._engine.stamps import iso_utc
-from .._engine.status import RunStatus, SignalNames
-from .._engine.timers import Timers
+from .._engine import (
+    RunSnapshot,
+    RunStatus,
+    SignalNames,
+    Timers,
+    cached_reports,
+    gc_paused_for,
+    iso_utc,
+    take_snapshot,
+)
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from ..contract.plan import Plan, TaskState
 from ..plugins import PluginManager
 from ._registry import WorkflowRegistry
 from ._v1_compile import compile_workflow
@@ -41,10 +46,7 @@ from ._v1_model import (
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from .._engine.compensation import CompensationLedger
-from .._engine.core import DEFAULT_HISTORY_LIMIT
-from .._engine.run import Run
-from .._engine.transactions import RollbackHandle, TransactionRegistry
+from .._engine import DEFAULT_HISTORY_LIMIT, Engine, RollbackHandle, Run, TransactionRegistry
 from ._durable import DurableExecutions
 from ._facade import EngineFacade
 from ._handles import ExecutionHandles
@@ -71,10 +73,10 @@ _NAMES = SignalNames(
 )
 
 
-def _drop_compensations_if_completed(ledger: CompensationLedger, run: Run) -> None:
+def _drop_compensations_if_completed(engine: Engine, run: Run) -> None:
     """Outside a transaction a completed run's compensations can never be asked for."""
     if run.status == RunStatus.COMPLETED:
-        ledger.drop([run])
+        engine.compensations.drop([run])
 
 
 def _timestamp(value: float) -> datetime | None:
@@ -312,7 +314,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             An ``ExecutionFuture`` resolving to ``Expected[dict]``: the final data, or the same
             errors as ``execute_workflow``. A start error resolves it at once.
         """
-        from .._engine.futures import ExecutionFuture
+        from .._engine import ExecutionFuture
 
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         started = self._start(workflow_id, initial_data, transaction_id, defer_start=True)
@@ -358,7 +360,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
                 return error
         else:
             # Outside a transaction a successful run's compensations can never be asked for.
-            run.on_finish(partial(_drop_compensations_if_completed, self._engine.compensations))
+            run.on_finish(partial(_drop_compensations_if_completed, self._engine))
         if not defer_start:
             run.start()
         return run
@@ -396,7 +398,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             return PluginError(PluginErrorCode.InvalidFormat, str(exc))
 
     def _prepare_resumed(self, run: Run) -> None:
-        run.on_finish(partial(_drop_compensations_if_completed, self._engine.compensations))
+        run.on_finish(partial(_drop_compensations_if_completed, self._engine))
 
     @staticmethod
     def _run_outcome(run: Run) -> Expected[dict[str, Any]]:
