@@ -79,6 +79,7 @@ class EventPump(QObject):
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
         self._wake_pending = False
+        self._owner_ident = threading.get_ident()  # the pump is made in its owner's thread
         # Set when the orchestrator is destroyed: nothing can be delivered any more, and a
         # worker emitting into the deleted pump would raise.
         self._closed = False
@@ -149,10 +150,15 @@ class EventPump(QObject):
                 return
             self._wake_pending = True
         try:
-            if QAbstractEventDispatcher.instance(self.thread()) is None:
-                # No event loop can ever run in the owner thread (a plain script without a
-                # QCoreApplication): starting the wake-up timer there only makes Qt warn.
-                # Synchronous waits deliver the events; a later post tries again.
+            # In the owner thread the wake-up starts the timer directly; with no event
+            # dispatcher there (a plain script without a QCoreApplication: no loop can ever
+            # run) that only makes Qt warn. Synchronous waits deliver the events; a later post
+            # tries again. Other threads' emits are queued and need no check, and must not
+            # touch the pump itself (it may be being destroyed in its own thread).
+            if (
+                threading.get_ident() == self._owner_ident
+                and QAbstractEventDispatcher.instance() is None
+            ):
                 with self._cond:
                     self._wake_pending = False
                 return

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._conditions import stop_evaluations_when
+from .._cel_cost import stop_evaluations_when
 from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
 from ..contract.context import StepContext

@@ -67,7 +67,7 @@ class _Spawner:
             function, done = self._requests.get()
             try:
                 done.set_result(function())
-            except BaseException as exc:  # handed to the caller
+            except Exception as exc:  # handed to the caller
                 done.set_exception(exc)
 
 
