@@ -34,7 +34,7 @@ MAX_EVALUATION_S = 1.0
 # Registration limit of the static estimate, in the same steps. Lower than the runtime
 # budget: a step costs 10 to 20 us here, so an accepted expression over literals finishes
 # well within MAX_EVALUATION_S, and the estimate counts more steps than celpy takes.
-MAX_COST = 50_000
+MAX_COST = 30_000
 # A macro over data (a variable, a field) is counted as walking this many items.
 UNKNOWN_COLLECTION_SIZE = 16
 # An addition that builds a value pays one step per this many characters, bytes or items.
