@@ -62,21 +62,27 @@ def _pickled_workflow() -> Workflow:
     return workflow
 
 
-def test_a_journal_without_pickle_fallback_never_unpickles_a_crafted_row(
-    qapp: Any, tmp_path: Path
-) -> None:
-    path, marker = tmp_path / "runs.sqlite", tmp_path / "ran-code"
-    fail = [True]
+def _failed_trusted_run(path: Path, fail: list[bool]) -> str:
+    """A failed execution recorded by a journal that pickles (its ``make`` output is a tuple);
+    the journal is closed afterwards. Returns the execution id."""
     trusted = PluginOrchestrator(
         plugin_manager=_plugins(fail), journal=ExecutionJournal(path, pickle_fallback=True)
     )
     assert trusted.register_workflow(_pickled_workflow())
     failed = trusted.execute_workflow("pickled", {"n": 1})
-    execution_id = failed.error().context["execution_id"]
+    execution_id: str = failed.error().context["execution_id"]
     trusted.shutdown()
     journal = trusted.journal()
     assert journal is not None and journal.close()
-    del trusted
+    return execution_id
+
+
+def test_a_journal_without_pickle_fallback_never_unpickles_a_crafted_row(
+    qapp: Any, tmp_path: Path
+) -> None:
+    path, marker = tmp_path / "runs.sqlite", tmp_path / "ran-code"
+    fail = [True]
+    execution_id = _failed_trusted_run(path, fail)
     evil = pickle.dumps(_Marker(marker))
     with raw(path) as db:  # an attacker rewrites every pickle-capable column
         assert db.execute("UPDATE tasks SET output = ? WHERE encoding = 'pickle'", (evil,)).rowcount
@@ -117,14 +123,7 @@ def test_resume_reruns_a_step_whose_output_was_pickled_when_pickle_is_off(
 ) -> None:
     path, marker = tmp_path / "runs.sqlite", tmp_path / "ran-code"
     fail = [True]
-    trusted = PluginOrchestrator(
-        plugin_manager=_plugins(fail), journal=ExecutionJournal(path, pickle_fallback=True)
-    )
-    assert trusted.register_workflow(_pickled_workflow())
-    execution_id = trusted.execute_workflow("pickled", {"n": 1}).error().context["execution_id"]
-    trusted.shutdown()
-    journal = trusted.journal()
-    assert journal is not None and journal.close()
+    execution_id = _failed_trusted_run(path, fail)
     with raw(path) as db:
         db.execute(
             "UPDATE tasks SET output = ? WHERE encoding = 'pickle'",
