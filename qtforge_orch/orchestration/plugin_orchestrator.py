@@ -26,6 +26,7 @@ from .._engine import (
     cached_reports,
     gc_paused_for,
     iso_utc,
+    refusal_at_registration,
     take_snapshot,
 )
 from .._errors import PluginError, PluginErrorCode
@@ -233,6 +234,9 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
                 plan = compile_workflow(snapshot, self._default_executor)
             except Exception as exc:  # validate() should have caught it; never raise to callers
                 return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
+            refused = refusal_at_registration(self._engine.plugins, plan.tasks)
+            if refused:
+                return make_error(PluginErrorCode.InvalidConfiguration, f"step {refused}")
         return self._workflows.add(snapshot.id, (snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:

@@ -22,6 +22,7 @@ from ..._engine import (
     cached_reports,
     gc_paused_for,
     iso_utc,
+    refusal_at_registration,
     take_snapshot,
 )
 from ..._errors import PluginError, PluginErrorCode
@@ -227,6 +228,9 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             return PluginError(_STRUCTURE, str(exc))
         except Exception as exc:  # validation should make this unreachable
             return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
+        refused = refusal_at_registration(self._engine.plugins, plan.tasks)
+        if refused:
+            return PluginError(_STRUCTURE, f"node {refused}")
         return _Registered(frozen, plan)
 
     # --- durable executions ----------------------------------------------------------------
@@ -275,12 +279,20 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             return from_error(entry.error())
         return make_success(entry.value().workflow.thaw())
 
-    # Declared by QtForge's header, never implemented there (they return NotImplemented).
-    def create_workflow_from_composition(self, composition: Any) -> Expected[PluginWorkflow]:
-        """Not supported: plugin compositions are not part of qtforge_orch."""
-        return make_error(
-            PluginErrorCode.NotSupported, "plugin compositions are not part of qtforge_orch"
-        )
+    def create_workflow_from_composition(
+        self, composition: Any, command: str | None = None
+    ) -> Expected[PluginWorkflow]:
+        """The workflow that runs ``command`` as the composition's ``CompositePlugin`` would.
+
+        One graph per strategy (docs/composition.md); ``command`` defaults to ``"execute"``.
+        Errors as ``composition.workflow_builder.build_workflow_document``.
+        """
+        from ...composition.workflow_builder import build_workflow_document
+
+        built = build_workflow_document(composition, self._plugin_manager, command)
+        return PluginWorkflow.from_json(built.value()) if built else from_error(built.error())
+
+    # Declared by QtForge's header, never implemented there (it returns NotImplemented).
 
     def optimize_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
         """Not implemented, as in QtForge (the engine already compiles workflows once)."""
