@@ -1,7 +1,9 @@
 """The runnable Python blocks of README.md and docs/*.md, and a runner that runs them all.
 
 A block is runnable unless the line before its fence is ``<!-- fragment -->`` (a piece of a
-larger program, which names things it does not define). The runner is one interpreter that
+larger program, which names things it does not define); on a page marked
+``<!-- blocks run as one script -->`` the runnable blocks build on each other and run, in
+order, as one script. The runner is one interpreter that
 imports the heavy modules once (PySide6, qtforge_orch, the CEL parser) and then forks a child
 per block, so each block runs as a fresh script would, with its own exit hooks, for a fraction
 of an interpreter's start-up. Run as a script it reads blocks as JSON on stdin and prints one
@@ -24,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAGMENT = "<!-- fragment -->"
+# A page whose examples build on each other: its runnable blocks run in order as one script.
+ONE_SCRIPT = "<!-- blocks run as one script -->"
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -50,6 +54,9 @@ def python_blocks(path: Path) -> tuple[list[Block], list[Block]]:
         before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
         block = Block(f"{path.relative_to(ROOT)}:{line}", match.group(1))
         (fragments if before == FRAGMENT else runnable).append(block)
+    if ONE_SCRIPT in text and runnable:
+        joined = "\n".join(block.code for block in runnable)
+        runnable = [Block(f"{path.relative_to(ROOT)} (its blocks as one script)", joined)]
     return runnable, fragments
 
 

@@ -135,7 +135,7 @@ def _run_blocks(blocks: list[Block]) -> list[dict[str, Any]]:
 @pytest.mark.timeout(300)
 def test_every_example_and_runnable_doc_block_runs_silently_under_fatal_warnings() -> None:
     runnable, fragments = _scripts_and_blocks()
-    assert len(runnable) >= 35 and len(fragments) <= 20, (len(runnable), len(fragments))
+    assert len(runnable) >= 36 and len(fragments) <= 20, (len(runnable), len(fragments))
     # Two runners, one per core; each forks a child per block.
     halves = [runnable[0::2], runnable[1::2]]
     with ThreadPoolExecutor(2) as pool:
