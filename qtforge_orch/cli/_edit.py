@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._documents import UsageError, add_plugins_option, plugin_manager
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def register(commands: Any) -> None:
+    """Add ``edit`` to the subcommands."""
+    add_edit_parser(commands)
 
 
 def add_edit_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -22,15 +29,15 @@ def add_edit_parser(subparsers: Any) -> argparse.ArgumentParser:
         "edit", help="open a workflow file in the designer"
     )
     edit.add_argument("file", nargs="?", help="workflow JSON (v1 or v2); created on save")
-    edit.add_argument(
-        "--plugins",
-        nargs="+",
-        default=[],
-        metavar="MODULE|PATH",
-        help="modules or .py files defining plugins (installed entry points load too)",
-    )
+    add_plugins_option(edit, "a module or .py file defining plugins for the palette")
     edit.add_argument("--screenshot", metavar="PNG", help="save a picture of the designer, exit")
+    edit.set_defaults(handler=handle)
     return edit
+
+
+def handle(arguments: argparse.Namespace) -> int:
+    """The ``edit`` command."""
+    return edit_main(arguments.file, arguments.plugins, arguments.screenshot)
 
 
 def edit_main(path: str | None, plugins: Sequence[str] = (), screenshot: str | None = None) -> int:
@@ -41,18 +48,15 @@ def edit_main(path: str | None, plugins: Sequence[str] = (), screenshot: str | N
     """
     from PySide6.QtWidgets import QApplication
 
-    from ..plugins import PluginManager
     from ..widgets import WorkflowDesigner
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    manager = PluginManager()
-    manager.discover_plugins()  # installed plugins; one broken entry point is not fatal here
-    for source in plugins:
-        loaded = manager.load_plugin(source)
-        if not loaded:
-            print(f"qtforge-orch edit: error: {loaded.error().message}", file=sys.stderr)
-            return EXIT_USAGE
+    try:
+        manager = plugin_manager(list(plugins))
+    except UsageError as exc:
+        print(f"qtforge-orch edit: error: {exc.error.message}", file=sys.stderr)
+        return EXIT_USAGE
     designer = WorkflowDesigner(plugin_manager=manager)
     if path is not None:
         if Path(path).exists():
