@@ -148,6 +148,9 @@ class V1Document(GraphDocument):
     def errors(self) -> list[PluginError]:
         return list(iter_workflow_errors(self._build()))
 
+    def calls_model(self, node_ids: set[str] | None = None) -> Workflow:
+        return self._build()  # v1 edits are always validated whole
+
     def target_of(self, error: PluginError) -> str:
         context = error.context
         cycle = context.get("cycle")

@@ -197,6 +197,12 @@ class V2Document(GraphDocument):
         return ""
 
     # --- scoped validation --------------------------------------------------------------
+    def calls_model(self, node_ids: set[str] | None = None) -> PluginWorkflow:
+        if node_ids is None:
+            return self._wf
+        nodes = [node for node_id, node in self._nodes.items() if node_id in node_ids]
+        return PluginWorkflow(workflow_id="scoped", nodes=nodes)
+
     def structure_is_plain(self) -> bool:
         wf = self._wf
         return (

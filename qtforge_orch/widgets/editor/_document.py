@@ -160,6 +160,13 @@ class GraphDocument(ABC):
     def target_of(self, error: PluginError) -> str:
         """The node or connection an error is about ("" for the workflow)."""
 
+    @abstractmethod
+    def calls_model(self, node_ids: set[str] | None = None) -> Any:
+        """The workflow whose calls (plugins, commands) to check.
+
+        All of it, or a workflow of these nodes alone. Read only: it may be the document's own.
+        """
+
     def structure_is_plain(self) -> bool:
         """Whether every node and connection has its own, non-empty id.
 

@@ -134,47 +134,18 @@ def _scoped(
 def plugin_issues(
     document: GraphDocument, plugin_manager: Any, only: set[str] | None = None
 ) -> list[ValidationIssue]:
-    """Nodes whose plugin is not registered, or whose command the plugin does not offer."""
-    problems: dict[str, str | None] = {}  # plugin id -> why it cannot be used (None: fine)
-    commands: dict[str, frozenset[str] | None] = {}
-    issues: list[ValidationIssue] = []
-    for node_id in document.node_ids() if only is None else sorted(only):
-        info = document.node_info(node_id)
-        plugin_id = info.plugin_id
-        if not plugin_id.strip():
-            continue  # the library's validation reports an empty plugin id
-        if plugin_id not in problems:
-            found = plugin_manager.get_plugin(plugin_id)
-            problems[plugin_id] = None if found else found.error().message
-            commands[plugin_id] = _commands_of(found.value()) if found else None
-        problem = problems[plugin_id]
-        if problem is not None:
-            issues.append(
-                ValidationIssue(
-                    node_id, PluginErrorCode.PluginNotFound, f"node '{node_id}': {problem}"
-                )
-            )
-            continue
-        offered = commands[plugin_id]
-        if info.command and offered is not None and info.command not in offered:
-            listing = ", ".join(sorted(offered)) or "none"
-            issues.append(
-                ValidationIssue(
-                    node_id,
-                    PluginErrorCode.CommandNotFound,
-                    f"node '{node_id}': plugin '{plugin_id}' has no command '{info.command}' "
-                    f"(commands: {listing})",
-                )
-            )
-    return issues
+    """Nodes whose plugin is not registered, or whose command the plugin does not offer.
 
+    The library's check (``qtforge-orch validate --plugins`` makes the same), of every node
+    or of the nodes in ``only``.
+    """
+    from ...orchestration._plugin_calls import plugin_errors
 
-def _commands_of(plugin: Any) -> frozenset[str] | None:
-    """The plugin's commands; None when it cannot say (its own code raised)."""
-    try:
-        return frozenset(str(name) for name in plugin.available_commands())
-    except Exception:  # a plugin's bug must not break the editor; the run will report it
-        return None
+    model = document.calls_model(only)
+    return [
+        ValidationIssue(document.target_of(error), error.code, error.message)
+        for error in plugin_errors(model, plugin_manager)
+    ]
 
 
 def expression_problem(text: str) -> str:

@@ -172,7 +172,7 @@ class VisualWorkflowEditor(CanvasView):
             return ""
         doc = self._doc()
         node_id = doc.unique_node_id(plugin_id)
-        model = doc.new_node(node_id, plugin_id, command)
+        model = doc.new_node(node_id, plugin_id, command or self._default_command(plugin_id))
         problems = self._canvas.new_problems(
             lambda: doc.add_nodes([model]),
             lambda _: doc.drop_last([node_id], []),
@@ -184,6 +184,22 @@ class VisualWorkflowEditor(CanvasView):
         self._push(AddCommand(self._canvas, f"Add {node_id}", [model], [], {node_id: where}))
         self._canvas.adopt_probe()
         return node_id
+
+    def _default_command(self, plugin_id: str) -> str:
+        """The command a node gets when none is given.
+
+        ``""`` (the engine calls ``execute``), or the plugin's first command when it has no
+        ``execute``: a plugin dropped without a command gets one it can run.
+        """
+        manager = self._plugin_manager
+        found = manager.get_plugin(plugin_id) if manager is not None else None
+        if not found:
+            return ""
+        try:
+            commands = [str(name) for name in found.value().available_commands()]
+        except Exception:  # a plugin's bug must not break the editor
+            return ""
+        return commands[0] if commands and "execute" not in commands else ""
 
     def remove_node(self, node_id: str) -> Expected[None]:
         """Remove a node and its connections (one undoable step).
