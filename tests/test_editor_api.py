@@ -363,7 +363,12 @@ def test_designer_run_registers_then_applies_changes(qtbot: Any) -> None:
     assert {c.connection_id for c in registered.connections} == set(editor.connection_ids())
     assert next(n for n in registered.nodes if n.node_id == "work").description == "changed"
     assert editor.set_workflow_property("execution_mode", "Parallel")
-    third = designer.run().value()
+    designer.set_input({"rows": [1, 2, 3]})
+    with qtbot.waitSignal(designer.message, timeout=5000):
+        third = designer.run().value()
     assert "re-registered" in designer.statusBar().currentMessage()
     qtbot.waitUntil(third.is_finished, timeout=10_000)
+    assert third.result().value()["sink"] == {"ok": True}
     assert not designer.stop()  # nothing running any more
+    designer.new_workflow()
+    assert editor.node_ids() == [] and editor.get_workflow().workflow_id == "pipe"
