@@ -4,8 +4,8 @@ One layered layout serves the read-only ``WorkflowGraphView`` and the editor's
 ``auto_layout()``: layers left to right (every edge between layers points right), nodes
 ordered inside a layer to cut crossings, tall layers split into columns, and a graph much
 wider than the pane it is shown in (a long chain) wrapped into rows like text, so it can be
-shown at a readable size. Nodes never overlap: columns are as wide as their widest node and
-stack their nodes with a gap.
+shown at a readable size (rows break between layers, never inside one). Nodes never overlap:
+columns are as wide as their widest node and stack their nodes with a gap.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ DEFAULT_ASPECT = 1.6
 #: A graph is only wrapped when it is this many times wider than the aspect asks: a graph
 #: that is merely wide keeps its edges in one row.
 WRAP_WHEN_WIDER = 2.0
-#: Fewer columns than this are never wrapped: a short graph reads best on one line.
-MIN_COLUMNS_TO_WRAP = 5
+#: Fewer layers than this are never wrapped: a short graph reads best on one line.
+MIN_LAYERS_TO_WRAP = 5
 _BARYCENTRE_SWEEPS = 2
 
 
@@ -147,10 +147,11 @@ def layered_layout(
             predecessors[target].append(source)
     layers = _layers(nodes, successors, predecessors)
     _order_layers(layers, successors, predecessors)
-    columns = [
-        layer[start : start + MAX_PER_COLUMN]
+    # Each layer is a block of columns (tall layers split into columns of MAX_PER_COLUMN);
+    # rows wrap between layers, never inside one, so a wide fan-out stays on one row.
+    blocks = [
+        [layer[start : start + MAX_PER_COLUMN] for start in range(0, len(layer), MAX_PER_COLUMN)]
         for layer in layers
-        for start in range(0, len(layer), MAX_PER_COLUMN)
     ]
 
     def width(node: str) -> float:
@@ -159,22 +160,27 @@ def layered_layout(
     def height(node: str) -> float:
         return size_of.get(node, (NODE_W, NODE_H))[1]
 
-    widths = [max(map(width, column)) for column in columns]
-    heights = [sum(map(height, column)) + GAP_Y * (len(column) - 1) for column in columns]
-    per_row = _columns_per_row(widths, heights, aspect)
+    def column_height(column: list[str]) -> float:
+        return sum(map(height, column)) + GAP_Y * (len(column) - 1)
+
+    column_widths = [[max(map(width, column)) for column in block] for block in blocks]
+    block_widths = [sum(ws) + GAP_X * (len(ws) - 1) for ws in column_widths]
+    block_heights = [max(map(column_height, block)) for block in blocks]
+    per_row = _columns_per_row(block_widths, block_heights, aspect)
     positions: dict[str, tuple[float, float]] = {}
     top = 0.0
-    for first in range(0, len(columns), per_row):
-        row = range(first, min(first + per_row, len(columns)))
-        row_height = max(heights[i] for i in row)
+    for first in range(0, len(blocks), per_row):
+        row = range(first, min(first + per_row, len(blocks)))
+        row_height = max(block_heights[i] for i in row)
         x = 0.0
         for i in row:
-            # Short columns are centred on the row: a chain stays on one straight line.
-            y = top + (row_height - heights[i]) / 2
-            for node in columns[i]:
-                positions[node] = (x + (widths[i] - width(node)) / 2, y)
-                y += height(node) + GAP_Y
-            x += widths[i] + GAP_X
+            for column, column_width in zip(blocks[i], column_widths[i], strict=True):
+                # Short columns are centred on the row: a chain stays on one straight line.
+                y = top + (row_height - column_height(column)) / 2
+                for node in column:
+                    positions[node] = (x + (column_width - width(node)) / 2, y)
+                    y += height(node) + GAP_Y
+                x += column_width + GAP_X
         top += row_height + ROW_GAP
     return positions
 
@@ -245,9 +251,10 @@ def _order_layers(
 
 
 def _columns_per_row(widths: Sequence[float], heights: Sequence[float], aspect: float) -> int:
-    """How many columns a row holds so the whole graph's width/height is closest to ``aspect``.
+    """How many layers a row holds so the whole graph's width/height is closest to ``aspect``.
 
-    All columns in one row when there are few or the graph is not much wider than asked for.
+    ``widths`` and ``heights`` are the layers' (their blocks of columns). All layers in one
+    row when there are few or the graph is not much wider than asked for.
     """
     count = len(widths)
     aspect = aspect if math.isfinite(aspect) and aspect > 0 else DEFAULT_ASPECT
@@ -260,7 +267,7 @@ def _columns_per_row(widths: Sequence[float], heights: Sequence[float], aspect: 
             height += max(heights[first:last]) + ROW_GAP
         return width / (height - ROW_GAP)
 
-    if count < MIN_COLUMNS_TO_WRAP or ratio(count) <= aspect * WRAP_WHEN_WIDER:
+    if count < MIN_LAYERS_TO_WRAP or ratio(count) <= aspect * WRAP_WHEN_WIDER:
         return count
     # Wider rows make the graph wider and lower, so the ratio grows with the row length:
     # the first row length that reaches the aspect, or the one before it, fits best.
