@@ -102,7 +102,9 @@ ABOVE_THE_SHELL = frozenset({ENGINE, f"{ENGINE}.engine", f"{ENGINE}.transition_c
 # Import loops still to be removed, each the set of modules in it: in each, a model file's
 # behaviour lives in JSON and validation modules that read the models' private fields back.
 # The v1 and v2 ones are the facades' refactoring's; the composition one came with the
-# composition package. Nothing else may form a loop, and never the engine or the contract.
+# composition package, the editor's with the designer (its view and its input handlers call
+# each other) and the CLI's with shell completion (the package and its completion module).
+# Nothing else may form a loop, and never the engine or the contract.
 ALLOWED_LOOPS: list[frozenset[str]] = [
     frozenset(
         {
@@ -129,6 +131,15 @@ ALLOWED_LOOPS: list[frozenset[str]] = [
             "qtforge_orch.composition.composition",
         }
     ),
+    frozenset(
+        {
+            "qtforge_orch.widgets.editor._actions",
+            "qtforge_orch.widgets.editor._canvas_view",
+            "qtforge_orch.widgets.editor._input",
+            "qtforge_orch.widgets.editor._view",
+        }
+    ),
+    frozenset({"qtforge_orch.cli", "qtforge_orch.cli._completion"}),
 ]
 
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .status_snapshot import take_snapshot as take_snapshot
     from .timers import ManualTimerService as ManualTimerService
     from .timers import TimerHandle as TimerHandle
+    from .timers import TimerKind as TimerKind
     from .timers import Timers as Timers
     from .timestamps import iso_utc as iso_utc
     from .transactions import RollbackHandle as RollbackHandle
@@ -83,6 +84,7 @@ _WHERE = {
     "PluginLookup": "invoke",
     "Timers": "timers",
     "TimerHandle": "timers",
+    "TimerKind": "timers",
     "ManualTimerService": "timers",
     "JournalSink": "journal_link",
     "JournalEntry": "journal_link",

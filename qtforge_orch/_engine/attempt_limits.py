@@ -12,7 +12,7 @@ from typing import Any
 
 from .scheduler_protocol import SchedulerControl
 from .shell_protocol import RunShell
-from .timers import Timers
+from .timers import TimerKind, Timers
 
 # Adaptive concurrency: when steps are this short, more drainers only fight
 # over the GIL and the run lock (measured: 1 drainer 43k steps/s, 4 drainers 22k), so the run
@@ -53,12 +53,20 @@ class Deadlines:
             self._watchdog = None
         self.armed_for = math.inf
 
-    def arm(self, deadline: float) -> None:
-        """(lock held) Fire the watchdog at ``deadline`` (earlier than it is armed for)."""
+    def arm(self, deadline: float, index: int) -> None:
+        """(lock held) Fire the watchdog at ``deadline``, task ``index``'s (earlier than it is
+        armed for)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
         self.armed_for = deadline
-        self._watchdog = self._timers.call_later(deadline - self._timers.now(), self._fire)
+        run = self._run
+        self._watchdog = self._timers.call_later(
+            deadline - self._timers.now(),
+            self._fire,
+            kind=TimerKind.STEP_TIMEOUT,
+            execution_id=run.execution_id,
+            step_id=run.plan.tasks[index].key,
+        )
 
     def _fire(self) -> None:
         """Timer thread: hand every expired attempt over, re-arm for the next deadline."""
@@ -73,7 +81,8 @@ class Deadlines:
             if expired:
                 self._expired(expired)
             if self.pending and not self._run.stopping:
-                self.arm(min(self.pending.values()))
+                soonest = min(pending, key=pending.__getitem__)
+                self.arm(pending[soonest], soonest)
 
 
 class AdaptiveLimit:
@@ -129,7 +138,9 @@ class AdaptiveLimit:
             and run.limit > 1
         ):
             self._armed_at = self.events
-            self.stall_timer = run.engine.timers.call_later(STALL_S, self._check)
+            self.stall_timer = run.engine.timers.call_later(
+                STALL_S, self._check, kind=TimerKind.STALL_GUARD, execution_id=run.execution_id
+            )
 
     def stop(self) -> None:
         if self.stall_timer is not None:

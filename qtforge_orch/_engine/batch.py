@@ -28,16 +28,11 @@ from .shared_data import SharedData
 from .shell_protocol import RunShell
 from .task_gates import call_mapped, check_condition, critical_failure, splitter_error
 from .task_table import COMPLETED, FAILED, PENDING, RETRYING, RUNNING, SKIPPED
+from .timers import TimerKind
 from .transitions import STEPS, WIDTH
 from .workers import Workers
 
-_P = PENDING
-_R = RUNNING
-_C = COMPLETED
-_S = SKIPPED
-_T = RETRYING
-_F = FAILED
-_RUNNING = RunStatus.RUNNING
+_GOING = RunStatus.RUNNING
 _PROGRESS = 1 << EventKind.PROGRESS  # its bit in ListenedKinds.kinds
 
 # (task index, its input, its context, time.time() it started); input and context are None
@@ -89,7 +84,7 @@ class BatchScheduler(SchedulerDefaults):
         if seed is None:
             self.deps.release(list(self.plan.roots))
             return
-        self.transition(0, _R, None, time.time())
+        self.transition(0, RUNNING, None, time.time())
         self.complete(0, seed)
         self.deps.release([t.index for t in self.tasks[1:] if not t.incoming])
 
@@ -136,12 +131,7 @@ class BatchScheduler(SchedulerDefaults):
         the common path costs one lock round trip before the plugin call (and the drainer's
         next task is taken in the same lock hold that records this one's outcome)."""
         run = self.run
-        if (
-            run.stopping
-            or run.status != _RUNNING
-            or not self.ready
-            or self.running >= self.limit.cap
-        ):
+        if run.stopping or run.status != _GOING or not self.ready or self.running >= self.limit.cap:
             return None
         index = heapq.heappop(self.ready)
         self.running += 1
@@ -188,7 +178,7 @@ class BatchScheduler(SchedulerDefaults):
             limit.watch()
         started = time.time()
         table = self.table  # run.transition, inlined: the start of every attempt
-        effect = STEPS[table.states[index] * WIDTH + _R](table, index, None, started)
+        effect = STEPS[table.states[index] * WIDTH + RUNNING](table, index, None, started)
         if effect & (run.wanted | self.listened.effects):
             run.carry_out(index, effect, None)
         if task.timeout_ms:  # the attempt's deadline (every v1 step has one)
@@ -197,7 +187,7 @@ class BatchScheduler(SchedulerDefaults):
             deadlines = self.deadlines
             deadlines.pending[index] = deadline
             if deadline < deadlines.armed_for:
-                deadlines.arm(deadline)
+                deadlines.arm(deadline, index)
         return index, params, context, started
 
     # --- doing work (no lock) ---------------------------------------------------------------
@@ -242,16 +232,17 @@ class BatchScheduler(SchedulerDefaults):
         task = self.tasks[index]
         with self.lock:
             params = self._params_for(index)
-        verdict = check_condition(task, params)
+        run = self.run
+        verdict = check_condition(task, params, lambda: run.stopping)
         with self.lock:
             self.checking -= 1
             self.running -= 1
-            if self.states[index] != _P or self.run.stopping:
+            if self.states[index] != PENDING or self.run.stopping:
                 self.workers.wake_helpers()
                 return None
             if verdict is not True:
                 if verdict is False:
-                    self.transition(index, _S)
+                    self.transition(index, SKIPPED)
                     self.deps.settled(index)
                     self._after_settle(True)
                 else:
@@ -276,7 +267,9 @@ class BatchScheduler(SchedulerDefaults):
             self.data.merge(index, output)
         self.params[index] = None
         table = self.table  # run.transition, inlined: the end of every completed attempt
-        effect = STEPS[table.states[index] * WIDTH + _C](table, index, output, ended or time.time())
+        effect = STEPS[table.states[index] * WIDTH + COMPLETED](
+            table, index, output, ended or time.time()
+        )
         if effect & (self.run.wanted | self.listened.effects):
             self.run.carry_out(index, effect, output)
         if task.successors:
@@ -295,9 +288,13 @@ class BatchScheduler(SchedulerDefaults):
             and not self.run.stopping
             and policy.retryable(error.code)
         ):
-            self.transition(index, _T, error.message)
+            self.transition(index, RETRYING, error.message)
             self.retry_timers[index] = self.timers.call_later(
-                policy.delay_s(retries[index]), partial(self._on_retry_due, index)
+                policy.delay_s(retries[index]),
+                partial(self._on_retry_due, index),
+                kind=TimerKind.RETRY,
+                execution_id=self.run.execution_id,
+                step_id=task.key,
             )
             return
         self._fail(index, error, taker)
@@ -305,7 +302,7 @@ class BatchScheduler(SchedulerDefaults):
     def _fail(self, index: int, error: PluginError, taker: bool | None = None) -> None:
         task = self.tasks[index]
         self.params[index] = None
-        self.transition(index, _F, error.message, time.time())
+        self.transition(index, FAILED, error.message, time.time())
         if task.critical:
             self.run.abort(RunStatus.FAILED, critical_failure(self.noun, task, error))
             return
@@ -334,7 +331,7 @@ class BatchScheduler(SchedulerDefaults):
     def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
         """A running step's ``StepContext.report_progress`` (its worker thread)."""
         with self.lock:
-            if self.states[index] != _R or self.run.stopping:
+            if self.states[index] != RUNNING or self.run.stopping:
                 return
             self.table.step_progress[index] = (fraction, message)
             self.run.update_progress()
@@ -343,9 +340,9 @@ class BatchScheduler(SchedulerDefaults):
     def _on_retry_due(self, index: int) -> None:
         with self.lock:
             self.retry_timers.pop(index, None)
-            if self.run.stopping or self.states[index] != _T:
+            if self.run.stopping or self.states[index] != RETRYING:
                 return
-            self.transition(index, _P)
+            self.transition(index, PENDING)
             heapq.heappush(self.ready, index)
             self.workers.spawn(0)
 
@@ -378,7 +375,7 @@ class BatchScheduler(SchedulerDefaults):
         states = self.states
         attempts = 0
         for index, context in enumerate(self.contexts):
-            running = states[index] == _R
+            running = states[index] == RUNNING
             if context is not None:
                 attempts += 1
                 if not running:

@@ -19,7 +19,7 @@ from ..contract.outcome import Outcome
 from ..contract.plan import TaskSpec
 from .control_lane import ControlLane
 from .journal_link import JournalSink
-from .timers import Timers
+from .timers import TimerKind, Timers
 
 _NEVER_PAUSED = threading.Event()
 _NEVER_PAUSED.set()
@@ -156,7 +156,11 @@ class _Chain:
         timer = None
         if rollback.timeout_ms:
             timer = self._timers.call_later(
-                rollback.timeout_ms / 1000.0, lambda: self._timed_out(item, token, context)
+                rollback.timeout_ms / 1000.0,
+                lambda: self._timed_out(item, token, context),
+                kind=TimerKind.ROLLBACK_TIMEOUT,
+                execution_id=item.execution_id,
+                step_id=item.key,
             )
         outcome = self._invoke(rollback, params, context)
         if timer is not None:

@@ -15,7 +15,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
 
+from .._errors import PluginError, PluginErrorCode
 from ..contract.plan import Plan
+from . import events
 from .compensation import CompensationLedger
 from .control_lane import ControlLane, shared_lane
 from .events import Dispatch, EventPump
@@ -208,13 +210,41 @@ class Engine:
                 self._owner_thread = owner.thread()
         return QThread.currentThread() == self._owner_thread
 
-    def wait(self, run: Run) -> None:
+    def wait(self, run: Run) -> PluginError | None:
         """Block until ``run`` ends without starving anyone: the owner thread delivers the
-        run's signals while it waits; any other thread helps run its tasks."""
+        run's signals while it waits; any other thread helps run its tasks.
+
+        A journaled run's records are then waited for, at most ``JOURNAL_FLUSH_BOUND_S``;
+        returns the journal's error if they are still not committed (None when all is well).
+        """
         if self.in_owner_thread():
             self.pump.wait_until(run.done)
         else:
             run.workers.help_until_done()
+            if run.journal is not None:
+                run.journal.sink.flush(events.JOURNAL_FLUSH_BOUND_S)
+        return self.journal_lag(run)
+
+    @staticmethod
+    def journal_lag(run: Run) -> PluginError | None:
+        """Why an ended run's records are not in its journal yet (None: they are, or no
+        journal): a full, locked or failing disk that the writer keeps retrying."""
+        journal = run.journal
+        if journal is None or journal.sink.committed_seq() >= journal.seq:
+            return None
+        reason = journal.sink.last_error
+        return PluginError(
+            PluginErrorCode.FileSystemError,
+            f"execution '{run.execution_id}' {run.status}, but the execution journal has not "
+            f"recorded it within {events.JOURNAL_FLUSH_BOUND_S:g} s "
+            f"({reason or 'the writer is behind'}); its records stay queued and are written "
+            "once the disk accepts them, and its signals wait for them",
+            context={
+                "execution_id": run.execution_id,
+                "status": run.status,
+                "journal_error": str(reason) if reason is not None else None,
+            },
+        )
 
     def wait_for(self, execution_id: str, timeout_ms: int | None = None) -> bool:
         """Block until an execution ended (delivering signals in the owner thread); False on
@@ -270,6 +300,10 @@ class Engine:
         self.closed = True
         self.pump.close()
         self.cancel_all()
+        # Destroying the pump next would join the pool, waiting for plugins that ignore the
+        # cancel: let it go instead, so this thread (the GUI's) and every other orchestrator
+        # it serves carry on at once.
+        self.executor.release()
         if self.executors.built():
             # Nothing can reach these workers any more; stop them off this (GUI) thread, as
             # closing a Dask client waits for its scheduler.

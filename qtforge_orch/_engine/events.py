@@ -16,7 +16,16 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractEventDispatcher,
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QTimer,
+    Signal,
+)
+
+from .._log import logger
 
 # Nothing here touches PySide6's ``Qt`` namespace, which PySide6 builds whole on first touch
 # (14 ms of every cold start): no explicit QueuedConnection. The wake-up needs none
@@ -25,6 +34,10 @@ _CALL_EVENT = QEvent.Type(QEvent.registerEventType())
 
 DRAIN_BUDGET_S = 0.002
 WAIT_SLICE_S = 0.01
+# How long a synchronous wait that saw its execution end waits for the journal to commit the
+# execution's records (a full, locked or failing disk retries for ever); past it the wait
+# returns and the caller reports the journal's error (``Engine.journal_lag``).
+JOURNAL_FLUSH_BOUND_S = 5.0
 
 
 class EventKind(IntEnum):
@@ -66,6 +79,7 @@ class EventPump(QObject):
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
         self._wake_pending = False
+        self._owner_ident = threading.get_ident()  # the pump is made in its owner's thread
         # Set when the orchestrator is destroyed: nothing can be delivered any more, and a
         # worker emitting into the deleted pump would raise.
         self._closed = False
@@ -136,6 +150,18 @@ class EventPump(QObject):
                 return
             self._wake_pending = True
         try:
+            # In the owner thread the wake-up starts the timer directly; with no event
+            # dispatcher there (a plain script without a QCoreApplication: no loop can ever
+            # run) that only makes Qt warn. Synchronous waits deliver the events; a later post
+            # tries again. Other threads' emits are queued and need no check, and must not
+            # touch the pump itself (it may be being destroyed in its own thread).
+            if (
+                threading.get_ident() == self._owner_ident
+                and QAbstractEventDispatcher.instance() is None
+            ):
+                with self._cond:
+                    self._wake_pending = False
+                return
             self._wake.emit()
         except RuntimeError:  # destroyed between the check and the emit
             self._closed = True
@@ -235,10 +261,12 @@ class EventPump(QObject):
             finally:
                 self.blocked = False
             if finished and self._flush_journal is not None:
-                # A synchronous execution returns after its signals: wait for their records.
-                self._flush_journal(
-                    None if deadline is None else max(0.0, deadline - time.monotonic())
-                )
+                # A synchronous execution returns after its signals: wait for their records,
+                # within the caller's deadline and the flush bound.
+                bound = JOURNAL_FLUSH_BOUND_S
+                if deadline is not None:
+                    bound = min(bound, max(0.0, deadline - time.monotonic()))
+                self._flush_journal(bound)
             self.drain(None)
             if finished:
                 return True
@@ -248,8 +276,5 @@ class EventPump(QObject):
     def _emit(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         try:
             self._dispatch(kind, args)
-        except Exception as exc:  # a broken slot must not break delivery to the others
-            import sys
-            import traceback
-
-            traceback.print_exception(exc, file=sys.stderr)
+        except Exception:  # a broken slot must not break delivery to the others
+            logger("engine").exception("a slot connected to %s raised", kind.name.lower())

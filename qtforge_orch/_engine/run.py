@@ -39,18 +39,8 @@ from .scheduler_choice import SchedulerFactory, scheduler_for
 from .services import RunServices
 from .status_snapshot import RunSnapshot, snapshot_of
 from .task_table import CANCELLED, PENDING, RETRYING, RUNNING, TaskTable
-from .transitions import (
-    OWED,
-    RECORD_OF,
-    RECORDED,
-    STEPS,
-    WIDTH,
-)
-
-_P = PENDING
-_R = RUNNING
-_T = RETRYING
-_X = CANCELLED
+from .timers import TimerKind
+from .transitions import OWED, RECORD_OF, RECORDED, STEPS, WIDTH
 
 
 def _now() -> datetime:
@@ -190,8 +180,8 @@ class Run:
         """(aborting) Every task not yet terminal ends Cancelled."""
         states = self.table.states
         for index, state in enumerate(states):
-            if state in (_P, _R, _T):
-                self.transition(index, _X)
+            if state in (PENDING, RUNNING, RETRYING):
+                self.transition(index, CANCELLED)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -207,7 +197,10 @@ class Run:
             self.events.lifecycle(EventKind.WORKFLOW_STARTED, self.workflow_id)
             if self.plan.timeout_ms:
                 self._workflow_timer = self.engine.timers.call_later(
-                    self.plan.timeout_ms / 1000.0, self._on_workflow_timeout
+                    self.plan.timeout_ms / 1000.0,
+                    self._on_workflow_timeout,
+                    kind=TimerKind.WORKFLOW_TIMEOUT,
+                    execution_id=self.execution_id,
                 )
             self.scheduler.begin()
             self.workers.spawn(0)

@@ -7,6 +7,7 @@ from typing import Any
 
 from .scheduler_protocol import SchedulerControl
 from .shell_protocol import RunShell
+from .timers import TimerKind
 
 # Activations that keep their thread busy for this share of their wall time are CPU-bound
 # Python: more threads only take turns at the GIL (one drainer is ~10% faster than four).
@@ -67,7 +68,12 @@ class StreamLimit:
         """(lock held) Work waits while capped: check back after STREAM_STALL_S."""
         run = self._run
         if self._timer is None and self._scheduler.running and self.capacity() < run.limit:
-            self._timer = run.engine.timers.call_later(STREAM_STALL_S, self._check)
+            self._timer = run.engine.timers.call_later(
+                STREAM_STALL_S,
+                self._check,
+                kind=TimerKind.STALL_GUARD,
+                execution_id=run.execution_id,
+            )
 
     def stop(self) -> None:
         if self._timer is not None:

@@ -14,6 +14,7 @@ class WorkerPool:
     """Runs engine callables on a QThreadPool (the orchestrator's own unless one is given)."""
 
     def __init__(self, pool: QThreadPool | None, parent: QObject | None = None) -> None:
+        self._own = pool is None
         if pool is None:
             # A child of the engine's pump, not owned by Python: destroying the orchestrator
             # (its parent deleted, app.shutdown(), its last reference) destroys the pump,
@@ -44,6 +45,33 @@ class WorkerPool:
             return bool(self.pool.waitForDone(timeout_ms))
         except RuntimeError:
             return True  # destroyed, which waited for its threads
+
+    def release(self) -> None:
+        """The orchestrator is being destroyed: do not join its pool now.
+
+        ``~QThreadPool`` (the pool is the pump's child) waits for every running task. With a
+        plugin that ignores cancellation that would block the thread destroying the
+        orchestrator, the GUI thread that delivers every orchestrator's signals, for as long
+        as the plugin runs. A busy pool is handed to Qt instead (parented to its thread
+        object, as ``abandon`` does) and deleted once its tasks are done: a control-lane
+        thread waits for them, then ``deleteLater`` (the deletion itself no longer waits).
+        """
+        if not self._own:
+            return  # the application's pool: its owner decides
+        pool = self.pool
+        try:
+            if pool.activeThreadCount() == 0:
+                return  # destroyed with the pump, nothing to wait for
+            pool.setParent(pool.thread())
+        except RuntimeError:
+            return
+
+        def reap() -> None:
+            with contextlib.suppress(RuntimeError):
+                pool.waitForDone(-1)
+                pool.deleteLater()
+
+        shared_lane().submit(reap)
 
     def abandon(self) -> None:
         """At interpreter exit, with plugins that ignore cancellation still running: let go

@@ -13,6 +13,7 @@ before that thread's event loop can deliver anything, so a handle sees every eve
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QObject, QThread
@@ -39,6 +40,10 @@ class _Router(QObject):
         super().__init__(orchestrator)  # a child: it goes when the orchestrator goes
         self.handles: dict[str, WorkflowExecution] = {}  # strong refs while running
         o = cast(Any, orchestrator)
+        # However the orchestrator goes (parent deleted, deleteLater, application shutdown,
+        # garbage), its handles finish: no terminal signal will ever reach them. A function of
+        # the dict, not a slot of this router, which is destroyed with the orchestrator.
+        o.destroyed.connect(partial(_finish_orphans, self.handles))
         o.workflow_started.connect(self._started)
         o.workflow_completed.connect(self._completed)
         o.workflow_failed.connect(self._failed)
@@ -101,6 +106,14 @@ class _Router(QObject):
         handle = self.handles.pop(execution_id, None)
         if handle is not None:
             handle._on_terminal(status, detail)
+
+
+def _finish_orphans(handles: dict[str, WorkflowExecution], *_: object) -> None:
+    """The orchestrator is being destroyed: every handle still running finishes, cancelled."""
+    orphans = list(handles.values())
+    handles.clear()
+    for handle in orphans:
+        handle._on_orchestrator_gone()
 
 
 class ExecutionHandles:

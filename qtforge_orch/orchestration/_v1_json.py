@@ -201,6 +201,7 @@ def _read_steps(workflow: Workflow, value: Any) -> None:
         return
     if isinstance(value, list):
         steps = [_read_step(item, f"steps[{i}]") for i, item in enumerate(value)]
+        _refuse_repeated_ids(steps)
     elif isinstance(value, Mapping):
         steps = []
         for key, item in value.items():
@@ -212,10 +213,24 @@ def _read_steps(workflow: Workflow, value: Any) -> None:
             f"workflow 'steps' must be an array of steps or an object keyed by step id, "
             f"got {json_type(value)}"
         )
-    # Freshly parsed steps are not shared with anyone: stored without copying. An array may
-    # repeat an id; that is kept so validate() can name both places.
+    # Freshly parsed steps are not shared with anyone: stored without copying.
     workflow._steps.extend(steps)
     workflow._index = None
+
+
+def _refuse_repeated_ids(steps: list[WorkflowStep]) -> None:
+    """Refuse a ``steps`` array that repeats an id.
+
+    ``to_json`` keys steps by id and would keep one of them: the document would not round-trip.
+    """
+    first: dict[str, int] = {}
+    for position, parsed in enumerate(steps):
+        earlier = first.setdefault(parsed.id, position)
+        if earlier != position:
+            raise _Bad(
+                f"'steps' repeats the step id {parsed.id!r} (steps[{earlier}] and "
+                f"steps[{position}]); every step needs an id of its own"
+            )
 
 
 def _read_rollbacks(workflow: Workflow, value: Any) -> None:

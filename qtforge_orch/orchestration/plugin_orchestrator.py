@@ -7,6 +7,7 @@ and turns run state into the reference's shapes. Scheduling lives in ``qtforge_o
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ from ._v1_model import (
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from .._engine import DEFAULT_HISTORY_LIMIT, RollbackHandle, Run, TransactionRegistry
+from .._engine import DEFAULT_HISTORY_LIMIT, Engine, RollbackHandle, Run, TransactionRegistry
 from ._durable import DurableExecutions
 from ._facade import EngineFacade
 from ._handles import ExecutionHandles
@@ -72,6 +73,12 @@ _NAMES = SignalNames(
     task_retrying="step_retrying",
     progress="execution_progress_updated",
 )
+
+
+def _drop_compensations_if_completed(engine: Engine, run: Run) -> None:
+    """Outside a transaction a completed run's compensations can never be asked for."""
+    if run.status == RunStatus.COMPLETED:
+        engine.compensations.drop([run])
 
 
 def _timestamp(value: float) -> datetime | None:
@@ -151,7 +158,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             threads when None.
         history_limit: How many finished executions stay queryable (oldest forgotten first).
         timers: Replaces the clock and timer service behind retries, backoff and timeouts
-            (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one).
+            (``qtforge_orch.testing``'s ``qtforge_fake_clock`` passes a manual one).
         default_executor: Where steps run unless a step's ``parameters`` names an ``executor``:
             ``"thread"`` (the pool, default), ``"process"`` or ``"dask"`` (see Scaling out).
         dask_address: The Dask scheduler to use; None starts a local cluster on 127.0.0.1
@@ -276,17 +283,25 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             cancelled execution returns the failing step's code (``ExecutionFailed``,
             ``Timeout``, ``PluginNotFound``, ``CommandNotFound``, the plugin's own code...) or
             ``OperationCancelled``; the error's ``context`` has ``execution_id``, ``status``,
-            ``step_id`` and, if any, ``rollback_errors``.
+            ``step_id`` and, if any, ``rollback_errors``. With a journal that cannot write
+            (a full or failing disk), the call returns within the journal flush bound (5 s)
+            after the execution ends: a completed execution then returns ``FileSystemError``,
+            a failed one its own error with ``context["journal_error"]``.
         """
         started = self._start(workflow_id, initial_data, transaction_id)
         if isinstance(started, PluginError):
             return from_error(started)
         if async_:
             return make_success(started.execution_id)
-        self._engine.wait(started)
+        journal_error = self._engine.wait(started)
         if started.status == RunStatus.COMPLETED:
+            if journal_error is not None:
+                return from_error(journal_error)
             return make_success(started.execution_id)
-        return from_error(self._run_error(started))
+        error = self._run_error(started)
+        if journal_error is not None:
+            error.context["journal_error"] = journal_error.message
+        return from_error(error)
 
     def execute_workflow_async(
         self,
@@ -312,7 +327,11 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             future.resolve(from_error(started))
             return future
         future.bind(started.execution_id, started.cancel)
-        started.on_finish(lambda run: future.resolve(self._run_outcome(run)))
+        # Finish callbacks never refer to the orchestrator: a run outlives it in worker, timer
+        # and control threads, and the orchestrator must go in its own thread, not in
+        # whichever of those lets go of a finished run last.
+        outcome = self._run_outcome
+        started.on_finish(lambda run: future.resolve(outcome(run)))
         started.start()
         return future
 
@@ -346,7 +365,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
                 return error
         else:
             # Outside a transaction a successful run's compensations can never be asked for.
-            run.on_finish(self._drop_compensations_if_completed)
+            run.on_finish(partial(_drop_compensations_if_completed, self._engine))
         if not defer_start:
             run.start()
         return run
@@ -384,16 +403,13 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             return PluginError(PluginErrorCode.InvalidFormat, str(exc))
 
     def _prepare_resumed(self, run: Run) -> None:
-        run.on_finish(self._drop_compensations_if_completed)
+        run.on_finish(partial(_drop_compensations_if_completed, self._engine))
 
-    def _drop_compensations_if_completed(self, run: Run) -> None:
-        if run.status == RunStatus.COMPLETED:
-            self._engine.compensations.drop([run])
-
-    def _run_outcome(self, run: Run) -> Expected[dict[str, Any]]:
+    @staticmethod
+    def _run_outcome(run: Run) -> Expected[dict[str, Any]]:
         if run.status == RunStatus.COMPLETED:
             return make_success(dict(run.result or {}))
-        return from_error(self._run_error(run))
+        return from_error(PluginOrchestrator._run_error(run))
 
     @staticmethod
     def _run_error(run: Run) -> PluginError:

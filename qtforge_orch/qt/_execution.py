@@ -10,17 +10,19 @@ rolled-back steps, final attempts and item counters).
 
 from __future__ import annotations
 
-import sys
+import contextlib
 import time
-import traceback
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QTimer, Signal
 
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from .._log import logger
 from ._replay import ReplayingObject
 from ._status import (
     FINAL_STATUSES,
@@ -35,6 +37,13 @@ if TYPE_CHECKING:
 
 #: How often Streaming item counters are read and, when they changed, emitted.
 ITEM_COUNTS_INTERVAL_MS = 50
+
+#: The error of a handle whose orchestrator was destroyed while the execution ran.
+ORCHESTRATOR_GONE = (
+    "the orchestrator was destroyed while the execution ran (its parent was deleted, "
+    "deleteLater, application shutdown or its last reference dropped): the execution was "
+    "cancelled"
+)
 
 
 @dataclass
@@ -116,7 +125,12 @@ class WorkflowExecution(ReplayingObject):
 
     def __init__(self, orchestrator: Any, state: ExecutionState, streaming: bool) -> None:
         super().__init__(None)  # owned by whoever holds it; the orchestrator's router too
-        self._orchestrator = orchestrator
+        # Weak: a handle does not keep its orchestrator alive (the router holds the handle,
+        # the orchestrator holds the router: a strong link back would be a reference cycle,
+        # left to the cyclic collector in whatever thread it runs). When the orchestrator goes,
+        # the handle finishes (``_on_orchestrator_gone``).
+        self._orchestrator_ref = weakref.ref(orchestrator)
+        self._graph = hasattr(orchestrator, "pause_execution")
         self._execution_id = state.execution_id
         self._workflow_id = state.workflow_id
         self._status = "pending"  # "running" once workflow_started has been delivered
@@ -132,6 +146,7 @@ class WorkflowExecution(ReplayingObject):
         self._futures: list[asyncio.Future[Expected[dict[str, Any]]]] = []
         self._items: dict[str, dict[str, int]] = {}
         self._item_timer: QTimer | None = None
+        self._orphaned = False  # its orchestrator was destroyed: nothing more can be read
         if streaming:
             self._item_timer = QTimer(self)
             self._item_timer.setInterval(ITEM_COUNTS_INTERVAL_MS)
@@ -148,8 +163,22 @@ class WorkflowExecution(ReplayingObject):
         return self._workflow_id
 
     def orchestrator(self) -> Any:
-        """The orchestrator running the execution (v1 or v2)."""
-        return self._orchestrator
+        """The orchestrator running the execution (v1 or v2); None once it was destroyed."""
+        return self._orchestrator_ref()
+
+    def _live_orchestrator(self) -> Any:
+        """The orchestrator while its Qt object exists, else None (the handle is orphaned)."""
+        orchestrator = self._orchestrator_ref()
+        if orchestrator is None or self._orphaned or not shiboken6.isValid(orchestrator):
+            return None
+        return orchestrator
+
+    def _gone(self, action: str) -> Expected[None]:
+        return make_error(
+            PluginErrorCode.InvalidState,
+            f"cannot {action} execution '{self._execution_id}': {ORCHESTRATOR_GONE}",
+            context={"execution_id": self._execution_id},
+        )
 
     def status(self) -> str:
         """The status: ``pending`` (until ``started``), ``running``, ``paused`` or final.
@@ -179,7 +208,7 @@ class WorkflowExecution(ReplayingObject):
 
     def supports_pause(self) -> bool:
         """Whether ``pause``/``resume`` can work: True for a v2 orchestrator only."""
-        return hasattr(self._orchestrator, "pause_execution")
+        return self._graph
 
     def result(self) -> Expected[dict[str, Any]]:
         """The final data once completed.
@@ -221,7 +250,9 @@ class WorkflowExecution(ReplayingObject):
     # --- control -------------------------------------------------------------------------
     def cancel(self) -> Expected[None]:
         """Cancel the execution (``InvalidState`` once it has ended)."""
-        orch = self._orchestrator
+        orch = self._live_orchestrator()
+        if orch is None:
+            return self._gone("cancel")
         cancel = getattr(orch, "cancel_execution", None) or orch.cancel_workflow
         result: Expected[None] = cancel(self._execution_id)
         return result
@@ -230,14 +261,20 @@ class WorkflowExecution(ReplayingObject):
         """Pause (v2 only; v1 has no pause and answers ``NotSupported``)."""
         if not self.supports_pause():
             return make_error(PluginErrorCode.NotSupported, "PluginOrchestrator cannot pause")
-        result: Expected[None] = self._orchestrator.pause_execution(self._execution_id)
+        orch = self._live_orchestrator()
+        if orch is None:
+            return self._gone("pause")
+        result: Expected[None] = orch.pause_execution(self._execution_id)
         return result
 
     def resume(self) -> Expected[None]:
         """Resume a paused execution (v2 only; v1 answers ``NotSupported``)."""
         if not self.supports_pause():
             return make_error(PluginErrorCode.NotSupported, "PluginOrchestrator cannot resume")
-        result: Expected[None] = self._orchestrator.resume_execution(self._execution_id)
+        orch = self._live_orchestrator()
+        if orch is None:
+            return self._gone("resume")
+        result: Expected[None] = orch.resume_execution(self._execution_id)
         return result
 
     def wait(self, timeout_ms: int | None = None) -> bool:
@@ -249,7 +286,10 @@ class WorkflowExecution(ReplayingObject):
         """
         if self.is_finished():
             return True
-        return bool(self._orchestrator.wait_for_execution(self._execution_id, timeout_ms))
+        orch = self._live_orchestrator()
+        if orch is None:
+            return self.is_finished()
+        return bool(orch.wait_for_execution(self._execution_id, timeout_ms))
 
     def add_done_callback(self, fn: Callable[[WorkflowExecution], Any]) -> None:
         """Call ``fn(handle)`` in the owner thread once finished (at once if it already is).
@@ -324,18 +364,37 @@ class WorkflowExecution(ReplayingObject):
         self._set_status("running")
         self._add_message("resumed")
 
+    def _on_orchestrator_gone(self) -> None:
+        """Its orchestrator was destroyed mid-run (called in the owner thread, as it goes).
+
+        No signal can arrive any more and nothing can be read from it; the engine cancels the
+        execution. The handle finishes now, ``cancelled``, with the reason: every step still
+        open is reported cancelled, then ``finished``, awaiters and done callbacks.
+        """
+        if self.is_finished():
+            return
+        self._orphaned = True
+        for record in self._steps.values():
+            if record.status not in FINAL_STEP_STATUSES:
+                self._settle(record, "cancelled")
+                self._emit("step_finished", record.step_id, "cancelled", {})
+        self._on_terminal("cancelled", ORCHESTRATOR_GONE)
+
     def _on_terminal(self, status: str, detail: Any) -> None:
         """Report what no signal announced, then ``finished``, callbacks and awaiters."""
         if self.is_finished():
             return
         if self._item_timer is not None:
-            self._item_timer.stop()
+            with contextlib.suppress(RuntimeError):  # gone with the application
+                self._item_timer.stop()
         state = None
-        if status != "completed" or self._item_timer is not None or not self._all_settled():
+        if not self._orphaned and (
+            status != "completed" or self._item_timer is not None or not self._all_settled()
+        ):
             # Only then can a step be left unannounced (skipped, cancelled, rolled back) or a
             # final item count be missing; a completed run whose every step already reported
             # needs no status read (several ms on a 1,000-step run, in the GUI thread).
-            state = read_state(self._orchestrator, self._execution_id)
+            state = read_state(self._live_orchestrator(), self._execution_id)
         if state is not None:
             self._reconcile(state)
         if status == "completed":
@@ -346,7 +405,9 @@ class WorkflowExecution(ReplayingObject):
             code = PluginErrorCode.ExecutionFailed
             if status == "cancelled":
                 code = PluginErrorCode.OperationCancelled
-            self._error = PluginError(code, str(detail or status))
+            self._error = PluginError(
+                code, str(detail or status), context={"execution_id": self._execution_id}
+            )
         if status == "completed" and self._progress < 1.0:
             self._on_progress(1.0)
         self._finished_at = time.time()
@@ -387,7 +448,7 @@ class WorkflowExecution(ReplayingObject):
 
     # --- Streaming counters --------------------------------------------------------------
     def _poll_items(self) -> None:
-        state = read_state(self._orchestrator, self._execution_id)
+        state = read_state(self._live_orchestrator(), self._execution_id)
         if state is not None:
             self._publish_items(state)
 
@@ -426,5 +487,5 @@ class WorkflowExecution(ReplayingObject):
         try:
             fn(self)
         except Exception as exc:  # a user's callback must not break the handle or the loop
-            traceback.print_exception(exc, file=sys.stderr)
+            logger("qt").exception("a done callback of execution %s raised", self._execution_id)
             self._add_message(f"done callback {getattr(fn, '__name__', fn)!s} raised: {exc!r}")

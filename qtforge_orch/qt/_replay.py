@@ -14,8 +14,6 @@ duplicates); it reads ``snapshot()`` instead.
 from __future__ import annotations
 
 import itertools
-import sys
-import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -23,6 +21,8 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer
+
+from .._log import logger
 
 #: How many events a handle keeps for replay (an EventDriven execution can run forever);
 #: ``snapshot()`` stays exact when older events have been dropped from the replay history.
@@ -59,8 +59,11 @@ class ReplayingObject(QObject):
             self._history.append(entry)
         # Not emitted without a connection: an emit lets other threads take the GIL even
         # then, and a burst of engine signals is thousands of emits in the GUI thread.
-        if name not in self._pending and self.isSignalConnected(_signal_method(self, name)):
-            getattr(self, name).emit(*args)
+        try:
+            if name not in self._pending and self.isSignalConnected(_signal_method(self, name)):
+                getattr(self, name).emit(*args)
+        except RuntimeError:
+            pass  # its C++ object is gone (application shutdown): the state is still kept
         observers = self._observers.get(name)
         if observers:
             self._notify(name, observers, args)
@@ -100,8 +103,8 @@ class ReplayingObject(QObject):
                 continue
             try:
                 method(*args)
-            except Exception as exc:  # like a Qt slot: reported, the others still called
-                traceback.print_exception(exc, file=sys.stderr)
+            except Exception:  # like a Qt slot: reported, the others still called
+                logger("qt").exception("an observer of %s raised", name)
 
     def _has_history(self, name: str) -> bool:
         if name in self._LATEST_ONLY:

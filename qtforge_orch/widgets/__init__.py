@@ -2,7 +2,8 @@
 
 ``ExecutionsModel`` and ``StepsModel`` (any ``QTableView`` shows them; sort through a
 ``QSortFilterProxyModel`` with ``setSortRole(SORT_ROLE)``), ``WorkflowGraphView`` and the
-ready-made ``WorkflowMonitor``. Everything lives in the GUI thread and batches updates per
+ready-made ``WorkflowMonitor``; ``VisualWorkflowEditor`` (QtForge's editor) and the
+``WorkflowDesigner`` window around it. Everything lives in the GUI thread and batches updates per
 frame. Requires a ``QApplication``.
 """
 
@@ -11,6 +12,7 @@ from ._graph import WorkflowGraphView
 from ._monitor import WorkflowMonitor
 from ._steps_model import SORT_ROLE, STATUS_ROLE, StepsModel
 from ._style import STATUS_COLORS, status_color, status_icon
+from .editor import ValidationIssue, VisualWorkflowEditor, WorkflowDesigner
 
 __all__ = [
     "SORT_ROLE",
@@ -18,6 +20,9 @@ __all__ = [
     "STATUS_ROLE",
     "ExecutionsModel",
     "StepsModel",
+    "ValidationIssue",
+    "VisualWorkflowEditor",
+    "WorkflowDesigner",
     "WorkflowGraphView",
     "WorkflowMonitor",
     "status_color",
