@@ -21,6 +21,7 @@ from .._engine import (
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from ..plugins import PluginManager, default_plugin_manager
+from ._recorded import RecordedRun
 from ._registry import id_type_error
 
 
@@ -207,11 +208,11 @@ class EngineFacade:
             self._engine.pump.drain(None)
         return joined
 
-    def _past_run(self, execution_id: str) -> Any:
+    def _past_run(self, execution_id: str) -> RecordedRun | None:
         """An execution of an earlier process, from the journal (see ``_durable.py``)."""
         return None
 
-    def _find_run(self, execution_id: str) -> Run | PluginError:
+    def _find_run(self, execution_id: str) -> Run | RecordedRun | PluginError:
         """The run behind an execution id, or the error a public method returns for it."""
         if not isinstance(execution_id, str):
             return id_type_error(execution_id, "execution")
@@ -220,8 +221,7 @@ class EngineFacade:
             return run
         past = self._past_run(execution_id)
         if past is not None:
-            # Shaped like a run for every status and control call (see _recorded.py).
-            return cast(Run, past)
+            return past  # the same RunView for status calls (see _recorded.py)
         if self._engine.forgotten(execution_id):
             return PluginError(
                 PluginErrorCode.NotFound,

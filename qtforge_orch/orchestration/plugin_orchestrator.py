@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from .._engine import (
     RunSnapshot,
     RunStatus,
+    RunView,
     SignalNames,
     Timers,
     cached_reports,
@@ -103,7 +104,7 @@ _SETTLED = frozenset(
 )
 
 
-def _rank_of(run: Run) -> Any:
+def _rank_of(run: RunView) -> Any:
     ranks = run.plan.merge_rank or ()
     position = {task.key: ranks[task.index] for task in run.plan.tasks} if ranks else {}
     return lambda key: position.get(key, 0)
@@ -115,7 +116,7 @@ _STEP_STATUSES = tuple(sorted(StepStatus))
 _RESULT_FIELDS = frozenset(StepResult.model_fields)
 
 
-def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
+def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     """The ``StepResult.to_json()`` shape, built without a model for every status call."""
     start, end = snap.starts[index], snap.ends[index]
     return {

@@ -17,6 +17,7 @@ from typing import Any
 from ..._engine import (
     WHOLE_GRAPH,
     RunSnapshot,
+    RunView,
     Timers,
     UnknownExecutor,
     cached_reports,
@@ -50,7 +51,7 @@ from ._v2_validation import validate_workflow
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ..._engine import DEFAULT_HISTORY_LIMIT, Run, RunStatus, SignalNames
+from ..._engine import DEFAULT_HISTORY_LIMIT, RunStatus, SignalNames
 from .._durable import DurableExecutions
 from .._facade import EngineFacade
 from .._handles import GraphExecutionHandles
@@ -444,7 +445,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         return make_success() if error is None else from_error(error)
 
     @staticmethod
-    def _trigger_index(run: Run, source_node: str) -> int | PluginError:
+    def _trigger_index(run: RunView, source_node: str) -> int | PluginError:
         sources = [t for t in run.plan.tasks if t.role is Role.SOURCE]
         if not source_node:
             # Without Source nodes an event runs the whole graph with the payload as input.
@@ -564,7 +565,7 @@ _SETTLED = frozenset(
 _STATE_NAMES = tuple(state.name.lower() for state in sorted(TaskState))
 
 
-def _node_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
+def _node_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     task = run.plan.tasks[index]
     started, ended = snap.starts[index], snap.ends[index]
     status: dict[str, Any] = {
