@@ -680,16 +680,18 @@ def test_pipeline_with_a_slow_sink_completes_on_a_two_thread_pool(
     execution_id = start(advanced, "real_time_processing")
     chain = ["data_source", "filter", "transform", "output"]
 
-    def inboxes_full() -> bool:
+    def channels_full() -> bool:
+        # The writer has written nothing: every item the source gave out is in one of the
+        # three channels (the writer's holds what it has taken too), and each is full.
         c = {name: counters(advanced, execution_id, name) for name in chain}
-        return all(
-            c[up]["items_out"] - c[down]["items_in"] == capacity
-            for up, down in itertools.pairwise(chain)
-        )
+        queued = [
+            c[up]["items_out"] - c[down]["items_in"] for up, down in itertools.pairwise(chain)
+        ]
+        return c["data_source"]["items_out"] == 3 * capacity and queued[:2] == [capacity] * 2
 
     try:
         assert blocked.wait(5)
-        qtbot.waitUntil(inboxes_full, timeout=5000)  # the writer is slow: everything backs up
+        qtbot.waitUntil(channels_full, timeout=5000)  # the writer is slow: everything backs up
         release.set()
         assert advanced.wait_for_execution(execution_id, 3000), "stalled: " + repr(
             {name: counters(advanced, execution_id, name) for name in chain}

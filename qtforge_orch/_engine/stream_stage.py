@@ -10,6 +10,7 @@ from ..contract.context import StepContext
 from ..contract.plan import Plan, Role, TaskSpec, Wire, WireKind
 
 MAX_ERRORS_KEPT = 20
+BATCH_HINT = 1 << 30  # no limit until a first activation has measured the stage
 
 
 class Stage:
@@ -22,6 +23,7 @@ class Stage:
         "finished",
         "fuse_next",
         "fuse_port",
+        "in_hand",
         "inbox",
         "items_dropped",
         "items_failed",
@@ -38,6 +40,7 @@ class Stage:
         "scheduled",
         "source_state",
         "started",
+        "take_hint",
         "window",
     )
 
@@ -57,7 +60,12 @@ class Stage:
         # each item straight on (-1: none), and the stage that may run this one inline.
         self.fuse_next = -1
         self.feeder = -1
+        # Room in this stage's inbox that upstream activations have reserved, and the items
+        # its running activation has taken from it: both count against the capacity, so the
+        # items a channel holds (queued, promised or being worked on) never exceed it.
         self.reserved = 0
+        self.in_hand = 0
+        self.take_hint = BATCH_HINT  # how many items its next activation takes, at most
         self.outgoing: list[tuple[int, Wire]] = []
         self.open_upstream = 0
         self.order_blockers = 0
