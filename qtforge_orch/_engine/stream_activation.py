@@ -148,7 +148,7 @@ def process(run: RunShell, task: TaskSpec, stage: Stage, batch: list[Any], room:
 
         def step(chunk: list[Any]) -> None:
             if simple:
-                if not stage.outgoing:
+                if not stage.outgoing and stage.kept is None:
                     invoke.consume_values(call, stage.port, chunk, stage, task)
                 elif stage.fuse_port:
                     invoke.map_values_to_port(

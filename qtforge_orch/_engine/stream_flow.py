@@ -132,6 +132,8 @@ class StageFlow:
         if not produced:
             return
         stage.items_out += len(produced)
+        if stage.kept is not None:
+            stage.kept.extend(produced)
         if not stage.outgoing:
             return
         if stage.backlog or len(produced) > self.free(stage):
