@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QThread, QThreadPool
 from . import executors as executor_kinds
 from .compensation import CompensationLedger
 from .context import StepContext
-from .events import Dispatch, EventKind, EventPump
+from .events import EventKind, EventPump
 from .invoke import Outcome, PluginLookup, call_found, call_plugin, plugin_finder
 from .journaling import JournalEntry, JournalSink, ResumeSeed
 from .lane import ControlLane, shared_lane
@@ -116,7 +116,6 @@ class Engine:
         self,
         owner: QObject,
         names: SignalNames,
-        dispatch: Dispatch,
         plugins: PluginLookup,
         thread_pool: QThreadPool | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
@@ -136,7 +135,7 @@ class Engine:
         self.find = plugin_finder(plugins)
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
-        self.pump = EventPump(dispatch, owner)
+        self.pump = EventPump(owner)
         self.executor = Executor(thread_pool, self.pump)
         self.closed = False
         engine_ref = weakref.ref(self)
@@ -152,8 +151,8 @@ class Engine:
         self._id_base = f"{_ID_PREFIX}-{next(_engine_serials)}-"
         self._ids = itertools.count(1)
         self._issued = 0
-        # Event kinds with at least one receiver (kept by the facade's connectNotify).
-        self.listened: set[EventKind] = set()
+        # Event kinds with at least one subscriber (the pump keeps it; runs read it).
+        self.listened: set[EventKind] = self.pump.listened
         self.compensations = CompensationLedger(self)
         self._lock = threading.RLock()
         self._active: dict[str, Run] = {}

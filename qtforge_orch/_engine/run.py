@@ -427,7 +427,11 @@ class Run:
         self.journal_seq = journal_task(self, index, state, **record)
 
     def post(self, kind: EventKind, args: tuple[Any, ...], *, terminal: bool = False) -> None:
-        self.engine.pump.post(Event(kind, args, self.execution_id, terminal, self.journal_seq))
+        # A terminal event carries the finished run: subscribers read its final state from it.
+        source = self if terminal else None
+        self.engine.pump.post(
+            Event(kind, args, self.execution_id, terminal, self.journal_seq, source)
+        )
 
     def post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         """Step/node events, a few per task: not even built for a signal nobody has connected

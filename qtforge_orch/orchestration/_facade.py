@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -10,7 +9,6 @@ from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
 from .._engine import executors as executor_kinds
 from .._engine.core import Engine
-from .._engine.events import EventKind
 from .._engine.invoke import PluginLookup
 from .._engine.run import Run
 from .._engine.status import SignalNames
@@ -19,21 +17,7 @@ from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from ..plugins import PluginManager, default_plugin_manager
 from ._registry import id_type_error
-
-
-def _weak_dispatch(facade: EngineFacade) -> Callable[[EventKind, tuple[Any, ...]], None]:
-    """The pump's way to emit, through a weak reference.
-
-    The engine must not keep its orchestrator alive (see ``Engine._owner``).
-    """
-    ref = weakref.ref(facade)
-
-    def dispatch(kind: EventKind, args: tuple[Any, ...]) -> None:
-        target = ref()
-        if target is not None:
-            target._dispatch(kind, args)
-
-    return dispatch
+from ._signals import SignalRelay
 
 
 class EngineFacade:
@@ -62,17 +46,8 @@ class EngineFacade:
         )
         plugins = self._plugin_manager if lookup is None else lookup(self._plugin_manager)
         owner = cast(QObject, self)
-        # Each event kind mapped once to the bound signals it is emitted on (more than one
-        # when the orchestrator also has QtForge's header name for it), and each signal name
-        # to its kind for connectNotify.
-        by_kind = names.by_kind()
-        self._emitters: dict[EventKind, tuple[Any, ...]] = {
-            kind: (getattr(self, name),) for kind, name in by_kind.items()
-        }
-        self._kinds: dict[str, EventKind] = {name: kind for kind, name in by_kind.items()}
-        self._engine = Engine(
-            owner, names, _weak_dispatch(self), plugins, thread_pool, history_limit, timers
-        )
+        self._engine = Engine(owner, names, plugins, thread_pool, history_limit, timers)
+        self._signals = SignalRelay(self, names, self._engine.pump)
         self._follow_application_quit()
 
     def _configure_executors(
@@ -123,24 +98,9 @@ class EngineFacade:
     def _on_application_quit(self) -> None:
         self.shutdown()
 
-    # Events for signals nobody has ever connected to are not even built (about a third of
-    # a tiny step's cost). A name stays listed after a disconnect: Qt calls disconnectNotify
-    # with its connection lock held, so re-checking there would deadlock. Too many, never
-    # too few.
     def connectNotify(self, signal: QMetaMethod) -> None:
         """Qt override: events for a signal are only built once something connected to it."""
-        kind = self._kinds.get(bytes(signal.name().data()).decode())
-        if kind is not None:
-            self._engine.listened.add(kind)
-
-    def _add_signal_alias(self, kind: EventKind, name: str) -> None:
-        """Also emit ``kind`` on the signal ``name``, right after its own signal."""
-        self._emitters[kind] = (*self._emitters[kind], getattr(self, name))
-        self._kinds[name] = kind
-
-    def _dispatch(self, kind: EventKind, args: tuple[Any, ...]) -> None:
-        for signal in self._emitters[kind]:
-            signal.emit(*args)
+        self._signals.connected(bytes(signal.name().data()).decode())
 
     def plugin_manager(self) -> PluginManager:
         """The plugin manager plugins are looked up in."""

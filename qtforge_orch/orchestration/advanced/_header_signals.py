@@ -22,4 +22,4 @@ HEADER_ALIASES = {
 def add_header_aliases(facade: Any) -> None:
     """Map each aliased event kind to the header's signal too (emitted right after)."""
     for name, alias in HEADER_ALIASES.items():
-        facade._add_signal_alias(facade._kinds[name], alias)
+        facade._signals.add_alias(facade, name, alias)
