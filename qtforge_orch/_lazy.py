@@ -35,6 +35,10 @@ PUBLIC_NAMES: dict[str, str] = {
     "ExecutionFuture": "qtforge_orch._engine.futures",
     "RetryPolicy": "qtforge_orch._engine.retry",
     "NON_TRANSIENT_CODES": "qtforge_orch._engine.retry",
+    # following executions
+    "EventKind": "qtforge_orch.events",
+    "ExecutionEvent": "qtforge_orch.events",
+    "Subscription": "qtforge_orch.events",
     # durable executions
     "ExecutionJournal": "qtforge_orch.journal",
     "RetentionPolicy": "qtforge_orch.journal",

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .._expected import expected as expected
     from .._expected import make_error as make_error
     from .._expected import make_success as make_success
+    from ..events import EventKind as EventKind
+    from ..events import ExecutionEvent as ExecutionEvent
+    from ..events import Subscription as Subscription
     from ..journal import ExecutionJournal as ExecutionJournal
     from ..journal import RetentionPolicy as RetentionPolicy
     from ..orchestration._v1_model import ExecutionMode as ExecutionMode

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
@@ -11,11 +12,13 @@ from .._engine import executors as executor_kinds
 from .._engine.core import Engine
 from .._engine.invoke import PluginLookup
 from .._engine.run import Run
-from .._engine.status import SignalNames
+from .._engine.status import RunStatus, SignalNames
 from .._engine.timers import Timers
 from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, make_error, make_success
+from .._expected import Expected, from_error, make_error, make_success
+from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager, default_plugin_manager
+from ._item_counts import ItemCountSampler
 from ._registry import id_type_error
 from ._signals import SignalRelay
 
@@ -48,6 +51,7 @@ class EngineFacade:
         owner = cast(QObject, self)
         self._engine = Engine(owner, names, plugins, thread_pool, history_limit, timers)
         self._signals = SignalRelay(self, names, self._engine.pump)
+        self._item_counts = ItemCountSampler(self._engine, owner)
         self._follow_application_quit()
 
     def _configure_executors(
@@ -101,6 +105,103 @@ class EngineFacade:
     def connectNotify(self, signal: QMetaMethod) -> None:
         """Qt override: events for a signal are only built once something connected to it."""
         self._signals.connected(bytes(signal.name().data()).decode())
+
+    def subscribe(
+        self,
+        callback: Subscriber,
+        execution_id: str | None = None,
+        kinds: Iterable[EventKind] | None = None,
+        weak: bool = True,
+    ) -> Expected[Subscription]:
+        """Deliver this orchestrator's execution events to ``callback``, in its thread.
+
+        ``callback(event)`` gets each ``ExecutionEvent`` of the chosen kinds, in the
+        orchestrator's thread, in the order the orchestrator's signals are emitted. Events are
+        built only for kinds somebody subscribes to, so subscribe before the execution starts
+        to see all of it (``start_workflow``'s handles do). A callback that raises is logged
+        (logger ``qtforge_orch.events``) and the other subscribers still get the event.
+
+        Args:
+            callback: Called with each event.
+            execution_id: Follow one execution (its subscriptions end after its terminal
+                event), or every execution when None.
+            kinds: The ``EventKind``s to deliver; every kind when None.
+            weak: Hold a bound method through a weak reference (the default), so subscribing
+                does not keep its object alive; a deleted QObject ends the subscription.
+                False holds it until the subscription ends. Other callables are always held.
+
+        Returns:
+            The ``Subscription`` (``cancel()`` ends it); ``InvalidArgument`` (not callable, a
+            kind that is not an ``EventKind``, an id that is not a string), ``NotFound`` (no
+            such execution) or ``InvalidState`` (the execution has ended).
+        """
+        if not callable(callback):
+            return make_error(
+                PluginErrorCode.InvalidArgument,
+                f"subscribe needs a callable, got {type(callback).__name__}",
+            )
+        chosen = self._event_kinds(kinds)
+        if isinstance(chosen, PluginError):
+            return from_error(chosen)
+        run: Any = None
+        if execution_id is not None:
+            run = self._find_run(execution_id)
+            if isinstance(run, PluginError):
+                return from_error(run)
+        pump = self._engine.pump
+        subscription = pump.subscribe(
+            callback,
+            chosen,
+            execution_id,
+            weak=bool(weak),
+            still_open=None if run is None else partial(self._may_follow, run),
+        )
+        if not subscription.is_active():
+            return make_error(
+                PluginErrorCode.InvalidState,
+                f"execution '{execution_id}' has ended ({run.status}); nothing more will be "
+                "reported: read get_execution_status instead",
+                context={"execution_id": execution_id, "status": run.status},
+            )
+        if EventKind.ITEM_COUNTS in chosen:
+            if execution_id is None:
+                self._item_counts.follow_all()
+            else:
+                self._item_counts.follow(run)
+        return make_success(subscription)
+
+    def _may_follow(self, run: Any) -> bool:
+        """Whether a subscription to ``run`` would still get something.
+
+        It does while the run runs, or while its terminal event is on its way (a run posts it
+        with its lock held, as it ends).
+        """
+        with run.lock:
+            return bool(
+                run.status not in RunStatus.FINAL
+                or self._engine.pump.terminal_queued(run.execution_id)
+            )
+
+    @staticmethod
+    def _event_kinds(kinds: Iterable[EventKind] | None) -> frozenset[EventKind] | PluginError:
+        if kinds is None:
+            return frozenset(EventKind)
+        if isinstance(kinds, EventKind):
+            return frozenset((kinds,))
+        try:
+            chosen = frozenset(kinds)
+        except TypeError:
+            return PluginError(
+                PluginErrorCode.InvalidArgument,
+                f"kinds must be EventKind members (or None for all), got {type(kinds).__name__}",
+            )
+        strays = [kind for kind in chosen if not isinstance(kind, EventKind)]
+        if strays:
+            return PluginError(
+                PluginErrorCode.InvalidArgument,
+                f"kinds must be EventKind members, got {strays[0]!r}",
+            )
+        return chosen
 
     def plugin_manager(self) -> PluginManager:
         """The plugin manager plugins are looked up in."""

@@ -1,21 +1,17 @@
 """``start_workflow`` (both orchestrators) and v2's ``execute_workflow_async``.
 
-Mixed into the facade classes so the facades stay about the reference's API. Handles are
-built on the orchestrators' public API (signals, ``get_execution_status``, cancel, pause,
-``wait_for_execution``), not on the engine, so the engine can change underneath.
-
-Why a router: the engine builds step/node events only for signals that already have a
-connection when a worker posts them. So one router per orchestrator connects to every signal
-*before* the first execution starts, and hands each event to the handle of its execution id.
-Handles are registered right after ``execute_workflow`` returns, in the orchestrator's thread,
-before that thread's event loop can deliver anything, so a handle sees every event.
+A handle subscribes to its execution's events before the run starts (the engine builds step
+events only for kinds somebody subscribed to), so it sees every event; the subscription holds
+it until the terminal event. That event carries the finished run, from which the facade
+reads the final state the handle reports (skipped, cancelled and rolled-back steps, final
+attempts and item counters): no status call after the end.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from PySide6.QtCore import QObject, QThread
+from PySide6.QtCore import QThread
 
 from .._engine.plan import ScheduleKind
 from .._engine.run import Run
@@ -29,85 +25,11 @@ if TYPE_CHECKING:
     # The handle classes load with the first start_workflow (cold start: a script that only
     # calls execute_workflow never imports them).
     from ..qt._execution import WorkflowExecution
-
-
-class _Router(QObject):
-    """Routes the orchestrator's signals to handles by execution id (owner thread)."""
-
-    def __init__(self, orchestrator: QObject) -> None:
-        from ..qt._status import is_graph_orchestrator
-
-        super().__init__(orchestrator)  # a child: it goes when the orchestrator goes
-        self.handles: dict[str, WorkflowExecution] = {}  # strong refs while running
-        o = cast(Any, orchestrator)
-        o.workflow_started.connect(self._started)
-        o.workflow_completed.connect(self._completed)
-        o.workflow_failed.connect(self._failed)
-        o.workflow_cancelled.connect(self._cancelled)
-        o.execution_progress_updated.connect(self._progress)
-        if is_graph_orchestrator(orchestrator):
-            o.node_started.connect(self._step_started)
-            o.node_completed.connect(self._step_completed)
-            o.node_failed.connect(self._step_failed)
-            o.workflow_paused.connect(self._paused)
-            o.workflow_resumed.connect(self._resumed)
-        else:
-            o.step_started.connect(self._step_started)
-            o.step_completed.connect(self._step_completed)
-            o.step_failed.connect(self._step_failed)
-            o.step_retrying.connect(self._step_retrying)
-
-    def _started(self, execution_id: str, _workflow_id: str) -> None:
-        if handle := self.handles.get(execution_id):
-            handle._on_started()
-
-    def _step_started(self, execution_id: str, step: str) -> None:
-        if handle := self.handles.get(execution_id):
-            handle._on_step_started(step)
-
-    def _step_completed(self, execution_id: str, step: str, output: Any) -> None:
-        if handle := self.handles.get(execution_id):
-            handle._on_step_completed(step, output)
-
-    def _step_failed(self, execution_id: str, step: str, error: str) -> None:
-        if handle := self.handles.get(execution_id):
-            handle._on_step_failed(step, error)
-
-    def _step_retrying(self, execution_id: str, step: str, retry: int) -> None:
-        if handle := self.handles.get(execution_id):
-            handle._on_step_retrying(step, retry)
-
-    def _progress(self, execution_id: str, value: float) -> None:
-        if handle := self.handles.get(execution_id):
-            handle._on_progress(value)
-
-    def _paused(self, execution_id: str) -> None:
-        if handle := self.handles.get(execution_id):
-            handle._on_paused()
-
-    def _resumed(self, execution_id: str) -> None:
-        if handle := self.handles.get(execution_id):
-            handle._on_resumed()
-
-    def _completed(self, execution_id: str, result: Any) -> None:
-        self._terminal(execution_id, "completed", result)
-
-    def _failed(self, execution_id: str, message: str) -> None:
-        self._terminal(execution_id, "failed", message)
-
-    def _cancelled(self, execution_id: str) -> None:
-        self._terminal(execution_id, "cancelled", None)
-
-    def _terminal(self, execution_id: str, status: str, detail: Any) -> None:
-        handle = self.handles.pop(execution_id, None)
-        if handle is not None:
-            handle._on_terminal(status, detail)
+    from ..qt._status import ExecutionState
 
 
 class ExecutionHandles:
     """``start_workflow``: an execution as a ``WorkflowExecution`` QObject."""
-
-    _handle_router: _Router | None = None
 
     def start_workflow(
         self, workflow_id: str, input_data: dict[str, Any] | None = None
@@ -123,7 +45,7 @@ class ExecutionHandles:
             ``InvalidParameters``...).
         """
         from ..qt._execution import WorkflowExecution
-        from ..qt._status import ExecutionState, StepState, is_graph_orchestrator, read_state
+        from ..qt._status import ExecutionState, StepState
 
         owner = cast(Any, self)
         if QThread.currentThread() != owner.thread():
@@ -132,33 +54,29 @@ class ExecutionHandles:
                 "start_workflow must be called in the orchestrator's thread (handles live "
                 "there); use execute_workflow or execute_workflow_async from other threads",
             )
-        if self._handle_router is None:
-            self._handle_router = _Router(owner)
-        graph = is_graph_orchestrator(owner)
-        if graph:
-            started: Expected[str] = owner.execute_workflow(workflow_id, input_data)
-        else:
-            started = owner.execute_workflow(workflow_id, input_data, async_=True)
-        if not started:
-            return from_error(started.error())
-        execution_id = started.value()
-        # Nothing is delivered before this thread returns to its event loop, so reading the
-        # status and registering the handle here cannot miss an event.
-        run: Run | None = owner._engine.get_run(execution_id)
-        if run is not None:
-            # A run that has just started: every step is pending, which the compiled plan
-            # says without building a status report of every step (17 ms for 1,000).
-            steps = [StepState(task.key, "pending", 0, {}, "") for task in run.plan.tasks]
-            state = ExecutionState(execution_id, workflow_id, "running", 0.0, "", steps, {}, "", 0)
-            streaming = run.kind is ScheduleKind.STREAM
-        else:
-            state = read_state(owner, execution_id) or ExecutionState(
-                execution_id, workflow_id, "running", 0.0, "", [], {}, "", 0
-            )
-            streaming = graph and any(step.items is not None for step in state.steps)
-        handle = WorkflowExecution(owner, state, streaming)
-        self._handle_router.handles[execution_id] = handle
+        run = owner._start_deferred(workflow_id, input_data)
+        if isinstance(run, PluginError):
+            return from_error(run)
+        # Every step is pending: the compiled plan says so without a status report per step.
+        steps = [StepState(task.key, "pending", 0, {}, "") for task in run.plan.tasks]
+        state = ExecutionState(
+            run.execution_id, run.workflow_id, "running", 0.0, "", steps, {}, "", 0
+        )
+        handle = WorkflowExecution(
+            owner, state, run.kind is ScheduleKind.STREAM, owner._final_state
+        )
+        run.start()
         return make_success(handle)
+
+    if TYPE_CHECKING:
+
+        def _start_deferred(
+            self, workflow_id: str, input_data: dict[str, Any] | None
+        ) -> Run | PluginError:
+            """A new run of the workflow, not started yet."""
+
+        def _final_state(self, run: Any) -> ExecutionState:
+            """A finished run's state, as the handle reports it."""
 
 
 class GraphExecutionHandles(ExecutionHandles):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
     from .._engine.futures import ExecutionFuture
+    from ..qt._status import ExecutionState
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
 # once PySide6 is imported, its feature hook reads the source of every module imported after
@@ -425,41 +426,54 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
+        return make_success(self._status_report(run))
+
+    @staticmethod
+    def _status_report(run: Run) -> dict[str, Any]:
         snap = take_snapshot(run)
         tasks = run.plan.tasks
         error = snap.error
-        return make_success(
-            {
-                "execution_id": run.execution_id,
-                "workflow_id": run.workflow_id,
-                "status": snap.status,
-                "progress": snap.progress,
-                "current_step": snap.current_task,
-                "step_progress": {
-                    tasks[i].key: {"progress": fraction, "message": note}
-                    for i, (fraction, note) in snap.step_progress.items()
-                },
-                "completed_steps": snap.completed,
-                "total_steps": len(tasks),
-                "start_time": _iso(snap.start_time),
-                "end_time": _iso(snap.end_time),
-                "error": error.message if error else "",
-                "error_code": int(error.code) if error else 0,
-                "result": dict(snap.result) if snap.result is not None else {},
-                "step_results": cached_reports(run, snap, _step_report, _SETTLED),
-                "rollbacks": [
-                    {"step_id": tasks[index].key, "status": state, "error": message}
-                    for index, state, message in snap.rollbacks
-                ],
-                "transaction_id": run.transaction_id or "",
-                # Parallel/Conditional steps that wrote the same key; the value kept is the
-                # one of the step listed last (the later one in sequential order).
-                "overlapping_outputs": {
-                    key: sorted((tasks[i].key for i in steps), key=_rank_of(run))
-                    for key, steps in snap.overlaps.items()
-                },
-            }
-        )
+        return {
+            "execution_id": run.execution_id,
+            "workflow_id": run.workflow_id,
+            "status": snap.status,
+            "progress": snap.progress,
+            "current_step": snap.current_task,
+            "step_progress": {
+                tasks[i].key: {"progress": fraction, "message": note}
+                for i, (fraction, note) in snap.step_progress.items()
+            },
+            "completed_steps": snap.completed,
+            "total_steps": len(tasks),
+            "start_time": _iso(snap.start_time),
+            "end_time": _iso(snap.end_time),
+            "error": error.message if error else "",
+            "error_code": int(error.code) if error else 0,
+            "result": dict(snap.result) if snap.result is not None else {},
+            "step_results": cached_reports(run, snap, _step_report, _SETTLED),
+            "rollbacks": [
+                {"step_id": tasks[index].key, "status": state, "error": message}
+                for index, state, message in snap.rollbacks
+            ],
+            "transaction_id": run.transaction_id or "",
+            # Parallel/Conditional steps that wrote the same key; the value kept is the
+            # one of the step listed last (the later one in sequential order).
+            "overlapping_outputs": {
+                key: sorted((tasks[i].key for i in steps), key=_rank_of(run))
+                for key, steps in snap.overlaps.items()
+            },
+        }
+
+    def _final_state(self, run: Any) -> ExecutionState:
+        """What a handle reports when the execution has ended (from its terminal event)."""
+        from ..qt._status import state_from_v1_status
+
+        return state_from_v1_status(self._status_report(run))
+
+    def _start_deferred(
+        self, workflow_id: str, input_data: dict[str, Any] | None
+    ) -> Run | PluginError:
+        return self._start(workflow_id, input_data, None, defer_start=True)
 
     def list_active_executions(self) -> list[str]:
         """The ids of the executions that have not ended."""

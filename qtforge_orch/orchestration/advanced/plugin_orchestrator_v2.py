@@ -8,7 +8,7 @@ passes for EventDriven.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
 # once PySide6 is imported, its feature hook reads the source of every module imported after
@@ -23,6 +23,7 @@ from ..._engine.timers import Timers
 from ..._engine.triggers import WHOLE_GRAPH
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
+from ...events import EventKind
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._registry import WorkflowRegistry
@@ -53,6 +54,9 @@ from .._durable import DurableExecutions
 from .._facade import EngineFacade
 from .._handles import GraphExecutionHandles
 from ._header_signals import add_header_aliases
+
+if TYPE_CHECKING:
+    from ...qt._status import ExecutionState
 
 __all__ = [
     "AdvancedPluginOrchestrator",
@@ -375,20 +379,29 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             The execution id, ``InvalidParameters`` (``input_data`` not a dict) or
             ``NotFound`` (no such workflow).
         """
+        run = self._start_deferred(workflow_id, input_data)
+        if isinstance(run, PluginError):
+            return from_error(run)
+        run.start()
+        if self._engine.pump.wants(EventKind.ITEM_COUNTS, run.execution_id):
+            self._item_counts.follow(run)
+        return make_success(run.execution_id)
+
+    def _start_deferred(
+        self, workflow_id: str, input_data: dict[str, Any] | None
+    ) -> Run | PluginError:
         if input_data is not None and not isinstance(input_data, dict):
-            return make_error(
+            return PluginError(
                 PluginErrorCode.InvalidParameters,
                 f"input_data must be a dict, got {type(input_data).__name__}",
             )
         found = self._workflows.get(workflow_id)
         if not found:
-            return from_error(found.error())
+            return found.error()
         entry = found.value()
-        run = self._engine.new_run(
+        return self._engine.new_run(
             entry.plan, dict(input_data or {}), journal_entry=self._journal_entry(entry.workflow)
         )
-        run.start()
-        return make_success(run.execution_id)
 
     def post_event(
         self, execution_id: str, payload: dict[str, Any] | None = None, source_node: str = ""
@@ -492,6 +505,10 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         run = self._find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
+        return make_success(self._status_context(run))
+
+    @staticmethod
+    def _status_context(run: Run) -> WorkflowExecutionContext:
         snap = take_snapshot(run)
         tasks = run.plan.tasks
         reports = cached_reports(run, snap, _node_report, _SETTLED)
@@ -505,20 +522,24 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         data.update(snap.run_extras)
         # model_construct: every field is built here from engine state of known types, and
         # validating outputs again would refuse what the engine accepted (any keys).
-        return make_success(
-            WorkflowExecutionContext.model_construct(
-                execution_id=run.execution_id,
-                workflow_id=run.workflow_id,
-                status=_STATUS[snap.status],
-                start_time=snap.start_time,
-                end_time=snap.end_time,
-                execution_data=data,
-                node_states=node_states,
-                progress=min(1.0, max(0.0, snap.progress)),
-                current_node=snap.current_task,
-                error_messages=messages,
-            )
+        return WorkflowExecutionContext.model_construct(
+            execution_id=run.execution_id,
+            workflow_id=run.workflow_id,
+            status=_STATUS[snap.status],
+            start_time=snap.start_time,
+            end_time=snap.end_time,
+            execution_data=data,
+            node_states=node_states,
+            progress=min(1.0, max(0.0, snap.progress)),
+            current_node=snap.current_task,
+            error_messages=messages,
         )
+
+    def _final_state(self, run: Any) -> ExecutionState:
+        """What a handle reports when the execution has ended (from its terminal event)."""
+        from ...qt._status import state_from_v2_context
+
+        return state_from_v2_context(self._status_context(run))
 
     def get_active_executions(self) -> list[str]:
         """The ids of the executions that have not ended."""
