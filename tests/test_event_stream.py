@@ -92,7 +92,7 @@ def test_one_execution_and_chosen_kinds_then_it_ends(
 ) -> None:
     chain(orchestrator, plugins, "run", "boom", "run")
     other = orchestrator.execute_workflow("wf", async_=True).value()
-    created = orchestrator._start_deferred("wf", None)  # a run that has not started yet
+    created = orchestrator._core.start("wf", None)  # a run that has not started yet
     assert not isinstance(created, Exception)
     seen: list[ExecutionEvent] = []
     kinds = [EventKind.TASK_FAILED, EventKind.WORKFLOW_FAILED]
@@ -113,7 +113,7 @@ def test_cancel_stops_delivery_and_unwanted_kinds_are_not_built(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
     chain(orchestrator, plugins, "run")
-    listened = orchestrator._engine.listened
+    listened = orchestrator._core.engine.listened
     seen: list[ExecutionEvent] = []
     subscription = orchestrator.subscribe(seen.append, kinds=[EventKind.TASK_COMPLETED]).value()
     assert EventKind.TASK_COMPLETED in listened

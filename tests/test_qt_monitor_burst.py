@@ -142,7 +142,7 @@ def test_observers_get_later_emissions_and_leave_the_replay_to_connections(
     qtbot.waitUntil(lambda: len(loud) == 4, timeout=5000)
     assert sorted(loud) == ["hold", "s0", "s1", "s2"]
     assert observer.seen == []  # subscribers read the state themselves: no replay
-    pump = orchestrator._engine.pump
+    pump = orchestrator._core.engine.pump
 
     def started(step: str) -> None:
         pump.post(ExecutionEvent(EventKind.TASK_STARTED, (execution_id, step), execution_id))

@@ -204,14 +204,14 @@ def test_fixtures_share_the_plugin_manager_and_the_fake_clock(
 ) -> None:
     assert orchestrator.plugin_manager() is plugin_manager
     assert advanced_orchestrator.plugin_manager() is plugin_manager
-    assert orchestrator._engine.timers is fake_clock
-    assert advanced_orchestrator._engine.timers is fake_clock
+    assert orchestrator._core.engine.timers is fake_clock
+    assert advanced_orchestrator._core.engine.timers is fake_clock
 
 
 def test_without_fake_clock_the_orchestrators_use_real_time(
     orchestrator: PluginOrchestrator,
 ) -> None:
-    assert not isinstance(orchestrator._engine.timers, FakeClock)
+    assert not isinstance(orchestrator._core.engine.timers, FakeClock)
 
 
 def test_fake_clock_fires_in_deadline_order_and_only_when_due() -> None:
