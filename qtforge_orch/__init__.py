@@ -12,16 +12,16 @@ from ._lazy import load as _load
 
 if TYPE_CHECKING:
     # Explicit re-exports (``X as X``) for type checkers: ``__all__`` below is built at run time.
-    from ._engine.context import StepContext as StepContext
-    from ._engine.futures import ExecutionFuture as ExecutionFuture
-    from ._engine.retry import NON_TRANSIENT_CODES as NON_TRANSIENT_CODES
-    from ._engine.retry import RetryPolicy as RetryPolicy
+    from ._engine import ExecutionFuture as ExecutionFuture
     from ._errors import PluginError as PluginError
     from ._errors import PluginErrorCode as PluginErrorCode
     from ._expected import Expected as Expected
     from ._expected import expected as expected
     from ._expected import make_error as make_error
     from ._expected import make_success as make_success
+    from .contract.context import StepContext as StepContext
+    from .contract.retry import NON_TRANSIENT_CODES as NON_TRANSIENT_CODES
+    from .contract.retry import RetryPolicy as RetryPolicy
     from .events import EventKind as EventKind
     from .events import ExecutionEvent as ExecutionEvent
     from .events import Subscription as Subscription

@@ -15,7 +15,7 @@ from qtforge_orch import (
     WorkflowContext,
     WorkflowStep,
 )
-from qtforge_orch._engine.plan import TaskState
+from qtforge_orch.contract.plan import TaskState
 
 from .v2_helpers import (
     Code,

@@ -1,6 +1,12 @@
-"""The package's modules import each other without a cycle (issue #9): a module-level import
-graph over ``qtforge_orch``, leaving out imports under ``if TYPE_CHECKING:`` (type-only) and
-inside functions (deferred on purpose), must be acyclic."""
+"""The package's import graph: no cycles, and the layer rules of /work/shared/layers.json.
+
+Two graphs over ``qtforge_orch``'s modules. The module-level one leaves out imports under
+``if TYPE_CHECKING:`` (type-only) and inside functions (deferred); it must be acyclic, or
+importing the package could fail half-way (issue #9). The full one counts every import, those
+included: a type-only or deferred import still couples two modules, and a loop among them means
+neither can be read, changed or tested without the other. The layer rules are checked on the
+full graph.
+"""
 
 from __future__ import annotations
 
@@ -41,13 +47,18 @@ def _top_level_imports(tree: ast.Module) -> list[ast.stmt]:
     return found
 
 
-def import_graph() -> nx.DiGraph:
+def _every_import(tree: ast.Module) -> list[ast.stmt]:
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+def import_graph(*, every_import: bool = False) -> nx.DiGraph:
     modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph = nx.DiGraph()
     graph.add_nodes_from(modules)
     for module, path in modules.items():
         tree = ast.parse(path.read_text())
-        for statement in _top_level_imports(tree):
+        statements = _every_import(tree) if every_import else _top_level_imports(tree)
+        for statement in statements:
             if isinstance(statement, ast.Import):
                 targets = [alias.name for alias in statement.names]
             else:
@@ -66,3 +77,74 @@ def test_the_package_has_no_import_cycle() -> None:
     assert graph.number_of_edges() > 50  # the walk found the package's imports
     cycles = list(nx.simple_cycles(graph))
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles[:5])
+
+
+# --- the layers ---------------------------------------------------------------------------------
+ENGINE = "qtforge_orch._engine"
+CONTRACT = "qtforge_orch.contract"
+PLUGINS = "qtforge_orch.plugins"
+FACADES = ("qtforge_orch.orchestration", "qtforge_orch._export")
+JOURNAL = "qtforge_orch.journal"
+HANDLES = "qtforge_orch.qt"
+WIDGETS = "qtforge_orch.widgets"
+BASE = (
+    "qtforge_orch._errors",
+    "qtforge_orch._expected",
+    "qtforge_orch._durations",
+    "qtforge_orch._limits",
+    "qtforge_orch._jsoncopy",
+    "qtforge_orch._order",
+)
+# The run shell, and the engine modules above it (they create runs or export the class).
+RUN_SHELL = f"{ENGINE}.run"
+ABOVE_THE_SHELL = frozenset({ENGINE, f"{ENGINE}.core"})
+
+
+def _in(module: str, *parts: str) -> bool:
+    return any(module == part or module.startswith(part + ".") for part in parts)
+
+
+def _edges(graph: nx.DiGraph, source: tuple[str, ...], target: tuple[str, ...]) -> list[str]:
+    return sorted(f"{a} -> {b}" for a, b in graph.edges if _in(a, *source) and _in(b, *target))
+
+
+def test_the_engine_knows_no_facade_journal_or_qt_layer() -> None:
+    graph = import_graph(every_import=True)
+    assert graph.number_of_edges() > 100
+    assert not _edges(graph, (ENGINE,), (*FACADES, JOURNAL, HANDLES, WIDGETS))
+
+
+def test_plugins_and_the_contract_never_import_the_engine() -> None:
+    graph = import_graph(every_import=True)
+    assert not _edges(graph, (PLUGINS, CONTRACT), (ENGINE,))
+
+
+def test_the_contract_stands_on_the_base_alone() -> None:
+    graph = import_graph(every_import=True)
+    outside = [
+        f"{a} -> {b}" for a, b in graph.edges if _in(a, CONTRACT) and not _in(b, CONTRACT, *BASE)
+    ]
+    assert not outside
+
+
+def test_the_base_and_the_journal_stand_alone() -> None:
+    graph = import_graph(every_import=True)
+    assert not _edges(graph, BASE, (ENGINE, CONTRACT, *FACADES))
+    assert not _edges(graph, (JOURNAL,), (ENGINE, *FACADES))
+
+
+def test_handles_know_no_screen_and_widgets_no_engine() -> None:
+    graph = import_graph(every_import=True)
+    assert not _edges(graph, (HANDLES,), (WIDGETS,))
+    assert not _edges(graph, (WIDGETS,), (ENGINE,))
+
+
+def test_outside_the_engine_only_its_curated_api_is_imported() -> None:
+    """``qtforge_orch._engine`` (its ``__init__``: the curated list), never a module in it."""
+    graph = import_graph(every_import=True)
+    reaching_in = [
+        f"{a} -> {b}"
+        for a, b in graph.edges
+        if not _in(a, ENGINE) and _in(b, ENGINE) and b != ENGINE
+    ]
+    assert not reaching_in

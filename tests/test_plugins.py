@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from qtforge_orch._engine.context import StepContext
 from qtforge_orch._errors import PluginError, PluginErrorCode
 from qtforge_orch._expected import Expected, make_error, make_success
+from qtforge_orch.contract.context import StepContext
 from qtforge_orch.plugins import (
     FunctionPlugin,
     IPlugin,

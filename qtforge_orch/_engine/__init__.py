@@ -1,1 +1,102 @@
-"""The one execution core shared by both orchestrators. Private: no public names live here."""
+"""The execution engine's API: the one list of names the rest of the package may use.
+
+Modules outside ``qtforge_orch._engine`` import the engine only from here (a test enforces
+it), as trio's ``_core`` curates what the rest of trio sees; the engine's own modules are free
+to change behind this list. What plugins, the engine and the executors share (``StepContext``,
+the compiled plan, ``Outcome``, ``RetryPolicy``, ``IEventSource``) is not here but in
+``qtforge_orch.contract``, one layer down.
+
+Names load on first access: a facade imports the pure-Python names it needs before PySide6
+(``gc_paused_for``, ``find_cycle``...), the Qt-bound ones after it, and a batch workflow never
+loads the Streaming or EventDriven schedulers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core import DEFAULT_HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
+    from .core import Engine as Engine
+    from .events import Event as Event
+    from .events import EventKind as EventKind
+    from .executors import EXECUTOR_KEY as EXECUTOR_KEY
+    from .executors import EXECUTOR_NAMES as EXECUTOR_NAMES
+    from .executors import THREAD as THREAD
+    from .executors import UnknownExecutor as UnknownExecutor
+    from .executors import check_executor as check_executor
+    from .futures import ExecutionFuture as ExecutionFuture
+    from .gcpause import gc_paused_for as gc_paused_for
+    from .graph import find_cycle as find_cycle
+    from .invoke import PluginLookup as PluginLookup
+    from .journaling import JournalEntry as JournalEntry
+    from .journaling import JournalSink as JournalSink
+    from .journaling import ResumeSeed as ResumeSeed
+    from .run import Run as Run
+    from .snapshot import RunSnapshot as RunSnapshot
+    from .snapshot import cached_reports as cached_reports
+    from .snapshot import take_snapshot as take_snapshot
+    from .stamps import iso_utc as iso_utc
+    from .status import RunStatus as RunStatus
+    from .status import SignalNames as SignalNames
+    from .timers import ManualTimerService as ManualTimerService
+    from .timers import TimerHandle as TimerHandle
+    from .timers import Timers as Timers
+    from .transactions import RollbackHandle as RollbackHandle
+    from .transactions import TransactionRegistry as TransactionRegistry
+    from .triggers import WHOLE_GRAPH as WHOLE_GRAPH
+
+# name -> the engine module that defines it
+_WHERE = {
+    # the engine a facade owns, and one execution
+    "Engine": "core",
+    "DEFAULT_HISTORY_LIMIT": "core",
+    "Run": "run",
+    "RunStatus": "status",
+    "SignalNames": "status",
+    "ExecutionFuture": "futures",
+    # events, delivered in the owner thread
+    "Event": "events",
+    "EventKind": "events",
+    # status reads
+    "RunSnapshot": "snapshot",
+    "take_snapshot": "snapshot",
+    "cached_reports": "snapshot",
+    "iso_utc": "stamps",
+    # registration: graph checks and executor names
+    "find_cycle": "graph",
+    "gc_paused_for": "gcpause",
+    "EXECUTOR_KEY": "executors",
+    "EXECUTOR_NAMES": "executors",
+    "THREAD": "executors",
+    "UnknownExecutor": "executors",
+    "check_executor": "executors",
+    "WHOLE_GRAPH": "triggers",
+    # what the engine is given: plugins, time, a journal
+    "PluginLookup": "invoke",
+    "Timers": "timers",
+    "TimerHandle": "timers",
+    "ManualTimerService": "timers",
+    "JournalSink": "journaling",
+    "JournalEntry": "journaling",
+    "ResumeSeed": "journaling",
+    # transactions across executions
+    "TransactionRegistry": "transactions",
+    "RollbackHandle": "transactions",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

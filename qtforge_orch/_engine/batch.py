@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
+from ..contract.context import StepContext
+from ..contract.plan import Role, TaskSpec, TaskState
+from ..contract.retry import RetryPolicy
 from .attempts import AdaptiveLimit, Deadlines
-from .context import StepContext
 from .dataflow import (
     build_params,
     collect_result,
@@ -26,9 +28,7 @@ from .dataflow import (
 from .events import EventKind
 from .gates import call_mapped, check_condition, route_control
 from .invoke import call_value
-from .plan import Role, TaskSpec, TaskState
 from .resumed import restore_task
-from .retry import RetryPolicy
 from .scheduler_base import SchedulerDefaults
 from .status import RunStatus
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
-from .context import StepContext
+from ..contract.context import StepContext
 
 if TYPE_CHECKING:
     from .core import Engine

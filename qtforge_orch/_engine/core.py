@@ -15,14 +15,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
 
+from ..contract.context import StepContext
+from ..contract.outcome import Outcome
+from ..contract.plan import Plan, TaskSpec
 from . import executors as executor_kinds
 from .compensation import CompensationLedger
-from .context import StepContext
 from .events import EventKind, EventPump
-from .invoke import Outcome, PluginLookup, call_found, call_plugin, plugin_finder
+from .invoke import PluginLookup, call_found, call_plugin, plugin_finder
 from .journaling import JournalEntry, JournalSink, ResumeSeed
 from .lane import ControlLane, shared_lane
-from .plan import Plan, TaskSpec
 from .run import Run
 from .status import SignalNames
 from .timers import Timers, shared_timers

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .plan import RESERVED_CONFIGURATION_KEYS as RESERVED_CONFIGURATION_KEYS
-from .plan import DataPolicy, JoinPolicy, Plan, Role, TaskSpec, TaskState, WireKind
+from ..contract.plan import RESERVED_CONFIGURATION_KEYS as RESERVED_CONFIGURATION_KEYS
+from ..contract.plan import DataPolicy, JoinPolicy, Plan, Role, TaskSpec, TaskState, WireKind
 
 # Where list-valued results live when a node declares no port: a Splitter's items, the
 # per-item results of a mapped node, an Aggregator's collected input.

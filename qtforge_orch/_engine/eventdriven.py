@@ -15,11 +15,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
-from ..plugins._event_source import IEventSource, StopEvents
+from ..contract.context import StepContext
+from ..contract.event_source import IEventSource, StopEvents
+from ..contract.plan import Role, TaskSpec, TaskState
 from . import invoke
-from .context import StepContext
 from .events import EventKind
-from .plan import Role, TaskSpec, TaskState
 from .scheduler_base import SchedulerDefaults
 from .status import RunStatus
 from .triggers import WHOLE_GRAPH, trigger_plans

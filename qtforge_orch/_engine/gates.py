@@ -9,10 +9,11 @@ from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
-from .context import StepContext
+from ..contract.context import StepContext
+from ..contract.outcome import Outcome
+from ..contract.plan import TaskSpec, Wire
 from .dataflow import MAPPED_KEY, deliver
-from .invoke import Outcome, evaluate
-from .plan import TaskSpec, Wire
+from .invoke import evaluate
 
 Invoke = Callable[[TaskSpec, dict[str, Any], StepContext], Outcome]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ..contract.plan import TaskState
 from .dataflow import merge_shared
 from .gates import route_control
-from .plan import TaskState
 
 if TYPE_CHECKING:
     from .batch import BatchScheduler

@@ -22,8 +22,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
+from ..contract.context import StepContext
+from ..contract.plan import Plan, ScheduleKind, TaskState
 from .batch import BatchScheduler
-from .context import StepContext
 from .events import Event, EventKind
 from .guard import RunLock
 from .journaling import (
@@ -34,7 +35,6 @@ from .journaling import (
     journal_started,
     journal_task,
 )
-from .plan import Plan, ScheduleKind, TaskState
 from .scheduler_base import Scheduler
 from .schedulers import SchedulerFactory, scheduler_for
 from .status import RunStatus, SignalNames
@@ -200,6 +200,11 @@ class Run:
     def run_extras(self) -> dict[str, Any]:
         """(lock held) Mode-specific execution-level figures for status reports."""
         return self.scheduler.run_extras()
+
+    def post_event(self, trigger: int, payload: dict[str, Any]) -> PluginError | None:
+        """Feed one event into an EventDriven execution: ``trigger`` is the index of the
+        Source node it enters through (``WHOLE_GRAPH``: a workflow without Source nodes)."""
+        return self.scheduler.post_event(trigger, payload)
 
     def new_context(self, step_id: str) -> StepContext:
         """A context for user code that is not one task attempt (lock held)."""

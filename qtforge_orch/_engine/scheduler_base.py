@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .._errors import PluginError
+from .._errors import PluginError, PluginErrorCode
 
 
 class Scheduler(Protocol):
@@ -39,6 +39,9 @@ class Scheduler(Protocol):
         itself later, with ``final_status`` and ``error`` (EventDriven: once its passes have
         ended)."""
 
+    def post_event(self, trigger: int, payload: dict[str, Any]) -> PluginError | None:
+        """An event for an EventDriven run (any other refuses it)."""
+
     def paused(self) -> None:
         """(lock held) The run was paused."""
 
@@ -60,6 +63,13 @@ class SchedulerDefaults:
 
     def spawned(self) -> None:
         """(lock held) Nothing to watch."""
+
+    def post_event(self, trigger: int, payload: dict[str, Any]) -> PluginError | None:
+        """Only EventDriven runs take events."""
+        return PluginError(
+            PluginErrorCode.ExecutionModeNotSupported,
+            "only EventDriven executions take events",
+        )
 
     def paused(self) -> None:
         """(lock held) Nothing to pause beyond the shell's own state."""

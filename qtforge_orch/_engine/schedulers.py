@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..contract.plan import ScheduleKind
 from .batch import BatchScheduler
-from .plan import ScheduleKind
 from .scheduler_base import Scheduler
 
 if TYPE_CHECKING:

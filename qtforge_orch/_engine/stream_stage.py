@@ -6,8 +6,8 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from .context import StepContext
-from .plan import Plan, Role, TaskSpec, Wire, WireKind
+from ..contract.context import StepContext
+from ..contract.plan import Plan, Role, TaskSpec, Wire, WireKind
 
 MAX_ERRORS_KEPT = 20
 

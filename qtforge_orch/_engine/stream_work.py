@@ -13,9 +13,9 @@ from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
+from ..contract.plan import Role, TaskSpec
 from . import invoke
 from .dataflow import MAPPED_KEY
-from .plan import Role, TaskSpec
 from .status import RunStatus
 from .stream_stage import Stage
 

@@ -15,11 +15,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError
+from ..contract.plan import Role, TaskState, Wire, WireKind
 from . import stream_work
 from .dataflow import collect_result
 from .events import EventKind
 from .invoke import filter_items
-from .plan import Role, TaskState, Wire, WireKind
 from .scheduler_base import SchedulerDefaults
 from .status import RunStatus
 from .stream_stage import Stage, as_output, build_stages, deepest_first

@@ -12,19 +12,17 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from .._engine.journaling import JournalEntry, ResumeSeed
-from .._engine.plan import Plan, ScheduleKind
-from .._engine.status import RunStatus
+from .._engine import JournalEntry, ResumeSeed, RunStatus
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from ..contract.plan import Plan, ScheduleKind
 from ._recorded import RecordedRun
 
 if TYPE_CHECKING:
-    from .._engine.core import Engine
-    from .._engine.run import Run
+    from .._engine import Engine, Run
     from ..journal import ExecutionJournal, ExecutionPage
-    from ._facade_core import WorkflowKind
     from ._registry import Registered, WorkflowRegistry
+    from ._workflow_kind import WorkflowKind
 
 RECORDED_KEPT = 64
 DEFINITIONS_KEPT = 64

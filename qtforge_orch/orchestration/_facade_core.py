@@ -13,18 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThreadPool
 
-from .._engine import executors as executor_kinds
-from .._engine.core import Engine
-from .._engine.invoke import PluginLookup
-from .._engine.plan import Plan
-from .._engine.run import Run
-from .._engine.status import RunStatus, SignalNames
-from .._engine.timers import Timers
-from .._engine.transactions import TransactionRegistry
+from .._engine import (
+    Engine,
+    PluginLookup,
+    Run,
+    RunStatus,
+    Timers,
+    TransactionRegistry,
+    UnknownExecutor,
+    check_executor,
+)
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, Subscriber, Subscription
@@ -33,27 +35,10 @@ from ._durable import JournalLink
 from ._item_counts import ItemCountSampler
 from ._registry import Registered, WorkflowRegistry, id_type_error
 from ._signals import SignalRelay
+from ._workflow_kind import WorkflowKind
 
 if TYPE_CHECKING:
-    from .._engine.futures import ExecutionFuture
-    from ..qt._status import ExecutionState
-
-
-class WorkflowKind(Protocol):
-    """What the core needs to know about one orchestrator's kind of workflow."""
-
-    #: The journal's name for it ("v1", "v2").
-    journal_kind: str
-    #: Its signal name for each event kind.
-    names: SignalNames
-    #: Whether completed steps may leave compensations (rollback steps) behind.
-    compensates: bool
-
-    def plan_of_definition(self, definition: Any, default_executor: str) -> Plan | PluginError:
-        """Validate and compile a decoded workflow definition (a journal's record of one)."""
-
-    def final_state(self, run: Any) -> ExecutionState:
-        """A finished run's state as a handle reports it (its status, normalised)."""
+    from .._engine import ExecutionFuture
 
 
 class FacadeCore:
@@ -80,7 +65,7 @@ class FacadeCore:
         )
         plugins = self.plugin_manager if lookup is None else lookup(self.plugin_manager)
         self.engine = Engine(owner, kind.names, plugins, thread_pool, history_limit, timers)
-        self.signals = SignalRelay(owner, kind.names, self.engine.pump)
+        self.signals = SignalRelay(owner, kind.names, self.engine)
         self.item_counts = ItemCountSampler(self.engine, owner)
         self.default_executor = self._configure_executors(
             default_executor, dask_address, process_workers
@@ -99,8 +84,8 @@ class FacadeCore:
         Expected to return.
         """
         try:
-            checked = executor_kinds.check_executor(default_executor, "default_executor")
-        except executor_kinds.UnknownExecutor as exc:
+            checked = check_executor(default_executor, "default_executor")
+        except UnknownExecutor as exc:
             raise PluginError(PluginErrorCode.InvalidConfiguration, str(exc)) from None
         if dask_address is not None and (not isinstance(dask_address, str) or not dask_address):
             raise PluginError(
@@ -173,7 +158,7 @@ class FacadeCore:
 
     def start_async(self, started: Run | PluginError) -> ExecutionFuture[Expected[dict[str, Any]]]:
         """Start ``started`` and return a future of its outcome (resolved at once on error)."""
-        from .._engine.futures import ExecutionFuture  # concurrent.futures: on first use
+        from .._engine import ExecutionFuture  # concurrent.futures: on first use
 
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         if isinstance(started, PluginError):

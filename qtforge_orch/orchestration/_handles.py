@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread
 
-from .._engine.plan import ScheduleKind
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from ..contract.plan import ScheduleKind
 
 if TYPE_CHECKING:
     # The handle classes load with the first start_workflow (cold start: a script that only

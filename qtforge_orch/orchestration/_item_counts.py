@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from .._engine.plan import ScheduleKind
-from .._engine.status import RunStatus
+from .._engine import RunStatus
+from ..contract.plan import ScheduleKind
 from ..events import EventKind, ExecutionEvent
 
 if TYPE_CHECKING:
-    from .._engine.core import Engine
-    from .._engine.run import Run
+    from .._engine import Engine, Run
 
 #: How often item counters are read while a Streaming execution runs.
 INTERVAL_MS = 50

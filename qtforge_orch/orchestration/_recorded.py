@@ -12,9 +12,9 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from .._engine.plan import Plan, ScheduleKind, TaskState
-from .._engine.status import RunStatus
+from .._engine import RunStatus
 from .._errors import PluginError, PluginErrorCode
+from ..contract.plan import Plan, ScheduleKind, TaskState
 
 _TASK_STATES = {
     "completed": TaskState.Completed,

@@ -14,22 +14,21 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .._engine.events import EventPump
-from .._engine.status import SignalNames
+from .._engine import Engine, SignalNames
 from ..events import EventKind, ExecutionEvent, Subscription
 
 
 class SignalRelay:
     """Emits the stream's events on the orchestrator's signals, in the owner thread."""
 
-    def __init__(self, orchestrator: Any, names: SignalNames, pump: EventPump) -> None:
+    def __init__(self, orchestrator: Any, names: SignalNames, engine: Engine) -> None:
         by_kind = names.by_kind()
         # Bound signal instances do not keep the orchestrator alive (no reference cycle).
         self._emitters: dict[EventKind, tuple[Any, ...]] = {
             kind: (getattr(orchestrator, name),) for kind, name in by_kind.items()
         }
         self._kinds: dict[str, EventKind] = {name: kind for kind, name in by_kind.items()}
-        self._pump = pump
+        self._pump = engine.pump
         self._subscribed: dict[EventKind, Subscription] = {}
         self._lock = threading.Lock()  # connectNotify may run in any thread
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._engine.executors import EXECUTOR_KEY, THREAD, check_executor
-from .._engine.plan import (
+from .._engine import EXECUTOR_KEY, THREAD, check_executor
+from ..contract.plan import (
     ConditionEvaluator,
     DataPolicy,
     JoinPolicy,
@@ -19,7 +19,7 @@ from .._engine.plan import (
     link_successors,
     sequential_ranks,
 )
-from .._engine.retry import POLICY_KEY, RetryPolicy
+from ..contract.retry import POLICY_KEY, RetryPolicy
 from . import _v1_frozen as frozen
 from ._v1_frozen import FrozenWorkflow, StepRecord
 from ._v1_model import ExecutionMode

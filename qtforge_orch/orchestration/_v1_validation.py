@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .._engine.graph import find_cycle
+from .._engine import find_cycle
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from .._limits import MAX_ID_LENGTH, MAX_TASKS, id_problem, short

@@ -11,21 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
-    from .._engine.futures import ExecutionFuture
+    from .._engine import ExecutionFuture
     from ..qt._status import ExecutionState
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
 # once PySide6 is imported, its feature hook reads the source of every module imported after
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
-from .._engine.gcpause import gc_paused_for
-from .._engine.plan import Plan, TaskState
-from .._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
-from .._engine.stamps import iso_utc
-from .._engine.status import RunStatus, SignalNames
-from .._engine.timers import Timers
+from .._engine import (
+    RunSnapshot,
+    RunStatus,
+    SignalNames,
+    Timers,
+    cached_reports,
+    gc_paused_for,
+    iso_utc,
+    take_snapshot,
+)
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from ..contract.plan import Plan, TaskState
 from ..plugins import PluginManager
 from ._registry import Registered
 from ._v1_compile import compile_workflow
@@ -41,9 +46,7 @@ from ._v1_model import (
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from .._engine.core import DEFAULT_HISTORY_LIMIT
-from .._engine.run import Run
-from .._engine.transactions import RollbackHandle, TransactionRegistry
+from .._engine import DEFAULT_HISTORY_LIMIT, RollbackHandle, Run, TransactionRegistry
 from ._facade_core import FacadeCore, run_error
 from ._orchestrator_base import OrchestratorBase
 

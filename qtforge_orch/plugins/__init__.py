@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._event_source import IEventSource
+from ..contract.event_source import IEventSource
 from ._function_plugin import FunctionPlugin
 from ._interface import IPlugin, PluginState
 from ._manager import PluginManager, default_plugin_manager

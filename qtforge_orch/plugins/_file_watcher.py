@@ -18,7 +18,7 @@ import fnmatch
 import os
 from typing import Any
 
-from ._event_source import EmitEvent, IEventSource, StopEvents
+from ..contract.event_source import EmitEvent, IEventSource, StopEvents
 from ._interface import IPlugin
 from ._watch_options import parse_options
 

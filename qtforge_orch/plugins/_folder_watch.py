@@ -15,7 +15,7 @@ import time
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer
 
 from .._errors import PluginError, PluginErrorCode
-from ._event_source import EmitEvent
+from ..contract.event_source import EmitEvent
 from ._settling import SettleTracker, Signature, signature
 from ._watch_options import WatchOptions
 

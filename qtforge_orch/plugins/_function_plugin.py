@@ -12,7 +12,7 @@ from .._expected import Expected, make_error
 from ._interface import IPlugin, accepts_context
 
 if TYPE_CHECKING:
-    from .._engine.context import StepContext
+    from ..contract.context import StepContext
     from ._metadata import PluginMetadata
 
 CommandFunction = Callable[..., Any]

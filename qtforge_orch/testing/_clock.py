@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .._engine.timers import ManualTimerService, TimerHandle
+from .._engine import ManualTimerService, TimerHandle
 
 # Timers are armed from worker threads (a retry is armed when the failed attempt returns on a
 # pool thread), so a test has to wait for them. Polling every millisecond costs nothing next

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._engine.context import StepContext
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, make_error
+from ..contract.context import StepContext
 from ..plugins import FunctionPlugin
 from ..plugins._interface import accepts_context
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..._errors import PluginError, PluginErrorCode
-from ..context import StepContext
-from ..invoke import Outcome
-from ..plan import TaskSpec
+from ...contract.context import StepContext
+from ...contract.outcome import Outcome
+from ...contract.plan import TaskSpec
 
 # How often a drainer waiting on a remote result checks for cancellation. A completed result
 # wakes it at once; only a cancel or timeout waits for the next slice.

@@ -15,9 +15,10 @@ import threading
 from concurrent.futures import CancelledError
 from typing import Any
 
-from ..context import StepContext
-from ..invoke import Outcome, PluginLookup
-from ..plan import TaskSpec
+from ...contract.context import StepContext
+from ...contract.outcome import Outcome
+from ...contract.plan import TaskSpec
+from ..invoke import PluginLookup
 from .base import POLL_S, ExitShutdown, cancelled, failed, from_reply
 from .dask_local import LocalClusterHost
 from .gather import Gatherer, Pending

@@ -19,9 +19,10 @@ from contextlib import suppress
 from functools import partial
 from typing import Any
 
-from ..context import StepContext
-from ..invoke import Outcome, PluginLookup
-from ..plan import TaskSpec
+from ...contract.context import StepContext
+from ...contract.outcome import Outcome
+from ...contract.plan import TaskSpec
+from ..invoke import PluginLookup
 from .base import POLL_S, ExitShutdown, cancelled, failed, from_reply
 from .remote import run_remote
 from .shipping import Shipper

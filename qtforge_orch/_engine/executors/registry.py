@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..context import StepContext
-from ..invoke import Outcome, PluginLookup
-from ..plan import TaskSpec
+from ...contract.context import StepContext
+from ...contract.outcome import Outcome
+from ...contract.plan import TaskSpec
+from ..invoke import PluginLookup
 from .base import Executor, proxy
 
 THREAD = "thread"

@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any
 
-from ..context import StepContext
+from ...contract.context import StepContext
 from ..invoke import call_found
 
 # (status, payload...): ("ok", output) or ("error", code, message, details)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import StepContext
-from ..invoke import Outcome, PluginLookup, call_plugin
-from ..plan import TaskSpec
+from ...contract.context import StepContext
+from ...contract.outcome import Outcome
+from ...contract.plan import TaskSpec
+from ..invoke import PluginLookup, call_plugin
 
 
 class ThreadExecutor:

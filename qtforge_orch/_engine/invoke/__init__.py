@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from .calls import (
     ItemTally,
-    Outcome,
     PluginCall,
     PluginFinder,
     PluginLookup,
@@ -43,7 +42,6 @@ from .sources import next_item, pull, start_event_source, stop_event_source
 
 __all__ = [
     "ItemTally",
-    "Outcome",
     "PluginCall",
     "PluginFinder",
     "PluginLookup",

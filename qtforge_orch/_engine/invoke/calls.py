@@ -7,9 +7,10 @@ from typing import Any, Protocol
 
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected
+from ...contract.context import StepContext
+from ...contract.outcome import Outcome
+from ...contract.plan import ConditionEvaluator, TaskSpec
 from ...plugins._interface import plugin_accepts_context
-from ..context import StepContext
-from ..plan import ConditionEvaluator, TaskSpec
 
 PluginCall = Callable[[dict[str, Any]], Any]
 
@@ -26,20 +27,6 @@ def plugin_finder(plugins: PluginLookup) -> PluginFinder | None:
     ``get_plugin`` wraps every answer in an ``Expected``, a cost per step worth skipping."""
     finder = getattr(plugins, "_registered_finder", None)
     return finder() if finder is not None else None
-
-
-class Outcome:
-    """The result of one attempt: ``output`` on success, else ``error``."""
-
-    __slots__ = ("error", "output")
-
-    def __init__(self, output: Any = None, error: PluginError | None = None) -> None:
-        self.output = output
-        self.error = error
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 class ItemTally(Protocol):

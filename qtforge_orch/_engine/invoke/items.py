@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ...contract.plan import ConditionEvaluator, Role, TaskSpec
 from ..dataflow import MAPPED_KEY
-from ..plan import ConditionEvaluator, Role, TaskSpec
 from .calls import ItemTally, PluginCall, normalise_result
 
 

@@ -8,7 +8,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ...plugins._event_source import EmitEvent, IEventSource, StopEvents
+    from ...contract.event_source import EmitEvent, IEventSource, StopEvents
 
 
 # --- iterators a plugin returned ------------------------------------------------------------

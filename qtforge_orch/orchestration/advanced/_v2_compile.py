@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..._conditions import compile_condition
-from ..._engine.executors import EXECUTOR_KEY, THREAD, check_executor
-from ..._engine.plan import (
+from ..._engine import EXECUTOR_KEY, THREAD, check_executor
+from ...contract.plan import (
     DataPolicy,
     JoinPolicy,
     Plan,
@@ -20,7 +20,7 @@ from ..._engine.plan import (
     WireKind,
     link_successors,
 )
-from ..._engine.retry import POLICY_KEY, RetryPolicy
+from ...contract.retry import POLICY_KEY, RetryPolicy
 from . import _v2_frozen as f
 from ._v2_frozen import FrozenGraph, Record
 from ._v2_model import ConnectionType, WorkflowExecutionMode, WorkflowNodeType

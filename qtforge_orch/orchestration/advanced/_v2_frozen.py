@@ -15,8 +15,8 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
-from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
 from ..._jsoncopy import json_copy
+from ...contract.plan import RESERVED_CONFIGURATION_KEYS
 from . import _v2_validation as checks
 from ._v2_model import (
     ConnectionType,

@@ -16,13 +16,13 @@ from itertools import chain
 from operator import attrgetter
 from typing import Any
 
-from ..._engine.dataflow import RESERVED_CONFIGURATION_KEYS
-from ..._engine.graph import find_cycle
+from ..._engine import find_cycle
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_success
 from ..._limits import MAX_ID_LENGTH as MAX_ID_LENGTH  # read by _v2_frozen.plain_graph too
 from ..._limits import MAX_TASKS as MAX_TASKS
 from ..._limits import id_problem, short
+from ...contract.plan import RESERVED_CONFIGURATION_KEYS
 from ._v2_model import (
     ConnectionType,
     PluginWorkflow,

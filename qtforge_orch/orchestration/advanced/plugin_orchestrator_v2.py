@@ -14,15 +14,19 @@ from typing import TYPE_CHECKING, Any
 # once PySide6 is imported, its feature hook reads the source of every module imported after
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
-from ..._engine.executors import UnknownExecutor
-from ..._engine.gcpause import gc_paused_for
-from ..._engine.plan import Plan, Role, TaskState
-from ..._engine.snapshot import RunSnapshot, cached_reports, take_snapshot
-from ..._engine.stamps import iso_utc
-from ..._engine.timers import Timers
-from ..._engine.triggers import WHOLE_GRAPH
+from ..._engine import (
+    WHOLE_GRAPH,
+    RunSnapshot,
+    Timers,
+    UnknownExecutor,
+    cached_reports,
+    gc_paused_for,
+    iso_utc,
+    take_snapshot,
+)
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
+from ...contract.plan import Plan, Role, ScheduleKind, TaskState
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._registry import Registered
@@ -45,16 +49,13 @@ from ._v2_validation import validate_workflow
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ..._engine.core import DEFAULT_HISTORY_LIMIT
-from ..._engine.eventdriven import EventScheduler
-from ..._engine.run import Run
-from ..._engine.status import RunStatus, SignalNames
+from ..._engine import DEFAULT_HISTORY_LIMIT, Run, RunStatus, SignalNames
 from .._facade_core import FacadeCore
 from .._orchestrator_base import OrchestratorBase
 from ._header_signals import add_header_aliases
 
 if TYPE_CHECKING:
-    from ..._engine.futures import ExecutionFuture
+    from ..._engine import ExecutionFuture
     from ...qt._status import ExecutionState
 
 __all__ = [
@@ -458,8 +459,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
-        scheduler = run.scheduler
-        if not isinstance(scheduler, EventScheduler):
+        if run.kind is not ScheduleKind.EVENT:
             return make_error(
                 PluginErrorCode.ExecutionModeNotSupported,
                 f"execution '{execution_id}' is not EventDriven; only EventDriven executions "
@@ -473,7 +473,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         trigger = self._trigger_index(run, source_node)
         if isinstance(trigger, PluginError):
             return from_error(trigger)
-        error = scheduler.post_event(trigger, dict(payload or {}))
+        error = run.post_event(trigger, dict(payload or {}))
         return make_success() if error is None else from_error(error)
 
     @staticmethod

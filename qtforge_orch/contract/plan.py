@@ -1,6 +1,8 @@
-"""The compiled form both facades produce: flat, index-addressed, validated once.
+"""The compiled plan: what a facade hands the engine, flat, index-addressed, validated once.
 
-Runs never touch pydantic models or networkx: everything they need is precomputed here.
+Both facades compile a registered workflow into a ``Plan`` of ``TaskSpec``s joined by
+``Wire``s; the engine's runs never touch pydantic models or networkx: everything they need is
+precomputed here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from .retry import RetryPolicy
 
 
 class TaskState(IntEnum):
-    # Same order and values as the public StepStatus so facades convert by value.
+    """Where one task of a run stands.
+
+    Same order and values as the public ``StepStatus``, so facades convert by value.
+    """
+
     Pending = 0
     Running = 1
     Completed = 2
@@ -53,12 +59,16 @@ class ScheduleKind(IntEnum):
 
 
 class DataPolicy(IntEnum):
+    """Where a task's input comes from and what the workflow's result is."""
+
     SHARED = 0  # v1 Sequential/Parallel/Conditional: one shared dict, outputs merged into it
     PIPELINE = 1  # v1 Pipeline: a step sees its dependencies' outputs
     PORTS = 2  # v2: values move along connections, port to port
 
 
 class JoinPolicy(IntEnum):
+    """When a task whose predecessors have all settled runs (otherwise it is Skipped)."""
+
     ALL = 0  # every dependency must complete, else the task is skipped
     OR = 1  # all dependencies settled as Completed/Skipped, at least one Completed
     GATED = 2  # v2: data/order edges must complete; control edges gate by condition
@@ -66,12 +76,16 @@ class JoinPolicy(IntEnum):
 
 
 class WireKind(IntEnum):
+    """What an incoming edge carries: data, a condition that gates, or only an order."""
+
     DATA = 0
     CONTROL = 1
     ORDER = 2
 
 
 class Role(IntEnum):
+    """A v2 node's type, as far as the engine treats it differently (v1 steps are PLAIN)."""
+
     PLAIN = 0
     SOURCE = 1
     SINK = 2
@@ -85,6 +99,12 @@ ConditionEvaluator = Callable[[dict[str, Any]], bool]
 
 @dataclass(slots=True, eq=False)
 class Wire:
+    """An incoming edge of a task.
+
+    From which task (``source`` index), what it carries, the ports it reads and writes, its
+    compiled condition and its optional transform.
+    """
+
     source: int
     kind: WireKind
     source_port: str = ""
@@ -97,6 +117,8 @@ class Wire:
 
 @dataclass(slots=True, eq=False)
 class TaskSpec:
+    """One step or node, compiled: the plugin call, its policies and its incoming wires."""
+
     key: str
     index: int
     plugin_id: str
@@ -126,6 +148,8 @@ class TaskSpec:
 
 @dataclass(slots=True, eq=False)
 class Plan:
+    """A compiled workflow: its tasks by index and what the run needs precomputed."""
+
     workflow_id: str
     tasks: list[TaskSpec]
     data: DataPolicy
@@ -169,8 +193,10 @@ class Plan:
 
 
 def sequential_ranks(tasks: list[TaskSpec]) -> tuple[int, ...]:
-    """Each task's position in dependency order with declaration-order ties (the order a
-    Sequential run executes them in)."""
+    """Each task's position in dependency order, declaration order breaking ties.
+
+    That is the order a Sequential run executes them in.
+    """
     import heapq
 
     waiting = [len({w.source for w in t.incoming}) for t in tasks]

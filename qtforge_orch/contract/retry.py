@@ -42,10 +42,13 @@ _POLICY_FIELDS = frozenset(
 
 @dataclass(slots=True, frozen=True)
 class RetryPolicy:
-    """``max_retries`` further attempts after the first; the n-th retry waits
+    """How often a failed step is tried again, after how long, and for which errors.
+
+    ``max_retries`` further attempts after the first; the n-th retry waits
     ``retry_delay * backoff**(n-1)`` ms, capped at ``max_delay``, spread by +-``jitter``
     (a fraction). ``retry_on``: the codes to retry (None: every code but the non-transient
-    ones)."""
+    ones).
+    """
 
     max_retries: int = 0
     retry_delay: int = 0
@@ -71,8 +74,11 @@ class RetryPolicy:
 
     @staticmethod
     def build(max_retries: int, retry_delay: int, config: Any = None) -> RetryPolicy:
-        """From a step's own fields and its optional ``retry_policy`` mapping; raises
-        ``ValueError`` with a message naming the bad field."""
+        """A policy from a step's own fields and its optional ``retry_policy`` mapping.
+
+        Raises:
+            ValueError: With a message naming the bad field.
+        """
         if config is None:
             return RetryPolicy(max(0, int(max_retries)), max(0, int(retry_delay)))
         if not isinstance(config, Mapping):
