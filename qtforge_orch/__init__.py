@@ -27,12 +27,6 @@ if TYPE_CHECKING:
     from .events import Subscription as Subscription
     from .journal import ExecutionJournal as ExecutionJournal
     from .journal import RetentionPolicy as RetentionPolicy
-    from .orchestration._v1_model import ExecutionMode as ExecutionMode
-    from .orchestration._v1_model import StepResult as StepResult
-    from .orchestration._v1_model import StepStatus as StepStatus
-    from .orchestration._v1_model import Workflow as Workflow
-    from .orchestration._v1_model import WorkflowContext as WorkflowContext
-    from .orchestration._v1_model import WorkflowStep as WorkflowStep
     from .orchestration.advanced._v2_model import ConnectionType as ConnectionType
     from .orchestration.advanced._v2_model import PluginWorkflow as PluginWorkflow
     from .orchestration.advanced._v2_model import WorkflowConnection as WorkflowConnection
@@ -46,7 +40,13 @@ if TYPE_CHECKING:
     from .orchestration.advanced.plugin_orchestrator_v2 import (
         AdvancedPluginOrchestrator as AdvancedPluginOrchestrator,
     )
+    from .orchestration.execution_mode import ExecutionMode as ExecutionMode
     from .orchestration.plugin_orchestrator import PluginOrchestrator as PluginOrchestrator
+    from .orchestration.step_result import StepResult as StepResult
+    from .orchestration.step_result import StepStatus as StepStatus
+    from .orchestration.workflow import Workflow as Workflow
+    from .orchestration.workflow_context import WorkflowContext as WorkflowContext
+    from .orchestration.workflow_step import WorkflowStep as WorkflowStep
     from .plugins import FileSystemMonitorPlugin as FileSystemMonitorPlugin
     from .plugins import FunctionPlugin as FunctionPlugin
     from .plugins import IEventSource as IEventSource

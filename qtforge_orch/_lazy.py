@@ -48,12 +48,12 @@ PUBLIC_NAMES: dict[str, str] = {
     "StepRecord": "qtforge_orch.qt._execution",
     # v1
     "PluginOrchestrator": "qtforge_orch.orchestration.plugin_orchestrator",
-    "Workflow": "qtforge_orch.orchestration._v1_model",
-    "WorkflowContext": "qtforge_orch.orchestration._v1_model",
-    "WorkflowStep": "qtforge_orch.orchestration._v1_model",
-    "StepResult": "qtforge_orch.orchestration._v1_model",
-    "StepStatus": "qtforge_orch.orchestration._v1_model",
-    "ExecutionMode": "qtforge_orch.orchestration._v1_model",
+    "Workflow": "qtforge_orch.orchestration.workflow",
+    "WorkflowContext": "qtforge_orch.orchestration.workflow_context",
+    "WorkflowStep": "qtforge_orch.orchestration.workflow_step",
+    "StepResult": "qtforge_orch.orchestration.step_result",
+    "StepStatus": "qtforge_orch.orchestration.step_result",
+    "ExecutionMode": "qtforge_orch.orchestration.execution_mode",
     # v2
     "AdvancedPluginOrchestrator": "qtforge_orch.orchestration.advanced.plugin_orchestrator_v2",
     "PluginWorkflow": "qtforge_orch.orchestration.advanced._v2_model",

@@ -138,13 +138,8 @@ class FacadeCore:
                 self.engine.discard(run)
                 return error
         elif self.kind.compensates:
-            # Outside a transaction a successful run's compensations can never be asked for.
-            run.on_finish(self._drop_compensations_if_completed)
+            run.on_finish(partial(_drop_compensations_if_completed, self.engine.compensations))
         return run
-
-    def _drop_compensations_if_completed(self, run: Run) -> None:
-        if run.status == RunStatus.COMPLETED:
-            self.engine.compensations.drop([run])
 
     def resume_from_journal(self, execution_id: str, force: bool) -> Expected[str]:
         """Resume an interrupted or failed execution recorded in the journal."""
@@ -152,7 +147,7 @@ class FacadeCore:
         if isinstance(run, PluginError):
             return from_error(run)
         if self.kind.compensates:
-            run.on_finish(self._drop_compensations_if_completed)
+            run.on_finish(partial(_drop_compensations_if_completed, self.engine.compensations))
         run.start()
         return make_success(run.execution_id)
 
@@ -292,6 +287,14 @@ class FacadeCore:
             )
         self.engine.set_history_limit(limit)
         return make_success()
+
+
+# Finish callbacks refer to what they need, never to the core or the orchestrator: a run
+# outlives its orchestrator in worker, timer and control threads.
+def _drop_compensations_if_completed(ledger: Any, run: Run) -> None:
+    """Outside a transaction a completed run's compensations can never be asked for."""
+    if run.status == RunStatus.COMPLETED:
+        ledger.drop([run])
 
 
 def run_outcome(run: Run) -> Expected[dict[str, Any]]:

@@ -35,13 +35,10 @@ from ..plugins import PluginManager
 from ._registry import Registered
 from ._v1_compile import compile_workflow
 from ._v1_frozen import FrozenWorkflow
-from ._v1_model import (
-    ExecutionMode,
-    StepResult,
-    StepStatus,
-    Workflow,
-    WorkflowStep,
-)
+from .execution_mode import ExecutionMode
+from .step_result import StepResult, StepStatus
+from .workflow import Workflow
+from .workflow_step import WorkflowStep
 
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal

@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from ..._expected import Expected
 from ..._jsoncopy import json_copy
-from .._fast import (
+from .._fast_construction import (
     FastFields,
     assigned,
     exact_bool,
@@ -62,7 +62,7 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 
-# Validators built on first need: plain values take the fast path (see orchestration._fast).
+# Validators built on first need: plain values take the fast path (see orchestration._fast_construction).
 _MODEL_CONFIG = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
 
@@ -390,7 +390,7 @@ class WorkflowExecutionContext(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
-# Fast construction and assignment for plain values (``orchestration._fast``); subclasses and
+# Fast construction and assignment for plain values (``orchestration._fast_construction``); subclasses and
 # anything that needs coercion, a header spelling or an error go through pydantic.
 
 _FAST: dict[type[BaseModel], FastFields] = {
