@@ -27,19 +27,19 @@ if TYPE_CHECKING:
     from .events import Subscription as Subscription
     from .journal import ExecutionJournal as ExecutionJournal
     from .journal import RetentionPolicy as RetentionPolicy
-    from .orchestration.advanced._v2_model import ConnectionType as ConnectionType
-    from .orchestration.advanced._v2_model import PluginWorkflow as PluginWorkflow
-    from .orchestration.advanced._v2_model import WorkflowConnection as WorkflowConnection
-    from .orchestration.advanced._v2_model import (
+    from .orchestration.advanced.enums import ConnectionType as ConnectionType
+    from .orchestration.advanced.enums import WorkflowExecutionMode as WorkflowExecutionMode
+    from .orchestration.advanced.enums import WorkflowExecutionStatus as WorkflowExecutionStatus
+    from .orchestration.advanced.enums import WorkflowNodeType as WorkflowNodeType
+    from .orchestration.advanced.execution_context import (
         WorkflowExecutionContext as WorkflowExecutionContext,
     )
-    from .orchestration.advanced._v2_model import WorkflowExecutionMode as WorkflowExecutionMode
-    from .orchestration.advanced._v2_model import WorkflowExecutionStatus as WorkflowExecutionStatus
-    from .orchestration.advanced._v2_model import WorkflowNode as WorkflowNode
-    from .orchestration.advanced._v2_model import WorkflowNodeType as WorkflowNodeType
     from .orchestration.advanced.plugin_orchestrator_v2 import (
         AdvancedPluginOrchestrator as AdvancedPluginOrchestrator,
     )
+    from .orchestration.advanced.workflow import PluginWorkflow as PluginWorkflow
+    from .orchestration.advanced.workflow_connection import WorkflowConnection as WorkflowConnection
+    from .orchestration.advanced.workflow_node import WorkflowNode as WorkflowNode
     from .orchestration.execution_mode import ExecutionMode as ExecutionMode
     from .orchestration.plugin_orchestrator import PluginOrchestrator as PluginOrchestrator
     from .orchestration.step_result import StepResult as StepResult

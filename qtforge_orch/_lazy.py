@@ -56,14 +56,14 @@ PUBLIC_NAMES: dict[str, str] = {
     "ExecutionMode": "qtforge_orch.orchestration.execution_mode",
     # v2
     "AdvancedPluginOrchestrator": "qtforge_orch.orchestration.advanced.plugin_orchestrator_v2",
-    "PluginWorkflow": "qtforge_orch.orchestration.advanced._v2_model",
-    "WorkflowNode": "qtforge_orch.orchestration.advanced._v2_model",
-    "WorkflowConnection": "qtforge_orch.orchestration.advanced._v2_model",
-    "WorkflowExecutionContext": "qtforge_orch.orchestration.advanced._v2_model",
-    "WorkflowExecutionMode": "qtforge_orch.orchestration.advanced._v2_model",
-    "WorkflowNodeType": "qtforge_orch.orchestration.advanced._v2_model",
-    "ConnectionType": "qtforge_orch.orchestration.advanced._v2_model",
-    "WorkflowExecutionStatus": "qtforge_orch.orchestration.advanced._v2_model",
+    "PluginWorkflow": "qtforge_orch.orchestration.advanced.workflow",
+    "WorkflowNode": "qtforge_orch.orchestration.advanced.workflow_node",
+    "WorkflowConnection": "qtforge_orch.orchestration.advanced.workflow_connection",
+    "WorkflowExecutionContext": "qtforge_orch.orchestration.advanced.execution_context",
+    "WorkflowExecutionMode": "qtforge_orch.orchestration.advanced.enums",
+    "WorkflowNodeType": "qtforge_orch.orchestration.advanced.enums",
+    "ConnectionType": "qtforge_orch.orchestration.advanced.enums",
+    "WorkflowExecutionStatus": "qtforge_orch.orchestration.advanced.enums",
 }
 
 

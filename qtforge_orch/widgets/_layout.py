@@ -44,7 +44,7 @@ def _position(props: Any) -> tuple[float, float] | None:
 
 def graph_spec(workflow: Any) -> Expected[GraphSpec]:
     """Read either workflow kind; an ``InvalidArgument`` error for anything else."""
-    from ..orchestration.advanced._v2_model import PluginWorkflow
+    from ..orchestration.advanced.workflow import PluginWorkflow
     from ..orchestration.workflow import Workflow
 
     if isinstance(workflow, PluginWorkflow):

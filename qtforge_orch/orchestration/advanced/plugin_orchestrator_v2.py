@@ -30,21 +30,19 @@ from ...contract.plan import Plan, Role, ScheduleKind, TaskState
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .._registry import Registered
+from ._model_base import copy_model
 from ._v2_compile import compile_plugin_workflow
 from ._v2_frozen import FrozenGraph, plain_graph
-from ._v2_model import (
+from .enums import (
     ConnectionType,
-    PluginWorkflow,
-    WorkflowConnection,
-    WorkflowExecutionContext,
     WorkflowExecutionMode,
     WorkflowExecutionStatus,
-    WorkflowNode,
     WorkflowNodeType,
-    copy_connection,
-    copy_node,
 )
-from ._v2_validation import validate_workflow
+from .execution_context import WorkflowExecutionContext
+from .workflow import PluginWorkflow, validate_workflow
+from .workflow_connection import WorkflowConnection
+from .workflow_node import WorkflowNode
 
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
@@ -348,7 +346,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
                 _STRUCTURE,
                 f"add_node_to_workflow expects a WorkflowNode, got {type(node).__name__}",
             )
-        return self._modify(workflow_id, lambda wf: wf.nodes.append(copy_node(node)))
+        return self._modify(workflow_id, lambda wf: wf.nodes.append(copy_model(node)))
 
     def remove_node_from_workflow(self, workflow_id: str, node_id: str) -> Expected[None]:
         """Remove a node, and every connection to or from it, from a registered workflow.
@@ -387,9 +385,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
                 "add_connection_to_workflow expects a WorkflowConnection, got "
                 f"{type(connection).__name__}",
             )
-        return self._modify(
-            workflow_id, lambda wf: wf.connections.append(copy_connection(connection))
-        )
+        return self._modify(workflow_id, lambda wf: wf.connections.append(copy_model(connection)))
 
     def _modify(self, workflow_id: str, change: Any) -> Expected[None]:
         # The whole change is made on a copy under the registry lock, and swapped in only when
