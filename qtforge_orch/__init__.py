@@ -55,9 +55,9 @@ if TYPE_CHECKING:
     from .plugins import PluginMetadata as PluginMetadata
     from .plugins import PluginState as PluginState
     from .plugins import default_plugin_manager as default_plugin_manager
-    from .qt._execution import ExecutionSnapshot as ExecutionSnapshot
-    from .qt._execution import StepRecord as StepRecord
-    from .qt._execution import WorkflowExecution as WorkflowExecution
+    from .qt.execution import ExecutionSnapshot as ExecutionSnapshot
+    from .qt.execution import StepRecord as StepRecord
+    from .qt.execution import WorkflowExecution as WorkflowExecution
 
 __version__ = "0.1.0"
 

@@ -43,9 +43,9 @@ PUBLIC_NAMES: dict[str, str] = {
     "ExecutionJournal": "qtforge_orch.journal",
     "RetentionPolicy": "qtforge_orch.journal",
     # Qt application layer (widgets are in qtforge_orch.widgets)
-    "WorkflowExecution": "qtforge_orch.qt._execution",
-    "ExecutionSnapshot": "qtforge_orch.qt._execution",
-    "StepRecord": "qtforge_orch.qt._execution",
+    "WorkflowExecution": "qtforge_orch.qt.execution",
+    "ExecutionSnapshot": "qtforge_orch.qt.execution",
+    "StepRecord": "qtforge_orch.qt.execution",
     # v1
     "PluginOrchestrator": "qtforge_orch.orchestration.plugin_orchestrator",
     "Workflow": "qtforge_orch.orchestration.workflow",

@@ -20,7 +20,7 @@ from ..contract.plan import ScheduleKind
 if TYPE_CHECKING:
     # The handle classes load with the first start_workflow (cold start: a script that only
     # calls execute_workflow never imports them).
-    from ..qt._execution import WorkflowExecution
+    from ..qt.execution import WorkflowExecution
     from ._facade_core import FacadeCore
 
 
@@ -28,8 +28,8 @@ def start_handle(
     core: FacadeCore, orchestrator: QObject, workflow_id: str, input_data: dict[str, Any] | None
 ) -> Expected[WorkflowExecution]:
     """Start an execution of ``orchestrator`` and return its handle (``start_workflow``)."""
-    from ..qt._execution import WorkflowExecution
     from ..qt._status import ExecutionState, StepState
+    from ..qt.execution import WorkflowExecution
 
     if QThread.currentThread() != orchestrator.thread():
         return make_error(

@@ -19,7 +19,7 @@ from ._handles import start_handle
 
 if TYPE_CHECKING:
     from ..journal import ExecutionJournal, ExecutionPage
-    from ..qt._execution import WorkflowExecution
+    from ..qt.execution import WorkflowExecution
     from ._facade_core import FacadeCore
 
 

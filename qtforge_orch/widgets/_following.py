@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..events import EventKind, Subscriber, Subscription
-from ..qt._execution import WorkflowExecution
+from ..qt.execution import WorkflowExecution
 
 #: The events that change a step's row or node.
 TASK_KINDS = frozenset(

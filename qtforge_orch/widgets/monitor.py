@@ -20,14 +20,14 @@ from PySide6.QtWidgets import (
 
 from .._expected import Expected, from_error, make_success
 from ..events import EventKind, ExecutionEvent, Subscription
-from ..qt._execution import WorkflowExecution
+from ..qt.execution import WorkflowExecution
 from ._cell_painter import StepCellPainter
 from ._coalesce import FrameBatcher
 from ._following import END_KINDS, follow
-from ._graph import WorkflowGraphView
-from ._steps_model import SORT_ROLE, StepsModel
 from ._steps_table import StepsTableView
-from ._style import status_label
+from .graph_view import WorkflowGraphView
+from .status_style import status_label
+from .steps_model import SORT_ROLE, StepsModel
 
 LOG_LINES = 2000
 #: Step outcomes the log shows (completions are in the table, failures have a message).

@@ -14,11 +14,18 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush
 
 from ..events import EventKind, ExecutionEvent, Subscription
-from ..qt._execution import StepRecord, WorkflowExecution
+from ..qt.execution import StepRecord, WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._following import END_KINDS, TASK_KINDS, follow
-from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label, summarize
 from ._table import RowTableModel
+from .status_style import (
+    STATUS_ORDER,
+    format_ms,
+    status_color,
+    status_icon,
+    status_label,
+    summarize,
+)
 
 #: Raw, sortable values (numbers stay numbers): use with ``QSortFilterProxyModel.setSortRole``.
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1

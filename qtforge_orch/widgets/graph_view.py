@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
 from .._errors import PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, ExecutionEvent, Subscription
-from ..qt._execution import WorkflowExecution
+from ..qt.execution import WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._following import END_KINDS, TASK_KINDS, follow
 from ._layout import NODE_H, NODE_W, graph_spec, layout
-from ._style import status_color, status_label
+from .status_style import status_color, status_label
 
 _DARK_TEXT = frozenset({"pending", "skipped", "paused"})
 #: Node restyles per frame: a restyled node's cached pixmap is re-rasterised at the next paint

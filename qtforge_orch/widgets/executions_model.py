@@ -13,9 +13,9 @@ from PySide6.QtGui import QBrush
 from ..events import EventKind, ExecutionEvent
 from ..qt._status import FINAL_STATUSES, is_graph_orchestrator, read_state
 from ._coalesce import FrameBatcher
-from ._steps_model import SORT_ROLE, STATUS_ROLE, _Index
-from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label
 from ._table import RowTableModel
+from .status_style import STATUS_ORDER, format_ms, status_color, status_icon, status_label
+from .steps_model import SORT_ROLE, STATUS_ROLE, _Index
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _STATUS_OF = {
