@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from ._expected import expected as expected
     from ._expected import make_error as make_error
     from ._expected import make_success as make_success
+    from .composition import CompositePlugin as CompositePlugin
+    from .composition import CompositionBinding as CompositionBinding
+    from .composition import CompositionManager as CompositionManager
+    from .composition import CompositionStrategy as CompositionStrategy
+    from .composition import PluginComposition as PluginComposition
+    from .composition import PluginRole as PluginRole
     from .contract.context import StepContext as StepContext
     from .contract.retry import NON_TRANSIENT_CODES as NON_TRANSIENT_CODES
     from .contract.retry import RetryPolicy as RetryPolicy

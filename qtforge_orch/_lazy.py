@@ -35,6 +35,13 @@ PUBLIC_NAMES: dict[str, str] = {
     "ExecutionFuture": "qtforge_orch._engine",
     "RetryPolicy": "qtforge_orch.contract.retry",
     "NON_TRANSIENT_CODES": "qtforge_orch.contract.retry",
+    # composition (qtforge_orch.composition)
+    "PluginComposition": "qtforge_orch.composition",
+    "CompositionBinding": "qtforge_orch.composition",
+    "CompositionStrategy": "qtforge_orch.composition",
+    "PluginRole": "qtforge_orch.composition",
+    "CompositePlugin": "qtforge_orch.composition",
+    "CompositionManager": "qtforge_orch.composition",
     # following executions
     "EventKind": "qtforge_orch.events",
     "ExecutionEvent": "qtforge_orch.events",
@@ -68,12 +75,15 @@ PUBLIC_NAMES: dict[str, str] = {
 
 
 # ``qtforge_orch.orchestration`` is the reference's ``qtforge.orchestration``: everything but the
-# Qt application layer (``qtforge_orch.qt``), which the reference does not have.
+# Qt application layer (``qtforge_orch.qt``), which the reference does not have, and composition,
+# which QtForge keeps in a namespace of its own (``qtforge_orch.composition``).
 ORCHESTRATION_NAMES: frozenset[str] = frozenset(
-    name for name, module in PUBLIC_NAMES.items() if not module.startswith("qtforge_orch.qt.")
+    name
+    for name, module in PUBLIC_NAMES.items()
+    if not module.startswith(("qtforge_orch.qt.", "qtforge_orch.composition"))
 )
 
-SUBPACKAGES = frozenset({"orchestration", "plugins"})
+SUBPACKAGES = frozenset({"composition", "orchestration", "plugins"})
 
 
 def load(module_globals: dict[str, Any], name: str) -> Any:

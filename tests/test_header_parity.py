@@ -6,6 +6,11 @@ QtForge's history), and ``reference/plugin-orchestrator.md`` and
 accepts (min, max: default arguments make a range); signals with their parameter count.
 The header's ``VisualWorkflowEditor`` (a QGraphicsView editor, stubbed in QtForge) is not part
 of this library.
+
+Also QtForge's composition header (``qtplugin/workflow/composition.hpp``, v3.1.0), except the
+members this library's ``IPlugin`` does not have (``capabilities``, ``priority``,
+``is_initialized``) and ``handle_event``/``get_supported_events`` (stubs in QtForge that accept
+every event and list none).
 """
 
 from __future__ import annotations
@@ -18,9 +23,15 @@ import pytest
 import qtforge_orch
 from qtforge_orch import (
     AdvancedPluginOrchestrator,
+    CompositePlugin,
+    CompositionBinding,
+    CompositionManager,
+    CompositionStrategy,
     ConnectionType,
     ExecutionMode,
+    PluginComposition,
     PluginOrchestrator,
+    PluginRole,
     PluginWorkflow,
     StepResult,
     StepStatus,
@@ -44,6 +55,10 @@ ENUMS: dict[Any, list[str]] = {
     ],
     ConnectionType: ["DataFlow", "Control", "Event", "Dependency"],
     WorkflowExecutionStatus: ["Pending", "Running", "Paused", "Completed", "Failed", "Cancelled"],
+    CompositionStrategy: [
+        "Aggregation", "Pipeline", "Facade", "Decorator", "Proxy", "Adapter", "Bridge"
+    ],
+    PluginRole: ["Primary", "Secondary", "Auxiliary", "Decorator", "Adapter", "Bridge"],
 }  # fmt: skip
 
 FIELDS: dict[Any, list[str]] = {
@@ -79,6 +94,12 @@ FIELDS: dict[Any, list[str]] = {
         "execution_id", "workflow_id", "status", "start_time", "end_time", "execution_data",
         "node_states", "progress", "current_node", "error_messages", "node_outputs",
         "global_data", "cancelled",
+    ],
+    # header + the CompositePlugin API Reference's names
+    CompositionBinding: [
+        "source_plugin_id", "source_method", "target_plugin_id", "target_method",
+        "parameter_mapping", "transformer", "bidirectional", "priority", "source_plugin",
+        "source_port", "target_plugin", "target_port", "transformation",
     ],
 }  # fmt: skip
 
@@ -148,6 +169,51 @@ METHODS: list[tuple[Any, str, int, int]] = [
     (AdvancedPluginOrchestrator, "add_connection_to_workflow", 2, 2),
     (AdvancedPluginOrchestrator, "create_workflow_from_composition", 1, 1),
     (AdvancedPluginOrchestrator, "optimize_workflow", 1, 1),
+    (CompositionBinding, "__init__", 0, 4),
+    (PluginComposition, "__init__", 0, 2),
+    (PluginComposition, "set_description", 1, 1),
+    (PluginComposition, "set_strategy", 1, 1),
+    (PluginComposition, "add_plugin", 1, 2),
+    (PluginComposition, "set_primary_plugin", 1, 1),
+    (PluginComposition, "add_binding", 1, 1),
+    (PluginComposition, "set_configuration", 1, 1),
+    (PluginComposition, "id", 0, 0),
+    (PluginComposition, "name", 0, 0),
+    (PluginComposition, "description", 0, 0),
+    (PluginComposition, "strategy", 0, 0),
+    (PluginComposition, "primary_plugin_id", 0, 0),
+    (PluginComposition, "plugins", 0, 0),
+    (PluginComposition, "bindings", 0, 0),
+    (PluginComposition, "configuration", 0, 0),
+    (PluginComposition, "get_plugins_by_role", 1, 1),
+    (PluginComposition, "validate", 0, 0),
+    (PluginComposition, "to_json", 0, 0),
+    (PluginComposition, "from_json", 1, 1),
+    (CompositePlugin, "__init__", 1, 1),
+    (CompositePlugin, "initialize", 0, 0),
+    (CompositePlugin, "shutdown", 0, 0),
+    (CompositePlugin, "metadata", 0, 0),
+    (CompositePlugin, "state", 0, 0),
+    (CompositePlugin, "execute_command", 1, 2),
+    (CompositePlugin, "available_commands", 0, 0),
+    (CompositePlugin, "configure", 1, 1),
+    (CompositePlugin, "get_configuration", 0, 0),
+    (CompositePlugin, "composition", 0, 0),
+    (CompositePlugin, "add_plugin", 2, 2),
+    (CompositePlugin, "remove_plugin", 1, 1),
+    (CompositePlugin, "get_component_plugins", 0, 0),
+    (CompositePlugin, "get_component_plugin", 1, 1),
+    (CompositePlugin, "bind_plugins", 1, 1),
+    (CompositePlugin, "unbind_plugins", 2, 2),
+    (CompositionManager, "instance", 0, 0),
+    (CompositionManager, "register_composition", 1, 1),
+    (CompositionManager, "unregister_composition", 1, 1),
+    (CompositionManager, "get_composition", 1, 1),
+    (CompositionManager, "list_compositions", 0, 0),
+    (CompositionManager, "create_composite_plugin", 1, 1),
+    (CompositionManager, "destroy_composite_plugin", 1, 1),
+    (CompositionManager, "list_composite_plugins", 0, 0),
+    (CompositionManager, "get_composite_plugin", 1, 1),
 ]
 
 SIGNALS: list[tuple[Any, str, int]] = [
@@ -172,6 +238,14 @@ SIGNALS: list[tuple[Any, str, int]] = [
     (AdvancedPluginOrchestrator, "workflow_execution_failed", 2),
     (AdvancedPluginOrchestrator, "workflow_execution_cancelled", 1),
     (AdvancedPluginOrchestrator, "node_execution_completed", 3),
+    (CompositePlugin, "component_plugin_added", 1),
+    (CompositePlugin, "component_plugin_removed", 1),
+    (CompositePlugin, "binding_created", 2),
+    (CompositePlugin, "binding_removed", 2),
+    (CompositionManager, "composition_registered", 1),
+    (CompositionManager, "composition_unregistered", 1),
+    (CompositionManager, "composite_plugin_created", 1),
+    (CompositionManager, "composite_plugin_destroyed", 1),
 ]
 
 
@@ -225,6 +299,8 @@ def test_every_public_name_is_exported() -> None:
     for name in ("WorkflowContext", "Workflow", "PluginWorkflow", "AdvancedPluginOrchestrator"):
         assert name in qtforge_orch.__all__
         assert getattr(qtforge_orch.orchestration, name) is getattr(qtforge_orch, name)
+    for name in ("PluginComposition", "CompositePlugin", "CompositionManager"):
+        assert getattr(qtforge_orch.composition, name) is getattr(qtforge_orch, name)
 
 
 def test_header_defaults() -> None:
@@ -233,3 +309,8 @@ def test_header_defaults() -> None:
     assert WorkflowStep().timeout == 60000 and WorkflowStep().retry_delay == 1000
     assert WorkflowNode().enabled and WorkflowConnection().enabled
     assert PluginWorkflow().execution_mode is WorkflowExecutionMode.Sequential
+    composition = PluginComposition("c")
+    assert composition.name() == "c" and composition.strategy() is CompositionStrategy.Aggregation
+    assert PluginComposition("c").add_plugin("p").plugins() == {"p": PluginRole.Secondary}
+    binding = CompositionBinding()
+    assert (binding.bidirectional, binding.priority, binding.parameter_mapping) == (False, 0, {})

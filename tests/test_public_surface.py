@@ -37,6 +37,7 @@ NAMESPACES = (
     "qtforge_orch",
     "qtforge_orch.orchestration",
     "qtforge_orch.plugins",
+    "qtforge_orch.composition",
     "qtforge_orch.qt",
     "qtforge_orch.widgets",
     "qtforge_orch.cli",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .executors import THREAD as THREAD
     from .executors import UnknownExecutor as UnknownExecutor
     from .executors import check_executor as check_executor
+    from .executors.shipping import refusal_at_registration as refusal_at_registration
     from .futures import ExecutionFuture as ExecutionFuture
     from .gcpause import gc_paused_for as gc_paused_for
     from .graph import find_cycle as find_cycle
@@ -72,6 +73,7 @@ _WHERE = {
     "THREAD": "executors",
     "UnknownExecutor": "executors",
     "check_executor": "executors",
+    "refusal_at_registration": "executors.shipping",
     "WHOLE_GRAPH": "triggers",
     # what the engine is given: plugins, time, a journal
     "PluginLookup": "invoke",

@@ -228,4 +228,6 @@ class JournalLink:
             definition = json.loads(definition_json)
         except ValueError as exc:
             return PluginError(PluginErrorCode.InvalidFormat, str(exc))
-        return self._kind.plan_of_definition(definition, self._default_executor)
+        return self._kind.plan_of_definition(
+            definition, self._default_executor, self._engine.plugins
+        )

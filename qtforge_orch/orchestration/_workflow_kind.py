@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._engine import SignalNames
+from .._engine import PluginLookup, SignalNames
 from .._errors import PluginError
 from ..contract.plan import Plan
 
@@ -22,7 +22,9 @@ class WorkflowKind(Protocol):
     #: Whether completed steps may leave compensations (rollback steps) behind.
     compensates: bool
 
-    def plan_of_definition(self, definition: Any, default_executor: str) -> Plan | PluginError:
+    def plan_of_definition(
+        self, definition: Any, default_executor: str, plugins: PluginLookup
+    ) -> Plan | PluginError:
         """Validate and compile a decoded workflow definition (a journal's record of one)."""
 
     def final_state(self, run: Any) -> ExecutionState:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from .._engine import (
+    PluginLookup,
     RunSnapshot,
     RunStatus,
     SignalNames,
@@ -26,6 +27,7 @@ from .._engine import (
     cached_reports,
     gc_paused_for,
     iso_utc,
+    refusal_at_registration,
     take_snapshot,
 )
 from .._errors import PluginError, PluginErrorCode
@@ -164,7 +166,9 @@ class _StepWorkflows:
     compensates = True  # rollback steps, transactions
 
     @staticmethod
-    def plan_of_definition(definition: Any, default_executor: str) -> Plan | PluginError:
+    def plan_of_definition(
+        definition: Any, default_executor: str, plugins: PluginLookup
+    ) -> Plan | PluginError:
         parsed = Workflow.from_json(definition)
         if not parsed:
             return parsed.error()
@@ -296,6 +300,9 @@ class PluginOrchestrator(OrchestratorBase):
                 plan = compile_workflow(snapshot, self._core.default_executor)
             except Exception as exc:  # validate() should have caught it; never raise to callers
                 return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
+            refused = refusal_at_registration(self._core.engine.plugins, plan.tasks)
+            if refused:
+                return make_error(PluginErrorCode.InvalidConfiguration, f"step {refused}")
         return self._core.workflows.add(snapshot.id, Registered(snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:

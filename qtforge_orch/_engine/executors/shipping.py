@@ -9,12 +9,13 @@ goes along so the worker imports the same file under the same name first.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from ..._errors import PluginError, PluginErrorCode
+from ...contract.plan import TaskSpec
 from ...plugins._loading import _FILE_MODULE_PREFIX
-from ..invoke import PluginLookup
+from ..invoke import PluginLookup, plugin_finder
 
 
 class Shipped(NamedTuple):
@@ -29,8 +30,10 @@ class Shipper:
         self._plugins = plugins
         self._dumps = dumps
         self._executor = executor
-        # plugin id -> (the instance it was made from, its shipment or why it cannot ship)
-        self._cache: dict[str, tuple[Any, Shipped | PluginError]] = {}
+        # plugin id -> (the instance it was made from, its revision, its shipment or why it
+        # cannot ship). A plugin whose content changes while registered (a composite gaining a
+        # component) says so with a ``_shipping_revision`` that changes with it.
+        self._cache: dict[str, tuple[Any, Any, Shipped | PluginError]] = {}
 
     def ship(self, plugin_id: str) -> Shipped | PluginError:
         found = self._plugins.get_plugin(plugin_id)
@@ -38,11 +41,12 @@ class Shipper:
             error: PluginError = found.error()
             return error
         plugin = found.value()
+        revision = getattr(plugin, "_shipping_revision", None)
         cached = self._cache.get(plugin_id)
-        if cached is not None and cached[0] is plugin:
-            return cached[1]
+        if cached is not None and cached[0] is plugin and cached[1] == revision:
+            return cached[2]
         shipped = self._pack(plugin_id, plugin)
-        self._cache[plugin_id] = (plugin, shipped)
+        self._cache[plugin_id] = (plugin, revision, shipped)
         return shipped
 
     def _pack(self, plugin_id: str, plugin: Any) -> Shipped | PluginError:
@@ -71,3 +75,20 @@ def _file_modules(blob: bytes) -> tuple[tuple[str, str], ...]:
             if path:
                 found.append((name, path))
     return tuple(found)
+
+
+def refusal_at_registration(plugins: PluginLookup, tasks: Iterable[TaskSpec]) -> str | None:
+    """Why a workflow cannot be registered as it is: a step on the process or Dask executor
+    whose plugin, already registered, says it cannot be sent there (``_shipping_refusal``,
+    which a ``CompositePlugin`` offers). Other plugins are checked when their step runs."""
+    find = plugin_finder(plugins)
+    for task in tasks:
+        for spec in (task, task.rollback):
+            if spec is None or spec.executor == "thread":
+                continue
+            plugin = find(spec.plugin_id) if find is not None else None
+            refuse = getattr(plugin, "_shipping_refusal", None)
+            reason = refuse(spec.executor) if callable(refuse) else None
+            if reason:
+                return f"'{spec.key}': {reason}"
+    return None

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from ..._engine import (
     WHOLE_GRAPH,
+    PluginLookup,
     RunSnapshot,
     Timers,
     UnknownExecutor,
     cached_reports,
     gc_paused_for,
     iso_utc,
+    refusal_at_registration,
     take_snapshot,
 )
 from ..._errors import PluginError, PluginErrorCode
@@ -124,7 +126,9 @@ def status_context(run: Run) -> WorkflowExecutionContext:
     )
 
 
-def prepare_graph(candidate: PluginWorkflow, default_executor: str) -> Registered | PluginError:
+def prepare_graph(
+    candidate: PluginWorkflow, default_executor: str, plugins: PluginLookup
+) -> Registered | PluginError:
     """Validate, freeze and compile a graph workflow; nothing registered is touched.
 
     The frozen form is a private copy (tuples, own containers, connection ids filled in).
@@ -145,6 +149,9 @@ def prepare_graph(candidate: PluginWorkflow, default_executor: str) -> Registere
         return PluginError(_STRUCTURE, str(exc))
     except Exception as exc:  # validation should make this unreachable
         return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
+    refused = refusal_at_registration(plugins, plan.tasks)
+    if refused:
+        return PluginError(_STRUCTURE, f"node {refused}")
     return Registered(frozen, plan)
 
 
@@ -156,11 +163,13 @@ class _GraphWorkflows:
     compensates = False  # no rollback steps, no transactions
 
     @staticmethod
-    def plan_of_definition(definition: Any, default_executor: str) -> Plan | PluginError:
+    def plan_of_definition(
+        definition: Any, default_executor: str, plugins: PluginLookup
+    ) -> Plan | PluginError:
         parsed = PluginWorkflow.from_json(definition)
         if not parsed:
             return parsed.error()
-        prepared = prepare_graph(parsed.value(), default_executor)
+        prepared = prepare_graph(parsed.value(), default_executor, plugins)
         return prepared if isinstance(prepared, PluginError) else prepared.plan
 
     @staticmethod
@@ -277,10 +286,16 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
                 f"register_workflow expects a PluginWorkflow, got {type(workflow).__name__}",
             )
         with gc_paused_for(len(workflow.nodes)):
-            prepared = prepare_graph(workflow, self._core.default_executor)
+            prepared = prepare_graph(
+                workflow, self._core.default_executor, self._core.engine.plugins
+            )
         if isinstance(prepared, PluginError):
             return from_error(prepared)
         return self._core.workflows.add(prepared.workflow.workflow_id, prepared)
+
+    def _prepare(self, candidate: PluginWorkflow) -> Registered | PluginError:
+        core = self._core
+        return prepare_graph(candidate, core.default_executor, core.engine.plugins)
 
     # --- durable executions ----------------------------------------------------------------
     def resume_from_journal(self, execution_id: str, force: bool = False) -> Expected[str]:
@@ -315,12 +330,20 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
             return from_error(entry.error())
         return make_success(entry.value().workflow.thaw())
 
-    # Declared by QtForge's header, never implemented there (they return NotImplemented).
-    def create_workflow_from_composition(self, composition: Any) -> Expected[PluginWorkflow]:
-        """Not supported: plugin compositions are not part of qtforge_orch."""
-        return make_error(
-            PluginErrorCode.NotSupported, "plugin compositions are not part of qtforge_orch"
-        )
+    def create_workflow_from_composition(
+        self, composition: Any, command: str | None = None
+    ) -> Expected[PluginWorkflow]:
+        """The workflow that runs ``command`` as the composition's ``CompositePlugin`` would.
+
+        One graph per strategy (docs/composition.md); ``command`` defaults to ``"execute"``.
+        Errors as ``composition.workflow_builder.build_workflow_document``.
+        """
+        from ...composition.workflow_builder import build_workflow_document
+
+        built = build_workflow_document(composition, self._core.plugin_manager, command)
+        return PluginWorkflow.from_json(built.value()) if built else from_error(built.error())
+
+    # Declared by QtForge's header, never implemented there (it returns NotImplemented).
 
     def optimize_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
         """Not implemented, as in QtForge (the engine already compiles workflows once)."""
@@ -396,7 +419,9 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
                 refused = change(candidate)
                 if isinstance(refused, PluginError):
                     return refused
-                return prepare_graph(candidate, self._core.default_executor)
+                return prepare_graph(
+                    candidate, self._core.default_executor, self._core.engine.plugins
+                )
 
         return self._core.workflows.replace(workflow_id, changed)
 
