@@ -21,8 +21,10 @@ lives in the engine.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from enum import IntEnum
+from types import MethodType
 from typing import Any, NamedTuple
 
 
@@ -141,33 +143,52 @@ class Subscription:
     subscription to one execution, until that execution's terminal event was delivered.
     """
 
-    __slots__ = ("_active", "_callback", "_qt_bound", "_ref", "_remove", "execution_id", "kinds")
+    __slots__ = (
+        "_active",
+        "_callback",
+        "_function",
+        "_qt_bound",
+        "_remove",
+        "_target",
+        "execution_id",
+        "kinds",
+    )
 
     def __init__(
         self,
-        callback: Subscriber | None,
-        ref: Callable[[], Subscriber | None] | None,
+        callback: Subscriber,
+        weak: bool,
+        qt_bound: bool,
         kinds: frozenset[EventKind],
         execution_id: str | None,
-        qt_bound: bool,
         remove: Callable[[Subscription], None],
     ) -> None:
-        self._callback = callback  # held strongly (None when held through ``_ref``)
-        self._ref = ref
+        # Held strongly in ``_callback``, or, for a weakly held bound method, as a weak
+        # reference to its object and the plain function: the stream calls
+        # ``_function(target, event)``, which costs no bound method per event.
+        self._callback: Subscriber | None = None
+        self._target: weakref.ref[Any] | None = None
+        self._function: Callable[[Any, ExecutionEvent], object] | None = None
+        if weak and isinstance(callback, MethodType):
+            self._target = weakref.ref(callback.__self__)
+            self._function = callback.__func__
+        else:
+            self._callback = callback
         #: The kinds delivered to this subscriber.
         self.kinds = kinds
         #: The execution followed, or None for every execution.
         self.execution_id = execution_id
-        #: The callback is a method of a Qt object, checked for deletion before each call.
+        # The weakly held object is a Qt object: checked for deletion before each call.
         self._qt_bound = qt_bound
         self._remove = remove
         self._active = True
 
     def callback(self) -> Subscriber | None:
-        """The subscriber's callable, or None once it has been collected or cancelled."""
-        if not self._active:
-            return None
-        return self._callback if self._ref is None else self._ref()
+        """The subscriber's callable, or None once it has been collected or has ended."""
+        if self._callback is not None or self._target is None or self._function is None:
+            return self._callback
+        target = self._target()
+        return None if target is None else MethodType(self._function, target)
 
     def is_active(self) -> bool:
         """Whether events are still delivered to it."""
@@ -183,6 +204,8 @@ class Subscription:
         """The stream has dropped it (its execution ended, its object is gone, cancelled)."""
         self._active = False
         self._callback = None
+        self._target = None
+        self._function = None
 
     def __repr__(self) -> str:
         scope = self.execution_id or "every execution"

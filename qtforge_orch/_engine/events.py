@@ -20,7 +20,6 @@ import inspect
 import logging
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -136,16 +135,11 @@ class EventPump(QObject):
         says whether the execution can still report anything; when it cannot, the
         subscription is returned ended.
         """
-        ref: Callable[[], Subscriber | None] | None = None
-        qt_bound = False
-        strong: Subscriber | None = callback
-        if inspect.ismethod(callback):
-            qt_bound = isinstance(callback.__self__, shiboken6.Shiboken.Object)
-            if weak:
-                ref = weakref.WeakMethod(callback)
-                strong = None
+        qt_bound = inspect.ismethod(callback) and isinstance(
+            callback.__self__, shiboken6.Shiboken.Object
+        )
         subscription = Subscription(
-            strong, ref, frozenset(kinds), execution_id, qt_bound, self._remove
+            callback, weak, qt_bound, frozenset(kinds), execution_id, self._remove
         )
         with self._subscribers_lock:
             if self._closed or (still_open is not None and not still_open()):
@@ -342,36 +336,57 @@ class EventPump(QObject):
         self._dispatch(Event(EventKind.PROGRESS, (execution_id, value), execution_id))
 
     def _dispatch(self, event: Event) -> None:
+        # The hot loop of delivery (thousands of events a second in the owner thread): a
+        # strongly held callback is called right here; the subscription's fields are read
+        # directly rather than through its methods.
         everywhere = self._everywhere.get(event.kind)
         if everywhere is not None:
             for sub in everywhere:
-                self._deliver(sub, event)
+                callback = sub._callback
+                if callback is None:
+                    self._deliver_weakly(sub, event)
+                    continue
+                try:
+                    callback(event)
+                except Exception:  # a broken subscriber must not stop delivery to the others
+                    _subscriber_raised(event)
         scoped = self._scoped.get(event.execution_id)
         if scoped is not None:
             kind = event.kind
             for sub in scoped:
-                if kind in sub.kinds:
-                    self._deliver(sub, event)
+                if kind not in sub.kinds:
+                    continue
+                callback = sub._callback
+                if callback is None:
+                    self._deliver_weakly(sub, event)
+                    continue
+                try:
+                    callback(event)
+                except Exception:
+                    _subscriber_raised(event)
         if event.terminal:
             self._end_execution(event.execution_id)
 
     @staticmethod
-    def _deliver(sub: Subscription, event: Event) -> None:
-        callback = sub.callback()
-        if callback is None or (
-            sub._qt_bound and not shiboken6.isValid(getattr(callback, "__self__", None))
-        ):
+    def _deliver_weakly(sub: Subscription, event: Event) -> None:
+        target = sub._target() if sub._target is not None else None
+        function = sub._function
+        if target is None or function is None or (sub._qt_bound and not shiboken6.isValid(target)):
             if sub.is_active():  # collected or deleted, not cancelled: drop it
                 sub.cancel()
             return
         try:
-            callback(event)
-        except Exception:  # a broken subscriber must not break delivery to the others
-            _log.exception(
-                "a subscriber of execution events raised on %s of execution %s",
-                event.kind.name,
-                event.execution_id,
-            )
+            function(target, event)
+        except Exception:
+            _subscriber_raised(event)
+
+
+def _subscriber_raised(event: Event) -> None:
+    _log.exception(
+        "a subscriber of execution events raised on %s of execution %s",
+        event.kind.name,
+        event.execution_id,
+    )
 
 
 # The event types are public (``qtforge_orch.events``); the engine posts them under these names.

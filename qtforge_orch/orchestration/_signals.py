@@ -12,6 +12,7 @@ execution started misses the step events posted before it connected.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .._engine import Engine, SignalNames
@@ -23,9 +24,10 @@ class SignalRelay:
 
     def __init__(self, orchestrator: Any, names: SignalNames, engine: Engine) -> None:
         by_kind = names.by_kind()
-        # Bound signal instances do not keep the orchestrator alive (no reference cycle).
-        self._emitters: dict[EventKind, tuple[Any, ...]] = {
-            kind: (getattr(orchestrator, name),) for kind, name in by_kind.items()
+        # The emit functions of bound signal instances, which do not keep the orchestrator
+        # alive (no reference cycle).
+        self._emitters: dict[EventKind, tuple[Callable[..., None], ...]] = {
+            kind: (getattr(orchestrator, name).emit,) for kind, name in by_kind.items()
         }
         self._kinds: dict[str, EventKind] = {name: kind for kind, name in by_kind.items()}
         self._pump = engine.pump
@@ -35,7 +37,7 @@ class SignalRelay:
     def add_alias(self, orchestrator: Any, name: str, alias: str) -> None:
         """Also emit the event behind signal ``name`` on signal ``alias``, right after it."""
         kind = self._kinds[name]
-        self._emitters[kind] = (*self._emitters[kind], getattr(orchestrator, alias))
+        self._emitters[kind] = (*self._emitters[kind], getattr(orchestrator, alias).emit)
         self._kinds[alias] = kind
 
     def connected(self, name: str) -> None:
@@ -45,9 +47,9 @@ class SignalRelay:
             return
         with self._lock:
             if kind not in self._subscribed:
-                # Weakly: the pump must not keep the orchestrator (or this relay) alive.
-                self._subscribed[kind] = self._pump.subscribe(self._emit, (kind,))
+                # Held strongly: this relay refers to no orchestrator, only to emit functions.
+                self._subscribed[kind] = self._pump.subscribe(self._emit, (kind,), weak=False)
 
     def _emit(self, event: ExecutionEvent) -> None:
-        for signal in self._emitters[event.kind]:
-            signal.emit(*event.args)
+        for emit in self._emitters[event.kind]:
+            emit(*event.args)
