@@ -115,7 +115,7 @@ class FacadeCore:
         input_data: dict[str, Any] | None,
         transaction_id: str | None = None,
     ) -> Run | PluginError:
-        """A new run of a registered workflow, not started yet (``run.start()`` starts it)."""
+        """A new run of a registered workflow, not started yet (``launch`` starts it)."""
         if input_data is not None and not isinstance(input_data, dict):
             return PluginError(
                 PluginErrorCode.InvalidParameters,
@@ -148,7 +148,7 @@ class FacadeCore:
             return from_error(run)
         if self.kind.compensates:
             run.on_finish(partial(_drop_compensations_if_completed, self.engine.compensations))
-        run.start()
+        self.launch(run)
         return make_success(run.execution_id)
 
     def start_async(self, started: Run | PluginError) -> ExecutionFuture[Expected[dict[str, Any]]]:
@@ -161,7 +161,7 @@ class FacadeCore:
             return future
         future.bind(started.execution_id, started.cancel)
         started.on_finish(lambda run: future.resolve(run_outcome(run)))
-        started.start()
+        self.launch(started)
         return future
 
     # --- following runs ----------------------------------------------------------------------
@@ -219,8 +219,9 @@ class FacadeCore:
                 or self.engine.pump.terminal_queued(run.execution_id)
             )
 
-    def started(self, run: Run) -> None:
-        """``run`` has just started: sample its item counts if a subscriber wants them."""
+    def launch(self, run: Run) -> None:
+        """Start ``run``, and sample its item counts if a subscriber wants them."""
+        run.start()
         if self.engine.pump.wants(EventKind.ITEM_COUNTS, run.execution_id):
             self.item_counts.follow(run)
 

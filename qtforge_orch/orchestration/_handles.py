@@ -45,5 +45,5 @@ def start_handle(
     state = ExecutionState(run.execution_id, run.workflow_id, "running", 0.0, "", steps, {}, "", 0)
     streaming = run.kind is ScheduleKind.STREAM
     handle = WorkflowExecution(orchestrator, state, streaming, core.kind.final_state)
-    run.start()
+    core.launch(run)
     return make_success(handle)

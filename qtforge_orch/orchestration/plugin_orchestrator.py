@@ -353,7 +353,7 @@ class PluginOrchestrator(OrchestratorBase):
         started = self._core.start(workflow_id, initial_data, transaction_id)
         if isinstance(started, PluginError):
             return from_error(started)
-        started.start()
+        self._core.launch(started)
         if async_:
             return make_success(started.execution_id)
         self._core.engine.wait(started)

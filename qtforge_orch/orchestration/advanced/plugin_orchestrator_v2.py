@@ -442,8 +442,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         run = self._core.start(workflow_id, input_data)
         if isinstance(run, PluginError):
             return from_error(run)
-        run.start()
-        self._core.started(run)
+        self._core.launch(run)
         return make_success(run.execution_id)
 
     def execute_workflow_async(
