@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._lazy import PUBLIC_NAMES
 from ._lazy import load as _load
+from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
     # Explicit re-exports (``X as X``) for type checkers: ``__all__`` below is built at run time.
@@ -64,8 +65,6 @@ if TYPE_CHECKING:
     from .qt.execution import ExecutionSnapshot as ExecutionSnapshot
     from .qt.execution import StepRecord as StepRecord
     from .qt.execution import WorkflowExecution as WorkflowExecution
-
-__version__ = "0.1.0"
 
 # Derived from the one list in ``_lazy``; tests/test_public_surface.py checks that the
 # TYPE_CHECKING imports above name the same objects.

@@ -1,8 +1,14 @@
 """Shared fixtures. Qt runs headless; the Qt binding is pinned to PySide6 before qasync loads.
 
-The fixtures come from the project's own pytest plugin, ``qtforge_orch.testing`` (dogfooding):
-``orchestrator``, ``plugin_manager``, ``advanced_orchestrator``, ``fake_clock`` and
-``signal_recorder``. ``plugins`` and ``advanced`` are the names this suite grew up with.
+The fixtures come from the project's own pytest plugin, ``qtforge_orch.testing`` (dogfooding),
+under this suite's short names, aliased here as docs/testing.md shows users:
+``orchestrator``, ``plugin_manager`` (also ``plugins``), ``advanced_orchestrator`` (also
+``advanced``), ``fake_clock`` and ``signal_recorder`` are ``qtforge_orchestrator``,
+``qtforge_plugin_manager``, ``qtforge_advanced_orchestrator``, ``qtforge_fake_clock`` and
+``qtforge_signal_recorder``.
+
+Property-based (hypothesis) tests are marked ``slow`` here, so ``pytest -m "not slow"`` is
+the quick run; modules that are slow as a whole say so themselves with ``pytestmark``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from qtforge_orch import AdvancedPluginOrchestrator, PluginManager
+from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, PluginOrchestrator
+from qtforge_orch.testing import FakeClock, SignalRecorder
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,16 +35,57 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.import_plugin("qtforge_orch.testing.plugin")
 
 
-@pytest.fixture
-def plugins(plugin_manager: PluginManager) -> PluginManager:
-    """The test's ``plugin_manager`` (the one ``orchestrator`` and ``advanced`` use)."""
-    return plugin_manager
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        if getattr(function, "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
-def advanced(advanced_orchestrator: AdvancedPluginOrchestrator) -> AdvancedPluginOrchestrator:
-    """The test's ``advanced_orchestrator`` (shut down with ``shutdown(5000)`` asserted)."""
-    return advanced_orchestrator
+def plugin_manager(qtforge_plugin_manager: PluginManager) -> PluginManager:
+    """The test's ``PluginManager`` (the one the orchestrator fixtures use)."""
+    return qtforge_plugin_manager
+
+
+@pytest.fixture
+def plugins(qtforge_plugin_manager: PluginManager) -> PluginManager:
+    """The same as ``plugin_manager``."""
+    return qtforge_plugin_manager
+
+
+@pytest.fixture
+def orchestrator(qtforge_orchestrator: PluginOrchestrator) -> PluginOrchestrator:
+    """The test's ``PluginOrchestrator`` (shut down with ``shutdown(5000)`` asserted)."""
+    return qtforge_orchestrator
+
+
+@pytest.fixture
+def advanced_orchestrator(
+    qtforge_advanced_orchestrator: AdvancedPluginOrchestrator,
+) -> AdvancedPluginOrchestrator:
+    """The test's ``AdvancedPluginOrchestrator`` (shut down with ``shutdown(5000)`` asserted)."""
+    return qtforge_advanced_orchestrator
+
+
+@pytest.fixture
+def advanced(
+    qtforge_advanced_orchestrator: AdvancedPluginOrchestrator,
+) -> AdvancedPluginOrchestrator:
+    """The same as ``advanced_orchestrator``."""
+    return qtforge_advanced_orchestrator
+
+
+@pytest.fixture
+def fake_clock(qtforge_fake_clock: FakeClock) -> FakeClock:
+    """The test's ``FakeClock``; requesting it puts the orchestrator fixtures on it."""
+    return qtforge_fake_clock
+
+
+@pytest.fixture
+def signal_recorder(qtforge_signal_recorder: SignalRecorder) -> SignalRecorder:
+    """A ``SignalRecorder`` on every orchestrator fixture the test uses."""
+    return qtforge_signal_recorder
 
 
 @pytest.fixture(autouse=True)

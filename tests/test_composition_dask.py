@@ -15,7 +15,8 @@ from .composition_helpers import pipeline_composite
 from .executor_fixtures import dask_cluster_fixture  # noqa: F401  (registers the fixture)
 from .v2_helpers import Mode, node, run_to_end, workflow
 
-pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
+# A Dask cluster: slow (pytest -m "not slow" skips it).
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Port 8787 is already in use")]
 distributed = pytest.importorskip("distributed")
 
 

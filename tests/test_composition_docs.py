@@ -20,6 +20,7 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 PRINTED = re.compile(r"^\s*print\(.*\)  # (.*)$")
 
 
+@pytest.mark.slow  # the page's examples in a subprocess
 @pytest.mark.timeout(60)
 def test_the_guides_examples_print_what_it_says() -> None:
     script = "\n".join(BLOCK.findall(PAGE.read_text(encoding="utf-8")))

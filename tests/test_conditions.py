@@ -372,6 +372,7 @@ def test_recursion_limit_is_not_lowered() -> None:
 # --------------------------------------------------------------------------- threads
 
 
+@pytest.mark.slow
 def test_concurrent_evaluation_from_8_threads() -> None:
     compiled = compile_condition("items.all(i, i < limit) && kind == 'csv' && count * 2 == twice")
     errors: list[BaseException] = []

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QThreadPool
 
 from qtforge_orch import (
@@ -23,6 +24,10 @@ from qtforge_orch import (
 from .reliability_helpers import step
 from .subprocess_helpers import run_snippet
 from .v2_helpers import Mode, NodeType, conn, fn, node, register, start, workflow
+
+# Interpreter exits in subprocesses and bounded shutdowns that wait out their bounds: slow as a
+# whole (pytest -m "not slow" skips it).
+pytestmark = pytest.mark.slow
 
 
 class Stuck:

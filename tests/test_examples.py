@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+# Each example runs in its own interpreter (Qt and all): slow (pytest -m "not slow" skips it).
+pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 

@@ -30,7 +30,8 @@ from .executor_plugins import register_all
 
 # Another Dask scheduler on the machine (other test runs) makes distributed warn that its
 # HTTP port 8787 is taken before it picks a free one.
-pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
+# A Dask cluster per test: the slow part of the suite (pytest -m "not slow" skips it).
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Port 8787 is already in use")]
 
 distributed = pytest.importorskip("distributed")
 

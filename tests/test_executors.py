@@ -36,7 +36,8 @@ from .v2_helpers import Mode, NodeType, conn, node, run_to_end, workflow
 
 # Another Dask scheduler on the machine (other test runs) makes distributed warn that its
 # HTTP port 8787 is taken before it picks a free one.
-pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
+# Worker processes and a Dask cluster: the slow part of the suite (pytest -m "not slow" skips it).
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Port 8787 is already in use")]
 
 EXECUTORS = ["thread", "process", "dask"]
 

@@ -32,7 +32,7 @@ from qtforge_orch.plugins._settling import SettleTracker
 from .v2_helpers import Mode, NodeType, conn, fn, node, register, start, status
 from .v2_helpers import workflow as make_workflow
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]  # real file-system events
 
 SETTLE_MS = 100  # short, to keep the suite fast; the default (200) is tested separately
 

@@ -24,7 +24,7 @@ from qtforge_orch import (
 from .reliability_helpers import step, v1_status
 from .v2_helpers import Mode, conn, control, node, workflow
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]  # huge and random inputs
 
 Code = PluginErrorCode
 FAST = 5.0  # seconds: a loose guard against pathological slowness, not a benchmark

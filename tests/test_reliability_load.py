@@ -30,7 +30,7 @@ from qtforge_orch import (
 from .reliability_helpers import CallCounter, step, v1_status
 from .v2_helpers import Mode, conn, node, workflow
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]  # soak and load runs
 
 Code = PluginErrorCode
 V2Status = WorkflowExecutionStatus

@@ -30,7 +30,7 @@ from qtforge_orch import (
 from .reliability_helpers import step
 from .v2_helpers import Mode, NodeType, conn, node, workflow
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]  # long random call sequences
 
 JUNK_IDS = st.one_of(st.text(max_size=4), st.none(), st.integers(), st.lists(st.integers()))
 

@@ -1,32 +1,34 @@
 """``qtforge_orch.testing``: every example of docs/testing.md, run as written, plus the edges.
 
-The examples use the plugin's own fixture names (``orchestrator``, ``advanced_orchestrator``,
-``plugin_manager``, ``fake_clock``, ``signal_recorder``) exactly as a user's suite would.
+The page's ``py`` blocks that define tests are compiled here, each in its own namespace with
+the page's line numbers, and collected as tests of this module: the page is the only copy.
+They and the tests below use the plugin's own fixture names (``qtforge_orchestrator``,
+``qtforge_advanced_orchestrator``, ``qtforge_plugin_manager``, ``qtforge_fake_clock``,
+``qtforge_signal_recorder``) exactly as a user's suite would.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import threading
-from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from qtforge_orch import (
     AdvancedPluginOrchestrator,
-    ConnectionType,
     ExecutionMode,
     PluginErrorCode,
     PluginManager,
     PluginOrchestrator,
     PluginWorkflow,
     Workflow,
-    WorkflowConnection,
     WorkflowExecutionMode,
     WorkflowNode,
-    WorkflowNodeType,
     WorkflowStep,
 )
 from qtforge_orch.testing import (
@@ -36,160 +38,40 @@ from qtforge_orch.testing import (
     SignalRecorder,
     SlowPlugin,
     StreamingSource,
-    function_plugin,
+    TimerKind,
 )
 
 pytestmark = pytest.mark.timeout(30)
 ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "testing.md"
 
 
-# --------------------------------------------------------------------------------------------
-# docs/testing.md examples (keep in step with the page)
+def _page_examples() -> dict[str, Any]:
+    """The test functions the page's ``py`` blocks define, compiled with the page's lines."""
+    text = PAGE.read_text(encoding="utf-8")
+    found: dict[str, Any] = {}
+    for match in re.finditer(r"^```py\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
+        block = match.group(1)
+        line = text.count("\n", 0, match.start(1))
+        code = compile("\n" * line + block, str(PAGE), "exec")  # every block must compile
+        if "def test_" not in block:
+            continue  # a fragment (the conftest aliases), checked to compile only
+        namespace: dict[str, Any] = {"__name__": f"docs_testing_md_line_{line + 1}"}
+        exec(code, namespace)
+        for name, value in namespace.items():
+            if name.startswith("test_") and callable(value):
+                assert name not in found, f"docs/testing.md defines {name} twice"
+                found[name] = value
+    return found
 
 
-def test_a_workflow_runs(orchestrator: PluginOrchestrator, plugin_manager: PluginManager) -> None:
-    plugin = function_plugin("math", double=lambda p: {"x": p["x"] * 2})
-    plugin_manager.register_plugin(plugin)
-    workflow = Workflow("double").add_step(WorkflowStep("d", "math", "double"))
-    assert orchestrator.register_workflow(workflow)
-
-    execution = orchestrator.execute_workflow("double", {"x": 21})
-
-    assert execution, execution.error()
-    status = orchestrator.get_execution_status(execution.value()).value()
-    assert status["result"]["x"] == 42
-    assert plugin.calls.names() == ["double"]
+PAGE_EXAMPLES = _page_examples()
+globals().update(PAGE_EXAMPLES)
 
 
-def test_signals_arrive_in_causal_order(
-    orchestrator: PluginOrchestrator,
-    plugin_manager: PluginManager,
-    signal_recorder: SignalRecorder,
-) -> None:
-    plugin_manager.register_plugin(function_plugin("p", run=lambda p: {"ok": True}))
-    workflow = Workflow("two").add_step(WorkflowStep("a", "p", "run"))
-    workflow.add_step(WorkflowStep("b", "p", "run", dependencies=["a"]))
-    assert orchestrator.register_workflow(workflow)
-
-    execution_id = orchestrator.execute_workflow("two", async_=True).value()
-    signal_recorder.settle(execution_id)  # terminal signal seen, nothing can follow it
-
-    signal_recorder.assert_causal_order(execution_id)
-    names = signal_recorder.names(execution_id)
-    assert [n for n in names if n != "execution_progress_updated"] == [  # progress coalesces
-        "workflow_started",
-        "step_started",
-        "step_completed",
-        "step_started",
-        "step_completed",
-        "workflow_completed",
-    ]
-
-
-def test_a_60_second_retry_delay_takes_no_time(
-    orchestrator: PluginOrchestrator, plugin_manager: PluginManager, fake_clock: FakeClock
-) -> None:
-    flaky = FlakyPlugin("net", failures=1, error=PluginErrorCode.NetworkError, command="fetch")
-    plugin_manager.register_plugin(flaky)
-    step = WorkflowStep("fetch", "net", "fetch", max_retries=1, retry_delay=timedelta(seconds=60))
-    assert orchestrator.register_workflow(Workflow("wf").add_step(step))
-
-    execution_id = orchestrator.execute_workflow("wf", async_=True).value()
-    fake_clock.wait_for_timer(60)  # the failed attempt arms the retry from a worker thread
-    assert flaky.call_count == 1
-    fake_clock.advance(60)
-
-    assert orchestrator.wait_for_execution(execution_id, 5000)
-    assert flaky.call_count == 2
-    status = orchestrator.get_execution_status(execution_id).value()
-    assert status["status"] == "completed"
-
-
-def test_a_30_second_step_timeout_fires_at_once(
-    orchestrator: PluginOrchestrator, plugin_manager: PluginManager, fake_clock: FakeClock
-) -> None:
-    hanging = HangingPlugin("stuck", command="run")
-    plugin_manager.register_plugin(hanging)
-    step = WorkflowStep("s", "stuck", "run", timeout=timedelta(seconds=30))
-    assert orchestrator.register_workflow(Workflow("wf").add_step(step))
-
-    future = orchestrator.execute_workflow_async("wf")
-    assert hanging.entered.wait(5)
-    fake_clock.wait_for_timer(30)
-    fake_clock.advance(30)
-
-    result = future.result(5)
-    assert not result and result.error().code is PluginErrorCode.Timeout
-    assert hanging.cancelled.wait(5)  # the plugin was asked to stop through its context
-    (step_result,) = orchestrator.get_step_results(future.execution_id).value()
-    assert step_result.error_message == "step 's' timed out after 30000 ms"
-
-
-def test_cancel_a_hanging_node(
-    advanced_orchestrator: AdvancedPluginOrchestrator,
-    plugin_manager: PluginManager,
-    signal_recorder: SignalRecorder,
-) -> None:
-    hanging = HangingPlugin("hang")
-    plugin_manager.register_plugin(hanging)
-    workflow = PluginWorkflow(
-        workflow_id="wf",
-        execution_mode=WorkflowExecutionMode.Sequential,
-        nodes=[WorkflowNode(node_id="n", plugin_id="hang")],
-    )
-    assert advanced_orchestrator.register_workflow(workflow)
-
-    execution_id = advanced_orchestrator.execute_workflow("wf").value()
-    assert hanging.entered.wait(5)
-    assert advanced_orchestrator.cancel_execution(execution_id)
-
-    terminal = signal_recorder.wait_for_terminal(execution_id, 5000)
-    assert terminal.name == "workflow_cancelled"
-    assert hanging.cancelled.wait(5)
-    signal_recorder.assert_causal_order(execution_id)
-
-
-def test_a_stream_of_items(
-    advanced_orchestrator: AdvancedPluginOrchestrator, plugin_manager: PluginManager
-) -> None:
-    source = StreamingSource("numbers", count=100)
-    sink = function_plugin("sink", execute=lambda p: {"seen": p["value"]})
-    plugin_manager.register_plugin(source)
-    plugin_manager.register_plugin(sink)
-    workflow = PluginWorkflow(
-        workflow_id="stream",
-        execution_mode=WorkflowExecutionMode.Streaming,
-        nodes=[
-            WorkflowNode(
-                node_id="src",
-                plugin_id="numbers",
-                node_type=WorkflowNodeType.Source,
-                output_ports=["value"],
-            ),
-            WorkflowNode(
-                node_id="out",
-                plugin_id="sink",
-                node_type=WorkflowNodeType.Sink,
-                input_ports=["value"],
-            ),
-        ],
-        connections=[
-            WorkflowConnection(
-                source_node="src",
-                target_node="out",
-                source_port="value",
-                target_port="value",
-                connection_type=ConnectionType.DataFlow,
-            )
-        ],
-    )
-    assert advanced_orchestrator.register_workflow(workflow)
-
-    execution_id = advanced_orchestrator.execute_workflow("stream").value()
-
-    assert advanced_orchestrator.wait_for_execution(execution_id, 10_000)
-    assert source.exhausted.is_set() and source.yielded == 100
-    assert sorted(c["value"] for c in sink.calls.params()) == list(range(100))
+def test_the_page_has_its_examples() -> None:
+    assert len(PAGE_EXAMPLES) >= 8, sorted(PAGE_EXAMPLES)
+    assert "test_nothing_starts_while_paused" in PAGE_EXAMPLES
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,21 +79,21 @@ def test_a_stream_of_items(
 
 
 def test_fixtures_share_the_plugin_manager_and_the_fake_clock(
-    orchestrator: PluginOrchestrator,
-    advanced_orchestrator: AdvancedPluginOrchestrator,
-    plugin_manager: PluginManager,
-    fake_clock: FakeClock,
+    qtforge_orchestrator: PluginOrchestrator,
+    qtforge_advanced_orchestrator: AdvancedPluginOrchestrator,
+    qtforge_plugin_manager: PluginManager,
+    qtforge_fake_clock: FakeClock,
 ) -> None:
-    assert orchestrator.plugin_manager() is plugin_manager
-    assert advanced_orchestrator.plugin_manager() is plugin_manager
-    assert orchestrator._core.engine.timers is fake_clock
-    assert advanced_orchestrator._core.engine.timers is fake_clock
+    assert qtforge_orchestrator.plugin_manager() is qtforge_plugin_manager
+    assert qtforge_advanced_orchestrator.plugin_manager() is qtforge_plugin_manager
+    assert qtforge_orchestrator._core.engine.timers is qtforge_fake_clock
+    assert qtforge_advanced_orchestrator._core.engine.timers is qtforge_fake_clock
 
 
 def test_without_fake_clock_the_orchestrators_use_real_time(
-    orchestrator: PluginOrchestrator,
+    qtforge_orchestrator: PluginOrchestrator,
 ) -> None:
-    assert not isinstance(orchestrator._core.engine.timers, FakeClock)
+    assert not isinstance(qtforge_orchestrator._core.engine.timers, FakeClock)
 
 
 def test_fake_clock_fires_in_deadline_order_and_only_when_due() -> None:
@@ -262,36 +144,36 @@ def test_flaky_plugin_returns_its_error_code_then_succeeds() -> None:
 
 
 def test_slow_plugin_counts_overlapping_calls(
-    orchestrator: PluginOrchestrator, plugin_manager: PluginManager
+    qtforge_orchestrator: PluginOrchestrator, qtforge_plugin_manager: PluginManager
 ) -> None:
     slow = SlowPlugin("slow", seconds=0.2, command="run")
-    plugin_manager.register_plugin(slow)
+    qtforge_plugin_manager.register_plugin(slow)
     workflow = Workflow("par").set_execution_mode(ExecutionMode.Parallel)
     for name in "abc":
         workflow.add_step(WorkflowStep(name, "slow", "run"))
-    assert orchestrator.register_workflow(workflow)
-    assert orchestrator.execute_workflow("par")
+    assert qtforge_orchestrator.register_workflow(workflow)
+    assert qtforge_orchestrator.execute_workflow("par")
     assert slow.call_count == 3 and slow.finished == 3
     assert slow.max_active >= 2  # Parallel mode overlaps blocking steps
     assert len(slow.calls.threads()) >= 2
 
 
 def test_hanging_plugin_ignoring_cancel_holds_until_released(
-    orchestrator: PluginOrchestrator, plugin_manager: PluginManager
+    qtforge_orchestrator: PluginOrchestrator, qtforge_plugin_manager: PluginManager
 ) -> None:
     stubborn = HangingPlugin("stubborn", command="run", ignore_cancel=True)
-    plugin_manager.register_plugin(stubborn)
-    assert orchestrator.register_workflow(
+    qtforge_plugin_manager.register_plugin(stubborn)
+    assert qtforge_orchestrator.register_workflow(
         Workflow("wf").add_step(WorkflowStep("s", "stubborn", "run"))
     )
-    execution_id = orchestrator.execute_workflow("wf", async_=True).value()
+    execution_id = qtforge_orchestrator.execute_workflow("wf", async_=True).value()
     assert stubborn.entered.wait(5)
-    assert orchestrator.cancel_workflow(execution_id)
+    assert qtforge_orchestrator.cancel_workflow(execution_id)
     assert stubborn.cancelled.wait(5)
-    assert orchestrator.wait_for_execution(execution_id, 5000)  # the run ends without it
-    assert orchestrator.thread_pool().activeThreadCount() >= 1  # the call still blocks
+    assert qtforge_orchestrator.wait_for_execution(execution_id, 5000)  # the run ends without it
+    assert qtforge_orchestrator.thread_pool().activeThreadCount() >= 1  # the call still blocks
     stubborn.release()
-    assert orchestrator.thread_pool().waitForDone(5000)
+    assert qtforge_orchestrator.thread_pool().waitForDone(5000)
 
 
 def test_streaming_source_stops_when_cancelled() -> None:
@@ -326,16 +208,17 @@ def test_recorder_rejects_a_broken_order() -> None:
 
 
 def test_recorder_records_every_signal_of_both_orchestrators(
-    orchestrator: PluginOrchestrator, advanced_orchestrator: AdvancedPluginOrchestrator
+    qtforge_orchestrator: PluginOrchestrator,
+    qtforge_advanced_orchestrator: AdvancedPluginOrchestrator,
 ) -> None:
     from qtforge_orch.testing._recorder import signal_names
 
-    assert "step_retrying" in signal_names(orchestrator)
-    assert {"workflow_paused", "node_failed"} <= set(signal_names(advanced_orchestrator))
-    assert "destroyed" not in signal_names(orchestrator)
-    with SignalRecorder(advanced_orchestrator) as recorder:
-        advanced_orchestrator.workflow_paused.emit("x")
-    advanced_orchestrator.workflow_paused.emit("after close")
+    assert "step_retrying" in signal_names(qtforge_orchestrator)
+    assert {"workflow_paused", "node_failed"} <= set(signal_names(qtforge_advanced_orchestrator))
+    assert "destroyed" not in signal_names(qtforge_orchestrator)
+    with SignalRecorder(qtforge_advanced_orchestrator) as recorder:
+        qtforge_advanced_orchestrator.workflow_paused.emit("x")
+    qtforge_advanced_orchestrator.workflow_paused.emit("after close")
     assert recorder.signals("workflow_paused") == [("x",)]
 
 
@@ -364,50 +247,143 @@ def test_the_plugin_is_registered_through_the_pytest11_entry_point(
 
 
 def test_recorder_wait_for_terminal_times_out_with_what_it_saw(
-    advanced_orchestrator: AdvancedPluginOrchestrator, signal_recorder: SignalRecorder
+    qtforge_advanced_orchestrator: AdvancedPluginOrchestrator,
+    qtforge_signal_recorder: SignalRecorder,
 ) -> None:
     with pytest.raises(TimeoutError, match="no terminal signal"):
-        signal_recorder.wait_for_terminal("never-started", 20)
-
-
-def test_every_example_of_docs_testing_md_is_a_test_here() -> None:
-    # The page's examples are copies of this module's first tests: keep them identical.
-    import re
-
-    page = (ROOT / "docs" / "testing.md").read_text()
-    here = Path(__file__).read_text()
-    examples = [
-        block for block in re.findall(r"```py\n(.*?)```", page, re.DOTALL) if "def test_" in block
-    ]
-    assert len(examples) >= 5
-    for block in examples:
-        body = block[block.index("def test_") :].rstrip()
-        assert body in here, f"docs/testing.md example not in this module:\n{body}"
+        qtforge_signal_recorder.wait_for_terminal("never-started", 20)
 
 
 def test_fake_clock_drives_a_v2_node_retry_too(
-    advanced_orchestrator: AdvancedPluginOrchestrator,
-    plugin_manager: PluginManager,
-    fake_clock: FakeClock,
-    signal_recorder: SignalRecorder,
+    qtforge_advanced_orchestrator: AdvancedPluginOrchestrator,
+    qtforge_plugin_manager: PluginManager,
+    qtforge_fake_clock: FakeClock,
+    qtforge_signal_recorder: SignalRecorder,
 ) -> None:
     flaky = FlakyPlugin("flaky", failures=2)
-    plugin_manager.register_plugin(flaky)
+    qtforge_plugin_manager.register_plugin(flaky)
     node = WorkflowNode(
         node_id="n", plugin_id="flaky", configuration={"max_retries": 2, "retry_delay": 60_000}
     )
     workflow = PluginWorkflow(
         workflow_id="wf", execution_mode=WorkflowExecutionMode.Sequential, nodes=[node]
     )
-    assert advanced_orchestrator.register_workflow(workflow)
+    assert qtforge_advanced_orchestrator.register_workflow(workflow)
 
-    execution_id = advanced_orchestrator.execute_workflow("wf").value()
+    execution_id = qtforge_advanced_orchestrator.execute_workflow("wf").value()
     for attempt in (1, 2):
-        fake_clock.wait_for_timer(60)
+        qtforge_fake_clock.wait_for_timer(60)
         assert flaky.call_count == attempt  # nothing retries before the clock moves
-        fake_clock.advance_to_next()
+        qtforge_fake_clock.advance_to_next()
 
-    assert signal_recorder.wait_for_terminal(execution_id).name == "workflow_completed"
+    assert qtforge_signal_recorder.wait_for_terminal(execution_id).name == "workflow_completed"
     assert [c.attempt for c in flaky.calls.snapshot()] == [1, 2, 3]
-    signal_recorder.settle(execution_id)
-    signal_recorder.assert_causal_order(execution_id)
+    qtforge_signal_recorder.settle(execution_id)
+    qtforge_signal_recorder.assert_causal_order(execution_id)
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures in another project: prefixed names, and pytest-qt missing
+
+
+OUTSIDE_PROJECT = """
+def test_needs_pytest_qt(qtforge_orchestrator):
+    pass
+
+def test_works_without_pytest_qt(qtforge_plugin_manager, qtforge_fake_clock):
+    assert qtforge_plugin_manager.list_plugins() == []
+    assert qtforge_fake_clock.pending() == []
+
+def test_generic_names_are_not_injected(orchestrator):
+    pass
+"""
+
+
+@pytest.mark.slow  # a pytest session in a subprocess
+def test_another_project_without_pytest_qt_gets_prefixed_fixtures_and_a_hint(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_app.py").write_text(OUTSIDE_PROJECT)
+    plugin = ["-p", "no:qtforge_orch", "-p", "qtforge_orch.testing.plugin"]
+    quiet = ["-p", "no:cacheprovider", "-rA"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:pytest-qt", *plugin, *quiet, "test_app.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"},
+    )
+    out = done.stdout
+    assert "1 passed, 2 errors" in out, out
+    assert "During handling" not in out and "FixtureLookupError" not in out
+    assert "PASSED test_app.py::test_works_without_pytest_qt" in out
+    assert (
+        "qtforge_orchestrator needs pytest-qt (its qapp fixture makes the QApplication): "
+        'pip install pytest-qt, or pip install "qtforge_orch[testing]"'
+    ) in out
+    assert "fixture 'orchestrator' not found" in out
+
+
+def test_the_recorder_records_both_orchestrators_when_a_test_uses_both(
+    qtforge_signal_recorder: SignalRecorder,
+    qtforge_orchestrator: PluginOrchestrator,
+    qtforge_advanced_orchestrator: AdvancedPluginOrchestrator,
+) -> None:
+    assert qtforge_signal_recorder.orchestrators == (
+        qtforge_orchestrator,
+        qtforge_advanced_orchestrator,
+    )
+
+
+def test_the_recorder_finds_an_orchestrator_requested_through_another_fixture(
+    qtforge_signal_recorder: SignalRecorder, advanced: AdvancedPluginOrchestrator
+) -> None:
+    # ``advanced`` is this suite's alias (tests/conftest.py): what a user's conftest would do.
+    assert qtforge_signal_recorder.orchestrators == (advanced,)
+
+
+# --------------------------------------------------------------------------------------------
+# what the fake clock's timers are for
+
+
+def test_timers_carry_their_kind_execution_and_step(
+    qtforge_orchestrator: PluginOrchestrator,
+    qtforge_plugin_manager: PluginManager,
+    qtforge_fake_clock: FakeClock,
+) -> None:
+    hanging = HangingPlugin("stuck", command="run")
+    qtforge_plugin_manager.register_plugin(hanging)
+    assert qtforge_orchestrator.register_workflow(
+        Workflow("wf").add_step(WorkflowStep("s", "stuck", "run"))  # default timeouts
+    )
+    execution_id = qtforge_orchestrator.execute_workflow("wf", async_=True).value()
+    assert hanging.entered.wait(5)
+    qtforge_fake_clock.wait_for_timer(kind=TimerKind.STEP_TIMEOUT)
+
+    armed = {(t.kind, t.step_id): t for t in qtforge_fake_clock.timers(execution_id=execution_id)}
+    assert armed[("step_timeout", "s")].delay_s == 60  # WorkflowStep's default
+    assert armed[("workflow_timeout", "")].delay_s == 300  # Workflow's default
+    assert qtforge_fake_clock.pending(TimerKind.WORKFLOW_TIMEOUT) == [300]
+    assert qtforge_fake_clock.pending(execution_id="another") == []
+    with pytest.raises(TimeoutError, match="of kind 'retry' for step 's'"):
+        qtforge_fake_clock.wait_for_timer(kind=TimerKind.RETRY, step_id="s", timeout_ms=10)
+    hanging.release()
+    assert qtforge_orchestrator.wait_for_execution(execution_id, 5000)
+
+
+def test_advance_to_timer_moves_exactly_to_the_matching_timer() -> None:
+    clock = FakeClock(start=0.0)
+    fired: list[str] = []
+    clock.call_later(5, lambda: fired.append("stall"), kind=TimerKind.STALL_GUARD)
+    clock.call_later(30, lambda: fired.append("timeout"), kind="step_timeout", step_id="a")
+    clock.call_later(30, lambda: fired.append("retry"), kind=TimerKind.RETRY, step_id="a")
+    clock.call_later(40, lambda: fired.append("later"), kind=TimerKind.RETRY, step_id="b")
+
+    timer = clock.advance_to_timer(TimerKind.RETRY, step_id="a")
+
+    assert (timer.kind, timer.step_id, timer.delay_s) == ("retry", "a", 30)
+    assert fired == ["stall", "timeout", "retry"]  # time passed them; not the later one
+    assert clock.now() == 30
+    assert [(t.kind, t.delay_s) for t in clock.timers()] == [("retry", 10)]
+    assert repr(clock).startswith("FakeClock(now=30.0, pending=[PendingTimer(")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]  # each example in a subprocess
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

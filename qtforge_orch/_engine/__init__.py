@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .status import SignalNames as SignalNames
     from .timers import ManualTimerService as ManualTimerService
     from .timers import TimerHandle as TimerHandle
+    from .timers import TimerKind as TimerKind
     from .timers import Timers as Timers
     from .transactions import RollbackHandle as RollbackHandle
     from .transactions import TransactionRegistry as TransactionRegistry
@@ -79,6 +80,7 @@ _WHERE = {
     "PluginLookup": "invoke",
     "Timers": "timers",
     "TimerHandle": "timers",
+    "TimerKind": "timers",
     "ManualTimerService": "timers",
     "JournalSink": "journaling",
     "JournalEntry": "journaling",

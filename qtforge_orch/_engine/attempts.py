@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .timers import TimerKind
+
 if TYPE_CHECKING:
     from .run import Run
     from .timers import Timers
@@ -46,7 +48,7 @@ class Deadlines:
         deadline = self._timers.now() + seconds
         self.pending[index] = deadline
         if self._watchdog is None or deadline < self._watchdog_at:
-            self._arm(deadline)
+            self._arm(deadline, index)
 
     def remove(self, index: int) -> None:
         """(lock held) The attempt ended in time."""
@@ -59,11 +61,18 @@ class Deadlines:
             self._watchdog.cancel()
             self._watchdog = None
 
-    def _arm(self, deadline: float) -> None:
+    def _arm(self, deadline: float, index: int) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
         self._watchdog_at = deadline
-        self._watchdog = self._timers.call_later(deadline - self._timers.now(), self._fire)
+        run = self._run
+        self._watchdog = self._timers.call_later(
+            deadline - self._timers.now(),
+            self._fire,
+            kind=TimerKind.STEP_TIMEOUT,
+            execution_id=run.execution_id,
+            step_id=run.plan.tasks[index].key,
+        )
 
     def _fire(self) -> None:
         """Timer thread: hand every expired attempt over, re-arm for the next deadline."""
@@ -77,7 +86,8 @@ class Deadlines:
             if expired:
                 self._expired(expired)
             if self.pending and not self._run.stopping:
-                self._arm(min(self.pending.values()))
+                soonest = min(pending, key=pending.__getitem__)
+                self._arm(pending[soonest], soonest)
 
 
 class AdaptiveLimit:
@@ -120,7 +130,9 @@ class AdaptiveLimit:
             and run.limit > 1
         ):
             self._armed_at = self.events
-            self.stall_timer = run.engine.timers.call_later(STALL_S, self._check)
+            self.stall_timer = run.engine.timers.call_later(
+                STALL_S, self._check, kind=TimerKind.STALL_GUARD, execution_id=run.execution_id
+            )
 
     def stop(self) -> None:
         if self.stall_timer is not None:

@@ -31,6 +31,7 @@ from .invoke import call_value
 from .resumed import restore_task
 from .scheduler_base import SchedulerDefaults
 from .status import RunStatus
+from .timers import TimerKind
 
 if TYPE_CHECKING:
     from .run import Run
@@ -325,7 +326,11 @@ class BatchScheduler(SchedulerDefaults):
                     EventKind.TASK_RETRYING, (run.execution_id, task.key, run.retries[index])
                 )
             self.retry_timers[index] = run.engine.timers.call_later(
-                policy.delay_s(run.retries[index]), partial(self._on_retry_due, index)
+                policy.delay_s(run.retries[index]),
+                partial(self._on_retry_due, index),
+                kind=TimerKind.RETRY,
+                execution_id=run.execution_id,
+                step_id=task.key,
             )
             return
         self._fail(index, error, taker)

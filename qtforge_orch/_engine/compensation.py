@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
 from ..contract.context import StepContext
+from .timers import TimerKind
 
 if TYPE_CHECKING:
     from .core import Engine
@@ -118,7 +119,11 @@ class _Chain:
         timer = None
         if rollback.timeout_ms:
             timer = self._engine.timers.call_later(
-                rollback.timeout_ms / 1000.0, lambda: self._timed_out(item, token, context)
+                rollback.timeout_ms / 1000.0,
+                lambda: self._timed_out(item, token, context),
+                kind=TimerKind.ROLLBACK_TIMEOUT,
+                execution_id=item.run.execution_id,
+                step_id=task.key,
             )
         outcome = self._engine.invoke(rollback, params, context)
         if timer is not None:

@@ -38,6 +38,7 @@ from .journaling import (
 from .scheduler_base import Scheduler
 from .schedulers import SchedulerFactory, scheduler_for
 from .status import RunStatus, SignalNames
+from .timers import TimerKind
 from .workers import Workers
 
 if TYPE_CHECKING:
@@ -173,7 +174,10 @@ class Run:
                 self.post(EventKind.WORKFLOW_STARTED, (self.execution_id, self.workflow_id))
             if self.plan.timeout_ms:
                 self._workflow_timer = self.engine.timers.call_later(
-                    self.plan.timeout_ms / 1000.0, self._on_workflow_timeout
+                    self.plan.timeout_ms / 1000.0,
+                    self._on_workflow_timeout,
+                    kind=TimerKind.WORKFLOW_TIMEOUT,
+                    execution_id=self.execution_id,
                 )
             self.scheduler.begin()
             self.workers.spawn(0)

@@ -18,6 +18,7 @@ from . import invoke
 from .dataflow import MAPPED_KEY
 from .status import RunStatus
 from .stream_stage import Stage
+from .timers import TimerKind
 
 if TYPE_CHECKING:
     from .run import Run
@@ -429,7 +430,12 @@ class StreamLimit:
         """(lock held) Work waits while capped: check back after STREAM_STALL_S."""
         run = self._run
         if self._timer is None and run.running and self.capacity() < run.limit:
-            self._timer = run.engine.timers.call_later(STREAM_STALL_S, self._check)
+            self._timer = run.engine.timers.call_later(
+                STREAM_STALL_S,
+                self._check,
+                kind=TimerKind.STALL_GUARD,
+                execution_id=run.execution_id,
+            )
 
     def stop(self) -> None:
         if self._timer is not None:

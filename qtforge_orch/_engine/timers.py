@@ -16,9 +16,22 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from enum import StrEnum
+from typing import NamedTuple, Protocol
 
 _local = threading.local()
+
+
+class TimerKind(StrEnum):
+    """What an engine timer is for. Real timers ignore it; a test's fake clock uses it (with
+    the execution and step ids) to wait for and advance to one particular timer."""
+
+    RETRY = "retry"
+    STEP_TIMEOUT = "step_timeout"
+    WORKFLOW_TIMEOUT = "workflow_timeout"
+    ROLLBACK_TIMEOUT = "rollback_timeout"
+    STALL_GUARD = "stall_guard"
+    OTHER = "other"
 
 
 def in_timer_callback() -> bool:
@@ -31,7 +44,15 @@ class Timers(Protocol):
 
     def now(self) -> float: ...
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle: ...
+    def call_later(
+        self,
+        delay_s: float,
+        callback: Callable[[], None],
+        *,
+        kind: str = TimerKind.OTHER,
+        execution_id: str = "",
+        step_id: str = "",
+    ) -> TimerHandle: ...
 
 
 class _Cancellable(Protocol):
@@ -79,7 +100,16 @@ class TimerService:
     # The builtin itself, not a method wrapping it: runs read the clock on their hot path.
     now: Callable[[], float] = staticmethod(time.monotonic)
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+    def call_later(
+        self,
+        delay_s: float,
+        callback: Callable[[], None],
+        *,
+        kind: str = TimerKind.OTHER,
+        execution_id: str = "",
+        step_id: str = "",
+    ) -> TimerHandle:
+        # What the timer is for only matters to a fake clock; real time needs no label.
         handle = TimerHandle(time.monotonic() + max(0.0, delay_s), callback, self)
         with self._cond:
             if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
@@ -132,13 +162,21 @@ def _report_callback_error(exc: BaseException) -> None:
     traceback.print_exception(exc, file=sys.stderr)
 
 
+class TimerLabel(NamedTuple):
+    """What a fake-clock timer is for: its kind and, when it has them, execution and step."""
+
+    kind: str
+    execution_id: str
+    step_id: str
+
+
 class ManualTimerService:
     """A fake clock for tests: time only moves when ``advance`` is called, and due callbacks
     run in the calling thread, in deadline order, before it returns."""
 
     def __init__(self, start: float = 1000.0) -> None:
         self._now = start
-        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._heap: list[tuple[float, int, TimerHandle, TimerLabel]] = []
         self._counter = itertools.count()
         self._lock = threading.Lock()
 
@@ -149,16 +187,30 @@ class ManualTimerService:
         with self._lock:
             return self._now
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+    def call_later(
+        self,
+        delay_s: float,
+        callback: Callable[[], None],
+        *,
+        kind: str = TimerKind.OTHER,
+        execution_id: str = "",
+        step_id: str = "",
+    ) -> TimerHandle:
+        label = TimerLabel(str(kind), execution_id, step_id)
         with self._lock:
             handle = TimerHandle(self._now + max(0.0, delay_s), callback, self)
-            heapq.heappush(self._heap, (handle.deadline, next(self._counter), handle))
+            heapq.heappush(self._heap, (handle.deadline, next(self._counter), handle, label))
         return handle
 
     def pending(self) -> list[float]:
         """Delays from now of the timers still armed, soonest first."""
+        return [delay for delay, _ in self.pending_labelled()]
+
+    def pending_labelled(self) -> list[tuple[float, TimerLabel]]:
+        """(delay from now, label) of the timers still armed, soonest first."""
         with self._lock:
-            return sorted(d - self._now for d, _, h in self._heap if not h.cancelled)
+            armed = sorted((d, n, label) for d, n, h, label in self._heap if not h.cancelled)
+            return [(d - self._now, label) for d, _, label in armed]
 
     def advance(self, seconds: float) -> int:
         """Move the clock forward, firing every timer that falls due; returns how many ran."""
@@ -170,7 +222,7 @@ class ManualTimerService:
                 if not self._heap or self._heap[0][0] > target:
                     self._now = target
                     return fired
-                deadline, _, handle = heapq.heappop(self._heap)
+                deadline, _, handle, _ = heapq.heappop(self._heap)
                 self._now = max(self._now, deadline)
                 callback, handle.callback = handle.callback, None
             if callback is None:

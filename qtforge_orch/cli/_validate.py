@@ -2,40 +2,92 @@
 
 Three layers, all reported: the shipped JSON Schema (stricter than loading: unknown keys,
 which loading ignores as QtForge does, are listed), reading the file (``from_json``), and the
-rules ``register_workflow`` applies (``iter_workflow_errors``).
+rules ``register_workflow`` applies (``iter_workflow_errors``). With ``--plugins``, a fourth:
+every step's or node's plugin is registered and offers the command it is called with.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 from typing import Any
 
+from rich.table import Table
+
 from .._errors import PluginError, PluginErrorCode
-from ._documents import Kind, kind_of
+from ._documents import Kind, add_plugins_option, kind_of, plugin_manager, read_document
+from ._output import make_console
+
+# A schema message quotes the offending value; a whole ``steps`` array would bury the point.
+_MESSAGE_LIMIT = 200
+
+
+def register(commands: Any) -> None:
+    """Add ``validate`` to the subcommands."""
+    validate = commands.add_parser("validate", help="list every problem of a workflow file")
+    validate.add_argument("file", help="workflow JSON (v1 or v2)")
+    add_plugins_option(
+        validate, "also check that the plugin ids and commands exist in this module or .py file"
+    )
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
+    validate.set_defaults(handler=handle)
+
+
+def handle(arguments: argparse.Namespace) -> int:
+    """List the problems; exit code 1 when there are any."""
+    document = read_document(arguments.file)
+    manager = plugin_manager(arguments.plugins) if arguments.plugins else None
+    kind, problems = all_errors(document, manager)
+    console = make_console()
+    if arguments.json:
+        listed = [
+            {"code": int(e.code), "name": e.code.name, "message": e.message} for e in problems
+        ]
+        console.print_json(json.dumps({"format": kind, "valid": not problems, "errors": listed}))
+    elif not problems:
+        checked = " and its plugins" if manager is not None else ""
+        console.print(f"[green]{arguments.file}: valid ({kind} workflow{checked})[/]")
+    else:
+        table = Table(title=f"{arguments.file}: {len(problems)} problem(s)", title_justify="left")
+        table.add_column("Code")
+        table.add_column("Message", overflow="fold")
+        for error in problems:
+            table.add_row(f"{error.code.name} ({int(error.code)})", error.message)
+        console.print(table)
+    return 1 if problems else 0
 
 
 def schema_errors(document: Any, kind: Kind) -> list[PluginError]:
-    """Violations of the shipped JSON Schema, one error each, with the JSON path."""
+    """Violations of the shipped JSON Schema, one error each, with the JSON path.
+
+    Each violation is reduced to its most relevant cause (jsonschema's ``best_match``): a
+    step that fails inside an ``anyOf`` is reported at the step's field, not as the whole
+    ``steps`` value failing every alternative.
+    """
     from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
 
     from ..orchestration._schemas import shipped_schema
 
     code = _structure_code(kind)
     validator = Draft202012Validator(shipped_schema(kind))
     errors: list[PluginError] = []
+    seen: set[str] = set()
     for problem in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
+        relevant = best_match([problem]) or problem
         path = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem.absolute_path
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in relevant.absolute_path
         )
         where = f"${path}"
-        errors.append(
-            PluginError(
-                code, f"schema: {where}: {_short(problem.message)}", context={"path": where}
-            )
-        )
+        message = f"schema: {where}: {_short(relevant.message)}"
+        if message in seen:
+            continue
+        seen.add(message)
+        errors.append(PluginError(code, message, context={"path": where}))
     return errors
 
 
-def _short(text: str, limit: int = 200) -> str:
+def _short(text: str, limit: int = _MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -47,8 +99,65 @@ def _structure_code(kind: Kind) -> PluginErrorCode:
     )
 
 
-def all_errors(document: Any) -> tuple[Kind, list[PluginError]]:
-    """Every problem found in ``document`` (empty: it would register)."""
+def plugin_errors(model: Any, manager: Any) -> list[PluginError]:
+    """Steps or nodes whose plugin is not registered or lacks the command they call.
+
+    The command is a v1 step's ``method_name`` (rollback steps included) or a v2 node's
+    ``configuration["method"]``, ``execute`` when empty, as the engine calls them. Built-in
+    plugins (``file_system_monitor``) count as registered.
+    """
+    from .. import Workflow
+    from ..plugins._builtins import WithBuiltins
+
+    lookup = WithBuiltins(manager)
+    calls: list[tuple[str, str, str]] = []  # (what, plugin id, command)
+    if isinstance(model, Workflow):
+        for step in model.steps():
+            calls.append((f"step '{step.id}'", step.plugin_id, step.method_name or "execute"))
+        for step_id, rollback in model.rollback_steps().items():
+            calls.append(
+                (
+                    f"rollback of step '{step_id}'",
+                    rollback.plugin_id,
+                    rollback.method_name or "execute",
+                )
+            )
+    else:
+        for node in model.nodes:
+            method = (node.configuration or {}).get("method") or "execute"
+            calls.append((f"node '{node.node_id}'", node.plugin_id, str(method)))
+    errors: list[PluginError] = []
+    for what, plugin_id, command in calls:
+        if not plugin_id:
+            continue  # the structure rules already report an empty plugin id
+        found = lookup.get_plugin(plugin_id)
+        if not found:
+            errors.append(
+                PluginError(
+                    PluginErrorCode.PluginNotFound,
+                    f"{what}: no plugin '{plugin_id}' is registered",
+                    plugin_id=plugin_id,
+                )
+            )
+            continue
+        commands = list(found.value().available_commands())
+        if command not in commands:
+            errors.append(
+                PluginError(
+                    PluginErrorCode.CommandNotFound,
+                    f"{what}: plugin '{plugin_id}' has no command '{command}'; "
+                    f"available: {', '.join(map(str, commands)) or 'none'}",
+                    plugin_id=plugin_id,
+                )
+            )
+    return errors
+
+
+def all_errors(document: Any, manager: Any = None) -> tuple[Kind, list[PluginError]]:
+    """Every problem found in ``document`` (empty: it would register).
+
+    With a ``PluginManager``, the plugins the workflow calls are checked against it too.
+    """
     from .. import PluginWorkflow, Workflow
     from ..orchestration._v1_validation import iter_workflow_errors as v1_errors
     from ..orchestration.advanced.workflow import iter_workflow_errors as v2_errors
@@ -60,4 +169,5 @@ def all_errors(document: Any) -> tuple[Kind, list[PluginError]]:
         return kind, [*errors, loaded.error()]
     model = loaded.value()
     rules = v1_errors(model) if isinstance(model, Workflow) else v2_errors(model)
-    return kind, [*errors, *rules]
+    plugins = plugin_errors(model, manager) if manager is not None else []
+    return kind, [*errors, *rules, *plugins]

@@ -211,7 +211,7 @@ class PluginOrchestrator(OrchestratorBase):
             threads when None.
         history_limit: How many finished executions stay queryable (oldest forgotten first).
         timers: Replaces the clock and timer service behind retries, backoff and timeouts
-            (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one).
+            (``qtforge_orch.testing``'s ``qtforge_fake_clock`` passes a manual one).
         default_executor: Where steps run unless a step's ``parameters`` names an ``executor``:
             ``"thread"`` (the pool, default), ``"process"`` or ``"dask"`` (see Scaling out).
         dask_address: The Dask scheduler to use; None starts a local cluster on 127.0.0.1

@@ -2,9 +2,9 @@
 
 Installing ``qtforge_orch`` registers the pytest plugin (``qtforge_orch.testing.plugin``)
 through the ``pytest11`` entry point, so its fixtures are available in any test suite:
-``plugin_manager``, ``orchestrator``, ``advanced_orchestrator`` and ``fake_clock``. The
-orchestrator fixtures need pytest-qt (they request its ``qapp`` fixture). See
-``docs/testing.md``.
+``qtforge_plugin_manager``, ``qtforge_orchestrator``, ``qtforge_advanced_orchestrator``,
+``qtforge_fake_clock`` and ``qtforge_signal_recorder``. The orchestrator fixtures need
+pytest-qt (``pip install "qtforge_orch[testing]"``). See ``docs/testing.md``.
 
 Names load on first use: pytest imports the plugin module in every session of every project
 installed next to ``qtforge_orch``, so this package must not pull in Qt by itself.
@@ -16,7 +16,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._clock import FakeClock
+    from .._engine import TimerKind
+    from ._clock import FakeClock, PendingTimer
     from ._idle import wait_until_idle
     from ._recorder import Emission, SignalRecorder, signal_names
     from .plugins import (
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "FakeClock": "._clock",
+    "PendingTimer": "._clock",
+    "TimerKind": "qtforge_orch._engine",
     "Emission": "._recorder",
     "SignalRecorder": "._recorder",
     "signal_names": "._recorder",
@@ -52,11 +55,13 @@ __all__ = [
     "FakeClock",
     "FlakyPlugin",
     "HangingPlugin",
+    "PendingTimer",
     "PluginCall",
     "RecordingPlugin",
     "SignalRecorder",
     "SlowPlugin",
     "StreamingSource",
+    "TimerKind",
     "function_plugin",
     "signal_names",
     "wait_until_idle",

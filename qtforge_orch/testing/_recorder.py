@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEventLoop, QMetaMethod, QObject, QThread, QTimer
@@ -45,6 +45,8 @@ class Emission:
     """``threading.get_ident()`` of the thread the slot ran in."""
     in_owner_thread: bool
     """Whether that was the orchestrator's thread (the contract says it always is)."""
+    source: Any = field(default=None, compare=False, repr=False)
+    """The orchestrator that emitted it (a recorder can record several)."""
 
     @property
     def execution_id(self) -> str | None:
@@ -79,15 +81,21 @@ def signal_names(orchestrator: QObject) -> list[str]:
 class SignalRecorder:
     """Records every signal of a ``PluginOrchestrator`` or ``AdvancedPluginOrchestrator``.
 
+    Give it several orchestrators to record them all in one list (execution ids never repeat
+    across orchestrators, so the per-execution methods work unchanged).
+
     Create it before starting the executions it should see: an orchestrator does not build the
     events of step/node signals nobody listens to, so a recorder connected later misses what
-    was already posted. Use it from the orchestrator's thread (the test's main thread).
+    was already posted. Use it from the orchestrators' thread (the test's main thread).
     ``close()`` (or leaving a ``with`` block) disconnects it.
     """
 
-    def __init__(self, orchestrator: Orchestrator) -> None:
-        """Connect to every signal ``orchestrator`` declares."""
+    def __init__(self, orchestrator: Orchestrator, *more: Orchestrator) -> None:
+        """Connect to every signal ``orchestrator`` (and each of ``more``) declares."""
         self.orchestrator = orchestrator
+        """The first orchestrator recorded."""
+        self.orchestrators: tuple[Orchestrator, ...] = (orchestrator, *more)
+        """Every orchestrator recorded."""
         self.emissions: list[Emission] = []
         """Everything recorded so far, in delivery order."""
         self._lock = threading.Lock()
@@ -98,21 +106,21 @@ class SignalRecorder:
         # as soon as the signal it needs has been delivered instead of at a polling tick.
         self._loops: list[tuple[Callable[[], bool], QEventLoop]] = []
         self._connections: list[Any] = []
-        for name in signal_names(orchestrator):
-            if name in HEADER_ALIASES:
-                continue  # duplicates of the reference's signals, emitted right after them
-            signal = getattr(orchestrator, name)
-            self._connections.append(signal.connect(self._slot_for(name)))
+        for source in self.orchestrators:
+            for name in signal_names(source):
+                if name in HEADER_ALIASES:
+                    continue  # duplicates of the reference's signals, emitted right after them
+                signal = getattr(source, name)
+                self._connections.append(signal.connect(self._slot_for(name, source)))
 
-    def _slot_for(self, name: str) -> Callable[..., None]:
-        owner = self.orchestrator
-
+    def _slot_for(self, name: str, owner: Orchestrator) -> Callable[..., None]:
         def record(*args: Any) -> None:
             emission = Emission(
                 name,
                 tuple(args),
                 threading.get_ident(),
                 QThread.currentThread() == owner.thread(),
+                owner,
             )
             with self._lock:
                 self.emissions.append(emission)
@@ -238,11 +246,12 @@ class SignalRecorder:
         then. Returns the execution's signals.
         """
         start = time.monotonic()
-        self.wait_for_terminal(execution_id, timeout_ms)
+        terminal = self.wait_for_terminal(execution_id, timeout_ms)
+        owner = terminal.source if terminal.source is not None else self.orchestrator
         remaining = max(0, timeout_ms - int((time.monotonic() - start) * 1000))
-        if not self.orchestrator.thread_pool().waitForDone(remaining):
+        if not owner.thread_pool().waitForDone(remaining):
             raise TimeoutError(f"worker threads were still busy after {timeout_ms} ms")
-        ended = self.orchestrator.wait_for_execution(execution_id, timeout_ms)
+        ended = owner.wait_for_execution(execution_id, timeout_ms)
         assert ended, f"execution {execution_id!r} did not end"
         return self.for_execution(execution_id)
 

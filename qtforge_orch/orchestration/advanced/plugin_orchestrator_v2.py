@@ -208,7 +208,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         thread_pool: The pool nodes run on; a new pool when None.
         history_limit: How many finished executions stay queryable (oldest forgotten first).
         timers: Replaces the clock and timer service behind retries, backoff and timeouts
-            (``qtforge_orch.testing``'s ``fake_clock`` passes a manual one).
+            (``qtforge_orch.testing``'s ``qtforge_fake_clock`` passes a manual one).
         default_executor: Where nodes run unless a node's ``configuration`` or the
             workflow's ``global_configuration`` names an ``executor``: ``"thread"`` (the
             pool, default), ``"process"`` or ``"dask"`` (see Scaling out).

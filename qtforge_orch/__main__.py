@@ -1,0 +1,7 @@
+"""``python -m qtforge_orch``: the ``qtforge-orch`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
