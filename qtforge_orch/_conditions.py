@@ -3,7 +3,9 @@
 CEL (https://github.com/google/cel-spec) is a small, side-effect-free expression language:
 no statements, no attribute access on host objects, no imports, no loops beyond bounded
 macros. cel-python (``celpy``) interprets the parse tree directly; we always use its
-``InterpretedRunner`` because its ``CompiledRunner`` transpiles to Python and ``exec``s it.
+interpreter (never its ``CompiledRunner``, which transpiles to Python and ``exec``s it), with
+a step budget: nested macros multiply, so an expression's cost is estimated and capped at
+registration and every evaluation stops after ``MAX_EVALUATION_STEPS`` (see ``_cel_cost``).
 
 ``celpy`` is imported lazily (inside functions) so ``import qtforge_orch`` stays cheap and a
 program that never uses string conditions never pays for the parser (~0.3 s to build).
@@ -18,7 +20,20 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
+from ._cel_cost import (
+    MAX_COST,
+    MAX_EVALUATION_S,
+    MAX_EVALUATION_STEPS,
+    EvaluationStopped,
+    budgeted_evaluator,
+    estimated_cost,
+    stop_evaluations_when,
+)
+
 __all__ = [
+    "MAX_COST",
+    "MAX_EVALUATION_S",
+    "MAX_EVALUATION_STEPS",
     "MAX_EXPRESSION_LENGTH",
     "MAX_NESTING_DEPTH",
     "CompiledCondition",
@@ -27,6 +42,7 @@ __all__ = [
     "check_condition",
     "compile_condition",
     "evaluate_condition",
+    "stop_evaluations_when",
 ]
 
 MAX_EXPRESSION_LENGTH = 4096
@@ -197,7 +213,9 @@ class CompiledCondition:
             )
         activation = _to_activation(data, self._names)
         try:
-            result = self._runner.evaluate(activation)
+            result = self._run(activation)
+        except EvaluationStopped as stopped:
+            raise _stopped(self.source, stopped) from None
         except RecursionError:
             raise ConditionError(
                 f"condition {_quote(self.source)} is nested too deeply to evaluate",
@@ -222,7 +240,9 @@ class CompiledCondition:
         None, datetime, timedelta); raises ConditionError on any failure."""
         activation = _to_activation(data, self._names)
         try:
-            return _from_cel(self._runner.evaluate(activation))
+            return _from_cel(self._run(activation))
+        except EvaluationStopped as stopped:
+            raise _stopped(self.source, stopped, "expression") from None
         except RecursionError:
             raise ConditionError(
                 f"expression {_quote(self.source)} is nested too deeply to evaluate", self.source
@@ -233,8 +253,22 @@ class CompiledCondition:
                 self.source,
             ) from None
 
+    def _run(self, activation: dict[str, Any]) -> Any:
+        """celpy's interpreter run as ``InterpretedRunner.evaluate`` runs it, with a budget."""
+        runner = self._runner
+        return budgeted_evaluator()(runner.ast, runner.new_activation()).evaluate(activation)
+
     def __repr__(self) -> str:
         return f"CompiledCondition({_quote(self.source)})"
+
+
+def _stopped(source: str, stopped: EvaluationStopped, what: str = "condition") -> ConditionError:
+    return ConditionError(
+        f"{what} {_quote(source)} was stopped: {stopped.why} (an evaluation may take "
+        f"{MAX_EVALUATION_STEPS:,} steps and {MAX_EVALUATION_S:g} s); walk less data or use "
+        "a callable",
+        source,
+    )
 
 
 def _from_cel(value: Any) -> Any:
@@ -328,6 +362,14 @@ def _compile_cached(expression: str) -> CompiledCondition:
                 expression,
             ) from None
         names = _check_tree(expression, ast)
+        cost = estimated_cost(ast)
+        if cost > MAX_COST:
+            raise ConditionError(
+                f"condition {_quote(expression)} may need more than {MAX_COST:,} evaluation "
+                f"steps (the limit): its macros (all, exists, map, filter...) nest so that "
+                f"their bodies run too often; nest fewer of them or use a callable",
+                expression,
+            )
         runner = env.program(ast)
     return CompiledCondition(expression, runner, names)
 

@@ -80,6 +80,17 @@ def hang(params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def busy(params: dict[str, Any]) -> dict[str, Any]:
+    """Writes its pid to ``pid_file``, then burns a core for ``busy_s`` (default: ten minutes)
+    in pure Python, deaf to cancellation."""
+    Path(params["pid_file"]).write_text(str(os.getpid()))
+    deadline = time.monotonic() + float(params.get("busy_s", 600))
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+    return {"n": n}
+
+
 def hang_once(params: dict[str, Any]) -> dict[str, Any]:
     """The first call hangs like ``hang``; later calls (``pid_file`` exists) succeed."""
     pid_file = Path(params["pid_file"])
@@ -126,7 +137,7 @@ class Locked(Counter):
 def register_all(plugins: PluginManager) -> PluginManager:
     """Every plugin above, under its function's name (``counter`` and ``locked`` classes)."""
     functions = (add_one, echo, double, total, numbers, ints, noop, spin, spin_count, fail)
-    for fn in (*functions, split_numbers, hang, hang_once, undo, unpicklable_output):
+    for fn in (*functions, split_numbers, hang, busy, hang_once, undo, unpicklable_output):
         plugins.register_plugin(FunctionPlugin.from_callable(fn.__name__, fn))
     plugins.register_plugin(Counter())
     plugins.register_plugin(Locked())

@@ -20,13 +20,26 @@ app = QCoreApplication.instance() or QCoreApplication([])
 
 
 def run_snippet(
-    code: str, timeout_s: float = 30.0, setup: str = "", *, quiet: bool = False
+    code: str,
+    timeout_s: float = 30.0,
+    setup: str = "",
+    *,
+    quiet: bool = False,
+    silent: bool = False,
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[str, float]:
     """Run PRELUDE + ``setup`` + ``code``; returns (stdout, seconds).
 
     Fails on a non-zero exit or a hang; with ``quiet``, also on any traceback on stderr
-    (anything raised anywhere, an exit hook included)."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
+    (anything raised anywhere, an exit hook included); with ``silent``, on anything at all on
+    stderr (a Qt warning, a log line). ``env_extra`` adds environment variables
+    (``QT_FATAL_WARNINGS``)."""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "QT_API": "pyside6",
+        **(env_extra or {}),
+    }
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -45,4 +58,6 @@ def run_snippet(
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     if quiet:
         assert "Traceback" not in done.stderr, done.stderr
+    if silent:
+        assert done.stderr == "", done.stderr
     return done.stdout, elapsed

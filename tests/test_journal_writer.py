@@ -108,7 +108,7 @@ def test_flush_wait_and_committed_seq(tmp_path: Path) -> None:
 
 
 def test_close_writes_everything_and_is_idempotent(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "j.sqlite"
     journal = open_journal(path)
@@ -125,7 +125,8 @@ def test_close_writes_everything_and_is_idempotent(
     assert journal.rollback_recorded("e", "late", True, None, 4.0) == last
     assert journal.flush(0) and journal.wait_committed(last, 0)
     assert journal.stats().dropped == 2
-    assert capfd.readouterr().err.count("after the journal was closed") == 1
+    assert caplog.text.count("after the journal was closed") == 1
+    assert all(r.name == "qtforge_orch.journal" for r in caplog.records)
     with pytest.raises(PluginError, match="closed") as raised:
         journal.execution("e")
     assert raised.value.code == PluginErrorCode.InvalidState
@@ -195,7 +196,7 @@ def test_commit_listeners_can_be_added_and_removed(tmp_path: Path) -> None:
 
 
 def test_a_raising_on_commit_is_reported_and_writing_goes_on(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     def on_commit(seq: int) -> None:
         raise RuntimeError("callback bug")
@@ -205,7 +206,7 @@ def test_a_raising_on_commit_is_reported_and_writing_goes_on(
         assert journal.flush(10)
         journal.task_changed("e", "b", "started", 1, None, None, 1.0)
         assert journal.flush(10)
-    assert "callback bug" in capfd.readouterr().err
+    assert "callback bug" in caplog.text  # the traceback is logged
 
 
 def test_the_writer_retries_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
@@ -225,7 +226,7 @@ def test_the_writer_retries_while_another_connection_holds_the_lock(tmp_path: Pa
 
 
 def test_a_record_sqlite_cannot_take_is_dropped_alone(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     entered, release = threading.Event(), threading.Event()
 
@@ -244,7 +245,7 @@ def test_a_record_sqlite_cannot_take_is_dropped_alone(
         assert journal.flush(20)
         assert journal.completed_outputs("e") == {"a": 1, "c": 3}
         assert journal.stats().dropped == 1
-    assert "dropped a record" in capfd.readouterr().err
+    assert "dropped a record" in caplog.text
 
 
 def test_a_collected_journal_closes_itself(tmp_path: Path) -> None:

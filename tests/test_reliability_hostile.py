@@ -119,6 +119,21 @@ def test_v1_from_json_never_raises_and_round_trips(doc: Any) -> None:
     assert again.value().to_json() == first
 
 
+def test_v1_from_json_refuses_a_steps_array_that_repeats_an_id() -> None:
+    step_a = {"id": "a", "plugin_id": "p", "method_name": "run"}
+    repeated = {"id": "dup", "steps": [step_a, {"id": "b", "plugin_id": "p"}, dict(step_a)]}
+    parsed = Workflow.from_json(repeated)
+    assert not parsed
+    error = parsed.error()
+    assert error.code == Code.InvalidConfiguration
+    assert "'a'" in error.message and "steps[0]" in error.message and "steps[2]" in error.message
+    # What it accepts keeps every step: an array of distinct ids round-trips whole.
+    distinct = {"id": "ok", "steps": [step_a, {"id": "b", "plugin_id": "p"}]}
+    written = Workflow.from_json(distinct).value().to_json()
+    assert list(written["steps"]) == ["a", "b"]
+    assert Workflow.from_json(written).value().to_json() == written
+
+
 @HYPO
 @given(doc=v2_docs)
 def test_v2_from_json_never_raises_and_round_trips(doc: Any) -> None:

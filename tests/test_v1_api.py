@@ -100,14 +100,6 @@ def test_create_register_get_list_unregister(qapp: Any, plugins: PluginManager) 
             lambda: Workflow("self").add_step(step("a", "p", "run", "a")),
             PluginErrorCode.CircularDependency,
         ),
-        (
-            # add_step replaces a step with the same id (C++ map, issue 13); a file's step
-            # array can still repeat an id, and that is refused.
-            lambda: Workflow.from_json(
-                {"id": "dup", "steps": [{"id": "a", "plugin_id": "p"}] * 2}
-            ).value(),
-            PluginErrorCode.InvalidConfiguration,
-        ),
     ],
 )
 def test_invalid_workflows_are_refused_with_the_right_code(

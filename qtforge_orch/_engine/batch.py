@@ -214,7 +214,7 @@ class BatchScheduler(SchedulerDefaults):
         if context is None:
             with lock:
                 params = self._params_for(index)
-            verdict = check_condition(task, params)
+            verdict = check_condition(task, params, lambda: run.stopping)
             with lock:
                 if self.states[index] != _R or run.stopping:
                     run.running -= 1

@@ -15,9 +15,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
 
+from .._errors import PluginError, PluginErrorCode
 from ..contract.context import StepContext
 from ..contract.outcome import Outcome
 from ..contract.plan import Plan, TaskSpec
+from . import events
 from . import executors as executor_kinds
 from .compensation import CompensationLedger
 from .events import EventKind, EventPump
@@ -35,6 +37,7 @@ class Executor:
     """Runs engine callables on a QThreadPool (the orchestrator's own unless one is given)."""
 
     def __init__(self, pool: QThreadPool | None, parent: QObject | None = None) -> None:
+        self._own = pool is None
         if pool is None:
             # A child of the engine's pump, not owned by Python: destroying the orchestrator
             # (its parent deleted, app.shutdown(), its last reference) destroys the pump,
@@ -65,6 +68,33 @@ class Executor:
             return bool(self.pool.waitForDone(timeout_ms))
         except RuntimeError:
             return True  # destroyed, which waited for its threads
+
+    def release(self) -> None:
+        """The orchestrator is being destroyed: do not join its pool now.
+
+        ``~QThreadPool`` (the pool is the pump's child) waits for every running task. With a
+        plugin that ignores cancellation that would block the thread destroying the
+        orchestrator, the GUI thread that delivers every orchestrator's signals, for as long
+        as the plugin runs. A busy pool is handed to Qt instead (parented to its thread
+        object, as ``abandon`` does) and deleted once its tasks are done: a control-lane
+        thread waits for them, then ``deleteLater`` (the deletion itself no longer waits).
+        """
+        if not self._own:
+            return  # the application's pool: its owner decides
+        pool = self.pool
+        try:
+            if pool.activeThreadCount() == 0:
+                return  # destroyed with the pump, nothing to wait for
+            pool.setParent(pool.thread())
+        except RuntimeError:
+            return
+
+        def reap() -> None:
+            with contextlib.suppress(RuntimeError):
+                pool.waitForDone(-1)
+                pool.deleteLater()
+
+        shared_lane().submit(reap)
 
     def abandon(self) -> None:
         """At interpreter exit, with plugins that ignore cancellation still running: let go
@@ -256,13 +286,41 @@ class Engine:
                 self._owner_thread = owner.thread()
         return QThread.currentThread() == self._owner_thread
 
-    def wait(self, run: Run) -> None:
+    def wait(self, run: Run) -> PluginError | None:
         """Block until ``run`` ends without starving anyone: the owner thread delivers the
-        run's signals while it waits; any other thread helps run its tasks."""
+        run's signals while it waits; any other thread helps run its tasks.
+
+        A journaled run's records are then waited for, at most ``JOURNAL_FLUSH_BOUND_S``;
+        returns the journal's error if they are still not committed (None when all is well).
+        """
         if self.in_owner_thread():
             self.pump.wait_until(run.done)
         else:
             run.workers.help_until_done()
+            if run.journal is not None:
+                run.journal.flush(events.JOURNAL_FLUSH_BOUND_S)
+        return self.journal_lag(run)
+
+    @staticmethod
+    def journal_lag(run: Run) -> PluginError | None:
+        """Why an ended run's records are not in its journal yet (None: they are, or no
+        journal): a full, locked or failing disk that the writer keeps retrying."""
+        journal = run.journal
+        if journal is None or journal.committed_seq() >= run.journal_seq:
+            return None
+        reason = journal.last_error
+        return PluginError(
+            PluginErrorCode.FileSystemError,
+            f"execution '{run.execution_id}' {run.status}, but the execution journal has not "
+            f"recorded it within {events.JOURNAL_FLUSH_BOUND_S:g} s "
+            f"({reason or 'the writer is behind'}); its records stay queued and are written "
+            "once the disk accepts them, and its signals wait for them",
+            context={
+                "execution_id": run.execution_id,
+                "status": run.status,
+                "journal_error": str(reason) if reason is not None else None,
+            },
+        )
 
     def wait_for(self, execution_id: str, timeout_ms: int | None = None) -> bool:
         """Block until an execution ended (delivering signals in the owner thread); False on
@@ -329,6 +387,10 @@ class Engine:
         self.closed = True
         self.pump.close()
         self.cancel_all()
+        # Destroying the pump next would join the pool, waiting for plugins that ignore the
+        # cancel: let it go instead, so this thread (the GUI's) and every other orchestrator
+        # it serves carry on at once.
+        self.executor.release()
         if self.executors.built():
             # Nothing can reach these workers any more; stop them off this (GUI) thread, as
             # closing a Dask client waits for its scheduler.

@@ -17,19 +17,24 @@ subscriber that raises is logged and the others still get the event.
 from __future__ import annotations
 
 import inspect
-import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractEventDispatcher,
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QTimer,
+    Signal,
+)
 
+from .._log import logger
 from ..events import EventKind, Subscriber, Subscription
 from ..events import ExecutionEvent as Event
-
-_log = logging.getLogger("qtforge_orch.events")
 
 # Nothing here touches PySide6's ``Qt`` namespace, which PySide6 builds whole on first touch
 # (14 ms of every cold start): no explicit QueuedConnection. The wake-up needs none
@@ -38,6 +43,10 @@ _CALL_EVENT = QEvent.Type(QEvent.registerEventType())
 
 DRAIN_BUDGET_S = 0.002
 WAIT_SLICE_S = 0.01
+# How long a synchronous wait that saw its execution end waits for the journal to commit the
+# execution's records (a full, locked or failing disk retries for ever); past it the wait
+# returns and the caller reports the journal's error (``Engine.journal_lag``).
+JOURNAL_FLUSH_BOUND_S = 5.0
 
 
 class EventPump(QObject):
@@ -60,6 +69,7 @@ class EventPump(QObject):
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
         self._wake_pending = False
+        self._owner_ident = threading.get_ident()  # the pump is made in its owner's thread
         # Set when the orchestrator is destroyed: nothing can be delivered any more, and a
         # worker emitting into the deleted pump would raise.
         self._closed = False
@@ -102,20 +112,32 @@ class EventPump(QObject):
 
     # --- any thread -------------------------------------------------------------------
     def close(self) -> None:
+        """The orchestrator is going: nothing more is delivered, every subscription ends.
+
+        The runs are cancelled and their own terminal events dropped, so each execution still
+        followed ends for its subscribers here, in the owner thread: a ``WORKFLOW_CANCELLED``
+        terminal event without a run (``source`` None) is delivered to the subscribers of that
+        execution that take it (handles finish ``cancelled`` with the reason).
+        """
         self._closed = True
         self._events.clear()
         self._terminals_queued.clear()
         with self._cond:
             self._progress.clear()
-        # Nothing can be delivered any more: let go of every subscriber (handles included).
         with self._subscribers_lock:
-            dropped = [sub for subs in self._everywhere.values() for sub in subs]
-            dropped += [sub for subs in self._scoped.values() for sub in subs]
+            everywhere = [sub for subs in self._everywhere.values() for sub in subs]
+            scoped, self._scoped = self._scoped, {}
             self._everywhere.clear()
-            self._scoped.clear()
             self.listened.clear()
-        for sub in dropped:
+        for sub in everywhere:
             sub._ended()
+        in_owner = threading.get_ident() == self._owner_ident
+        for execution_id, subs in scoped.items():
+            end = Event(EventKind.WORKFLOW_CANCELLED, (execution_id,), execution_id, True)
+            for sub in subs:
+                if in_owner and sub.is_active() and end.kind in sub.kinds:
+                    self._deliver(sub, end)
+                sub._ended()
 
     # --- subscribers (any thread) -------------------------------------------------------
     def subscribe(
@@ -223,6 +245,18 @@ class EventPump(QObject):
                 return
             self._wake_pending = True
         try:
+            # In the owner thread the wake-up starts the timer directly; with no event
+            # dispatcher there (a plain script without a QCoreApplication: no loop can ever
+            # run) that only makes Qt warn. Synchronous waits deliver the events; a later post
+            # tries again. Other threads' emits are queued and need no check, and must not
+            # touch the pump itself (it may be being destroyed in its own thread).
+            if (
+                threading.get_ident() == self._owner_ident
+                and QAbstractEventDispatcher.instance() is None
+            ):
+                with self._cond:
+                    self._wake_pending = False
+                return
             self._wake.emit()
         except RuntimeError:  # destroyed between the check and the emit
             self._closed = True
@@ -322,10 +356,12 @@ class EventPump(QObject):
             finally:
                 self.blocked = False
             if finished and self._flush_journal is not None:
-                # A synchronous execution returns after its signals: wait for their records.
-                self._flush_journal(
-                    None if deadline is None else max(0.0, deadline - time.monotonic())
-                )
+                # A synchronous execution returns after its signals: wait for their records,
+                # within the caller's deadline and the flush bound.
+                bound = JOURNAL_FLUSH_BOUND_S
+                if deadline is not None:
+                    bound = min(bound, max(0.0, deadline - time.monotonic()))
+                self._flush_journal(bound)
             self.drain(None)
             if finished:
                 return True
@@ -367,6 +403,18 @@ class EventPump(QObject):
         if event.terminal:
             self._end_execution(event.execution_id)
 
+    @classmethod
+    def _deliver(cls, sub: Subscription, event: Event) -> None:
+        """Deliver one event to one subscription (outside the hot loop)."""
+        callback = sub._callback
+        if callback is None:
+            cls._deliver_weakly(sub, event)
+            return
+        try:
+            callback(event)
+        except Exception:
+            _subscriber_raised(event)
+
     @staticmethod
     def _deliver_weakly(sub: Subscription, event: Event) -> None:
         target = sub._target() if sub._target is not None else None
@@ -382,7 +430,7 @@ class EventPump(QObject):
 
 
 def _subscriber_raised(event: Event) -> None:
-    _log.exception(
+    logger("events").exception(
         "a subscriber of execution events raised on %s of execution %s",
         event.kind.name,
         event.execution_id,
@@ -390,4 +438,11 @@ def _subscriber_raised(event: Event) -> None:
 
 
 # The event types are public (``qtforge_orch.events``); the engine posts them under these names.
-__all__ = ["DRAIN_BUDGET_S", "WAIT_SLICE_S", "Event", "EventKind", "EventPump"]
+__all__ = [
+    "DRAIN_BUDGET_S",
+    "JOURNAL_FLUSH_BOUND_S",
+    "WAIT_SLICE_S",
+    "Event",
+    "EventKind",
+    "EventPump",
+]

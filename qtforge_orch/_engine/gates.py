@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .._cel_cost import stop_evaluations_when
 from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
 from ..contract.context import StepContext
@@ -18,11 +19,17 @@ from .invoke import evaluate
 Invoke = Callable[[TaskSpec, dict[str, Any], StepContext], Outcome]
 
 
-def check_condition(task: TaskSpec, params: dict[str, Any]) -> bool | PluginError:
-    """Whether ``task`` runs with ``params``, or why its condition could not say."""
+def check_condition(
+    task: TaskSpec, params: dict[str, Any], stop: Callable[[], bool] | None = None
+) -> bool | PluginError:
+    """Whether ``task`` runs with ``params``, or why its condition could not say.
+
+    A CEL evaluation in progress ends soon after ``stop()`` turns true (the run was cancelled
+    or timed out)."""
     assert task.condition is not None
     # A copy: a condition that mutates its argument must not change the step's input.
-    verdict = evaluate(task.condition, json_copy(params))
+    with stop_evaluations_when(stop):
+        verdict = evaluate(task.condition, json_copy(params))
     if isinstance(verdict, BaseException):
         return PluginError(
             PluginErrorCode.ExecutionFailed,

@@ -9,19 +9,18 @@ one is free, so one hung rollback never delays another; idle threads exit after 
 
 from __future__ import annotations
 
-import sys
 import threading
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
+
+from .._log import logger
 
 IDLE_EXIT_S = 5.0
 
 
 def report(exc: BaseException, what: str) -> None:
-    """Where contained user-code errors go when no execution can record them."""
-    print(f"qtforge_orch: {what} raised; contained:", file=sys.stderr)
-    traceback.print_exception(exc, file=sys.stderr)
+    """Where contained user-code errors go when no execution can record them: the log."""
+    logger("engine").error("%s raised; contained", what, exc_info=exc)
 
 
 def call_all(calls: Iterable[Callable[[], object]]) -> None:
@@ -69,6 +68,7 @@ class ControlLane:
                         return
                 function = self._queue.popleft()
             call_all((function,))
+            del function  # not held while this thread waits for the next one
 
 
 _shared: ControlLane | None = None

@@ -148,18 +148,22 @@ class TimerService:
                     self._cond.wait(wait)
             callback = handle.callback
             handle.callback = None
+            del handle
             if callback is not None:
                 try:
                     callback()
                 except BaseException as exc:  # the one timer thread must never die
                     _report_callback_error(exc)
+                # Let go now, not when the next timer fires: whatever the callback held (a
+                # run, through it an orchestrator's objects) must not be freed on this shared
+                # thread in the middle of another orchestrator's timeout.
+                del callback
 
 
 def _report_callback_error(exc: BaseException) -> None:
-    import sys
-    import traceback
+    from .._log import logger
 
-    traceback.print_exception(exc, file=sys.stderr)
+    logger("engine").error("a timer callback raised", exc_info=exc)
 
 
 class TimerLabel(NamedTuple):

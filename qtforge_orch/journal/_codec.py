@@ -8,6 +8,14 @@
 3. Otherwise (or if pickle fails too) a **lossy JSON preview** (unstorable values replaced by
    ``{"__unstorable__": type, "repr": ...}``) with ``resumable`` false and a note naming the
    type and where it was. Such a task is rerun on resume; nothing is dropped without a note.
+
+Plain JSON data holding an integer too long for Python's int-to-text conversion (more than
+``sys.get_int_max_str_digits()`` digits, 4,300 by default) is stored exactly as ``json-int``:
+those integers are written in hexadecimal, which has no such limit, with the paths to them.
+
+Reading never runs code unless the journal was opened with ``pickle_fallback``: a row marked
+pickle is then a preview with a note. A payload that cannot be read (damaged JSON or pickle, an
+unknown encoding) is reported the same way, a preview and a note, never an exception.
 """
 
 from __future__ import annotations
@@ -15,10 +23,12 @@ from __future__ import annotations
 import json
 import json.encoder
 import pickle
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 JSON = "json"
+JSON_INT = "json-int"
 PICKLE = "pickle"
 LOSSY = "lossy"
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -104,6 +114,8 @@ def first_unstorable(value: Any) -> tuple[str, str]:
 
 def _preview(value: Any, depth: int = 0) -> Any:
     kind = type(value)
+    if _long_int(value):
+        return {"__unstorable__": "int", "repr": f"an int of {value.bit_length()} bits"}
     if kind in _SCALARS:
         return value
     if depth > _PREVIEW_DEPTH:
@@ -127,13 +139,46 @@ def _lossy(value: Any, note: str) -> Encoded:
     return Encoded(payload, LOSSY if payload is not None else None, 0, note)
 
 
+def _long_int(value: Any) -> bool:
+    """Whether ``str(value)`` may exceed the int-to-text limit (a few shorter ints too)."""
+    limit = sys.get_int_max_str_digits()
+    # A decimal digit carries log2(10) > 3.32 bits: below 3 bits per digit nothing is refused.
+    return bool(limit) and type(value) is int and value.bit_length() > 3 * limit
+
+
+def _hex_ints(value: Any) -> tuple[Any, list[list[Any]]]:
+    """A copy of plain ``value`` with long ints as hex strings, and the path to each one."""
+    paths: list[list[Any]] = []
+
+    def copy(item: Any, path: list[Any]) -> Any:
+        if type(item) is dict:
+            return {key: copy(sub, [*path, key]) for key, sub in item.items()}
+        if type(item) is list:
+            return [copy(sub, [*path, i]) for i, sub in enumerate(item)]
+        if _long_int(item):
+            paths.append(path)
+            return hex(item)
+        return item
+
+    return copy(value, []), paths
+
+
+def _encode_json(value: Any) -> Encoded:
+    """Plain ``value`` as JSON text (raises ValueError, RecursionError)."""
+    try:
+        return Encoded(_dumps(value), JSON, 1, None)
+    except ValueError:  # an int too long for text: only hexadecimal is unlimited
+        copied, paths = _hex_ints(value)
+        return Encoded(_dumps({"value": copied, "ints": paths}), JSON_INT, 1, None)
+
+
 def encode(value: Any, pickle_fallback: bool) -> Encoded:
     """Store ``value``: JSON, else pickle (if allowed), else a lossy preview with a note."""
     if value is None:
         return NOTHING
     try:
         if _plain(value):
-            return Encoded(_dumps(value), JSON, 1, None)
+            return _encode_json(value)
     except (ValueError, RecursionError):
         pass
     where, what = first_unstorable(value)
@@ -153,10 +198,59 @@ def encode(value: Any, pickle_fallback: bool) -> Encoded:
         )
 
 
-def decode(payload: str | bytes | None, encoding: str | None) -> Any:
-    """The stored value (a lossy preview as stored)."""
+class Decoded(NamedTuple):
+    """A value read back, and a note when it is not the value that was stored."""
+
+    value: Any
+    note: str | None
+
+
+_NOT_UNPICKLED = (
+    "stored with pickle, and this journal was opened without pickle_fallback, so it is not "
+    "unpickled (unpickling runs code the file names); shown as a preview, not resumable"
+)
+
+
+def _text(payload: str | bytes) -> str:
+    return payload if isinstance(payload, str) else payload.decode("utf-8")
+
+
+def _with_ints(document: Any) -> Any:
+    """Undo ``_hex_ints``: put the long ints back at their paths."""
+    value, paths = document["value"], document["ints"]
+    for path in paths:
+        if not path:
+            return int(value, 16)
+        holder = value
+        for step in path[:-1]:
+            holder = holder[step]
+        holder[path[-1]] = int(holder[path[-1]], 16)
+    return value
+
+
+def decode(payload: str | bytes | None, encoding: str | None, allow_pickle: bool) -> Decoded:
+    """The stored value (a lossy preview as stored), never raising.
+
+    A pickle is read only when ``allow_pickle``; otherwise, and for a payload that cannot be
+    read, the value is a preview (or None) and the note says why.
+    """
     if payload is None or encoding is None:
-        return None
-    if encoding == PICKLE:
-        return pickle.loads(payload if isinstance(payload, bytes) else payload.encode())
-    return json.loads(payload)
+        return Decoded(None, None)
+    try:
+        if encoding == PICKLE:
+            if not allow_pickle:
+                size = len(payload)
+                return Decoded(
+                    {"__unstorable__": "pickle", "repr": f"<{size} bytes of pickle, not read>"},
+                    _NOT_UNPICKLED,
+                )
+            data = payload if isinstance(payload, bytes) else payload.encode()
+            return Decoded(pickle.loads(data), None)
+        if encoding in (JSON, LOSSY):
+            return Decoded(json.loads(_text(payload)), None)
+        if encoding == JSON_INT:
+            return Decoded(_with_ints(json.loads(_text(payload))), None)
+        problem = f"unknown encoding {encoding!r}"
+    except Exception as exc:  # any damage a file can hold; unpickling raises anything
+        problem = f"{type(exc).__name__}: {str(exc)[:_REPR_CHARS]}"
+    return Decoded(None, f"damaged: the stored {encoding} value cannot be read ({problem})")

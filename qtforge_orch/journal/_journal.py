@@ -55,8 +55,10 @@ class ExecutionJournal(JournalQueries, JournalOwnership):
 
     Args:
         path: The database file; created if it does not exist (its folder must exist).
-        pickle_fallback: Store values JSON cannot store with pickle. Unpickling runs code the
-            file names, so only enable it for journals no one else can write.
+        pickle_fallback: Store values JSON cannot store with pickle, and read pickled values
+            back. Unpickling runs code the file names, so only enable it for journals no one
+            else can write. Without it nothing is ever unpickled: a row stored with pickle
+            reads back as a preview with a note.
         retention: How much history to keep (default: the 1000 newest executions).
         on_commit: Called with the last committed sequence number after every commit.
         busy_timeout: Seconds to wait for another process's lock before giving up (at open:
@@ -113,7 +115,9 @@ class ExecutionJournal(JournalQueries, JournalOwnership):
         )
         self._writer = writer
         self._put = writer.put
-        self._resources = Resources(self._path, connection, owner, writer, busy_timeout)
+        self._resources = Resources(
+            self._path, connection, owner, writer, busy_timeout, pickle_fallback
+        )
         self._finalizer = weakref.finalize(self, self._resources.close, CLOSE_TIMEOUT_S)
         self._close_lock = threading.Lock()
         self._closed_ok: bool | None = None

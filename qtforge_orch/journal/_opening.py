@@ -5,7 +5,7 @@
 | the directory does not exist | ``FileNotFound`` |
 | the file or its directory is not writable | ``PermissionDenied`` |
 | another process holds a lock past the busy timeout | ``ResourceUnavailable`` |
-| not a SQLite file, or damaged (``PRAGMA quick_check`` fails) | ``InvalidFormat`` |
+| not a SQLite file, or damaged (``quick_check`` fails, a tampered version) | ``InvalidFormat`` |
 | a SQLite database of another application | ``InvalidFormat`` |
 | a schema version from a newer qtforge_orch | ``IncompatibleVersion`` |
 
@@ -68,6 +68,12 @@ def _corrupt(path: Path, details: str) -> NoReturn:
     )
 
 
+def is_corruption(exc: sqlite3.Error) -> bool:
+    """Whether SQLite reports a damaged file (``SQLITE_CORRUPT``, a malformed image)."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    return code == _CORRUPT or "malformed" in str(exc)
+
+
 def classify(path: Path, exc: sqlite3.Error) -> NoReturn:
     """Turn a sqlite3 error met while opening into the matching ``PluginError``."""
     code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
@@ -83,7 +89,7 @@ def classify(path: Path, exc: sqlite3.Error) -> NoReturn:
             "not-a-database",
             "the file is not a SQLite database; pass a new file name or move this file aside",
         )
-    if code == _CORRUPT or "malformed" in text:
+    if is_corruption(exc):
         _corrupt(path, text)
     if code == _CANTOPEN:
         if not path.parent.is_dir():
@@ -119,6 +125,15 @@ def _check_file(path: Path) -> None:
         _read_only(path)
 
 
+def _stored_version(value: object) -> int | None:
+    """``journal_meta``'s schema version as written (decimal digits), else None (tampered)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10:
+        return int(value)
+    return None
+
+
 def _check_identity(path: Path, connection: sqlite3.Connection) -> int:
     """The file's schema version; 0 for an empty database. Refuses foreign and newer files."""
     application_id = connection.execute("PRAGMA application_id").fetchone()[0]
@@ -143,9 +158,10 @@ def _check_identity(path: Path, connection: sqlite3.Connection) -> int:
     row = connection.execute(
         "SELECT value FROM journal_meta WHERE key = 'schema_version'"
     ).fetchone()
-    stored = int(row[0]) if row else -1
-    if stored != version or version < 1:
-        _corrupt(path, f"schema version {stored} in journal_meta, user_version {version}")
+    stored = _stored_version(row[0]) if row else None
+    if stored is None or stored != version or version < 1:
+        shown = repr(row[0])[:40] if row else "missing"
+        _corrupt(path, f"schema version {shown} in journal_meta, user_version {version}")
     if version > _schema.LATEST_VERSION:
         _fail(
             PluginErrorCode.IncompatibleVersion,

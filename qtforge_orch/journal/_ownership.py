@@ -51,10 +51,11 @@ class JournalOwnership:
                 message list what changed), ``Timeout`` (the writer could not write in time).
         """
         path, token = self._path, self._resources.owner.token
+        unpickle = self._resources.unpickle
 
         def claim(connection: sqlite3.Connection) -> ExecutionRecord | None:
             _claims.claim(connection, path, token, execution_id, resumed_as, definition_json, force)
-            return _queries.execution(connection, execution_id)
+            return _queries.execution(connection, execution_id, unpickle)
 
         claimed: ExecutionRecord = self._writer.call(claim, timeout)
         return claimed

@@ -67,8 +67,26 @@ def list_executions(
     )
 
 
-def execution(connection: sqlite3.Connection, execution_id: str) -> ExecutionRecord | None:
-    """The execution ``execution_id``, or None if the journal does not hold it."""
+def _messages(text: Any) -> tuple[list[str], str | None]:
+    """The stored error messages, or the raw text and a note when they cannot be read."""
+    try:
+        messages = json.loads(text)
+        if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+            return messages, None
+        problem = "not a list of strings"
+    except (ValueError, TypeError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    return [str(text)], f"error messages: damaged: they cannot be read ({problem})"
+
+
+def execution(
+    connection: sqlite3.Connection, execution_id: str, allow_pickle: bool
+) -> ExecutionRecord | None:
+    """The execution ``execution_id``, or None if the journal does not hold it.
+
+    Values that cannot be read (pickle without ``allow_pickle``, damaged rows) are previews
+    or None, with a note each in ``notes``; the execution is then not resumable.
+    """
     row = connection.execute(
         "SELECT e.execution_id, e.workflow_id, e.kind, e.status, e.started_at, e.ended_at, "
         "d.json, e.definition_hash, e.initial_data, e.initial_encoding, e.result, "
@@ -100,6 +118,18 @@ def execution(connection: sqlite3.Connection, execution_id: str) -> ExecutionRec
         notes,
         pid,
     ) = row
+    initial = decode(data, data_encoding, allow_pickle)
+    outcome = decode(result, result_encoding, allow_pickle)
+    error_messages, messages_note = _messages(messages)
+    read_notes = [
+        note
+        for note in (
+            initial.note and f"initial data: {initial.note}",
+            outcome.note and f"result: {outcome.note}",
+            messages_note,
+        )
+        if note
+    ]
     return ExecutionRecord(
         execution_id=eid,
         workflow_id=workflow_id,
@@ -109,50 +139,65 @@ def execution(connection: sqlite3.Connection, execution_id: str) -> ExecutionRec
         ended_at=ended,
         definition_json=definition or "",
         definition_hash=digest,
-        initial_data=decode(data, data_encoding),
-        result=decode(result, result_encoding),
+        initial_data=initial.value,
+        result=outcome.value,
         error=error,
-        error_messages=list(json.loads(messages)),
+        error_messages=error_messages,
         resumed_from=resumed_from,
         resumed_as=resumed_as,
-        resumable=bool(resumable),
-        notes=notes.split("\n") if notes else [],
+        resumable=bool(resumable) and initial.note is None,
+        notes=(str(notes).split("\n") if notes else []) + read_notes,
         owner_pid=pid,
     )
 
 
-def task_records(connection: sqlite3.Connection, execution_id: str) -> list[TaskRecord]:
+def _task(row: tuple[Any, ...], allow_pickle: bool) -> TaskRecord:
+    key, state, attempts, output, encoding, error, started, ended, resumable, note = row
+    decoded = decode(output, encoding, allow_pickle)
+    return TaskRecord(
+        task_key=key,
+        state=state,
+        attempts=attempts if type(attempts) is int else 1,
+        output=decoded.value,
+        error=error,
+        started_at=started,
+        ended_at=ended,
+        resumable=bool(resumable) and decoded.note is None,
+        encoding=encoding,
+        note="; ".join(str(n) for n in (note, decoded.note) if n) or None,
+    )
+
+
+def task_records(
+    connection: sqlite3.Connection, execution_id: str, allow_pickle: bool
+) -> list[TaskRecord]:
     """The latest record of each task, in the order the tasks were first recorded."""
     rows = connection.execute(
         "SELECT task_key, state, attempts, output, encoding, error, started_at, ended_at, "
         "resumable, note FROM tasks WHERE execution_id = ? ORDER BY rowid",
         (execution_id,),
     ).fetchall()
-    return [
-        TaskRecord(
-            task_key=key,
-            state=state,
-            attempts=attempts,
-            output=decode(output, encoding),
-            error=error,
-            started_at=started,
-            ended_at=ended,
-            resumable=bool(resumable),
-            encoding=encoding,
-            note=note,
-        )
-        for key, state, attempts, output, encoding, error, started, ended, resumable, note in rows
-    ]
+    return [_task(row, allow_pickle) for row in rows]
 
 
-def completed_outputs(connection: sqlite3.Connection, execution_id: str) -> dict[str, Any]:
-    """``{task_key: output}`` of the completed tasks whose output was stored exactly."""
+def completed_outputs(
+    connection: sqlite3.Connection, execution_id: str, allow_pickle: bool
+) -> dict[str, Any]:
+    """``{task_key: output}`` of the completed tasks whose output reads back exactly.
+
+    Stored exactly, undamaged, and for a pickled one only with ``allow_pickle``.
+    """
     rows = connection.execute(
         "SELECT task_key, output, encoding FROM tasks WHERE execution_id = ? "
         "AND state = 'completed' AND resumable ORDER BY rowid",
         (execution_id,),
     )
-    return {key: decode(output, encoding) for key, output, encoding in rows}
+    outputs: dict[str, Any] = {}
+    for key, output, encoding in rows:
+        decoded = decode(output, encoding, allow_pickle)
+        if decoded.note is None:
+            outputs[key] = decoded.value
+    return outputs
 
 
 def rollbacks_done(connection: sqlite3.Connection, execution_id: str) -> set[str]:

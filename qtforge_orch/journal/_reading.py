@@ -19,7 +19,9 @@ class JournalQueries:
     """The queries of ``ExecutionJournal``.
 
     Each reads what is committed, in one read transaction, on a connection of its own: records
-    still queued are not visible yet.
+    still queued are not visible yet. Nothing is unpickled unless the journal was opened with
+    ``pickle_fallback``, and no query raises for a damaged row: the value is a preview or None
+    and the record's note says what could not be read.
     """
 
     _resources: Resources
@@ -42,18 +44,20 @@ class JournalQueries:
 
     def execution(self, execution_id: str) -> ExecutionRecord | None:
         """Everything recorded about one execution, or None if the journal does not hold it."""
-        return self._resources.read(_queries.execution, execution_id)
+        return self._resources.read(_queries.execution, execution_id, self._resources.unpickle)
 
     def task_records(self, execution_id: str) -> list[TaskRecord]:
         """The latest record of each of its tasks, in the order they were first recorded."""
-        return self._resources.read(_queries.task_records, execution_id)
+        return self._resources.read(_queries.task_records, execution_id, self._resources.unpickle)
 
     def completed_outputs(self, execution_id: str) -> dict[str, Any]:
         """``{task_key: output}`` of its completed tasks whose outputs were stored exactly.
 
         This is what a resume reuses instead of running those tasks again.
         """
-        return self._resources.read(_queries.completed_outputs, execution_id)
+        return self._resources.read(
+            _queries.completed_outputs, execution_id, self._resources.unpickle
+        )
 
     def rollbacks_done(self, execution_id: str) -> set[str]:
         """The tasks whose rollback step already ran (so a resume must not run it again)."""

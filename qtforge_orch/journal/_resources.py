@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .._errors import PluginError, PluginErrorCode
+from .._log import logger
 from . import _claims, _opening
 from ._owner import OwnerLock
 from ._writer import BatchWriter
@@ -31,8 +31,11 @@ class Resources:
         owner: OwnerLock,
         writer: BatchWriter,
         busy_timeout: float,
+        unpickle: bool,
     ) -> None:
         self.path = path
+        # Whether queries may unpickle (``pickle_fallback``): unpickling runs code.
+        self.unpickle = unpickle
         self.connection = connection
         self.owner = owner
         self.writer = writer
@@ -58,10 +61,17 @@ class Resources:
                 finally:
                     self.reader.execute("COMMIT")
             except sqlite3.Error as exc:
+                if _opening.is_corruption(exc):
+                    raise PluginError(
+                        PluginErrorCode.InvalidFormat,
+                        f"reading execution journal {str(self.path)!r} failed: the database "
+                        f"is damaged ({exc}); move it aside, or try the sqlite3 tool's .recover",
+                        context={"path": str(self.path), "reason": "corrupt"},
+                    ) from exc
                 raise PluginError(
                     PluginErrorCode.FileSystemError,
                     f"reading execution journal {str(self.path)!r} failed: {exc}",
-                    context={"path": str(self.path)},
+                    context={"path": str(self.path), "reason": "sqlite"},
                 ) from exc
 
     def close(self, timeout: float | None) -> bool:
@@ -78,7 +88,7 @@ class Resources:
                 self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
                 ok = False
-                print(f"qtforge_orch journal: closing {self.path}: {exc}", file=sys.stderr)
+                logger("journal").error("closing %s: %s", self.path, exc)
             self.connection.close()
         self.owner.release()
         return ok

@@ -20,15 +20,14 @@ record at a time, each in a savepoint: the records that fail are reported on std
 from __future__ import annotations
 
 import sqlite3
-import sys
 import threading
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
+from .._log import logger
 
 Op = tuple[Any, ...]
 # apply(connection, ops) writes ops in order inside the writer's transaction.
@@ -36,6 +35,7 @@ Apply = Callable[[sqlite3.Connection, list[Op]], None]
 TASK_CHANGED = "task_changed"  # the op kind the writer may merge (see _enqueue)
 CALL = "call"  # an op ("call", fn, future): fn(connection) runs in the batch's transaction
 _TRANSIENT = frozenset({5, 6, 8, 10, 13, 14, 15})
+_TRANSIENT_WORDS = ("locked", "busy", "disk is full", "disk I/O error", "unable to open")
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 1.0
 
 
@@ -56,14 +56,16 @@ def is_transient(exc: BaseException) -> bool:
     if not isinstance(exc, sqlite3.Error):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
-    if code is None:
-        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+    if code is None:  # raised without SQLite's code: judge by SQLite's own messages
+        text = str(exc)
+        return isinstance(exc, sqlite3.OperationalError) and any(
+            words in text for words in _TRANSIENT_WORDS
+        )
     return (int(code) & 0xFF) in _TRANSIENT
 
 
 def _report(what: str, exc: BaseException) -> None:
-    print(f"qtforge_orch journal: {what}", file=sys.stderr)
-    traceback.print_exception(exc, file=sys.stderr)
+    logger("journal").error("%s", what, exc_info=exc)
 
 
 class BatchWriter:
@@ -117,10 +119,10 @@ class BatchWriter:
                 self._dropped_after_close += 1
                 self._stats = replace(self._stats, dropped=self._stats.dropped + 1)
                 if self._dropped_after_close == 1:
-                    print(
-                        "qtforge_orch journal: a record was made after the journal was closed; "
-                        f"it is dropped, as are later ones ({op[:2]!r})",
-                        file=sys.stderr,
+                    logger("journal").warning(
+                        "a record was made after the journal was closed; it is dropped, as "
+                        "are later ones (%r)",
+                        op[:2],
                     )
                 return self._committed
             return self._enqueue(op)
@@ -233,10 +235,8 @@ class BatchWriter:
         lost = self._seq - self._committed
         if lost and not self._lost_reported:
             self._lost_reported = True
-            print(
-                f"qtforge_orch journal: closed with {lost} record(s) not written "
-                f"(last error: {self.last_error!r})",
-                file=sys.stderr,
+            logger("journal").warning(
+                "closed with %d record(s) not written (last error: %r)", lost, self.last_error
             )
         return flushed and not self._thread.is_alive()
 

@@ -97,7 +97,10 @@ class JournalLink:
         if cached is not None and cached[0] is workflow:
             return cached[1]
         # Registered workflows are kept frozen (compact tuples); thawed once for the JSON.
-        text = json.dumps(workflow.thaw().to_json(), sort_keys=True, default=str)
+        # Not sort_keys: v1 writes its steps as an object keyed by step id, and its key order
+        # is the declaration order a past execution's step results are reported in. The
+        # journal hashes a canonical form, so key order does not change the content hash.
+        text = json.dumps(workflow.thaw().to_json(), default=str)
         if len(self._definitions) >= DEFINITIONS_KEPT:
             self._definitions.pop(next(iter(self._definitions)))
         self._definitions[id(workflow)] = (workflow, text)

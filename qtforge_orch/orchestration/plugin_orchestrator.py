@@ -348,7 +348,10 @@ class PluginOrchestrator(OrchestratorBase):
             cancelled execution returns the failing step's code (``ExecutionFailed``,
             ``Timeout``, ``PluginNotFound``, ``CommandNotFound``, the plugin's own code...) or
             ``OperationCancelled``; the error's ``context`` has ``execution_id``, ``status``,
-            ``step_id`` and, if any, ``rollback_errors``.
+            ``step_id`` and, if any, ``rollback_errors``. With a journal that cannot write
+            (a full or failing disk), the call returns within the journal flush bound (5 s)
+            after the execution ends: a completed execution then returns ``FileSystemError``,
+            a failed one its own error with ``context["journal_error"]``.
         """
         started = self._core.start(workflow_id, initial_data, transaction_id)
         if isinstance(started, PluginError):
@@ -356,10 +359,15 @@ class PluginOrchestrator(OrchestratorBase):
         self._core.launch(started)
         if async_:
             return make_success(started.execution_id)
-        self._core.engine.wait(started)
+        journal_error = self._core.engine.wait(started)
         if started.status == RunStatus.COMPLETED:
+            if journal_error is not None:
+                return from_error(journal_error)
             return make_success(started.execution_id)
-        return from_error(run_error(started))
+        error = run_error(started)
+        if journal_error is not None:
+            error.context["journal_error"] = journal_error.message
+        return from_error(error)
 
     def execute_workflow_async(
         self,

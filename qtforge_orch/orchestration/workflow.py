@@ -261,8 +261,7 @@ class Workflow:
     ) -> Workflow:
         """A workflow made of parts nobody else holds (a parsed file, a registered copy).
 
-        They are taken as they are: no copies, no checks (``validate`` does those). Unlike
-        ``add_step``, ``steps`` may repeat an id, so ``validate`` can name both places.
+        They are taken as they are: no copies, no checks (``validate`` does those).
         """
         workflow = cls.__new__(cls)
         workflow._id = workflow_id
@@ -417,6 +416,7 @@ def _read_steps(parts: _Parts, value: Any) -> None:
         return
     if isinstance(value, list):
         steps = [read_step(item, f"steps[{i}]") for i, item in enumerate(value)]
+        _refuse_repeated_ids(steps)
     elif isinstance(value, Mapping):
         steps = []
         for key, item in value.items():
@@ -428,9 +428,23 @@ def _read_steps(parts: _Parts, value: Any) -> None:
             f"workflow 'steps' must be an array of steps or an object keyed by step id, "
             f"got {json_type(value)}"
         )
-    # Freshly parsed steps are not shared with anyone: kept without copying. An array may
-    # repeat an id; that is kept so validate() can name both places.
+    # Freshly parsed steps are not shared with anyone: kept without copying.
     parts["steps"] = steps
+
+
+def _refuse_repeated_ids(steps: list[WorkflowStep]) -> None:
+    """Refuse a ``steps`` array that repeats an id.
+
+    ``to_json`` keys steps by id and would keep one of them: the document would not round-trip.
+    """
+    first: dict[str, int] = {}
+    for position, parsed in enumerate(steps):
+        earlier = first.setdefault(parsed.id, position)
+        if earlier != position:
+            raise Bad(
+                f"'steps' repeats the step id {parsed.id!r} (steps[{earlier}] and "
+                f"steps[{position}]); every step needs an id of its own"
+            )
 
 
 def _read_rollbacks(parts: _Parts, value: Any) -> None:

@@ -271,9 +271,11 @@ def _shutdown(plugin: IPlugin, plugin_id: str) -> None:
     except Exception:
         # The plugin is already out of the registry; a failing shutdown must not undo that
         # or surprise the caller, but it should not vanish silently either.
-        import logging
+        from .._log import logger
 
-        logging.getLogger(LOGGER_NAME).exception("plugin '%s' raised in shutdown()", plugin_id)
+        logger(LOGGER_NAME.rsplit(".", 1)[1]).exception(
+            "plugin '%s' raised in shutdown()", plugin_id
+        )
 
 
 def _traceback(exc: BaseException) -> str:

@@ -53,8 +53,11 @@ class ReplayingObject(QObject):
             self._history.append(entry)
         # Not emitted without a connection: an emit lets other threads take the GIL even
         # then, and a burst of engine signals is thousands of emits in the GUI thread.
-        if name not in self._pending and self.isSignalConnected(_signal_method(self, name)):
-            getattr(self, name).emit(*args)
+        try:
+            if name not in self._pending and self.isSignalConnected(_signal_method(self, name)):
+                getattr(self, name).emit(*args)
+        except RuntimeError:
+            pass  # its C++ object is gone (application shutdown): the state is still kept
 
     def _has_history(self, name: str) -> bool:
         if name in self._LATEST_ONLY:

@@ -54,7 +54,9 @@ def is_graph_orchestrator(orchestrator: Any) -> bool:
 
 
 def read_state(orchestrator: Any, execution_id: str) -> ExecutionState | None:
-    """The execution's state, or None when the orchestrator no longer knows it."""
+    """The execution's state, or None when the orchestrator no longer knows it (or is gone)."""
+    if orchestrator is None:
+        return None
     found = orchestrator.get_execution_status(execution_id)
     if not found:
         return None

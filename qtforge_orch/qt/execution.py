@@ -10,17 +10,18 @@ alive until the terminal event, whose final state reports what no step event ann
 
 from __future__ import annotations
 
-import sys
 import time
-import traceback
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import Signal
 
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from .._log import logger
 from ..events import EventKind, ExecutionEvent
 from ._replay import ReplayingObject
 from ._status import FINAL_STATUSES, FINAL_STEP_STATUSES, ExecutionState, outcome_error
@@ -43,6 +44,12 @@ FOLLOWED_KINDS = frozenset(
         EventKind.PAUSED,
         EventKind.RESUMED,
     }
+)
+#: The error of a handle whose orchestrator was destroyed while the execution ran.
+ORCHESTRATOR_GONE = (
+    "the orchestrator was destroyed while the execution ran (its parent was deleted, "
+    "deleteLater, application shutdown or its last reference dropped): the execution was "
+    "cancelled"
 )
 _TERMINAL_STATUS = {
     EventKind.WORKFLOW_COMPLETED: "completed",
@@ -136,7 +143,11 @@ class WorkflowExecution(ReplayingObject):
         final_state: Callable[[Any], ExecutionState | None],
     ) -> None:
         super().__init__(None)  # owned by whoever holds it; its subscription too, while it runs
-        self._orchestrator = orchestrator
+        # Weak: a handle does not keep its orchestrator alive. When the orchestrator goes, its
+        # event stream ends the execution with a terminal event that carries no run.
+        self._orchestrator_ref = weakref.ref(orchestrator)
+        self._graph = hasattr(orchestrator, "pause_execution")
+        self._orphaned = False  # its orchestrator was destroyed: nothing more can be read
         self._execution_id = state.execution_id
         self._workflow_id = state.workflow_id
         self._status = "pending"  # "running" once workflow_started has been delivered
@@ -170,8 +181,22 @@ class WorkflowExecution(ReplayingObject):
         return self._workflow_id
 
     def orchestrator(self) -> Any:
-        """The orchestrator running the execution (v1 or v2)."""
-        return self._orchestrator
+        """The orchestrator running the execution (v1 or v2); None once it was destroyed."""
+        return self._orchestrator_ref()
+
+    def _live_orchestrator(self) -> Any:
+        """The orchestrator while its Qt object exists, else None (the handle is orphaned)."""
+        orchestrator = self._orchestrator_ref()
+        if orchestrator is None or self._orphaned or not shiboken6.isValid(orchestrator):
+            return None
+        return orchestrator
+
+    def _gone(self, action: str) -> Expected[None]:
+        return make_error(
+            PluginErrorCode.InvalidState,
+            f"cannot {action} execution '{self._execution_id}': {ORCHESTRATOR_GONE}",
+            context={"execution_id": self._execution_id},
+        )
 
     def status(self) -> str:
         """The status: ``pending`` (until ``started``), ``running``, ``paused`` or final.
@@ -201,7 +226,7 @@ class WorkflowExecution(ReplayingObject):
 
     def supports_pause(self) -> bool:
         """Whether ``pause``/``resume`` can work: True for a v2 orchestrator only."""
-        return hasattr(self._orchestrator, "pause_execution")
+        return self._graph
 
     def result(self) -> Expected[dict[str, Any]]:
         """The final data once completed.
@@ -243,7 +268,9 @@ class WorkflowExecution(ReplayingObject):
     # --- control -------------------------------------------------------------------------
     def cancel(self) -> Expected[None]:
         """Cancel the execution (``InvalidState`` once it has ended)."""
-        orch = self._orchestrator
+        orch = self._live_orchestrator()
+        if orch is None:
+            return self._gone("cancel")
         cancel = getattr(orch, "cancel_execution", None) or orch.cancel_workflow
         result: Expected[None] = cancel(self._execution_id)
         return result
@@ -252,14 +279,20 @@ class WorkflowExecution(ReplayingObject):
         """Pause (v2 only; v1 has no pause and answers ``NotSupported``)."""
         if not self.supports_pause():
             return make_error(PluginErrorCode.NotSupported, "PluginOrchestrator cannot pause")
-        result: Expected[None] = self._orchestrator.pause_execution(self._execution_id)
+        orch = self._live_orchestrator()
+        if orch is None:
+            return self._gone("pause")
+        result: Expected[None] = orch.pause_execution(self._execution_id)
         return result
 
     def resume(self) -> Expected[None]:
         """Resume a paused execution (v2 only; v1 answers ``NotSupported``)."""
         if not self.supports_pause():
             return make_error(PluginErrorCode.NotSupported, "PluginOrchestrator cannot resume")
-        result: Expected[None] = self._orchestrator.resume_execution(self._execution_id)
+        orch = self._live_orchestrator()
+        if orch is None:
+            return self._gone("resume")
+        result: Expected[None] = orch.resume_execution(self._execution_id)
         return result
 
     def wait(self, timeout_ms: int | None = None) -> bool:
@@ -271,7 +304,10 @@ class WorkflowExecution(ReplayingObject):
         """
         if self.is_finished():
             return True
-        return bool(self._orchestrator.wait_for_execution(self._execution_id, timeout_ms))
+        orch = self._live_orchestrator()
+        if orch is None:
+            return self.is_finished()
+        return bool(orch.wait_for_execution(self._execution_id, timeout_ms))
 
     def add_done_callback(self, fn: Callable[[WorkflowExecution], Any]) -> None:
         """Call ``fn(handle)`` in the owner thread once finished (at once if it already is).
@@ -327,6 +363,9 @@ class WorkflowExecution(ReplayingObject):
             self._set_status("running")
             self._add_message("resumed")
         elif event.terminal:
+            if event.source is None:  # the stream ended it: its orchestrator went away
+                self._orphan()
+                return
             detail = event.args[1] if len(event.args) > 1 else None
             self._finish(_TERMINAL_STATUS[kind], detail, event.source)
 
@@ -361,6 +400,22 @@ class WorkflowExecution(ReplayingObject):
         self._progress = value
         self._emit("progress", value)
 
+    def _orphan(self) -> None:
+        """Its orchestrator was destroyed mid-run (the owner thread, as it goes).
+
+        Nothing can be read from it any more; the engine cancels the execution. The handle
+        finishes now, ``cancelled``, with the reason: every step still open is reported
+        cancelled, then ``finished``, awaiters and done callbacks.
+        """
+        if self.is_finished():
+            return
+        self._orphaned = True
+        for record in self._steps.values():
+            if record.status not in FINAL_STEP_STATUSES:
+                self._settle(record, "cancelled")
+                self._emit("step_finished", record.step_id, "cancelled", {})
+        self._finish("cancelled", ORCHESTRATOR_GONE, None)
+
     def _finish(self, status: str, detail: Any, source: Any) -> None:
         """Report what no step event announced, then ``finished``, callbacks and awaiters."""
         if self.is_finished():
@@ -383,7 +438,9 @@ class WorkflowExecution(ReplayingObject):
             code = PluginErrorCode.ExecutionFailed
             if status == "cancelled":
                 code = PluginErrorCode.OperationCancelled
-            self._error = PluginError(code, str(detail or status))
+            self._error = PluginError(
+                code, str(detail or status), context={"execution_id": self._execution_id}
+            )
         if status == "completed" and self._progress < 1.0:
             self._set_progress(1.0)
         self._finished_at = time.time()
@@ -459,5 +516,5 @@ class WorkflowExecution(ReplayingObject):
         try:
             fn(self)
         except Exception as exc:  # a user's callback must not break the handle or the loop
-            traceback.print_exception(exc, file=sys.stderr)
+            logger("qt").exception("a done callback of execution %s raised", self._execution_id)
             self._add_message(f"done callback {getattr(fn, '__name__', fn)!s} raised: {exc!r}")

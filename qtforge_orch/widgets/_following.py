@@ -32,7 +32,8 @@ def follow(
     handle: WorkflowExecution, callback: Subscriber, kinds: Iterable[EventKind]
 ) -> Subscription | None:
     """Subscribe ``callback`` to ``handle``'s execution; None once it has ended."""
-    if handle.is_finished():
+    orchestrator = handle.orchestrator()
+    if handle.is_finished() or orchestrator is None:
         return None
-    followed = handle.orchestrator().subscribe(callback, handle.execution_id(), kinds)
+    followed = orchestrator.subscribe(callback, handle.execution_id(), kinds)
     return followed.value() if followed else None

@@ -4,6 +4,10 @@ The pool is ``concurrent.futures.ProcessPoolExecutor`` (spawn context), one sing
 executor per slot. One worker per slot is what makes a timeout or cancel precise: the drainer
 knows which process runs its step and kills exactly that one, and only that slot starts a
 fresh worker (lazily, on its next step). Every other step keeps running.
+
+Workers never outlive the application: each one ends when its parent process does, however
+it ends (``remote.end_with_parent``), and multiprocessing's resource tracker follows once the
+application and its workers are gone (it exits when the last of them closes its pipe).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import pickle
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
@@ -24,10 +29,62 @@ from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
 from ..invoke import PluginLookup
 from .base import POLL_S, ExitShutdown, cancelled, failed, from_reply
-from .remote import run_remote
+from .remote import end_with_parent, run_remote
 from .shipping import Shipper
 
 KILL_JOIN_S = 2.0
+
+
+class _Spawner:
+    """Starts worker processes from one thread that lives as long as the process.
+
+    A worker's parent-death signal (``remote.end_with_parent``) fires when the *thread* that
+    started it ends, not only the process: started from a pool thread, which Qt retires after
+    30 s idle, a healthy worker would be killed with it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    def run(self, function: Callable[[], Any]) -> Any:
+        """``function()`` run on the spawner thread; its result, or what it raised."""
+        done: Future[Any] = Future()
+        self._requests.put((function, done))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="qtforge-process-spawner", daemon=True
+                )
+                self._thread.start()
+        return done.result()
+
+    def _serve(self) -> None:
+        while True:
+            function, done = self._requests.get()
+            try:
+                done.set_result(function())
+            except Exception as exc:  # handed to the caller
+                done.set_exception(exc)
+
+
+_spawner = _Spawner()
+
+
+def _started_pool() -> ProcessPoolExecutor:
+    """(spawner thread) A one-worker pool whose worker is already starting: the no-op's submit
+    spawns it here, and later submits find it and spawn nothing."""
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=end_with_parent,
+        initargs=(os.getpid(),),
+    )
+    pool.submit(int)
+    return pool
 
 
 class _Slot:
@@ -40,9 +97,7 @@ class _Slot:
     def submit(self, *args: Any) -> Future[tuple[Any, ...]]:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
-                )
+                self._pool = _spawner.run(_started_pool)
             return self._pool.submit(run_remote, *args)
 
     def pids(self) -> list[int]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import multiprocessing
+import os
 import pickle
+import signal
 import sys
 import threading
 from typing import Any
@@ -27,6 +30,61 @@ _plugins: dict[bytes, Any] = {}
 _lock = threading.Lock()
 _never_paused = threading.Event()
 _never_paused.set()
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Worker initializer: this process ends when the one that started it ends, in any way.
+
+    The application may be killed (SIGKILL, SIGTERM) with no chance to stop its workers, and a
+    worker busy in a plugin would run on for ever. Two guards: on Linux the kernel sends the
+    worker SIGKILL when its parent dies (``PR_SET_PDEATHSIG``: it acts even while the worker
+    runs C code holding the GIL); everywhere, a watchdog thread waits on the parent's sentinel
+    (the pipe multiprocessing keeps open to each child: it reads end-of-file once the parent is
+    gone) and kills this process.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the watchdog below still holds
+    if os.getppid() != parent_pid:  # the parent died before the guard was in place
+        _die()
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None)
+    watch = _wait_for_sentinel if sentinel is not None else _poll_parent_pid
+    threading.Thread(
+        target=watch,
+        args=(sentinel if sentinel is not None else parent_pid,),
+        name="qtforge-parent-watch",
+        daemon=True,
+    ).start()
+
+
+def _wait_for_sentinel(sentinel: int) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])  # returns when the parent has exited (or closed its end)
+    _die()
+
+
+def _poll_parent_pid(parent_pid: int) -> None:
+    import time
+
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)  # no sentinel to wait on: poll the parent's pid
+    _die()
+
+
+def _die() -> None:
+    if hasattr(signal, "SIGKILL"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(1)
 
 
 def _preload(modules: tuple[tuple[str, str], ...]) -> None:
