@@ -243,3 +243,29 @@ def test_a_handle_reports_the_end_without_a_status_call(
     assert finished == [("s0", "completed"), ("s1", "failed"), ("s2", "cancelled")]
     assert handle.result().error().code == PluginErrorCode.ExecutionFailed
     assert calls == []
+
+
+def test_an_orchestrator_going_away_ends_what_its_subscribers_follow(qtbot: Any) -> None:
+    entered = threading.Event()
+
+    def hold(params: dict[str, Any], context: Any) -> dict[str, Any]:
+        entered.set()
+        while not context.wait(0.01):
+            pass
+        return {}
+
+    plugins = PluginManager()
+    plugins.register_plugin(FunctionPlugin("p", hold=hold))
+    orchestrator = PluginOrchestrator(plugin_manager=plugins)
+    assert orchestrator.register_workflow(Workflow("w").add_step(WorkflowStep("s", "p", "hold")))
+    execution_id = orchestrator.execute_workflow("w", async_=True).value()
+    ended: list[ExecutionEvent] = []
+    kinds = [EventKind.WORKFLOW_CANCELLED, EventKind.WORKFLOW_COMPLETED]
+    subscription = orchestrator.subscribe(ended.append, execution_id, kinds).value()
+    qtbot.waitUntil(entered.is_set, timeout=5000)
+    orchestrator.deleteLater()
+    qtbot.waitUntil(lambda: bool(ended), timeout=5000)
+    assert [(e.kind, e.execution_id, e.terminal, e.source) for e in ended] == [
+        (EventKind.WORKFLOW_CANCELLED, execution_id, True, None)
+    ]
+    assert not subscription.is_active()
