@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from .qt.execution import ExecutionSnapshot as ExecutionSnapshot
     from .qt.execution import StepRecord as StepRecord
     from .qt.execution import WorkflowExecution as WorkflowExecution
+    from .widgets import VisualWorkflowEditor as VisualWorkflowEditor
 
 # Derived from the one list in ``_lazy``; tests/test_public_surface.py checks that the
 # TYPE_CHECKING imports above name the same objects.

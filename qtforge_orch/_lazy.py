@@ -49,10 +49,11 @@ PUBLIC_NAMES: dict[str, str] = {
     # durable executions
     "ExecutionJournal": "qtforge_orch.journal",
     "RetentionPolicy": "qtforge_orch.journal",
-    # Qt application layer (widgets are in qtforge_orch.widgets)
+    # Qt application layer (the other widgets are in qtforge_orch.widgets)
     "WorkflowExecution": "qtforge_orch.qt.execution",
     "ExecutionSnapshot": "qtforge_orch.qt.execution",
     "StepRecord": "qtforge_orch.qt.execution",
+    "VisualWorkflowEditor": "qtforge_orch.widgets",
     # v1
     "PluginOrchestrator": "qtforge_orch.orchestration.plugin_orchestrator",
     "Workflow": "qtforge_orch.orchestration.workflow",
@@ -75,12 +76,15 @@ PUBLIC_NAMES: dict[str, str] = {
 
 
 # ``qtforge_orch.orchestration`` is the reference's ``qtforge.orchestration``: everything but the
-# Qt application layer (``qtforge_orch.qt``), which the reference does not have, and composition,
-# which QtForge keeps in a namespace of its own (``qtforge_orch.composition``).
+# Qt application layer (``qtforge_orch.qt``, ``qtforge_orch.widgets``), which the reference does
+# not have, and composition, which QtForge keeps in a namespace of its own
+# (``qtforge_orch.composition``).
 ORCHESTRATION_NAMES: frozenset[str] = frozenset(
     name
     for name, module in PUBLIC_NAMES.items()
-    if not module.startswith(("qtforge_orch.qt.", "qtforge_orch.composition"))
+    if not module.startswith(
+        ("qtforge_orch.qt.", "qtforge_orch.widgets", "qtforge_orch.composition")
+    )
 )
 
 SUBPACKAGES = frozenset({"composition", "orchestration", "plugins"})

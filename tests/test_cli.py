@@ -493,7 +493,18 @@ def test_bash_completion(tmp_path: Path) -> None:
         return sorted(filter(None, done.stdout.splitlines()))
 
     assert complete("qtforge-orch ") == sorted(
-        ["run", "validate", "graph", "schema", "plugins", "completion", "-h", "--help", "--version"]
+        [
+            "run",
+            "validate",
+            "graph",
+            "schema",
+            "plugins",
+            "edit",
+            "completion",
+            "-h",
+            "--help",
+            "--version",
+        ]
     )
     assert complete("qtforge-orch va") == ["validate"]
     assert complete("qtforge-orch run --t") == ["--timeout"]

@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 # Examples run by a test of their own below (they take arguments or need checks of their own);
 # every other example runs with the doc blocks.
-RUN_ON_THEIR_OWN = {"quickstart.py", "monitor_app.py", "durable_resume.py"}
+# workflow_designer.py opens a window until it is closed: tests/test_editor_cli.py runs its
+# --screenshot mode.
+RUN_ON_THEIR_OWN = {"quickstart.py", "monitor_app.py", "durable_resume.py", "workflow_designer.py"}
 # The offscreen platform plugin warns when a real window is shown (Qt's, not the library's):
 # the one example that shows a window is run without QT_FATAL_WARNINGS and may print only this.
 OFFSCREEN_WINDOW_WARNING = "This plugin does not support propagateSizeHints()"

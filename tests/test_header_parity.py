@@ -4,8 +4,8 @@ Sources: ``plugin_orchestrator.hpp`` (v3.1.0) and ``plugin_orchestrator_v2.hpp``
 QtForge's history), and ``reference/plugin-orchestrator.md`` and
 ``advanced-plugin-orchestrator.md``. Methods are listed with the number of arguments C++
 accepts (min, max: default arguments make a range); signals with their parameter count.
-The header's ``VisualWorkflowEditor`` (a QGraphicsView editor, stubbed in QtForge) is not part
-of this library.
+The header's ``VisualWorkflowEditor`` (a QGraphicsView, stubbed in QtForge) is here for real:
+``qtforge_orch.VisualWorkflowEditor``.
 
 Also QtForge's composition header (``qtplugin/workflow/composition.hpp``, v3.1.0), except the
 members this library's ``IPlugin`` does not have (``capabilities``, ``priority``,
@@ -35,6 +35,7 @@ from qtforge_orch import (
     PluginWorkflow,
     StepResult,
     StepStatus,
+    VisualWorkflowEditor,
     Workflow,
     WorkflowConnection,
     WorkflowContext,
@@ -169,6 +170,18 @@ METHODS: list[tuple[Any, str, int, int]] = [
     (AdvancedPluginOrchestrator, "add_connection_to_workflow", 2, 2),
     (AdvancedPluginOrchestrator, "create_workflow_from_composition", 1, 1),
     (AdvancedPluginOrchestrator, "optimize_workflow", 1, 1),
+    (VisualWorkflowEditor, "__init__", 0, 1),
+    (VisualWorkflowEditor, "load_workflow", 1, 1),
+    (VisualWorkflowEditor, "get_workflow", 0, 0),
+    (VisualWorkflowEditor, "clear", 0, 0),
+    (VisualWorkflowEditor, "add_plugin_node", 2, 2),
+    (VisualWorkflowEditor, "remove_node", 1, 1),
+    (VisualWorkflowEditor, "connect_nodes", 4, 4),
+    (VisualWorkflowEditor, "remove_connection", 1, 1),
+    (VisualWorkflowEditor, "mousePressEvent", 1, 1),
+    (VisualWorkflowEditor, "mouseMoveEvent", 1, 1),
+    (VisualWorkflowEditor, "mouseReleaseEvent", 1, 1),
+    (VisualWorkflowEditor, "keyPressEvent", 1, 1),
     (CompositionBinding, "__init__", 0, 4),
     (PluginComposition, "__init__", 0, 2),
     (PluginComposition, "set_description", 1, 1),
@@ -238,6 +251,9 @@ SIGNALS: list[tuple[Any, str, int]] = [
     (AdvancedPluginOrchestrator, "workflow_execution_failed", 2),
     (AdvancedPluginOrchestrator, "workflow_execution_cancelled", 1),
     (AdvancedPluginOrchestrator, "node_execution_completed", 3),
+    (VisualWorkflowEditor, "workflow_modified", 0),
+    (VisualWorkflowEditor, "node_selected", 1),
+    (VisualWorkflowEditor, "connection_selected", 1),
     (CompositePlugin, "component_plugin_added", 1),
     (CompositePlugin, "component_plugin_removed", 1),
     (CompositePlugin, "binding_created", 2),
@@ -299,6 +315,10 @@ def test_every_public_name_is_exported() -> None:
     for name in ("WorkflowContext", "Workflow", "PluginWorkflow", "AdvancedPluginOrchestrator"):
         assert name in qtforge_orch.__all__
         assert getattr(qtforge_orch.orchestration, name) is getattr(qtforge_orch, name)
+    from qtforge_orch import widgets
+
+    assert "VisualWorkflowEditor" in qtforge_orch.__all__
+    assert qtforge_orch.VisualWorkflowEditor is widgets.VisualWorkflowEditor
     for name in ("PluginComposition", "CompositePlugin", "CompositionManager"):
         assert getattr(qtforge_orch.composition, name) is getattr(qtforge_orch, name)
 

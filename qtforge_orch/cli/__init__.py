@@ -1,9 +1,9 @@
 """``qtforge-orch``: run, check and draw workflow files from a terminal or a CI job.
 
-Commands: ``run``, ``validate``, ``graph``, ``schema``, ``plugins``, ``completion``. Exit
-codes: 0 success (the run completed, the file is valid), 1 failure (the run failed, the file
-has problems), 2 usage error (bad arguments, unreadable file, plugins that do not load), 130
-interrupted (Ctrl-C cancelled the run).
+Commands: ``run``, ``validate``, ``graph``, ``schema``, ``plugins``, ``edit``,
+``completion``. Exit codes: 0 success (the run completed, the file is valid), 1 failure (the
+run failed, the file has problems), 2 usage error (bad arguments, unreadable file, plugins
+that do not load), 130 interrupted (Ctrl-C cancelled the run).
 
 Each command lives in its own module with a ``register(commands)`` function that adds its
 subparser and sets ``handler`` (``handler(arguments) -> exit code``); adding a command is one
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .._errors import PluginError, PluginErrorCode
-from . import _completion, _graph, _info, _run, _validate
+from . import _completion, _edit, _graph, _info, _run, _validate
 from ._documents import UsageError
 from ._output import report_error
 
@@ -33,7 +33,7 @@ EXIT_INTERRUPTED = _run.EXIT_INTERRUPTED
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
 
-COMMANDS: tuple[Any, ...] = (_run, _validate, _graph, _info, _completion)
+COMMANDS: tuple[Any, ...] = (_run, _validate, _graph, _info, _edit, _completion)
 """The modules that register the subcommands, in the order ``--help`` lists them."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from rich.table import Table
 
 from .._errors import PluginError, PluginErrorCode
+from ..orchestration._plugin_calls import plugin_errors
 from ._documents import Kind, add_plugins_option, kind_of, plugin_manager, read_document
 from ._output import make_console
 
@@ -97,60 +98,6 @@ def _structure_code(kind: Kind) -> PluginErrorCode:
         if kind == "v1"
         else PluginErrorCode.InvalidWorkflowStructure
     )
-
-
-def plugin_errors(model: Any, manager: Any) -> list[PluginError]:
-    """Steps or nodes whose plugin is not registered or lacks the command they call.
-
-    The command is a v1 step's ``method_name`` (rollback steps included) or a v2 node's
-    ``configuration["method"]``, ``execute`` when empty, as the engine calls them. Built-in
-    plugins (``file_system_monitor``) count as registered.
-    """
-    from .. import Workflow
-    from ..plugins._builtins import WithBuiltins
-
-    lookup = WithBuiltins(manager)
-    calls: list[tuple[str, str, str]] = []  # (what, plugin id, command)
-    if isinstance(model, Workflow):
-        for step in model.steps():
-            calls.append((f"step '{step.id}'", step.plugin_id, step.method_name or "execute"))
-        for step_id, rollback in model.rollback_steps().items():
-            calls.append(
-                (
-                    f"rollback of step '{step_id}'",
-                    rollback.plugin_id,
-                    rollback.method_name or "execute",
-                )
-            )
-    else:
-        for node in model.nodes:
-            method = (node.configuration or {}).get("method") or "execute"
-            calls.append((f"node '{node.node_id}'", node.plugin_id, str(method)))
-    errors: list[PluginError] = []
-    for what, plugin_id, command in calls:
-        if not plugin_id:
-            continue  # the structure rules already report an empty plugin id
-        found = lookup.get_plugin(plugin_id)
-        if not found:
-            errors.append(
-                PluginError(
-                    PluginErrorCode.PluginNotFound,
-                    f"{what}: no plugin '{plugin_id}' is registered",
-                    plugin_id=plugin_id,
-                )
-            )
-            continue
-        commands = list(found.value().available_commands())
-        if command not in commands:
-            errors.append(
-                PluginError(
-                    PluginErrorCode.CommandNotFound,
-                    f"{what}: plugin '{plugin_id}' has no command '{command}'; "
-                    f"available: {', '.join(map(str, commands)) or 'none'}",
-                    plugin_id=plugin_id,
-                )
-            )
-    return errors
 
 
 def all_errors(document: Any, manager: Any = None) -> tuple[Kind, list[PluginError]]:

@@ -2,10 +2,12 @@
 
 ``ExecutionsModel`` and ``StepsModel`` (any ``QTableView`` shows them; sort through a
 ``QSortFilterProxyModel`` with ``setSortRole(SORT_ROLE)``), ``WorkflowGraphView`` and the
-ready-made ``WorkflowMonitor``. Everything lives in the GUI thread and batches updates per
+ready-made ``WorkflowMonitor``; ``VisualWorkflowEditor`` (QtForge's editor) and the
+``WorkflowDesigner`` window around it. Everything lives in the GUI thread and batches updates per
 frame. Requires a ``QApplication``.
 """
 
+from .editor import ValidationIssue, VisualWorkflowEditor, WorkflowDesigner
 from .executions_model import ExecutionsModel
 from .graph_view import WorkflowGraphView
 from .monitor import WorkflowMonitor
@@ -18,6 +20,9 @@ __all__ = [
     "STATUS_ROLE",
     "ExecutionsModel",
     "StepsModel",
+    "ValidationIssue",
+    "VisualWorkflowEditor",
+    "WorkflowDesigner",
     "WorkflowGraphView",
     "WorkflowMonitor",
     "status_color",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -16,7 +17,6 @@ from PySide6.QtGui import (
     QPainterPath,
     QPalette,
     QPen,
-    QPolygonF,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -33,8 +33,9 @@ from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
+from ._edge_path import routed
 from ._following import END_KINDS, TASK_KINDS, follow
-from ._layout import NODE_H, NODE_W, graph_spec, layout
+from ._layout import DEFAULT_ASPECT, NODE_H, NODE_W, GraphSpec, graph_spec, layout
 from .status_style import status_color, status_label
 
 _DARK_TEXT = frozenset({"pending", "skipped", "paused"})
@@ -44,6 +45,14 @@ _DARK_TEXT = frozenset({"pending", "skipped", "paused"})
 NODE_UPDATES_PER_FRAME = 60
 #: Below this zoom, labels are hidden: unreadable, and drawing them is most of a frame.
 LABEL_MIN_ZOOM = 0.35
+#: Point size of a node's name and detail line at 100 % zoom.
+LABEL_POINT_SIZE = 12.0
+DETAIL_POINT_SIZE = 10.0
+#: ``fit()`` never magnifies beyond this: a two-node graph is not drawn with huge boxes.
+FIT_MAX_ZOOM = 1.5
+#: Scene margin around the drawing; ``fit()`` shows exactly the scene rect, so the margin
+#: is all there is to scroll and a fitted view has no scroll bars.
+SCENE_MARGIN = 20.0
 #: The events the view follows: node changes, counters, and the overlay's status and progress.
 _FOLLOWED = (
     TASK_KINDS
@@ -82,11 +91,15 @@ class _Node:
         self.label.setParentItem(self.box)
         font = QFont()
         font.setBold(True)
+        font.setPointSizeF(LABEL_POINT_SIZE)
         self.label.setFont(font)
-        self.label.setPos(8, 6)
+        self.label.setPos(8, 5)
         self.detail = QGraphicsSimpleTextItem("")
         self.detail.setParentItem(self.box)
-        self.detail.setPos(8, 29)
+        detail_font = QFont()
+        detail_font.setPointSizeF(DETAIL_POINT_SIZE)
+        self.detail.setFont(detail_font)
+        self.detail.setPos(8, 30)
         scene.addItem(self.box)
         self.status = ""
         self.set_status("pending", "")
@@ -123,6 +136,8 @@ class WorkflowGraphView(QGraphicsView):
         self.setBackgroundBrush(QColor("#fafafa"))
         self._nodes: dict[str, _Node] = {}
         self._edge_labels: dict[str, list[QGraphicsSimpleTextItem]] = {}
+        # (path, items label, source, target) of every drawn connection.
+        self._edges: list[tuple[QGraphicsPathItem, QGraphicsSimpleTextItem, str, str]] = []
         self._handle: WorkflowExecution | None = None
         self._following: Subscription | None = None
         self._overlay = ""
@@ -143,6 +158,9 @@ class WorkflowGraphView(QGraphicsView):
         self._overlay_label.setAutoFillBackground(True)
         self._overlay_label.hide()
         self._labels_shown = True
+        self._graph: GraphSpec | None = None
+        # The aspect ratio (rounded) the computed layout was made for; None: positions given.
+        self._laid_out_for: float | None = None
         self._batch = FrameBatcher(self._apply, self)
         self.scene().selectionChanged.connect(self._selection_changed)
         if workflow is not None:
@@ -153,7 +171,8 @@ class WorkflowGraphView(QGraphicsView):
         """Draw a workflow, replacing the current one.
 
         Positions come from ``ui_properties`` (v2) / ``metadata`` (v1) ``{"x", "y"}`` when
-        every node has one, else from a layered layout.
+        every node has one, else from the layered layout, wrapped into rows to suit the
+        view's shape (and laid out again when a resize changes that shape much).
 
         Returns:
             Success, or ``InvalidArgument`` for anything but a workflow.
@@ -166,34 +185,73 @@ class WorkflowGraphView(QGraphicsView):
         scene.clear()
         self._nodes.clear()
         self._edge_labels.clear()
-        where = layout(graph)
+        self._edges.clear()
+        self._graph = graph
+        given = bool(graph.nodes) and all(node in graph.positions for node in graph.nodes)
+        self._laid_out_for = None if given else self._aspect()
+        where = layout(graph, self._laid_out_for or DEFAULT_ASPECT)
         for node in graph.nodes:
             x, y = where[node]
             self._nodes[node] = _Node(scene, node, graph.labels[node], x, y)
         for source, target, kind in graph.edges:
             if source in self._nodes and target in self._nodes:
                 self._add_edge(source, target, kind)
-        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-30, -30, 30, 30))
+        self._fit_scene_rect()
         self._labels_shown = True
         self.fit()
         if self._handle is not None:
             self._batch.mark_many(self._nodes)
         return make_success()
 
-    def _add_edge(self, source: str, target: str, kind: str) -> None:
+    def _aspect(self) -> float:
+        """The viewport's width/height, rounded to 10 % steps (a layout per step, not pixel)."""
+        size = self.viewport().size()
+        if size.width() < 50 or size.height() < 50:
+            return DEFAULT_ASPECT
+        return round(math.exp(round(math.log(size.width() / size.height()) / 0.1) * 0.1), 3)
+
+    def _relayout_for_shape(self) -> None:
+        """Lay a computed layout out again for the view's shape.
+
+        A chain wraps into more rows in a narrow pane and into fewer in a wide one.
+        """
+        graph = self._graph
+        if graph is None or self._laid_out_for is None:
+            return
+        aspect = self._aspect()
+        if aspect == self._laid_out_for:
+            return
+        self._laid_out_for = aspect
+        where = layout(graph, aspect)
+        for node_id, node in self._nodes.items():
+            node.box.setPos(*where[node_id])
+        for path_item, label, source, target in self._edges:
+            path, middle = self._edge_path(source, target)
+            path_item.setPath(path)
+            label.setPos(middle + QPointF(-20, -16))
+        self._fit_scene_rect()
+
+    def _fit_scene_rect(self) -> None:
+        scene = self.scene()
+        scene.setSceneRect(QRectF())  # let itemsBoundingRect follow the items again
+        margin = SCENE_MARGIN
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-margin, -margin, margin, margin))
+
+    def _edge_path(self, source: str, target: str) -> tuple[QPainterPath, QPointF]:
         a = self._nodes[source].box.pos() + QPointF(NODE_W, NODE_H / 2)
         b = self._nodes[target].box.pos() + QPointF(0, NODE_H / 2)
-        path = QPainterPath(a)
-        bend = max(40.0, abs(b.x() - a.x()) / 2)
-        path.cubicTo(a + QPointF(bend, 0), b - QPointF(bend, 0), b)
-        arrow = QPolygonF([b, b + QPointF(-9, -5), b + QPointF(-9, 5), b])
-        path.addPolygon(arrow)
+        return routed(a, b, below=NODE_H / 2 + 20)
+
+    def _add_edge(self, source: str, target: str, kind: str) -> None:
+        path, middle = self._edge_path(source, target)
         pen = QPen(QColor("#78909c"), 1.4, _EDGE_PENS.get(kind, Qt.PenStyle.SolidLine))
-        self.scene().addPath(path, pen).setZValue(-1)
+        path_item = self.scene().addPath(path, pen)
+        path_item.setZValue(-1)
         label = self.scene().addSimpleText("")
         label.setBrush(QColor("#263238"))
-        label.setPos((a + b) / 2 + QPointF(-20, -16))
+        label.setPos(middle + QPointF(-20, -16))
         self._edge_labels.setdefault(source, []).append(label)
+        self._edges.append((path_item, label, source, target))
 
     def node_ids(self) -> list[str]:
         """The ids of the drawn nodes."""
@@ -309,10 +367,12 @@ class WorkflowGraphView(QGraphicsView):
         self.set_zoom(self.zoom() / 1.25)
 
     def fit(self) -> None:
-        """Show the whole workflow."""
-        rect = self.scene().itemsBoundingRect()
+        """Show the whole workflow (never magnified beyond 150 %), without scroll bars."""
+        rect = self.sceneRect()
         if not rect.isEmpty():
-            self.fitInView(rect.adjusted(-20, -20, 20, 20), Qt.AspectRatioMode.KeepAspectRatio)
+            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+            if self.zoom() > FIT_MAX_ZOOM:
+                self.set_zoom(FIT_MAX_ZOOM)
         self._update_detail_level()
 
     def _update_detail_level(self) -> None:
@@ -347,6 +407,7 @@ class WorkflowGraphView(QGraphicsView):
         """Qt override: fit the workflow to the new size."""
         super().resizeEvent(event)
         self._place_overlay()
+        self._relayout_for_shape()
         self.fit()
 
     def _selection_changed(self) -> None:

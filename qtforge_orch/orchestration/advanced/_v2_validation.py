@@ -14,7 +14,7 @@ The models are re-checked element by element because in-place mutation (``nodes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from operator import attrgetter
 from typing import Any
@@ -377,7 +377,7 @@ def _node_ok(node: WorkflowNode, seen: dict[str, WorkflowNode]) -> bool:
     if not node_id or node_id.isspace() or node_id in seen or not plugin_id or plugin_id.isspace():
         return False
     config = node.configuration
-    if not isinstance(config, dict) or not config.keys().isdisjoint(_ENGINE_CONFIGURATION_KEYS):
+    if not isinstance(config, dict) or not _engine_settings_ok(config):
         return False
     for ports in (node.input_ports, node.output_ports):
         for port in ports:
@@ -413,8 +413,22 @@ def _connection_ok(
             kind is ConnectionType.Control
             and isinstance(connection.properties, dict)
             and "condition" in connection.properties
+            and not _compiles(connection.properties["condition"])
         )
     )
+
+
+def _compiles(condition: object) -> bool:
+    """Whether a condition is a CEL string that compiles (compiling is cached)."""
+    if not isinstance(condition, str):
+        return False
+    from ..._conditions import ConditionError, compile_condition
+
+    try:
+        compile_condition(condition)
+    except ConditionError:
+        return False
+    return True
 
 
 def _node_errors(
@@ -464,39 +478,50 @@ def _node_errors(
     yield from _node_configuration_errors(node, label)
 
 
+def _positive_or_none(value: object) -> bool:
+    return value is None or (_is_int(value) and value > 0)  # type: ignore[operator]
+
+
+def _count(value: object) -> bool:
+    return _is_int(value) and value >= 0  # type: ignore[operator]
+
+
+# Engine settings in a node's configuration: key -> (check, what it must be). Spelled once
+# for the fast check of valid nodes and for the messages of invalid ones.
+_ENGINE_SETTINGS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "timeout": (_positive_or_none, "a positive integer number of milliseconds, or null for none"),
+    "max_retries": (_count, "an integer >= 0"),
+    "retry_delay": (_count, "an integer number of milliseconds >= 0"),
+    "critical": (lambda value: isinstance(value, bool), "true or false"),
+    "method": (_is_id, "a non-empty command name"),
+    "window": (_count, "an integer >= 0 (items per Aggregator window; 0: the whole stream)"),
+}
+
+
+def _engine_settings_ok(config: dict[str, Any]) -> bool:
+    """Whether every engine setting in a node's configuration has a valid value."""
+    if config.keys().isdisjoint(_ENGINE_CONFIGURATION_KEYS):
+        return True
+    for key, (check, _) in _ENGINE_SETTINGS.items():
+        if key in config and not check(config[key]):
+            return False
+    return True
+
+
 def _node_configuration_errors(node: WorkflowNode, label: str) -> Iterator[PluginError]:
     config = node.configuration
     if not isinstance(config, dict):
         yield _error(_STRUCTURE, f"{label}: configuration must be a dict", node_id=node.node_id)
         return
-
-    def bad(key: str, requirement: str) -> PluginError:
-        return _error(
-            _STRUCTURE,
-            f"{label}: configuration['{key}'] must be {requirement}, got "
-            f"{_describe(config[key])}; fix the value or remove the key",
-            node_id=node.node_id,
-            field=f"configuration.{key}",
-        )
-
-    if "timeout" in config:
-        value = config["timeout"]
-        if value is not None and not (_is_int(value) and value > 0):
-            yield bad("timeout", "a positive integer number of milliseconds, or null for none")
-    if "max_retries" in config:
-        value = config["max_retries"]
-        if not (_is_int(value) and value >= 0):
-            yield bad("max_retries", "an integer >= 0")
-    if "retry_delay" in config:
-        value = config["retry_delay"]
-        if not (_is_int(value) and value >= 0):
-            yield bad("retry_delay", "an integer number of milliseconds >= 0")
-    if "critical" in config and not isinstance(config["critical"], bool):
-        yield bad("critical", "true or false")
-    if "method" in config and not _is_id(config["method"]):
-        yield bad("method", "a non-empty command name")
-    if "window" in config and not (_is_int(config["window"]) and config["window"] >= 0):
-        yield bad("window", "an integer >= 0 (items per Aggregator window; 0: the whole stream)")
+    for key, (check, requirement) in _ENGINE_SETTINGS.items():
+        if key in config and not check(config[key]):
+            yield _error(
+                _STRUCTURE,
+                f"{label}: configuration['{key}'] must be {requirement}, got "
+                f"{_describe(config[key])}; fix the value or remove the key",
+                node_id=node.node_id,
+                field=f"configuration.{key}",
+            )
 
 
 def global_configuration_errors(config: object) -> Iterator[PluginError]:
