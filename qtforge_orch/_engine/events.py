@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -70,9 +71,21 @@ class EventPump(QObject):
         self._cond = threading.Condition(threading.Lock())
         self._wake_pending = False
         self._owner_ident = threading.get_ident()  # the pump is made in its owner's thread
-        # Set when the orchestrator is destroyed: nothing can be delivered any more, and a
-        # worker emitting into the deleted pump would raise.
+        # Set when the orchestrator is destroyed: nothing can be delivered any more. Other
+        # threads emit the wake-up only under ``_emit_lock`` after checking it, and the
+        # orchestrator's ``destroyed`` (emitted before its children, this pump among them, are
+        # deleted) sets it under the same lock: no emit can be under way while the pump's C++
+        # object goes, which would crash the process rather than raise.
         self._closed = False
+        self._emit_lock = threading.Lock()
+        pump_ref = weakref.ref(self)
+
+        def owner_destroyed(*_: object) -> None:
+            pump = pump_ref()
+            if pump is not None:
+                pump.close()
+
+        parent.destroyed.connect(owner_destroyed)
         # True while the owner thread delivers signals: each emit releases and re-takes the
         # GIL, so drainers hand it back after every task instead of every millisecond.
         self.draining = False
@@ -119,7 +132,8 @@ class EventPump(QObject):
         terminal event without a run (``source`` None) is delivered to the subscribers of that
         execution that take it (handles finish ``cancelled`` with the reason).
         """
-        self._closed = True
+        with self._emit_lock:
+            self._closed = True
         self._events.clear()
         self._terminals_queued.clear()
         with self._cond:
@@ -257,8 +271,10 @@ class EventPump(QObject):
                 with self._cond:
                     self._wake_pending = False
                 return
-            self._wake.emit()
-        except RuntimeError:  # destroyed between the check and the emit
+            with self._emit_lock:
+                if not self._closed:
+                    self._wake.emit()
+        except RuntimeError:  # the wrapper was already invalidated
             self._closed = True
 
     def call_soon(self, function: Callable[[], None]) -> None:
@@ -268,7 +284,9 @@ class EventPump(QObject):
             return
         self._calls.append(function)
         try:
-            QCoreApplication.postEvent(self, QEvent(_CALL_EVENT))
+            with self._emit_lock:
+                if not self._closed:
+                    QCoreApplication.postEvent(self, QEvent(_CALL_EVENT))
         except RuntimeError:
             self._closed = True
 
