@@ -28,9 +28,9 @@ from ..._expected import Expected, from_error, make_success
 from ..status_style import status_icon
 from ._actions import shortcut_action
 from ._apply import apply_workflow, kind_mismatch
-from ._palette import PluginPalette
-from ._properties import PropertyPanel
-from ._view import VisualWorkflowEditor
+from .plugin_palette import PluginPalette
+from .property_panel import PropertyPanel
+from .visual_workflow_editor import VisualWorkflowEditor
 
 #: Toolbar order (``None``: a separator); the editor's own actions are shared.
 _TOOLBAR = (

@@ -30,7 +30,7 @@ from ...orchestration.advanced.enums import (
 from ...orchestration.execution_mode import ExecutionMode
 
 if TYPE_CHECKING:
-    from ._view import VisualWorkflowEditor
+    from .visual_workflow_editor import VisualWorkflowEditor
 
 _CHOICES: dict[str, list[str]] = {
     "node_type": [m.name for m in WorkflowNodeType],

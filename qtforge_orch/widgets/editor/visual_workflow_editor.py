@@ -30,9 +30,10 @@ from ._doc_v1 import V1Document
 from ._doc_v2 import V2Document
 from ._document import GraphDocument, canonical
 from ._files import read_workflow, write_workflow
-from ._issues import ValidationIssue, expression_problem
+from ._issues import expression_problem
 from ._items import EdgeItem, NodeItem
 from ._run_view import ExecutionOverlay
+from .validation_issue import ValidationIssue
 
 
 class VisualWorkflowEditor(CanvasView):
