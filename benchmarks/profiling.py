@@ -394,8 +394,9 @@ def _cached_call(engine: Any) -> Callable[..., Any]:
 
 def _ablations(engine: Any) -> dict[str, Callable[[contextlib.ExitStack], None]]:
     from qtforge_orch._engine import batch as batch_module
+    from qtforge_orch._engine import plugin_route as route_module
     from qtforge_orch._engine import run as run_module
-    from qtforge_orch._engine.attempts import AdaptiveLimit, Deadlines
+    from qtforge_orch._engine.attempt_limits import AdaptiveLimit, Deadlines
 
     def patch(target: Any, name: str, value: Any) -> Callable[[contextlib.ExitStack], None]:
         def enter(stack: contextlib.ExitStack) -> None:
@@ -419,18 +420,17 @@ def _ablations(engine: Any) -> dict[str, Callable[[contextlib.ExitStack], None]]
 
     return {
         "plugin call: callable cached per task (no resolve_command per call)": patch(
-            batch_module, "call_value", _cached_call(engine)
+            route_module, "call_value", _cached_call(engine)
         ),
         "StepContext per attempt": patch(batch_module, "StepContext", _BareContext),
-        "step timeout bookkeeping (Deadlines.add/remove)": both(
-            patch(Deadlines, "add", lambda self, index, seconds: None),
-            patch(Deadlines, "remove", lambda self, index: None),
+        "step timeout watchdog (Deadlines.arm)": patch(
+            Deadlines, "arm", lambda self, deadline: None
         ),
         "stall guard (AdaptiveLimit.watch)": patch(AdaptiveLimit, "watch", lambda self: None),
         "RunLock: one lock round trip per step": patch(run_module, "RunLock", _NoLock),
         "time.time() x2 (start/end stamps)": patch(batch_module, "time", _Clock),
         "build_params: a new input dict per step": patch(
-            batch_module, "build_params", lambda plan, task, *_: task.parameters
+            batch_module, "build_params", lambda *args: args[-1].parameters
         ),
     }
 

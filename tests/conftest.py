@@ -24,7 +24,12 @@ from collections.abc import Iterator
 import pytest
 
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, PluginOrchestrator
+from qtforge_orch._engine import transition_checks
 from qtforge_orch.testing import FakeClock, SignalRecorder
+
+# Every task state change of every run in the suite is followed by a check of the run's whole
+# state (its counts, ready queue and counters); off outside the tests, where it costs nothing.
+transition_checks.check_every_transition()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,3 +103,11 @@ def collect_garbage_in_the_gui_thread() -> Iterator[None]:
     yield
     gc.collect()
     gc.freeze()
+
+
+@pytest.fixture(autouse=True)
+def every_transition_keeps_its_run_consistent() -> Iterator[None]:
+    """Fail the test if a run's state was inconsistent after any transition it made."""
+    yield
+    violations = transition_checks.transition_violations()
+    assert not violations, "\n".join(violations[:10])

@@ -72,17 +72,6 @@ def import_graph(*, every_import: bool = False) -> nx.DiGraph:
     return graph
 
 
-def test_no_import_loop_among_facades_models_handles_and_widgets() -> None:
-    """The facades and their models, the handles, the widgets and the event types form no
-    loop, even through type-only or deferred imports: each module can be read and changed
-    without the ones it serves."""
-    graph = import_graph(every_import=True)
-    parts = ("qtforge_orch.orchestration", "qtforge_orch.qt", "qtforge_orch.widgets")
-    ours = graph.subgraph(n for n in graph if n.startswith(parts) or n == "qtforge_orch.events")
-    loops = [sorted(c) for c in nx.strongly_connected_components(ours) if len(c) > 1]
-    assert not loops, f"import loops: {loops}"
-
-
 def test_the_package_has_no_import_cycle() -> None:
     graph = import_graph()
     assert graph.number_of_edges() > 50  # the walk found the package's imports
@@ -106,9 +95,26 @@ BASE = (
     "qtforge_orch._jsoncopy",
     "qtforge_orch._order",
 )
-# The run shell, and the engine modules above it (they create runs or export the class).
+# The run shell, and the engine modules above it: the curated API exports it, the engine
+# creates runs, the suite's transition checks swap its ``transition``.
 RUN_SHELL = f"{ENGINE}.run"
-ABOVE_THE_SHELL = frozenset({ENGINE, f"{ENGINE}.core"})
+ABOVE_THE_SHELL = frozenset({ENGINE, f"{ENGINE}.engine", f"{ENGINE}.transition_checks"})
+# Import loops still to be removed, each the set of modules in it: the composition one came
+# with the composition package (its model's behaviour lives in JSON and validation modules
+# that read the model back) and the CLI's with shell completion (the package and its
+# completion module). Nothing else may form a loop: not the facades, their models, the handles
+# or the widgets, and never the engine or the contract.
+ALLOWED_LOOPS: list[frozenset[str]] = [
+    frozenset(
+        {
+            "qtforge_orch.composition._json",
+            "qtforge_orch.composition._settings",
+            "qtforge_orch.composition._validation",
+            "qtforge_orch.composition.composition",
+        }
+    ),
+    frozenset({"qtforge_orch.cli", "qtforge_orch.cli._completion"}),
+]
 
 
 def _in(module: str, *parts: str) -> bool:
@@ -159,3 +165,19 @@ def test_outside_the_engine_only_its_curated_api_is_imported() -> None:
         if not _in(a, ENGINE) and _in(b, ENGINE) and b != ENGINE
     ]
     assert not reaching_in
+
+
+def test_no_import_loop_counting_type_only_and_deferred_imports() -> None:
+    graph = import_graph(every_import=True)
+    loops = [frozenset(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    unexpected = [sorted(loop) for loop in loops if loop not in ALLOWED_LOOPS]
+    assert not unexpected, f"import loops: {unexpected}"
+    assert not [loop for loop in loops if any(_in(m, ENGINE, CONTRACT) for m in loop)]
+
+
+def test_nothing_imports_the_run_shell_from_below() -> None:
+    graph = import_graph(every_import=True)
+    importers = sorted(a for a, b in graph.edges if b == RUN_SHELL)
+    assert importers, "the walk found who imports the run shell"
+    below = [a for a in importers if a not in ABOVE_THE_SHELL]
+    assert not below, f"imported from below: {below}"

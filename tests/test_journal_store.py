@@ -222,7 +222,7 @@ def test_bad_paging_arguments_are_refused(journal: ExecutionJournal) -> None:
 def test_the_journal_offers_what_the_engine_records_into() -> None:
     """``ExecutionJournal`` against the engine's ``JournalSink`` protocol (once it exists):
     every method, with the same parameter names."""
-    journaling = pytest.importorskip("qtforge_orch._engine.journaling")
+    journaling = pytest.importorskip("qtforge_orch._engine.journal_link")
     sink = journaling.JournalSink
     methods = [n for n, v in vars(sink).items() if callable(v) and not n.startswith("_")]
     assert "task_changed" in methods

@@ -14,7 +14,7 @@ ENGINE = Path(__file__).resolve().parent.parent / "qtforge_orch" / "_engine"
 
 # module -> why it may catch BaseException (none of these is a plugin call site)
 ALLOWED = {
-    "lane.py": "runs callouts (future callbacks) on the control lane",
+    "control_lane.py": "runs callouts (future callbacks) on the control lane",
     "timers.py": "the one timer thread must never die",
     "executors/remote.py": "worker side: rebuilding a shipped plugin, before invoke.call_plugin",
     "executors/gather.py": "collecting Dask futures",

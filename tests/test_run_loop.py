@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from qtforge_orch import ExecutionMode, FunctionPlugin, PluginManager, PluginOrchestrator, Workflow
-from qtforge_orch._engine import guard, workers
+from qtforge_orch._engine import run_lock, workers
 from qtforge_orch.testing import HangingPlugin
 
 from .helpers import status_of, step
@@ -27,12 +27,12 @@ def _chain(
     return workflow
 
 
-class CountingLock(guard.RunLock):
+class CountingLock(run_lock.RunLock):
     """A RunLock that counts how often it is taken (every run built while installed)."""
 
     taken = 0
 
-    def __enter__(self) -> guard.RunLock:
+    def __enter__(self) -> run_lock.RunLock:
         CountingLock.taken += 1
         return super().__enter__()
 
@@ -163,8 +163,8 @@ workflow = Workflow("w").add_step(WorkflowStep("a", "p", "noop"))
 assert orchestrator.register_workflow(workflow)
 assert orchestrator.execute_workflow("w")
 unwanted = [name for name in (
-    "qtforge_orch._conditions", "celpy", "qtforge_orch._engine.streaming",
-    "qtforge_orch._engine.eventdriven",
+    "qtforge_orch._conditions", "celpy", "qtforge_orch._engine.stream_scheduler",
+    "qtforge_orch._engine.event_scheduler",
 ) if name in sys.modules]
 assert not unwanted, unwanted
 step = WorkflowStep("b", "p", "noop")
@@ -211,5 +211,5 @@ def test_a_runs_done_event_is_built_on_demand_and_set_if_the_run_already_ended(
     assert orchestrator._core.engine.executor.wait_for_done(5000)
     run = orchestrator._core.engine.get_run(future.execution_id)
     assert run is not None and run.is_done()
-    assert run._done is None  # nobody waited on it: never built
+    assert run.end._done is None  # nobody waited on it: never built
     assert run.done.is_set() and run.done is run.done

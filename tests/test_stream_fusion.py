@@ -1,7 +1,7 @@
 """Streaming's fused linear chains: a source -> processor -> ... -> sink chain runs as one
 activation calling every stage per item. Fusion must be invisible: the same results, item
 counters, item errors, signals, cancellation, pause and failure behaviour as stages running
-on their own (``streaming.FUSE_CHAINS = False``)."""
+on their own (``stream_scheduler.FUSE_CHAINS = False``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from qtforge_orch import (
     WorkflowExecutionStatus,
     make_error,
 )
-from qtforge_orch._engine import stream_work, streaming
+from qtforge_orch._engine import stream_limit, stream_scheduler
 
 from .v2_helpers import (
     Code,
@@ -45,7 +45,7 @@ REPORT_KEYS = ("items_in", "items_out", "items_dropped", "items_failed", "item_e
 def cpu_bound_regardless_of_load(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fusion runs while activations are measured CPU-bound; a loaded test machine must not
     turn it off (the share is the thread's CPU time over its wall time)."""
-    monkeypatch.setattr(stream_work, "CPU_BOUND_SHARE", 0.0)
+    monkeypatch.setattr(stream_limit, "CPU_BOUND_SHARE", 0.0)
 
 
 class Calls:
@@ -174,7 +174,7 @@ def test_fused_chain_is_invisible(
     capacity: int,
 ) -> None:
     fused = _run_chain(qtbot, advanced, plugins, n=n, capacity=capacity)
-    monkeypatch.setattr(streaming, "FUSE_CHAINS", False)
+    monkeypatch.setattr(stream_scheduler, "FUSE_CHAINS", False)
     plugins_alone = PluginManager()
     orch = AdvancedPluginOrchestrator(plugin_manager=plugins_alone)
     try:
@@ -232,7 +232,7 @@ def test_a_source_failing_inside_a_fused_chain_fails_as_alone(
 ) -> None:
     fail_at = 12_345
     fused = _run_chain(qtbot, advanced, plugins, n=20_000, fail_at=fail_at)
-    monkeypatch.setattr(streaming, "FUSE_CHAINS", False)
+    monkeypatch.setattr(stream_scheduler, "FUSE_CHAINS", False)
     plugins_alone = PluginManager()
     orch = AdvancedPluginOrchestrator(plugin_manager=plugins_alone)
     try:
@@ -401,18 +401,18 @@ def test_processor_headed_chains_and_chains_with_outlets_are_invisible(
     capacity: int,
 ) -> None:
     claims: set[tuple[str, ...]] = set()
-    claim = streaming.StreamScheduler._claim_chain
+    claim = stream_scheduler.StreamScheduler._claim_chain
 
-    def recorded(scheduler: streaming.StreamScheduler, index: int) -> list[int]:
+    def recorded(scheduler: stream_scheduler.StreamScheduler, index: int) -> list[int]:
         chain = claim(scheduler, index)
         if chain:
             claims.add(tuple(scheduler.tasks[i].key for i in [index, *chain]))
         return chain
 
-    monkeypatch.setattr(streaming.StreamScheduler, "_claim_chain", recorded)
+    monkeypatch.setattr(stream_scheduler.StreamScheduler, "_claim_chain", recorded)
     fused = _fan_out(plugins, advanced, capacity)
     assert {("a", "b", "sink_b"), ("c", "d")} <= claims
-    monkeypatch.setattr(streaming, "FUSE_CHAINS", False)
+    monkeypatch.setattr(stream_scheduler, "FUSE_CHAINS", False)
     plugins_alone = PluginManager()
     orch = AdvancedPluginOrchestrator(plugin_manager=plugins_alone)
     try:

@@ -841,7 +841,7 @@ def random_workflows(draw: st.DrawFn) -> PluginWorkflow:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(wf=random_workflows())
 def test_fast_paths_agree_with_full_checks(wf: PluginWorkflow) -> None:
-    from qtforge_orch._engine.graph import find_cycle
+    from qtforge_orch._engine import find_cycle
     from qtforge_orch.orchestration.advanced import _v2_validation as v
 
     before = wf.model_dump()

@@ -17,74 +17,76 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .core import DEFAULT_HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
-    from .core import Engine as Engine
+    from .engine import DEFAULT_HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
+    from .engine import Engine as Engine
     from .events import Event as Event
     from .events import EventKind as EventKind
+    from .execution_future import ExecutionFuture as ExecutionFuture
     from .executors import EXECUTOR_KEY as EXECUTOR_KEY
     from .executors import EXECUTOR_NAMES as EXECUTOR_NAMES
     from .executors import THREAD as THREAD
     from .executors import UnknownExecutor as UnknownExecutor
     from .executors import check_executor as check_executor
     from .executors.shipping import refusal_at_registration as refusal_at_registration
-    from .futures import ExecutionFuture as ExecutionFuture
-    from .gcpause import gc_paused_for as gc_paused_for
-    from .graph import find_cycle as find_cycle
+    from .gc_pause import gc_paused_for as gc_paused_for
+    from .graph_checks import find_cycle as find_cycle
     from .invoke import PluginLookup as PluginLookup
-    from .journaling import JournalEntry as JournalEntry
-    from .journaling import JournalSink as JournalSink
-    from .journaling import ResumeSeed as ResumeSeed
+    from .journal_link import JournalEntry as JournalEntry
+    from .journal_link import JournalSink as JournalSink
+    from .journal_link import ResumeSeed as ResumeSeed
     from .run import Run as Run
-    from .snapshot import RunSnapshot as RunSnapshot
-    from .snapshot import cached_reports as cached_reports
-    from .snapshot import take_snapshot as take_snapshot
-    from .stamps import iso_utc as iso_utc
-    from .status import RunStatus as RunStatus
-    from .status import SignalNames as SignalNames
+    from .run_status import RunStatus as RunStatus
+    from .run_status import SignalNames as SignalNames
+    from .status_snapshot import RunSnapshot as RunSnapshot
+    from .status_snapshot import RunView as RunView
+    from .status_snapshot import cached_reports as cached_reports
+    from .status_snapshot import take_snapshot as take_snapshot
     from .timers import ManualTimerService as ManualTimerService
     from .timers import TimerHandle as TimerHandle
     from .timers import TimerKind as TimerKind
     from .timers import Timers as Timers
+    from .timestamps import iso_utc as iso_utc
     from .transactions import RollbackHandle as RollbackHandle
     from .transactions import TransactionRegistry as TransactionRegistry
-    from .triggers import WHOLE_GRAPH as WHOLE_GRAPH
+    from .trigger_plans import WHOLE_GRAPH as WHOLE_GRAPH
 
 # name -> the engine module that defines it
 _WHERE = {
     # the engine a facade owns, and one execution
-    "Engine": "core",
-    "DEFAULT_HISTORY_LIMIT": "core",
+    "Engine": "engine",
+    "DEFAULT_HISTORY_LIMIT": "engine",
     "Run": "run",
-    "RunStatus": "status",
-    "SignalNames": "status",
-    "ExecutionFuture": "futures",
+    "RunStatus": "run_status",
+    "SignalNames": "run_status",
+    "ExecutionFuture": "execution_future",
     # events, delivered in the owner thread
     "Event": "events",
     "EventKind": "events",
     # status reads
-    "RunSnapshot": "snapshot",
-    "take_snapshot": "snapshot",
-    "cached_reports": "snapshot",
-    "iso_utc": "stamps",
+    "RunView": "status_snapshot",
+    "RunSnapshot": "status_snapshot",
+    "take_snapshot": "status_snapshot",
+    "cached_reports": "status_snapshot",
+    "iso_utc": "timestamps",
     # registration: graph checks and executor names
-    "find_cycle": "graph",
-    "gc_paused_for": "gcpause",
+    "find_cycle": "graph_checks",
+    "gc_paused_for": "gc_pause",
     "EXECUTOR_KEY": "executors",
     "EXECUTOR_NAMES": "executors",
     "THREAD": "executors",
     "UnknownExecutor": "executors",
     "check_executor": "executors",
     "refusal_at_registration": "executors.shipping",
-    "WHOLE_GRAPH": "triggers",
+    "WHOLE_GRAPH": "trigger_plans",
     # what the engine is given: plugins, time, a journal
     "PluginLookup": "invoke",
     "Timers": "timers",
     "TimerHandle": "timers",
     "TimerKind": "timers",
     "ManualTimerService": "timers",
-    "JournalSink": "journaling",
-    "JournalEntry": "journaling",
-    "ResumeSeed": "journaling",
+    "JournalSink": "journal_link",
+    "JournalEntry": "journal_link",
+    "ResumeSeed": "journal_link",
     # transactions across executions
     "TransactionRegistry": "transactions",
     "RollbackHandle": "transactions",

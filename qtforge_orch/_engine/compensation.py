@@ -9,59 +9,81 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .._errors import PluginError, PluginErrorCode
 from ..contract.context import StepContext
-from .timers import TimerKind
-
-if TYPE_CHECKING:
-    from .core import Engine
-    from .run import Run
-
+from ..contract.outcome import Outcome
+from ..contract.plan import TaskSpec
+from .control_lane import ControlLane
+from .journal_link import JournalSink
+from .timers import TimerKind, Timers
 
 _NEVER_PAUSED = threading.Event()
 _NEVER_PAUSED.set()
 
+Invoke = Callable[[TaskSpec, dict[str, Any], StepContext], Outcome]
+
 
 @dataclass(slots=True, eq=False)
 class Compensation:
-    run: Run
-    index: int
+    """A completed task's rollback step, owed until claimed (and then run) or dropped."""
+
+    execution_id: str
+    index: int  # the completed task's
+    key: str
+    rollback: TaskSpec
+    output: dict[str, Any] | None  # the completed task's, which the rollback step receives
+    journal: JournalSink | None
     sequence: int
     claimed: bool = False
     status: str = "pending"  # pending, completed, failed
     error: str = ""
 
 
+class Compensated(Protocol):
+    """A run as the ledger sees it: the rollback steps it owes."""
+
+    @property
+    def compensations(self) -> list[Compensation]: ...
+
+
 class CompensationLedger:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, lane: ControlLane, timers: Timers, invoke: Invoke) -> None:
+        self._lane = lane
+        self._timers = timers
+        self._invoke = invoke
         self._lock = threading.Lock()
         self._sequence = itertools.count()
 
-    def record(self, run: Run, index: int) -> None:
+    def record(
+        self,
+        owed: list[Compensation],
+        execution_id: str,
+        task: TaskSpec,
+        output: dict[str, Any] | None,
+        journal: JournalSink | None,
+    ) -> None:
+        """(run lock held) ``task`` completed with ``output``: its rollback step is owed."""
+        assert task.rollback is not None
         with self._lock:
-            run.compensations.append(Compensation(run, index, next(self._sequence)))
+            owed.append(
+                Compensation(
+                    execution_id,
+                    task.index,
+                    task.key,
+                    task.rollback,
+                    output,
+                    journal,
+                    next(self._sequence),
+                )
+            )
 
-    def claim_for_run(self, run: Run) -> list[Compensation]:
-        return self._claim(run.compensations)
-
-    def claim(self, runs: list[Run]) -> list[Compensation]:
-        return self._claim([item for run in runs for item in run.compensations])
-
-    def drop(self, runs: list[Run]) -> None:
-        runs = [run for run in runs if run.compensations]  # ended runs: the lists are final
-        if not runs:
-            return  # most runs record none: no need to queue on the engine-wide lock
-        with self._lock:
-            for run in runs:
-                for item in run.compensations:
-                    item.claimed = True
-
-    def _claim(self, items: list[Compensation]) -> list[Compensation]:
+    def claim(self, runs: Iterable[Compensated]) -> list[Compensation]:
+        """Every unclaimed compensation of ``runs``, newest first, claimed for the caller."""
+        items = [item for run in runs for item in run.compensations]
         with self._lock:
             claimed = [item for item in items if not item.claimed]
             for item in claimed:
@@ -69,8 +91,18 @@ class CompensationLedger:
         claimed.sort(key=lambda item: item.sequence, reverse=True)
         return claimed
 
+    def drop(self, runs: Iterable[Compensated]) -> None:
+        """Forget what ``runs`` owe (they completed outside a transaction, or it committed)."""
+        ended = [run for run in runs if run.compensations]  # ended runs: the lists are final
+        if not ended:
+            return  # most runs record none: no need to queue on the engine-wide lock
+        with self._lock:
+            for run in ended:
+                for item in run.compensations:
+                    item.claimed = True
+
     def run_chain(self, items: list[Compensation], on_done: Callable[[list[str]], None]) -> None:
-        _Chain(self._engine, items, on_done).start()
+        _Chain(self._lane, self._timers, self._invoke, items, on_done).start()
 
 
 class _Chain:
@@ -79,9 +111,16 @@ class _Chain:
     thread."""
 
     def __init__(
-        self, engine: Engine, items: list[Compensation], on_done: Callable[[list[str]], None]
+        self,
+        lane: ControlLane,
+        timers: Timers,
+        invoke: Invoke,
+        items: list[Compensation],
+        on_done: Callable[[list[str]], None],
     ) -> None:
-        self._engine = engine
+        self._lane = lane
+        self._timers = timers
+        self._invoke = invoke
         self._items = items
         self._on_done = on_done
         self._position = 0
@@ -90,7 +129,7 @@ class _Chain:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        self._engine.lane.submit(self._continue)
+        self._lane.submit(self._continue)
 
     def _continue(self) -> None:
         while True:
@@ -110,22 +149,20 @@ class _Chain:
         self._on_done(errors)
 
     def _run_one(self, item: Compensation, token: object) -> PluginError | None:
-        task = item.run.plan.tasks[item.index]
-        rollback = task.rollback
-        assert rollback is not None
-        params: dict[str, Any] = dict(item.run.outputs[item.index] or {})
+        rollback = item.rollback
+        params: dict[str, Any] = dict(item.output or {})
         params.update(rollback.parameters)
-        context = StepContext(item.run.execution_id, rollback.key, 1, _NEVER_PAUSED)
+        context = StepContext(item.execution_id, rollback.key, 1, _NEVER_PAUSED)
         timer = None
         if rollback.timeout_ms:
-            timer = self._engine.timers.call_later(
+            timer = self._timers.call_later(
                 rollback.timeout_ms / 1000.0,
                 lambda: self._timed_out(item, token, context),
                 kind=TimerKind.ROLLBACK_TIMEOUT,
-                execution_id=item.run.execution_id,
-                step_id=task.key,
+                execution_id=item.execution_id,
+                step_id=item.key,
             )
-        outcome = self._engine.invoke(rollback, params, context)
+        outcome = self._invoke(rollback, params, context)
         if timer is not None:
             timer.cancel()
         return outcome.error
@@ -136,8 +173,7 @@ class _Chain:
                 return
             self._token = None
             context.cancel()
-            rollback = item.run.plan.tasks[item.index].rollback
-            assert rollback is not None
+            rollback = item.rollback
             self._record(
                 item,
                 PluginError(
@@ -145,15 +181,14 @@ class _Chain:
                     f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
                 ),
             )
-        self._engine.lane.submit(self._continue)
+        self._lane.submit(self._continue)
 
     def _record(self, item: Compensation, error: PluginError | None) -> None:
         self._position += 1
-        run = item.run
-        if run.journal is not None:
-            run.journal.rollback_recorded(
-                run.execution_id,
-                run.plan.tasks[item.index].key,
+        if item.journal is not None:
+            item.journal.rollback_recorded(
+                item.execution_id,
+                item.key,
                 error is None,
                 None if error is None else error.message,
                 time.time(),
@@ -163,5 +198,4 @@ class _Chain:
         else:
             item.status = "failed"
             item.error = error.message
-            step = item.run.plan.tasks[item.index].key
-            self._errors.append(f"rollback of '{step}' failed: {error.message}")
+            self._errors.append(f"rollback of '{item.key}' failed: {error.message}")

@@ -18,12 +18,13 @@ _SKIPPED = TaskState.Skipped
 
 def build_params(
     plan: Plan,
-    task: TaskSpec,
     shared: dict[str, Any],
     initial: dict[str, Any],
     outputs: Sequence[dict[str, Any] | None],
     active_control: Sequence[set[int] | None],
+    task: TaskSpec,
 ) -> dict[str, Any]:
+    """``task``'s input (the run's data last: a run binds the rest once, ``partial``)."""
     policy = plan.data
     if policy is DataPolicy.SHARED:
         params = dict(shared)
@@ -213,31 +214,3 @@ def collect_result(
             merged.update(outputs[task.index] or {})
         return merged
     return {task.key: dict(outputs[task.index] or {}) for task in leaves}
-
-
-def merge_shared(
-    plan: Plan,
-    shared: dict[str, Any],
-    writers: dict[Any, int],
-    overlaps: dict[str, list[int]],
-    index: int,
-    output: dict[str, Any],
-) -> None:
-    """Concurrent steps writing one key: the later one in sequential order wins, so the
-    result does not depend on which finished first; the overlap is recorded."""
-    ranks = plan.merge_rank
-    assert ranks is not None
-    rank = ranks[index]
-    for key, value in output.items():
-        writer = writers.get(key)
-        if writer is None:
-            writers[key] = index
-            shared[key] = value
-            continue
-        overlap = overlaps.setdefault(str(key), [])
-        for step in (writer, index):
-            if step not in overlap:
-                overlap.append(step)
-        if rank >= ranks[writer]:
-            writers[key] = index
-            shared[key] = value

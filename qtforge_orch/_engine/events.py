@@ -22,6 +22,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import shiboken6
 from PySide6.QtCore import (
@@ -50,10 +51,18 @@ WAIT_SLICE_S = 0.01
 JOURNAL_FLUSH_BOUND_S = 5.0
 
 
+class KindSet(Protocol):
+    """The kinds somebody wants, as the runs read them (the engine's ``ListenedKinds``)."""
+
+    def __contains__(self, kind: object) -> bool: ...
+    def update(self, *kinds: Iterable[EventKind]) -> None: ...
+    def retain(self, wanted: Iterable[EventKind]) -> None: ...
+
+
 class EventPump(QObject):
     _wake = Signal()
 
-    def __init__(self, parent: QObject) -> None:
+    def __init__(self, parent: QObject, listened: KindSet) -> None:
         super().__init__(parent)
         # Subscribers of every execution, per kind, and of one execution, per execution id.
         # Tuples replaced under the lock (copy on write): a drain iterates them without it.
@@ -62,7 +71,7 @@ class EventPump(QObject):
         self._subscribers_lock = threading.Lock()
         # The kinds some subscriber wants. Read without a lock by workers (``kind in``) and
         # changed in place under the subscribers' lock: a kind still wanted is never removed.
-        self.listened: set[EventKind] = set()
+        self.listened = listened
         # Executions whose terminal event is posted and not yet delivered: whoever subscribes
         # to one of them still gets its end.
         self._terminals_queued: set[str] = set()
@@ -142,7 +151,7 @@ class EventPump(QObject):
             everywhere = [sub for subs in self._everywhere.values() for sub in subs]
             scoped, self._scoped = self._scoped, {}
             self._everywhere.clear()
-            self.listened.clear()
+            self.listened.retain(())
         for sub in everywhere:
             sub._ended()
         in_owner = threading.get_ident() == self._owner_ident
@@ -232,7 +241,7 @@ class EventPump(QObject):
         for subs in self._scoped.values():
             for sub in subs:
                 wanted |= sub.kinds
-        self.listened.intersection_update(wanted)
+        self.listened.retain(wanted)
 
     def post(self, event: Event) -> None:
         # deque.append is atomic, so the hot path takes no lock; only the idle -> pending

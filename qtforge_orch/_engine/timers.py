@@ -93,8 +93,8 @@ class TimerService:
 
     def note_cancelled(self) -> None:
         # No lock: every finishing run cancels its timers, from whichever thread finished it,
-        # and taking the service's lock for a counter made those threads queue on each other
-        # . A lost increment under a race only delays a purge.
+        # and taking the service's lock for a counter made those threads queue on each other.
+        # A lost increment under a race only delays a purge.
         self._cancelled += 1
 
     # The builtin itself, not a method wrapping it: runs read the clock on their hot path.

@@ -5,14 +5,35 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .._errors import PluginError, PluginErrorCode
-from .status import RunStatus
+from .compensation import Compensation, CompensationLedger
+from .journal_link import JournalSink
+from .run_status import RunStatus
 
-if TYPE_CHECKING:
-    from .core import Engine
-    from .run import Run
+
+class Member(Protocol):
+    """A run as a transaction sees it."""
+
+    @property
+    def execution_id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def compensations(self) -> list[Compensation]: ...
+
+
+class Host(Protocol):
+    """The engine as a transaction registry sees it."""
+
+    @property
+    def compensations(self) -> CompensationLedger: ...
+
+    @property
+    def journal(self) -> JournalSink | None: ...
 
 
 class Transaction:
@@ -21,7 +42,7 @@ class Transaction:
     def __init__(self, transaction_id: str) -> None:
         self.transaction_id = transaction_id
         self.state = "open"  # open, committed, rolled_back
-        self.runs: list[Run] = []
+        self.runs: list[Member] = []
 
 
 class RollbackHandle:
@@ -40,7 +61,7 @@ class TransactionRegistry:
     still gets InvalidState rather than NotFound); older ended ones are forgotten, with
     their executions, so a long-running application does not grow without bound."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Host) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._transactions: dict[str, Transaction] = {}
@@ -61,7 +82,7 @@ class TransactionRegistry:
         self._journal(transaction_id, "begun", [])
         return None
 
-    def attach(self, transaction_id: str, run: Run) -> PluginError | None:
+    def attach(self, transaction_id: str, run: Member) -> PluginError | None:
         """Join ``run`` to an open transaction; checked and done under one lock so a
         concurrent commit cannot slip in between."""
         with self._lock:
@@ -115,7 +136,7 @@ class TransactionRegistry:
         if journal is not None:
             journal.transaction_changed(transaction_id, state, execution_ids, time.time())
 
-    def _end(self, tx: Transaction) -> list[Run]:
+    def _end(self, tx: Transaction) -> list[Member]:
         """Move an ended transaction to the bounded record (lock held); returns its runs."""
         runs, tx.runs = tx.runs, []
         del self._transactions[tx.transaction_id]

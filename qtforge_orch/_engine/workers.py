@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import Generic
 
-from .status import RunStatus
-
-if TYPE_CHECKING:
-    from .run import Run
+from .run_status import RunStatus
+from .scheduler_protocol import Scheduler, UnitT
+from .shell_protocol import RunShell
 
 _taker = threading.local()
 
 YIELD_EVERY_S = 0.001
 
 
-class Workers:
-    """A run's drainers and helpers; counters guarded by the run's lock."""
+class Workers(Generic[UnitT]):
+    """A run's drainers and helpers, taking its scheduler's units of work; counters guarded by
+    the run's lock."""
 
-    __slots__ = ("_run", "_starting", "helpers")
+    __slots__ = ("_run", "_scheduler", "_starting", "helpers")
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunShell, scheduler: Scheduler[UnitT]) -> None:
         self._run = run
+        self._scheduler = scheduler
         self._starting = 0  # drainers submitted that have not taken work yet
         self.helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
 
@@ -36,7 +37,7 @@ class Workers:
         """Pool entry point: do ready work back to back until none can start."""
         previous = getattr(_taker, "run", None)
         _taker.run = self._run
-        take, work, lock = self._run.scheduler.take, self._run.scheduler.work, self._run.lock
+        take, work, lock = self._scheduler.take, self._scheduler.work, self._run.lock
         try:
             with lock:
                 self._starting -= 1
@@ -67,7 +68,7 @@ class Workers:
         ``time.monotonic()`` value; returns whether the run ended."""
         previous = getattr(_taker, "run", None)
         _taker.run = self._run
-        take, work = self._run.scheduler.take, self._run.scheduler.work
+        take, work = self._scheduler.take, self._scheduler.work
         try:
             while True:
                 with self._run.lock:
@@ -100,13 +101,16 @@ class Workers:
 
     def spawn(self, self_takers: int) -> None:
         """(lock held) Submit drainers for ready work, up to the scheduler's capacity."""
-        if self._run.status != RunStatus.RUNNING or self._run.stopping:
+        run = self._run
+        if run.status != RunStatus.RUNNING or run.stopping:
             return
-        free = self._run.scheduler.capacity() - self._run.running - self._starting
-        wanted = min(len(self._run.ready), free) - self_takers
+        scheduler = self._scheduler
+        ready = scheduler.ready
+        free = scheduler.capacity() - scheduler.running - self._starting
+        wanted = min(len(ready), free) - self_takers
         for _ in range(max(0, wanted)):
             self._starting += 1
-            self._run.engine.executor.submit(self.drain)
-        if self._run.ready:
+            run.engine.executor.submit(self.drain)
+        if ready:
             self.wake_helpers()
-            self._run.scheduler.spawned()
+            scheduler.spawned()

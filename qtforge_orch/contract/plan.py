@@ -168,6 +168,8 @@ class Plan:
     schedule: ScheduleKind = ScheduleKind.BATCH
     # EventDriven: each Source node's trigger plan, built by the event scheduler on first use.
     trigger_plans: dict[int, Any] | None = None
+    # Whether any task has a rollback step (computed).
+    has_rollbacks: bool = False
 
     def __post_init__(self) -> None:
         ports = self.data is DataPolicy.PORTS
@@ -180,6 +182,7 @@ class Plan:
             task.call_parameters = parameters
             if task.rollback is not None:
                 task.rollback.call_parameters = task.rollback.parameters
+                self.has_rollbacks = True
         if not self.roots:
             self.roots = tuple(t.index for t in self.tasks if not t.incoming)
         for task in self.tasks:

@@ -33,6 +33,7 @@ from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager, default_plugin_manager
 from ._durable import JournalLink
 from ._item_counts import ItemCountSampler
+from ._recorded import RecordedRun
 from ._registry import Registered, WorkflowRegistry, id_type_error
 from ._signals import SignalRelay
 from ._workflow_kind import WorkflowKind
@@ -181,11 +182,12 @@ class FacadeCore:
         chosen = _event_kinds(kinds)
         if isinstance(chosen, PluginError):
             return from_error(chosen)
-        run: Any = None
+        run: Run | RecordedRun | None = None
         if execution_id is not None:
-            run = self.find_run(execution_id)
-            if isinstance(run, PluginError):
-                return from_error(run)
+            found = self.find_run(execution_id)
+            if isinstance(found, PluginError):
+                return from_error(found)
+            run = found
         subscription = self.engine.pump.subscribe(
             callback,
             chosen,
@@ -194,25 +196,28 @@ class FacadeCore:
             still_open=None if run is None else partial(self._may_follow, run),
         )
         if not subscription.is_active():
+            status = run.status if run is not None else "ended"
             return make_error(
                 PluginErrorCode.InvalidState,
-                f"execution '{execution_id}' has ended ({run.status}); nothing more will be "
+                f"execution '{execution_id}' has ended ({status}); nothing more will be "
                 "reported: read get_execution_status instead",
-                context={"execution_id": execution_id, "status": run.status},
+                context={"execution_id": execution_id, "status": status},
             )
         if EventKind.ITEM_COUNTS in chosen:
             if run is None:
                 self.item_counts.follow_all()
-            else:
+            elif isinstance(run, Run):
                 self.item_counts.follow(run)
         return make_success(subscription)
 
-    def _may_follow(self, run: Any) -> bool:
+    def _may_follow(self, run: Run | RecordedRun) -> bool:
         """Whether a subscription to ``run`` would still get something.
 
         It does while the run runs, or while its terminal event is on its way (a run posts it
-        with its lock held, as it ends).
+        with its lock held, as it ends). A past execution read from the journal never does.
         """
+        if not isinstance(run, Run):
+            return False
         with run.lock:
             return bool(
                 run.status not in RunStatus.FINAL
@@ -226,7 +231,7 @@ class FacadeCore:
             self.item_counts.follow(run)
 
     # --- lookups and lifetime ----------------------------------------------------------------
-    def find_run(self, execution_id: str) -> Any:
+    def find_run(self, execution_id: str) -> Run | RecordedRun | PluginError:
         """The run behind an execution id, or the ``PluginError`` a public method returns.
 
         A live ``Run``, or a past execution read back from the journal.

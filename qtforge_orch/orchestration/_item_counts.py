@@ -69,7 +69,7 @@ class ItemCountSampler(QObject):
                 if run.status in RunStatus.FINAL:
                     del self._followed[execution_id]
                     continue
-                counts = item_counts(run, run.task_extras())
+                counts = item_counts(run, run.scheduler.task_extras())
                 if counts and counts != last and pump.wants(EventKind.ITEM_COUNTS, execution_id):
                     self._followed[execution_id] = (run, counts)
                     pump.post(

@@ -1,18 +1,18 @@
-"""A past execution read back from the journal, shaped like a live run for status calls.
+"""A past execution read back from the journal: the engine's ``RunView`` for status calls.
 
 A new orchestrator on the same journal answers ``get_execution_status`` and
-``get_step_results`` for executions of earlier processes: the facades build those reports from
-a run's state, so the journal's records are turned into the same state (per-task lists,
-timestamps, result, error) around the plan of the definition the execution ran.
+``get_step_results`` for executions of earlier processes. The facades build those reports from
+a ``RunView`` (what a live ``Run`` offers too), so the journal's records are turned into the
+same snapshot (per-task lists, timestamps, result, error) around the plan of the definition
+the execution ran. A past execution cannot be changed: the control calls say so.
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from .._engine import RunStatus
+from .._engine import RunSnapshot, RunStatus
 from .._errors import PluginError, PluginErrorCode
 from ..contract.plan import Plan, ScheduleKind, TaskState
 
@@ -33,7 +33,7 @@ def _when(stamp: float | None) -> datetime | None:
 
 
 class RecordedRun:
-    """The attributes of ``_engine.run.Run`` that status calls read, filled from the journal."""
+    """A past execution as status calls read it (``_engine.RunView``), from its records."""
 
     def __init__(self, plan: Plan, record: Any, tasks: list[Any]) -> None:
         self.plan = plan
@@ -43,17 +43,16 @@ class RecordedRun:
         self.initial_data: dict[str, Any] = (
             record.initial_data if isinstance(record.initial_data, dict) else {}
         )
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.done.set()
+        self.kind = ScheduleKind.BATCH
         self.report_cache: list[Any] | None = None
+        self.recorded_status: str = record.status
         n = len(plan.tasks)
-        self.states: list[int] = [TaskState.Pending] * n
-        self.outputs: list[dict[str, Any] | None] = [None] * n
-        self.errors: list[str] = [""] * n
-        self.retries: list[int] = [0] * n
-        self.starts: list[float] = [0.0] * n
-        self.ends: list[float] = [0.0] * n
+        states: list[int] = [TaskState.Pending] * n
+        outputs: list[dict[str, Any] | None] = [None] * n
+        errors: list[str] = [""] * n
+        retries: list[int] = [0] * n
+        starts: list[float] = [0.0] * n
+        ends: list[float] = [0.0] * n
         ended_here = record.status != "running"
         index_of = {task.key: task.index for task in plan.tasks}
         for task in tasks:
@@ -63,35 +62,21 @@ class RecordedRun:
             state = _TASK_STATES.get(task.state, TaskState.Pending)
             if ended_here and state in (TaskState.Running, TaskState.Retrying):
                 state = TaskState.Cancelled  # it was running when its process ended
-            self.states[index] = state
-            self.outputs[index] = task.output if isinstance(task.output, dict) else None
-            self.errors[index] = task.error or ""
-            self.retries[index] = max(0, task.attempts - 1)
-            self.starts[index] = task.started_at or 0.0
-            self.ends[index] = task.ended_at or 0.0
-        self.completed = sum(1 for s in self.states if s == TaskState.Completed)
-        settled = sum(1 for s in self.states if s not in (TaskState.Pending, TaskState.Running))
-        self.progress = settled / n if n else 1.0
-        self.current_task = ""
-        self.step_progress: dict[int, tuple[float, str]] = {}
-        self.compensations: list[Any] = []
-        self.rollback_errors: list[str] = []
-        self.error_messages: list[str] = list(record.error_messages or [])
-        self.overlaps: dict[str, list[int]] = {}
-        self.start_time = _when(record.started_at)
-        self.end_time = _when(record.ended_at) if ended_here else None
-        self.result: dict[str, Any] | None = (
-            record.result if isinstance(record.result, dict) else None
-        )
-        self.recorded_status: str = record.status
+            states[index] = state
+            outputs[index] = task.output if isinstance(task.output, dict) else None
+            errors[index] = task.error or ""
+            retries[index] = max(0, task.attempts - 1)
+            starts[index] = task.started_at or 0.0
+            ends[index] = task.ended_at or 0.0
+        settled = sum(1 for s in states if s not in (TaskState.Pending, TaskState.Running))
         if record.status == INTERRUPTED:
             # Not a RunStatus: shown as failed, with why, so every status field stays valid.
-            self.status = RunStatus.FAILED
+            self.status: str = RunStatus.FAILED
             message = record.error or "interrupted: the process running it ended"
         else:
-            self.status = record.status if record.status in RunStatus.FINAL else (RunStatus.RUNNING)
+            self.status = record.status if record.status in RunStatus.FINAL else RunStatus.RUNNING
             message = record.error or ""
-        self.error: PluginError | None = (
+        error = (
             PluginError(
                 PluginErrorCode.ExecutionFailed,
                 message,
@@ -100,23 +85,50 @@ class RecordedRun:
             if message
             else None
         )
+        # Nothing runs any more: the record is the one snapshot every status call reads.
+        self._snapshot = RunSnapshot(
+            status=self.status,
+            progress=settled / n if n else 1.0,
+            current_task="",
+            completed=sum(1 for s in states if s == TaskState.Completed),
+            start_time=_when(record.started_at),
+            end_time=_when(record.ended_at) if ended_here else None,
+            error=error,
+            result=record.result if isinstance(record.result, dict) else None,
+            states=states,
+            outputs=outputs,
+            errors=errors,
+            retries=retries,
+            starts=starts,
+            ends=ends,
+            step_progress={},
+            rollbacks=[],
+            error_messages=list(record.error_messages or []),
+            rollback_errors=[],
+            task_extras=None,
+            run_extras={},
+            overlaps={},
+        )
 
-    # A past execution cannot be changed: the control calls a facade makes on a run say so.
-    scheduler = None
-    kind = ScheduleKind.BATCH
-    stopping = True  # nothing runs: its progress is the recorded one
-
-    def cancel(self) -> bool:
-        return False
+    def snapshot(self) -> RunSnapshot:
+        """The execution as the journal recorded it (lists shared: read them only)."""
+        return self._snapshot
 
     def is_done(self) -> bool:
         return True
+
+    # A past execution cannot be changed: the control calls a facade makes on a run say so.
+    def cancel(self) -> bool:
+        return False
 
     def pause(self) -> PluginError:
         return self._ended("pause")
 
     def resume(self) -> PluginError:
         return self._ended("resume")
+
+    def post_event(self, trigger: int, payload: dict[str, Any]) -> PluginError:
+        return self._ended("post an event to")
 
     def _ended(self, action: str) -> PluginError:
         return PluginError(
@@ -125,9 +137,3 @@ class RecordedRun:
             f"from the journal ({self.recorded_status})",
             context={"execution_id": self.execution_id, "status": self.recorded_status},
         )
-
-    def task_extras(self) -> list[dict[str, Any]] | None:
-        return None
-
-    def run_extras(self) -> dict[str, Any]:
-        return {}

@@ -22,6 +22,7 @@ from .._engine import (
     PluginLookup,
     RunSnapshot,
     RunStatus,
+    RunView,
     SignalNames,
     Timers,
     cached_reports,
@@ -45,7 +46,7 @@ from .workflow_step import WorkflowStep
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from .._engine import DEFAULT_HISTORY_LIMIT, RollbackHandle, Run, TransactionRegistry
+from .._engine import DEFAULT_HISTORY_LIMIT, RollbackHandle, TransactionRegistry
 from ._facade_core import FacadeCore, run_error
 from ._orchestrator_base import OrchestratorBase
 
@@ -94,7 +95,7 @@ _SETTLED = frozenset(
 )
 
 
-def _rank_of(run: Run) -> Any:
+def _rank_of(run: RunView) -> Any:
     ranks = run.plan.merge_rank or ()
     position = {task.key: ranks[task.index] for task in run.plan.tasks} if ranks else {}
     return lambda key: position.get(key, 0)
@@ -106,7 +107,7 @@ _STEP_STATUSES = tuple(sorted(StepStatus))
 _RESULT_FIELDS = frozenset(StepResult.model_fields)
 
 
-def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
+def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     """The ``StepResult.to_json()`` shape, built without a model for every status call."""
     start, end = snap.starts[index], snap.ends[index]
     return {
@@ -121,7 +122,7 @@ def _step_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
     }
 
 
-def status_report(run: Run) -> dict[str, Any]:
+def status_report(run: RunView) -> dict[str, Any]:
     """``get_execution_status``'s dict for a run (a live one or one read from the journal)."""
     snap = take_snapshot(run)
     tasks = run.plan.tasks

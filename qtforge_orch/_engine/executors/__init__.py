@@ -1,9 +1,9 @@
 """Pluggable executors: where a step's plugin call runs (``thread``, ``process``, ``dask``).
 
-See ``base.Executor`` for the seam and docs/scaling-out.md for choosing one.
+See ``protocol.Executor`` for the seam and docs/scaling-out.md for choosing one.
 """
 
-from .base import Executor
+from .protocol import Executor
 from .registry import (
     DASK,
     EXECUTOR_KEY,

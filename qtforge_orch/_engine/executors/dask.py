@@ -19,9 +19,9 @@ from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
 from ..invoke import PluginLookup
-from .base import POLL_S, ExitShutdown, cancelled, failed, from_reply
 from .dask_local import LocalClusterHost
 from .gather import Gatherer, Pending
+from .protocol import POLL_S, ExitShutdown, cancelled, failed, from_reply
 from .remote import run_remote
 from .shipping import Shipper
 

@@ -28,7 +28,7 @@ from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
 from ..invoke import PluginLookup
-from .base import POLL_S, ExitShutdown, cancelled, failed, from_reply
+from .protocol import POLL_S, ExitShutdown, cancelled, failed, from_reply
 from .remote import end_with_parent, run_remote
 from .shipping import Shipper
 

@@ -12,7 +12,7 @@ from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
 from ..invoke import PluginLookup
-from .base import Executor, proxy
+from .protocol import CallHere, Executor, proxy
 
 THREAD = "thread"
 PROCESS = "process"
@@ -56,8 +56,9 @@ class ExecutorOptions:
 class ExecutorSet:
     """An engine's executors, each built on first use and shut down with the engine."""
 
-    def __init__(self, plugins: PluginLookup) -> None:
+    def __init__(self, plugins: PluginLookup, call_here: CallHere) -> None:
         self._plugins = plugins
+        self._call_here = call_here
         self.options = ExecutorOptions()
         self._lock = threading.Lock()
         self._built: dict[str, Executor] = {}
@@ -88,7 +89,7 @@ class ExecutorSet:
             )
         from .thread import ThreadExecutor
 
-        return ThreadExecutor(self._plugins)
+        return ThreadExecutor(self._call_here)
 
     def call(self, task: TaskSpec, params: dict[str, Any], context: StepContext) -> Outcome:
         return self.get(task.executor).call(task, params, context)

@@ -7,17 +7,18 @@ from typing import Any
 from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
-from ..invoke import PluginLookup, call_plugin
+from .protocol import CallHere
 
 
 class ThreadExecutor:
-    """Calls the plugin directly. ``Engine._invoke_plugin`` inlines this path (no extra call
-    per step); the class exists so every executor can be named and driven the same way."""
+    """Calls the plugin right here, through the engine's ``PluginRoute.call_here`` (which the
+    route also calls itself for a thread task: the same path, without this object in it); the
+    class exists so every executor can be named and driven the same way."""
 
     name = "thread"
 
-    def __init__(self, plugins: PluginLookup) -> None:
-        self._plugins = plugins
+    def __init__(self, call_here: CallHere) -> None:
+        self._call_here = call_here
 
     def call(
         self,
@@ -27,9 +28,7 @@ class ThreadExecutor:
         *,
         allow_stream: bool = False,
     ) -> Outcome:
-        return call_plugin(
-            self._plugins, task.plugin_id, task.command, params, context, allow_stream=allow_stream
-        )
+        return self._call_here(task, params, context, allow_stream=allow_stream)
 
     def shutdown(self, timeout: float) -> bool:
         return True  # the QThreadPool is joined by the engine

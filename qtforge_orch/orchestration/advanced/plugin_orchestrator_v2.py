@@ -18,6 +18,7 @@ from ..._engine import (
     WHOLE_GRAPH,
     PluginLookup,
     RunSnapshot,
+    RunView,
     Timers,
     UnknownExecutor,
     cached_reports,
@@ -49,7 +50,7 @@ from .workflow_node import WorkflowNode
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ..._engine import DEFAULT_HISTORY_LIMIT, Run, RunStatus, SignalNames
+from ..._engine import DEFAULT_HISTORY_LIMIT, RunStatus, SignalNames
 from .._facade_core import FacadeCore
 from .._orchestrator_base import OrchestratorBase
 from ._header_signals import add_header_aliases
@@ -97,7 +98,7 @@ _STATUS = {
 _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 
 
-def status_context(run: Run) -> WorkflowExecutionContext:
+def status_context(run: RunView) -> WorkflowExecutionContext:
     """``get_execution_status``'s context for a run (a live one or one read from the journal)."""
     snap = take_snapshot(run)
     tasks = run.plan.tasks
@@ -497,7 +498,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         return make_success() if error is None else from_error(error)
 
     @staticmethod
-    def _trigger_index(run: Run, source_node: str) -> int | PluginError:
+    def _trigger_index(run: RunView, source_node: str) -> int | PluginError:
         sources = [t for t in run.plan.tasks if t.role is Role.SOURCE]
         if not source_node:
             # Without Source nodes an event runs the whole graph with the payload as input.
@@ -591,7 +592,7 @@ _SETTLED = frozenset(
 _STATE_NAMES = tuple(state.name.lower() for state in sorted(TaskState))
 
 
-def _node_report(run: Run, index: int, snap: RunSnapshot) -> dict[str, Any]:
+def _node_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     task = run.plan.tasks[index]
     started, ended = snap.starts[index], snap.ends[index]
     status: dict[str, Any] = {

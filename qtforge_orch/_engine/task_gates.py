@@ -1,6 +1,7 @@
-"""What decides whether a batch task runs and what it is called with: its condition, the
-Control connections its output activates, and a mapped task's per-item calls. Conditions may
-be user code, so they are evaluated through ``invoke.evaluate``."""
+"""What decides whether a batch task runs, what it is called with and whether its output
+stands: its condition, the Control connections its output activates, a mapped task's per-item
+calls, a Splitter's list. Conditions may be user code, so they are evaluated through
+``invoke.evaluate``."""
 
 from __future__ import annotations
 
@@ -36,6 +37,28 @@ def check_condition(
             f"condition of '{task.key}' could not be evaluated: {verdict}",
         )
     return verdict
+
+
+def splitter_error(task: TaskSpec, output: dict[str, Any]) -> PluginError | None:
+    """A Splitter's output must hold a list under its output port."""
+    port = task.out_port or MAPPED_KEY
+    if isinstance(output.get(port), list):
+        return None
+    return PluginError(
+        PluginErrorCode.InvalidParameters,
+        f"splitter '{task.key}' must return a list under '{port}'",
+    )
+
+
+def critical_failure(noun: str, task: TaskSpec, error: PluginError) -> PluginError:
+    """The execution's error when critical ``task`` failed with ``error``."""
+    return PluginError(
+        error.code,
+        f"{noun} '{task.key}' failed: {error.message}",
+        error.details,
+        error.plugin_id,
+        {**error.context, "step_id": task.key},
+    )
 
 
 def route_control(

@@ -19,6 +19,9 @@ from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
 
+# The call in the calling thread (``PluginRoute.call_here``): what the thread executor does.
+CallHere = Callable[..., Outcome]
+
 # How often a drainer waiting on a remote result checks for cancellation. A completed result
 # wakes it at once; only a cancel or timeout waits for the next slice.
 POLL_S = 0.05

@@ -1,4 +1,4 @@
-"""What the engine tells an execution journal, and what a resumed run starts from.
+"""A run's link to the execution journal, and what a resumed run starts from.
 
 The engine only enqueues records (``JournalSink`` calls never block on disk and never call
 user code, so they are made with a run's lock held, in the order things happen). Each call
@@ -12,12 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .._errors import PluginError
-
-if TYPE_CHECKING:
-    from .run import Run
 
 
 class JournalSink(Protocol):
@@ -91,50 +88,71 @@ class ResumeSeed:
     rollbacks_done: set[int] = field(default_factory=set)
 
 
-def journal_started(run: Run) -> int:
-    """(lock held) Record that ``run`` started, with the definition it runs."""
-    assert run.journal is not None and run.journal_entry is not None
-    entry = run.journal_entry
-    return run.journal.execution_started(
-        run.execution_id,
-        run.workflow_id,
-        entry.kind,
-        entry.definition_json,
-        run.initial_data,
-        entry.resumed_from,
-        time.time(),
-    )
+class JournalLink:
+    """What one journaled run records, and the sequence number of its latest record (events
+    posted after a record carry it). Called with the run's lock held, in the order things
+    happen."""
 
+    __slots__ = ("entry", "execution_id", "initial_data", "keys", "retries", "seq", "sink")
 
-def journal_task(
-    run: Run,
-    index: int,
-    state: str,
-    *,
-    output: dict[str, Any] | None = None,
-    error: str | None = None,
-) -> int:
-    """(lock held) Record a task's state change."""
-    assert run.journal is not None
-    return run.journal.task_changed(
-        run.execution_id,
-        run.plan.tasks[index].key,
-        state,
-        run.retries[index] + 1,
-        output,
-        error,
-        time.time(),
-    )
+    def __init__(
+        self,
+        sink: JournalSink,
+        entry: JournalEntry,
+        execution_id: str,
+        initial_data: dict[str, Any],
+        keys: list[str],
+        retries: list[int],
+    ) -> None:
+        self.sink = sink
+        self.entry = entry
+        self.execution_id = execution_id
+        self.initial_data = initial_data
+        self.keys = keys  # task index -> key
+        self.retries = retries  # the run's per-task retries, read for each record's attempt
+        self.seq = 0
 
+    def started(self, workflow_id: str) -> None:
+        """The run started, with the definition it runs."""
+        entry = self.entry
+        self.seq = self.sink.execution_started(
+            self.execution_id,
+            workflow_id,
+            entry.kind,
+            entry.definition_json,
+            self.initial_data,
+            entry.resumed_from,
+            time.time(),
+        )
 
-def journal_finished(run: Run, status: str, error: PluginError | None) -> int:
-    """(lock held) Record how ``run`` ended."""
-    assert run.journal is not None
-    return run.journal.execution_finished(
-        run.execution_id,
-        status,
-        run.result,
-        None if error is None else error.message,
-        list(run.error_messages),
-        time.time(),
-    )
+    def task(self, index: int, record: str, value: Any = None) -> None:
+        """A task's state changed (``transitions``' record names); ``value`` is the output of a
+        completion or the message of a failure or retry."""
+        output = value if record == "completed" else None
+        error = value if record == "failed" or record == "retrying" else None
+        self.seq = self.sink.task_changed(
+            self.execution_id,
+            self.keys[index],
+            record,
+            self.retries[index] + 1,
+            output,
+            error,
+            time.time(),
+        )
+
+    def finished(
+        self,
+        status: str,
+        result: dict[str, Any] | None,
+        error: PluginError | None,
+        error_messages: list[str],
+    ) -> None:
+        """How the run ended."""
+        self.seq = self.sink.execution_finished(
+            self.execution_id,
+            status,
+            result,
+            None if error is None else error.message,
+            list(error_messages),
+            time.time(),
+        )

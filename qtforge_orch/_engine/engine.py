@@ -1,4 +1,5 @@
-"""The engine a facade owns: pool, timers, signal pump, runs, history and compensations."""
+"""The engine a facade owns: pool, timers, signal pump, plugin route, runs, history and
+compensations; what ``services.RunServices`` describes to the runs it creates."""
 
 from __future__ import annotations
 
@@ -10,108 +11,32 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
 
 from .._errors import PluginError, PluginErrorCode
-from ..contract.context import StepContext
-from ..contract.outcome import Outcome
-from ..contract.plan import Plan, TaskSpec
+from ..contract.plan import Plan
 from . import events
-from . import executors as executor_kinds
 from .compensation import CompensationLedger
-from .events import EventKind, EventPump
-from .invoke import PluginLookup, call_found, call_plugin, plugin_finder
-from .journaling import JournalEntry, JournalSink, ResumeSeed
-from .lane import ControlLane, shared_lane
+from .control_lane import ControlLane, shared_lane
+from .events import EventPump
+from .invoke import PluginLookup
+from .journal_link import JournalEntry, JournalSink, ResumeSeed
+from .plugin_route import PluginRoute
 from .run import Run
-from .status import SignalNames
+from .run_status import SignalNames
 from .timers import Timers, shared_timers
+from .transitions import ListenedKinds
+from .worker_pool import WorkerPool
 
 DEFAULT_HISTORY_LIMIT = 256
 
 
-class Executor:
-    """Runs engine callables on a QThreadPool (the orchestrator's own unless one is given)."""
-
-    def __init__(self, pool: QThreadPool | None, parent: QObject | None = None) -> None:
-        self._own = pool is None
-        if pool is None:
-            # A child of the engine's pump, not owned by Python: destroying the orchestrator
-            # (its parent deleted, app.shutdown(), its last reference) destroys the pump,
-            # whose destroyed() cancels every run before its children, this pool among them,
-            # wait for their threads. A Python-owned pool could be destroyed first (PySide's
-            # app.shutdown() destroys Python-owned objects in no set order) and wait for
-            # plugins that are only told to stop after it.
-            pool = QThreadPool(parent)
-            pool.setMaxThreadCount(max(4, QThread.idealThreadCount()))
-        self.pool = pool
-
-    def submit(self, function: Callable[[], None]) -> None:
-        try:
-            self.pool.start(function)
-        except RuntimeError:
-            # The pool's C++ object is gone (app.shutdown() destroys every QObject Python
-            # owns): the work still runs, on the control lane, rather than never.
-            shared_lane().submit(function)
-
-    def max_threads(self) -> int:
-        try:
-            return max(1, self.pool.maxThreadCount())
-        except RuntimeError:
-            return 1
-
-    def wait_for_done(self, timeout_ms: int) -> bool:
-        try:
-            return bool(self.pool.waitForDone(timeout_ms))
-        except RuntimeError:
-            return True  # destroyed, which waited for its threads
-
-    def release(self) -> None:
-        """The orchestrator is being destroyed: do not join its pool now.
-
-        ``~QThreadPool`` (the pool is the pump's child) waits for every running task. With a
-        plugin that ignores cancellation that would block the thread destroying the
-        orchestrator, the GUI thread that delivers every orchestrator's signals, for as long
-        as the plugin runs. A busy pool is handed to Qt instead (parented to its thread
-        object, as ``abandon`` does) and deleted once its tasks are done: a control-lane
-        thread waits for them, then ``deleteLater`` (the deletion itself no longer waits).
-        """
-        if not self._own:
-            return  # the application's pool: its owner decides
-        pool = self.pool
-        try:
-            if pool.activeThreadCount() == 0:
-                return  # destroyed with the pump, nothing to wait for
-            pool.setParent(pool.thread())
-        except RuntimeError:
-            return
-
-        def reap() -> None:
-            with contextlib.suppress(RuntimeError):
-                pool.waitForDone(-1)
-                pool.deleteLater()
-
-        shared_lane().submit(reap)
-
-    def abandon(self) -> None:
-        """At interpreter exit, with plugins that ignore cancellation still running: let go
-        of the pool without destroying it. ``~QThreadPool`` waits for every running task, so
-        destroying it during finalisation would hold the exit for as long as the slowest
-        plugin runs; the process ends right after instead, and its threads with it."""
-        # PySide's exit cleanup destroys every QObject that Python owns; parented to the
-        # thread object it lives in (which Qt owns and never deletes before the process
-        # ends), the pool is Qt's, and nothing waits for it.
-        with contextlib.suppress(RuntimeError):
-            self.pool.setParent(self.pool.thread())
-
-
 # Execution ids: one random prefix per process, a serial per engine and a counter per engine.
-# uuid4() per execution reads os.urandom, which releases the GIL and cost ~45 us under load
-# . The per-engine counter also tells which ids this engine issued, so an id
-# that finished and left the bounded history is known to have ended, not unknown.
+# uuid4() per execution reads os.urandom, which releases the GIL and cost ~45 us under load.
+# The per-engine counter also tells which ids this engine issued, so an id that finished and
+# left the bounded history is known to have ended, not unknown.
 _ID_PREFIX = os.urandom(6).hex()  # the entropy of uuid4's first 12 digits, without uuid
 _engine_serials = itertools.count(1)
 
@@ -161,13 +86,17 @@ class Engine:
         self._owner = weakref.ref(owner)
         self._owner_thread = owner.thread()
         self.names = names
-        self.plugins = plugins
-        # The registered plugins as a plain lookup (None: only get_plugin answers).
-        self.find = plugin_finder(plugins)
+        self.plugins = plugins  # where plugin ids are looked up (what registration checks)
+        # Every plugin call of every run, here or on another executor.
+        self.route = PluginRoute(plugins)
+        # Where non-thread steps run (process pool, Dask): each built on first use.
+        self.executors = self.route.executors
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
-        self.pump = EventPump(owner)
-        self.executor = Executor(thread_pool, self.pump)
+        # Event kinds with at least one subscriber: the pump keeps it, runs read it.
+        self.listened = ListenedKinds()
+        self.pump = EventPump(owner, self.listened)
+        self.executor = WorkerPool(thread_pool, self.pump)
         self.closed = False
         engine_ref = weakref.ref(self)
 
@@ -182,20 +111,13 @@ class Engine:
         self._id_base = f"{_ID_PREFIX}-{next(_engine_serials)}-"
         self._ids = itertools.count(1)
         self._issued = 0
-        # Event kinds with at least one subscriber (the pump keeps it; runs read it).
-        self.listened: set[EventKind] = self.pump.listened
-        self.compensations = CompensationLedger(self)
+        self.compensations = CompensationLedger(self.lane, self.timers, self.route.invoke)
         self._lock = threading.RLock()
         self._active: dict[str, Run] = {}
         self._history: OrderedDict[str, Run] = OrderedDict()
         self._history_limit = history_limit
-        # Where non-thread steps run (process pool, Dask): built on first use.
-        self.executors = executor_kinds.ExecutorSet(plugins)
         # Durable executions: set by attach_journal.
         self.journal: JournalSink | None = None
-        self.invoke: Callable[[TaskSpec, dict[str, Any], StepContext], Outcome] = (
-            self._invoke_plugin
-        )
         _live_engines.add(self)
         _install_exit_hook()
 
@@ -217,6 +139,7 @@ class Engine:
             plan,
             execution_id,
             initial_data,
+            retire=self.retire,
             transaction_id=transaction_id,
             journal_entry=journal_entry if self.journal is not None else None,
             resume=resume,
@@ -298,7 +221,7 @@ class Engine:
         else:
             run.workers.help_until_done()
             if run.journal is not None:
-                run.journal.flush(events.JOURNAL_FLUSH_BOUND_S)
+                run.journal.sink.flush(events.JOURNAL_FLUSH_BOUND_S)
         return self.journal_lag(run)
 
     @staticmethod
@@ -306,9 +229,9 @@ class Engine:
         """Why an ended run's records are not in its journal yet (None: they are, or no
         journal): a full, locked or failing disk that the writer keeps retrying."""
         journal = run.journal
-        if journal is None or journal.committed_seq() >= run.journal_seq:
+        if journal is None or journal.sink.committed_seq() >= journal.seq:
             return None
-        reason = journal.last_error
+        reason = journal.sink.last_error
         return PluginError(
             PluginErrorCode.FileSystemError,
             f"execution '{run.execution_id}' {run.status}, but the execution journal has not "
@@ -345,18 +268,7 @@ class Engine:
         else:
             done.wait()
 
-    # --- work ------------------------------------------------------------------------
-    def _invoke_plugin(
-        self, task: TaskSpec, params: dict[str, Any], context: StepContext
-    ) -> Outcome:
-        if task.executor != "thread":
-            return self.executors.call(task, params, context)
-        find = self.find
-        plugin = find(task.plugin_id) if find is not None else None
-        if plugin is None:  # not registered (an error to report), a built-in, another lookup
-            return call_plugin(self.plugins, task.plugin_id, task.command, params, context)
-        return call_found(plugin, task.plugin_id, task.command, params, context)
-
+    # --- ending ----------------------------------------------------------------------
     def cancel_all(self) -> list[Run]:
         runs = self.active_runs()
         for run in runs:

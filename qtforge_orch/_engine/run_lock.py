@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from .lane import ControlLane, call_all
+from .control_lane import ControlLane, call_all
 from .timers import in_timer_callback
 
 

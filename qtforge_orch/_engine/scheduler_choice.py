@@ -7,17 +7,13 @@ batch workflows only, and a cold start should not pay for the other two.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ..contract.plan import ScheduleKind
 from .batch import BatchScheduler
-from .scheduler_base import Scheduler
+from .scheduler_protocol import SchedulerControl
+from .shell_protocol import RunShell
 
-if TYPE_CHECKING:
-    from .run import Run
-
-
-SchedulerFactory = Callable[["Run"], Scheduler]
+SchedulerFactory = Callable[[RunShell], SchedulerControl]
 
 _BY_KIND: dict[ScheduleKind, SchedulerFactory] = {ScheduleKind.BATCH: BatchScheduler}
 
@@ -26,15 +22,12 @@ def scheduler_for(kind: ScheduleKind) -> SchedulerFactory:
     factory = _BY_KIND.get(kind)
     if factory is None:
         if kind is ScheduleKind.STREAM:
-            from .streaming import StreamScheduler
+            from .stream_scheduler import StreamScheduler
 
             factory = StreamScheduler
         else:
-            from .eventdriven import EventScheduler
+            from .event_scheduler import EventScheduler
 
             factory = EventScheduler
         _BY_KIND[kind] = factory
     return factory
-
-
-__all__ = ["Scheduler", "SchedulerFactory", "scheduler_for"]

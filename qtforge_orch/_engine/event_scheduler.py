@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._errors import PluginError, PluginErrorCode
 from ..contract.context import StepContext
@@ -20,25 +20,32 @@ from ..contract.event_source import IEventSource, StopEvents
 from ..contract.plan import Role, TaskSpec, TaskState
 from . import invoke
 from .events import EventKind
-from .scheduler_base import SchedulerDefaults
-from .status import RunStatus
-from .triggers import WHOLE_GRAPH, trigger_plans
-
-if TYPE_CHECKING:
-    from .run import Run
+from .run_status import RunStatus
+from .scheduler_protocol import SchedulerDefaults
+from .shell_protocol import RunShell
+from .trigger_plans import WHOLE_GRAPH, trigger_plans
+from .workers import Workers
 
 
 class EventScheduler(SchedulerDefaults):
-    """Schedules one EventDriven run's passes and sources (see ``run.Scheduler``)."""
+    """Schedules one EventDriven run's passes and sources. It hands out no units of work of
+    its own (``Scheduler[None]``): each pass is a run of its own, sources are fed on the pool.
+    The run's task table is the record of the latest passes, not a state machine."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunShell) -> None:
         self.run = run
         self.plan = run.plan
         self.tasks = run.plan.tasks
         self.lock = run.lock
+        self.table = run.table
+        self.table.mirror = True
+        self.ready: list[int] = []  # never filled: passes queue as ``pending`` events
+        self.running = 0
+        self.current_task = ""
+        self.workers: Workers[None] = Workers(run, self)
         self.trigger_plans = trigger_plans(run.plan)
         self.pending: deque[tuple[int, dict[str, Any]]] = deque()
-        self.children: set[Run] = set()
+        self.children: set[RunShell] = set()
         self._stops: list[tuple[str, StopEvents]] = []
         self._feeders: dict[int, Any] = {}  # trigger index -> iterator (None: not started)
         self._feeding: set[int] = set()
@@ -57,7 +64,7 @@ class EventScheduler(SchedulerDefaults):
         engine = self.run.engine
         for index in self.trigger_plans:
             task = self.tasks[index]
-            found = engine.plugins.get_plugin(task.plugin_id)
+            found = engine.route.plugins.get_plugin(task.plugin_id)
             plugin = found.value() if found else None
             if isinstance(plugin, IEventSource):
                 self._endless += 1
@@ -66,10 +73,10 @@ class EventScheduler(SchedulerDefaults):
                 self._feeders[index] = None
                 self._feed_later(index)
 
-    def take(self) -> Any:
+    def take(self) -> None:
         return None  # passes are runs of their own; sources are fed by _feed
 
-    def work(self, taken: Any) -> None:
+    def work(self, unit: None) -> None:
         raise AssertionError("an EventDriven run hands out no work of its own")
 
     def capacity(self) -> int:
@@ -154,14 +161,14 @@ class EventScheduler(SchedulerDefaults):
             else:
                 plan, mapping = self.trigger_plans[trigger]
                 child = run.new_child(plan, {}, event)
-                run.current_task = self.tasks[trigger].key
+                self.current_task = self.tasks[trigger].key
             self.children.add(child)
             child.on_finish(partial(self._child_finished, mapping=mapping))
             # Started once this run's lock is released: starting only schedules the pass's
             # first nodes, and a pass queued on the pool could start after a pause.
             self.lock.later(child.start)
 
-    def _child_finished(self, child: Run, *, mapping: list[int]) -> None:
+    def _child_finished(self, child: RunShell, *, mapping: list[int]) -> None:
         run = self.run
         with self.lock:
             self.children.discard(child)
@@ -183,23 +190,18 @@ class EventScheduler(SchedulerDefaults):
                 if iterator is not None and index not in self._feeding:
                     self._feed_later(index)
             run.maybe_complete()
-            run.workers.wake_helpers()
+            self.workers.wake_helpers()
 
-    def _record_pass(self, child: Run, mapping: list[int]) -> None:
-        run = self.run
+    def _record_pass(self, child: RunShell, mapping: list[int]) -> None:
+        passed = child.table
         for sub_index, index in enumerate(mapping):
             if index in self._failed_sources:
                 continue  # keep the source's own failure, not the pass's record of it
-            state = child.states[sub_index]
+            state = passed.states[sub_index]
             if state in (TaskState.Completed, TaskState.Failed):
                 self.runs[index] += 1
             if state != TaskState.Pending:
-                run.states[index] = state
-                run.outputs[index] = child.outputs[sub_index]
-                run.errors[index] = child.errors[sub_index]
-                run.starts[index] = child.starts[sub_index]
-                run.ends[index] = child.ends[sub_index]
-                run.retries[index] = child.retries[sub_index]
+                self.table.record_pass(index, passed, sub_index)
 
     # --- event sources ----------------------------------------------------------------------
     def _start_event_source(self, index: int, plugin: IEventSource) -> None:
@@ -306,10 +308,8 @@ class EventScheduler(SchedulerDefaults):
         """Call a plain Source node's command once; its iterator (or dict) feeds events."""
         params = dict(task.call_parameters)
         params.update(self.run.initial_data)
-        engine = self.run.engine
-        outcome = invoke.call_plugin(
-            engine.plugins, task.plugin_id, task.command, params, context, allow_stream=True
-        )
+        # Here, whatever the node's executor: the iterator it returns cannot leave the process.
+        outcome = self.run.engine.route.call_here(task, params, context, allow_stream=True)
         if not outcome.ok:
             assert outcome.error is not None
             self._source_failed(task, outcome.error.message)
@@ -324,8 +324,15 @@ class EventScheduler(SchedulerDefaults):
         run = self.run
         with self.lock:
             self._failed_sources.add(task.index)
-            run.states[task.index] = TaskState.Failed
-            run.errors[task.index] = message
-            run.ends[task.index] = time.time()
+            self.table.record_failure(task.index, message, time.time())
             run.error_messages.append(f"source '{task.key}': {message}")
-            run.post_task(EventKind.TASK_FAILED, (run.execution_id, task.key, message))
+            run.events.post_task(EventKind.TASK_FAILED, (run.execution_id, task.key, message))
+
+    # --- invariants (lock held) -------------------------------------------------------------
+    def problems(self) -> list[str]:
+        found: list[str] = []
+        if len(self.children) > self.run.limit:
+            found.append(f"{len(self.children)} passes run at once, the limit is {self.run.limit}")
+        if self._final is not None and self.pending:
+            found.append("events wait after the run was stopped")
+        return found

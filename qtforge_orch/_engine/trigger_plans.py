@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..contract.plan import Plan, Role, TaskSpec, Wire, WireKind, link_successors
-from .graph import descendants
+from .graph_checks import descendants
 
 # post_event's trigger for a workflow without Source nodes: the whole graph, event as input.
 WHOLE_GRAPH = -1

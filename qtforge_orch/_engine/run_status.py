@@ -1,9 +1,11 @@
-"""Names every part of the engine shares: a run's statuses and a facade's signal names."""
+"""What every part of the engine says about a run: its statuses, the errors its lifecycle
+reports, and a facade's signal names."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
+from .._errors import PluginError, PluginErrorCode
 from .events import EventKind
 
 
@@ -15,6 +17,42 @@ class RunStatus:
     FAILED = "failed"
     CANCELLED = "cancelled"
     FINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+
+
+class _Named(Protocol):
+    @property
+    def execution_id(self) -> str: ...
+
+    @property
+    def workflow_id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+def cancelled_error(run: _Named) -> PluginError:
+    """Why a run cancelled by request ended."""
+    return PluginError(
+        PluginErrorCode.OperationCancelled, f"execution '{run.execution_id}' was cancelled"
+    )
+
+
+def timeout_error(run: _Named, timeout_ms: int | None) -> PluginError:
+    """Why a run past its workflow timeout ended."""
+    return PluginError(
+        PluginErrorCode.Timeout,
+        f"workflow '{run.workflow_id}' exceeded its timeout of {timeout_ms} ms and was cancelled",
+        context={"execution_id": run.execution_id},
+    )
+
+
+def state_error(run: _Named, action: str, needed: str) -> PluginError:
+    """Why ``action`` (pause, resume) is refused: the run is not ``needed``."""
+    return PluginError(
+        PluginErrorCode.InvalidState,
+        f"cannot {action} execution '{run.execution_id}': it is {run.status}, not {needed}",
+        context={"execution_id": run.execution_id, "status": run.status},
+    )
 
 
 class SignalNames(NamedTuple):

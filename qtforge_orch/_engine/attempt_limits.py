@@ -6,14 +6,13 @@ fake clock drives them without sleeping.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .timers import TimerKind
-
-if TYPE_CHECKING:
-    from .run import Run
-    from .timers import Timers
+from .scheduler_protocol import SchedulerControl
+from .shell_protocol import RunShell
+from .timers import TimerKind, Timers
 
 # Adaptive concurrency: when steps are this short, more drainers only fight
 # over the GIL and the run lock (measured: 1 drainer 43k steps/s, 4 drainers 22k), so the run
@@ -27,32 +26,24 @@ class Deadlines:
     running attempt, instead of a timer per attempt (a tiny step would pay more for arming
     and cancelling its own timer than for the rest of its scheduling)."""
 
-    __slots__ = ("_expired", "_run", "_timers", "_watchdog", "_watchdog_at", "pending")
+    __slots__ = ("_expired", "_run", "_timers", "_watchdog", "armed_for", "pending")
 
     def __init__(
         self,
-        run: Run,
+        run: RunShell,
         timers: Timers,
         on_expired: Callable[[list[int]], None],
     ) -> None:
         self._run = run
         self._timers = timers
         self._expired = on_expired
-        # index -> deadline of its running attempt (the attempt itself is the scheduler's)
+        # index -> deadline (timer clock) of its running attempt, the attempt itself being the
+        # scheduler's. The scheduler writes it (lock held): an attempt with a timeout is added
+        # when it starts, then ``arm``ed for when it is due before ``armed_for``; one that ends
+        # in time is popped (the dict is never replaced: callers bind its methods).
         self.pending: dict[int, float] = {}
         self._watchdog: Any = None
-        self._watchdog_at = 0.0
-
-    def add(self, index: int, seconds: float) -> None:
-        """(lock held) Task ``index``'s running attempt times out ``seconds`` from now."""
-        deadline = self._timers.now() + seconds
-        self.pending[index] = deadline
-        if self._watchdog is None or deadline < self._watchdog_at:
-            self._arm(deadline, index)
-
-    def remove(self, index: int) -> None:
-        """(lock held) The attempt ended in time."""
-        self.pending.pop(index, None)
+        self.armed_for = math.inf  # the deadline the watchdog is armed for (inf: none)
 
     def clear(self) -> None:
         """(lock held) Forget every deadline and stop the watchdog."""
@@ -60,11 +51,14 @@ class Deadlines:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+        self.armed_for = math.inf
 
-    def _arm(self, deadline: float, index: int) -> None:
+    def arm(self, deadline: float, index: int) -> None:
+        """(lock held) Fire the watchdog at ``deadline``, task ``index``'s (earlier than it is
+        armed for)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
-        self._watchdog_at = deadline
+        self.armed_for = deadline
         run = self._run
         self._watchdog = self._timers.call_later(
             deadline - self._timers.now(),
@@ -78,6 +72,7 @@ class Deadlines:
         """Timer thread: hand every expired attempt over, re-arm for the next deadline."""
         with self._run.lock:
             self._watchdog = None
+            self.armed_for = math.inf
             now = self._timers.now()
             pending = self.pending
             expired = [index for index, deadline in list(pending.items()) if deadline <= now]
@@ -87,7 +82,7 @@ class Deadlines:
                 self._expired(expired)
             if self.pending and not self._run.stopping:
                 soonest = min(pending, key=pending.__getitem__)
-                self._arm(pending[soonest], soonest)
+                self.arm(pending[soonest], soonest)
 
 
 class AdaptiveLimit:
@@ -98,10 +93,22 @@ class AdaptiveLimit:
     guard counts attempt starts and ends instead of reading a clock per attempt: a check that
     finds the count unchanged STALL_S after it was armed has seen no progress."""
 
-    __slots__ = ("_armed_at", "_on_stall", "_run", "cap", "events", "stall_timer", "step_time")
+    __slots__ = (
+        "_armed_at",
+        "_on_stall",
+        "_run",
+        "_scheduler",
+        "cap",
+        "events",
+        "stall_timer",
+        "step_time",
+    )
 
-    def __init__(self, run: Run, on_stall: Callable[[], None]) -> None:
+    def __init__(
+        self, run: RunShell, scheduler: SchedulerControl, on_stall: Callable[[], None]
+    ) -> None:
         self._run = run
+        self._scheduler = scheduler
         self._on_stall = on_stall
         # Moving average of attempt wall time. Unknown counts as short: the stall guard lifts
         # the cap within STALL_S when the first steps turn out to block.
@@ -122,10 +129,11 @@ class AdaptiveLimit:
     def watch(self) -> None:
         """(lock held) Work waits behind a running attempt while capped: check back soon."""
         run = self._run
+        scheduler = self._scheduler
         if (
             self.stall_timer is None
-            and run.ready
-            and run.running
+            and scheduler.ready
+            and scheduler.running
             and self.step_time < SHORT_STEP_S
             and run.limit > 1
         ):
@@ -143,9 +151,10 @@ class AdaptiveLimit:
         """Timer thread: tasks wait behind a step running longer than a 'short' one should,
         so the steps are not short after all; lift the cap."""
         run = self._run
+        scheduler = self._scheduler
         with run.lock:
             self.stall_timer = None
-            if run.stopping or not run.ready or not run.running:
+            if run.stopping or not scheduler.ready or not scheduler.running:
                 return
             if self.events == self._armed_at:
                 self.step_time = max(self.step_time, SHORT_STEP_S)

@@ -1,0 +1,208 @@
+"""One stage activation's work, done with the run's lock released: a source's pull, a
+processor's batch, an aggregator's windows. Plugins are called only through the engine's
+``PluginRoute`` and ``invoke``.
+
+The per-item loop is the hot path of the whole library: the command is
+resolved once per activation, a ``FunctionPlugin`` command is called directly, and items are
+processed in time-sized slices so a pause or cancel is seen between slices, not per item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+from .._errors import PluginError, PluginErrorCode
+from ..contract.plan import Role, TaskSpec
+from . import invoke
+from .dataflow import MAPPED_KEY
+from .run_status import RunStatus
+from .shell_protocol import RunShell
+from .stream_stage import Stage
+
+BATCH = 1024
+CHECK_EVERY = 128  # a source's islice runs grow to this many items
+# A pause or cancel is checked between slices of a batch; a slice is sized from the measured
+# time per item to take about this long (at most BATCH items), so fast loops pay the check
+# rarely and slow items are checked after each.
+SLICE_S = 0.001
+MAX_SLICE = 8 * BATCH
+# How long an item may wait for company: a batch is cut by time as well as by count, so a slow
+# source's first item moves on after its own production time plus this, not after 1,024 items.
+BATCH_WINDOW_S = 0.002
+
+Produced = tuple[list[Any], PluginError | None]
+
+
+def halted(run: RunShell) -> bool:
+    """The run stopped or paused: an activation gives its items back at the next slice."""
+    return run.stopping or run.status != RunStatus.RUNNING
+
+
+def command(run: RunShell, task: TaskSpec, stage: Stage) -> invoke.PluginCall | PluginError:
+    """Resolve a node's command once per activation. Each item runs on the node's executor;
+    a source stays in this thread: the iterator it returns cannot cross to another process."""
+    assert stage.context is not None
+    return run.engine.route.resolve(task, stage.context, here=task.role is Role.SOURCE)
+
+
+def call_once(
+    run: RunShell, task: TaskSpec, stage: Stage, params: dict[str, Any], *, stream: bool
+) -> Any:
+    """One call (a source's first call, a polling call, an aggregator window): its dict, None,
+    an iterator (``stream``) or a ``PluginError``."""
+    call = command(run, task, stage)
+    if isinstance(call, PluginError):
+        return call
+    merged = dict(task.call_parameters)
+    merged.update(params)
+    return invoke.guarded_call(task, call, merged, allow_stream=stream)
+
+
+def produce(run: RunShell, task: TaskSpec, stage: Stage, room: int) -> Produced:
+    produced: list[Any] = []
+    if stage.source_state == "new":
+        first = call_once(run, task, stage, run.initial_data, stream=True)
+        if isinstance(first, PluginError):
+            stage.source_state = "exhausted"
+            return produced, first
+        if first is None:
+            stage.source_state = "exhausted"
+        elif isinstance(first, dict):
+            stage.source_state = "polling"
+            produced.append(first)
+        else:
+            stage.iterator = iter(first)
+            stage.source_state = "iterating"
+    if halted(run):
+        return produced, None
+    want = room - len(produced)
+    if stage.source_state == "iterating" and want > 0:
+        assert stage.iterator is not None
+        more = invoke.pull(
+            stage.iterator, want, produced, BATCH_WINDOW_S, lambda: run.stopping, CHECK_EVERY
+        )
+        if isinstance(more, BaseException):
+            stage.source_state = "exhausted"
+            stage.items_in += len(produced)
+            return produced, PluginError(
+                PluginErrorCode.ExecutionFailed,
+                f"source '{task.key}' raised {type(more).__name__}: {more}",
+                plugin_id=task.plugin_id,
+            )
+        if not more:
+            stage.source_state = "exhausted"
+    while stage.source_state == "polling" and len(produced) < room and not halted(run):
+        item = call_once(run, task, stage, run.initial_data, stream=True)
+        if isinstance(item, PluginError):
+            stage.source_state = "exhausted"
+            stage.items_in += len(produced)
+            return produced, item
+        if item is None:
+            stage.source_state = "exhausted"
+        else:
+            produced.append(item)
+    stage.items_in += len(produced)
+    return produced, None
+
+
+def process(run: RunShell, task: TaskSpec, stage: Stage, batch: list[Any]) -> Produced:
+    call = command(run, task, stage)
+    if isinstance(call, PluginError):
+        return [], call
+    if task.role is Role.AGGREGATOR:
+        return aggregate(run, task, stage, batch), None
+    base = task.call_parameters
+    produced: list[Any] = []
+    simple = (
+        stage.port
+        and not base
+        and not stage.mixed_ports
+        and (task.role is Role.PLAIN or task.role is Role.SINK)
+    )
+
+    def step(chunk: list[Any]) -> None:
+        if simple:
+            if not stage.outgoing:
+                invoke.consume_values(call, stage.port, chunk, stage, task)
+            elif stage.fuse_port:
+                invoke.map_values_to_port(
+                    call, stage.port, stage.fuse_port, chunk, produced, stage, task
+                )
+            else:
+                invoke.map_values(call, stage.port, chunk, produced, stage, task)
+        else:
+            invoke.map_items(
+                call,
+                chunk,
+                stage.port,
+                task.in_port,
+                base,
+                produced,
+                stage,
+                task,
+                mixed=stage.mixed_ports,
+            )
+
+    done, _ = in_slices(run, batch, step)
+    if done < len(batch):
+        stage.inbox.extendleft(reversed(batch[done:]))
+        stage.items_in -= len(batch) - done
+    return produced, None
+
+
+def in_slices(
+    run: RunShell, batch: list[Any], step: Callable[[list[Any]], None], first: int = 1
+) -> tuple[int, int]:
+    """Feed ``batch`` to ``step`` in slices, the first of ``first`` items; how many items
+    were fed, and the size the next slice would have had (a caller feeding more batches in
+    the same activation starts from it).
+
+    Between slices, not per item: a pause or cancel stops the batch at the next slice
+    boundary, and the loops stay as tight as a generator chain. Slices are sized from the
+    measured time per item (about SLICE_S each), and the batch is cut once it has taken
+    BATCH_WINDOW_S, so slow items move downstream without waiting for a full batch."""
+    deadline = perf_counter() + BATCH_WINDOW_S
+    start, size, total = 0, max(1, first), len(batch)
+    while start < total:
+        if halted(run):
+            break
+        chunk = batch[start : start + size] if start or size < total else batch
+        began = perf_counter()
+        step(chunk)
+        start += len(chunk)
+        now = perf_counter()
+        per_item = (now - began) / len(chunk)
+        size = MAX_SLICE if per_item <= 0 else int(SLICE_S / per_item)
+        size = max(1, min(MAX_SLICE, size))
+        if now >= deadline:
+            break
+        if per_item > 0:
+            size = max(1, min(size, int((deadline - now) / per_item)))
+    return start, size
+
+
+def aggregate(run: RunShell, task: TaskSpec, stage: Stage, batch: list[Any]) -> list[Any]:
+    window_size = int(task.parameters.get("window", 0) or 0)
+    produced: list[Any] = []
+    for value in batch:
+        stage.window.append(value[1] if stage.mixed_ports else value)
+        if window_size and len(stage.window) >= window_size:
+            window, stage.window = stage.window, []
+            produced.extend(_window(run, task, stage, window))
+    # Read without the lock on purpose: once every upstream stage has finished, neither value
+    # can change any more, so "True" is final.
+    if stage.window and stage.open_upstream == 0 and not stage.inbox:
+        window, stage.window = stage.window, []
+        produced.extend(_window(run, task, stage, window))
+    return produced
+
+
+def _window(run: RunShell, task: TaskSpec, stage: Stage, window: list[Any]) -> list[Any]:
+    """An Aggregator's plugin sees one list per window (or one for the whole stream)."""
+    result = call_once(run, task, stage, {task.in_port or MAPPED_KEY: window}, stream=False)
+    if isinstance(result, PluginError):
+        stage.item_failed(result.message)
+        return []
+    return [] if result is None else [result]

@@ -1,0 +1,100 @@
+"""A run's per-task record: what each task's state, output, error, attempts and times are.
+
+Flat lists indexed like the plan's tasks (cheap to copy for a status snapshot, cheap to write on
+the hot path), plus the counts the status and completion checks read. Only the transitions in
+``transitions`` change a task's state here, each keeping the counts current; the record of an
+EventDriven execution is the one exception, a copy of its latest passes (``record_pass``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..contract.plan import TERMINAL_STATES, TaskState
+
+# The TaskState values as plain ints: the table holds these (int comparisons and arithmetic
+# are the interpreter's fast ones; an IntEnum member goes the generic way).
+PENDING = int(TaskState.Pending)
+RUNNING = int(TaskState.Running)
+COMPLETED = int(TaskState.Completed)
+FAILED = int(TaskState.Failed)
+SKIPPED = int(TaskState.Skipped)
+CANCELLED = int(TaskState.Cancelled)
+RETRYING = int(TaskState.Retrying)
+
+
+class TaskTable:
+    """One run's per-task lists and counts; guarded by the run's lock."""
+
+    __slots__ = (
+        "completed",
+        "ends",
+        "errors",
+        "mirror",
+        "outputs",
+        "owner",
+        "retries",
+        "settled",
+        "starts",
+        "states",
+        "step_progress",
+    )
+
+    def __init__(self, size: int) -> None:
+        self.states: list[int] = [PENDING] * size
+        self.outputs: list[dict[str, Any] | None] = [None] * size
+        self.errors: list[str] = [""] * size
+        self.retries: list[int] = [0] * size  # attempts after the first
+        self.starts: list[float] = [0.0] * size  # time.time() of the first attempt
+        self.ends: list[float] = [0.0] * size
+        # What a running step reported through its StepContext: index -> (fraction, note)
+        self.step_progress: dict[int, tuple[float, str]] = {}
+        self.settled = 0  # tasks in a terminal state
+        self.completed = 0
+        # An EventDriven execution's record of its passes, not a state machine of its own.
+        self.mirror = False
+        # The run this table belongs to (weakly: no cycle), for the suite's transition checks.
+        self.owner: Callable[[], Any] | None = None
+
+    def record_pass(self, index: int, states: TaskTable, sub_index: int) -> None:
+        """(EventDriven) Task ``index`` as a pass left its ``sub_index``."""
+        self.states[index] = states.states[sub_index]
+        self.outputs[index] = states.outputs[sub_index]
+        self.errors[index] = states.errors[sub_index]
+        self.starts[index] = states.starts[sub_index]
+        self.ends[index] = states.ends[sub_index]
+        self.retries[index] = states.retries[sub_index]
+
+    def record_failure(self, index: int, message: str, at: float) -> None:
+        """(EventDriven) Task ``index`` failed outside any pass (a source that broke)."""
+        self.states[index] = FAILED
+        self.errors[index] = message
+        self.ends[index] = at
+
+    def problems(self) -> list[str]:
+        """What is inconsistent in the record (empty when nothing is): the counts against
+        the states, and the times and attempts against each task's state."""
+        if self.mirror:
+            return []
+        found: list[str] = []
+        states = self.states
+        settled = sum(1 for state in states if state in TERMINAL_STATES)
+        if settled != self.settled:
+            found.append(f"settled count {self.settled}, {settled} tasks in a terminal state")
+        completed = sum(1 for state in states if state == TaskState.Completed)
+        if completed != self.completed:
+            found.append(f"completed count {self.completed}, {completed} tasks Completed")
+        for index, state in enumerate(states):
+            if state == TaskState.Completed and self.outputs[index] is None:
+                found.append(f"task {index} is Completed without an output")
+            if state == TaskState.Failed and not self.errors[index]:
+                found.append(f"task {index} is Failed without an error")
+            if state == TaskState.Pending and self.retries[index] == 0 and self.starts[index]:
+                found.append(f"task {index} is Pending but has started")
+            if self.retries[index] and state == TaskState.Pending and not self.starts[index]:
+                found.append(f"task {index} waits for a retry but never started")
+        for index in self.step_progress:
+            if states[index] != TaskState.Running:
+                found.append(f"task {index} reports progress but is not Running")
+        return found
