@@ -125,21 +125,12 @@ ALLOWED_LOOPS: list[frozenset[str]] = [
     ),
     frozenset(
         {
-            "qtforge_orch.composition._json",
-            "qtforge_orch.composition._settings",
-            "qtforge_orch.composition._validation",
-            "qtforge_orch.composition.composition",
-        }
-    ),
-    frozenset(
-        {
             "qtforge_orch.widgets.editor._actions",
             "qtforge_orch.widgets.editor._canvas_view",
             "qtforge_orch.widgets.editor._input",
             "qtforge_orch.widgets.editor._view",
         }
     ),
-    frozenset({"qtforge_orch.cli", "qtforge_orch.cli._completion"}),
 ]
 
 
