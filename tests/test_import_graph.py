@@ -99,22 +99,10 @@ BASE = (
 # creates runs, the suite's transition checks swap its ``transition``.
 RUN_SHELL = f"{ENGINE}.run"
 ABOVE_THE_SHELL = frozenset({ENGINE, f"{ENGINE}.engine", f"{ENGINE}.transition_checks"})
-# Import loops still to be removed, each the set of modules in it: the composition one came
-# with the composition package (its model's behaviour lives in JSON and validation modules
-# that read the model back) and the CLI's with shell completion (the package and its
-# completion module). Nothing else may form a loop: not the facades, their models, the handles
-# or the widgets, and never the engine or the contract.
-ALLOWED_LOOPS: list[frozenset[str]] = [
-    frozenset(
-        {
-            "qtforge_orch.composition._json",
-            "qtforge_orch.composition._settings",
-            "qtforge_orch.composition._validation",
-            "qtforge_orch.composition.composition",
-        }
-    ),
-    frozenset({"qtforge_orch.cli", "qtforge_orch.cli._completion"}),
-]
+# Import loops still to be removed, each the set of modules in it. None is left: not in the
+# facades, their models, the composition, the CLI, the handles or the widgets, and never in
+# the engine or the contract.
+ALLOWED_LOOPS: list[frozenset[str]] = []
 
 
 def _in(module: str, *parts: str) -> bool:
