@@ -39,9 +39,16 @@ class RunEvents:
         # A pass of an EventDriven execution: its execution's lifecycle events are not its own.
         self._silent = silent
 
-    def post(self, kind: EventKind, args: tuple[Any, ...], *, terminal: bool = False) -> None:
+    def post(
+        self,
+        kind: EventKind,
+        args: tuple[Any, ...],
+        *,
+        terminal: bool = False,
+        source: object = None,
+    ) -> None:
         seq = self._journal.seq if self._journal is not None else 0
-        self._pump.post(Event(kind, args, self._execution_id, terminal, seq))
+        self._pump.post(Event(kind, args, self._execution_id, terminal, seq, source))
 
     def post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         """A task event outside a transition, if anyone receives its kind."""
@@ -83,8 +90,10 @@ class RunEvents:
         result: dict[str, Any] | None,
         *,
         final_progress: bool,
+        source: object,
     ) -> None:
-        """The terminal event (after a last progress of 1.0 when ``final_progress``)."""
+        """The terminal event (after a last progress of 1.0 when ``final_progress``). It
+        carries ``source``, the finished run: subscribers read its final state from it."""
         if self._silent:
             return
         execution_id = self._execution_id
@@ -92,10 +101,18 @@ class RunEvents:
             if final_progress:
                 self.progress(1.0)
             self.post(
-                EventKind.WORKFLOW_COMPLETED, (execution_id, dict(result or {})), terminal=True
+                EventKind.WORKFLOW_COMPLETED,
+                (execution_id, dict(result or {})),
+                terminal=True,
+                source=source,
             )
         elif status == RunStatus.FAILED:
             assert error is not None
-            self.post(EventKind.WORKFLOW_FAILED, (execution_id, error.message), terminal=True)
+            self.post(
+                EventKind.WORKFLOW_FAILED,
+                (execution_id, error.message),
+                terminal=True,
+                source=source,
+            )
         else:
-            self.post(EventKind.WORKFLOW_CANCELLED, (execution_id,), terminal=True)
+            self.post(EventKind.WORKFLOW_CANCELLED, (execution_id,), terminal=True, source=source)
