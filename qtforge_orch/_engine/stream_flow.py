@@ -165,8 +165,8 @@ class StageFlow:
                 # dict); a source's items already are the value of its first output port.
                 try:
                     values = [item[port] for item in items]
-                except (KeyError, TypeError):  # some item lacks the port: it is not forwarded
-                    values = [item[port] for item in items if type(item) is dict and port in item]
+                except Exception:  # some item lacks the port, or cannot be searched for it
+                    values = [item[port] for item in items if _holds(item, port)]
             else:
                 values = items
             if downstream.mixed_ports:
@@ -212,6 +212,15 @@ class StageFlow:
         if scheduled != len(queued):
             found.append(f"{scheduled} stages marked scheduled, {len(queued)} queued")
         return found
+
+
+def _holds(item: Any, port: str) -> bool:
+    """Whether an output is a dict holding ``port``; an output that cannot be searched (a key
+    whose ``__eq__`` raises) holds none: it is not forwarded."""
+    try:
+        return type(item) is dict and port in item
+    except Exception:
+        return False
 
 
 def take_items(stage: Stage, count: int, *, backlog: bool = False) -> list[Any]:
