@@ -123,6 +123,17 @@ def topologies(quick: bool) -> list[Topology]:
             [wire("source", name) for name in sinks],
         )
 
+    def merge() -> tuple[list[Any], list[Any]]:
+        return (
+            [
+                node("a", T.Source, "source"),
+                node("b", T.Source, "source"),
+                node("processor", T.Processor),
+                node("sink", T.Sink),
+            ],
+            [wire("a", "processor"), wire("b", "processor"), wire("processor", "sink")],
+        )
+
     def aggregator() -> tuple[list[Any], list[Any]]:
         return (
             [
@@ -135,6 +146,9 @@ def topologies(quick: bool) -> list[Topology]:
 
     return [
         Topology("chain", "source->processor->sink", 8, 120 // scale, 16, "2 x capacity", chain),
+        Topology(
+            "chain_64", "source->processor->sink", 64, 400 // scale, 128, "2 x capacity", chain
+        ),
         Topology("direct", "source->sink", 16, 120 // scale, 16, "capacity", direct),
         Topology(
             "splitter",
@@ -154,6 +168,15 @@ def topologies(quick: bool) -> list[Topology]:
             2 * 8 + WINDOW,
             f"2 x capacity + {WINDOW}",
             aggregator,
+        ),
+        Topology(
+            "merge",
+            "merge: 2 sources -> processor -> sink",
+            8,
+            60 // scale,
+            16,
+            "2 x capacity (one shared inbox)",
+            merge,
         ),
     ]
 
