@@ -44,6 +44,8 @@ class EventKind(IntEnum):
     RESUMED = 10
     #: Streaming item counters, sampled while the execution runs and sent when they change.
     ITEM_COUNTS = 11
+    #: EventDriven event counters, sampled while the execution runs and sent when they change.
+    EVENT_COUNTS = 12
 
 
 #: Exactly one of these ends every execution; nothing of that execution follows it.
@@ -128,6 +130,14 @@ class ExecutionEvent(NamedTuple):
         """``ITEM_COUNTS``: ``{node: {items_in, items_out, items_dropped, items_failed}}``."""
         if self.kind is EventKind.ITEM_COUNTS:
             counts: dict[str, dict[str, int]] = self.args[1]
+            return counts
+        return {}
+
+    @property
+    def event_counts(self) -> dict[str, int]:
+        """``EVENT_COUNTS``: ``{events_received, events_completed, events_failed}``."""
+        if self.kind is EventKind.EVENT_COUNTS:
+            counts: dict[str, int] = self.args[1]
             return counts
         return {}
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 from .._expected import Expected
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager
-from ._handles import start_handle
+from ._handles import execution_handle, start_handle
 
 if TYPE_CHECKING:
     from ..journal import ExecutionJournal, ExecutionPage
@@ -94,6 +94,26 @@ class OrchestratorBase(QObject):
             ``InvalidParameters``...).
         """
         return start_handle(self._core, self, workflow_id, input_data)
+
+    def execution(self, execution_id: str) -> Expected[WorkflowExecution]:
+        """The ``WorkflowExecution`` handle of an execution this orchestrator knows.
+
+        Any execution id works: one started by ``start_workflow``, ``execute_workflow``
+        (synchronous or ``async_=True``), ``execute_workflow_async`` or ``resume_execution``,
+        still running, ended, or recorded in the attached journal (by an earlier process
+        too). A running execution's handle follows it from now on like ``start_workflow``'s
+        (signals, ``await``, ``result()``, ``cancel``; what happened before is read once and
+        replayed to late connections); an ended one's is finished, with its result or error
+        and its steps' states. While a handle of the execution exists, the same object is
+        returned (``start_workflow``'s included); otherwise an equivalent new one. An
+        execution another process is still running is shown as its journal recorded it, and
+        is not followed. Call it in the orchestrator's thread.
+
+        Returns:
+            The handle; ``NotFound`` (no such execution, or it left the bounded history and
+            is in no journal), ``InvalidArgument`` (not a string) or ``ThreadingError``.
+        """
+        return execution_handle(self._core, self, execution_id)
 
     def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
         """Block until an execution has ended; never call it from a GUI slot.

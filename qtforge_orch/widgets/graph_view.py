@@ -34,7 +34,7 @@ from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._edge_path import routed
-from ._following import END_KINDS, TASK_KINDS, follow
+from ._following import END_KINDS, TASK_KINDS, follow, resolve
 from ._layout import DEFAULT_ASPECT, NODE_H, NODE_W, GraphSpec, graph_spec, layout
 from .status_style import status_color, status_label
 
@@ -268,8 +268,25 @@ class WorkflowGraphView(QGraphicsView):
         return node.status if node is not None else ""
 
     # --- live execution --------------------------------------------------------------------
-    def set_execution(self, handle: WorkflowExecution | None) -> None:
-        """Follow an execution of the drawn workflow (None: stop following; colours stay)."""
+    def set_execution(
+        self, handle: WorkflowExecution | str | None, orchestrator: Any = None
+    ) -> Expected[None]:
+        """Follow an execution of the drawn workflow (None: stop following; colours stay).
+
+        ``handle`` is a ``WorkflowExecution`` or an execution id, looked up with
+        ``orchestrator.execution(id)``.
+
+        Returns:
+            Success, or the lookup's error (``NotFound``, ``InvalidArgument``...); what is
+            shown does not change then.
+        """
+        found = resolve(handle, orchestrator, "WorkflowGraphView.set_execution")
+        if not found:
+            return from_error(found.error())
+        self._follow_handle(found.value())
+        return make_success()
+
+    def _follow_handle(self, handle: WorkflowExecution | None) -> None:
         if self._following is not None:
             self._following.cancel()
             self._following = None

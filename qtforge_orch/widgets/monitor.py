@@ -18,12 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .._expected import Expected, from_error, make_success
+from .._errors import PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import WorkflowExecution
 from ._cell_painter import StepCellPainter
 from ._coalesce import FrameBatcher
-from ._following import END_KINDS, follow
+from ._following import END_KINDS, follow, resolve
 from ._steps_table import StepsTableView
 from .graph_view import WorkflowGraphView
 from .status_style import status_label
@@ -201,12 +202,34 @@ class WorkflowMonitor(QWidget):
         if not started:
             self._log_line(f"cannot start: {started.error().message}")
             return from_error(started.error())
-        self.set_execution(started.value())
+        self._show(started.value())
         self.execution_started.emit(started.value())
         return make_success(started.value())
 
-    def set_execution(self, handle: WorkflowExecution) -> None:
-        """Show an execution started elsewhere (its past is read from the handle)."""
+    def set_execution(self, execution: WorkflowExecution | str) -> Expected[WorkflowExecution]:
+        """Show an execution started elsewhere: its handle, or its execution id.
+
+        An id is looked up with the monitor's ``orchestrator.execution(id)``: a running,
+        finished or journaled execution. Its past is read from the handle.
+
+        Returns:
+            The handle shown, or the lookup's error (``NotFound``, ``InvalidArgument``...),
+            also written to the log; what is shown does not change then.
+        """
+        found = resolve(execution, self._orchestrator, "WorkflowMonitor.set_execution")
+        if not found or found.value() is None:
+            error = found.error() if not found else None
+            message = error.message if error is not None else "set_execution needs an execution"
+            self._log_line(f"cannot show execution: {message}")
+            if error is not None:
+                return from_error(error)
+            return make_error(PluginErrorCode.InvalidArgument, message)
+        handle = found.value()
+        assert handle is not None
+        self._show(handle)
+        return make_success(handle)
+
+    def _show(self, handle: WorkflowExecution) -> None:
         if self._following is not None:
             self._following.cancel()
             self._following = None

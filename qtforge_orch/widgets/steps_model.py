@@ -13,10 +13,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush
 
+from .._expected import Expected, from_error, make_success
+from .._log import logger
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import StepRecord, WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
-from ._following import END_KINDS, TASK_KINDS, follow
+from ._following import END_KINDS, TASK_KINDS, follow, resolve
 from ._table import RowTableModel
 from .status_style import (
     STATUS_ORDER,
@@ -60,9 +62,13 @@ class StepsModel(RowTableModel):
     STEP, STATUS, ATTEMPTS, TIME, ITEMS, OUTPUT, ERROR = range(7)
 
     def __init__(
-        self, handle: WorkflowExecution | None = None, parent: QObject | None = None
+        self,
+        handle: WorkflowExecution | str | None = None,
+        parent: QObject | None = None,
+        orchestrator: Any = None,
     ) -> None:
         super().__init__(parent)
+        self._orchestrator = orchestrator
         self._handle: WorkflowExecution | None = None
         self._ids: list[str] = []
         self._rows: list[StepRecord] = []
@@ -70,18 +76,34 @@ class StepsModel(RowTableModel):
         self._following: Subscription | None = None
         self._batch = FrameBatcher(self._apply, self)
         if handle is not None:
-            self.set_handle(handle)
+            shown = self.set_handle(handle)
+            if not shown:  # a constructor cannot return the error: the model stays empty
+                logger("widgets").warning("StepsModel: %s", shown.error().message)
 
     def handle(self) -> WorkflowExecution | None:
         """The execution shown, or None."""
         return self._handle
 
-    def set_handle(self, handle: WorkflowExecution | None) -> None:
-        """Show another execution (None: empty).
+    def set_handle(
+        self, handle: WorkflowExecution | str | None, orchestrator: Any = None
+    ) -> Expected[None]:
+        """Show another execution (None: empty): a handle or an execution id.
 
-        Rows start from the handle's snapshot, so binding late shows everything that already
-        happened.
+        An id is looked up with ``orchestrator.execution(id)`` (the orchestrator given here
+        or to the constructor). Rows start from the handle's snapshot, so binding late shows
+        everything that already happened.
+
+        Returns:
+            Success, or the lookup's error (``NotFound``, ``InvalidArgument``...); the rows
+            shown do not change then.
         """
+        found = resolve(handle, orchestrator or self._orchestrator, "StepsModel.set_handle")
+        if not found:
+            return from_error(found.error())
+        self._show(found.value())
+        return make_success()
+
+    def _show(self, handle: WorkflowExecution | None) -> None:
         if self._following is not None:
             self._following.cancel()
             self._following = None

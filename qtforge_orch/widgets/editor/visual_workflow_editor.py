@@ -682,23 +682,20 @@ class VisualWorkflowEditor(CanvasView):
         self._actions["undo"].setEnabled(editable and self._undo.canUndo())
         self._actions["redo"].setEnabled(editable and self._undo.canRedo())
 
-    def attach_execution(self, handle: Any) -> Expected[None]:
+    def attach_execution(self, handle: Any, orchestrator: Any = None) -> Expected[None]:
         """Show a running or finished ``WorkflowExecution`` on the drawing (None: stop).
 
-        Nodes take the monitor's status colours and show attempts, times or Streaming item
-        counts; edits are refused while it runs. The next edit after it ended returns the
-        drawing to the editing look.
+        ``handle`` may also be an execution id, looked up with
+        ``orchestrator.execution(id)``. Nodes take the monitor's status colours and show
+        attempts, times or Streaming item counts; edits are refused while it runs. The next
+        edit after it ended returns the drawing to the editing look.
         """
-        from ...qt.execution import WorkflowExecution
+        from .._following import resolve
 
-        if handle is not None and not isinstance(handle, WorkflowExecution):
-            return self._refuse(
-                PluginError(
-                    PluginErrorCode.InvalidArgument,
-                    f"attach_execution expects a WorkflowExecution, got {type(handle).__name__}",
-                )
-            )
-        self._overlay.attach(handle)
+        found = resolve(handle, orchestrator, "attach_execution")
+        if not found:
+            return self._refuse(found.error())
+        self._overlay.attach(found.value())
         self._update_editable()
         return make_success()
 
