@@ -141,6 +141,17 @@ class ExecutionEvent(NamedTuple):
             return counts
         return {}
 
+    @property
+    def node_runs(self) -> dict[str, dict[str, float]]:
+        """``EVENT_COUNTS``: per node that ran, ``{runs, failed_runs, run_ms, last_ms}``.
+
+        The runs that ended, those that failed, their total time and the latest one's (ms).
+        """
+        if self.kind is EventKind.EVENT_COUNTS:
+            runs: dict[str, dict[str, float]] = self.args[2]
+            return runs
+        return {}
+
 
 Subscriber = Callable[[ExecutionEvent], object]
 

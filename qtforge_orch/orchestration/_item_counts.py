@@ -45,6 +45,22 @@ def item_counts(run: Run, extras: list[dict[str, Any]] | None) -> dict[str, dict
 _SAMPLED = {ScheduleKind.STREAM: EventKind.ITEM_COUNTS, ScheduleKind.EVENT: EventKind.EVENT_COUNTS}
 
 
+def node_runs(run: Run) -> dict[str, dict[str, float]]:
+    """(lock held) Per node of an EventDriven run that ran: its runs and their times.
+
+    ``runs``, ``failed_runs``, ``run_ms`` (their total) and ``last_ms`` (the latest run's).
+    """
+    extras = run.scheduler.task_extras() or []
+    table = run.table
+    found: dict[str, dict[str, float]] = {}
+    for task, figures in zip(run.plan.tasks, extras, strict=False):
+        if figures.get("runs"):
+            started, ended = table.starts[task.index], table.ends[task.index]
+            last = round((ended - started) * 1000, 3) if started and ended else 0.0
+            found[task.key] = {**figures, "last_ms": last}
+    return found
+
+
 class ItemCountSampler(QObject):
     """Posts the counters of the Streaming and EventDriven executions it follows.
 
@@ -54,7 +70,7 @@ class ItemCountSampler(QObject):
     def __init__(self, engine: Engine, parent: QObject) -> None:
         super().__init__(parent)  # a child of the orchestrator: it goes when that goes
         self._engine = engine
-        self._followed: dict[str, tuple[Run, dict[str, Any]]] = {}
+        self._followed: dict[str, tuple[Run, Any]] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self._sample)
@@ -80,13 +96,16 @@ class ItemCountSampler(QObject):
                     del self._followed[execution_id]
                     continue
                 kind = _SAMPLED[run.kind]
-                counts: dict[str, Any]
+                counts: Any
+                args: tuple[Any, ...]
                 if kind is EventKind.ITEM_COUNTS:
                     counts = item_counts(run, run.scheduler.task_extras())
+                    args = (execution_id, counts)
                 else:
-                    counts = dict(run.scheduler.run_extras())
+                    counts = (dict(run.scheduler.run_extras()), node_runs(run))
+                    args = (execution_id, *counts)
                 if counts and counts != last and pump.wants(kind, execution_id):
                     self._followed[execution_id] = (run, counts)
-                    pump.post(ExecutionEvent(kind, (execution_id, counts), execution_id))
+                    pump.post(ExecutionEvent(kind, args, execution_id))
         if not self._followed:
             self._timer.stop()

@@ -31,8 +31,10 @@ class StepState:
     error: str
     duration_ms: float | None = None
     items: dict[str, int] | None = None
-    #: EventDriven: how many runs of the node ended.
+    #: EventDriven: how many runs of the node ended, how many failed, their total time.
     runs: int | None = None
+    failed_runs: int | None = None
+    run_ms: float | None = None
 
 
 @dataclass
@@ -113,6 +115,8 @@ def state_from_v2_context(context: Any) -> ExecutionState:
                 duration_ms=node.get("duration_ms"),
                 items=items or None,
                 runs=int(node["runs"]) if "runs" in node else None,
+                failed_runs=int(node.get("failed_runs", 0)) if "runs" in node else None,
+                run_ms=float(node.get("run_ms", 0.0)) if "runs" in node else None,
             )
         )
     status = context.status.name.lower()

@@ -24,7 +24,13 @@ from .._expected import Expected, from_error, make_error, make_success
 from .._log import logger
 from ..events import EventKind, ExecutionEvent
 from ._replay import ReplayingObject
-from ._status import FINAL_STATUSES, FINAL_STEP_STATUSES, ExecutionState, outcome_error
+from ._status import (
+    FINAL_STATUSES,
+    FINAL_STEP_STATUSES,
+    ExecutionState,
+    StepState,
+    outcome_error,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -73,16 +79,15 @@ class StepRecord:
     items: dict[str, int] | None = None  # Streaming counters
     #: The outcome of its rollback step once it was rolled back (``completed``, ``failed``...).
     rollback: str = ""
-    #: EventDriven: the runs of this node that ended and how many failed; the time of those
-    #: the handle saw end (``timed_runs``: a handle made later did not see the earlier ones).
+    #: EventDriven: the runs of this node that ended, how many failed, their total time (the
+    #: engine's clock; ``duration_ms`` is the latest run's).
     runs: int = 0
     failed_runs: int = 0
     total_ms: float = 0.0
-    timed_runs: int = 0
 
     def mean_ms(self) -> float | None:
-        """EventDriven: the mean time of the runs the handle saw end (None before one)."""
-        return self.total_ms / self.timed_runs if self.timed_runs else None
+        """EventDriven: the mean time of its runs (None before the first ended)."""
+        return self.total_ms / self.runs if self.runs else None
 
     def __copy__(self) -> StepRecord:
         # Spelled out: models copy 1,000 records at once, and the generic protocol (or
@@ -101,7 +106,6 @@ class StepRecord:
             self.runs,
             self.failed_runs,
             self.total_ms,
-            self.timed_runs,
         )
 
 
@@ -241,8 +245,7 @@ class WorkflowExecution(ReplayingObject):
             record.error = step.error
             record.duration_ms = step.duration_ms
             record.items = dict(step.items) if step.items is not None else None
-            if step.runs is not None:
-                record.runs = step.runs
+            self._take_runs(record, step)
             if step.status in FINAL_STEP_STATUSES:
                 detail = {"error": step.error} if step.status == "failed" else record.output
                 self._emit("step_finished", step.step_id, step.status, detail)
@@ -449,6 +452,7 @@ class WorkflowExecution(ReplayingObject):
         elif kind is EventKind.ITEM_COUNTS:
             self._publish_items(event.item_counts)
         elif kind is EventKind.EVENT_COUNTS:
+            self._count_runs(event.node_runs)
             self._publish_events(event.event_counts)
         elif kind is EventKind.WORKFLOW_STARTED:
             self._emit("started")
@@ -478,16 +482,12 @@ class WorkflowExecution(ReplayingObject):
         record = self._record(step)
         record.output = dict(output) if isinstance(output, dict) else {"value": output}
         self._settle(record, "completed")
-        self._count_run(record)
         self._emit("step_finished", step, "completed", record.output)
 
     def _step_failed(self, step: str, error: str) -> None:
         record = self._record(step)
         record.error = error
         self._settle(record, "failed")
-        self._count_run(record)
-        if self._event_driven:
-            record.failed_runs += 1
         self._add_message(f"{step} failed: {error}")
         self._emit("step_finished", step, "failed", {"error": error})
 
@@ -496,14 +496,6 @@ class WorkflowExecution(ReplayingObject):
         record.status = "retrying"
         record.attempts = retry + 1
         self._emit("step_retrying", step, retry)
-
-    def _count_run(self, record: StepRecord) -> None:
-        """EventDriven: one more run of the node ended (each event's pass runs it anew)."""
-        if self._event_driven:
-            record.runs += 1
-            if record.duration_ms is not None:
-                record.total_ms += record.duration_ms
-                record.timed_runs += 1
 
     def _set_progress(self, value: float) -> None:
         self._progress = value
@@ -580,12 +572,11 @@ class WorkflowExecution(ReplayingObject):
         for step in state.steps:
             record = self._record(step.step_id)
             record.attempts = max(record.attempts, step.attempts)
-            if step.duration_ms is not None and not self._event_driven:
+            if step.duration_ms is not None:
                 record.duration_ms = step.duration_ms
             if step.items is not None:
                 record.items = dict(step.items)
-            if step.runs is not None:
-                record.runs = max(record.runs, step.runs)
+            self._take_runs(record, step)
             if step.status in ("skipped", "cancelled") and record.status != step.status:
                 self._settle(record, step.status)
                 self._emit("step_finished", step.step_id, step.status, {})
@@ -611,6 +602,23 @@ class WorkflowExecution(ReplayingObject):
             self._add_message(f"{record.step_id} rolled back ({outcome})")
             self._emit("step_rolled_back", record.step_id, detail)
 
+    @staticmethod
+    def _take_runs(record: StepRecord, step: StepState) -> None:
+        if step.runs is not None:
+            record.runs = step.runs
+            record.failed_runs = step.failed_runs or 0
+            record.total_ms = step.run_ms or 0.0
+
+    def _count_runs(self, nodes: dict[str, dict[str, float]]) -> None:
+        """EventDriven: each node's runs so far, as the engine timed them."""
+        for step_id, figures in nodes.items():
+            record = self._record(step_id)
+            record.runs = int(figures.get("runs", 0))
+            record.failed_runs = int(figures.get("failed_runs", 0))
+            record.total_ms = float(figures.get("run_ms", 0.0))
+            if figures.get("last_ms"):
+                record.duration_ms = float(figures["last_ms"])
+
     def _publish_events(self, counts: dict[str, int]) -> None:
         if counts and counts != self._events:
             self._events = dict(counts)
@@ -631,11 +639,12 @@ class WorkflowExecution(ReplayingObject):
             record = self._steps[step] = StepRecord(step)
         return record
 
-    @staticmethod
-    def _settle(record: StepRecord, status: str) -> None:
+    def _settle(self, record: StepRecord, status: str) -> None:
         record.status = status
         record.finished_at = time.time()
-        if record.started_at is not None:
+        # An EventDriven node's times are the engine's (EVENT_COUNTS): its start and end
+        # events often arrive in one delivery, which would time it at zero.
+        if record.started_at is not None and not self._event_driven:
             record.duration_ms = (record.finished_at - record.started_at) * 1000
 
     def _set_status(self, status: str) -> None:

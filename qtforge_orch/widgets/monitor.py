@@ -35,8 +35,13 @@ LOG_LINES = 2000
 _LOGGED_STEP_STATUSES = frozenset({"skipped", "cancelled", "rolled_back"})
 #: The events after which the handle may have a new message (failures, pause, the end).
 _MESSAGE_KINDS = END_KINDS | {EventKind.TASK_FAILED, EventKind.PAUSED, EventKind.RESUMED}
-#: The events the monitor follows: those, and what changes the progress bar and status line.
-_FOLLOWED = _MESSAGE_KINDS | {EventKind.WORKFLOW_STARTED, EventKind.PROGRESS}
+#: The events the monitor follows: those, and what changes the progress bar and status line
+#: (an EventDriven execution's bar counts its events).
+_FOLLOWED = _MESSAGE_KINDS | {
+    EventKind.WORKFLOW_STARTED,
+    EventKind.PROGRESS,
+    EventKind.EVENT_COUNTS,
+}
 #: The log, progress bar and status line refresh at 20 Hz: text nobody reads at 60 Hz, and
 #: their repaints would share the graph's frames.
 CHROME_MS = 50
@@ -178,6 +183,12 @@ class WorkflowMonitor(QWidget):
         handle, self._table_binding = self._table_binding, None
         if handle is not None:
             self._steps.set_handle(handle)
+            # Columns that say nothing for this kind of execution are hidden: runs are
+            # EventDriven's, rollbacks the step orchestrator's (graph workflows have none).
+            event_driven = handle.is_event_driven()
+            self._table.setColumnHidden(StepsModel.RUNS, not event_driven)
+            self._table.setColumnHidden(StepsModel.ATTEMPTS, event_driven)
+            self._table.setColumnHidden(StepsModel.ROLLBACK, handle.supports_pause())
 
     def steps_view(self) -> QTableView:
         """The steps table."""
@@ -311,7 +322,9 @@ class WorkflowMonitor(QWidget):
             self._log.appendPlainText("\n".join(lines))
         handle = self._handle
         if handle is not None:
-            value = round(handle.current_progress() * 1000)
+            value, text = _bar(handle)
+            if text != self._progress.format():
+                self._progress.setFormat(text)
             if value != self._progress.value():
                 # QProgressBar.setValue repaints at once (synchronously, in this flush): with
                 # updates off it only records the value, and turning them on again schedules
@@ -336,3 +349,19 @@ class WorkflowMonitor(QWidget):
         row = self._steps.row_of(node_id)
         if row >= 0:
             self._table.selectRow(self._proxy.mapFromSource(self._steps.index(row, 0)).row())
+
+
+def _bar(handle: WorkflowExecution) -> tuple[int, str]:
+    """The progress bar's value (0-1000) and text.
+
+    An EventDriven execution has no end to progress towards: its bar shows how many of the
+    events received have been handled, and the counts.
+    """
+    if not handle.is_event_driven():
+        return round(handle.current_progress() * 1000), "%p %"
+    counts = handle.current_event_counts()
+    received = counts.get("events_received", 0)
+    completed = counts.get("events_completed", 0)
+    failed = counts.get("events_failed", 0)
+    value = round((completed + failed) / received * 1000) if received else 0
+    return value, f"{received} events · {completed} completed · {failed} failed"

@@ -36,7 +36,7 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
 #: The events that change a row.
-_FOLLOWED = TASK_KINDS | END_KINDS | {EventKind.ITEM_COUNTS}
+_FOLLOWED = TASK_KINDS | END_KINDS | {EventKind.ITEM_COUNTS, EventKind.EVENT_COUNTS}
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _ROLES = frozenset(
     {
@@ -54,12 +54,26 @@ _ROLES = frozenset(
 class StepsModel(RowTableModel):
     """A table model with one row per step or node of a ``WorkflowExecution``.
 
-    Columns: status, attempts, time, items (Streaming counters), output summary, error.
-    Updates are batched per frame and emitted per run of adjacent changed rows.
+    Columns: step, status, attempts, time (its own run; EventDriven: its latest run), runs
+    (EventDriven: runs ended, failed, mean time), items (Streaming counters), rollback (the
+    outcome of its rollback step, once rolled back), output summary, error. Updates are
+    batched per frame and emitted per run of adjacent changed rows.
+
+    Give it a handle, or an execution id with the ``orchestrator`` to look it up in.
     """
 
-    COLUMNS = ("Step", "Status", "Attempts", "Time", "Items", "Output", "Error")
-    STEP, STATUS, ATTEMPTS, TIME, ITEMS, OUTPUT, ERROR = range(7)
+    COLUMNS = (
+        "Step",
+        "Status",
+        "Attempts",
+        "Time",
+        "Runs",
+        "Items",
+        "Rollback",
+        "Output",
+        "Error",
+    )
+    STEP, STATUS, ATTEMPTS, TIME, RUNS, ITEMS, ROLLBACK, OUTPUT, ERROR = range(9)
 
     def __init__(
         self,
@@ -136,6 +150,8 @@ class StepsModel(RowTableModel):
             self._batch.mark(event.step)
         elif event.kind is EventKind.ITEM_COUNTS:
             self._batch.mark_many(event.item_counts)
+        elif event.kind is EventKind.EVENT_COUNTS:
+            self._batch.mark_many(event.node_runs)
         else:  # the end: skipped, cancelled and rolled-back steps, final counters
             self._mark_all()
 
@@ -222,6 +238,10 @@ class StepsModel(RowTableModel):
             return record.attempts
         if column == self.TIME:
             return format_ms(record.duration_ms)
+        if column == self.RUNS:
+            return runs_text(record)
+        if column == self.ROLLBACK:
+            return status_label(record.rollback) if record.rollback else ""
         if column == self.ITEMS:
             items = record.items
             if not items:
@@ -245,4 +265,19 @@ class StepsModel(RowTableModel):
             return record.duration_ms if record.duration_ms is not None else -1.0
         if column == self.ITEMS:
             return (record.items or {}).get("items_in", -1)
+        if column == self.RUNS:
+            return record.runs
         return self._display(record, column)
+
+
+def runs_text(record: StepRecord) -> str:
+    """An EventDriven node's runs: how many ended, how many failed, their mean time."""
+    if not record.runs:
+        return ""
+    parts = [f"{record.runs}"]
+    if record.failed_runs:
+        parts.append(f"{record.failed_runs} failed")
+    mean = record.mean_ms()
+    if mean is not None:
+        parts.append(f"avg {format_ms(mean)}")
+    return " · ".join(parts)
