@@ -31,8 +31,9 @@ from .status_style import status_label
 from .steps_model import SORT_ROLE, StepsModel
 
 LOG_LINES = 2000
-#: Step outcomes the log shows (completions are in the table, failures have a message).
-_LOGGED_STEP_STATUSES = frozenset({"skipped", "cancelled", "rolled_back"})
+#: Step outcomes the log shows (completions are in the table; failures and rollbacks have a
+#: message of the handle's).
+_LOGGED_STEP_STATUSES = frozenset({"skipped", "cancelled"})
 #: The events after which the handle may have a new message (failures, pause, the end).
 _MESSAGE_KINDS = END_KINDS | {EventKind.TASK_FAILED, EventKind.PAUSED, EventKind.RESUMED}
 #: The events the monitor follows: those, and what changes the progress bar and status line
