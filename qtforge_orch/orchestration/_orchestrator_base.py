@@ -162,7 +162,12 @@ class OrchestratorBase(QObject):
         return self._core.journal.journal
 
     def get_execution_history(
-        self, workflow_id: str | None = None, limit: int = 50, before: str | None = None
+        self,
+        workflow_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+        *,
+        status: str | None = None,
     ) -> Expected[ExecutionPage]:
         """Executions recorded in the journal, newest first, across restarts.
 
@@ -170,9 +175,11 @@ class OrchestratorBase(QObject):
             workflow_id: Only this workflow's executions (all when None).
             limit: At most this many (1-1000).
             before: ``next_cursor`` of the previous page, for the next (older) one.
+            status: Only executions in this journal status (``running``, ``interrupted``,
+                ``completed``, ``failed``, ``cancelled``); all when None.
 
         Returns:
             An ``ExecutionPage`` (``executions``, ``next_cursor``), ``InvalidArgument`` or
             ``InvalidState`` (no journal).
         """
-        return self._core.journal.history(workflow_id, limit, before)
+        return self._core.journal.history(workflow_id, limit, before, status)
