@@ -189,6 +189,10 @@ class WorkflowMonitor(QWidget):
             event_driven = handle.is_event_driven()
             self._table.setColumnHidden(StepsModel.RUNS, not event_driven)
             self._table.setColumnHidden(StepsModel.ATTEMPTS, event_driven)
+            if event_driven:  # room for "120 · 12 failed · avg 123.4 ms" without eliding
+                sample = "000 · 00 failed · avg 000.0 ms"
+                width = self._table.fontMetrics().horizontalAdvance(sample) + 16
+                self._table.setColumnWidth(StepsModel.RUNS, width)
             self._table.setColumnHidden(StepsModel.ROLLBACK, handle.supports_pause())
 
     def steps_view(self) -> QTableView:
