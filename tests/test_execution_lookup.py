@@ -280,6 +280,9 @@ def test_monitor_shows_an_execution_by_id(
         "completed",
     ]
     assert monitor.progress_bar().value() == 1000
+    table = monitor.steps_view()
+    assert table.isColumnHidden(StepsModel.ROLLBACK)  # nothing was rolled back
+    assert table.isColumnHidden(StepsModel.RUNS) and not table.isColumnHidden(StepsModel.ATTEMPTS)
     refused = monitor.set_execution("nope")
     assert refused.error().code == PluginErrorCode.NotFound
     assert monitor.execution() is shown.value()  # unchanged

@@ -107,7 +107,7 @@ def test_rolled_back_steps_in_the_model_and_the_monitor(
         "s4": ("failed", ""),
     }
     table = monitor.steps_view()
-    assert not table.isColumnHidden(StepsModel.ROLLBACK)  # v1 has rollback steps
+    assert not table.isColumnHidden(StepsModel.ROLLBACK)  # shown once a step rolled back
     assert table.isColumnHidden(StepsModel.RUNS)  # not EventDriven
     log = monitor.log_view().toPlainText()
     assert log.count("rolled back") == 3  # one line per rollback

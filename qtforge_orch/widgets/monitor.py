@@ -184,8 +184,8 @@ class WorkflowMonitor(QWidget):
         handle, self._table_binding = self._table_binding, None
         if handle is not None:
             self._steps.set_handle(handle)
-            # Columns that say nothing for this kind of execution are hidden: runs are
-            # EventDriven's, rollbacks the step orchestrator's (graph workflows have none).
+            # Columns that say nothing for this execution are hidden: runs are EventDriven's,
+            # the rollback column shows once a step was rolled back (v1 only).
             event_driven = handle.is_event_driven()
             self._table.setColumnHidden(StepsModel.RUNS, not event_driven)
             self._table.setColumnHidden(StepsModel.ATTEMPTS, event_driven)
@@ -193,7 +193,7 @@ class WorkflowMonitor(QWidget):
                 sample = "000 · 00 failed · avg 000.0 ms"
                 width = self._table.fontMetrics().horizontalAdvance(sample) + 16
                 self._table.setColumnWidth(StepsModel.RUNS, width)
-            self._table.setColumnHidden(StepsModel.ROLLBACK, handle.supports_pause())
+            self._table.setColumnHidden(StepsModel.ROLLBACK, not _rolled_back(handle))
 
     def steps_view(self) -> QTableView:
         """The steps table."""
@@ -308,6 +308,8 @@ class WorkflowMonitor(QWidget):
             self._messages_logged = len(messages)
         self._batch.mark("state")
         if event.terminal:
+            if self._table_binding is None and _rolled_back(handle):
+                self._table.setColumnHidden(StepsModel.ROLLBACK, False)
             self.execution_finished.emit(handle.status())
 
     def _log_steps(self, handle: WorkflowExecution) -> None:
@@ -354,6 +356,16 @@ class WorkflowMonitor(QWidget):
         row = self._steps.row_of(node_id)
         if row >= 0:
             self._table.selectRow(self._proxy.mapFromSource(self._steps.index(row, 0)).row())
+
+
+def _rolled_back(handle: WorkflowExecution) -> bool:
+    """Whether a step of the execution was rolled back (known at its end)."""
+    if handle.supports_pause() or not handle.is_finished():
+        return False  # graph workflows have no rollback steps; rollbacks come at the end
+    return any(
+        record is not None and record.rollback != ""
+        for record in map(handle.step, handle.step_ids())
+    )
 
 
 def _bar(handle: WorkflowExecution) -> tuple[int, str]:
