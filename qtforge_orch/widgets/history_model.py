@@ -15,15 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush
 
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt._status import is_graph_orchestrator
 from ._coalesce import FrameBatcher
-from ._table import RowTableModel
-from .status_style import STATUS_ORDER, format_ms, status_color, status_icon, status_label
+from ._execution_table import ExecutionTable, status_cell
+from .status_style import STATUS_ORDER, format_ms, status_label
 from .steps_model import SORT_ROLE, STATUS_ROLE
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -58,7 +57,7 @@ class _Row:
         return max(0.0, self.ended_at - self.started_at) * 1000
 
 
-class ExecutionHistoryModel(RowTableModel):
+class ExecutionHistoryModel(ExecutionTable):
     """The executions an orchestrator's journal holds, newest first, paged, filtered, live.
 
     ```py
@@ -163,14 +162,6 @@ class ExecutionHistoryModel(RowTableModel):
     def flush(self) -> None:
         """Apply pending live updates now instead of at the next frame."""
         self._batch.flush_now()
-
-    def execution_id(self, row: int) -> str:
-        """The execution id shown in ``row`` (for ``orchestrator.execution``), or ``""``."""
-        return self._rows[row].execution_id if 0 <= row < len(self._rows) else ""
-
-    def row_of(self, execution_id: str) -> int:
-        """The row showing ``execution_id``, or -1."""
-        return self._row_of.get(execution_id, -1)
 
     def last_error(self) -> PluginError | None:
         """Why the history could not be read, or None.
@@ -373,10 +364,7 @@ class ExecutionHistoryModel(RowTableModel):
         if role == STATUS_ROLE:
             return row.status
         if column == self.STATUS:
-            if role == Qt.ItemDataRole.DecorationRole:
-                return status_icon(row.status)
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(status_color(row.status))
+            return status_cell(row, role)
         if role == Qt.ItemDataRole.ToolTipRole and column == self.ERROR:
             return row.error or None
         if role == Qt.ItemDataRole.TextAlignmentRole and column == self.DURATION:
