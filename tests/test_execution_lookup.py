@@ -319,3 +319,33 @@ def test_models_graph_view_and_editor_take_an_id(
     assert editor.attach_execution(execution_id, orchestrator)
     assert editor.execution() is model.handle()
     assert editor.attach_execution("nope", orchestrator).error().code == PluginErrorCode.NotFound
+
+
+def test_the_handle_of_a_resumed_execution(
+    qtbot: Any, tmp_path: Path, plugins: PluginManager
+) -> None:
+    broken = {"yes": True}
+
+    def flaky(params: dict[str, Any]) -> dict[str, Any]:
+        if broken["yes"]:
+            raise RuntimeError("not yet")
+        return {"done": True}
+
+    plugins.register_plugin(FunctionPlugin("r", first=lambda p: {"n": 1}, second=flaky))
+    orch = PluginOrchestrator(plugin_manager=plugins, journal=str(tmp_path / "j.sqlite"))
+    try:
+        wf = Workflow("resumable")
+        wf.add_step(WorkflowStep("one", "r", "first"))
+        two = WorkflowStep("two", "r", "second")
+        two.dependencies = ["one"]
+        wf.add_step(two)
+        assert orch.register_workflow(wf)
+        failed = orch.execute_workflow("resumable").error().context["execution_id"]
+        broken["yes"] = False
+        resumed = orch.resume_execution(failed).value()
+        handle = orch.execution(resumed).value()
+        assert handle.wait(10_000)
+        assert handle.status() == "completed" and handle.result().value()["done"] is True
+        assert orch.execution(failed).value().status() == "failed"
+    finally:
+        assert orch.shutdown(5000)
