@@ -20,7 +20,12 @@ from qtforge_orch import (
     Workflow,
     WorkflowStep,
 )
-from qtforge_orch.widgets import StepsModel, WorkflowMonitor, status_color
+from qtforge_orch.widgets import (
+    StepsModel,
+    VisualWorkflowEditor,
+    WorkflowMonitor,
+    status_color,
+)
 
 from .v2_helpers import Mode, NodeType, conn, fn, node, register, workflow
 
@@ -241,4 +246,24 @@ def test_event_counts_reach_application_subscribers(
         lambda: bool(seen) and seen[-1].event_counts.get("events_completed") == 4, timeout=5000
     )
     assert seen[-1].node_runs["store"]["runs"] == 4
+    assert advanced.cancel_execution(execution_id)
+
+
+def test_event_driven_runs_on_the_editors_drawing(
+    qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
+) -> None:
+    event_workflow(advanced, plugins)
+    editor = VisualWorkflowEditor()
+    qtbot.addWidget(editor)
+    assert editor.load_workflow(advanced.get_workflow("events").value())
+    execution_id = advanced.execute_workflow("events").value()
+    assert editor.attach_execution(execution_id, advanced)
+    post_five(qtbot, advanced, execution_id)
+
+    def detail() -> str:
+        editor.flush()
+        item = editor.node_item("handle")
+        return item._detail_text if item is not None else ""
+
+    qtbot.waitUntil(lambda: detail() == "5 runs · 1 failed", timeout=5000)
     assert advanced.cancel_execution(execution_id)
