@@ -3,6 +3,7 @@ separate rolled-back report, their time their own run's), EventDriven runs and e
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,35 @@ def test_a_journaled_execution_handle_has_no_duplicate_reports(
         assert handle.step("s1").rollback == "completed"  # type: ignore[union-attr]
     finally:
         assert orch.shutdown(5000)
+
+
+def test_rollbacks_of_an_earlier_orchestrators_execution(
+    qtbot: Any, tmp_path: Path, plugins: PluginManager
+) -> None:
+    path = str(tmp_path / "j.sqlite")
+    first = PluginOrchestrator(plugin_manager=plugins, journal=path)
+    undone_chain(first, plugins)
+    failed = first.execute_workflow("undone").error().context["execution_id"]
+    assert first.shutdown(5000)
+    first.journal().close()  # type: ignore[union-attr]
+    del first
+    gc.collect()
+    later = PluginOrchestrator(plugin_manager=plugins, journal=path)
+    try:
+        status = later.get_execution_status(failed).value()
+        assert sorted(r["step_id"] for r in status["rollbacks"]) == ["s1", "s2", "s3"]
+        assert {r["status"] for r in status["rollbacks"]} == {"completed"}
+        handle = later.execution(failed).value()
+        rolled = [handle.step(s) for s in ("s1", "s2", "s3")]
+        assert [(r.status, r.rollback) for r in rolled if r is not None] == [
+            ("rolled_back", "completed")
+        ] * 3
+        seen: list[str] = []
+        handle.step_finished.connect(lambda step, status, _: seen.append(status))
+        qtbot.waitUntil(lambda: len(seen) == 4, timeout=5000)
+        assert seen == ["completed"] * 3 + ["failed"]  # once each, rollbacks apart
+    finally:
+        assert later.shutdown(5000)
 
 
 # --- EventDriven ------------------------------------------------------------------------------

@@ -155,7 +155,9 @@ class JournalLink:
         plan = self._compile_recorded(record.definition_json)
         if isinstance(plan, PluginError):
             return None
-        recorded = RecordedRun(plan, record, journal.task_records(execution_id))
+        recorded = RecordedRun(
+            plan, record, journal.task_records(execution_id), journal.rollbacks(execution_id)
+        )
         if len(self._recorded) >= RECORDED_KEPT:
             self._recorded.pop(next(iter(self._recorded)))
         self._recorded[execution_id] = recorded
