@@ -141,27 +141,38 @@ class NestedTarget(Protocol):
 
     def nested_plan(self) -> Plan | None: ...
 
-    def nested_targets(self, plan: Plan) -> Iterator[NestedTarget]: ...
+    def nested_targets(
+        self, plan: Plan, pending: dict[str, NestedTarget]
+    ) -> Iterator[NestedTarget]: ...
+
+
+Targets = Callable[["Plan", dict[str, NestedTarget]], Iterator[NestedTarget]]
 
 
 def nesting_refusal(
-    key: WorkflowKey, name: str, plan: Plan, targets: Callable[[Plan], Iterator[NestedTarget]]
+    key: WorkflowKey,
+    name: str,
+    plan: Plan,
+    targets: Targets,
+    pending: dict[str, NestedTarget] | None = None,
 ) -> PluginError | None:
     """Why registering ``plan`` (the workflow ``key``) would nest workflows wrongly.
 
     A cycle or more than ``MAX_NESTING_DEPTH`` levels, following the nested workflows
-    registered now; None when neither.
+    registered now; None when neither. ``pending`` names plugins about to exist (the one
+    ``as_plugin`` makes), found by id where no registered plugin has it.
     """
-    return _walk([key], [name], plan, targets)
+    return _walk([key], [name], plan, targets, pending or {})
 
 
 def _walk(
     path: list[WorkflowKey],
     names: list[str],
     plan: Plan,
-    targets: Callable[[Plan], Iterator[NestedTarget]],
+    targets: Targets,
+    pending: dict[str, NestedTarget],
 ) -> PluginError | None:
-    for target in targets(plan):
+    for target in targets(plan, pending):
         key = target.nested_key()
         if key is None:
             continue
@@ -172,7 +183,8 @@ def _walk(
         below = target.nested_plan()
         if below is None:
             continue
-        refused = _walk([*path, key], [*names, target.nested_name()], below, target.nested_targets)
+        name = target.nested_name()
+        refused = _walk([*path, key], [*names, name], below, target.nested_targets, pending)
         if refused is not None:
             return refused
     return None

@@ -23,6 +23,7 @@ from ._nested_durable import carry_restored
 from ._workflow_plugin import WorkflowPlugin, make_workflow_plugin, nested_targets
 
 if TYPE_CHECKING:
+    from ..contract.plan import Plan
     from ..journal import ExecutionJournal, ExecutionPage
     from ..qt.execution import WorkflowExecution
     from ._facade_core import FacadeCore
@@ -64,7 +65,10 @@ class OrchestratorBase(QObject):
         core = self._core
         key = (id(core.engine), workflow_id)
         name = _nesting.workflow_name(core.kind.journal_kind, workflow_id)
-        targets = partial(nested_targets, core.plugin_manager)
+
+        def targets(plan: Plan, pending: dict[str, _nesting.NestedTarget]) -> Any:
+            return nested_targets(core.plugin_manager, plan, pending)
+
         refused = _nesting.nesting_refusal(key, name, entry.plan, targets)
         if refused is not None:
             return from_error(refused)

@@ -34,6 +34,7 @@ from ._nesting import (
     attach_child,
     cycle_error,
     depth_error,
+    nesting_refusal,
     own_link,
     workflow_name,
 )
@@ -139,9 +140,13 @@ class WorkflowPlugin(IPlugin):
         found = core.workflows.get(self.workflow_id) if core is not None else None
         return found.value().plan if found else None
 
-    def nested_targets(self, plan: Plan) -> Iterator[NestedTarget]:
+    def nested_targets(
+        self, plan: Plan, pending: dict[str, NestedTarget]
+    ) -> Iterator[NestedTarget]:
         core = self._core_ref()
-        return nested_targets(core.plugin_manager, plan) if core is not None else iter(())
+        if core is None:
+            return iter(())
+        return nested_targets(core.plugin_manager, plan, pending)
 
     # --- one call ----------------------------------------------------------------------------
     def _run_child(
@@ -279,16 +284,23 @@ def _forward_progress(core: FacadeCore, child: Run, context: StepContext) -> Non
     core.engine.pump.subscribe(on_progress, (EventKind.PROGRESS,), child.execution_id, weak=False)
 
 
-def nested_targets(plugins: Any, plan: Plan) -> Iterator[NestedTarget]:
-    """The nested-workflow plugins ``plan``'s steps or nodes call (registered ones)."""
+def nested_targets(
+    plugins: Any, plan: Plan, pending: dict[str, NestedTarget] | None = None
+) -> Iterator[NestedTarget]:
+    """The nested-workflow plugins ``plan``'s steps or nodes call.
+
+    Registered ones, or one of ``pending`` (about to exist) for an id no registered plugin has.
+    """
     find = getattr(plugins, "_registered_finder", None)
     lookup = find() if find is not None else None
     for task in plan.tasks:
         if lookup is not None:
-            plugin = lookup(task.plugin_id)
+            plugin: Any = lookup(task.plugin_id)
         else:
             found = plugins.get_plugin(task.plugin_id)
             plugin = found.value() if found else None
+        if plugin is None and pending:
+            plugin = pending.get(task.plugin_id)
         if isinstance(plugin, WorkflowPlugin):
             yield plugin
 
@@ -317,4 +329,16 @@ def make_workflow_plugin(
             f"workflow '{workflow_id}' is EventDriven: it has no result until it is "
             "cancelled, so it cannot be used as a plugin",
         )
-    return make_success(WorkflowPlugin(core, workflow_id, plugin_id or f"workflow:{workflow_id}"))
+    plugin = WorkflowPlugin(core, workflow_id, plugin_id or f"workflow:{workflow_id}")
+    # The workflow may already call, through other workflows, a plugin of the id this one
+    # gets: registering it would close a cycle, so it is refused now.
+    refused = nesting_refusal(
+        (id(core.engine), workflow_id),
+        plugin.nested_name(),
+        found.value().plan,
+        plugin.nested_targets,
+        {plugin.id(): plugin},
+    )
+    if refused is not None:
+        return from_error(refused)
+    return make_success(plugin)
