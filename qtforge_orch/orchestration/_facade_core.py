@@ -237,9 +237,13 @@ class FacadeCore:
                 or self.engine.pump.terminal_queued(run.execution_id)
             )
 
-    def launch(self, run: Run) -> None:
-        """Start ``run``, and sample its item counts if a subscriber wants them."""
-        run.start()
+    def launch(self, run: Run, takers: int = 0) -> None:
+        """Start ``run``, and sample its item counts if a subscriber wants them.
+
+        ``takers``: threads that will wait for it helping (a nested workflow's parent step),
+        so fewer pool drainers are woken.
+        """
+        run.start(takers)
         if self.engine.pump.wants(EventKind.ITEM_COUNTS, run.execution_id):
             self.item_counts.follow(run)
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ._facade_core import FacadeCore
 
 NESTED_COMMAND = "execute"
+_PROGRESS_BIT = 1 << EventKind.PROGRESS
 _collisions = itertools.count(2)
 
 
@@ -191,8 +192,11 @@ class WorkflowPlugin(IPlugin):
         if context is not None:
             lane = core.engine.lane
             context.add_cancel_hook(lambda: lane.submit(partial(_cancel_child, child, step)))
-            _forward_progress(core, child, context)
-        core.launch(child)
+            if parent is not None and parent.listened.kinds & _PROGRESS_BIT:
+                _forward_progress(core, child, context)
+        # Outside the owner thread the waiting thread helps run the child (``Engine.wait``):
+        # it takes the child's first task itself instead of waking a pool thread for it.
+        core.launch(child, 0 if core.engine.in_owner_thread() else 1)
         if parent is not None and parent.status == RunStatus.PAUSED:
             child.pause()
         core.engine.wait(child)  # a journal that lags keeps its records queued: not our error
@@ -275,7 +279,11 @@ def _cancel_child(child: Run, step: str) -> None:
 
 
 def _forward_progress(core: FacadeCore, child: Run, context: StepContext) -> None:
-    """The child's progress becomes the parent step's (the parent's handle and status)."""
+    """The child's progress becomes the parent step's (the parent's handle and status).
+
+    Only while somebody follows the parent's progress (a handle, a subscriber, a connected
+    progress signal): a child's progress events cost its engine's owner thread a delivery.
+    """
     message = f"nested execution {child.execution_id}"
 
     def on_progress(event: ExecutionEvent) -> None:
