@@ -131,12 +131,15 @@ class WorkflowPlugin(IPlugin):
 
     # --- what the registration checks read (``_nesting.NestedTarget``) ---------------------------
     def nested_key(self) -> WorkflowKey | None:
+        """(library use) The workflow it runs, as the nesting checks identify it."""
         return (self._engine_id, self.workflow_id) if self._core_ref() is not None else None
 
     def nested_name(self) -> str:
+        """The workflow it runs, as messages name it (``v1 workflow 'id'``)."""
         return workflow_name(self._kind, self.workflow_id)
 
     def nested_plan(self) -> Plan | None:
+        """(library use) The compiled plan of the workflow it runs now (None: unregistered)."""
         core = self._core_ref()
         found = core.workflows.get(self.workflow_id) if core is not None else None
         return found.value().plan if found else None
@@ -144,6 +147,10 @@ class WorkflowPlugin(IPlugin):
     def nested_targets(
         self, plan: Plan, pending: dict[str, NestedTarget]
     ) -> Iterator[NestedTarget]:
+        """(library use) The nested-workflow plugins ``plan``'s steps call.
+
+        Looked up where this plugin's orchestrator finds its plugins.
+        """
         core = self._core_ref()
         if core is None:
             return iter(())
