@@ -363,3 +363,15 @@ def test_one_nested_plugin_serves_several_executions_at_once(
         for f in futures
     }
     assert len(children) == 4
+
+
+def test_a_nested_step_on_the_process_executor_is_refused_at_registration(
+    plugins: PluginManager, orchestrator: PluginOrchestrator
+) -> None:
+    _math(plugins)
+    orchestrator.register_workflow(_chain("inner", ("d", "math", "double")))
+    plugin_id = _nested(orchestrator, "inner", plugins)
+    step = WorkflowStep("s", plugin_id, "execute", parameters={"executor": "process"})
+    refused = orchestrator.register_workflow(Workflow("outer").add_step(step))
+    assert refused.error().code == PluginErrorCode.InvalidConfiguration
+    assert "use the thread executor" in refused.error().message

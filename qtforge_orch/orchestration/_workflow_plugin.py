@@ -84,9 +84,14 @@ class WorkflowPlugin(IPlugin):
     def __reduce__(self) -> Any:
         # A child execution needs this process's orchestrator: it cannot travel to a process
         # or Dask worker, and registration on those executors says so.
-        raise TypeError(
-            f"nested workflow plugin '{self._plugin_id}' runs in its orchestrator's process; "
-            "use the thread executor for its step"
+        raise TypeError(self._shipping_refusal("process"))
+
+    def _shipping_refusal(self, executor: str) -> str:
+        """(engine use) Why this plugin cannot run on ``executor`` (any but the thread one)."""
+        return (
+            f"nested workflow plugin '{self._plugin_id}' runs its child execution in its "
+            f"orchestrator's process, not on the '{executor}' executor; use the thread "
+            "executor for its step"
         )
 
     def execute_command(
