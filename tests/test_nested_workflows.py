@@ -15,7 +15,6 @@ from PySide6.QtCore import QThreadPool
 
 from qtforge_orch import (
     AdvancedPluginOrchestrator,
-    EventKind,
     FunctionPlugin,
     PluginErrorCode,
     PluginManager,
