@@ -20,7 +20,6 @@ from qtforge_orch import (
     PluginManager,
     PluginOrchestrator,
     PluginWorkflow,
-    StepContext,
     Workflow,
     WorkflowNode,
     WorkflowStep,
@@ -226,9 +225,9 @@ def test_the_childs_progress_reaches_the_parents_handle_and_status(
 ) -> None:
     gate = threading.Event()
 
-    def last(params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        context.wait(10) if not gate.wait(10) else None
-        return {"done": True}
+    def last(params: dict[str, Any]) -> dict[str, Any]:
+        # Holds the child until the parent's handle has reported a progress between 0 and 1.
+        return {"done": gate.wait(10)}
 
     plugins.register_plugin(FunctionPlugin("steps", quick=lambda p: {}, last=last))
     inner = _chain("inner", ("a", "steps", "quick"), ("b", "steps", "quick"))
