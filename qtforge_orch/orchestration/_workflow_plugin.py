@@ -201,14 +201,16 @@ class WorkflowPlugin(IPlugin):
         if isinstance(child, PluginError):
             return child
         attach_child(parent, parent_link, step, child, link)
-        if context is not None:
-            lane = core.engine.lane
-            context.add_cancel_hook(lambda: lane.submit(partial(_cancel_child, child, step)))
-            if parent is not None and parent.listened.kinds & _PROGRESS_BIT:
-                _forward_progress(core, child, context)
+        if context is not None and parent is not None and parent.listened.kinds & _PROGRESS_BIT:
+            _forward_progress(core, child, context)
         # Outside the owner thread the waiting thread helps run the child (``Engine.wait``):
         # it takes the child's first task itself instead of waking a pool thread for it.
         core.launch(child, 0 if core.engine.in_owner_thread() else 1)
+        if context is not None:
+            # After the start, so a cancel always meets a running child (one already due
+            # calls the hook at once).
+            lane = core.engine.lane
+            context.add_cancel_hook(lambda: lane.submit(partial(_cancel_child, child, step)))
         if parent is not None and parent.status == RunStatus.PAUSED:
             child.pause()
         core.engine.wait(child)  # a journal that lags keeps its records queued: not our error
