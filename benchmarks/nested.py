@@ -83,7 +83,13 @@ def b18_nested(ctx: Context) -> list[Figure]:
                 {"plain": lambda: batch("plain"), "nested": lambda: batch("nested")}, reps
             )
             per_run = {name: s.median / BATCH * 1e6 for name, s in times.items()}
-            extra = {name: s.to_json() for name, s in times.items()} | {"per_run_us": per_run}
+            # Process CPU (all threads) per execution: steadier than wall on a shared machine.
+            cpu = {name: s.cpu_median / BATCH * 1e6 for name, s in times.items()}
+            extra = {name: s.to_json() for name, s in times.items()} | {
+                "per_run_us": per_run,
+                "cpu_per_run_us": cpu,
+                "cpu_ratio": cpu["nested"] / cpu["plain"],
+            }
             figures.append(_figure(kind, per_run, reps, extra))
     finally:
         v1.shutdown()
