@@ -11,6 +11,7 @@ orchestrator is freed by its last reference, in the thread that drops it (see ``
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from ._workflow_kind import WorkflowKind
 
 if TYPE_CHECKING:
     from .._engine import ExecutionFuture
+    from ..qt.execution import WorkflowExecution
 
 
 class FacadeCore:
@@ -78,6 +80,11 @@ class FacadeCore:
         # What a resumed run takes over from its earlier execution before it starts (the
         # compensations its nested steps' children owe); set by the orchestrator.
         self.on_resume: Callable[[Run], None] | None = None
+        # The handles made so far, by execution id, held weakly: ``execution(id)`` gives the
+        # same object while it exists (owner thread only).
+        self.handles: weakref.WeakValueDictionary[str, WorkflowExecution] = (
+            weakref.WeakValueDictionary()
+        )
 
     def _configure_executors(
         self, default_executor: str, dask_address: str | None, process_workers: int | None
@@ -216,7 +223,7 @@ class FacadeCore:
                 "reported: read get_execution_status instead",
                 context={"execution_id": execution_id, "status": status},
             )
-        if EventKind.ITEM_COUNTS in chosen:
+        if EventKind.ITEM_COUNTS in chosen or EventKind.EVENT_COUNTS in chosen:
             if run is None:
                 self.item_counts.follow_all()
             elif isinstance(run, Run):
@@ -244,7 +251,10 @@ class FacadeCore:
         so fewer pool drainers are woken.
         """
         run.start(takers)
-        if self.engine.pump.wants(EventKind.ITEM_COUNTS, run.execution_id):
+        pump = self.engine.pump
+        if pump.wants(EventKind.ITEM_COUNTS, run.execution_id) or pump.wants(
+            EventKind.EVENT_COUNTS, run.execution_id
+        ):
             self.item_counts.follow(run)
 
     # --- lookups and lifetime ----------------------------------------------------------------
