@@ -8,12 +8,9 @@ and a resumed parent that rolls back runs its restored children's compensations 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,8 @@ from qtforge_orch import (
     WorkflowNode,
     WorkflowStep,
 )
+
+from .journal_helpers import run_until_ready_then_kill
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -186,20 +185,8 @@ def _crash_at(folder: Path, journal: Path, calls: Path, block_at: str) -> None:
     script = CHILD.format(
         folder=str(folder), journal=str(journal), calls=str(calls), block_at=block_at
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
-    child = subprocess.Popen([sys.executable, "-c", script], env=env)
-    ready = Path(str(calls) + ".ready")
-    try:
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            assert child.poll() is None, f"the child exited early ({child.returncode})"
-            assert time.monotonic() < deadline, "the child never reached the step"
-            time.sleep(0.01)  # polls a file the child creates; not a stand-in for an event
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-    assert child.returncode == -signal.SIGKILL
-    ready.unlink()
+    status = run_until_ready_then_kill(script, Path(str(calls) + ".ready"))
+    assert status == -signal.SIGKILL
 
 
 def _resume_outer(o: PluginOrchestrator) -> tuple[str, str]:
