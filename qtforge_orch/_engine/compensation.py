@@ -1,7 +1,9 @@
 """Rollback steps: recorded as steps complete, claimed exactly once, run newest first.
 
 Claiming happens under one ledger lock, so a cancel storm, a failure and a transaction
-rollback racing over the same completed step still run its compensation at most once.
+rollback racing over the same completed step still run its compensation at most once. Each
+rollback step's end is logged (``qtforge_orch.execution``: INFO, ERROR when it failed), outside
+the chain's lock.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._errors import PluginError, PluginErrorCode
+from .._log import logger
 from ..contract.context import StepContext
 from ..contract.outcome import Outcome
 from ..contract.plan import TaskSpec
@@ -41,6 +44,7 @@ class Compensation:
     claimed: bool = False
     status: str = "pending"  # pending, completed, failed
     error: str = ""
+    workflow_id: str = ""
 
 
 class Compensated(Protocol):
@@ -65,6 +69,7 @@ class CompensationLedger:
         task: TaskSpec,
         output: dict[str, Any] | None,
         journal: JournalSink | None,
+        workflow_id: str = "",
     ) -> None:
         """(run lock held) ``task`` completed with ``output``: its rollback step is owed."""
         assert task.rollback is not None
@@ -78,6 +83,7 @@ class CompensationLedger:
                     output,
                     journal,
                     next(self._sequence),
+                    workflow_id=workflow_id,
                 )
             )
 
@@ -146,6 +152,7 @@ class _Chain:
                     return  # abandoned at its timeout; another thread carries on
                 self._token = None
                 self._record(item, outcome_error)
+            _log_rollback(item, outcome_error)
         self._on_done(errors)
 
     def _run_one(self, item: Compensation, token: object) -> PluginError | None:
@@ -174,13 +181,12 @@ class _Chain:
             self._token = None
             context.cancel()
             rollback = item.rollback
-            self._record(
-                item,
-                PluginError(
-                    PluginErrorCode.Timeout,
-                    f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
-                ),
+            error = PluginError(
+                PluginErrorCode.Timeout,
+                f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
             )
+            self._record(item, error)
+        _log_rollback(item, error)
         self._lane.submit(self._continue)
 
     def _record(self, item: Compensation, error: PluginError | None) -> None:
@@ -199,3 +205,30 @@ class _Chain:
             item.status = "failed"
             item.error = error.message
             self._errors.append(f"rollback of '{item.key}' failed: {error.message}")
+
+
+# logging.INFO and logging.ERROR (``logging`` loads on first use, see ``_log``).
+_INFO = 20
+_ERROR = 40
+
+
+def _log_rollback(item: Compensation, error: PluginError | None) -> None:
+    log = logger("execution")
+    level = _INFO if error is None else _ERROR
+    if not log.isEnabledFor(level):
+        return
+    log.log(
+        level,
+        "rollback step %s of step %s of execution %s %s",
+        item.rollback.key,
+        item.key,
+        item.execution_id,
+        "completed" if error is None else f"failed: {error.message}",
+        extra={
+            "execution_id": item.execution_id,
+            "workflow_id": item.workflow_id,
+            "step_id": item.key,
+            "event_kind": "rollback_completed" if error is None else "rollback_failed",
+            "rollback_step": item.rollback.key,
+        },
+    )

@@ -32,6 +32,7 @@ from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager, default_plugin_manager
 from ._durable import JournalLink
+from ._execution_log import ExecutionLog
 from ._item_counts import ItemCountSampler
 from ._recorded import RecordedRun
 from ._registry import Registered, WorkflowRegistry, id_type_error
@@ -67,6 +68,7 @@ class FacadeCore:
         plugins = self.plugin_manager if lookup is None else lookup(self.plugin_manager)
         self.engine = Engine(owner, kind.names, plugins, thread_pool, history_limit, timers)
         self.signals = SignalRelay(owner, kind.names, self.engine)
+        self.log = ExecutionLog(self.engine)
         self.item_counts = ItemCountSampler(self.engine, owner)
         self.default_executor = self._configure_executors(
             default_executor, dask_address, process_workers
@@ -149,6 +151,7 @@ class FacadeCore:
             return from_error(run)
         if self.kind.compensates:
             run.on_finish(partial(_drop_compensations_if_completed, self.engine.compensations))
+        self.log.resuming(run, execution_id)
         self.launch(run)
         return make_success(run.execution_id)
 
@@ -226,6 +229,7 @@ class FacadeCore:
 
     def launch(self, run: Run) -> None:
         """Start ``run``, and sample its item counts if a subscriber wants them."""
+        self.log.follow(run)
         run.start()
         if self.engine.pump.wants(EventKind.ITEM_COUNTS, run.execution_id):
             self.item_counts.follow(run)
