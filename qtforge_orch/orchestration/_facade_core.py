@@ -40,7 +40,10 @@ from ._signals import SignalRelay
 from ._workflow_kind import WorkflowKind
 
 if TYPE_CHECKING:
+    import os
+
     from .._engine import ExecutionFuture
+    from ..journal import ExecutionJournal
 
 
 class FacadeCore:
@@ -58,7 +61,7 @@ class FacadeCore:
         default_executor: str,
         dask_address: str | None,
         process_workers: int | None,
-        journal: Any,
+        journal: str | os.PathLike[str] | ExecutionJournal | None,
         lookup: Callable[[PluginManager], PluginLookup] | None = None,
     ) -> None:
         self.kind = kind
