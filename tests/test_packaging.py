@@ -65,6 +65,8 @@ def test_the_extras() -> None:
         names["dev"]
     )
     assert "test" not in extras  # renamed: testing (the plugin) and dev (this project's tools)
+    assert names["otel"] == {"opentelemetry-api"}  # the API only: the application picks the SDK
+    assert {"opentelemetry-api", "opentelemetry-sdk"} <= names["dev"]  # tests/test_tracing.py
 
 
 def test_the_readme_commands() -> None:

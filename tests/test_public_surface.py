@@ -41,6 +41,7 @@ NAMESPACES = (
     "qtforge_orch.qt",
     "qtforge_orch.widgets",
     "qtforge_orch.cli",
+    "qtforge_orch.tracing",
 )
 
 _PYDANTIC_API = frozenset(dir(pydantic.BaseModel))
