@@ -169,7 +169,7 @@ def test_a_cancelled_execution_is_logged(
     )
 
 
-def test_rollback_steps_are_logged_with_the_step_they_undo(
+def test_rollback_steps_are_logged_in_order_before_the_executions_end(
     orchestrator: PluginOrchestrator, plugins: PluginManager, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=EXECUTION)
@@ -178,16 +178,51 @@ def test_rollback_steps_are_logged_with_the_step_they_undo(
     assert orchestrator.register_workflow(wf)
     result = orchestrator.execute_workflow("undoable")
     execution_id = result.error().context["execution_id"]
-    (rollback,) = [r for r in _records(caplog) if r.event_kind.startswith("rollback")]
-    assert rollback.getMessage() == (
-        f"rollback step undo_load of step load of execution {execution_id} completed"
-    )
+    records = _records(caplog)
+    assert [r.event_kind for r in records] == [
+        "workflow_started",
+        "task_failed",
+        "rollback_completed",
+        "workflow_failed",
+    ]
+    rollback = records[2]
+    assert rollback.getMessage() == (f"rollback of step load of execution {execution_id} completed")
     assert (rollback.levelname, rollback.workflow_id, rollback.step_id) == (
         "INFO",
         "undoable",
         "load",
     )
     assert rollback.rollback_step == "undo_load"
+
+
+def test_a_transactions_rollback_logs_each_step_as_it_ends(
+    orchestrator: PluginOrchestrator, plugins: PluginManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refund(params: dict[str, Any]) -> dict[str, Any]:
+        if params["who"] == "bob":
+            raise RuntimeError("the bank is closed")
+        return {}
+
+    plugins.register_plugin(FunctionPlugin("bank", debit=lambda p: dict(p), refund=refund))
+    wf = Workflow("pay").add_step(step("debit", "bank", "debit"))
+    wf.add_rollback_step("debit", step("refund", "bank", "refund"))
+    assert orchestrator.register_workflow(wf)
+    assert orchestrator.begin_transaction("tx")
+    ids = [
+        orchestrator.execute_workflow("pay", {"who": who}, transaction_id="tx").value()
+        for who in ("alice", "bob")
+    ]
+    caplog.set_level(logging.INFO, logger=EXECUTION)
+    orchestrator.rollback_transaction("tx")
+    seen = [
+        (r.levelname, r.execution_id, r.workflow_id, r.event_kind)
+        for r in _records(caplog)
+        if r.event_kind.startswith("rollback")
+    ]
+    assert seen == [  # newest first
+        ("ERROR", ids[1], "pay", "rollback_failed"),
+        ("INFO", ids[0], "pay", "rollback_completed"),
+    ]
 
 
 def test_a_resume_from_the_journal_is_logged(

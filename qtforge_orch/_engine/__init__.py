@@ -17,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .compensation import log_rollback as log_rollback
     from .engine import DEFAULT_HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
     from .engine import Engine as Engine
     from .events import Event as Event
@@ -87,7 +88,8 @@ _WHERE = {
     "JournalSink": "journal_link",
     "JournalEntry": "journal_link",
     "ResumeSeed": "journal_link",
-    # transactions across executions
+    # transactions across executions, rollback steps
+    "log_rollback": "compensation",
     "TransactionRegistry": "transactions",
     "RollbackHandle": "transactions",
 }

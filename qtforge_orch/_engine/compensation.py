@@ -1,9 +1,12 @@
 """Rollback steps: recorded as steps complete, claimed exactly once, run newest first.
 
 Claiming happens under one ledger lock, so a cancel storm, a failure and a transaction
-rollback racing over the same completed step still run its compensation at most once. Each
-rollback step's end is logged (``qtforge_orch.execution``: INFO, ERROR when it failed), outside
-the chain's lock.
+rollback racing over the same completed step still run its compensation at most once.
+
+Each rollback step's end is logged (``qtforge_orch.execution``: INFO, ERROR when it failed,
+``log_rollback``): by the facade's execution log at the end of the execution it belongs to,
+in order with the execution's other records, or, for a transaction's rollback (after its
+executions ended), by the chain itself as each one ends, outside the chain's lock.
 """
 
 from __future__ import annotations
@@ -107,8 +110,12 @@ class CompensationLedger:
                 for item in run.compensations:
                     item.claimed = True
 
-    def run_chain(self, items: list[Compensation], on_done: Callable[[list[str]], None]) -> None:
-        _Chain(self._lane, self._timers, self._invoke, items, on_done).start()
+    def run_chain(
+        self, items: list[Compensation], on_done: Callable[[list[str]], None], *, log: bool = False
+    ) -> None:
+        """Run ``items`` in order on the control lane, then ``on_done(errors)``; with ``log``
+        each one's end is logged as it ends."""
+        _Chain(self._lane, self._timers, self._invoke, items, on_done, log).start()
 
 
 class _Chain:
@@ -123,8 +130,10 @@ class _Chain:
         invoke: Invoke,
         items: list[Compensation],
         on_done: Callable[[list[str]], None],
+        log: bool,
     ) -> None:
         self._lane = lane
+        self._log = log
         self._timers = timers
         self._invoke = invoke
         self._items = items
@@ -152,7 +161,8 @@ class _Chain:
                     return  # abandoned at its timeout; another thread carries on
                 self._token = None
                 self._record(item, outcome_error)
-            _log_rollback(item, outcome_error)
+            if self._log:
+                log_rollback(item)
         self._on_done(errors)
 
     def _run_one(self, item: Compensation, token: object) -> PluginError | None:
@@ -186,7 +196,8 @@ class _Chain:
                 f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
             )
             self._record(item, error)
-        _log_rollback(item, error)
+        if self._log:
+            log_rollback(item)
         self._lane.submit(self._continue)
 
     def _record(self, item: Compensation, error: PluginError | None) -> None:
@@ -212,23 +223,24 @@ _INFO = 20
 _ERROR = 40
 
 
-def _log_rollback(item: Compensation, error: PluginError | None) -> None:
+def log_rollback(item: Compensation) -> None:
+    """The record of a rollback step that ran (INFO completed, ERROR failed)."""
+    failed = item.status == "failed"
     log = logger("execution")
-    level = _INFO if error is None else _ERROR
+    level = _ERROR if failed else _INFO
     if not log.isEnabledFor(level):
         return
     log.log(
         level,
-        "rollback step %s of step %s of execution %s %s",
-        item.rollback.key,
+        "rollback of step %s of execution %s %s",
         item.key,
         item.execution_id,
-        "completed" if error is None else f"failed: {error.message}",
+        f"failed: {item.error}" if failed else "completed",
         extra={
             "execution_id": item.execution_id,
             "workflow_id": item.workflow_id,
             "step_id": item.key,
-            "event_kind": "rollback_completed" if error is None else "rollback_failed",
+            "event_kind": "rollback_failed" if failed else "rollback_completed",
             "rollback_step": item.rollback.key,
         },
     )

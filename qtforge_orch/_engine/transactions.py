@@ -128,7 +128,7 @@ class TransactionRegistry:
             handle.failures.extend(errors)
             handle.done.set()
 
-        self._engine.compensations.run_chain(items, finished)
+        self._engine.compensations.run_chain(items, finished, log=True)
         return handle
 
     def _journal(self, transaction_id: str, state: str, execution_ids: list[str]) -> None:

@@ -14,6 +14,9 @@ Every record carries ``execution_id``, ``workflow_id``, ``step_id`` (``""`` for 
 the whole execution) and ``event_kind`` (``"task_failed"``...) as attributes, for formatters
 (``%(execution_id)s``) and filters.
 
+Rollback steps an execution ran are logged at its end, before its own last record (a
+transaction's rollback, after its executions ended, logs each step as it ends).
+
 The stream builds an event only for a kind some subscriber wants, so this subscriber takes only
 the kinds the logger is enabled for. ``logging`` has no notice of a level change: the kinds are
 checked again before every execution starts (``follow``), a handful of cached ``isEnabledFor``
@@ -26,6 +29,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .._engine import log_rollback
 from .._errors import PluginError
 from .._log import logger
 from ..events import EventKind, ExecutionEvent, Subscription
@@ -136,6 +140,8 @@ class ExecutionLog:
         workflow_id = (
             workflows.pop(execution_id, "") if event.terminal else workflows.get(execution_id, "")
         )
+        if event.terminal and event.source is not None:
+            _rollbacks(event.source)
         level = _LEVEL_OF[kind]
         log = self._logger
         if not log.isEnabledFor(level):
@@ -224,6 +230,13 @@ _EXECUTION_VERBS = {
     EventKind.PAUSED: "paused",
     EventKind.RESUMED: "resumed",
 }
+
+
+def _rollbacks(run: Run) -> None:
+    """The rollback steps an ending execution ran, in the order they ran (newest first)."""
+    ran = [item for item in run.compensations if item.status in ("completed", "failed")]
+    for item in sorted(ran, key=lambda item: item.sequence, reverse=True):
+        log_rollback(item)
 
 
 class Failure:
