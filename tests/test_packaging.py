@@ -86,6 +86,9 @@ def test_the_changelog_has_an_unreleased_section() -> None:
     assert changelog.startswith("# Changelog")
     assert "## [Unreleased]" in changelog
     assert "qtforge_orchestrator" in changelog  # the renamed fixtures are listed
+    for change in ("qtforge_orch.execution", "qtforge_orch.executors", '"qtforge_orch[otel]"'):
+        assert change in changelog  # the logging names and the tracing extra
+    assert "--log-level" in changelog and "trace_executions" in changelog
 
 
 def test_pre_commit_uses_the_pinned_ruff() -> None:
