@@ -1032,7 +1032,7 @@ def workflows(draw: st.DrawFn) -> Workflow:
     return workflow
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(workflows())
 def test_round_trip_property(workflow: Workflow) -> None:
     data = workflow.to_json()
@@ -1073,7 +1073,7 @@ def _fields_sets(workflow: Workflow) -> list[set[str]]:
     return [set(step.model_fields_set) for step in steps]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(workflows())
 def test_the_frozen_form_thaws_to_an_equal_independent_workflow(workflow: Workflow) -> None:
     """What register_workflow keeps (``_v1_frozen``) gives back what ``copy()`` gave."""
