@@ -195,7 +195,7 @@ def test_rollback_steps_are_logged_in_order_before_the_executions_end(
     assert rollback.rollback_step == "undo_load"
 
 
-def test_a_transactions_rollback_logs_each_step_as_it_ends(
+def test_a_transactions_rollback_logs_its_steps_when_it_has_run(
     orchestrator: PluginOrchestrator, plugins: PluginManager, caplog: pytest.LogCaptureFixture
 ) -> None:
     def refund(params: dict[str, Any]) -> dict[str, Any]:

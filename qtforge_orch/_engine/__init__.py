@@ -17,7 +17,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .compensation import log_rollback as log_rollback
     from .engine import DEFAULT_HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
     from .engine import Engine as Engine
     from .events import Event as Event
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from .journal_link import JournalEntry as JournalEntry
     from .journal_link import JournalSink as JournalSink
     from .journal_link import ResumeSeed as ResumeSeed
+    from .rollback_log import log_rollback as log_rollback
     from .run import Run as Run
     from .run_status import RunStatus as RunStatus
     from .run_status import SignalNames as SignalNames
@@ -89,7 +89,7 @@ _WHERE = {
     "JournalEntry": "journal_link",
     "ResumeSeed": "journal_link",
     # transactions across executions, rollback steps
-    "log_rollback": "compensation",
+    "log_rollback": "rollback_log",
     "TransactionRegistry": "transactions",
     "RollbackHandle": "transactions",
 }

@@ -2,11 +2,6 @@
 
 Claiming happens under one ledger lock, so a cancel storm, a failure and a transaction
 rollback racing over the same completed step still run its compensation at most once.
-
-Each rollback step's end is logged (``qtforge_orch.execution``: INFO, ERROR when it failed,
-``log_rollback``): by the facade's execution log at the end of the execution it belongs to,
-in order with the execution's other records, or, for a transaction's rollback (after its
-executions ended), by the chain itself as each one ends, outside the chain's lock.
 """
 
 from __future__ import annotations
@@ -19,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._errors import PluginError, PluginErrorCode
-from .._log import logger
 from ..contract.context import StepContext
 from ..contract.outcome import Outcome
 from ..contract.plan import TaskSpec
@@ -47,7 +41,6 @@ class Compensation:
     claimed: bool = False
     status: str = "pending"  # pending, completed, failed
     error: str = ""
-    workflow_id: str = ""
 
 
 class Compensated(Protocol):
@@ -72,7 +65,6 @@ class CompensationLedger:
         task: TaskSpec,
         output: dict[str, Any] | None,
         journal: JournalSink | None,
-        workflow_id: str = "",
     ) -> None:
         """(run lock held) ``task`` completed with ``output``: its rollback step is owed."""
         assert task.rollback is not None
@@ -86,7 +78,6 @@ class CompensationLedger:
                     output,
                     journal,
                     next(self._sequence),
-                    workflow_id=workflow_id,
                 )
             )
 
@@ -110,12 +101,8 @@ class CompensationLedger:
                 for item in run.compensations:
                     item.claimed = True
 
-    def run_chain(
-        self, items: list[Compensation], on_done: Callable[[list[str]], None], *, log: bool = False
-    ) -> None:
-        """Run ``items`` in order on the control lane, then ``on_done(errors)``; with ``log``
-        each one's end is logged as it ends."""
-        _Chain(self._lane, self._timers, self._invoke, items, on_done, log).start()
+    def run_chain(self, items: list[Compensation], on_done: Callable[[list[str]], None]) -> None:
+        _Chain(self._lane, self._timers, self._invoke, items, on_done).start()
 
 
 class _Chain:
@@ -130,10 +117,8 @@ class _Chain:
         invoke: Invoke,
         items: list[Compensation],
         on_done: Callable[[list[str]], None],
-        log: bool,
     ) -> None:
         self._lane = lane
-        self._log = log
         self._timers = timers
         self._invoke = invoke
         self._items = items
@@ -161,8 +146,6 @@ class _Chain:
                     return  # abandoned at its timeout; another thread carries on
                 self._token = None
                 self._record(item, outcome_error)
-            if self._log:
-                log_rollback(item)
         self._on_done(errors)
 
     def _run_one(self, item: Compensation, token: object) -> PluginError | None:
@@ -191,13 +174,13 @@ class _Chain:
             self._token = None
             context.cancel()
             rollback = item.rollback
-            error = PluginError(
-                PluginErrorCode.Timeout,
-                f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
+            self._record(
+                item,
+                PluginError(
+                    PluginErrorCode.Timeout,
+                    f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
+                ),
             )
-            self._record(item, error)
-        if self._log:
-            log_rollback(item)
         self._lane.submit(self._continue)
 
     def _record(self, item: Compensation, error: PluginError | None) -> None:
@@ -216,31 +199,3 @@ class _Chain:
             item.status = "failed"
             item.error = error.message
             self._errors.append(f"rollback of '{item.key}' failed: {error.message}")
-
-
-# logging.INFO and logging.ERROR (``logging`` loads on first use, see ``_log``).
-_INFO = 20
-_ERROR = 40
-
-
-def log_rollback(item: Compensation) -> None:
-    """The record of a rollback step that ran (INFO completed, ERROR failed)."""
-    failed = item.status == "failed"
-    log = logger("execution")
-    level = _ERROR if failed else _INFO
-    if not log.isEnabledFor(level):
-        return
-    log.log(
-        level,
-        "rollback of step %s of execution %s %s",
-        item.key,
-        item.execution_id,
-        f"failed: {item.error}" if failed else "completed",
-        extra={
-            "execution_id": item.execution_id,
-            "workflow_id": item.workflow_id,
-            "step_id": item.key,
-            "event_kind": "rollback_failed" if failed else "rollback_completed",
-            "rollback_step": item.rollback.key,
-        },
-    )

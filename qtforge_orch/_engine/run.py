@@ -170,7 +170,7 @@ class Run:
             ):
                 journal = self.journal.sink if self.journal is not None else None
                 self.engine.compensations.record(
-                    self.compensations, self.execution_id, task, value, journal, self.workflow_id
+                    self.compensations, self.execution_id, task, value, journal
                 )
         if effect & self.listened.effects:
             key = self.plan.tasks[index].key

@@ -15,7 +15,7 @@ the whole execution) and ``event_kind`` (``"task_failed"``...) as attributes, fo
 (``%(execution_id)s``) and filters.
 
 Rollback steps an execution ran are logged at its end, before its own last record (a
-transaction's rollback, after its executions ended, logs each step as it ends).
+transaction's rollback, after its executions ended, logs its steps when it has run).
 
 The stream builds an event only for a kind some subscriber wants, so this subscriber takes only
 the kinds the logger is enabled for. ``logging`` has no notice of a level change: the kinds are
@@ -141,7 +141,7 @@ class ExecutionLog:
             workflows.pop(execution_id, "") if event.terminal else workflows.get(execution_id, "")
         )
         if event.terminal and event.source is not None:
-            _rollbacks(event.source)
+            _rollbacks(event.source, workflow_id)
         level = _LEVEL_OF[kind]
         log = self._logger
         if not log.isEnabledFor(level):
@@ -232,11 +232,10 @@ _EXECUTION_VERBS = {
 }
 
 
-def _rollbacks(run: Run) -> None:
+def _rollbacks(run: Run, workflow_id: str) -> None:
     """The rollback steps an ending execution ran, in the order they ran (newest first)."""
-    ran = [item for item in run.compensations if item.status in ("completed", "failed")]
-    for item in sorted(ran, key=lambda item: item.sequence, reverse=True):
-        log_rollback(item)
+    for item in sorted(run.compensations, key=lambda item: item.sequence, reverse=True):
+        log_rollback(item, workflow_id)
 
 
 class Failure:
