@@ -65,7 +65,8 @@ def test_lifecycle_and_steps_are_logged_with_their_ids(
     assert not result
     execution_id = result.error().context["execution_id"]
     records = _records(caplog)
-    seen = [(r.levelname, r.event_kind, r.step_id, r.getMessage()) for r in records]
+    # (first lines: a failure's record goes on with the traceback when its error keeps one)
+    seen = [(r.levelname, r.event_kind, r.step_id, r.getMessage().split("\n")[0]) for r in records]
     assert seen == [
         ("INFO", "workflow_started", "", f"execution {execution_id} of workflow etl started"),
         ("DEBUG", "task_started", "load", f"step load of execution {execution_id} started"),
@@ -263,8 +264,18 @@ def test_a_resume_from_the_journal_is_logged(
 
 
 class _FailureWithError(ExecutionEvent):
-    """A failure event that carries its step's error (as the stream delivers one when the
-    run hands the error over), for the traceback paths of the record."""
+    """A failure event that carries its step's error, where ``ExecutionEvent`` has no field
+    for it."""
+
+
+def _failure_event(error: PluginError) -> ExecutionEvent:
+    """A ``TASK_FAILED`` event of execution ``x1``'s step ``save`` carrying ``error``."""
+    args = ("x1", "save", error.message)
+    if "error" in ExecutionEvent._fields:
+        return ExecutionEvent(EventKind.TASK_FAILED, args, "x1", error=error)  # type: ignore[call-arg]
+    event = _FailureWithError(EventKind.TASK_FAILED, args, "x1")
+    event.error = error  # type: ignore[attr-defined]
+    return event
 
 
 @pytest.mark.parametrize("where", ["context", "details", "exception"])
@@ -290,9 +301,8 @@ def test_a_step_failure_is_logged_with_the_traceback_its_error_keeps(
     )
     if where == "exception":
         error.exception = raised  # type: ignore[attr-defined]
-    event = _FailureWithError(EventKind.TASK_FAILED, ("x1", "save", error.message), "x1")
-    event.error = error  # type: ignore[attr-defined]
     pump = orchestrator._core.engine.pump
+    event = _failure_event(error)
     pump.post(event)
     pump.drain(None)
     (record,) = [r for r in _records(caplog) if r.execution_id == "x1"]
@@ -304,6 +314,24 @@ def test_a_step_failure_is_logged_with_the_traceback_its_error_keeps(
     else:
         assert record.traceback == text
         assert formatted.endswith(text.rstrip())
+
+
+@pytest.mark.skipif(
+    "error" not in ExecutionEvent._fields,
+    reason="the stream's failure events carry no error here (ExecutionEvent.error)",
+)
+def test_a_plugins_exception_is_logged_with_its_traceback(
+    orchestrator: PluginOrchestrator, plugins: PluginManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger=EXECUTION)
+    assert orchestrator.register_workflow(_workflow(plugins, failing=True))
+    assert not orchestrator.execute_workflow("etl")
+    (record,) = [r for r in _records(caplog) if r.event_kind == "task_failed"]
+    lines = record.getMessage().splitlines()
+    assert lines[1] == "Traceback (most recent call last):"
+    assert 'raise ValueError("the disk is full")' in record.getMessage()
+    assert lines[-1] == "ValueError: the disk is full"
+    assert record.traceback.startswith("Traceback (most recent call last):")
 
 
 def test_a_failing_execution_prints_nothing_when_the_app_configures_no_logging(

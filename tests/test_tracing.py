@@ -15,6 +15,7 @@ import pytest
 
 from qtforge_orch import (
     AdvancedPluginOrchestrator,
+    ExecutionEvent,
     ExecutionMode,
     FunctionPlugin,
     PluginErrorCode,
@@ -139,10 +140,21 @@ def test_each_attempt_is_a_span_and_failures_carry_the_error(
     assert attempts[-1].status.description == message
     (exception,) = attempts[-1].events
     assert exception.name == "exception"
-    assert exception.attributes == {"exception.message": message}
-    assert [e.attributes for e in attempts[0].events] == [
-        {"exception.message": "the attempt failed; retry 1 follows"}
-    ]
+    assert exception.attributes is not None
+    assert exception.attributes["exception.message"] == message
+    (retried,) = attempts[0].events
+    assert retried.attributes is not None
+    if "error" in ExecutionEvent._fields:  # the events carry the step's error: type, traceback
+        for attributes in (exception.attributes, retried.attributes):
+            assert attributes["exception.type"] == "ConnectionError"
+            stacktrace = str(attributes["exception.stacktrace"])
+            assert stacktrace.rstrip().endswith("ConnectionError: the server is down")
+        assert retried.attributes["exception.message"] == message
+    else:
+        assert dict(exception.attributes) == {"exception.message": message}
+        assert dict(retried.attributes) == {
+            "exception.message": "the attempt failed; retry 1 follows"
+        }
     (execution,) = spans["execution sync"]
     assert execution.status.status_code is StatusCode.ERROR
     assert execution.status.description == f"step 'fetch' failed: {message}"
