@@ -36,6 +36,7 @@ def log_rollback(item: Compensation, workflow_id: str) -> None:
             "workflow_id": workflow_id,
             "step_id": item.key,
             "event_kind": "rollback_failed" if failed else "rollback_completed",
-            "rollback_step": item.rollback.key,
+            # A nested workflow's step is undone by its child execution's own rollbacks.
+            "rollback_step": item.rollback.key if item.rollback is not None else "",
         },
     )
