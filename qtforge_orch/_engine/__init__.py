@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .journal_link import JournalEntry as JournalEntry
     from .journal_link import JournalSink as JournalSink
     from .journal_link import ResumeSeed as ResumeSeed
+    from .rollback_log import log_rollback as log_rollback
     from .run import Run as Run
     from .run_status import RunStatus as RunStatus
     from .run_status import SignalNames as SignalNames
@@ -90,8 +91,9 @@ _WHERE = {
     "JournalSink": "journal_link",
     "JournalEntry": "journal_link",
     "ResumeSeed": "journal_link",
-    # rollback steps owed (a nested workflow's, carried by its parent)
+    # rollback steps owed (a nested workflow's, carried by its parent), and their records
     "Compensation": "compensation",
+    "log_rollback": "rollback_log",
     # transactions across executions
     "TransactionRegistry": "transactions",
     "RollbackHandle": "transactions",
