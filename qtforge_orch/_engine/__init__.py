@@ -38,9 +38,13 @@ if TYPE_CHECKING:
     from .run import Run as Run
     from .run_status import RunStatus as RunStatus
     from .run_status import SignalNames as SignalNames
+    from .status_snapshot import LateView as LateView
     from .status_snapshot import RunSnapshot as RunSnapshot
     from .status_snapshot import RunView as RunView
     from .status_snapshot import cached_reports as cached_reports
+    from .status_snapshot import failure_report as failure_report
+    from .status_snapshot import late_reports as late_reports
+    from .status_snapshot import latest_late as latest_late
     from .status_snapshot import take_snapshot as take_snapshot
     from .timers import ManualTimerService as ManualTimerService
     from .timers import TimerHandle as TimerHandle
@@ -67,8 +71,12 @@ _WHERE = {
     # status reads
     "RunView": "status_snapshot",
     "RunSnapshot": "status_snapshot",
+    "LateView": "status_snapshot",
     "take_snapshot": "status_snapshot",
     "cached_reports": "status_snapshot",
+    "failure_report": "status_snapshot",
+    "late_reports": "status_snapshot",
+    "latest_late": "status_snapshot",
     "iso_utc": "timestamps",
     # registration: graph checks and executor names
     "find_cycle": "graph_checks",

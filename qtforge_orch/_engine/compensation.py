@@ -1,7 +1,9 @@
 """Rollback steps: recorded as steps complete, claimed exactly once, run newest first.
 
 Claiming happens under one ledger lock, so a cancel storm, a failure and a transaction
-rollback racing over the same completed step still run its compensation at most once.
+rollback racing over the same completed step still run its compensation at most once. The
+rollback step of an abandoned attempt's late success (``late_outcomes``) is recorded already
+claimed by the run that owes it, and runs next in that run's chain when one is still going.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Compensation:
     claimed: bool = False
     status: str = "pending"  # pending, completed, failed
     error: str = ""
+    late: bool = False  # undoes an abandoned attempt's late success
 
 
 class Compensated(Protocol):
@@ -81,6 +84,32 @@ class CompensationLedger:
                 )
             )
 
+    def record_late(
+        self,
+        owed: list[Compensation],
+        execution_id: str,
+        task: TaskSpec,
+        output: dict[str, Any] | None,
+        journal: JournalSink | None,
+    ) -> Compensation:
+        """(run lock held) An abandoned attempt of ``task`` returned ``output`` although the
+        task did not complete: its rollback step is owed, claimed at once by the caller."""
+        assert task.rollback is not None
+        with self._lock:
+            item = Compensation(
+                execution_id,
+                task.index,
+                task.key,
+                task.rollback,
+                output,
+                journal,
+                next(self._sequence),
+                claimed=True,
+                late=True,
+            )
+            owed.append(item)
+        return item
+
     def claim(self, runs: Iterable[Compensated]) -> list[Compensation]:
         """Every unclaimed compensation of ``runs``, newest first, claimed for the caller."""
         items = [item for run in runs for item in run.compensations]
@@ -101,14 +130,19 @@ class CompensationLedger:
                 for item in run.compensations:
                     item.claimed = True
 
-    def run_chain(self, items: list[Compensation], on_done: Callable[[list[str]], None]) -> None:
-        _Chain(self._lane, self._timers, self._invoke, items, on_done).start()
+    def run_chain(
+        self, items: list[Compensation], on_done: Callable[[list[str]], None]
+    ) -> CompensationChain:
+        """Run ``items`` in order on the control lane, then ``on_done(errors)``."""
+        chain = CompensationChain(self._lane, self._timers, self._invoke, items, on_done)
+        chain.start()
+        return chain
 
 
-class _Chain:
+class CompensationChain:
     """Runs compensations one after another on the control lane (never behind plugin work on
     the pool); a hung one is abandoned at its timeout and the chain continues on a fresh lane
-    thread."""
+    thread. ``push`` adds one to run next while the chain is still going."""
 
     def __init__(
         self,
@@ -126,15 +160,26 @@ class _Chain:
         self._position = 0
         self._token: object | None = None
         self._errors: list[str] = []
+        self._ended = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
         self._lane.submit(self._continue)
 
+    def push(self, item: Compensation) -> bool:
+        """Run ``item`` next (after the one running); False once the chain has ended."""
+        with self._lock:
+            if self._ended:
+                return False
+            running = 1 if self._token is not None else 0
+            self._items.insert(self._position + running, item)
+            return True
+
     def _continue(self) -> None:
         while True:
             with self._lock:
                 if self._position >= len(self._items):
+                    self._ended = True
                     errors = self._errors
                     break
                 item = self._items[self._position]
@@ -192,6 +237,7 @@ class _Chain:
                 error is None,
                 None if error is None else error.message,
                 time.time(),
+                late=item.late,
             )
         if error is None:
             item.status = "completed"

@@ -65,6 +65,9 @@ class Event(NamedTuple):
     terminal: bool = False
     # The journal record this event reports (0: none); delivered only once it is committed.
     seq: int = 0
+    # TASK_FAILED, TASK_RETRYING, WORKFLOW_FAILED: the PluginError (its code, exception type
+    # and traceback), for whoever logs events; the signals carry only its message.
+    error: Any = None
 
 
 Dispatch = Callable[[EventKind, tuple[Any, ...]], None]

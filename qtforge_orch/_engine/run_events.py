@@ -39,9 +39,16 @@ class RunEvents:
         # A pass of an EventDriven execution: its execution's lifecycle events are not its own.
         self._silent = silent
 
-    def post(self, kind: EventKind, args: tuple[Any, ...], *, terminal: bool = False) -> None:
+    def post(
+        self,
+        kind: EventKind,
+        args: tuple[Any, ...],
+        *,
+        terminal: bool = False,
+        error: PluginError | None = None,
+    ) -> None:
         seq = self._journal.seq if self._journal is not None else 0
-        self._pump.post(Event(kind, args, self._execution_id, terminal, seq))
+        self._pump.post(Event(kind, args, self._execution_id, terminal, seq, error))
 
     def post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         """A task event outside a transition, if anyone receives its kind."""
@@ -50,22 +57,25 @@ class RunEvents:
 
     def task_changed(self, effect: int, key: str, value: Any, retries: int) -> None:
         """The task event a transition's ``effect`` carries, if anyone receives its kind:
-        after the execution id and the task's key, the transition's ``value`` (a copy of the
-        output, a message) or the retry number."""
+        after the execution id and the task's key, a copy of the output, the error's message
+        or the retry number; a failure's or retry's ``PluginError`` rides along (``error``)."""
         event = EVENT_OF.get(effect)
         if event is None or event not in self.listened:
             return
         execution_id = self._execution_id
+        error = None
         if effect == COMPLETED:
             args: tuple[Any, ...] = (execution_id, key, dict(value))
         elif effect == STARTED:
             args = (execution_id, key)
         elif effect == RETRYING:
             args = (execution_id, key, retries)
+            error = value
         else:
-            args = (execution_id, key, value)
+            args = (execution_id, key, value.message)
+            error = value
         seq = self._journal.seq if self._journal is not None else 0
-        self._pump.post(Event(event, args, execution_id, False, seq))
+        self._pump.post(Event(event, args, execution_id, False, seq, error))
 
     def lifecycle(self, kind: EventKind, *args: Any) -> None:
         """Started, paused, resumed (not for a pass of an EventDriven execution)."""
@@ -96,6 +106,8 @@ class RunEvents:
             )
         elif status == RunStatus.FAILED:
             assert error is not None
-            self.post(EventKind.WORKFLOW_FAILED, (execution_id, error.message), terminal=True)
+            self.post(
+                EventKind.WORKFLOW_FAILED, (execution_id, error.message), terminal=True, error=error
+            )
         else:
             self.post(EventKind.WORKFLOW_CANCELLED, (execution_id,), terminal=True)

@@ -274,7 +274,7 @@ class StreamScheduler(SchedulerDefaults):
         run = self.run
         task = self.tasks[index]
         stage.finished = True
-        self.transition(index, _F, error.message, time.time())
+        self.transition(index, _F, error, time.time())
         if task.critical:
             run.abort(
                 RunStatus.FAILED,

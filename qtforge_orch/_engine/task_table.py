@@ -9,9 +9,13 @@ EventDriven execution is the one exception, a copy of its latest passes (``recor
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._errors import PluginError, PluginErrorCode
 from ..contract.plan import TERMINAL_STATES, TaskState
+
+if TYPE_CHECKING:
+    from .late_outcomes import LateOutcome
 
 # The TaskState values as plain ints: the table holds these (int comparisons and arithmetic
 # are the interpreter's fast ones; an IntEnum member goes the generic way).
@@ -31,6 +35,8 @@ class TaskTable:
         "completed",
         "ends",
         "errors",
+        "failures",
+        "late",
         "mirror",
         "outputs",
         "owner",
@@ -45,6 +51,11 @@ class TaskTable:
         self.states: list[int] = [PENDING] * size
         self.outputs: list[dict[str, Any] | None] = [None] * size
         self.errors: list[str] = [""] * size
+        # The PluginError of each Failed task (sparse): its code, traceback, exception.
+        self.failures: dict[int, PluginError] = {}
+        # Attempts abandoned (run cancelled, timed out) and what came of them, in the order
+        # they were abandoned (``late_outcomes``).
+        self.late: list[LateOutcome] = []
         self.retries: list[int] = [0] * size  # attempts after the first
         self.starts: list[float] = [0.0] * size  # time.time() of the first attempt
         self.ends: list[float] = [0.0] * size
@@ -62,6 +73,11 @@ class TaskTable:
         self.states[index] = states.states[sub_index]
         self.outputs[index] = states.outputs[sub_index]
         self.errors[index] = states.errors[sub_index]
+        failure = states.failures.get(sub_index)
+        if failure is not None:
+            self.failures[index] = failure
+        else:
+            self.failures.pop(index, None)
         self.starts[index] = states.starts[sub_index]
         self.ends[index] = states.ends[sub_index]
         self.retries[index] = states.retries[sub_index]
@@ -70,6 +86,7 @@ class TaskTable:
         """(EventDriven) Task ``index`` failed outside any pass (a source that broke)."""
         self.states[index] = FAILED
         self.errors[index] = message
+        self.failures[index] = PluginError(PluginErrorCode.ExecutionFailed, message)
         self.ends[index] = at
 
     def problems(self) -> list[str]:
@@ -94,6 +111,9 @@ class TaskTable:
                 found.append(f"task {index} is Pending but has started")
             if self.retries[index] and state == TaskState.Pending and not self.starts[index]:
                 found.append(f"task {index} waits for a retry but never started")
+        for index in self.failures:
+            if states[index] != TaskState.Failed:
+                found.append(f"task {index} keeps a failure but is not Failed")
         for index in self.step_progress:
             if states[index] != TaskState.Running:
                 found.append(f"task {index} reports progress but is not Running")

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from .._errors import PluginErrorCode
 from .._expected import Expected, make_error, make_success
 from .._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy, json_type
+from ..contract.retry import json_parameters
 from ._v1_model import DEFAULT_WORKFLOW_TIMEOUT_MS, Workflow, WorkflowStep
 from ._v1_validation import suggest
 
@@ -52,6 +53,8 @@ def step_to_json(step: WorkflowStep) -> dict[str, Any]:
         value = getattr(step, name)
         if name == "condition" and not isinstance(value, str):
             continue
+        if name == "parameters":
+            value = json_parameters(value)  # a retry policy's Python-only entries left out
         data[name] = json_copy(value)
     return data
 

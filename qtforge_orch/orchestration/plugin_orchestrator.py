@@ -25,8 +25,11 @@ from .._engine import (
     SignalNames,
     Timers,
     cached_reports,
+    failure_report,
     gc_paused_for,
     iso_utc,
+    late_reports,
+    latest_late,
     refusal_at_registration,
     take_snapshot,
 )
@@ -119,7 +122,7 @@ _RESULT_FIELDS = frozenset(StepResult.model_fields)
 def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     """The ``StepResult.to_json()`` shape, built without a model for every status call."""
     start, end = snap.starts[index], snap.ends[index]
-    return {
+    report = {
         "step_id": run.plan.tasks[index].key,
         "status": _STATE_NAMES[snap.states[index]],
         "result_data": snap.outputs[index] or {},
@@ -129,6 +132,21 @@ def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
         "end_time": iso_utc(end),
         "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
     }
+    if snap.failures or snap.late:  # only when there are any: see StepResult.to_json
+        report.update(_debug_fields(snap, index))
+    return report
+
+
+def _debug_fields(snap: RunSnapshot, index: int) -> dict[str, Any]:
+    """A step's ``error_info`` (a failed step) and ``late_outcome`` (an abandoned attempt)."""
+    fields: dict[str, Any] = {}
+    info = failure_report(snap, index)
+    if info is not None:
+        fields["error_info"] = info
+    late = latest_late(snap, index, "step_id")
+    if late is not None:
+        fields["late_outcome"] = late
+    return fields
 
 
 class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObject):
@@ -473,8 +491,10 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
                 "step_results": cached_reports(run, snap, _step_report, _SETTLED),
                 "rollbacks": [
                     {"step_id": tasks[index].key, "status": state, "error": message}
-                    for index, state, message in snap.rollbacks
+                    | ({"late": True} if late else {})
+                    for index, state, message, late in snap.rollbacks
                 ],
+                "late_outcomes": late_reports(snap, "step_id"),
                 "transaction_id": run.transaction_id or "",
                 # Parallel/Conditional steps that wrote the same key; the value kept is the
                 # one of the step listed last (the later one in sequential order).
@@ -501,22 +521,24 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         states, outputs, errors = snap.states, snap.outputs, snap.errors
         retries, starts, ends = snap.retries, snap.starts, snap.ends
         results: list[StepResult] = []
+        debug = bool(snap.failures or snap.late)
         for task in run.plan.tasks:
             i = task.index
             output = outputs[i]
-            results.append(
-                _step_result(
-                    {
-                        "step_id": task.key,
-                        "status": _STEP_STATUSES[states[i]],
-                        "result_data": dict(output) if output else {},
-                        "error_message": errors[i],
-                        "retry_count": retries[i],
-                        "start_time": _timestamp(starts[i]),
-                        "end_time": _timestamp(ends[i]),
-                    }
-                )
-            )
+            fields = {
+                "step_id": task.key,
+                "status": _STEP_STATUSES[states[i]],
+                "result_data": dict(output) if output else {},
+                "error_message": errors[i],
+                "retry_count": retries[i],
+                "start_time": _timestamp(starts[i]),
+                "end_time": _timestamp(ends[i]),
+                "error_info": None,
+                "late_outcome": None,
+            }
+            if debug:
+                fields.update(_debug_fields(snap, i))
+            results.append(_step_result(fields))
         return make_success(results)
 
     # --- transactions --------------------------------------------------------------------

@@ -21,8 +21,11 @@ from ..._engine import (
     Timers,
     UnknownExecutor,
     cached_reports,
+    failure_report,
     gc_paused_for,
     iso_utc,
+    late_reports,
+    latest_late,
     refusal_at_registration,
     take_snapshot,
 )
@@ -516,6 +519,8 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         if snap.result is not None:
             data["result"] = dict(snap.result)
         data.update(snap.run_extras)
+        if snap.late:  # attempts abandoned while running, and what came of them
+            data["late_outcomes"] = late_reports(snap, "node_id")
         # model_construct: every field is built here from engine state of known types, and
         # validating outputs again would refuse what the engine accepted (any keys).
         return make_success(
@@ -580,4 +585,11 @@ def _node_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     }
     if snap.task_extras is not None:
         status.update(snap.task_extras[index])
+    if snap.failures or snap.late:  # a failed node's error as data; its abandoned attempt
+        info = failure_report(snap, index)
+        if info is not None:
+            status["error_info"] = info
+        late = latest_late(snap, index, "node_id")
+        if late is not None:
+            status["late_outcome"] = late
     return status

@@ -1,0 +1,205 @@
+"""Attempts a run abandoned, and what came of them when they returned anyway.
+
+A run abandons an attempt when it stops while the attempt runs (cancel, workflow timeout, a
+critical failure elsewhere, shutdown) or when the attempt times out. Python cannot stop a
+thread, so a plugin that ignores its ``StepContext`` still returns later, and what it did
+(a row written, a file moved) happened. Each abandoned attempt gets a ``LateOutcome`` in the
+run's task table, ``pending`` until the call returns; ``transitions.late`` records what it
+returned, and ``LateOutcomes`` (a part of the run shell) carries out what that asks:
+
+- a late success of a task that did not complete (Cancelled, Failed) is undone: its rollback
+  step is owed at once, claimed by this run, and runs on the control lane, next in the run's
+  compensation chain if one is still going (the run's end then waits for it), else in a chain
+  of its own after the run's end;
+- a late success of a task another attempt completed is kept (``kept``): the rollback step
+  would undo what the completed attempt did too;
+- while a retry of the task is due or running the decision waits (``deferred``) for the task
+  to settle: undone if it does not complete, kept if it does;
+- a late failure is recorded, nothing is undone.
+
+Nothing here calls user code under the run's lock: rollback steps run on the control lane,
+log records are written once the lock is released.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .._errors import PluginError, PluginErrorCode
+from .._log import logger
+from .compensation import Compensation
+from .transitions import COMPLETED, LATE, LATE_OWED, LATE_PARKED, SETTLES
+
+if TYPE_CHECKING:
+    from ..contract.context import StepContext
+    from .shell_protocol import RunShell
+
+
+@dataclass(slots=True, eq=False)
+class LateOutcome:
+    """One abandoned attempt: ``pending`` until its call returns, then its output or error,
+    and what became of a late success (``rollback_state``)."""
+
+    index: int  # the task's
+    attempt: int  # 1-based
+    pending: bool = True
+    output: dict[str, Any] | None = None
+    error: PluginError | None = None
+    at: float = 0.0  # time.time() it returned
+    # none: nothing to undo (a failure, or no rollback step); deferred: decided when the task
+    # settles; kept: another attempt completed the task. Once owed, ``compensation`` says.
+    rollback: str = "none"
+    compensation: Compensation | None = None
+
+    @property
+    def outcome(self) -> str:
+        """``pending``, ``completed``, ``failed``, or ``cancelled`` (it stopped as asked)."""
+        if self.pending:
+            return "pending"
+        if self.error is None:
+            return "completed"
+        return "cancelled" if self.error.code == PluginErrorCode.OperationCancelled else "failed"
+
+    def rollback_state(self) -> str:
+        """``none``, ``deferred``, ``kept``, or the owed rollback step's ``pending``,
+        ``completed`` or ``failed``."""
+        if self.compensation is not None:
+            return self.compensation.status
+        return self.rollback
+
+
+def abandon(run: RunShell, index: int, context: StepContext) -> None:
+    """(lock held) ``run`` lets go of task ``index``'s running attempt (``context``), whose
+    call may still return."""
+    late = run.late
+    if late is None:
+        late = run.late = LateOutcomes()
+    late.abandon(run, index, context)
+
+
+def returned(run: RunShell, index: int, context: StepContext, value: Any, at: float) -> None:
+    """(lock held) An attempt ``run`` abandoned returned ``value`` (output or PluginError)."""
+    if run.late is not None:
+        run.late.returned(run, index, context, value, at)
+
+
+class LateOutcomes:
+    """(A run's part, built when it first abandons an attempt; lock held unless said.) The
+    attempts awaited, the late successes parked on unsettled tasks, and ``quiet``: set while
+    nothing is awaited, parked or being undone."""
+
+    __slots__ = ("awaited", "parked", "quiet")
+
+    def __init__(self) -> None:
+        self.awaited: dict[StepContext, LateOutcome] = {}
+        self.parked: dict[int, list[LateOutcome]] = {}
+        self.quiet = threading.Event()
+
+    def abandon(self, run: RunShell, index: int, context: StepContext) -> None:
+        """The run let go of ``context``'s attempt of task ``index``, which may still return."""
+        record = LateOutcome(index, context.attempt)
+        run.table.late.append(record)
+        self.awaited[context] = record
+        self.quiet.clear()
+
+    def returned(
+        self, run: RunShell, index: int, context: StepContext, value: Any, at: float
+    ) -> None:
+        """An abandoned attempt returned ``value`` (its output or ``PluginError``): recorded
+        through the transition table, then carried out (``carry_out``)."""
+        record = self.awaited.pop(context, None)
+        if record is None:
+            return  # not an attempt this run abandoned (nothing to record)
+        run.transition(index, run.table.states[index], (record, value), at)
+        self.refresh(run)
+
+    def carry_out(self, run: RunShell, index: int, effect: int, value: Any) -> bool:
+        """What a transition asks of this part: for a late outcome (True) its journal record,
+        its rollback step and a log record; for a task settling, its parked late successes."""
+        if not effect & LATE:
+            if effect & SETTLES and self.parked:
+                self.settled(run, index, effect)
+            return False
+        record: LateOutcome = value[0]
+        if run.journal is not None:
+            run.journal.late(index, record.attempt, record.output, record.error)
+        task = run.plan.tasks[index]
+        if effect & (LATE_OWED | LATE_PARKED) and task.rollback is None:
+            record.rollback = "none"
+        elif effect & LATE_OWED:
+            self.undo(run, record)
+        elif effect & LATE_PARKED:
+            self.parked.setdefault(index, []).append(record)
+            run.wanted |= SETTLES  # decided when the task settles: see ``settled``
+        run.lock.later(partial(_log, run.execution_id, task.key, record))
+        return True
+
+    def settled(self, run: RunShell, index: int, effect: int) -> None:
+        """Task ``index`` settled: the late successes parked on it are kept (it completed)
+        or undone (it did not)."""
+        records = self.parked.pop(index, None)
+        if records is None:
+            return
+        for record in records:
+            if effect & COMPLETED:
+                record.rollback = "kept"
+            else:
+                record.rollback = "none"
+                self.undo(run, record)
+        self.refresh(run)
+
+    def undo(self, run: RunShell, record: LateOutcome) -> None:
+        """Run the rollback step of a late success: next in the run's chain if one is still
+        going, else in a chain of its own."""
+        task = run.plan.tasks[record.index]
+        ledger = run.engine.compensations
+        journal = run.journal.sink if run.journal is not None else None
+        item = ledger.record_late(run.compensations, run.execution_id, task, record.output, journal)
+        record.compensation = item
+        chain = run.compensating
+        if chain is None or not chain.push(item):
+            run.compensating = ledger.run_chain([item], partial(self._undone, run))
+
+    def _undone(self, run: RunShell, errors: list[str]) -> None:
+        """(control lane, no lock) A chain of late rollback steps ended."""
+        with run.lock:
+            self.refresh(run)
+        if errors:
+            logger("engine").warning("execution %s: %s", run.execution_id, "; ".join(errors))
+
+    def refresh(self, run: RunShell) -> None:
+        """Set ``quiet`` when nothing is awaited, parked or being undone."""
+        if self.awaited or self.parked:
+            return
+        for record in run.table.late:
+            if record.compensation is not None and record.compensation.status == "pending":
+                return
+        self.quiet.set()
+
+
+def _log(execution_id: str, key: str, record: LateOutcome) -> None:
+    """(no lock) A late outcome, for whoever reads the log: an effect kept without a
+    rollback step is a warning, the rest information."""
+    state = record.rollback_state()
+    what = record.outcome
+    if what == "completed" and state == "none":
+        logger("engine").warning(
+            "execution %s: step %r (attempt %d) returned after it was abandoned (cancelled or "
+            "timed out) and has no rollback step: what it did is kept",
+            execution_id,
+            key,
+            record.attempt,
+        )
+        return
+    detail = record.error.message if record.error is not None else f"rollback: {state}"
+    logger("engine").info(
+        "execution %s: step %r (attempt %d) returned after it was abandoned: %s (%s)",
+        execution_id,
+        key,
+        record.attempt,
+        what,
+        detail,
+    )
