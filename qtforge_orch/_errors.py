@@ -202,6 +202,23 @@ def error_from_exception(
     return error
 
 
+def derived_error(error: PluginError, message: str | None = None, **context: Any) -> PluginError:
+    """A copy of ``error`` with another message or more ``context``.
+
+    It keeps what makes the error debuggable: its details, traceback, exception and cause.
+    """
+    copy = PluginError(
+        error.code,
+        error.message if message is None else message,
+        error.details,
+        error.plugin_id,
+        {**error.context, **context},
+        exception=error.exception,
+    )
+    copy.__cause__ = error.exception
+    return copy
+
+
 def add_traceback(error: PluginError, skip_frames: int = 0) -> PluginError:
     """A ``PluginError`` a plugin raised itself, with where it was raised.
 

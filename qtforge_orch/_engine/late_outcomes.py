@@ -64,8 +64,10 @@ class LateOutcome:
         return "cancelled" if self.error.code == PluginErrorCode.OperationCancelled else "failed"
 
     def rollback_state(self) -> str:
-        """``none``, ``deferred``, ``kept``, or the owed rollback step's ``pending``,
-        ``completed`` or ``failed``."""
+        """``""`` while the attempt is out (nothing is decided), then ``none``, ``deferred``,
+        ``kept``, or the owed rollback step's ``pending``, ``completed`` or ``failed``."""
+        if self.pending:
+            return ""
         if self.compensation is not None:
             return self.compensation.status
         return self.rollback

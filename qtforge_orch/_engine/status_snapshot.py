@@ -66,7 +66,7 @@ class LateView(NamedTuple):
     outcome: str  # pending, completed, failed, cancelled
     error: PluginError | None  # a late failure's
     at: float  # time.time() it returned (0.0 while pending)
-    rollback: str  # none, deferred, kept, pending, completed, failed (or due: read back)
+    rollback: str  # "" (pending), none, deferred, kept, pending, completed, failed, due
     rollback_error: str
 
 
@@ -178,7 +178,8 @@ def latest_late(snapshot: RunSnapshot, index: int, id_key: str) -> dict[str, Any
 def late_report(view: LateView, id_key: str, key: str) -> dict[str, Any]:
     """An abandoned attempt as a status dict: ``<id_key>``, ``attempt``, ``outcome``
     (``pending``, ``completed``, ``failed``, ``cancelled``), ``returned_at``, ``rollback``
-    (``none``, ``deferred``, ``kept``, ``pending``, ``completed``, ``failed``, ``due``) and,
+    (``""`` while pending, ``none``, ``deferred``, ``kept``, ``pending``, ``completed``,
+    ``failed``, ``due``) and,
     when there are any, ``error`` with ``error_info`` and ``rollback_error``."""
     report: dict[str, Any] = {
         id_key: key,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._cel_cost import stop_evaluations_when
-from .._errors import PluginError, PluginErrorCode, error_from_exception
+from .._errors import PluginError, PluginErrorCode, derived_error, error_from_exception
 from .._jsoncopy import json_copy
 from ..contract.context import StepContext
 from ..contract.outcome import Outcome
@@ -67,16 +67,7 @@ def retry_verdict(task: TaskSpec, error: PluginError, retries: int) -> bool | No
 
 def critical_failure(noun: str, task: TaskSpec, error: PluginError) -> PluginError:
     """The execution's error when critical ``task`` failed with ``error``."""
-    failure = PluginError(
-        error.code,
-        f"{noun} '{task.key}' failed: {error.message}",
-        error.details,
-        error.plugin_id,
-        {**error.context, "step_id": task.key},
-        exception=error.exception,
-    )
-    failure.__cause__ = error.exception
-    return failure
+    return derived_error(error, f"{noun} '{task.key}' failed: {error.message}", step_id=task.key)
 
 
 def route_control(

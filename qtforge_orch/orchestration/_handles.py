@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 from PySide6.QtCore import QObject, QThread
 
 from .._engine import Run, RunStatus
-from .._errors import PluginError, PluginErrorCode
+from .._errors import PluginError, PluginErrorCode, derived_error
 from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import ScheduleKind
 
@@ -212,7 +212,4 @@ def _outcome(run: Run) -> Expected[dict[str, Any]]:
     if run.status == RunStatus.COMPLETED:
         return make_success(dict(run.result or {}))
     error = run.error or PluginError(PluginErrorCode.ExecutionFailed, "execution failed")
-    context = {**error.context, "execution_id": run.execution_id, "status": run.status}
-    return from_error(
-        PluginError(error.code, error.message, error.details, error.plugin_id, context)
-    )
+    return from_error(derived_error(error, execution_id=run.execution_id, status=run.status))

@@ -33,7 +33,7 @@ from .._engine import (
     refusal_at_registration,
     take_snapshot,
 )
-from .._errors import PluginError, PluginErrorCode
+from .._errors import PluginError, PluginErrorCode, derived_error
 from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan, TaskState
 from ..plugins import PluginManager
@@ -432,10 +432,10 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
     @staticmethod
     def _run_error(run: Run) -> PluginError:
         error = run.error or PluginError(PluginErrorCode.ExecutionFailed, "execution failed")
-        context = {**error.context, "execution_id": run.execution_id, "status": run.status}
+        context: dict[str, Any] = {"execution_id": run.execution_id, "status": run.status}
         if run.rollback_errors:
             context["rollback_errors"] = list(run.rollback_errors)
-        return PluginError(error.code, error.message, error.details, error.plugin_id, context)
+        return derived_error(error, **context)
 
     def cancel_workflow(self, execution_id: str) -> Expected[None]:
         """Cancel a running execution; completed steps' rollback steps run.
