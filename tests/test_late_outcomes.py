@@ -135,8 +135,7 @@ def test_v1_late_success_is_undone_once_after_the_end_and_shown_everywhere(
         ]
 
         stuck.release.set()
-        run = orch._engine.get_run(execution_id)
-        assert run is not None and run.wait_late(WAIT_S)
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000, late_outcomes=True)
 
         # Its rollback ran once, with the late output, on the control lane.
         assert [params for params, _ in undo.calls] == [{"table": "sales"}, {"row": 7}]

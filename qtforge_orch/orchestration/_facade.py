@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, cast
@@ -168,11 +169,16 @@ class EngineFacade:
         """How many finished executions stay queryable."""
         return self._engine.history_limit()
 
-    def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
+    def wait_for_execution(
+        self, execution_id: str, timeout_ms: int | None = None, *, late_outcomes: bool = False
+    ) -> bool:
         """Block until an execution has ended; never call it from a GUI slot.
 
         Called in the orchestrator's thread it delivers the execution's signals while it
-        waits; from another thread the waiting thread helps run the execution.
+        waits; from another thread the waiting thread helps run the execution. With
+        ``late_outcomes`` it also waits for the steps the execution abandoned while they ran
+        (cancelled, timed out) to return, and for their late successes to be undone (see
+        the semantics pages): a step that never returns makes it time out.
 
         Returns:
             True once the execution has ended, including one that has since left the bounded
@@ -185,10 +191,15 @@ class EngineFacade:
             not isinstance(timeout_ms, int | float) or isinstance(timeout_ms, bool)
         ):
             return False
+        started = time.monotonic()
         if self._engine.wait_for(
             execution_id, None if timeout_ms is None else int(max(0, timeout_ms))
         ):
-            return True
+            run = self._engine.get_run(execution_id) if late_outcomes else None
+            if run is None:
+                return True
+            left = None if timeout_ms is None else timeout_ms / 1000 - (time.monotonic() - started)
+            return run.wait_late(None if left is None else max(0.0, left))
         past = self._past_run(execution_id) if self._engine.get_run(execution_id) is None else None
         return past is not None and past.recorded_status != "running"
 
