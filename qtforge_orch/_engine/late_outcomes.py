@@ -24,53 +24,37 @@ log records are written once the lock is released.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .._errors import PluginError, PluginErrorCode
 from .._log import logger
-from .compensation import Compensation
+from ..contract.plan import Plan
+from .compensation import Compensation, CompensationChain
+from .journal_link import JournalLink
+from .run_lock import RunLock
+from .services import RunServices
+from .task_table import LateOutcome, TaskTable
 from .transitions import COMPLETED, LATE, LATE_OWED, LATE_PARKED, SETTLES
 
 if TYPE_CHECKING:
     from ..contract.context import StepContext
-    from .shell_protocol import RunShell
 
 
-@dataclass(slots=True, eq=False)
-class LateOutcome:
-    """One abandoned attempt: ``pending`` until its call returns, then its output or error,
-    and what became of a late success (``rollback_state``)."""
+class RunShell(Protocol):
+    """A run as its late outcomes need it (``shell_protocol.RunShell`` has all of this)."""
 
-    index: int  # the task's
-    attempt: int  # 1-based
-    pending: bool = True
-    output: dict[str, Any] | None = None
-    error: PluginError | None = None
-    at: float = 0.0  # time.time() it returned
-    # none: nothing to undo (a failure, or no rollback step); deferred: decided when the task
-    # settles; kept: another attempt completed the task. Once owed, ``compensation`` says.
-    rollback: str = "none"
-    compensation: Compensation | None = None
+    engine: RunServices
+    plan: Plan
+    execution_id: str
+    lock: RunLock
+    table: TaskTable
+    journal: JournalLink | None
+    wanted: int
+    compensations: list[Compensation]
+    compensating: CompensationChain | None
+    late: LateOutcomes | None
 
-    @property
-    def outcome(self) -> str:
-        """``pending``, ``completed``, ``failed``, or ``cancelled`` (it stopped as asked)."""
-        if self.pending:
-            return "pending"
-        if self.error is None:
-            return "completed"
-        return "cancelled" if self.error.code == PluginErrorCode.OperationCancelled else "failed"
-
-    def rollback_state(self) -> str:
-        """``""`` while the attempt is out (nothing is decided), then ``none``, ``deferred``,
-        ``kept``, or the owed rollback step's ``pending``, ``completed`` or ``failed``."""
-        if self.pending:
-            return ""
-        if self.compensation is not None:
-            return self.compensation.status
-        return self.rollback
+    def transition(self, index: int, new: int, value: Any = None, at: float = 0.0) -> None: ...
 
 
 def abandon(run: RunShell, index: int, context: StepContext) -> None:

@@ -21,8 +21,8 @@ from ..contract.plan import Plan, ScheduleKind
 from .timestamps import iso_utc
 
 if TYPE_CHECKING:
-    from .late_outcomes import LateOutcome
     from .shell_protocol import RunShell
+    from .task_table import LateOutcome
 
 
 @dataclass(slots=True, frozen=True)

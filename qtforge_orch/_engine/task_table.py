@@ -9,13 +9,14 @@ EventDriven execution is the one exception, a copy of its latest passes (``recor
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PluginError, PluginErrorCode
 from ..contract.plan import TERMINAL_STATES, TaskState
 
 if TYPE_CHECKING:
-    from .late_outcomes import LateOutcome
+    from .compensation import Compensation
 
 # The TaskState values as plain ints: the table holds these (int comparisons and arithmetic
 # are the interpreter's fast ones; an IntEnum member goes the generic way).
@@ -26,6 +27,41 @@ FAILED = int(TaskState.Failed)
 SKIPPED = int(TaskState.Skipped)
 CANCELLED = int(TaskState.Cancelled)
 RETRYING = int(TaskState.Retrying)
+
+
+@dataclass(slots=True, eq=False)
+class LateOutcome:
+    """One abandoned attempt: ``pending`` until its call returns, then its output or error,
+    and what became of a late success (``rollback_state``)."""
+
+    index: int  # the task's
+    attempt: int  # 1-based
+    pending: bool = True
+    output: dict[str, Any] | None = None
+    error: PluginError | None = None
+    at: float = 0.0  # time.time() it returned
+    # none: nothing to undo (a failure, or no rollback step); deferred: decided when the task
+    # settles; kept: another attempt completed the task. Once owed, ``compensation`` says.
+    rollback: str = "none"
+    compensation: Compensation | None = None
+
+    @property
+    def outcome(self) -> str:
+        """``pending``, ``completed``, ``failed``, or ``cancelled`` (it stopped as asked)."""
+        if self.pending:
+            return "pending"
+        if self.error is None:
+            return "completed"
+        return "cancelled" if self.error.code == PluginErrorCode.OperationCancelled else "failed"
+
+    def rollback_state(self) -> str:
+        """``""`` while the attempt is out (nothing is decided), then ``none``, ``deferred``,
+        ``kept``, or the owed rollback step's ``pending``, ``completed`` or ``failed``."""
+        if self.pending:
+            return ""
+        if self.compensation is not None:
+            return self.compensation.status
+        return self.rollback
 
 
 class TaskTable:

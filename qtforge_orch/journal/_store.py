@@ -218,7 +218,9 @@ class Store:
                 encoded = _codec.encode(output, pickle_fallback)
             else:
                 encoded = _codec.NOTHING
-            error, info = _error_fields(error)
+            info = None
+            if error is not None:
+                error, info = _error_fields(error)
             row = [
                 execution_id,
                 task_key,
