@@ -25,7 +25,7 @@ from qtforge_orch import (
     WorkflowStep,
 )
 
-from .v2_helpers import Mode, node, register, workflow
+from .v2_helpers import Mode, conn, node, register, workflow
 
 pytestmark = pytest.mark.timeout(60)
 WAIT_S = 10
@@ -437,6 +437,41 @@ def test_v2_late_outcomes_are_recorded_and_read_back(
 
 # --------------------------------------------------------------------------------------------
 # resume
+
+
+def test_v2_resume_reuses_a_late_success_nothing_undid(qapp: Any, journal_path: Path) -> None:
+    """A node has no rollback step: its late success stays, so a resume keeps it instead of
+    running the node again."""
+    stuck = Stuck({"value": 5})
+    plugins = PluginManager()
+    plugins.register_plugin(FunctionPlugin.from_callable("slow", stuck))
+    plugins.register_plugin(
+        FunctionPlugin.from_callable("double", lambda p: {"twice": p["value"] * 2})
+    )
+    graph = workflow(
+        "g",
+        Mode.Sequential,
+        [node("n", "slow"), node("d", "double")],
+        [conn("n", "d")],
+    )
+    orch = AdvancedPluginOrchestrator(plugin_manager=plugins, journal=str(journal_path))
+    try:
+        register(orch, graph)
+        execution_id = orch.execute_workflow("g").value()
+        assert stuck.entered.wait(WAIT_S)
+        _stop(orch, execution_id, "cancel")
+        stuck.release.set()
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000, late_outcomes=True)
+        resumed = orch.resume_from_journal(execution_id)
+        assert resumed, resumed.error()
+        assert orch.wait_for_execution(resumed.value(), WAIT_S * 1000)
+        context = orch.get_execution_status(resumed.value()).value()
+        assert context.status.name == "Completed"
+        assert context.node_states["d"]["output"] == {"twice": 10}
+        assert stuck.calls == 1  # not run again
+    finally:
+        stuck.release.set()
+        assert orch.shutdown(5000)
 
 
 def test_resume_is_refused_while_an_abandoned_step_is_still_out(

@@ -139,6 +139,10 @@ class CompensationLedger:
         return chain
 
 
+def _ended(errors: list[str]) -> None:
+    """A chain's callback once it has been called."""
+
+
 class CompensationChain:
     """Runs compensations one after another on the control lane (never behind plugin work on
     the pool); a hung one is abandoned at its timeout and the chain continues on a fresh lane
@@ -191,7 +195,9 @@ class CompensationChain:
                     return  # abandoned at its timeout; another thread carries on
                 self._token = None
                 self._record(item, outcome_error)
-        self._on_done(errors)
+        # Let go of the callback (it closes over the run, which keeps this chain to push into).
+        on_done, self._on_done = self._on_done, _ended
+        on_done(errors)
 
     def _run_one(self, item: Compensation, token: object) -> PluginError | None:
         rollback = item.rollback
