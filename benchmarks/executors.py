@@ -105,7 +105,7 @@ def b11_process(ctx: Context) -> list[Figure]:
     process_wall = statistics.median(walls["process"])
     ratio = process_wall / thread_wall
     floor = statistics.median(walls["plain_pool"])
-    workers = processes._engine.executors.options.process_workers
+    workers = processes._core.engine.executors.options.process_workers
     return [
         Figure(
             "B11.process",
@@ -157,7 +157,7 @@ def b12_dask_overhead(ctx: Context) -> list[Figure]:
     try:
         checked(orch.register_workflow(v1_fan_out("fan", B12_STEPS)), "register_workflow")
         checked(orch.execute_workflow("fan"), "warm-up")  # starts the cluster
-        client = orch._engine.executors.get("dask").client()
+        client = orch._core.engine.executors.get("dask").client()
 
         def direct() -> None:
             futures = [client.submit(noop, {}, pure=False) for _ in range(B12_STEPS)]

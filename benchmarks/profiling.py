@@ -242,13 +242,12 @@ def _short(path: str, line: int, function: str) -> str:
 
 
 def _plan_of(orchestrator: Any, workflow_id: str) -> Any:
-    entry = orchestrator._workflows.get(workflow_id).value()
-    return entry[1] if isinstance(entry, tuple) else entry.plan
+    return orchestrator._core.workflows.get(workflow_id).value().plan
 
 
 def _inline(orchestrator: Any, plan: Any, app: Any, profile: Any = None) -> float:
     """One execution run by the calling thread alone; wall per step in us."""
-    engine = orchestrator._engine
+    engine = orchestrator._core.engine
     engine.executor.submit = lambda function: None  # no drainers: this thread runs the tasks
     run = engine.new_run(plan, {})
     gc.collect()
@@ -266,7 +265,7 @@ def _b8_inline(
     orchestrator: Any, version: str, app: Any, profile: Any = None
 ) -> tuple[float, float, float]:
     """1,000 executions of the 10-step chain started, run inline and delivered: ms each."""
-    engine = orchestrator._engine
+    engine = orchestrator._core.engine
     engine.executor.submit = lambda function: None
     gc.collect()
     if profile is not None:
@@ -446,7 +445,7 @@ def ablate(name: str, reps: int) -> None:
             _inline(orchestrator, plan, app)
         base = statistics.median(_inline(orchestrator, plan, app) for _ in range(reps * 3))
         print(f"\n== {title}, inline: {base:.2f} us/step; cost of each part (paired medians)")
-        for label, enter in _ablations(orchestrator._engine).items():
+        for label, enter in _ablations(orchestrator._core.engine).items():
             saved = []
             for _ in range(reps * 4 + 1):
                 unchanged = _inline(orchestrator, plan, app)

@@ -29,28 +29,31 @@ if TYPE_CHECKING:
     from .contract.context import StepContext as StepContext
     from .contract.retry import NON_TRANSIENT_CODES as NON_TRANSIENT_CODES
     from .contract.retry import RetryPolicy as RetryPolicy
+    from .events import EventKind as EventKind
+    from .events import ExecutionEvent as ExecutionEvent
+    from .events import Subscription as Subscription
     from .journal import ExecutionJournal as ExecutionJournal
     from .journal import RetentionPolicy as RetentionPolicy
-    from .orchestration._v1_model import ExecutionMode as ExecutionMode
-    from .orchestration._v1_model import StepResult as StepResult
-    from .orchestration._v1_model import StepStatus as StepStatus
-    from .orchestration._v1_model import Workflow as Workflow
-    from .orchestration._v1_model import WorkflowContext as WorkflowContext
-    from .orchestration._v1_model import WorkflowStep as WorkflowStep
-    from .orchestration.advanced._v2_model import ConnectionType as ConnectionType
-    from .orchestration.advanced._v2_model import PluginWorkflow as PluginWorkflow
-    from .orchestration.advanced._v2_model import WorkflowConnection as WorkflowConnection
-    from .orchestration.advanced._v2_model import (
+    from .orchestration.advanced.enums import ConnectionType as ConnectionType
+    from .orchestration.advanced.enums import WorkflowExecutionMode as WorkflowExecutionMode
+    from .orchestration.advanced.enums import WorkflowExecutionStatus as WorkflowExecutionStatus
+    from .orchestration.advanced.enums import WorkflowNodeType as WorkflowNodeType
+    from .orchestration.advanced.execution_context import (
         WorkflowExecutionContext as WorkflowExecutionContext,
     )
-    from .orchestration.advanced._v2_model import WorkflowExecutionMode as WorkflowExecutionMode
-    from .orchestration.advanced._v2_model import WorkflowExecutionStatus as WorkflowExecutionStatus
-    from .orchestration.advanced._v2_model import WorkflowNode as WorkflowNode
-    from .orchestration.advanced._v2_model import WorkflowNodeType as WorkflowNodeType
     from .orchestration.advanced.plugin_orchestrator_v2 import (
         AdvancedPluginOrchestrator as AdvancedPluginOrchestrator,
     )
+    from .orchestration.advanced.workflow import PluginWorkflow as PluginWorkflow
+    from .orchestration.advanced.workflow_connection import WorkflowConnection as WorkflowConnection
+    from .orchestration.advanced.workflow_node import WorkflowNode as WorkflowNode
+    from .orchestration.execution_mode import ExecutionMode as ExecutionMode
     from .orchestration.plugin_orchestrator import PluginOrchestrator as PluginOrchestrator
+    from .orchestration.step_result import StepResult as StepResult
+    from .orchestration.step_result import StepStatus as StepStatus
+    from .orchestration.workflow import Workflow as Workflow
+    from .orchestration.workflow_context import WorkflowContext as WorkflowContext
+    from .orchestration.workflow_step import WorkflowStep as WorkflowStep
     from .plugins import FileSystemMonitorPlugin as FileSystemMonitorPlugin
     from .plugins import FunctionPlugin as FunctionPlugin
     from .plugins import IEventSource as IEventSource
@@ -59,9 +62,9 @@ if TYPE_CHECKING:
     from .plugins import PluginMetadata as PluginMetadata
     from .plugins import PluginState as PluginState
     from .plugins import default_plugin_manager as default_plugin_manager
-    from .qt._execution import ExecutionSnapshot as ExecutionSnapshot
-    from .qt._execution import StepRecord as StepRecord
-    from .qt._execution import WorkflowExecution as WorkflowExecution
+    from .qt.execution import ExecutionSnapshot as ExecutionSnapshot
+    from .qt.execution import StepRecord as StepRecord
+    from .qt.execution import WorkflowExecution as WorkflowExecution
     from .widgets import VisualWorkflowEditor as VisualWorkflowEditor
 
 # Derived from the one list in ``_lazy``; tests/test_public_surface.py checks that the

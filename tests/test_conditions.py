@@ -27,7 +27,7 @@ from qtforge_orch._conditions import (
 def test_import_does_not_load_celpy() -> None:
     code = (
         "import sys, qtforge_orch, qtforge_orch._conditions, "
-        "qtforge_orch.orchestration._v1_model; "
+        "qtforge_orch.orchestration.workflow; "
         "assert 'celpy' not in sys.modules, 'celpy imported eagerly'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

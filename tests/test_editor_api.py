@@ -19,7 +19,7 @@ from qtforge_orch import (
     WorkflowConnection,
     WorkflowNode,
 )
-from qtforge_orch.orchestration.advanced._v2_validation import iter_workflow_errors
+from qtforge_orch.orchestration.advanced.workflow import iter_workflow_errors
 from qtforge_orch.widgets import WorkflowDesigner
 
 from . import qtforge_cpp as cpp

@@ -54,7 +54,7 @@ def hang_step(pid_file: Path, plugin: str = "hang", **fields: Any) -> WorkflowSt
 
 
 def client_of(orch: PluginOrchestrator) -> Any:
-    return orch._engine.executors.get("dask").client()  # type: ignore[attr-defined]
+    return orch._core.engine.executors.get("dask").client()  # type: ignore[attr-defined]
 
 
 def status_of(orch: PluginOrchestrator, execution_id: str) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def test_local_cluster_started_on_demand_on_the_loopback(
     orch = PluginOrchestrator(plugin_manager=register_all(PluginManager()), default_executor="dask")
     try:
         assert orch.register_workflow(Workflow("local").add_step(WorkflowStep("s", "add_one")))
-        assert orch._engine.executors.built() == {}
+        assert orch._core.engine.executors.built() == {}
         executed = orch.execute_workflow("local", {"x": 1})
         assert executed, executed.error()
         client = client_of(orch)

@@ -348,9 +348,9 @@ def test_unknown_executor_names_are_refused_at_registration(qapp: object) -> Non
 
 def test_workers_start_lazily(process_orch: PluginOrchestrator) -> None:
     assert process_orch.register_workflow(chain("lazy", ExecutionMode.Sequential))
-    assert process_orch._engine.executors.built() == {}
+    assert process_orch._core.engine.executors.built() == {}
     run_v1(process_orch, "lazy", {"x": 0})
-    process = process_orch._engine.executors.get("process")
+    process = process_orch._core.engine.executors.get("process")
     assert len(process.worker_pids()) == 1  # type: ignore[attr-defined]
 
 
@@ -441,7 +441,7 @@ def test_unshippable_plugins_are_refused_clearly_and_not_retried(
     assert f"plugin '{plugin}' cannot run on the process executor" in error.message
     assert "cannot be pickled" in error.message
     assert time.monotonic() - started < 5
-    assert process_orch._engine.executors.get("process").worker_pids() == []  # type: ignore[attr-defined]
+    assert process_orch._core.engine.executors.get("process").worker_pids() == []  # type: ignore[attr-defined]
 
 
 def test_outputs_that_do_not_pickle_fail_the_step(process_orch: PluginOrchestrator) -> None:
@@ -532,7 +532,7 @@ def test_deleting_the_orchestrator_stops_its_workers(qapp: object, tmp_path: Pat
     )
     assert orch.register_workflow(chain("gone", ExecutionMode.Sequential, "echo", 1))
     run_v1(orch, "gone", {})
-    pids = orch._engine.executors.get("process").worker_pids()  # type: ignore[attr-defined]
+    pids = orch._core.engine.executors.get("process").worker_pids()  # type: ignore[attr-defined]
     assert len(pids) == 1
     orch.deleteLater()
     del orch

@@ -99,48 +99,10 @@ BASE = (
 # creates runs, the suite's transition checks swap its ``transition``.
 RUN_SHELL = f"{ENGINE}.run"
 ABOVE_THE_SHELL = frozenset({ENGINE, f"{ENGINE}.engine", f"{ENGINE}.transition_checks"})
-# Import loops still to be removed, each the set of modules in it: in each, a model file's
-# behaviour lives in JSON and validation modules that read the models' private fields back.
-# The v1 and v2 ones are the facades' refactoring's; the composition one came with the
-# composition package, the editor's with the designer (its view and its input handlers call
-# each other) and the CLI's with shell completion (the package and its completion module).
-# Nothing else may form a loop, and never the engine or the contract.
-ALLOWED_LOOPS: list[frozenset[str]] = [
-    frozenset(
-        {
-            "qtforge_orch.orchestration._schemas",
-            "qtforge_orch.orchestration._v1_json",
-            "qtforge_orch.orchestration._v1_model",
-            "qtforge_orch.orchestration._v1_structs",
-            "qtforge_orch.orchestration._v1_validation",
-        }
-    ),
-    frozenset(
-        {
-            "qtforge_orch.orchestration.advanced._v2_json",
-            "qtforge_orch.orchestration.advanced._v2_model",
-            "qtforge_orch.orchestration.advanced._v2_transform",
-            "qtforge_orch.orchestration.advanced._v2_validation",
-        }
-    ),
-    frozenset(
-        {
-            "qtforge_orch.composition._json",
-            "qtforge_orch.composition._settings",
-            "qtforge_orch.composition._validation",
-            "qtforge_orch.composition.composition",
-        }
-    ),
-    frozenset(
-        {
-            "qtforge_orch.widgets.editor._actions",
-            "qtforge_orch.widgets.editor._canvas_view",
-            "qtforge_orch.widgets.editor._input",
-            "qtforge_orch.widgets.editor._view",
-        }
-    ),
-    frozenset({"qtforge_orch.cli", "qtforge_orch.cli._completion"}),
-]
+# Import loops still to be removed, each the set of modules in it. None is left: not in the
+# facades, their models, the composition, the CLI, the handles or the widgets, and never in
+# the engine or the contract.
+ALLOWED_LOOPS: list[frozenset[str]] = []
 
 
 def _in(module: str, *parts: str) -> bool:

@@ -205,7 +205,7 @@ def test_v1_late_failure_is_recorded_with_its_traceback_and_nothing_is_undone(
         assert stuck.entered.wait(WAIT_S)
         _stop(orch, execution_id, how)
         stuck.release.set()
-        assert orch._engine.get_run(execution_id).wait_late(WAIT_S)
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000, late_outcomes=True)
         assert [params for params, _ in undo.calls] == [{"table": "sales"}]  # only `first`
         (late,) = orch.get_execution_status(execution_id).value()["late_outcomes"]
         assert (late["outcome"], late["rollback"]) == ("failed", "none")
@@ -240,7 +240,7 @@ def test_a_late_success_during_the_rollback_chain_is_undone_next_and_the_end_wai
     undo.gate = gate  # the first rollback (of `first`) waits
     orch = _v1(plugins)
     owed = threading.Event()
-    ledger = orch._engine.compensations
+    ledger = orch._core.engine.compensations
     record_late = ledger.record_late
 
     def recorded(*args: Any) -> Any:
@@ -270,7 +270,7 @@ def test_a_late_success_during_the_rollback_chain_is_undone_next_and_the_end_wai
             "error": "",
             "late": True,
         }
-        assert orch._engine.get_run(execution_id).wait_late(0)
+        assert orch._core.engine.get_run(execution_id).wait_late(0)
     finally:
         gate.set()
         stuck.release.set()
@@ -296,7 +296,7 @@ def test_a_timed_out_last_attempt_that_succeeds_late_is_undone(qapp: Any) -> Non
         assert status["status"] == "completed"
         assert status["step_results"][0]["status"] == "Failed"
         stuck.release.set()
-        assert orch._engine.get_run(execution_id).wait_late(WAIT_S)
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000, late_outcomes=True)
         assert [params for params, _ in undo.calls] == [{"row": 1}]
         (late,) = orch.get_execution_status(execution_id).value()["late_outcomes"]
         assert (late["outcome"], late["rollback"]) == ("completed", "completed")
@@ -329,7 +329,7 @@ def test_a_timed_out_attempt_whose_retry_completed_is_kept(qapp: Any) -> None:
         execution_id = orch.execute_workflow("retry").value()
         assert orch.get_execution_status(execution_id).value()["result"] == {"attempt": 2}
         release.set()
-        assert orch._engine.get_run(execution_id).wait_late(WAIT_S)
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000, late_outcomes=True)
         (late,) = orch.get_execution_status(execution_id).value()["late_outcomes"]
         assert (late["attempt"], late["outcome"], late["rollback"]) == (1, "completed", "kept")
         assert undo.calls == []
@@ -358,7 +358,7 @@ def test_a_late_success_in_a_transaction_is_undone_exactly_once(qapp: Any, end: 
         assert stuck.entered.wait(WAIT_S)
         assert orch.cancel_workflow(execution_id)
         assert orch.wait_for_execution(execution_id, WAIT_S * 1000)
-        run = orch._engine.get_run(execution_id)
+        run = orch._core.engine.get_run(execution_id)
         assert run is not None
         if end == "rollback_after_late":
             stuck.release.set()
@@ -407,7 +407,7 @@ def test_v2_late_outcomes_are_recorded_and_read_back(
             "pending"
         )
         stuck.release.set()
-        assert orch._engine.get_run(execution_id).wait_late(WAIT_S)
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000, late_outcomes=True)
         node_state = orch.get_node_status(execution_id, "n").value()
         assert node_state["status"] == "cancelled"
         expected = "completed" if isinstance(outcome, dict) else "failed"
@@ -489,7 +489,7 @@ def test_resume_is_refused_while_an_abandoned_step_is_still_out(
         assert not refused and refused.error().code == PluginErrorCode.InvalidState
         assert "not returned yet" in refused.error().message
         stuck.release.set()
-        assert orch._engine.get_run(execution_id).wait_late(WAIT_S)
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000, late_outcomes=True)
         resumed = orch.resume_execution(execution_id)
         assert resumed, resumed.error()
         assert orch.wait_for_execution(resumed.value(), WAIT_S * 1000)

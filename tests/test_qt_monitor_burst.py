@@ -6,6 +6,7 @@ show the exact final state and lose no signal.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
 from qtforge_orch import FunctionPlugin, PluginManager, PluginOrchestrator, Workflow, WorkflowStep
+from qtforge_orch.events import EventKind, ExecutionEvent
 from qtforge_orch.widgets import StepsModel, WorkflowMonitor, _coalesce
 from qtforge_orch.widgets._coalesce import FrameBatcher
 
@@ -111,35 +113,54 @@ class _Observer(QObject):
         super().__init__()
         self.seen: list[str] = []
 
-    def on_started(self, step: str) -> None:
-        self.seen.append(step)
+    def on_event(self, event: ExecutionEvent) -> None:
+        self.seen.append(event.step)
 
 
 def test_observers_get_later_emissions_and_leave_the_replay_to_connections(
     qtbot: Any, orchestrator: Any, plugins: Any
 ) -> None:
-    fan_out(orchestrator, plugins, 3)
-    handle = orchestrator.start_workflow("fan").value()
-    assert handle.wait(10_000)
+    gate = threading.Event()
+    plugins.register_plugin(
+        FunctionPlugin("p", run=lambda p: {"ok": 1}, hold=lambda p: {"ok": gate.wait(10)})
+    )
+    wf = Workflow("held").set_execution_mode("Parallel")
+    for i in range(3):
+        wf.add_step(WorkflowStep(f"s{i}", "p", "run"))
+    wf.add_step(WorkflowStep("hold", "p", "hold"))
+    assert orchestrator.register_workflow(wf)
+    handle = orchestrator.start_workflow("held").value()
+    execution_id = handle.execution_id()
+    qtbot.waitUntil(
+        lambda: all(handle.step(f"s{i}").status == "completed" for i in range(3)), timeout=5000
+    )
     observer = _Observer()
-    handle._observe(["step_started"], observer.on_started)
+    kinds = [EventKind.TASK_STARTED]
+    subscription = orchestrator.subscribe(observer.on_event, execution_id, kinds).value()
     loud: list[str] = []
     handle.step_started.connect(loud.append)  # still the first connection: it gets a replay
-    qtbot.waitUntil(lambda: len(loud) == 3, timeout=5000)
-    assert sorted(loud) == ["s0", "s1", "s2"]
-    assert observer.seen == []  # observers read the state themselves: no replay
-    handle._emit("step_started", "later")
+    qtbot.waitUntil(lambda: len(loud) == 4, timeout=5000)
+    assert sorted(loud) == ["hold", "s0", "s1", "s2"]
+    assert observer.seen == []  # subscribers read the state themselves: no replay
+    pump = orchestrator._core.engine.pump
+
+    def started(step: str) -> None:
+        pump.post(ExecutionEvent(EventKind.TASK_STARTED, (execution_id, step), execution_id))
+        qtbot.waitUntil(lambda: loud[-1] == step, timeout=5000)
+
+    started("later")
     assert observer.seen == ["later"]
-    assert loud[-1] == "later"
-    handle._unobserve(["step_started"], observer.on_started)
-    handle._emit("step_started", "gone")
+    subscription.cancel()
+    started("gone")
     assert observer.seen == ["later"]
-    # An observer whose object was deleted is dropped, never called.
+    # A subscriber whose object was deleted is dropped, never called.
     dead = _Observer()
-    handle._observe(["step_started"], dead.on_started)
+    dropped = orchestrator.subscribe(dead.on_event, execution_id, kinds).value()
     shiboken6.delete(dead)
-    handle._emit("step_started", "after delete")
-    assert handle._observers["step_started"] == []
+    started("after delete")
+    assert not dropped.is_active()
+    gate.set()
+    assert handle.wait(10_000)
 
 
 def test_steps_model_announces_only_changed_rows(
@@ -151,7 +172,7 @@ def test_steps_model_announces_only_changed_rows(
     model = StepsModel(handle)
     changed: list[tuple[int, int]] = []
     model.dataChanged.connect(lambda first, last, *_: changed.append((first.row(), last.row())))
-    model._on_all()  # what the end of a run does: every row is read again
+    model._mark_all()  # what the end of a run does: every row is read again
     model.flush()
     assert changed == []  # nothing differs from what the rows already show
     assert all(model.record_at(row).status == "completed" for row in range(5))  # type: ignore[union-attr]

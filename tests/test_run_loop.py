@@ -208,8 +208,8 @@ def test_a_runs_done_event_is_built_on_demand_and_set_if_the_run_already_ended(
     future = orchestrator.execute_workflow_async("chain")
     assert future.result(timeout=5)
     # The run marks itself done after resolving the future, on the drainer that finished it.
-    assert orchestrator._engine.executor.wait_for_done(5000)
-    run = orchestrator._engine.get_run(future.execution_id)
+    assert orchestrator._core.engine.executor.wait_for_done(5000)
+    run = orchestrator._core.engine.get_run(future.execution_id)
     assert run is not None and run.is_done()
     assert run.end._done is None  # nobody waited on it: never built
     assert run.done.is_set() and run.done is run.done

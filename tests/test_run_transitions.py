@@ -86,9 +86,9 @@ class RunMachine(RuleBasedStateMachine):
         self.clock = FakeClock()
         self.orchestrator = PluginOrchestrator(plugin_manager=manager, timers=self.clock)
         assert self.orchestrator.register_workflow(workflow)
-        engine = self.orchestrator._engine
+        engine = self.orchestrator._core.engine
         engine.executor.submit = lambda function: None  # this thread does every unit of work
-        plan = self.orchestrator._workflows.get("w").value()[1]
+        plan = self.orchestrator._core.workflows.get("w").value().plan
         self.run = engine.new_run(plan, {})
         self.run.start()
         self.held: list[Any] = []  # units taken and not yet worked
@@ -160,7 +160,7 @@ def test_the_check_finds_an_inconsistent_run(qapp: Any) -> None:
         )
         executed = orchestrator.execute_workflow("w")
         assert executed
-        run = orchestrator._engine.get_run(executed.value())
+        run = orchestrator._core.engine.get_run(executed.value())
         assert run is not None
         run.validate()
         run.table.settled += 1

@@ -23,7 +23,7 @@ from qtforge_orch import (
     Workflow,
     WorkflowStep,
 )
-from qtforge_orch._engine import EventKind
+from qtforge_orch.events import EventKind, ExecutionEvent
 
 from .v2_helpers import Mode, node, register, workflow
 
@@ -61,15 +61,9 @@ def test_a_failing_step_keeps_type_message_traceback_and_exception(
     journal = tmp_path / "runs.sqlite"
     plugins = _plugins()
     orch = PluginOrchestrator(plugin_manager=plugins, journal=str(journal))
-    posted: list[Any] = []
-    post = orch._engine.pump.post
-
-    def watch(event: Any) -> None:
-        posted.append(event)
-        post(event)
-
-    orch._engine.pump.post = watch  # type: ignore[method-assign]
-    orch.step_failed.connect(lambda *args: None)  # the step event is built for a listener
+    posted: list[ExecutionEvent] = []
+    failures = [EventKind.TASK_FAILED, EventKind.WORKFLOW_FAILED]
+    assert orch.subscribe(posted.append, None, failures)
     try:
         wf = Workflow("ratio").add_step(WorkflowStep("divide", "calc", "divide"))
         assert orch.register_workflow(wf)
@@ -87,9 +81,11 @@ def test_a_failing_step_keeps_type_message_traceback_and_exception(
         assert report["error_info"] == step.error_info
         # The events carry the error itself, for whoever logs them (the signals its message).
         failed = [e for e in posted if e.kind is EventKind.TASK_FAILED]
-        assert failed and failed[0].args[2] == step.error_message
+        assert failed and failed[0].message == step.error_message
+        assert failed[0].error is not None
         _assert_debuggable(failed[0].error)
         ended = [e for e in posted if e.kind is EventKind.WORKFLOW_FAILED]
+        assert ended and ended[0].error is not None
         _assert_debuggable(ended[0].error)
     finally:
         assert orch.shutdown(5000)

@@ -86,14 +86,14 @@ def test_fixtures_share_the_plugin_manager_and_the_fake_clock(
 ) -> None:
     assert qtforge_orchestrator.plugin_manager() is qtforge_plugin_manager
     assert qtforge_advanced_orchestrator.plugin_manager() is qtforge_plugin_manager
-    assert qtforge_orchestrator._engine.timers is qtforge_fake_clock
-    assert qtforge_advanced_orchestrator._engine.timers is qtforge_fake_clock
+    assert qtforge_orchestrator._core.engine.timers is qtforge_fake_clock
+    assert qtforge_advanced_orchestrator._core.engine.timers is qtforge_fake_clock
 
 
 def test_without_fake_clock_the_orchestrators_use_real_time(
     qtforge_orchestrator: PluginOrchestrator,
 ) -> None:
-    assert not isinstance(qtforge_orchestrator._engine.timers, FakeClock)
+    assert not isinstance(qtforge_orchestrator._core.engine.timers, FakeClock)
 
 
 def test_fake_clock_fires_in_deadline_order_and_only_when_due() -> None:

@@ -17,14 +17,10 @@ from pydantic import ValidationError
 
 from qtforge_orch._errors import PluginErrorCode
 from qtforge_orch._expected import Expected
-from qtforge_orch.orchestration._v1_model import (
-    ExecutionMode,
-    StepResult,
-    StepStatus,
-    Workflow,
-    WorkflowStep,
-    workflow_json_schema,
-)
+from qtforge_orch.orchestration.execution_mode import ExecutionMode
+from qtforge_orch.orchestration.step_result import StepResult, StepStatus
+from qtforge_orch.orchestration.workflow import Workflow, workflow_json_schema
+from qtforge_orch.orchestration.workflow_step import WorkflowStep
 
 Code = PluginErrorCode
 

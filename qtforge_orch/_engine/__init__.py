@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .engine import DEFAULT_HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
     from .engine import Engine as Engine
-    from .events import Dispatch as Dispatch
     from .events import Event as Event
     from .events import EventKind as EventKind
     from .execution_future import ExecutionFuture as ExecutionFuture
@@ -67,7 +66,6 @@ _WHERE = {
     # events, delivered in the owner thread
     "Event": "events",
     "EventKind": "events",
-    "Dispatch": "events",
     # status reads
     "RunView": "status_snapshot",
     "RunSnapshot": "status_snapshot",

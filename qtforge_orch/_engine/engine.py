@@ -20,7 +20,7 @@ from ..contract.plan import Plan
 from . import events
 from .compensation import CompensationLedger
 from .control_lane import ControlLane, shared_lane
-from .events import Dispatch, EventPump
+from .events import EventPump
 from .invoke import PluginLookup
 from .journal_link import JournalEntry, JournalSink, ResumeSeed
 from .plugin_route import PluginRoute
@@ -72,7 +72,6 @@ class Engine:
         self,
         owner: QObject,
         names: SignalNames,
-        dispatch: Dispatch,
         plugins: PluginLookup,
         thread_pool: QThreadPool | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
@@ -94,7 +93,9 @@ class Engine:
         self.executors = self.route.executors
         self.timers: Timers = timers if timers is not None else shared_timers()
         self.lane = lane if lane is not None else shared_lane()
-        self.pump = EventPump(dispatch, owner)
+        # Event kinds with at least one subscriber: the pump keeps it, runs read it.
+        self.listened = ListenedKinds()
+        self.pump = EventPump(owner, self.listened)
         self.executor = WorkerPool(thread_pool, self.pump)
         self.closed = False
         engine_ref = weakref.ref(self)
@@ -110,8 +111,6 @@ class Engine:
         self._id_base = f"{_ID_PREFIX}-{next(_engine_serials)}-"
         self._ids = itertools.count(1)
         self._issued = 0
-        # Event kinds with at least one receiver (kept by the facade's connectNotify).
-        self.listened = ListenedKinds()
         self.compensations = CompensationLedger(self.lane, self.timers, self.route.invoke)
         self._lock = threading.RLock()
         self._active: dict[str, Run] = {}

@@ -1,22 +1,30 @@
-"""Delivers engine events as Qt signals in the orchestrator's own thread.
+"""Delivers engine events to their subscribers in the orchestrator's own thread.
 
 Workers append to one queue; the first append after a drain posts a single queued wake-up, so a
 burst of N events costs one thread hop instead of N (about 45 us each here). Drains run under a
 time budget so a flood of tiny steps cannot stall the GUI thread. Progress is coalesced to the
-latest value per execution and flushed before that execution's terminal event, so slots never
-see progress after completion. Nothing else is ever dropped or reordered.
+latest value per execution and flushed before that execution's terminal event, so nobody sees
+progress after completion. Nothing else is ever dropped or reordered.
+
+Everything that follows an execution subscribes here (``subscribe``): the orchestrator's Qt
+signals (one subscription per connected signal), ``WorkflowExecution`` handles, the widgets
+and applications. A subscription takes every execution or one (it ends after that execution's
+terminal event) and a set of kinds; ``listened`` is the union of the kinds wanted, which the
+run shell checks before it builds a step event, so an event nobody wants is never built. A
+subscriber that raises is logged and the others still get the event.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
-from enum import IntEnum
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
+import shiboken6
 from PySide6.QtCore import (
     QAbstractEventDispatcher,
     QCoreApplication,
@@ -27,6 +35,8 @@ from PySide6.QtCore import (
 )
 
 from .._log import logger
+from ..events import EventKind, Subscriber, Subscription
+from ..events import ExecutionEvent as Event
 
 # Nothing here touches PySide6's ``Qt`` namespace, which PySide6 builds whole on first touch
 # (14 ms of every cold start): no explicit QueuedConnection. The wake-up needs none
@@ -41,44 +51,30 @@ WAIT_SLICE_S = 0.01
 JOURNAL_FLUSH_BOUND_S = 5.0
 
 
-class EventKind(IntEnum):
-    """What the engine reports; each orchestrator maps every kind it has to its signals once
-    (v1 steps, v2 nodes, QtForge's header aliases)."""
+class KindSet(Protocol):
+    """The kinds somebody wants, as the runs read them (the engine's ``ListenedKinds``)."""
 
-    WORKFLOW_STARTED = 0
-    WORKFLOW_COMPLETED = 1
-    WORKFLOW_FAILED = 2
-    WORKFLOW_CANCELLED = 3
-    TASK_STARTED = 4
-    TASK_COMPLETED = 5
-    TASK_FAILED = 6
-    TASK_RETRYING = 7
-    PROGRESS = 8
-    PAUSED = 9
-    RESUMED = 10
-
-
-class Event(NamedTuple):
-    kind: EventKind
-    args: tuple[Any, ...]
-    execution_id: str
-    terminal: bool = False
-    # The journal record this event reports (0: none); delivered only once it is committed.
-    seq: int = 0
-    # TASK_FAILED, TASK_RETRYING, WORKFLOW_FAILED: the PluginError (its code, exception type
-    # and traceback), for whoever logs events; the signals carry only its message.
-    error: Any = None
-
-
-Dispatch = Callable[[EventKind, tuple[Any, ...]], None]
+    def __contains__(self, kind: object) -> bool: ...
+    def update(self, *kinds: Iterable[EventKind]) -> None: ...
+    def retain(self, wanted: Iterable[EventKind]) -> None: ...
 
 
 class EventPump(QObject):
     _wake = Signal()
 
-    def __init__(self, dispatch: Dispatch, parent: QObject) -> None:
+    def __init__(self, parent: QObject, listened: KindSet) -> None:
         super().__init__(parent)
-        self._dispatch = dispatch
+        # Subscribers of every execution, per kind, and of one execution, per execution id.
+        # Tuples replaced under the lock (copy on write): a drain iterates them without it.
+        self._everywhere: dict[EventKind, tuple[Subscription, ...]] = {}
+        self._scoped: dict[str, tuple[Subscription, ...]] = {}
+        self._subscribers_lock = threading.Lock()
+        # The kinds some subscriber wants. Read without a lock by workers (``kind in``) and
+        # changed in place under the subscribers' lock: a kind still wanted is never removed.
+        self.listened = listened
+        # Executions whose terminal event is posted and not yet delivered: whoever subscribes
+        # to one of them still gets its end.
+        self._terminals_queued: set[str] = set()
         self._events: deque[Event] = deque()
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
@@ -138,17 +134,122 @@ class EventPump(QObject):
 
     # --- any thread -------------------------------------------------------------------
     def close(self) -> None:
+        """The orchestrator is going: nothing more is delivered, every subscription ends.
+
+        The runs are cancelled and their own terminal events dropped, so each execution still
+        followed ends for its subscribers here, in the owner thread: a ``WORKFLOW_CANCELLED``
+        terminal event without a run (``source`` None) is delivered to the subscribers of that
+        execution that take it (handles finish ``cancelled`` with the reason).
+        """
         with self._emit_lock:
             self._closed = True
         self._events.clear()
+        self._terminals_queued.clear()
         with self._cond:
             self._progress.clear()
+        with self._subscribers_lock:
+            everywhere = [sub for subs in self._everywhere.values() for sub in subs]
+            scoped, self._scoped = self._scoped, {}
+            self._everywhere.clear()
+            self.listened.retain(())
+        for sub in everywhere:
+            sub._ended()
+        in_owner = threading.get_ident() == self._owner_ident
+        for execution_id, subs in scoped.items():
+            end = Event(EventKind.WORKFLOW_CANCELLED, (execution_id,), execution_id, True)
+            for sub in subs:
+                if in_owner and sub.is_active() and end.kind in sub.kinds:
+                    self._deliver(sub, end)
+                sub._ended()
+
+    # --- subscribers (any thread) -------------------------------------------------------
+    def subscribe(
+        self,
+        callback: Subscriber,
+        kinds: Iterable[EventKind],
+        execution_id: str | None = None,
+        *,
+        weak: bool = True,
+        still_open: Callable[[], bool] | None = None,
+    ) -> Subscription:
+        """Deliver the events of ``kinds`` (of one execution, or of all) to ``callback``.
+
+        With ``weak`` a bound method is held through a weak reference (a deleted QObject
+        counts as gone); anything else is held until the subscription ends. ``still_open``
+        (checked with the subscribers locked, so no terminal event is delivered meanwhile)
+        says whether the execution can still report anything; when it cannot, the
+        subscription is returned ended.
+        """
+        qt_bound = inspect.ismethod(callback) and isinstance(
+            callback.__self__, shiboken6.Shiboken.Object
+        )
+        subscription = Subscription(
+            callback, weak, qt_bound, frozenset(kinds), execution_id, self._remove
+        )
+        with self._subscribers_lock:
+            if self._closed or (still_open is not None and not still_open()):
+                subscription._ended()
+                return subscription
+            if execution_id is None:
+                for kind in subscription.kinds:
+                    self._everywhere[kind] = (*self._everywhere.get(kind, ()), subscription)
+            else:
+                self._scoped[execution_id] = (*self._scoped.get(execution_id, ()), subscription)
+            self.listened.update(subscription.kinds)
+        return subscription
+
+    def terminal_queued(self, execution_id: str) -> bool:
+        """Whether ``execution_id``'s terminal event is posted and not yet delivered."""
+        return execution_id in self._terminals_queued
+
+    def wants(self, kind: EventKind, execution_id: str) -> bool:
+        """Whether some subscriber would get an event of ``kind`` of ``execution_id``."""
+        if kind in self._everywhere:
+            return True
+        return any(kind in sub.kinds for sub in self._scoped.get(execution_id, ()))
+
+    def _remove(self, subscription: Subscription) -> None:
+        with self._subscribers_lock:
+            execution_id = subscription.execution_id
+            if execution_id is None:
+                for kind in subscription.kinds:
+                    kept = tuple(s for s in self._everywhere.get(kind, ()) if s is not subscription)
+                    if kept:
+                        self._everywhere[kind] = kept
+                    else:
+                        self._everywhere.pop(kind, None)
+            else:
+                kept = tuple(s for s in self._scoped.get(execution_id, ()) if s is not subscription)
+                if kept:
+                    self._scoped[execution_id] = kept
+                else:
+                    self._scoped.pop(execution_id, None)
+            self._refresh_listened()
+
+    def _end_execution(self, execution_id: str) -> None:
+        """(owner thread) Its terminal event was delivered: its subscriptions end."""
+        with self._subscribers_lock:
+            self._terminals_queued.discard(execution_id)
+            ended = self._scoped.pop(execution_id, ())
+            if ended:
+                self._refresh_listened()
+        for sub in ended:
+            sub._ended()
+
+    def _refresh_listened(self) -> None:  # subscribers' lock held
+        wanted = set(self._everywhere)
+        for subs in self._scoped.values():
+            for sub in subs:
+                wanted |= sub.kinds
+        self.listened.retain(wanted)
 
     def post(self, event: Event) -> None:
         # deque.append is atomic, so the hot path takes no lock; only the idle -> pending
         # transition of the wake-up flag does (see drain for the other half of that protocol).
         if self._closed:
             return
+        if event.terminal:
+            self._terminals_queued.add(event.execution_id)
         self._events.append(event)
         if not self._wake_pending:
             self._request_wake()
@@ -243,15 +344,15 @@ class EventPump(QObject):
                 with self._cond:
                     flush = self._progress.pop(event.execution_id, None)
                 if flush is not None:
-                    self._emit(EventKind.PROGRESS, (event.execution_id, flush))
-            self._emit(event.kind, event.args)
+                    self._progress_event(event.execution_id, flush)
+            self._dispatch(event)
             if deadline is not None and time.monotonic() > deadline:
                 # Yield to the event loop. A zero timer, not a posted event, continues where we
                 # stopped: timers that are already due (the GUI's own) get to run first.
                 self._resume.start()
                 return
         for execution_id, value in progress.items():
-            self._emit(EventKind.PROGRESS, (execution_id, value))
+            self._progress_event(execution_id, value)
 
     def _hold_for_commit(self, seq: int) -> bool:
         """Stop delivering until the journal commits ``seq``; False if it already has."""
@@ -294,8 +395,81 @@ class EventPump(QObject):
             if deadline is not None and time.monotonic() >= deadline:
                 return done.is_set()
 
-    def _emit(self, kind: EventKind, args: tuple[Any, ...]) -> None:
+    def _progress_event(self, execution_id: str, value: float) -> None:
+        self._dispatch(Event(EventKind.PROGRESS, (execution_id, value), execution_id))
+
+    def _dispatch(self, event: Event) -> None:
+        # The hot loop of delivery (thousands of events a second in the owner thread): a
+        # strongly held callback is called right here; the subscription's fields are read
+        # directly rather than through its methods.
+        everywhere = self._everywhere.get(event.kind)
+        if everywhere is not None:
+            for sub in everywhere:
+                callback = sub._callback
+                if callback is None:
+                    self._deliver_weakly(sub, event)
+                    continue
+                try:
+                    callback(event)
+                except Exception:  # a broken subscriber must not stop delivery to the others
+                    _subscriber_raised(event)
+        scoped = self._scoped.get(event.execution_id)
+        if scoped is not None:
+            kind = event.kind
+            for sub in scoped:
+                if kind not in sub.kinds:
+                    continue
+                callback = sub._callback
+                if callback is None:
+                    self._deliver_weakly(sub, event)
+                    continue
+                try:
+                    callback(event)
+                except Exception:
+                    _subscriber_raised(event)
+        if event.terminal:
+            self._end_execution(event.execution_id)
+
+    @classmethod
+    def _deliver(cls, sub: Subscription, event: Event) -> None:
+        """Deliver one event to one subscription (outside the hot loop)."""
+        callback = sub._callback
+        if callback is None:
+            cls._deliver_weakly(sub, event)
+            return
         try:
-            self._dispatch(kind, args)
-        except Exception:  # a broken slot must not break delivery to the others
-            logger("engine").exception("a slot connected to %s raised", kind.name.lower())
+            callback(event)
+        except Exception:
+            _subscriber_raised(event)
+
+    @staticmethod
+    def _deliver_weakly(sub: Subscription, event: Event) -> None:
+        target = sub._target() if sub._target is not None else None
+        function = sub._function
+        if target is None or function is None or (sub._qt_bound and not shiboken6.isValid(target)):
+            if sub.is_active():  # collected or deleted, not cancelled: drop it
+                sub.cancel()
+            return
+        try:
+            function(target, event)
+        except Exception:
+            _subscriber_raised(event)
+
+
+def _subscriber_raised(event: Event) -> None:
+    logger("events").exception(
+        "a subscriber of execution events raised on %s of execution %s",
+        event.kind.name,
+        event.execution_id,
+    )
+
+
+# The event types are public (``qtforge_orch.events``); the engine posts them under these names.
+__all__ = [
+    "DRAIN_BUDGET_S",
+    "JOURNAL_FLUSH_BOUND_S",
+    "WAIT_SLICE_S",
+    "Event",
+    "EventKind",
+    "EventPump",
+]

@@ -340,7 +340,11 @@ class Run:
             self._retire(self)
         completed = final_status == RunStatus.COMPLETED
         self.events.ended(
-            final_status, error, self.result, final_progress=completed and self.progress.finish()
+            final_status,
+            error,
+            self.result,
+            final_progress=completed and self.progress.finish(),
+            source=self,
         )
         # Callbacks may be user code (future done-callbacks): they run once the lock is
         # released, and ``done`` is set after them, so whoever waits on the run finds its

@@ -45,10 +45,11 @@ class RunEvents:
         args: tuple[Any, ...],
         *,
         terminal: bool = False,
+        source: object = None,
         error: PluginError | None = None,
     ) -> None:
         seq = self._journal.seq if self._journal is not None else 0
-        self._pump.post(Event(kind, args, self._execution_id, terminal, seq, error))
+        self._pump.post(Event(kind, args, self._execution_id, terminal, seq, source, error))
 
     def post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
         """A task event outside a transition, if anyone receives its kind."""
@@ -75,7 +76,7 @@ class RunEvents:
             args = (execution_id, key, value.message)
             error = value
         seq = self._journal.seq if self._journal is not None else 0
-        self._pump.post(Event(event, args, execution_id, False, seq, error))
+        self._pump.post(Event(event, args, execution_id, False, seq, error=error))
 
     def lifecycle(self, kind: EventKind, *args: Any) -> None:
         """Started, paused, resumed (not for a pass of an EventDriven execution)."""
@@ -93,8 +94,10 @@ class RunEvents:
         result: dict[str, Any] | None,
         *,
         final_progress: bool,
+        source: object,
     ) -> None:
-        """The terminal event (after a last progress of 1.0 when ``final_progress``)."""
+        """The terminal event (after a last progress of 1.0 when ``final_progress``). It
+        carries ``source``, the finished run: subscribers read its final state from it."""
         if self._silent:
             return
         execution_id = self._execution_id
@@ -102,12 +105,19 @@ class RunEvents:
             if final_progress:
                 self.progress(1.0)
             self.post(
-                EventKind.WORKFLOW_COMPLETED, (execution_id, dict(result or {})), terminal=True
+                EventKind.WORKFLOW_COMPLETED,
+                (execution_id, dict(result or {})),
+                terminal=True,
+                source=source,
             )
         elif status == RunStatus.FAILED:
             assert error is not None
             self.post(
-                EventKind.WORKFLOW_FAILED, (execution_id, error.message), terminal=True, error=error
+                EventKind.WORKFLOW_FAILED,
+                (execution_id, error.message),
+                terminal=True,
+                source=source,
+                error=error,
             )
         else:
-            self.post(EventKind.WORKFLOW_CANCELLED, (execution_id,), terminal=True)
+            self.post(EventKind.WORKFLOW_CANCELLED, (execution_id,), terminal=True, source=source)

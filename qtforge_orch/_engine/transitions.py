@@ -247,3 +247,14 @@ class ListenedKinds(set[EventKind]):
         for group in kinds:
             for kind in group:
                 self.add(kind)
+
+    def retain(self, wanted: Iterable[EventKind]) -> None:
+        """Keep only the ``wanted`` kinds (the pump, when subscriptions end). A kind still
+        wanted is never missing, not even for a moment: too many events, never too few."""
+        self.intersection_update(wanted)
+        effects = kinds = 0
+        for kind in self:
+            effects |= EFFECT_OF_EVENT.get(kind, 0)
+            kinds |= 1 << kind
+        self.effects = effects
+        self.kinds = kinds

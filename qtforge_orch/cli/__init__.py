@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for module in COMMANDS:
         module.register(commands)
+    # A command that describes the CLI itself (shell completion) reads the whole parser here.
+    parser.set_defaults(root_parser=parser)
     return parser
 
 

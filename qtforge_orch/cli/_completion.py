@@ -34,10 +34,8 @@ def register(commands: Any) -> None:
 
 
 def handle(arguments: argparse.Namespace) -> int:
-    """Print the script for ``arguments.shell``."""
-    from . import build_parser
-
-    sys.stdout.write(script(build_parser(), arguments.shell))
+    """Print the script for ``arguments.shell`` (``arguments.root_parser``: the whole CLI)."""
+    sys.stdout.write(script(arguments.root_parser, arguments.shell))
     return 0
 
 

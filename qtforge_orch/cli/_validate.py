@@ -107,7 +107,7 @@ def all_errors(document: Any, manager: Any = None) -> tuple[Kind, list[PluginErr
     """
     from .. import PluginWorkflow, Workflow
     from ..orchestration._v1_validation import iter_workflow_errors as v1_errors
-    from ..orchestration.advanced._v2_validation import iter_workflow_errors as v2_errors
+    from ..orchestration.advanced.workflow import iter_workflow_errors as v2_errors
 
     kind = kind_of(document)
     errors = schema_errors(document, kind)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .binding import CompositionBinding
-from .composition import CompositionStrategy, PluginComposition, PluginRole
+from .composition import PluginComposition
+from .strategy import CompositionStrategy, PluginRole
 
 if TYPE_CHECKING:
     from .composite_plugin import CompositePlugin

@@ -8,14 +8,17 @@ unknown strategies or roles with an ``InvalidConfiguration`` that names the fiel
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_success
 from .._jsoncopy import deeper_than, json_type
+from ._shape import CompositionBuilder, CompositionShape
 from .binding import CompositionBinding, normalise_transformer
-from .composition import CompositionStrategy, PluginComposition, PluginRole, parse_enum
+from .strategy import CompositionStrategy, PluginRole, parse_enum
+
+B = TypeVar("B", bound=CompositionBuilder)
 
 # Each binding key, then the reference page's name for it.
 _BINDING_KEYS = (
@@ -63,7 +66,7 @@ def sorted_json(value: Any) -> Any:
     return root
 
 
-def composition_to_json(composition: PluginComposition) -> dict[str, Any]:
+def composition_to_json(composition: CompositionShape) -> dict[str, Any]:
     bindings = []
     for binding in composition._raw_bindings():
         written: dict[str, Any] = {
@@ -83,7 +86,7 @@ def composition_to_json(composition: PluginComposition) -> dict[str, Any]:
     plugins = composition.plugins()
     return {
         "bindings": bindings,
-        "configuration": sorted_json(composition._configuration),
+        "configuration": sorted_json(composition._raw_configuration()),
         "description": composition.description(),
         "id": composition.id(),
         "name": composition.name(),
@@ -100,25 +103,24 @@ class _Bad(Exception):
         self.message = message
 
 
-def composition_from_json(json: object) -> Expected[PluginComposition]:
+def read_composition(json: object, new: Callable[[str, str], B]) -> Expected[B]:
+    """A composition built by ``new(id, name)`` and filled from ``json`` (not validated)."""
     if not isinstance(json, Mapping):
         return _failed("", f"a composition document must be a JSON object, not {json_type(json)}")
     if deeper_than(dict(json)):
         return _failed("", "the document nests too deeply")
     try:
-        composition = _read(json)
+        return make_success(_read(json, new))
     except _Bad as bad:
         return _failed(bad.field, bad.message)
-    checked = composition.validate()
-    return make_success(composition) if checked else from_error(checked.error())
 
 
-def _read(json: Mapping[str, Any]) -> PluginComposition:
+def _read(json: Mapping[str, Any], new: Callable[[str, str], B]) -> B:
     composition_id = json.get("id")
     if not isinstance(composition_id, str):
         raise _Bad("id", "Missing composition ID: 'id' must be a string")
     name = _string(json, "name", composition_id)
-    composition = PluginComposition(composition_id, name)
+    composition = new(composition_id, name)
     composition.set_description(_string(json, "description", ""))
     strategy = json.get("strategy", 0)
     try:

@@ -25,7 +25,8 @@ from ._rules import Clock, RateGate
 from ._settings import StrategySettings, parse_settings
 from ._validation import composition_error
 from .binding import CompositionBinding
-from .composition import PluginComposition, PluginRole, parse_enum
+from .composition import PluginComposition
+from .strategy import PluginRole, parse_enum
 
 LOGGER = logging.getLogger("qtforge_orch.composition")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from .._conditions import ConditionError, compile_condition
 from .._errors import PluginError, PluginErrorCode
-from .composition import CompositionStrategy, PluginRole
+from .strategy import CompositionStrategy, PluginRole
 
 Strategy = CompositionStrategy
 

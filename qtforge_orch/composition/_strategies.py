@@ -20,7 +20,7 @@ from ._delivery import deliver, sort_for_delivery
 from ._rules import RateGate, adapter_command, facade_route, proxy_refusal, rename_keys
 from ._settings import AFTER, BEFORE, StrategySettings
 from .binding import CompositionBinding
-from .composition import CompositionStrategy, PluginRole
+from .strategy import CompositionStrategy, PluginRole
 
 LOGGER = logging.getLogger("qtforge_orch.composition")
 

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._conditions import ConditionError, compile_condition
 from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_success
 from .._limits import id_problem, short
 from ._settings import parse_settings
+from ._shape import CompositionShape
 from .binding import CompositionBinding
-from .composition import PluginRole
-
-if TYPE_CHECKING:
-    from .composition import PluginComposition
+from .strategy import PluginRole
 
 _CONFIG = PluginErrorCode.InvalidConfiguration
 
 
-def validate_composition(composition: PluginComposition) -> Expected[None]:
-    error = composition_error(composition)
-    return make_success() if error is None else from_error(error)
-
-
-def composition_error(composition: PluginComposition) -> PluginError | None:
+def composition_error(composition: CompositionShape) -> PluginError | None:
     """The first problem found, in QtForge's order (id, plugins, primary, bindings)."""
     cid = composition.id()
     if not isinstance(cid, str) or not cid:
@@ -68,7 +60,7 @@ def composition_error(composition: PluginComposition) -> PluginError | None:
             "bindings",
         )
     settings = parse_settings(
-        cid, composition.strategy(), plugins, primary, composition._configuration
+        cid, composition.strategy(), plugins, primary, composition._raw_configuration()
     )
     return settings if isinstance(settings, PluginError) else None
 

@@ -19,7 +19,8 @@ from ._rules import Clock
 from ._runtime import CompositeCore, PluginLookup
 from ._shipped import ShippedComposite, shipping_refusal, shipping_state
 from .binding import CompositionBinding
-from .composition import PluginComposition, PluginRole
+from .composition import PluginComposition
+from .strategy import PluginRole
 
 
 class _QObjectPluginMeta(type(QObject), ABCMeta):  # type: ignore[misc]

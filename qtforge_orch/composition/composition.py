@@ -9,55 +9,14 @@ integers read back as the same members), the fluent setters, the accessors, ``va
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from enum import IntEnum
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
-from .._expected import Expected
+from .._expected import Expected, from_error, make_success
 from .._jsoncopy import json_copy
+from ._json import composition_to_json, read_composition
+from ._validation import composition_error
 from .binding import CompositionBinding
-
-
-class CompositionStrategy(IntEnum):
-    """How a ``CompositePlugin`` runs a command over its components (QtForge's order)."""
-
-    Aggregation = 0
-    Pipeline = 1
-    Facade = 2
-    Decorator = 3
-    Proxy = 4
-    Adapter = 5
-    Bridge = 6
-
-
-class PluginRole(IntEnum):
-    """A component's role in a composition (QtForge's order)."""
-
-    Primary = 0
-    Secondary = 1
-    Auxiliary = 2
-    Decorator = 3
-    Adapter = 4
-    Bridge = 5
-
-
-E = TypeVar("E", CompositionStrategy, PluginRole)
-
-
-def parse_enum(enum: type[E], value: Any) -> E:
-    """The member for itself, its integer or its name (any case); ValueError otherwise."""
-    if isinstance(value, enum):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return enum(value)
-        except ValueError:
-            pass
-    elif isinstance(value, str):
-        for member in enum:
-            if member.name.lower() == value.strip().lower():
-                return member
-    choices = ", ".join(f"{m.name} ({m.value})" for m in enum)
-    raise ValueError(f"unknown {enum.__name__} {value!r}; use one of {choices}")
+from .strategy import CompositionStrategy, PluginRole, parse_enum
 
 
 class PluginComposition:
@@ -171,9 +130,8 @@ class PluginComposition:
             ``DependencyMissing`` (a binding names a plugin that is not a component) or
             ``CircularDependency`` (bindings form a cycle).
         """
-        from ._validation import validate_composition
-
-        return validate_composition(self)
+        error = composition_error(self)
+        return make_success() if error is None else from_error(error)
 
     def to_json(self) -> dict[str, Any]:
         """The composition as QtForge's ``to_json`` writes it.
@@ -181,8 +139,6 @@ class PluginComposition:
         Keys are in QJsonObject's sorted order at every level; a CEL transformer is written as
         ``"transformer"`` and a callable is left out.
         """
-        from ._json import composition_to_json
-
         return composition_to_json(self)
 
     @staticmethod
@@ -192,9 +148,12 @@ class PluginComposition:
         The reference page's binding keys are read too. ``InvalidConfiguration`` names the
         field that is wrong (``error().context["field"]``).
         """
-        from ._json import composition_from_json
-
-        return composition_from_json(json)
+        read = read_composition(json, PluginComposition)
+        if not read:
+            return from_error(read.error())
+        composition = read.value()
+        checked = composition.validate()
+        return make_success(composition) if checked else from_error(checked.error())
 
     # --- helpers ---------------------------------------------------------------------------
     def copy(self) -> PluginComposition:
@@ -228,6 +187,9 @@ class PluginComposition:
     def _raw_bindings(self) -> list[CompositionBinding]:
         return self._bindings
 
+    def _raw_configuration(self) -> dict[str, Any]:
+        return self._configuration
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PluginComposition):
             return NotImplemented
@@ -255,3 +217,6 @@ def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, got {type(value).__name__}")
     return value
+
+
+__all__ = ["CompositionStrategy", "PluginComposition", "PluginRole"]

@@ -34,7 +34,8 @@ from ._rules import adapter_command, proxy_refusal
 from ._settings import AFTER, BEFORE, StrategySettings, parse_settings
 from ._strategies import pipeline_plan
 from .binding import CompositionBinding
-from .composition import CompositionStrategy, PluginComposition
+from .composition import PluginComposition
+from .strategy import CompositionStrategy
 
 Strategy = CompositionStrategy
 

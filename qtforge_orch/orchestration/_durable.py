@@ -1,8 +1,9 @@
 """Durable executions for both orchestrators: the journal, history across restarts, resume.
 
-Mixed into each facade next to ``EngineFacade``. The engine records every state change that
-matters (``_engine/journaling.py``); this module opens the journal, hands each execution the
-definition it runs, reads past executions back, and resumes interrupted or failed ones.
+Part of each orchestrator's core (``FacadeCore.journal``). The engine records every state
+change that matters (``_engine/journaling.py``); this module opens the journal, hands each
+execution the definition it runs, reads past executions back, and prepares the runs that
+resume interrupted or failed ones.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ._recorded import RecordedRun
 if TYPE_CHECKING:
     from .._engine import Engine, Run
     from ..journal import ExecutionJournal, ExecutionPage
+    from ._registry import Registered, WorkflowRegistry
+    from ._workflow_kind import WorkflowKind
 
 RECORDED_KEPT = 64
 DEFINITIONS_KEPT = 64
@@ -33,14 +36,26 @@ def _no_journal(action: str) -> PluginError:
     )
 
 
-class DurableExecutions:
-    """The journal side of a facade. Expects ``_engine`` and the hooks at the end."""
+class JournalLink:
+    """An orchestrator's journal: recording, history across restarts, resume."""
 
-    _engine: Engine
-    _journal: ExecutionJournal | None = None
-    _journal_kind = "v1"
+    def __init__(
+        self,
+        engine: Engine,
+        workflows: WorkflowRegistry[Registered],
+        kind: WorkflowKind,
+        default_executor: str,
+    ) -> None:
+        self._engine = engine
+        self._workflows = workflows
+        self._kind = kind
+        self._default_executor = default_executor
+        self._journal_kind = kind.journal_kind
+        self._journal: ExecutionJournal | None = None
+        self._definitions: dict[int, tuple[Any, str]] = {}
+        self._recorded: dict[str, RecordedRun] = {}
 
-    def _open_journal(self, journal: Any) -> None:
+    def open(self, journal: Any) -> None:
         """Constructor helper: ``journal`` is a path (opened here) or an ExecutionJournal.
 
         A path that cannot be opened raises ``PluginError`` (``FileNotFound``,
@@ -48,8 +63,6 @@ class DurableExecutions:
         ``IncompatibleVersion``): catch it and create the orchestrator without a journal to
         carry on without durability.
         """
-        self._definitions: dict[int, tuple[Any, str]] = {}
-        self._recorded: dict[str, RecordedRun] = {}
         if journal is None:
             return
         from ..journal import ExecutionJournal
@@ -64,12 +77,13 @@ class DurableExecutions:
         self._journal = journal
         self._engine.attach_journal(journal)
 
+    @property
     def journal(self) -> ExecutionJournal | None:
         """The execution journal this orchestrator records to, if any."""
         return self._journal
 
     # --- recording ------------------------------------------------------------------------
-    def _journal_entry(self, workflow: Any, resumed_from: str | None = None) -> JournalEntry | None:
+    def entry(self, workflow: Any, resumed_from: str | None = None) -> JournalEntry | None:
         """What a new execution of ``workflow`` records (None without a journal)."""
         if self._journal is None:
             return None
@@ -93,20 +107,10 @@ class DurableExecutions:
         return text
 
     # --- history ----------------------------------------------------------------------------
-    def get_execution_history(
-        self, workflow_id: str | None = None, limit: int = 50, before: str | None = None
+    def history(
+        self, workflow_id: str | None, limit: int, before: str | None
     ) -> Expected[ExecutionPage]:
-        """Executions recorded in the journal, newest first, across restarts.
-
-        Args:
-            workflow_id: Only this workflow's executions (all when None).
-            limit: At most this many (1-1000).
-            before: ``next_cursor`` of the previous page, for the next (older) one.
-
-        Returns:
-            An ``ExecutionPage`` (``executions``, ``next_cursor``), ``InvalidArgument`` or
-            ``InvalidState`` (no journal).
-        """
+        """``get_execution_history`` of both orchestrators (documented there)."""
         if self._journal is None:
             return from_error(_no_journal("list the execution history"))
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
@@ -126,7 +130,7 @@ class DurableExecutions:
                 return from_error(exc)
             return make_error(PluginErrorCode.InvalidArgument, str(exc))
 
-    def _recorded_run(self, execution_id: str) -> RecordedRun | None:
+    def recorded_run(self, execution_id: str) -> RecordedRun | None:
         """A past execution from the journal, for status calls (None: not recorded)."""
         journal = self._journal
         if journal is None:
@@ -154,17 +158,18 @@ class DurableExecutions:
         return recorded
 
     # --- resume -----------------------------------------------------------------------------
-    def _resume_from_journal(self, execution_id: str, force: bool) -> Expected[str]:
+    def resumed_run(self, execution_id: str, force: bool) -> Run | PluginError:
+        """A run that resumes a recorded execution, claimed in the journal, not started."""
         journal = self._journal
         if journal is None:
-            return from_error(_no_journal(f"resume execution '{execution_id}'"))
+            return _no_journal(f"resume execution '{execution_id}'")
         if not isinstance(execution_id, str):
-            return make_error(PluginErrorCode.InvalidArgument, "an execution id must be a string")
+            return PluginError(PluginErrorCode.InvalidArgument, "an execution id must be a string")
         if not isinstance(force, bool):
-            return make_error(PluginErrorCode.InvalidArgument, "force must be True or False")
+            return PluginError(PluginErrorCode.InvalidArgument, "force must be True or False")
         live = self._engine.get_run(execution_id)
         if live is not None and live.status not in RunStatus.FINAL:
-            return make_error(
+            return PluginError(
                 PluginErrorCode.InvalidState,
                 f"execution '{execution_id}' is still {live.status}; only an interrupted or "
                 "failed execution can be resumed",
@@ -173,7 +178,7 @@ class DurableExecutions:
         if live is not None and not live.wait_late(0):
             # A step it abandoned may still return (and be undone): resuming now could run
             # the step twice at once, or undo what the resumed run does.
-            return make_error(
+            return PluginError(
                 PluginErrorCode.InvalidState,
                 f"execution '{execution_id}' has steps that were running when it ended and have "
                 "not returned yet (or whose late success is being undone); resume it once "
@@ -183,29 +188,33 @@ class DurableExecutions:
         journal.flush(5.0)
         record = journal.execution(execution_id)
         if record is None or record.kind != self._journal_kind:
-            return make_error(
+            return PluginError(
                 PluginErrorCode.NotFound,
                 f"the journal holds no {self._journal_kind} execution '{execution_id}'",
                 context={"execution_id": execution_id},
             )
         if record.status == "completed":
-            return make_error(
+            return PluginError(
                 PluginErrorCode.InvalidState,
                 f"execution '{execution_id}' completed; there is nothing to resume",
                 context={"execution_id": execution_id, "status": record.status},
             )
-        found = self._registered_for_resume(record.workflow_id)
-        if isinstance(found, PluginError):
-            return from_error(found)
-        workflow, plan = found
+        found = self._workflows.get(record.workflow_id)
+        if not found:
+            return PluginError(
+                PluginErrorCode.NotFound,
+                f"{found.error().message}; register the workflow again before resuming its "
+                "execution",
+            )
+        workflow, plan = found.value().workflow, found.value().plan
         if plan.schedule is not ScheduleKind.BATCH:
-            return make_error(
+            return PluginError(
                 PluginErrorCode.ExecutionModeNotSupported,
                 f"execution '{execution_id}' ran in a Streaming or EventDriven workflow; "
                 "only step-by-step executions can be resumed (items in flight are not recorded)",
             )
         if not record.resumable:
-            return make_error(
+            return PluginError(
                 PluginErrorCode.InvalidState,
                 f"execution '{execution_id}' cannot be resumed: its input data was not stored "
                 f"exactly ({'; '.join(record.notes) or 'see the journal'})",
@@ -220,7 +229,7 @@ class DurableExecutions:
             {index_of[k]: v for k, v in outputs.items() if k in index_of},
             {index_of[k] for k in journal.rollbacks_done(execution_id) if k in index_of},
         )
-        entry = self._journal_entry(workflow, resumed_from=execution_id)
+        entry = self.entry(workflow, resumed_from=execution_id)
         assert entry is not None
         data = dict(record.initial_data) if isinstance(record.initial_data, dict) else {}
         run: Run = self._engine.new_run(plan, data, journal_entry=entry, resume=seed)
@@ -230,26 +239,8 @@ class DurableExecutions:
             )
         except PluginError as error:
             self._engine.discard(run)
-            return from_error(error)
-        self._prepare_resumed(run)
-        run.start()
-        return make_success(run.execution_id)
-
-    def _past_run(self, execution_id: str) -> RecordedRun | None:
-        """``EngineFacade._find_run``'s fallback for an id the engine does not know."""
-        return self._recorded_run(execution_id)
-
-    # --- what each facade provides ------------------------------------------------------------
-    def _registered_for_resume(self, workflow_id: str) -> tuple[Any, Plan] | PluginError:
-        """The registered workflow (its stored form, plan) a resume of ``workflow_id`` runs."""
-        entry = self._registered_entry(workflow_id)
-        if not entry:
-            return PluginError(
-                PluginErrorCode.NotFound,
-                f"{entry.error().message}; register the workflow again before resuming its "
-                "execution",
-            )
-        return entry.value()
+            return error
+        return run
 
     def _compile_recorded(self, definition_json: str) -> Plan | PluginError:
         """The plan of a recorded definition (for the status of a past execution)."""
@@ -257,15 +248,6 @@ class DurableExecutions:
             definition = json.loads(definition_json)
         except ValueError as exc:
             return PluginError(PluginErrorCode.InvalidFormat, str(exc))
-        return self._plan_of_definition(definition)
-
-    if TYPE_CHECKING:
-
-        def _registered_entry(self, workflow_id: str) -> Expected[tuple[Any, Plan]]:
-            """The facade's registered workflow: (its stored form, plan), or NotFound."""
-
-        def _plan_of_definition(self, definition: Any) -> Plan | PluginError:
-            """Validate and compile a decoded workflow definition."""
-
-    def _prepare_resumed(self, run: Run) -> None:
-        """Facade bookkeeping for a resumed run about to start (nothing by default)."""
+        return self._kind.plan_of_definition(
+            definition, self._default_executor, self._engine.plugins
+        )

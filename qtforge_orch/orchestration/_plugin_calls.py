@@ -19,7 +19,7 @@ def plugin_errors(model: Any, manager: Any) -> list[PluginError]:
     plugins (``file_system_monitor``) count as registered.
     """
     from ..plugins._builtins import WithBuiltins
-    from ._v1_model import Workflow
+    from .workflow import Workflow
 
     lookup = WithBuiltins(manager)
     # (what, plugin id, command, where: the error's context naming the step or node)

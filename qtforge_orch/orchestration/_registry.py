@@ -8,8 +8,19 @@ from typing import Any, Generic, TypeVar
 
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
+from ..contract.plan import Plan
 
 E = TypeVar("E")
+
+
+class Registered:
+    """A registered workflow: its frozen form (``get_workflow`` thaws a copy) and its plan."""
+
+    __slots__ = ("plan", "workflow")
+
+    def __init__(self, workflow: Any, plan: Plan) -> None:
+        self.workflow = workflow
+        self.plan = plan
 
 
 def id_type_error(value: object, what: str) -> PluginError:
@@ -21,6 +32,8 @@ def id_type_error(value: object, what: str) -> PluginError:
 
 
 class WorkflowRegistry(Generic[E]):
+    """Registered workflows by id, thread-safe; errors as DESIGN section 2 sets them."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, E] = {}

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._jsoncopy import json_copy
-from ._v1_model import ExecutionMode, WorkflowStep
+from .execution_mode import ExecutionMode
+from .workflow_step import WorkflowStep
 
 Kind = Literal["v1", "v2"]
 SCHEMA_FILES: dict[str, str] = {"v1": "workflow-v1.schema.json", "v2": "workflow-v2.schema.json"}

@@ -22,7 +22,7 @@ from ..contract.plan import (
 from ..contract.retry import POLICY_KEY, RetryPolicy
 from . import _v1_frozen as frozen
 from ._v1_frozen import FrozenWorkflow, StepRecord
-from ._v1_model import ExecutionMode
+from .execution_mode import ExecutionMode
 
 _MODES: dict[ExecutionMode, tuple[DataPolicy, JoinPolicy, int | None]] = {
     ExecutionMode.Sequential: (DataPolicy.SHARED, JoinPolicy.ALL, 1),

@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._jsoncopy import json_copy
-from ._v1_model import ExecutionMode, Workflow
-from ._v1_structs import Predicate, WorkflowStep
+from .execution_mode import ExecutionMode
+from .workflow import Workflow
+from .workflow_step import Predicate, WorkflowStep
 
 # Field order of a step record, then its field set.
 STEP_FIELDS: tuple[str, ...] = tuple(WorkflowStep.model_fields)
@@ -111,21 +112,20 @@ class FrozenWorkflow:
         self.mode: ExecutionMode = workflow.execution_mode()
         self.timeout = workflow.timeout()
         self.global_condition: str | Predicate | None = workflow.global_condition()
-        self.steps: tuple[StepRecord, ...] = tuple(freeze_step(step) for step in workflow._steps)
+        self.steps: tuple[StepRecord, ...] = tuple(freeze_step(step) for step in workflow.steps())
         self.rollback: dict[str, StepRecord] = {
-            key: freeze_step(step) for key, step in workflow._rollback.items()
+            key: freeze_step(step) for key, step in workflow.rollback_steps().items()
         }
 
     def thaw(self) -> Workflow:
         """A new, independent ``Workflow`` equal to the one registered."""
-        workflow = Workflow.__new__(Workflow)
-        workflow._id = self.id
-        workflow._name = self.name
-        workflow._index = None
-        workflow._description = self.description
-        workflow._mode = self.mode
-        workflow._timeout = self.timeout
-        workflow._global_condition = self.global_condition
-        workflow._steps = [thaw_step(record) for record in self.steps]
-        workflow._rollback = {key: thaw_step(record) for key, record in self.rollback.items()}
-        return workflow
+        return Workflow._restore(
+            self.id,
+            self.name,
+            self.description,
+            self.mode,
+            self.timeout,
+            self.global_condition,
+            [thaw_step(record) for record in self.steps],
+            {key: thaw_step(record) for key, record in self.rollback.items()},
+        )

@@ -1,25 +1,36 @@
-"""Rules a v1 ``Workflow`` must meet before it is registered, and its execution order.
+"""Rules a v1 ``Workflow`` must meet before it is registered.
 
 ``iter_workflow_errors`` yields every problem it can find (the CLI's ``validate`` lists them
 all); ``validate_workflow`` returns the first, which is what ``Workflow.validate`` reports.
+Both read the workflow through its public surface (``StepWorkflow``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._engine import find_cycle
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from .._limits import MAX_ID_LENGTH, MAX_TASKS, id_problem, short
-from .._order import topological_order
-from ._v1_model import MODE_CHOICES, ExecutionMode, WorkflowStep
+from .execution_mode import MODE_CHOICES, ExecutionMode
 
 if TYPE_CHECKING:
-    from ._v1_model import Workflow
+    from .workflow_step import Predicate, WorkflowStep
 
 _INVALID = PluginErrorCode.InvalidConfiguration
+
+
+class StepWorkflow(Protocol):
+    """What the rules read of a workflow: ``Workflow``'s public queries."""
+
+    def id(self) -> str: ...
+    def execution_mode(self) -> ExecutionMode: ...
+    def timeout(self) -> int | None: ...
+    def global_condition(self) -> str | Predicate | None: ...
+    def steps(self) -> list[WorkflowStep]: ...
+    def rollback_steps(self) -> dict[str, WorkflowStep]: ...
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:
@@ -30,7 +41,7 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def validate_workflow(workflow: Workflow) -> Expected[None]:
+def validate_workflow(workflow: StepWorkflow) -> Expected[None]:
     """The first problem of ``workflow`` as an error ``Expected``; never raises."""
     try:
         for error in iter_workflow_errors(workflow):
@@ -66,7 +77,7 @@ def step_problem(step: WorkflowStep) -> str | None:
     return None
 
 
-def iter_workflow_errors(workflow: Workflow) -> Iterator[PluginError]:
+def iter_workflow_errors(workflow: StepWorkflow) -> Iterator[PluginError]:
     """Every problem found, in a stable order: fields, steps, rollbacks, dependencies, cycle."""
     wf = workflow.id()
 
@@ -79,19 +90,19 @@ def iter_workflow_errors(workflow: Workflow) -> Iterator[PluginError]:
     if too_long is not None:
         yield PluginError(_INVALID, f"workflow id {short(wf)!r} {too_long}")
         return
-    steps = workflow._steps
+    steps = workflow.steps()
     if len(steps) > MAX_TASKS:
         yield invalid(f"workflow {wf!r} has {len(steps):,} steps; the limit is {MAX_TASKS:,}")
         return
-    if not isinstance(workflow._mode, ExecutionMode):
+    if not isinstance(workflow.execution_mode(), ExecutionMode):
         yield invalid(f"workflow {wf!r} has an invalid execution mode: use {MODE_CHOICES}")
-    timeout = workflow._timeout
+    timeout = workflow.timeout()
     if timeout is not None and timeout <= 0:
         yield invalid(
             f"workflow {wf!r} has timeout {timeout} ms: use a positive duration, "
             f"or set_timeout(None) for no limit"
         )
-    condition = workflow._global_condition
+    condition = workflow.global_condition()
     if condition is not None:
         from .._conditions import ConditionError, check_condition
 
@@ -134,7 +145,7 @@ def iter_workflow_errors(workflow: Workflow) -> Iterator[PluginError]:
         if problem is not None:
             yield invalid(f"step {sid!r} of workflow {wf!r} {problem}", step_id=sid)
 
-    for target, rollback in workflow._rollback.items():
+    for target, rollback in workflow.rollback_steps().items():
         if target not in index:
             yield invalid(
                 f"workflow {wf!r} has a rollback step for {target!r}, which is not one of "
@@ -203,15 +214,3 @@ def _dependency_errors(
             f"the next): remove one of these dependencies",
             context={"workflow_id": wf, "cycle": cycle},
         )
-
-
-def execution_order(workflow: Workflow) -> list[str]:
-    """Step ids in dependency order (see ``topological_order``)."""
-    ids = [step.id for step in workflow._steps]
-    edges = [
-        (dep, step.id)
-        for step in workflow._steps
-        for dep in step.dependencies
-        if isinstance(dep, str)
-    ]
-    return topological_order(ids, edges)

@@ -7,18 +7,19 @@ and turns run state into the reference's shapes. Scheduling lives in ``qtforge_o
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
     from .._engine import ExecutionFuture
+    from ..qt._status import ExecutionState
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
 # once PySide6 is imported, its feature hook reads the source of every module imported after
 # it (shibokensupport's ``feature_imported``, ~0.15 ms a module), so a script that imports
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from .._engine import (
+    PluginLookup,
     RunSnapshot,
     RunStatus,
     RunView,
@@ -33,28 +34,24 @@ from .._engine import (
     refusal_at_registration,
     take_snapshot,
 )
-from .._errors import PluginError, PluginErrorCode, derived_error
+from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan, TaskState
 from ..plugins import PluginManager
-from ._registry import WorkflowRegistry
+from ._registry import Registered
 from ._v1_compile import compile_workflow
 from ._v1_frozen import FrozenWorkflow
-from ._v1_model import (
-    ExecutionMode,
-    StepResult,
-    StepStatus,
-    Workflow,
-    WorkflowStep,
-)
+from .execution_mode import ExecutionMode
+from .step_result import StepResult, StepStatus
+from .workflow import Workflow
+from .workflow_step import WorkflowStep
 
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from .._engine import DEFAULT_HISTORY_LIMIT, Engine, RollbackHandle, Run, TransactionRegistry
-from ._durable import DurableExecutions
-from ._facade import EngineFacade
-from ._handles import ExecutionHandles
+from .._engine import DEFAULT_HISTORY_LIMIT, RollbackHandle, TransactionRegistry
+from ._facade_core import FacadeCore, run_error
+from ._orchestrator_base import OrchestratorBase
 
 __all__ = [
     "ExecutionMode",
@@ -76,12 +73,6 @@ _NAMES = SignalNames(
     task_retrying="step_retrying",
     progress="execution_progress_updated",
 )
-
-
-def _drop_compensations_if_completed(engine: Engine, run: Run) -> None:
-    """Outside a transaction a completed run's compensations can never be asked for."""
-    if run.status == RunStatus.COMPLETED:
-        engine.compensations.drop([run])
 
 
 def _timestamp(value: float) -> datetime | None:
@@ -149,7 +140,72 @@ def _debug_fields(snap: RunSnapshot, index: int) -> dict[str, Any]:
     return fields
 
 
-class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObject):
+def status_report(run: RunView) -> dict[str, Any]:
+    """``get_execution_status``'s dict for a run (a live one or one read from the journal)."""
+    snap = take_snapshot(run)
+    tasks = run.plan.tasks
+    error = snap.error
+    return {
+        "execution_id": run.execution_id,
+        "workflow_id": run.workflow_id,
+        "status": snap.status,
+        "progress": snap.progress,
+        "current_step": snap.current_task,
+        "step_progress": {
+            tasks[i].key: {"progress": fraction, "message": note}
+            for i, (fraction, note) in snap.step_progress.items()
+        },
+        "completed_steps": snap.completed,
+        "total_steps": len(tasks),
+        "start_time": _iso(snap.start_time),
+        "end_time": _iso(snap.end_time),
+        "error": error.message if error else "",
+        "error_code": int(error.code) if error else 0,
+        "result": dict(snap.result) if snap.result is not None else {},
+        "step_results": cached_reports(run, snap, _step_report, _SETTLED),
+        "rollbacks": [
+            {"step_id": tasks[index].key, "status": state, "error": message}
+            | ({"late": True} if late else {})
+            for index, state, message, late in snap.rollbacks
+        ],
+        "late_outcomes": late_reports(snap, "step_id"),
+        "transaction_id": run.transaction_id or "",
+        # Parallel/Conditional steps that wrote the same key; the value kept is the
+        # one of the step listed last (the later one in sequential order).
+        "overlapping_outputs": {
+            key: sorted((tasks[i].key for i in steps), key=_rank_of(run))
+            for key, steps in snap.overlaps.items()
+        },
+    }
+
+
+class _StepWorkflows:
+    """What the core needs to know about v1's step workflows (``FacadeCore``'s kind)."""
+
+    journal_kind = "v1"
+    names = _NAMES
+    compensates = True  # rollback steps, transactions
+
+    @staticmethod
+    def plan_of_definition(
+        definition: Any, default_executor: str, plugins: PluginLookup
+    ) -> Plan | PluginError:
+        parsed = Workflow.from_json(definition)
+        if not parsed:
+            return parsed.error()
+        try:
+            return compile_workflow(FrozenWorkflow(parsed.value()), default_executor)
+        except Exception as exc:  # a recorded definition that no longer compiles
+            return PluginError(PluginErrorCode.InvalidFormat, str(exc))
+
+    @staticmethod
+    def final_state(run: Any) -> ExecutionState:
+        from ..qt._status import state_from_v1_status
+
+        return state_from_v1_status(status_report(run))
+
+
+class PluginOrchestrator(OrchestratorBase):
     """QtForge's step-workflow orchestrator: registers ``Workflow``s and runs them.
 
     Steps run on a ``QThreadPool``; every signal is emitted in the orchestrator's own thread,
@@ -211,11 +267,23 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         journal: Any = None,
     ) -> None:
         super().__init__(parent)
-        self._attach_engine(_NAMES, plugin_manager, thread_pool, history_limit, timers=timers)
-        self._configure_executors(default_executor, dask_address, process_workers)
-        self._open_journal(journal)
-        self._transactions = TransactionRegistry(self._engine)
-        self._workflows: WorkflowRegistry[tuple[FrozenWorkflow, Plan]] = WorkflowRegistry()
+        self._attach(
+            FacadeCore(
+                self,
+                _StepWorkflows(),
+                plugin_manager=plugin_manager,
+                thread_pool=thread_pool,
+                history_limit=history_limit,
+                timers=timers,
+                default_executor=default_executor,
+                dask_address=dask_address,
+                process_workers=process_workers,
+                journal=journal,
+            )
+        )
+        transactions = self._core.transactions
+        assert transactions is not None
+        self._transactions: TransactionRegistry = transactions
 
     @staticmethod
     def create(
@@ -250,29 +318,29 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             # ``workflow`` cannot reach it, and it costs a fraction of a model copy.
             snapshot = FrozenWorkflow(workflow)
             try:
-                plan = compile_workflow(snapshot, self._default_executor)
+                plan = compile_workflow(snapshot, self._core.default_executor)
             except Exception as exc:  # validate() should have caught it; never raise to callers
                 return make_error(PluginErrorCode.InvalidConfiguration, str(exc))
-            refused = refusal_at_registration(self._engine.plugins, plan.tasks)
+            refused = refusal_at_registration(self._core.engine.plugins, plan.tasks)
             if refused:
                 return make_error(PluginErrorCode.InvalidConfiguration, f"step {refused}")
-        return self._workflows.add(snapshot.id, (snapshot, plan))
+        return self._core.workflows.add(snapshot.id, Registered(snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Forget a registered workflow; ``NotFound`` if no workflow has that id.
 
         Running executions of the workflow keep their own compiled copy and finish.
         """
-        return self._workflows.remove(workflow_id)
+        return self._core.workflows.remove(workflow_id)
 
     def get_workflow(self, workflow_id: str) -> Expected[Workflow]:
         """A copy of the registered workflow, or ``NotFound``."""
-        entry = self._workflows.get(workflow_id)
-        return make_success(entry.value()[0].thaw()) if entry else from_error(entry.error())
+        entry = self._core.workflows.get(workflow_id)
+        return make_success(entry.value().workflow.thaw()) if entry else from_error(entry.error())
 
     def list_workflows(self) -> list[str]:
         """The registered workflow ids, in registration order."""
-        return self._workflows.ids()
+        return self._core.workflows.ids()
 
     # --- execution -----------------------------------------------------------------------
     def execute_workflow(
@@ -306,17 +374,18 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             after the execution ends: a completed execution then returns ``FileSystemError``,
             a failed one its own error with ``context["journal_error"]``.
         """
-        started = self._start(workflow_id, initial_data, transaction_id)
+        started = self._core.start(workflow_id, initial_data, transaction_id)
         if isinstance(started, PluginError):
             return from_error(started)
+        self._core.launch(started)
         if async_:
             return make_success(started.execution_id)
-        journal_error = self._engine.wait(started)
+        journal_error = self._core.engine.wait(started)
         if started.status == RunStatus.COMPLETED:
             if journal_error is not None:
                 return from_error(journal_error)
             return make_success(started.execution_id)
-        error = self._run_error(started)
+        error = run_error(started)
         if journal_error is not None:
             error.context["journal_error"] = journal_error.message
         return from_error(error)
@@ -337,56 +406,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             An ``ExecutionFuture`` resolving to ``Expected[dict]``: the final data, or the same
             errors as ``execute_workflow``. A start error resolves it at once.
         """
-        from .._engine import ExecutionFuture
-
-        future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
-        started = self._start(workflow_id, initial_data, transaction_id, defer_start=True)
-        if isinstance(started, PluginError):
-            future.resolve(from_error(started))
-            return future
-        future.bind(started.execution_id, started.cancel)
-        # Finish callbacks never refer to the orchestrator: a run outlives it in worker, timer
-        # and control threads, and the orchestrator must go in its own thread, not in
-        # whichever of those lets go of a finished run last.
-        outcome = self._run_outcome
-        started.on_finish(lambda run: future.resolve(outcome(run)))
-        started.start()
-        return future
-
-    def _start(
-        self,
-        workflow_id: str,
-        initial_data: dict[str, Any] | None,
-        transaction_id: str | None,
-        *,
-        defer_start: bool = False,
-    ) -> Run | PluginError:
-        if initial_data is not None and not isinstance(initial_data, dict):
-            return PluginError(
-                PluginErrorCode.InvalidParameters,
-                f"initial_data must be a dict, got {type(initial_data).__name__}",
-            )
-        entry = self._workflows.get(workflow_id)
-        if not entry:
-            return entry.error()
-        workflow, plan = entry.value()
-        run = self._engine.new_run(
-            plan,
-            dict(initial_data or {}),
-            transaction_id=transaction_id,
-            journal_entry=self._journal_entry(workflow),
-        )
-        if transaction_id is not None:
-            error = self._transactions.attach(transaction_id, run)
-            if error is not None:
-                self._engine.discard(run)
-                return error
-        else:
-            # Outside a transaction a successful run's compensations can never be asked for.
-            run.on_finish(partial(_drop_compensations_if_completed, self._engine))
-        if not defer_start:
-            run.start()
-        return run
+        return self._core.start_async(self._core.start(workflow_id, initial_data, transaction_id))
 
     # --- durable executions ----------------------------------------------------------------
     def resume_execution(self, execution_id: str, force: bool = False) -> Expected[str]:
@@ -406,36 +426,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             its workflow is not registered), ``VersionMismatch`` (the definition changed;
             the message says what) or ``InvalidArgument``.
         """
-        return self._resume_from_journal(execution_id, force)
-
-    def _registered_entry(self, workflow_id: str) -> Expected[tuple[Any, Plan]]:
-        return self._workflows.get(workflow_id)
-
-    def _plan_of_definition(self, definition: Any) -> Plan | PluginError:
-        parsed = Workflow.from_json(definition)
-        if not parsed:
-            return parsed.error()
-        try:
-            return compile_workflow(FrozenWorkflow(parsed.value()), self._default_executor)
-        except Exception as exc:  # a recorded definition that no longer compiles
-            return PluginError(PluginErrorCode.InvalidFormat, str(exc))
-
-    def _prepare_resumed(self, run: Run) -> None:
-        run.on_finish(partial(_drop_compensations_if_completed, self._engine))
-
-    @staticmethod
-    def _run_outcome(run: Run) -> Expected[dict[str, Any]]:
-        if run.status == RunStatus.COMPLETED:
-            return make_success(dict(run.result or {}))
-        return from_error(PluginOrchestrator._run_error(run))
-
-    @staticmethod
-    def _run_error(run: Run) -> PluginError:
-        error = run.error or PluginError(PluginErrorCode.ExecutionFailed, "execution failed")
-        context: dict[str, Any] = {"execution_id": run.execution_id, "status": run.status}
-        if run.rollback_errors:
-            context["rollback_errors"] = list(run.rollback_errors)
-        return derived_error(error, **context)
+        return self._core.resume_from_journal(execution_id, force)
 
     def cancel_workflow(self, execution_id: str) -> Expected[None]:
         """Cancel a running execution; completed steps' rollback steps run.
@@ -444,7 +435,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
             Success, ``NotFound`` (unknown or forgotten execution) or ``InvalidState`` (it
             already ended or is stopping).
         """
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
         if not run.cancel():
@@ -464,54 +455,18 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         (``result_data``) are the engine's record, shared rather than copied so a call stays
         cheap whatever their size: copy one before changing it.
         """
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
-        snap = take_snapshot(run)
-        tasks = run.plan.tasks
-        error = snap.error
-        return make_success(
-            {
-                "execution_id": run.execution_id,
-                "workflow_id": run.workflow_id,
-                "status": snap.status,
-                "progress": snap.progress,
-                "current_step": snap.current_task,
-                "step_progress": {
-                    tasks[i].key: {"progress": fraction, "message": note}
-                    for i, (fraction, note) in snap.step_progress.items()
-                },
-                "completed_steps": snap.completed,
-                "total_steps": len(tasks),
-                "start_time": _iso(snap.start_time),
-                "end_time": _iso(snap.end_time),
-                "error": error.message if error else "",
-                "error_code": int(error.code) if error else 0,
-                "result": dict(snap.result) if snap.result is not None else {},
-                "step_results": cached_reports(run, snap, _step_report, _SETTLED),
-                "rollbacks": [
-                    {"step_id": tasks[index].key, "status": state, "error": message}
-                    | ({"late": True} if late else {})
-                    for index, state, message, late in snap.rollbacks
-                ],
-                "late_outcomes": late_reports(snap, "step_id"),
-                "transaction_id": run.transaction_id or "",
-                # Parallel/Conditional steps that wrote the same key; the value kept is the
-                # one of the step listed last (the later one in sequential order).
-                "overlapping_outputs": {
-                    key: sorted((tasks[i].key for i in steps), key=_rank_of(run))
-                    for key, steps in snap.overlaps.items()
-                },
-            }
-        )
+        return make_success(status_report(run))
 
     def list_active_executions(self) -> list[str]:
         """The ids of the executions that have not ended."""
-        return [run.execution_id for run in self._engine.active_runs()]
+        return [run.execution_id for run in self._core.engine.active_runs()]
 
     def get_step_results(self, execution_id: str) -> Expected[list[StepResult]]:
         """One ``StepResult`` per step in declaration order, or ``NotFound``."""
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
         snap = take_snapshot(run)
@@ -577,7 +532,7 @@ class PluginOrchestrator(ExecutionHandles, DurableExecutions, EngineFacade, QObj
         return self._await_rollback(transaction_id, handle)
 
     def _await_rollback(self, transaction_id: str, handle: RollbackHandle) -> Expected[None]:
-        self._engine.wait_event(handle.done)
+        self._core.engine.wait_event(handle.done)
         if handle.failures:
             return make_error(
                 PluginErrorCode.ExecutionFailed,

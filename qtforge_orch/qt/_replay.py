@@ -14,15 +14,10 @@ duplicates); it reads ``snapshot()`` instead.
 from __future__ import annotations
 
 import itertools
-import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer
-
-from .._log import logger
 
 #: How many events a handle keeps for replay (an EventDriven execution can run forever);
 #: ``snapshot()`` stays exact when older events have been dropped from the replay history.
@@ -44,7 +39,6 @@ class ReplayingObject(QObject):
         self._latest: dict[str, tuple[int, str, tuple[Any, ...]]] = {}
         self._receivers: dict[str, int] = {}
         self._pending: set[str] = set()
-        self._observers: dict[str, list[weakref.WeakMethod[Callable[..., Any]]]] = {}
         self._replay_timer = QTimer(self)  # a child: it cannot fire into a deleted handle
         self._replay_timer.setSingleShot(True)
         self._replay_timer.setInterval(0)
@@ -64,47 +58,6 @@ class ReplayingObject(QObject):
                 getattr(self, name).emit(*args)
         except RuntimeError:
             pass  # its C++ object is gone (application shutdown): the state is still kept
-        observers = self._observers.get(name)
-        if observers:
-            self._notify(name, observers, args)
-
-    # --- observers: the library's own widgets -------------------------------------------
-    def _observe(self, names: Iterable[str], method: Callable[..., Any]) -> None:
-        """Call the bound ``method`` with the arguments of every later emission of ``names``.
-
-        For the widgets, which read the whole state when they bind: no replay, no Qt
-        connection (each connect, emit and slot call lets the engine's threads take the GIL,
-        up to a switch interval each), and no count toward an application's replay. Held
-        weakly; dropped once its object is deleted.
-        """
-        for name in names:
-            self._observers.setdefault(name, []).append(weakref.WeakMethod(method))
-
-    def _unobserve(self, names: Iterable[str], method: Callable[..., Any]) -> None:
-        """Stop calling ``method`` for ``names``."""
-        for name in names:
-            kept = [ref for ref in self._observers.get(name, []) if ref() != method]
-            self._observers[name] = kept
-
-    def _notify(
-        self,
-        name: str,
-        observers: list[weakref.WeakMethod[Callable[..., Any]]],
-        args: tuple[Any, ...],
-    ) -> None:
-        for ref in list(observers):
-            method = ref()
-            target = getattr(method, "__self__", None)
-            if method is None or (
-                isinstance(target, shiboken6.Shiboken.Object) and not shiboken6.isValid(target)
-            ):
-                if ref in observers:
-                    observers.remove(ref)
-                continue
-            try:
-                method(*args)
-            except Exception:  # like a Qt slot: reported, the others still called
-                logger("qt").exception("an observer of %s raised", name)
 
     def _has_history(self, name: str) -> bool:
         if name in self._LATEST_ONLY:

@@ -1,8 +1,8 @@
-"""One reading of an execution's state for both orchestrators, through their public API only.
+"""One shape of an execution's state for both orchestrators.
 
-The engine under the facades is being restructured, so the Qt layer never reaches into it:
-everything here goes through ``get_execution_status`` (and the documented signals), and the
-two result shapes (v1's dict, v2's ``WorkflowExecutionContext``) are normalised into one.
+The Qt layer never reaches into the engine: the two status shapes (v1's dict, v2's
+``WorkflowExecutionContext``) are normalised into one. Handles get it from their execution's
+terminal event; the executions model reads the executions already running when it is made.
 """
 
 from __future__ import annotations
@@ -62,11 +62,12 @@ def read_state(orchestrator: Any, execution_id: str) -> ExecutionState | None:
         return None
     status = found.value()
     if isinstance(status, dict):
-        return _from_v1(status)
-    return _from_v2(status)
+        return state_from_v1_status(status)
+    return state_from_v2_context(status)
 
 
-def _from_v1(status: dict[str, Any]) -> ExecutionState:
+def state_from_v1_status(status: dict[str, Any]) -> ExecutionState:
+    """The state in ``PluginOrchestrator.get_execution_status``'s dict."""
     steps = [
         StepState(
             step_id=r["step_id"],
@@ -92,7 +93,8 @@ def _from_v1(status: dict[str, Any]) -> ExecutionState:
     )
 
 
-def _from_v2(context: Any) -> ExecutionState:
+def state_from_v2_context(context: Any) -> ExecutionState:
+    """The state in an ``AdvancedPluginOrchestrator``'s ``WorkflowExecutionContext``."""
     steps = []
     for node_id, node in context.node_states.items():
         items = {key: int(node[key]) for key in ITEM_KEYS if key in node}

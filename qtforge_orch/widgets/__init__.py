@@ -7,12 +7,12 @@ ready-made ``WorkflowMonitor``; ``VisualWorkflowEditor`` (QtForge's editor) and 
 frame. Requires a ``QApplication``.
 """
 
-from ._executions_model import ExecutionsModel
-from ._graph import WorkflowGraphView
-from ._monitor import WorkflowMonitor
-from ._steps_model import SORT_ROLE, STATUS_ROLE, StepsModel
-from ._style import STATUS_COLORS, status_color, status_icon
 from .editor import ValidationIssue, VisualWorkflowEditor, WorkflowDesigner
+from .executions_model import ExecutionsModel
+from .graph_view import WorkflowGraphView
+from .monitor import WorkflowMonitor
+from .status_style import STATUS_COLORS, status_color, status_icon
+from .steps_model import SORT_ROLE, STATUS_ROLE, StepsModel
 
 __all__ = [
     "SORT_ROLE",

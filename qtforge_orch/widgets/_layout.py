@@ -66,8 +66,8 @@ def read_position(props: Any) -> tuple[float, float] | None:
 
 def graph_spec(workflow: Any) -> Expected[GraphSpec]:
     """Read either workflow kind; an ``InvalidArgument`` error for anything else."""
-    from ..orchestration._v1_model import Workflow
-    from ..orchestration.advanced._v2_model import PluginWorkflow
+    from ..orchestration.advanced.workflow import PluginWorkflow
+    from ..orchestration.workflow import Workflow
 
     if isinstance(workflow, PluginWorkflow):
         nodes = [n.node_id for n in workflow.nodes]

@@ -17,9 +17,9 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyleOptionViewItem, QTableView
 
-from ..qt._execution import StepRecord
+from ..qt.execution import StepRecord
 from ._cell_painter import ICON, dot, status_pen_color
-from ._steps_model import StepsModel
+from .steps_model import StepsModel
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._signals import SignalRelay
+
 # reference name -> header name
 HEADER_ALIASES = {
     "workflow_started": "workflow_execution_started",
@@ -19,7 +21,7 @@ HEADER_ALIASES = {
 }
 
 
-def add_header_aliases(facade: Any) -> None:
-    """Map each aliased event kind to the header's signal too (emitted right after)."""
+def add_header_aliases(orchestrator: Any, signals: SignalRelay) -> None:
+    """Emit each aliased event on the header's signal too, right after the reference's."""
     for name, alias in HEADER_ALIASES.items():
-        facade._add_signal_alias(facade._kinds[name], alias)
+        signals.add_alias(orchestrator, name, alias)

@@ -23,8 +23,8 @@ from ...contract.plan import (
 from ...contract.retry import POLICY_KEY, RetryPolicy
 from . import _v2_frozen as f
 from ._v2_frozen import FrozenGraph, Record
-from ._v2_model import ConnectionType, WorkflowExecutionMode, WorkflowNodeType
 from ._v2_transform import compile_transformation_of, inputs_ok, label_of, never
+from .enums import ConnectionType, WorkflowExecutionMode, WorkflowNodeType
 
 _SCHEDULES = {
     WorkflowExecutionMode.Streaming: ScheduleKind.STREAM,

@@ -18,15 +18,11 @@ from typing import Any
 from ..._jsoncopy import json_copy
 from ...contract.plan import RESERVED_CONFIGURATION_KEYS
 from . import _v2_validation as checks
-from ._v2_model import (
-    ConnectionType,
-    PluginWorkflow,
-    WorkflowConnection,
-    WorkflowExecutionMode,
-    WorkflowNode,
-    WorkflowNodeType,
-)
 from ._v2_validation import IdAssigner, global_configuration_errors
+from .enums import ConnectionType, WorkflowExecutionMode, WorkflowNodeType
+from .workflow import PluginWorkflow
+from .workflow_connection import WorkflowConnection
+from .workflow_node import WorkflowNode
 
 Record = tuple[Any, ...]
 

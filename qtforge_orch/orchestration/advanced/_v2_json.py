@@ -10,7 +10,7 @@ Reading: either spelling of every field (both at once must agree); enums from a 
 (case-insensitive; ``_``, ``-`` and spaces ignored, so ``"event_driven"`` works) or QtForge's
 integer; datetimes from ISO 8601 or milliseconds since the epoch. Missing keys and ``null`` take
 the field's default; unknown keys are ignored, as QtForge does. Readers and writers derive from
-the models' field definitions: a field is spelled once, in ``_v2_model``.
+the models' field definitions: a field is spelled once, in its model's module.
 
 ``from_json`` returns ``Expected`` instead of the struct the C++ reference returns: a file is
 user input, and public methods report bad input through ``Expected``
@@ -36,8 +36,7 @@ from ..._errors import PluginErrorCode
 from ..._expected import Expected, make_error
 from ..._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy, json_type
 from ...contract.retry import json_parameters
-from ._v2_enums import _choices, _parse_enum
-from ._v2_model import PluginWorkflow, WorkflowExecutionMode
+from .enums import WorkflowExecutionMode, _choices, _parse_enum
 
 FORMAT_VERSION = 2
 FORMAT_KEY = "format_version"
@@ -94,9 +93,9 @@ def model_to_json(model: BaseModel) -> dict[str, Any]:
     return {json_key(cls, name): _encode(getattr(model, name)) for name in cls.model_fields}
 
 
-def workflow_to_json(workflow: PluginWorkflow) -> dict[str, Any]:
-    """A workflow document: ``format_version`` first, then the fields."""
-    return {FORMAT_KEY: FORMAT_VERSION, **model_to_json(workflow)}
+def document_to_json(model: BaseModel) -> dict[str, Any]:
+    """A document (a workflow): ``format_version`` first, then the fields."""
+    return {FORMAT_KEY: FORMAT_VERSION, **model_to_json(model)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,10 +269,6 @@ def read_model(cls: type[M], value: object, path: str) -> M:
         raise _FieldError(_join(path, loc) or "<root>", first["msg"]) from None
 
 
-def _read_workflow(value: object, path: str) -> PluginWorkflow:
-    return read_model(PluginWorkflow, migrate(value), path)
-
-
 def migrate(value: object) -> object:
     """``value`` upgraded to ``FORMAT_VERSION`` (see the module docstring)."""
     if not isinstance(value, dict) or FORMAT_KEY not in value:
@@ -322,9 +317,9 @@ def parse(cls: type[M], json: object) -> Expected[M]:
     return too_deep if too_deep is not None else _guarded(cls, lambda: read_model(cls, json, ""))
 
 
-def parse_workflow(json: object) -> Expected[PluginWorkflow]:
-    """``PluginWorkflow.from_json``: any format version; never raises."""
-    too_deep = _too_deep(PluginWorkflow, json)
+def parse_document(cls: type[M], json: object) -> Expected[M]:
+    """``PluginWorkflow.from_json``: a document of any format version; never raises."""
+    too_deep = _too_deep(cls, json)
     if too_deep is not None:
         return too_deep
-    return _guarded(PluginWorkflow, lambda: _read_workflow(json, ""))
+    return _guarded(cls, lambda: read_model(cls, migrate(json), ""))

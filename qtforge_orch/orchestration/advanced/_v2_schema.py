@@ -14,14 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ._v2_model import (
-    ConnectionType,
-    PluginWorkflow,
-    WorkflowConnection,
-    WorkflowExecutionMode,
-    WorkflowNode,
-    WorkflowNodeType,
-)
+from .enums import ConnectionType, WorkflowExecutionMode, WorkflowNodeType
+from .workflow import PluginWorkflow
+from .workflow_connection import WorkflowConnection
+from .workflow_node import WorkflowNode
 
 _ENUMS: tuple[type[IntEnum], ...] = (WorkflowExecutionMode, WorkflowNodeType, ConnectionType)
 

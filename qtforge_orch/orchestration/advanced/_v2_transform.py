@@ -17,7 +17,9 @@ from typing import Any
 
 from ..._conditions import ConditionError, compile_condition
 from ..._errors import PluginError, PluginErrorCode
-from ._v2_model import PluginWorkflow, WorkflowConnection, WorkflowExecutionMode, WorkflowNodeType
+from ._graph_protocol import GraphWorkflow
+from .enums import WorkflowExecutionMode, WorkflowNodeType
+from .workflow_connection import WorkflowConnection
 
 EXPRESSION_KEY = "expression"
 
@@ -82,7 +84,7 @@ def never(params: dict[str, Any]) -> bool:
     return False
 
 
-def transformation_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
+def transformation_errors(workflow: GraphWorkflow) -> Iterator[PluginError]:
     """Registration checks for ``data_transformation`` and for what Streaming cannot do."""
     streaming = workflow.execution_mode is WorkflowExecutionMode.Streaming
     types: dict[str, Any] | None = None  # built for the first transformation only

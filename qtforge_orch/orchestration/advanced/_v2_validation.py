@@ -1,5 +1,8 @@
 """Structural checks for v2 workflows, run before a workflow is registered or changed.
 
+The rules read a graph through its fields (``GraphWorkflow``); ``PluginWorkflow.validate``
+and ``validate_workflow`` (in ``workflow``) decide what is a workflow to check.
+
 Everything here is a pure function of the workflow: nothing is mutated, so the orchestrator can
 validate a modified copy and keep the registered workflow untouched when the change is rejected.
 Checks are linear in nodes plus connections (the cycle search included), so large generated graphs
@@ -18,22 +21,17 @@ from typing import Any
 
 from ..._engine import find_cycle
 from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, from_error, make_success
 from ..._limits import MAX_ID_LENGTH as MAX_ID_LENGTH  # read by _v2_frozen.plain_graph too
 from ..._limits import MAX_TASKS as MAX_TASKS
 from ..._limits import id_problem, short
 from ...contract.plan import RESERVED_CONFIGURATION_KEYS
-from ._v2_model import (
-    ConnectionType,
-    PluginWorkflow,
-    WorkflowConnection,
-    WorkflowExecutionMode,
-    WorkflowNode,
-    WorkflowNodeType,
-)
+from ._graph_protocol import GraphWorkflow
 from ._v2_transform import transformation_errors
+from .enums import ConnectionType, WorkflowExecutionMode, WorkflowNodeType
+from .workflow_connection import WorkflowConnection
+from .workflow_node import WorkflowNode
 
-__all__ = ["assign_connection_ids", "connection_ids", "iter_workflow_errors", "validate_workflow"]
+__all__ = ["assign_connection_ids", "connection_ids", "graph_errors", "looks_valid"]
 
 _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 
@@ -44,31 +42,14 @@ _POSITIVE_GLOBAL_KEYS = ("stream_channel_capacity", "max_concurrency")
 _ENGINE_CONFIGURATION_KEYS = RESERVED_CONFIGURATION_KEYS  # the keys checked below
 
 
-def validate_workflow(workflow: PluginWorkflow) -> Expected[None]:
-    """Success, or the first problem found (codes per DESIGN section 2).
-
-    InvalidWorkflowStructure: missing ids, no nodes, duplicates, bad port lists, bad engine
-    settings in ``configuration``/``global_configuration``, bad control conditions.
-    NodeNotFound: a connection names a node that does not exist. InvalidConnection: an undeclared
-    port, or a DataFlow edge into a Source / out of a Sink. CircularDependency: a cycle over
-    connections of any type.
-    """
-    if _looks_valid(workflow):
-        return make_success(None)
-    error = next(iter_workflow_errors(workflow), None)
-    return make_success(None) if error is None else from_error(error)
-
-
-def _looks_valid(workflow: PluginWorkflow) -> bool:
-    """True only if ``iter_workflow_errors`` would find nothing.
+def looks_valid(workflow: GraphWorkflow) -> bool:
+    """True only if ``graph_errors`` would find nothing (for an exact ``PluginWorkflow``).
 
     One pass over the nodes and one over the connections, each field read once (the common
     case at registration). False means "look closer", not "invalid": anything unusual (an
     id over the length limit, a reserved configuration key, a transformation, a connection
     against declaration order) goes to the full checks, which find the problem or none.
     """
-    if type(workflow) is not PluginWorkflow:
-        return False
     node_list, limit = workflow.nodes, MAX_ID_LENGTH
     workflow_id = workflow.workflow_id
     if not node_list or len(node_list) > MAX_TASKS or not _is_id(workflow_id):
@@ -117,14 +98,8 @@ def _looks_valid(workflow: PluginWorkflow) -> bool:
     return True
 
 
-def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
-    """Every problem in ``workflow``, most fundamental first (a designer UI can list them all)."""
-    if not isinstance(workflow, PluginWorkflow):
-        yield _error(
-            _STRUCTURE,
-            f"expected a PluginWorkflow, got {type(workflow).__name__}",
-        )
-        return
+def graph_errors(workflow: GraphWorkflow) -> Iterator[PluginError]:
+    """Every problem in ``workflow``, most fundamental first."""
     oversized = _oversized(workflow)
     if oversized is not None:
         # Nothing else is checked: every later message would repeat the oversized value.
@@ -206,7 +181,7 @@ def iter_workflow_errors(workflow: PluginWorkflow) -> Iterator[PluginError]:
         )
 
 
-def _oversized(workflow: PluginWorkflow) -> PluginError | None:
+def _oversized(workflow: GraphWorkflow) -> PluginError | None:
     """The first id over the length limit, or a node count over the limit (docs/reliability)."""
     if len(workflow.nodes) > MAX_TASKS:
         return _error(
@@ -273,7 +248,7 @@ _CONNECTION_TEXTS = tuple(
 )
 
 
-def _longest_in_models(workflow: PluginWorkflow) -> int:
+def _longest_in_models(workflow: GraphWorkflow) -> int:
     """The longest id or port of the workflow's nodes and connections.
 
     Measured in C-level passes (``_oversized`` is on the path of every registration);
@@ -296,7 +271,7 @@ def _longest_in_models(workflow: PluginWorkflow) -> int:
     return longest
 
 
-def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
+def assign_connection_ids(workflow: GraphWorkflow) -> list[WorkflowConnection]:
     """The workflow's connections with every empty ``connection_id`` filled in.
 
     Returns a new list and never mutates ``workflow``: connections that already have an id are
@@ -313,7 +288,7 @@ def assign_connection_ids(workflow: PluginWorkflow) -> list[WorkflowConnection]:
     ]
 
 
-def connection_ids(workflow: PluginWorkflow) -> list[str]:
+def connection_ids(workflow: GraphWorkflow) -> list[str]:
     """Each connection's id as ``assign_connection_ids`` gives it, without copying any.
 
     What registration stores; ``""`` for an element that is not a connection.
@@ -344,7 +319,7 @@ class IdAssigner:
 
     __slots__ = ("_next_suffix", "_used")
 
-    def __init__(self, workflow: PluginWorkflow) -> None:
+    def __init__(self, workflow: GraphWorkflow) -> None:
         self._used = {
             c.connection_id
             for c in workflow.connections

@@ -8,7 +8,7 @@ passes for EventDriven.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
 # once PySide6 is imported, its feature hook reads the source of every module imported after
@@ -16,6 +16,7 @@ from typing import Any
 # this package before Qt starts faster this way. See docs/performance.md, "Cold start".
 from ..._engine import (
     WHOLE_GRAPH,
+    PluginLookup,
     RunSnapshot,
     RunView,
     Timers,
@@ -34,31 +35,32 @@ from ..._expected import Expected, from_error, make_error, make_success
 from ...contract.plan import Plan, Role, ScheduleKind, TaskState
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
-from .._registry import WorkflowRegistry
+from .._registry import Registered
+from ._model_base import copy_model
 from ._v2_compile import compile_plugin_workflow
 from ._v2_frozen import FrozenGraph, plain_graph
-from ._v2_model import (
+from .enums import (
     ConnectionType,
-    PluginWorkflow,
-    WorkflowConnection,
-    WorkflowExecutionContext,
     WorkflowExecutionMode,
     WorkflowExecutionStatus,
-    WorkflowNode,
     WorkflowNodeType,
-    copy_connection,
-    copy_node,
 )
-from ._v2_validation import validate_workflow
+from .execution_context import WorkflowExecutionContext
+from .workflow import PluginWorkflow, validate_workflow
+from .workflow_connection import WorkflowConnection
+from .workflow_node import WorkflowNode
 
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ..._engine import DEFAULT_HISTORY_LIMIT, RunStatus, SignalNames
-from .._durable import DurableExecutions
-from .._facade import EngineFacade
-from .._handles import GraphExecutionHandles
+from .._facade_core import FacadeCore
+from .._orchestrator_base import OrchestratorBase
 from ._header_signals import add_header_aliases
+
+if TYPE_CHECKING:
+    from ..._engine import ExecutionFuture
+    from ...qt._status import ExecutionState
 
 __all__ = [
     "AdvancedPluginOrchestrator",
@@ -99,15 +101,91 @@ _STATUS = {
 _STRUCTURE = PluginErrorCode.InvalidWorkflowStructure
 
 
-class _Registered:
-    __slots__ = ("plan", "workflow")
+def status_context(run: RunView) -> WorkflowExecutionContext:
+    """``get_execution_status``'s context for a run (a live one or one read from the journal)."""
+    snap = take_snapshot(run)
+    tasks = run.plan.tasks
+    reports = cached_reports(run, snap, _node_report, _SETTLED)
+    node_states = {task.key: reports[task.index] for task in tasks}
+    messages = [snap.error.message] if snap.error and snap.error.message else []
+    messages += [f"{t.key}: {snap.errors[t.index]}" for t in tasks if snap.errors[t.index]]
+    messages += snap.error_messages + snap.rollback_errors
+    data: dict[str, Any] = {"input": dict(run.initial_data)}
+    if snap.result is not None:
+        data["result"] = dict(snap.result)
+    data.update(snap.run_extras)
+    if snap.late:  # attempts abandoned while running, and what came of them
+        data["late_outcomes"] = late_reports(snap, "node_id")
+    # model_construct: every field is built here from engine state of known types, and
+    # validating outputs again would refuse what the engine accepted (any keys).
+    return WorkflowExecutionContext.model_construct(
+        execution_id=run.execution_id,
+        workflow_id=run.workflow_id,
+        status=_STATUS[snap.status],
+        start_time=snap.start_time,
+        end_time=snap.end_time,
+        execution_data=data,
+        node_states=node_states,
+        progress=min(1.0, max(0.0, snap.progress)),
+        current_node=snap.current_task,
+        error_messages=messages,
+    )
 
-    def __init__(self, workflow: FrozenGraph, plan: Plan) -> None:
-        self.workflow = workflow  # compact and private: get_workflow thaws a copy
-        self.plan = plan
+
+def prepare_graph(
+    candidate: PluginWorkflow, default_executor: str, plugins: PluginLookup
+) -> Registered | PluginError:
+    """Validate, freeze and compile a graph workflow; nothing registered is touched.
+
+    The frozen form is a private copy (tuples, own containers, connection ids filled in).
+    As in v1, the caller's workflow is checked and then frozen, so it must not be changed by
+    another thread meanwhile.
+    """
+    # The common case is checked and frozen in one pass; anything else gets every check.
+    frozen = plain_graph(candidate)
+    if frozen is None:
+        checked = validate_workflow(candidate)
+        if not checked:
+            return checked.error()
+    try:
+        if frozen is None:
+            frozen = FrozenGraph(candidate)
+        plan = compile_plugin_workflow(frozen, default_executor)
+    except UnknownExecutor as exc:
+        return PluginError(_STRUCTURE, str(exc))
+    except Exception as exc:  # validation should make this unreachable
+        return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
+    refused = refusal_at_registration(plugins, plan.tasks)
+    if refused:
+        return PluginError(_STRUCTURE, f"node {refused}")
+    return Registered(frozen, plan)
 
 
-class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, EngineFacade, QObject):
+class _GraphWorkflows:
+    """What the core needs to know about v2's graph workflows (``FacadeCore``'s kind)."""
+
+    journal_kind = "v2"
+    names = _NAMES
+    compensates = False  # no rollback steps, no transactions
+
+    @staticmethod
+    def plan_of_definition(
+        definition: Any, default_executor: str, plugins: PluginLookup
+    ) -> Plan | PluginError:
+        parsed = PluginWorkflow.from_json(definition)
+        if not parsed:
+            return parsed.error()
+        prepared = prepare_graph(parsed.value(), default_executor, plugins)
+        return prepared if isinstance(prepared, PluginError) else prepared.plan
+
+    @staticmethod
+    def final_state(run: Any) -> ExecutionState:
+        from ...qt._status import state_from_v2_context
+
+        return state_from_v2_context(status_context(run))
+
+
+class AdvancedPluginOrchestrator(OrchestratorBase):
     """QtForge's graph orchestrator: ``PluginWorkflow``s of nodes, ports and connections.
 
     Five execution modes (Sequential, Parallel, Conditional, Streaming, EventDriven), pause and
@@ -179,14 +257,22 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         journal: Any = None,
     ) -> None:
         super().__init__(parent)
-        self._attach_engine(
-            _NAMES, plugin_manager, thread_pool, history_limit, WithBuiltins, timers
+        self._attach(
+            FacadeCore(
+                self,
+                _GraphWorkflows(),
+                plugin_manager=plugin_manager,
+                thread_pool=thread_pool,
+                history_limit=history_limit,
+                timers=timers,
+                default_executor=default_executor,
+                dask_address=dask_address,
+                process_workers=process_workers,
+                journal=journal,
+                lookup=WithBuiltins,
+            )
         )
-        self._configure_executors(default_executor, dask_address, process_workers)
-        self._journal_kind = "v2"
-        self._open_journal(journal)
-        self._workflows: WorkflowRegistry[_Registered] = WorkflowRegistry()
-        add_header_aliases(self)
+        add_header_aliases(self, self._core.signals)
 
     # --- workflow management -----------------------------------------------------------
     def register_workflow(self, workflow: PluginWorkflow) -> Expected[None]:
@@ -206,36 +292,16 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
                 f"register_workflow expects a PluginWorkflow, got {type(workflow).__name__}",
             )
         with gc_paused_for(len(workflow.nodes)):
-            prepared = self._prepare(workflow)
+            prepared = prepare_graph(
+                workflow, self._core.default_executor, self._core.engine.plugins
+            )
         if isinstance(prepared, PluginError):
             return from_error(prepared)
-        return self._workflows.add(prepared.workflow.workflow_id, prepared)
+        return self._core.workflows.add(prepared.workflow.workflow_id, prepared)
 
-    def _prepare(self, candidate: PluginWorkflow) -> _Registered | PluginError:
-        """Validate, freeze and compile; nothing registered is touched.
-
-        The frozen form is a private copy (tuples, own containers, connection ids filled in).
-        As in v1, the caller's workflow is checked and then frozen, so it must not be changed
-        by another thread meanwhile.
-        """
-        # The common case is checked and frozen in one pass; anything else gets every check.
-        frozen = plain_graph(candidate)
-        if frozen is None:
-            checked = validate_workflow(candidate)
-            if not checked:
-                return checked.error()
-        try:
-            if frozen is None:
-                frozen = FrozenGraph(candidate)
-            plan = compile_plugin_workflow(frozen, self._default_executor)
-        except UnknownExecutor as exc:
-            return PluginError(_STRUCTURE, str(exc))
-        except Exception as exc:  # validation should make this unreachable
-            return PluginError(_STRUCTURE, f"workflow could not be compiled: {exc}")
-        refused = refusal_at_registration(self._engine.plugins, plan.tasks)
-        if refused:
-            return PluginError(_STRUCTURE, f"node {refused}")
-        return _Registered(frozen, plan)
+    def _prepare(self, candidate: PluginWorkflow) -> Registered | PluginError:
+        core = self._core
+        return prepare_graph(candidate, core.default_executor, core.engine.plugins)
 
     # --- durable executions ----------------------------------------------------------------
     def resume_from_journal(self, execution_id: str, force: bool = False) -> Expected[str]:
@@ -254,31 +320,18 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             The new execution's id, or ``InvalidState``, ``NotFound``, ``VersionMismatch``,
             ``ExecutionModeNotSupported`` (Streaming, EventDriven) or ``InvalidArgument``.
         """
-        return self._resume_from_journal(execution_id, force)
-
-    def _registered_entry(self, workflow_id: str) -> Expected[tuple[Any, Plan]]:
-        entry = self._workflows.get(workflow_id)
-        if not entry:
-            return from_error(entry.error())
-        return make_success((entry.value().workflow, entry.value().plan))
-
-    def _plan_of_definition(self, definition: Any) -> Plan | PluginError:
-        parsed = PluginWorkflow.from_json(definition)
-        if not parsed:
-            return parsed.error()
-        prepared = self._prepare(parsed.value())
-        return prepared if isinstance(prepared, PluginError) else prepared.plan
+        return self._core.resume_from_journal(execution_id, force)
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Forget a registered workflow; ``NotFound`` if no workflow has that id.
 
         Running executions keep their compiled copy and finish normally.
         """
-        return self._workflows.remove(workflow_id)
+        return self._core.workflows.remove(workflow_id)
 
     def get_workflow(self, workflow_id: str) -> Expected[PluginWorkflow]:
         """A deep copy of the registered workflow (connection ids filled in), or ``NotFound``."""
-        entry = self._workflows.get(workflow_id)
+        entry = self._core.workflows.get(workflow_id)
         if not entry:
             return from_error(entry.error())
         return make_success(entry.value().workflow.thaw())
@@ -293,7 +346,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         """
         from ...composition.workflow_builder import build_workflow_document
 
-        built = build_workflow_document(composition, self._plugin_manager, command)
+        built = build_workflow_document(composition, self._core.plugin_manager, command)
         return PluginWorkflow.from_json(built.value()) if built else from_error(built.error())
 
     # Declared by QtForge's header, never implemented there (it returns NotImplemented).
@@ -304,7 +357,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
 
     def get_registered_workflows(self) -> list[str]:
         """The registered workflow ids, in registration order."""
-        return self._workflows.ids()
+        return self._core.workflows.ids()
 
     # --- dynamic modification ----------------------------------------------------------
     def add_node_to_workflow(self, workflow_id: str, node: WorkflowNode) -> Expected[None]:
@@ -322,7 +375,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
                 _STRUCTURE,
                 f"add_node_to_workflow expects a WorkflowNode, got {type(node).__name__}",
             )
-        return self._modify(workflow_id, lambda wf: wf.nodes.append(copy_node(node)))
+        return self._modify(workflow_id, lambda wf: wf.nodes.append(copy_model(node)))
 
     def remove_node_from_workflow(self, workflow_id: str, node_id: str) -> Expected[None]:
         """Remove a node, and every connection to or from it, from a registered workflow.
@@ -361,22 +414,22 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
                 "add_connection_to_workflow expects a WorkflowConnection, got "
                 f"{type(connection).__name__}",
             )
-        return self._modify(
-            workflow_id, lambda wf: wf.connections.append(copy_connection(connection))
-        )
+        return self._modify(workflow_id, lambda wf: wf.connections.append(copy_model(connection)))
 
     def _modify(self, workflow_id: str, change: Any) -> Expected[None]:
         # The whole change is made on a copy under the registry lock, and swapped in only when
         # the copy validates: a refused change leaves the registered workflow exactly as it was.
-        def changed(entry: _Registered) -> _Registered | PluginError:
+        def changed(entry: Registered) -> Registered | PluginError:
             with gc_paused_for(len(entry.workflow.nodes)):
                 candidate = entry.workflow.thaw()
                 refused = change(candidate)
                 if isinstance(refused, PluginError):
                     return refused
-                return self._prepare(candidate)
+                return prepare_graph(
+                    candidate, self._core.default_executor, self._core.engine.plugins
+                )
 
-        return self._workflows.replace(workflow_id, changed)
+        return self._core.workflows.replace(workflow_id, changed)
 
     # --- execution -----------------------------------------------------------------------
     def execute_workflow(
@@ -392,20 +445,22 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             The execution id, ``InvalidParameters`` (``input_data`` not a dict) or
             ``NotFound`` (no such workflow).
         """
-        if input_data is not None and not isinstance(input_data, dict):
-            return make_error(
-                PluginErrorCode.InvalidParameters,
-                f"input_data must be a dict, got {type(input_data).__name__}",
-            )
-        found = self._workflows.get(workflow_id)
-        if not found:
-            return from_error(found.error())
-        entry = found.value()
-        run = self._engine.new_run(
-            entry.plan, dict(input_data or {}), journal_entry=self._journal_entry(entry.workflow)
-        )
-        run.start()
+        run = self._core.start(workflow_id, input_data)
+        if isinstance(run, PluginError):
+            return from_error(run)
+        self._core.launch(run)
         return make_success(run.execution_id)
+
+    def execute_workflow_async(
+        self, workflow_id: str, input_data: dict[str, Any] | None = None
+    ) -> ExecutionFuture[Expected[dict[str, Any]]]:
+        """Start an execution and return a future of its final data.
+
+        The data are the leaf nodes' outputs, keyed by node id. ``await`` the future under
+        qasync or call ``.result(timeout)`` from plain code; a start error resolves it at once.
+        Cancelling the future cancels the execution.
+        """
+        return self._core.start_async(self._core.start(workflow_id, input_data))
 
     def post_event(
         self, execution_id: str, payload: dict[str, Any] | None = None, source_node: str = ""
@@ -427,7 +482,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
             (``source_node`` is not a Source node), ``NodeNotFound`` or ``InvalidState`` (the
             execution is not accepting events).
         """
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
         if run.kind is not ScheduleKind.EVENT:
@@ -468,7 +523,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
 
     def cancel_execution(self, execution_id: str) -> Expected[None]:
         """Cancel an execution; ``NotFound``, or ``InvalidState`` if it already ended."""
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
         if not run.cancel():
@@ -484,7 +539,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         Returns:
             Success, ``NotFound`` or ``InvalidState`` (not running).
         """
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
         error = run.pause()
@@ -492,7 +547,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
 
     def resume_execution(self, execution_id: str) -> Expected[None]:
         """Resume a paused execution; ``NotFound``, or ``InvalidState`` if it is not paused."""
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
         error = run.resume()
@@ -505,42 +560,14 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         Node outputs inside it are the engine's record, shared rather than copied so a call
         stays cheap whatever their size: copy one before changing it.
         """
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
-        snap = take_snapshot(run)
-        tasks = run.plan.tasks
-        reports = cached_reports(run, snap, _node_report, _SETTLED)
-        node_states = {task.key: reports[task.index] for task in tasks}
-        messages = [snap.error.message] if snap.error and snap.error.message else []
-        messages += [f"{t.key}: {snap.errors[t.index]}" for t in tasks if snap.errors[t.index]]
-        messages += snap.error_messages + snap.rollback_errors
-        data: dict[str, Any] = {"input": dict(run.initial_data)}
-        if snap.result is not None:
-            data["result"] = dict(snap.result)
-        data.update(snap.run_extras)
-        if snap.late:  # attempts abandoned while running, and what came of them
-            data["late_outcomes"] = late_reports(snap, "node_id")
-        # model_construct: every field is built here from engine state of known types, and
-        # validating outputs again would refuse what the engine accepted (any keys).
-        return make_success(
-            WorkflowExecutionContext.model_construct(
-                execution_id=run.execution_id,
-                workflow_id=run.workflow_id,
-                status=_STATUS[snap.status],
-                start_time=snap.start_time,
-                end_time=snap.end_time,
-                execution_data=data,
-                node_states=node_states,
-                progress=min(1.0, max(0.0, snap.progress)),
-                current_node=snap.current_task,
-                error_messages=messages,
-            )
-        )
+        return make_success(status_context(run))
 
     def get_active_executions(self) -> list[str]:
         """The ids of the executions that have not ended."""
-        return [run.execution_id for run in self._engine.active_runs()]
+        return [run.execution_id for run in self._core.engine.active_runs()]
 
     def get_node_status(self, execution_id: str, node_id: str) -> Expected[dict[str, Any]]:
         """One node's status in an execution as a dict, or ``NotFound`` / ``NodeNotFound``.
@@ -548,7 +575,7 @@ class AdvancedPluginOrchestrator(GraphExecutionHandles, DurableExecutions, Engin
         The dict has ``node_id``, ``status``, ``output``, ``error``, ``attempts``,
         ``start_time``, ``end_time`` and ``duration_ms``, plus Streaming's item counts.
         """
-        run = self._find_run(execution_id)
+        run = self._core.find_run(execution_id)
         if isinstance(run, PluginError):
             return from_error(run)
         for task in run.plan.tasks:

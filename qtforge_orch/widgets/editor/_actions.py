@@ -7,14 +7,29 @@ defined once and works in the bare editor as in the designer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
-if TYPE_CHECKING:
-    from ._view import VisualWorkflowEditor
+
+class EditorCommands(Protocol):
+    """What the actions call: ``VisualWorkflowEditor``'s edit and view commands."""
+
+    def undo(self) -> object: ...
+    def redo(self) -> object: ...
+    def cut_selection(self) -> object: ...
+    def copy_selection(self) -> object: ...
+    def paste(self) -> object: ...
+    def duplicate_selection(self) -> object: ...
+    def select_all(self) -> object: ...
+    def delete_selection(self) -> object: ...
+    def auto_layout(self) -> object: ...
+    def fit(self) -> object: ...
+    def zoom(self) -> float: ...
+    def set_zoom(self, factor: float) -> object: ...
+
 
 #: name -> (text, shortcuts, tool tip)
 ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
@@ -33,21 +48,21 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 
 
-def make_actions(editor: VisualWorkflowEditor) -> dict[str, QAction]:
-    """One action per entry of ``ACTIONS``, added to ``editor`` and wired to it."""
+def make_actions(editor: QWidget, commands: EditorCommands) -> dict[str, QAction]:
+    """One action per entry of ``ACTIONS``, added to ``editor`` and wired to ``commands``."""
     handlers: dict[str, Callable[[], object]] = {
-        "undo": editor.undo,
-        "redo": editor.redo,
-        "cut": editor.cut_selection,
-        "copy": editor.copy_selection,
-        "paste": editor.paste,
-        "duplicate": editor.duplicate_selection,
-        "select_all": editor.select_all,
-        "delete": editor.delete_selection,
-        "auto_layout": editor.auto_layout,
-        "fit": editor.fit,
-        "zoom_in": lambda: editor.set_zoom(editor.zoom() * 1.25),
-        "zoom_out": lambda: editor.set_zoom(editor.zoom() / 1.25),
+        "undo": commands.undo,
+        "redo": commands.redo,
+        "cut": commands.cut_selection,
+        "copy": commands.copy_selection,
+        "paste": commands.paste,
+        "duplicate": commands.duplicate_selection,
+        "select_all": commands.select_all,
+        "delete": commands.delete_selection,
+        "auto_layout": commands.auto_layout,
+        "fit": commands.fit,
+        "zoom_in": lambda: commands.set_zoom(commands.zoom() * 1.25),
+        "zoom_out": lambda: commands.set_zoom(commands.zoom() / 1.25),
     }
     return {
         name: shortcut_action(editor, name, text, keys, tip, handlers[name])

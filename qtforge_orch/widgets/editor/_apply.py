@@ -16,8 +16,9 @@ from typing import Any
 
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
-from ...orchestration._v1_model import Workflow
-from ...orchestration.advanced._v2_model import PluginWorkflow, WorkflowNode
+from ...orchestration.advanced.workflow import PluginWorkflow
+from ...orchestration.advanced.workflow_node import WorkflowNode
+from ...orchestration.workflow import Workflow
 
 _SETTINGS = ("name", "description", "execution_mode", "global_configuration", "metadata")
 

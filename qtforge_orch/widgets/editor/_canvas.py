@@ -12,8 +12,9 @@ from typing import Any
 from ..._errors import PluginError
 from ..._expected import Expected, from_error, make_success
 from ._document import GraphDocument, Removed
-from ._issues import Delta, ValidationIssue, collect_issues, updated_issues
+from ._issues import Delta, collect_issues, updated_issues
 from ._scene import EditorScene
+from .validation_issue import ValidationIssue
 
 
 class Canvas:

@@ -54,7 +54,7 @@ class CanvasView(QGraphicsView):
         self._reveal = QTimer(self)
         self._reveal.setSingleShot(True)
         self._reveal.timeout.connect(self._reveal_visible)
-        self._input = CanvasInput(self)  # type: ignore[arg-type]  # only ever an editor
+        self._input = CanvasInput(self, self)  # type: ignore[arg-type]  # only ever an editor
 
     def node_item(self, node_id: str) -> NodeItem | None:
         """The node's graphics item (``port_scene_pos(port, output)``...), or None."""

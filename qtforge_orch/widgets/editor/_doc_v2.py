@@ -10,21 +10,16 @@ from pydantic import ValidationError
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
 from ..._jsoncopy import json_copy
-from ...orchestration.advanced._v2_enums import _choices, _parse_enum
-from ...orchestration.advanced._v2_model import (
-    ConnectionType,
+from ...orchestration.advanced._model_base import copy_model
+from ...orchestration.advanced._v2_validation import IdAssigner, connection_ids
+from ...orchestration.advanced.enums import ConnectionType, _choices, _parse_enum
+from ...orchestration.advanced.workflow import (
     PluginWorkflow,
-    WorkflowConnection,
-    WorkflowNode,
-    copy_node,
-    copy_workflow,
-)
-from ...orchestration.advanced._v2_validation import (
-    IdAssigner,
-    connection_ids,
     iter_workflow_errors,
     validate_workflow,
 )
+from ...orchestration.advanced.workflow_connection import WorkflowConnection
+from ...orchestration.advanced.workflow_node import WorkflowNode
 from ._document import (
     EdgeInfo,
     GraphDocument,
@@ -84,7 +79,7 @@ class V2Document(GraphDocument):
 
     def __init__(self, workflow: PluginWorkflow, owned: bool = False) -> None:
         # ``owned``: the caller hands the workflow over (just read from a file), no copy.
-        self._wf = workflow if owned else copy_workflow(workflow)
+        self._wf = workflow if owned else copy_model(workflow)
         # Connections without an id get the one registration would give them: the editor
         # addresses every connection by id.
         ids = connection_ids(self._wf)
@@ -159,7 +154,7 @@ class V2Document(GraphDocument):
         ]
 
     def workflow(self) -> PluginWorkflow:
-        return copy_workflow(self._wf)
+        return copy_model(self._wf)
 
     def model(self) -> PluginWorkflow:
         """The edited workflow itself (not a copy: read it, never change it)."""
@@ -271,7 +266,7 @@ class V2Document(GraphDocument):
         return self._nodes[node_id].to_json()
 
     def renamed(self, model: Any, node_id: str) -> WorkflowNode:
-        node = copy_node(model)
+        node: WorkflowNode = copy_model(model)
         node.node_id = node_id
         return node
 

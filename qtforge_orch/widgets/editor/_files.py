@@ -16,8 +16,8 @@ from typing import Any
 
 from ..._errors import PluginErrorCode
 from ..._expected import Expected, make_error, make_success
-from ...orchestration._v1_model import Workflow
-from ...orchestration.advanced._v2_model import PluginWorkflow
+from ...orchestration.advanced.workflow import PluginWorkflow
+from ...orchestration.workflow import Workflow
 
 #: Larger files are refused before they are read (a workflow is not a data file).
 MAX_FILE_BYTES = 256 * 1024 * 1024

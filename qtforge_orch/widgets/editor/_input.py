@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import (
@@ -29,7 +29,27 @@ from ._clipboard import decode_plugin_drag, has_plugin_drag
 from ._items import HEADER, NODE_WIDTH, PORT_RADIUS, NodeItem
 
 if TYPE_CHECKING:
-    from ._view import VisualWorkflowEditor
+    from ._scene import EditorScene
+
+
+class EditorCanvas(Protocol):
+    """What the input handling asks of the editor (``VisualWorkflowEditor``) beyond its view."""
+
+    _scene: EditorScene
+
+    def is_editable(self) -> bool: ...
+    def node_item(self, node_id: str) -> NodeItem | None: ...
+    def _edge_near(self, pos: Any) -> Any: ...
+    def zoom(self) -> float: ...
+    def zoom_at(self, factor: float, where: QPoint) -> None: ...
+    def connect_nodes(
+        self, source_node: str, source_port: str, target_node: str, target_port: str
+    ) -> object: ...
+    def move_nodes(self, positions: dict[str, tuple[float, float]]) -> object: ...
+    def add_plugin_node(
+        self, plugin_id: str, position: QPointF | tuple[float, float], command: str = ""
+    ) -> str: ...
+
 
 #: How close (in pixels on screen) a press must be to a port or connection to hit it.
 HIT_PIXELS = 7
@@ -45,7 +65,9 @@ class _PortDrag:
 class CanvasInput:
     """The editor's interaction state; the view hands it its events first."""
 
-    def __init__(self, editor: VisualWorkflowEditor) -> None:
+    def __init__(self, view: QGraphicsView, editor: EditorCanvas) -> None:
+        # One object seen twice: the view (Qt's calls) and the editor (its own).
+        self._view = view
         self._editor = editor
         self._pan_from: QPoint | None = None
         self._space = False
@@ -55,13 +77,13 @@ class CanvasInput:
     # --- hit testing ----------------------------------------------------------------------
     def _near(self, pos: QPoint) -> list[Any]:
         r = HIT_PIXELS
-        area = self._editor.mapToScene(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r).toRect())
-        return self._editor.scene().items(area)
+        area = self._view.mapToScene(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r).toRect())
+        return self._view.scene().items(area)
 
     def port_at(self, pos: QPoint) -> tuple[str, str, bool] | None:
         """(node, port, output) of the port nearest ``pos`` (viewport coordinates)."""
         editor = self._editor
-        where = editor.mapToScene(pos)
+        where = self._view.mapToScene(pos)
         reach = HIT_PIXELS / max(editor.zoom(), 1e-6) + PORT_RADIUS
         best: tuple[float, tuple[str, str, bool]] | None = None
         for item in self._near(pos):
@@ -79,7 +101,7 @@ class CanvasInput:
 
     def node_at(self, pos: QPoint) -> NodeItem | None:
         """The node drawn under ``pos`` (viewport coordinates)."""
-        for item in self._editor.items(pos):
+        for item in self._view.items(pos):
             while item is not None and not isinstance(item, NodeItem):
                 item = item.parentItem()
             if isinstance(item, NodeItem):
@@ -96,7 +118,7 @@ class CanvasInput:
             button == Qt.MouseButton.LeftButton and self._space
         ):
             self._pan_from = pos
-            editor.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            self._view.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return True
         if button != Qt.MouseButton.LeftButton:
             return False
@@ -105,15 +127,15 @@ class CanvasInput:
             line = QGraphicsPathItem()
             line.setPen(QPen(QColor("#1e88e5"), 2.0, Qt.PenStyle.DashLine))
             line.setZValue(10)
-            editor.scene().addItem(line)
+            self._view.scene().addItem(line)
             self._drag = _PortDrag(*port, line)
             self._follow(pos)
             return True
-        if not editor.items(pos):
+        if not self._view.items(pos):
             edge = editor._edge_near(pos)
             if edge is not None:  # a thin connection a few pixels off still selects
                 if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-                    editor.scene().clearSelection()
+                    self._view.scene().clearSelection()
                 edge.setSelected(True)
                 return True
         return False
@@ -122,7 +144,7 @@ class CanvasInput:
         """Remember where the selected nodes are, to make one move command on release."""
         self._moving = {
             item.node_id: item.pos()
-            for item in self._editor.scene().selectedItems()
+            for item in self._view.scene().selectedItems()
             if isinstance(item, NodeItem)
         }
         if not self._editor.is_editable():
@@ -139,9 +161,9 @@ class CanvasInput:
         if self._pan_from is not None:
             delta = pos - self._pan_from
             self._pan_from = pos
-            editor = self._editor
-            editor.horizontalScrollBar().setValue(editor.horizontalScrollBar().value() - delta.x())
-            editor.verticalScrollBar().setValue(editor.verticalScrollBar().value() - delta.y())
+            across, down = self._view.horizontalScrollBar(), self._view.verticalScrollBar()
+            across.setValue(across.value() - delta.x())
+            down.setValue(down.value() - delta.y())
             return True
         if self._drag is not None:
             self._follow(pos)
@@ -156,14 +178,14 @@ class CanvasInput:
             Qt.MouseButton.LeftButton,
         ):
             self._pan_from = None
-            editor.viewport().setCursor(
+            self._view.viewport().setCursor(
                 Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor
             )
             return True
         drag = self._drag
         if drag is not None and event.button() == Qt.MouseButton.LeftButton:
             self._drag = None
-            editor.scene().removeItem(drag.line)
+            self._view.scene().removeItem(drag.line)
             end = self._end_at(event.position().toPoint(), drag)
             if end is not None:
                 node, port = end
@@ -206,7 +228,7 @@ class CanvasInput:
         if item is None:
             return
         start = item.port_scene_pos(drag.port, drag.output)
-        end = self._editor.mapToScene(pos)
+        end = self._view.mapToScene(pos)
         snapped = self.port_at(pos)
         if snapped is not None and snapped[2] != drag.output:
             target = self._editor.node_item(snapped[0])
@@ -219,7 +241,7 @@ class CanvasInput:
         """Escape: drop a connection being dragged (True if there was one)."""
         drag, self._drag = self._drag, None
         if drag is not None:
-            self._editor.scene().removeItem(drag.line)
+            self._view.scene().removeItem(drag.line)
             return True
         return False
 
@@ -236,12 +258,12 @@ class CanvasInput:
         """Space arms panning; Escape cancels a connection drag or clears the selection."""
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
-            self._editor.setDragMode(QGraphicsView.DragMode.NoDrag)
-            self._editor.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            self._view.setDragMode(QGraphicsView.DragMode.NoDrag)
+            self._view.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return True
         if event.key() == Qt.Key.Key_Escape:
             if not self.cancel():
-                self._editor.scene().clearSelection()
+                self._view.scene().clearSelection()
             return True
         return False
 
@@ -249,8 +271,8 @@ class CanvasInput:
         """Releasing space ends pan mode."""
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
-            self._editor.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
-            self._editor.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            self._view.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+            self._view.viewport().setCursor(Qt.CursorShape.ArrowCursor)
             return True
         return False
 
@@ -270,7 +292,7 @@ class CanvasInput:
             event.ignore()
             return
         plugin_id, command = dropped
-        where = self._editor.mapToScene(event.position().toPoint())
+        where = self._view.mapToScene(event.position().toPoint())
         corner = where - QPointF(NODE_WIDTH / 2, HEADER / 2)
         if self._editor.add_plugin_node(plugin_id, corner, command):
             event.setDropAction(Qt.DropAction.CopyAction)

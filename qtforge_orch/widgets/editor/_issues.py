@@ -13,21 +13,7 @@ from typing import Any
 
 from ..._errors import PluginErrorCode
 from ._document import GraphDocument
-
-
-@dataclass(frozen=True)
-class ValidationIssue:
-    """One problem of the edited workflow.
-
-    Attributes:
-        target_id: the node or connection id it is about; ``""`` for the workflow itself.
-        code: the ``PluginErrorCode`` registration would report.
-        message: what is wrong and how to fix it.
-    """
-
-    target_id: str
-    code: PluginErrorCode
-    message: str
+from .validation_issue import ValidationIssue
 
 
 @dataclass

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from .._edge_path import routed
-from .._style import STATUS_COLORS
+from ..status_style import STATUS_COLORS
 from ._document import EdgeInfo, NodeInfo
 from ._kinds import (
     BODY,

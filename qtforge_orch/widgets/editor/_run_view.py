@@ -1,8 +1,8 @@
 """An execution drawn on the editor's nodes: ``VisualWorkflowEditor.attach_execution``.
 
-Built on the ``WorkflowExecution`` handle's public API only: its signals say *which* node
-changed, and ``step(id)`` says how it is now. Changes are batched per frame, like the
-monitor's, so a burst of a thousand finishing nodes is a few restyles per frame.
+It subscribes to the execution's events, as the monitor's graph does: an event says *which*
+node changed, and the handle's ``step(id)`` says how it is now. Changes are batched per frame,
+like the monitor's, so a burst of a thousand finishing nodes is a few restyles per frame.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
+from ...events import EventKind, ExecutionEvent, Subscription
 from .._coalesce import BUDGET_S, FrameBatcher
-from .._style import format_ms, status_label
+from .._following import END_KINDS, TASK_KINDS, follow
+from ..status_style import format_ms, status_label
 from ._scene import EditorScene
 
 #: Node restyles per frame (each re-renders a node's texts).
 NODES_PER_FRAME = 80
 _ALL = "*"
+#: The events that change a node: step events, counters, the end.
+_FOLLOWED = TASK_KINDS | END_KINDS | {EventKind.ITEM_COUNTS}
 
 
 def step_detail(record: Any) -> str:
@@ -46,7 +50,7 @@ class ExecutionOverlay(QObject):
         super().__init__(parent)
         self._scene = scene
         self._handle: Any = None
-        self._connections: list[tuple[Any, Any]] = []
+        self._following: Subscription | None = None
         self._batch = FrameBatcher(self._apply, self)
 
     def handle(self) -> Any:
@@ -64,16 +68,7 @@ class ExecutionOverlay(QObject):
         if handle is None:
             return
         self._handle = handle
-        follow = [
-            (handle.step_started, self._one),
-            (handle.step_finished, self._one),
-            (handle.step_retrying, self._one),
-            (handle.item_counts, self._counts),
-            (handle.finished, self._finished),
-        ]
-        for signal, slot in follow:
-            signal.connect(slot)
-        self._connections = follow
+        self._following = follow(handle, self._on_event, _FOLLOWED)
         self._batch.mark(_ALL)
         self._batch.flush_all()
         self.running_changed.emit(self.is_running())
@@ -83,10 +78,9 @@ class ExecutionOverlay(QObject):
         handle, self._handle = self._handle, None
         if handle is None:
             return
-        if shiboken6.isValid(handle):
-            for signal, slot in self._connections:
-                signal.disconnect(slot)
-        self._connections = []
+        if self._following is not None:
+            self._following.cancel()
+            self._following = None
         for node in self._scene.nodes.values():
             node.set_status("")
         for edge in self._scene.edges.values():
@@ -97,16 +91,15 @@ class ExecutionOverlay(QObject):
         """Apply pending changes now (tests, screenshots)."""
         self._batch.flush_all()
 
-    # --- slots (the handle's thread: the GUI thread) --------------------------------------
-    def _one(self, step: str, *_: Any) -> None:
-        self._batch.mark(step)
-
-    def _counts(self, counts: dict[str, Any]) -> None:
-        self._batch.mark_many(counts)
-
-    def _finished(self, *_: Any) -> None:
-        self._batch.mark(_ALL)  # skipped, cancelled and rolled-back nodes are settled now
-        self.running_changed.emit(False)
+    # --- the execution's events (the GUI thread) --------------------------------------------
+    def _on_event(self, event: ExecutionEvent) -> None:
+        if event.kind in TASK_KINDS:
+            self._batch.mark(event.step)
+        elif event.kind is EventKind.ITEM_COUNTS:
+            self._batch.mark_many(event.item_counts)
+        else:  # the end: skipped, cancelled and rolled-back nodes are settled now
+            self._batch.mark(_ALL)
+            self.running_changed.emit(False)
 
     def _apply(self, dirty: set[object]) -> set[object] | None:
         handle = self._handle

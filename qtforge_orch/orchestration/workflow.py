@@ -1,50 +1,38 @@
-"""Data structures of the v1 ``PluginOrchestrator``: the ``Workflow`` class.
+"""``Workflow``: a v1 workflow, its checks and its file format.
 
-The structs it holds are in ``_v1_structs`` and re-exported here.
-
-``Workflow`` is a plain class: the reference gives it query *methods* named ``id()``, ``name()``
-and ``steps()``, which cannot coexist with pydantic fields of the same names. Validation lives
-in ``_v1_validation`` and the file format in ``_v1_json``; every field is spelled once, and
-copying, equality and JSON derive from those definitions.
+``Workflow`` is a plain class: the reference gives it query *methods* named ``id()``,
+``name()`` and ``steps()``, which cannot coexist with pydantic fields of the same names. Its
+state is spelled once (``__slots__``): copying, equality and repr derive from it. Its
+methods live here; ``_v1_validation`` (the rules) and ``_v1_json`` (format versions and plain
+value readers) read it through its public surface.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Self
 
 from .._durations import to_milliseconds
 from .._expected import Expected
-from ._v1_structs import (
-    DEFAULT_WORKFLOW_TIMEOUT_MS,
-    MODE_CHOICES,
-    ExecutionMode,
-    Predicate,
-    StepResult,
-    StepStatus,
-    WorkflowContext,
-    WorkflowStep,
-    container_fields,
-    parse_mode,
+from .._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_type
+from ._v1_json import (
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    Bad,
+    guard,
+    migrate,
+    read_condition,
+    read_text,
+    read_timeout,
+    unknown_key,
 )
+from .execution_mode import ExecutionMode, parse_mode
+from .workflow_step import Predicate, WorkflowStep, read_step, rollback_step_to_json
 
-__all__ = [
-    "DEFAULT_WORKFLOW_TIMEOUT_MS",
-    "MODE_CHOICES",
-    "ExecutionMode",
-    "StepResult",
-    "StepStatus",
-    "Workflow",
-    "WorkflowContext",
-    "WorkflowStep",
-    "container_fields",
-    "parse_mode",
-    "workflow_json_schema",
-]
-
-
-# --------------------------------------------------------------------------- Workflow
+# QtForge's Workflow::m_timeout default (5 minutes), also what its from_json assumes.
+DEFAULT_WORKFLOW_TIMEOUT_MS = 300_000
 
 
 def _check_str(value: Any, what: str) -> str:
@@ -246,11 +234,46 @@ class Workflow:
         Empty when the dependencies form a cycle, as in C++; dependencies on steps that do not
         exist are ignored here (``validate`` reports them).
         """
-        from ._v1_validation import execution_order
+        from .._order import topological_order
 
-        return execution_order(self)
+        ids = [step.id for step in self._steps]
+        edges = [
+            (dep, step.id)
+            for step in self._steps
+            for dep in step.dependencies
+            if isinstance(dep, str)
+        ]
+        return topological_order(ids, edges)
 
     # ----------------------------------------------------------------- copying and equality
+
+    @classmethod
+    def _restore(
+        cls,
+        workflow_id: str,
+        name: str,
+        description: str,
+        mode: ExecutionMode,
+        timeout: int | None,
+        global_condition: str | Predicate | None,
+        steps: list[WorkflowStep],
+        rollback: dict[str, WorkflowStep],
+    ) -> Workflow:
+        """A workflow made of parts nobody else holds (a parsed file, a registered copy).
+
+        They are taken as they are: no copies, no checks (``validate`` does those).
+        """
+        workflow = cls.__new__(cls)
+        workflow._id = workflow_id
+        workflow._name = name
+        workflow._description = description
+        workflow._mode = mode
+        workflow._timeout = timeout
+        workflow._global_condition = global_condition
+        workflow._steps = steps
+        workflow._rollback = rollback
+        workflow._index = None
+        return workflow
 
     def copy(self) -> Workflow:
         """An independent snapshot: own steps and containers; callable conditions shared."""
@@ -291,9 +314,12 @@ class Workflow:
         Steps are keyed by id, the mode is an integer and the timeout is in ms; the dict also
         has ``format_version`` and the fields QtForge does not know (which it ignores).
         """
-        from ._v1_json import workflow_to_json
-
-        return workflow_to_json(self)
+        data: dict[str, Any] = {FORMAT_KEY: FORMAT_VERSION}
+        for key, write, _ in _FIELDS:
+            value = write(self)
+            if value is not _MISSING:
+                data[key] = value
+        return data
 
     @staticmethod
     def from_json(json: Any) -> Expected[Workflow]:
@@ -301,9 +327,7 @@ class Workflow:
 
         Does not validate(): registering does, so a broken file can still be inspected.
         """
-        from ._v1_json import workflow_from_json
-
-        return workflow_from_json(json)
+        return guard(lambda: _read_workflow(json), "workflow JSON")
 
     @classmethod
     def model_json_schema(cls) -> dict[str, Any]:
@@ -341,3 +365,149 @@ def workflow_json_schema() -> dict[str, Any]:
     from ._schemas import generated_schema
 
     return generated_schema("v1")
+
+
+# --------------------------------------------------------------------------- the file format
+# One table, one row per workflow field: (JSON key, write, read). to_json, from_json and the
+# list of known keys all derive from it. Writers read the public surface; readers fill the
+# parts ``Workflow._restore`` assembles.
+
+_MISSING = object()
+_Parts = dict[str, Any]
+
+
+def _write_mode(workflow: Workflow) -> Any:
+    return int(workflow.execution_mode())  # QtForge reads an integer (toInt)
+
+
+def _write_steps(workflow: Workflow) -> Any:
+    return {step.id: step.to_json() for step in workflow.steps()}
+
+
+def _write_rollbacks(workflow: Workflow) -> Any:
+    return {key: rollback_step_to_json(step) for key, step in workflow.rollback_steps().items()}
+
+
+def _write_condition(workflow: Workflow) -> Any:
+    condition = workflow.global_condition()
+    return condition if isinstance(condition, str) else _MISSING
+
+
+def _read_text(name: str) -> Callable[[_Parts, Any], None]:
+    def read(parts: _Parts, value: Any) -> None:
+        parts[name] = read_text(name, value)
+
+    return read
+
+
+def _read_mode(parts: _Parts, value: Any) -> None:
+    try:
+        parts["mode"] = parse_mode(value)
+    except ValueError as exc:
+        raise Bad(f"workflow 'execution_mode': {exc}") from None
+
+
+def _read_timeout(parts: _Parts, value: Any) -> None:
+    parts["timeout"] = read_timeout(value)
+
+
+def _read_steps(parts: _Parts, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, list):
+        steps = [read_step(item, f"steps[{i}]") for i, item in enumerate(value)]
+        _refuse_repeated_ids(steps)
+    elif isinstance(value, Mapping):
+        steps = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise Bad(f"'steps' has a non-string key {key!r}")
+            steps.append(read_step(item, f"steps[{key!r}]", key_id=key))
+    else:
+        raise Bad(
+            f"workflow 'steps' must be an array of steps or an object keyed by step id, "
+            f"got {json_type(value)}"
+        )
+    # Freshly parsed steps are not shared with anyone: kept without copying.
+    parts["steps"] = steps
+
+
+def _refuse_repeated_ids(steps: list[WorkflowStep]) -> None:
+    """Refuse a ``steps`` array that repeats an id.
+
+    ``to_json`` keys steps by id and would keep one of them: the document would not round-trip.
+    """
+    first: dict[str, int] = {}
+    for position, parsed in enumerate(steps):
+        earlier = first.setdefault(parsed.id, position)
+        if earlier != position:
+            raise Bad(
+                f"'steps' repeats the step id {parsed.id!r} (steps[{earlier}] and "
+                f"steps[{position}]); every step needs an id of its own"
+            )
+
+
+def _read_rollbacks(parts: _Parts, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise Bad(
+            f"workflow 'rollback_steps' must be an object keyed by the id of the step each "
+            f"one undoes, got {json_type(value)}"
+        )
+    rollback: dict[str, WorkflowStep] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise Bad(f"'rollback_steps' has a non-string key {key!r}")
+        rollback[key] = read_step(item, f"rollback_steps[{key!r}]")
+    parts["rollback"] = rollback
+
+
+def _read_condition(parts: _Parts, value: Any) -> None:
+    parts["global_condition"] = read_condition(value)
+
+
+_Writer = Callable[[Workflow], Any]
+_Reader = Callable[[_Parts, Any], None]
+_FIELDS: tuple[tuple[str, _Writer, _Reader | None], ...] = (
+    ("id", Workflow.id, None),  # read first, by _read_workflow: it names the workflow
+    ("name", Workflow.name, _read_text("name")),
+    ("description", Workflow.description, _read_text("description")),
+    ("execution_mode", _write_mode, _read_mode),
+    ("timeout", Workflow.timeout, _read_timeout),
+    ("steps", _write_steps, _read_steps),
+    ("rollback_steps", _write_rollbacks, _read_rollbacks),
+    ("global_condition", _write_condition, _read_condition),
+)
+WORKFLOW_KEYS = tuple(key for key, _, _ in _FIELDS)
+_EXTRA_KEYS = frozenset({FORMAT_KEY, "$schema"})
+_READERS = {key: read for key, _, read in _FIELDS if read is not None}
+
+
+def _read_workflow(json: Any) -> Workflow:
+    if deeper_than(json):
+        raise Bad(f"workflow JSON is nested more than {MAX_JSON_DEPTH} levels deep")
+    document = migrate(json)
+    workflow_id = document.get("id")
+    if not isinstance(workflow_id, str):
+        raise Bad(f"workflow 'id' must be a string, got {json_type(workflow_id)}")
+    # QtForge's from_json defaults the name to the id and the timeout to 5 minutes.
+    parts: _Parts = {
+        "name": workflow_id,
+        "description": "",
+        "mode": ExecutionMode.Sequential,
+        "timeout": DEFAULT_WORKFLOW_TIMEOUT_MS,
+        "global_condition": None,
+        "steps": [],
+        "rollback": {},
+    }
+    for key, value in document.items():
+        read = _READERS.get(key)
+        if read is not None:
+            read(parts, value)
+        elif key not in _EXTRA_KEYS and key != "id":
+            unknown_key(key, WORKFLOW_KEYS, "workflow JSON")
+    return Workflow._restore(workflow_id, **parts)
+
+
+__all__ = ["DEFAULT_WORKFLOW_TIMEOUT_MS", "WORKFLOW_KEYS", "Workflow", "workflow_json_schema"]

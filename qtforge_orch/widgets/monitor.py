@@ -19,17 +19,23 @@ from PySide6.QtWidgets import (
 )
 
 from .._expected import Expected, from_error, make_success
-from ..qt._execution import WorkflowExecution
+from ..events import EventKind, ExecutionEvent, Subscription
+from ..qt.execution import WorkflowExecution
 from ._cell_painter import StepCellPainter
 from ._coalesce import FrameBatcher
-from ._graph import WorkflowGraphView
-from ._steps_model import SORT_ROLE, StepsModel
+from ._following import END_KINDS, follow
 from ._steps_table import StepsTableView
-from ._style import status_label
+from .graph_view import WorkflowGraphView
+from .status_style import status_label
+from .steps_model import SORT_ROLE, StepsModel
 
 LOG_LINES = 2000
 #: Step outcomes the log shows (completions are in the table, failures have a message).
 _LOGGED_STEP_STATUSES = frozenset({"skipped", "cancelled", "rolled_back"})
+#: The events after which the handle may have a new message (failures, pause, the end).
+_MESSAGE_KINDS = END_KINDS | {EventKind.TASK_FAILED, EventKind.PAUSED, EventKind.RESUMED}
+#: The events the monitor follows: those, and what changes the progress bar and status line.
+_FOLLOWED = _MESSAGE_KINDS | {EventKind.WORKFLOW_STARTED, EventKind.PROGRESS}
 #: The log, progress bar and status line refresh at 20 Hz: text nobody reads at 60 Hz, and
 #: their repaints would share the graph's frames.
 CHROME_MS = 50
@@ -63,7 +69,10 @@ class WorkflowMonitor(QWidget):
         self._workflow_id = workflow_id
         self._input = input_data
         self._handle: WorkflowExecution | None = None
+        self._following: Subscription | None = None
         self._log_lines: list[str] = []
+        self._messages_logged = 0  # of the handle's messages, how many the log has
+        self._steps_logged: set[str] = set()
         self._batch = FrameBatcher(self._apply, self, CHROME_MS)
 
         self._run_button = QPushButton("Run")
@@ -198,35 +207,26 @@ class WorkflowMonitor(QWidget):
 
     def set_execution(self, handle: WorkflowExecution) -> None:
         """Show an execution started elsewhere (its past is read from the handle)."""
-        old = self._handle
-        if old is not None:
-            for names, slot in self._followed():
-                old._unobserve(names, slot)
+        if self._following is not None:
+            self._following.cancel()
+            self._following = None
         self._handle = handle
         self._graph_binding = handle
         self._table_binding = handle
         self._binder.mark("graph")
         self._log.clear()
-        # The past is read here; observers (not Qt connections: no replay, no GIL hand-over
-        # per signal, see qtforge_orch.qt._replay) report what comes next.
-        self._log_lines = [f"started {handle.execution_id()}", *handle.messages()]
-        for step in handle.step_ids():
-            record = handle.step(step)
-            if record is not None and record.status in _LOGGED_STEP_STATUSES:
-                self._log_lines.append(f"{step}: {status_label(record.status)}")
-        for names, slot in self._followed():
-            handle._observe(names, slot)
+        # The past is read here; the execution's events (subscribed below) report what comes
+        # next, and the handle, called before this monitor for each event, has the text.
+        messages = handle.messages()
+        self._messages_logged = len(messages)
+        self._log_lines = [f"started {handle.execution_id()}", *messages]
+        self._steps_logged = set()
+        self._log_steps(handle)
+        self._following = follow(handle, self._on_event, _FOLLOWED)
         self._batch.mark("all")
         if handle.is_finished():
-            self._on_finished(handle.status(), None)
-
-    def _followed(self) -> list[tuple[tuple[str, ...], Any]]:
-        return [
-            (("message",), self._log_line),
-            (("step_finished",), self._on_step_finished),
-            (("progress", "status_changed"), self._on_change),
-            (("finished",), self._on_finished),
-        ]
+            self._batch.mark("state")
+            self.execution_finished.emit(handle.status())
 
     def cancel(self) -> None:
         """Cancel the shown execution (what the Cancel button does); refusals go to the log."""
@@ -256,16 +256,31 @@ class WorkflowMonitor(QWidget):
         self._log_lines.append(text)
         self._batch.mark("log")
 
-    def _on_step_finished(self, step: str, status: str, _output: Any) -> None:
-        if status in _LOGGED_STEP_STATUSES:  # completions: the table; failures: a message
-            self._log_line(f"{step}: {status_label(status)}")
-
-    def _on_change(self, *_: Any) -> None:
+    def _on_event(self, event: ExecutionEvent) -> None:
+        handle = self._handle
+        if handle is None:
+            return
+        if event.kind in _MESSAGE_KINDS:
+            if event.terminal:  # completions are in the table; these have no message
+                self._log_steps(handle)
+            messages = handle.messages()
+            for text in messages[self._messages_logged :]:
+                self._log_line(text)
+            self._messages_logged = len(messages)
         self._batch.mark("state")
+        if event.terminal:
+            self.execution_finished.emit(handle.status())
 
-    def _on_finished(self, status: str, _result: Any) -> None:
-        self._batch.mark("state")
-        self.execution_finished.emit(status)
+    def _log_steps(self, handle: WorkflowExecution) -> None:
+        for step in handle.step_ids():
+            record = handle.step(step)
+            if (
+                record is not None
+                and record.status in _LOGGED_STEP_STATUSES
+                and step not in self._steps_logged
+            ):
+                self._steps_logged.add(step)
+                self._log_line(f"{step}: {status_label(record.status)}")
 
     def _apply(self, _dirty: set[object]) -> None:
         if self._log_lines:

@@ -30,11 +30,13 @@ from PySide6.QtWidgets import (
 
 from .._errors import PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
-from ..qt._execution import WorkflowExecution
+from ..events import EventKind, ExecutionEvent, Subscription
+from ..qt.execution import WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._edge_path import routed
+from ._following import END_KINDS, TASK_KINDS, follow
 from ._layout import DEFAULT_ASPECT, NODE_H, NODE_W, GraphSpec, graph_spec, layout
-from ._style import status_color, status_label
+from .status_style import status_color, status_label
 
 _DARK_TEXT = frozenset({"pending", "skipped", "paused"})
 #: Node restyles per frame: a restyled node's cached pixmap is re-rasterised at the next paint
@@ -51,15 +53,17 @@ FIT_MAX_ZOOM = 1.5
 #: Scene margin around the drawing; ``fit()`` shows exactly the scene rect, so the margin
 #: is all there is to scroll and a fitted view has no scroll bars.
 SCENE_MARGIN = 20.0
-#: The handle's signals the view follows.
+#: The events the view follows: node changes, counters, and the overlay's status and progress.
 _FOLLOWED = (
-    "step_started",
-    "step_finished",
-    "step_retrying",
-    "item_counts",
-    "progress",
-    "finished",
-    "status_changed",
+    TASK_KINDS
+    | END_KINDS
+    | {
+        EventKind.ITEM_COUNTS,
+        EventKind.PROGRESS,
+        EventKind.WORKFLOW_STARTED,
+        EventKind.PAUSED,
+        EventKind.RESUMED,
+    }
 )
 _EDGE_PENS = {
     "Control": Qt.PenStyle.DashLine,
@@ -135,6 +139,7 @@ class WorkflowGraphView(QGraphicsView):
         # (path, items label, source, target) of every drawn connection.
         self._edges: list[tuple[QGraphicsPathItem, QGraphicsSimpleTextItem, str, str]] = []
         self._handle: WorkflowExecution | None = None
+        self._following: Subscription | None = None
         self._overlay = ""
         # The overall status and progress, fixed in the top-left corner: a label over the
         # viewport, not a drawForeground override, so painting the graph never enters Python
@@ -265,26 +270,28 @@ class WorkflowGraphView(QGraphicsView):
     # --- live execution --------------------------------------------------------------------
     def set_execution(self, handle: WorkflowExecution | None) -> None:
         """Follow an execution of the drawn workflow (None: stop following; colours stay)."""
-        if self._handle is not None:
-            self._handle._unobserve(_FOLLOWED, self._on_change)
+        if self._following is not None:
+            self._following.cancel()
+            self._following = None
         self._handle = handle
         if handle is not None:
-            # An observer, not Qt connections: every node is read below, so a replay would
-            # only repeat the history, and each connect, emit and slot call lets the engine's
-            # threads take the GIL (see qtforge_orch.qt._replay).
-            handle._observe(_FOLLOWED, self._on_change)
+            # Every node is read below, so what happened before needs no replay; from here on
+            # the execution's events mark what to read again.
+            self._following = follow(handle, self._on_event, _FOLLOWED)
             self._batch.mark_many(self._nodes)
 
     def execution(self) -> WorkflowExecution | None:
         """The execution followed, or None."""
         return self._handle
 
-    def _on_change(self, *args: Any) -> None:
-        if args and isinstance(args[0], str) and args[0] in self._nodes:
-            self._batch.mark(args[0])
-        elif args and isinstance(args[0], dict):
-            self._batch.mark_many(args[0])
-        elif args and args[0] in ("completed", "failed", "cancelled"):
+    def _on_event(self, event: ExecutionEvent) -> None:
+        kind = event.kind
+        if kind in TASK_KINDS:
+            if event.step in self._nodes:
+                self._batch.mark(event.step)
+        elif kind is EventKind.ITEM_COUNTS:
+            self._batch.mark_many(event.item_counts)
+        elif event.terminal:
             self._batch.mark_many(self._nodes)  # finished: skipped/cancelled/rolled back
         else:
             self._batch.mark("")  # progress/status: the overlay only

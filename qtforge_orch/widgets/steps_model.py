@@ -13,10 +13,19 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush
 
-from ..qt._execution import StepRecord, WorkflowExecution
+from ..events import EventKind, ExecutionEvent, Subscription
+from ..qt.execution import StepRecord, WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
-from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label, summarize
+from ._following import END_KINDS, TASK_KINDS, follow
 from ._table import RowTableModel
+from .status_style import (
+    STATUS_ORDER,
+    format_ms,
+    status_color,
+    status_icon,
+    status_label,
+    summarize,
+)
 
 #: Raw, sortable values (numbers stay numbers): use with ``QSortFilterProxyModel.setSortRole``.
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -24,6 +33,8 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
+#: The events that change a row.
+_FOLLOWED = TASK_KINDS | END_KINDS | {EventKind.ITEM_COUNTS}
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _ROLES = frozenset(
     {
@@ -56,6 +67,7 @@ class StepsModel(RowTableModel):
         self._ids: list[str] = []
         self._rows: list[StepRecord] = []
         self._row_of: dict[str, int] = {}
+        self._following: Subscription | None = None
         self._batch = FrameBatcher(self._apply, self)
         if handle is not None:
             self.set_handle(handle)
@@ -70,10 +82,9 @@ class StepsModel(RowTableModel):
         Rows start from the handle's snapshot, so binding late shows everything that already
         happened.
         """
-        old = self._handle
-        if old is not None:
-            for names, slot in self._followed():
-                old._unobserve(names, slot)
+        if self._following is not None:
+            self._following.cancel()
+            self._following = None
         self.beginResetModel()
         self._handle = handle
         self._ids = handle.step_ids() if handle is not None else []
@@ -81,17 +92,9 @@ class StepsModel(RowTableModel):
         self._rows = [self._read(step) for step in self._ids]
         self.endResetModel()
         if handle is not None:
-            # Observers, not Qt connections: the rows were just read, so a replay would only
-            # repeat the history (see qtforge_orch.qt._replay).
-            for names, slot in self._followed():
-                handle._observe(names, slot)
-
-    def _followed(self) -> list[tuple[tuple[str, ...], Any]]:
-        return [
-            (("step_started", "step_finished", "step_retrying"), self._on_step),
-            (("item_counts",), self._on_items),
-            (("finished",), self._on_all),
-        ]
+            # The rows were just read; from here on the execution's events mark what to read
+            # again.
+            self._following = follow(handle, self._on_event, _FOLLOWED)
 
     def flush(self) -> None:
         """Apply pending updates now instead of at the next frame."""
@@ -106,13 +109,15 @@ class StepsModel(RowTableModel):
         return self._row_of.get(step_id, -1)
 
     # --- live updates ----------------------------------------------------------------------
-    def _on_step(self, step: str, *_: Any) -> None:
-        self._batch.mark(step)
+    def _on_event(self, event: ExecutionEvent) -> None:
+        if event.kind in TASK_KINDS:
+            self._batch.mark(event.step)
+        elif event.kind is EventKind.ITEM_COUNTS:
+            self._batch.mark_many(event.item_counts)
+        else:  # the end: skipped, cancelled and rolled-back steps, final counters
+            self._mark_all()
 
-    def _on_items(self, counts: dict[str, Any]) -> None:
-        self._batch.mark_many(counts)
-
-    def _on_all(self, *_: Any) -> None:
+    def _mark_all(self) -> None:
         self._batch.mark_many(self._ids)
 
     def _read(self, step: str) -> StepRecord:

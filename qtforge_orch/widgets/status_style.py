@@ -30,6 +30,7 @@ def status_color(status: str) -> QColor:
 
 
 def status_label(status: str) -> str:
+    """How a status reads in a cell or a log line (``rolled_back``: ``rolled back``)."""
     return status.replace("_", " ")
 
 
@@ -48,6 +49,7 @@ def status_icon(status: str) -> QIcon:
 
 
 def format_ms(ms: float | None) -> str:
+    """A duration for a table cell: milliseconds below a second, seconds above."""
     if ms is None:
         return ""
     if ms < 1000:

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
 
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_success
-from .._style import status_icon
+from ..status_style import status_icon
 from ._actions import shortcut_action
 from ._apply import apply_workflow, kind_mismatch
-from ._palette import PluginPalette
-from ._properties import PropertyPanel
-from ._view import VisualWorkflowEditor
+from .plugin_palette import PluginPalette
+from .property_panel import PropertyPanel
+from .visual_workflow_editor import VisualWorkflowEditor
 
 #: Toolbar order (``None``: a separator); the editor's own actions are shared.
 _TOOLBAR = (
@@ -243,7 +243,7 @@ class WorkflowDesigner(QMainWindow):
         workflow = self._editor.get_workflow()
         if self._orchestrator is not None:
             return self._orchestrator
-        from ...orchestration._v1_model import Workflow
+        from ...orchestration.workflow import Workflow
 
         kind = "v1" if isinstance(workflow, Workflow) else "v2"
         made = self._made.get(kind)

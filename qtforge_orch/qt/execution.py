@@ -2,15 +2,14 @@
 
 Handles are made by ``start_workflow`` in the orchestrator's thread, and live there: every
 signal below is emitted in that thread, and ``cancel``/``pause``/``resume``/``wait`` call the
-orchestrator's public methods. The handle learns what happens from the orchestrator's
-signals (routed to it by execution id) and, when the execution ends, reads
-``get_execution_status`` once to report what no signal announced (skipped, cancelled and
-rolled-back steps, final attempts and item counters).
+orchestrator's public methods. A handle is a subscriber of its execution's events
+(``orchestrator.subscribe``), made before the execution starts; the subscription keeps it
+alive until the terminal event, whose final state reports what no step event announced
+(skipped, cancelled and rolled-back steps, final attempts and item counters).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 import weakref
 from collections.abc import Callable, Generator
@@ -18,32 +17,45 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 
 from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from .._log import logger
+from ..events import EventKind, ExecutionEvent
 from ._replay import ReplayingObject
-from ._status import (
-    FINAL_STATUSES,
-    FINAL_STEP_STATUSES,
-    ExecutionState,
-    outcome_error,
-    read_state,
-)
+from ._status import FINAL_STATUSES, FINAL_STEP_STATUSES, ExecutionState, outcome_error
 
 if TYPE_CHECKING:
     import asyncio
 
-#: How often Streaming item counters are read and, when they changed, emitted.
-ITEM_COUNTS_INTERVAL_MS = 50
-
+#: What a handle follows of its execution (Streaming ones also ``ITEM_COUNTS``).
+FOLLOWED_KINDS = frozenset(
+    {
+        EventKind.WORKFLOW_STARTED,
+        EventKind.WORKFLOW_COMPLETED,
+        EventKind.WORKFLOW_FAILED,
+        EventKind.WORKFLOW_CANCELLED,
+        EventKind.TASK_STARTED,
+        EventKind.TASK_COMPLETED,
+        EventKind.TASK_FAILED,
+        EventKind.TASK_RETRYING,
+        EventKind.PROGRESS,
+        EventKind.PAUSED,
+        EventKind.RESUMED,
+    }
+)
 #: The error of a handle whose orchestrator was destroyed while the execution ran.
 ORCHESTRATOR_GONE = (
     "the orchestrator was destroyed while the execution ran (its parent was deleted, "
     "deleteLater, application shutdown or its last reference dropped): the execution was "
     "cancelled"
 )
+_TERMINAL_STATUS = {
+    EventKind.WORKFLOW_COMPLETED: "completed",
+    EventKind.WORKFLOW_FAILED: "failed",
+    EventKind.WORKFLOW_CANCELLED: "cancelled",
+}
 
 
 @dataclass
@@ -123,14 +135,19 @@ class WorkflowExecution(ReplayingObject):
     )
     _LATEST_ONLY = frozenset({"progress", "item_counts", "status_changed"})
 
-    def __init__(self, orchestrator: Any, state: ExecutionState, streaming: bool) -> None:
-        super().__init__(None)  # owned by whoever holds it; the orchestrator's router too
-        # Weak: a handle does not keep its orchestrator alive (the router holds the handle,
-        # the orchestrator holds the router: a strong link back would be a reference cycle,
-        # left to the cyclic collector in whatever thread it runs). When the orchestrator goes,
-        # the handle finishes (``_on_orchestrator_gone``).
+    def __init__(
+        self,
+        orchestrator: Any,
+        state: ExecutionState,
+        streaming: bool,
+        final_state: Callable[[Any], ExecutionState | None],
+    ) -> None:
+        super().__init__(None)  # owned by whoever holds it; its subscription too, while it runs
+        # Weak: a handle does not keep its orchestrator alive. When the orchestrator goes, its
+        # event stream ends the execution with a terminal event that carries no run.
         self._orchestrator_ref = weakref.ref(orchestrator)
         self._graph = hasattr(orchestrator, "pause_execution")
+        self._orphaned = False  # its orchestrator was destroyed: nothing more can be read
         self._execution_id = state.execution_id
         self._workflow_id = state.workflow_id
         self._status = "pending"  # "running" once workflow_started has been delivered
@@ -145,13 +162,14 @@ class WorkflowExecution(ReplayingObject):
         self._callbacks: list[Callable[[WorkflowExecution], Any]] = []
         self._futures: list[asyncio.Future[Expected[dict[str, Any]]]] = []
         self._items: dict[str, dict[str, int]] = {}
-        self._item_timer: QTimer | None = None
-        self._orphaned = False  # its orchestrator was destroyed: nothing more can be read
-        if streaming:
-            self._item_timer = QTimer(self)
-            self._item_timer.setInterval(ITEM_COUNTS_INTERVAL_MS)
-            self._item_timer.timeout.connect(self._poll_items)
-            self._item_timer.start()
+        self._streaming = streaming
+        # Reads a finished execution's state from its terminal event (the orchestrator's).
+        self._final_state = final_state
+        kinds = (FOLLOWED_KINDS | {EventKind.ITEM_COUNTS}) if streaming else FOLLOWED_KINDS
+        # Held strongly (weak=False): a running execution keeps its handle alive.
+        followed = orchestrator.subscribe(self._on_event, self._execution_id, kinds, weak=False)
+        if not followed:
+            raise followed.error()
 
     # --- identity and state --------------------------------------------------------------
     def execution_id(self) -> str:
@@ -320,12 +338,38 @@ class WorkflowExecution(ReplayingObject):
         if future.cancelled() and not self.is_finished():
             self.cancel()
 
-    # --- intake from the orchestrator's signals (owner thread) ---------------------------
-    def _on_started(self) -> None:
-        self._emit("started")
-        self._set_status("running")
+    # --- intake: the execution's events (owner thread) ---------------------------------
+    def _on_event(self, event: ExecutionEvent) -> None:
+        kind = event.kind
+        if kind is EventKind.TASK_COMPLETED:
+            self._step_completed(event.step, event.args[2])
+        elif kind is EventKind.TASK_STARTED:
+            self._step_started(event.step)
+        elif kind is EventKind.PROGRESS:
+            self._set_progress(event.progress)
+        elif kind is EventKind.TASK_FAILED:
+            self._step_failed(event.step, event.message)
+        elif kind is EventKind.TASK_RETRYING:
+            self._step_retrying(event.step, event.retry)
+        elif kind is EventKind.ITEM_COUNTS:
+            self._publish_items(event.item_counts)
+        elif kind is EventKind.WORKFLOW_STARTED:
+            self._emit("started")
+            self._set_status("running")
+        elif kind is EventKind.PAUSED:
+            self._set_status("paused")
+            self._add_message("paused")
+        elif kind is EventKind.RESUMED:
+            self._set_status("running")
+            self._add_message("resumed")
+        elif event.terminal:
+            if event.source is None:  # the stream ended it: its orchestrator went away
+                self._orphan()
+                return
+            detail = event.args[1] if len(event.args) > 1 else None
+            self._finish(_TERMINAL_STATUS[kind], detail, event.source)
 
-    def _on_step_started(self, step: str) -> None:
+    def _step_started(self, step: str) -> None:
         record = self._record(step)
         record.status = "running"
         record.attempts = max(record.attempts, 1)
@@ -333,43 +377,35 @@ class WorkflowExecution(ReplayingObject):
         self._current = step
         self._emit("step_started", step)
 
-    def _on_step_completed(self, step: str, output: Any) -> None:
+    def _step_completed(self, step: str, output: Any) -> None:
         record = self._record(step)
         record.output = dict(output) if isinstance(output, dict) else {"value": output}
         self._settle(record, "completed")
         self._emit("step_finished", step, "completed", record.output)
 
-    def _on_step_failed(self, step: str, error: str) -> None:
+    def _step_failed(self, step: str, error: str) -> None:
         record = self._record(step)
         record.error = error
         self._settle(record, "failed")
         self._add_message(f"{step} failed: {error}")
         self._emit("step_finished", step, "failed", {"error": error})
 
-    def _on_step_retrying(self, step: str, retry: int) -> None:
+    def _step_retrying(self, step: str, retry: int) -> None:
         record = self._record(step)
         record.status = "retrying"
         record.attempts = retry + 1
         self._emit("step_retrying", step, retry)
 
-    def _on_progress(self, value: float) -> None:
+    def _set_progress(self, value: float) -> None:
         self._progress = value
         self._emit("progress", value)
 
-    def _on_paused(self) -> None:
-        self._set_status("paused")
-        self._add_message("paused")
+    def _orphan(self) -> None:
+        """Its orchestrator was destroyed mid-run (the owner thread, as it goes).
 
-    def _on_resumed(self) -> None:
-        self._set_status("running")
-        self._add_message("resumed")
-
-    def _on_orchestrator_gone(self) -> None:
-        """Its orchestrator was destroyed mid-run (called in the owner thread, as it goes).
-
-        No signal can arrive any more and nothing can be read from it; the engine cancels the
-        execution. The handle finishes now, ``cancelled``, with the reason: every step still
-        open is reported cancelled, then ``finished``, awaiters and done callbacks.
+        Nothing can be read from it any more; the engine cancels the execution. The handle
+        finishes now, ``cancelled``, with the reason: every step still open is reported
+        cancelled, then ``finished``, awaiters and done callbacks.
         """
         if self.is_finished():
             return
@@ -378,23 +414,20 @@ class WorkflowExecution(ReplayingObject):
             if record.status not in FINAL_STEP_STATUSES:
                 self._settle(record, "cancelled")
                 self._emit("step_finished", record.step_id, "cancelled", {})
-        self._on_terminal("cancelled", ORCHESTRATOR_GONE)
+        self._finish("cancelled", ORCHESTRATOR_GONE, None)
 
-    def _on_terminal(self, status: str, detail: Any) -> None:
-        """Report what no signal announced, then ``finished``, callbacks and awaiters."""
+    def _finish(self, status: str, detail: Any, source: Any) -> None:
+        """Report what no step event announced, then ``finished``, callbacks and awaiters."""
         if self.is_finished():
             return
-        if self._item_timer is not None:
-            with contextlib.suppress(RuntimeError):  # gone with the application
-                self._item_timer.stop()
         state = None
-        if not self._orphaned and (
-            status != "completed" or self._item_timer is not None or not self._all_settled()
+        if source is not None and (
+            status != "completed" or self._streaming or not self._all_settled()
         ):
             # Only then can a step be left unannounced (skipped, cancelled, rolled back) or a
             # final item count be missing; a completed run whose every step already reported
-            # needs no status read (several ms on a 1,000-step run, in the GUI thread).
-            state = read_state(self._live_orchestrator(), self._execution_id)
+            # needs no final state (several ms on a 1,000-step run, in the GUI thread).
+            state = self._final_state(source)
         if state is not None:
             self._reconcile(state)
         if status == "completed":
@@ -409,7 +442,7 @@ class WorkflowExecution(ReplayingObject):
                 code, str(detail or status), context={"execution_id": self._execution_id}
             )
         if status == "completed" and self._progress < 1.0:
-            self._on_progress(1.0)
+            self._set_progress(1.0)
         self._finished_at = time.time()
         reason = f": {self._error.message}" if self._error is not None else ""
         self._add_message(f"execution {status}{reason}")
@@ -444,16 +477,12 @@ class WorkflowExecution(ReplayingObject):
             self._settle(record, "rolled_back")
             self._add_message(f"{record.step_id} rolled back ({rollback.get('status')})")
             self._emit("step_finished", record.step_id, "rolled_back", detail)
-        self._publish_items(state)
+        self._publish_items(
+            {step.step_id: dict(step.items) for step in state.steps if step.items is not None}
+        )
 
     # --- Streaming counters --------------------------------------------------------------
-    def _poll_items(self) -> None:
-        state = read_state(self._live_orchestrator(), self._execution_id)
-        if state is not None:
-            self._publish_items(state)
-
-    def _publish_items(self, state: ExecutionState) -> None:
-        counts = {s.step_id: dict(s.items) for s in state.steps if s.items is not None}
+    def _publish_items(self, counts: dict[str, dict[str, int]]) -> None:
         if counts and counts != self._items:
             self._items = counts
             for step_id, items in counts.items():

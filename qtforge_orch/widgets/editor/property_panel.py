@@ -22,15 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...orchestration._v1_model import ExecutionMode
-from ...orchestration.advanced._v2_enums import (
+from ...orchestration.advanced.enums import (
     ConnectionType,
     WorkflowExecutionMode,
     WorkflowNodeType,
 )
+from ...orchestration.execution_mode import ExecutionMode
 
 if TYPE_CHECKING:
-    from ._view import VisualWorkflowEditor
+    from .visual_workflow_editor import VisualWorkflowEditor
 
 _CHOICES: dict[str, list[str]] = {
     "node_type": [m.name for m in WorkflowNodeType],

@@ -10,13 +10,25 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QBrush
 
+from ..events import EventKind, ExecutionEvent
 from ..qt._status import FINAL_STATUSES, is_graph_orchestrator, read_state
 from ._coalesce import FrameBatcher
-from ._steps_model import SORT_ROLE, STATUS_ROLE, _Index
-from ._style import STATUS_ORDER, format_ms, status_color, status_icon, status_label
 from ._table import RowTableModel
+from .status_style import STATUS_ORDER, format_ms, status_color, status_icon, status_label
+from .steps_model import SORT_ROLE, STATUS_ROLE, _Index
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
+_STATUS_OF = {
+    EventKind.WORKFLOW_COMPLETED: "completed",
+    EventKind.WORKFLOW_FAILED: "failed",
+    EventKind.WORKFLOW_CANCELLED: "cancelled",
+    EventKind.PAUSED: "paused",
+    EventKind.RESUMED: "running",
+}
+#: What a row shows changes with these events (of every execution).
+_FOLLOWED = frozenset(
+    {EventKind.WORKFLOW_STARTED, EventKind.PROGRESS, EventKind.TASK_STARTED, *_STATUS_OF}
+)
 #: Running rows' durations are refreshed this often (a clock, not an event).
 DURATION_REFRESH_MS = 500
 
@@ -38,8 +50,8 @@ class _Row:
 class ExecutionsModel(RowTableModel):
     """A table model with one row per execution of an orchestrator (v1 or v2), in start order.
 
-    Columns: id, workflow, status, progress, current step, started, duration. It follows the
-    orchestrator's signals, so executions started any way (``execute_workflow``,
+    Columns: id, workflow, status, progress, current step, started, duration. It subscribes to the
+    orchestrator's events, so executions started any way (``execute_workflow``,
     ``start_workflow``, ``execute_workflow_async``) appear; executions already running when
     the model is made are read once from the orchestrator. Updates are batched per frame.
     """
@@ -59,19 +71,12 @@ class ExecutionsModel(RowTableModel):
         self._clock.setInterval(DURATION_REFRESH_MS)
         self._clock.timeout.connect(self._tick)
         o = orchestrator
-        o.workflow_started.connect(self._on_started)
-        # Bound methods, not lambdas: Qt drops them when the model is deleted.
-        o.workflow_completed.connect(self._on_completed)
-        o.workflow_failed.connect(self._on_failed)
-        o.workflow_cancelled.connect(self._on_cancelled)
-        o.execution_progress_updated.connect(self._on_progress)
+        # Every execution's events, however it was started; this model's method is held
+        # weakly, so a deleted model is simply no longer called.
+        self._following = o.subscribe(self._on_event, None, _FOLLOWED).value()
         if is_graph_orchestrator(o):
-            o.node_started.connect(self._on_step)
-            o.workflow_paused.connect(self._on_paused)
-            o.workflow_resumed.connect(self._on_resumed)
             active = o.get_active_executions()
         else:
-            o.step_started.connect(self._on_step)
             active = o.list_active_executions()
         for execution_id in active:
             state = read_state(o, execution_id)
@@ -113,24 +118,17 @@ class ExecutionsModel(RowTableModel):
         self._batch.mark(execution_id)
         return row
 
-    def _on_started(self, execution_id: str, workflow_id: str) -> None:
-        if execution_id not in self._by_id:
-            self._add(execution_id, workflow_id)
-
-    def _on_completed(self, execution_id: str, _result: Any) -> None:
-        self._on_status(execution_id, "completed")
-
-    def _on_failed(self, execution_id: str, _message: str) -> None:
-        self._on_status(execution_id, "failed")
-
-    def _on_cancelled(self, execution_id: str) -> None:
-        self._on_status(execution_id, "cancelled")
-
-    def _on_paused(self, execution_id: str) -> None:
-        self._on_status(execution_id, "paused")
-
-    def _on_resumed(self, execution_id: str) -> None:
-        self._on_status(execution_id, "running")
+    def _on_event(self, event: ExecutionEvent) -> None:
+        kind = event.kind
+        if kind is EventKind.PROGRESS:
+            self._on_progress(event.execution_id, event.progress)
+        elif kind is EventKind.TASK_STARTED:
+            self._on_step(event.execution_id, event.step)
+        elif kind is EventKind.WORKFLOW_STARTED:
+            if event.execution_id not in self._by_id:
+                self._add(event.execution_id, event.workflow_id)
+        else:
+            self._on_status(event.execution_id, _STATUS_OF[kind])
 
     def _on_status(self, execution_id: str, status: str) -> None:
         if row := self._by_id.get(execution_id):

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QWidget
 
 from ..._errors import PluginError, PluginErrorCode
 from ..._expected import Expected, from_error, make_error, make_success
-from ...orchestration._v1_model import Workflow
-from ...orchestration.advanced._v2_model import PluginWorkflow
+from ...orchestration.advanced.workflow import PluginWorkflow
+from ...orchestration.workflow import Workflow
 from .._layout import layered_layout
 from ._actions import make_actions
 from ._canvas import Canvas, added, field_delta, first_problem
@@ -30,9 +30,10 @@ from ._doc_v1 import V1Document
 from ._doc_v2 import V2Document
 from ._document import GraphDocument, canonical
 from ._files import read_workflow, write_workflow
-from ._issues import ValidationIssue, expression_problem
+from ._issues import expression_problem
 from ._items import EdgeItem, NodeItem
 from ._run_view import ExecutionOverlay
+from .validation_issue import ValidationIssue
 
 
 class VisualWorkflowEditor(CanvasView):
@@ -83,7 +84,7 @@ class VisualWorkflowEditor(CanvasView):
         self._path = ""
         self._refusal: PluginError | None = None
         self._editable = True
-        self._actions = make_actions(self)
+        self._actions = make_actions(self, self)
         self._undo.indexChanged.connect(self._stack_moved)
         self._undo.canUndoChanged.connect(self._update_actions)
         self._undo.canRedoChanged.connect(self._update_actions)
@@ -688,7 +689,7 @@ class VisualWorkflowEditor(CanvasView):
         counts; edits are refused while it runs. The next edit after it ended returns the
         drawing to the editing look.
         """
-        from ...qt._execution import WorkflowExecution
+        from ...qt.execution import WorkflowExecution
 
         if handle is not None and not isinstance(handle, WorkflowExecution):
             return self._refuse(

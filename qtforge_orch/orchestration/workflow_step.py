@@ -1,23 +1,24 @@
-"""The v1 structs: ``StepStatus``, ``ExecutionMode``, ``WorkflowStep``, ``StepResult``, etc.
+"""``WorkflowStep``: one plugin call in a v1 workflow, with its file format.
 
-``WorkflowStep``, ``StepResult`` and ``WorkflowContext`` are pydantic models whose JSON Schema
-documents the file format.
+A pydantic model: assignments are checked, unknown fields refused, and its JSON Schema
+documents the file format. Plain values take a fast path that builds no validator
+(``_fast_construction``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from enum import IntEnum
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any, Self, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from .._durations import to_milliseconds
 from .._expected import Expected
 from .._jsoncopy import json_copy, json_type
-from ._fast import (
+from ..contract.retry import json_parameters
+from ._fast_construction import (
     SLOW,
     FastFields,
     assigned,
@@ -28,52 +29,7 @@ from ._fast import (
     str_key_dict,
     str_list,
 )
-
-# QtForge's Workflow::m_timeout default (5 minutes), also what its from_json assumes.
-DEFAULT_WORKFLOW_TIMEOUT_MS = 300_000
-
-
-class StepStatus(IntEnum):
-    """State of one step in one execution (QtForge's order and numbering)."""
-
-    Pending = 0
-    Running = 1
-    Completed = 2
-    Failed = 3
-    Skipped = 4
-    Cancelled = 5
-    Retrying = 6
-
-
-class ExecutionMode(IntEnum):
-    """How a workflow schedules its steps; the integers are the ones QtForge's JSON uses."""
-
-    Sequential = 0
-    Parallel = 1
-    Conditional = 2
-    Pipeline = 3
-
-
-_MODE_BY_NAME = {mode.name.lower(): mode for mode in ExecutionMode}
-MODE_CHOICES = "Sequential, Parallel, Conditional or Pipeline (or 0-3)"
-
-
-def parse_mode(value: Any) -> ExecutionMode:
-    """An ExecutionMode from itself, its name (any case) or its integer; ValueError otherwise."""
-    if isinstance(value, ExecutionMode):
-        return value
-    if isinstance(value, str):
-        mode = _MODE_BY_NAME.get(value.strip().lower())
-        if mode is not None:
-            return mode
-        raise ValueError(f"unknown execution mode {value!r}: use {MODE_CHOICES}")
-    if isinstance(value, int) and not isinstance(value, bool):
-        if 0 <= value <= 3:
-            return ExecutionMode(value)
-        raise ValueError(f"execution mode {value} is out of range: use {MODE_CHOICES}")
-    if isinstance(value, float) and value.is_integer() and 0 <= value <= 3:
-        return ExecutionMode(int(value))
-    raise ValueError(f"execution mode must be {MODE_CHOICES}, got {json_type(value)}")
+from ._v1_json import Bad, format_validation_error, guard, unknown_key
 
 
 def _coerce_duration(value: Any) -> Any:
@@ -89,8 +45,6 @@ def _coerce_duration(value: Any) -> Any:
             ) from None
     return value
 
-
-# --------------------------------------------------------------------------- WorkflowStep
 
 Predicate = Callable[[dict[str, Any]], bool]
 _ConditionField = str | SkipJsonSchema[Predicate] | None
@@ -112,7 +66,7 @@ class WorkflowStep(BaseModel):
     (id, plugin_id, method_name); every field can also be given by keyword.
     """
 
-    # Validator built on first need: plain values take the fast path (see _fast).
+    # Validator built on first need: plain values take the fast path (see _fast_construction).
     model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
     id: str = Field("", description="Unique step identifier within the workflow.")
@@ -198,16 +152,20 @@ class WorkflowStep(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The step as a JSON object; a callable condition is left out (it has no JSON form)."""
-        from ._v1_json import step_to_json
-
-        return step_to_json(self)
+        data: dict[str, Any] = {}
+        for name in _STEP_KEYS:
+            value = getattr(self, name)
+            if name == "condition" and not isinstance(value, str):
+                continue
+            if name == "parameters":
+                value = json_parameters(value)  # a retry policy's Python-only entries left out
+            data[name] = json_copy(value)
+        return data
 
     @classmethod
     def from_json(cls, json: Any) -> Expected[WorkflowStep]:
         """Parse a step object; never raises (bad input gives InvalidConfiguration)."""
-        from ._v1_json import step_from_json
-
-        return step_from_json(json)
+        return guard(lambda: read_step(json, "step"), "step")
 
 
 _STEP_CONTAINERS = container_fields(WorkflowStep)
@@ -240,101 +198,59 @@ _STEP_FAST = FastFields(
 )
 
 
-# --------------------------------------------------------------------------- StepResult
+# --------------------------------------------------------------------------- JSON
+
+_STEP_KEYS = tuple(WorkflowStep.model_fields)
+# QtForge writes only these for a rollback step; other fields are added when not default.
+_ROLLBACK_KEYS = ("plugin_id", "method_name", "parameters")
+_MISSING = object()
+_defaults_cache: dict[str, Any] = {}
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    # Naive times are taken as UTC (the engine records UTC); aware times are normalised.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+def rollback_step_to_json(step: WorkflowStep) -> dict[str, Any]:
+    """A rollback step as QtForge writes one, plus the fields that differ from the defaults."""
+    full = step.to_json()
+    if not _defaults_cache:
+        _defaults_cache.update(WorkflowStep().to_json())
+    return {
+        key: value
+        for key, value in full.items()
+        if key in _ROLLBACK_KEYS or _defaults_cache.get(key, _MISSING) != value
+    }
 
 
-_LEFT_OUT_WHEN_NONE = frozenset({"error_info", "late_outcome"})
+def read_step(json: Any, where: str, key_id: str | None = None) -> WorkflowStep:
+    """One step of a document; raises ``Bad`` naming ``where`` it is.
 
-
-class StepResult(BaseModel):
-    """Outcome of one step in one execution."""
-
-    # Built on first validation: the orchestrator makes these with model_construct, so a
-    # workflow run never pays for building a validator it does not use.
-    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
-
-    step_id: str = ""
-    status: StepStatus = StepStatus.Pending
-    result_data: dict[str, Any] = Field(default_factory=dict)
-    error_message: str = ""
-    retry_count: int = Field(0, ge=0)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    # Extensions, None when they do not apply (``to_json`` then leaves them out): a failed
-    # step's error as data (code, exception type and message, traceback), and what its latest
-    # abandoned attempt (cancelled or timed out while running) came to.
-    error_info: dict[str, Any] | None = None
-    late_outcome: dict[str, Any] | None = None
-
-    @field_validator("start_time", "end_time", mode="after")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return _as_utc(value)
-
-    def execution_time(self) -> timedelta:
-        """How long the step took: ``end_time - start_time``, zero until both are known.
-
-        Never negative, even across clock changes.
-        """
-        if self.start_time is None or self.end_time is None:
-            return timedelta(0)
-        return max(self.end_time - self.start_time, timedelta(0))
-
-    def to_json(self) -> dict[str, Any]:
-        """The result as JSON: status by name, times as ISO 8601, ``execution_time`` in ms."""
-        data: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if value is None and name in _LEFT_OUT_WHEN_NONE:
-                continue
-            if isinstance(value, StepStatus):
-                value = value.name
-            elif isinstance(value, datetime):
-                value = value.isoformat()
-            data[name] = json_copy(value)
-        data["execution_time"] = self.execution_time() // timedelta(milliseconds=1)
-        return data
-
-
-# --------------------------------------------------------------------------- WorkflowContext
-
-
-class WorkflowContext(BaseModel):
-    """The state of one execution as the C++ header's ``WorkflowContext`` struct holds it.
-
-    ``WorkflowContext("wf", "exec-1")`` keeps the C++ constructor's order; ``start_time``
-    defaults to now. ``PluginOrchestrator.get_execution_status`` reports the same facts as a
-    dict; this struct is for code ported from C++ that passes contexts around.
+    ``key_id`` is the key of QtForge's keyed form: it supplies or must match ``id``.
     """
+    if not isinstance(json, Mapping):
+        raise Bad(f"{where} must be a JSON object, got {json_type(json)}")
+    data: dict[str, Any] = {}
+    for key, value in json.items():
+        if not isinstance(key, str):
+            raise Bad(f"{where} has a non-string key {key!r}")
+        if key in WorkflowStep.model_fields:
+            data[key] = json_copy(value) if isinstance(value, dict | list) else value
+        else:
+            unknown_key(key, _STEP_KEYS, where)
+    if key_id is not None:
+        given = data.setdefault("id", key_id)
+        if given != key_id:
+            raise Bad(
+                f"{where}.id is {given!r} but the step is stored under the key {key_id!r}: "
+                f"make them equal or drop 'id'"
+            )
+    try:
+        return WorkflowStep.model_validate(data)
+    except ValidationError as exc:
+        raise Bad(format_validation_error(exc, where)) from None
 
-    model_config = ConfigDict(validate_assignment=True, extra="forbid", defer_build=True)
 
-    workflow_id: str = ""
-    execution_id: str = ""
-    initial_data: dict[str, Any] = Field(default_factory=dict)
-    shared_data: dict[str, Any] = Field(
-        default_factory=dict, description="Data shared between steps."
-    )
-    step_results: dict[str, StepResult] = Field(default_factory=dict)
-    start_time: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    cancelled: bool = False
-    transaction_id: str = Field("", description="The transaction the execution belongs to.")
-
-    def __init__(
-        self, wf_id: str | None = None, exec_id: str | None = None, /, **data: Any
-    ) -> None:
-        for key, positional in (("workflow_id", wf_id), ("execution_id", exec_id)):
-            if positional is not None:
-                if key in data:
-                    raise TypeError(f"WorkflowContext() got multiple values for {key!r}")
-                data[key] = positional
-        super().__init__(**data)
+__all__ = [
+    "Predicate",
+    "WorkflowStep",
+    "container_fields",
+    "read_step",
+    "rollback_step_to_json",
+]

@@ -1,0 +1,163 @@
+"""The public methods both orchestrators share, each one handed to the orchestrator's core.
+
+``PluginOrchestrator`` and ``AdvancedPluginOrchestrator`` derive from ``OrchestratorBase``
+for these and nothing else: no method here is meant to be overridden, and what differs
+between the two lives in the ``WorkflowKind`` each gives its ``FacadeCore``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
+
+from .._expected import Expected
+from ..events import EventKind, Subscriber, Subscription
+from ..plugins import PluginManager
+from ._handles import start_handle
+
+if TYPE_CHECKING:
+    from ..journal import ExecutionJournal, ExecutionPage
+    from ..qt.execution import WorkflowExecution
+    from ._facade_core import FacadeCore
+
+
+class OrchestratorBase(QObject):
+    """What both orchestrators offer beyond their own reference API.
+
+    Lifetime, history, events, handles and the journal; each method delegates to the
+    orchestrator's core.
+    """
+
+    _core: FacadeCore
+
+    def _attach(self, core: FacadeCore) -> None:
+        """Keep ``core``; closing the application then shuts the orchestrator down."""
+        self._core = core
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._on_application_quit)
+
+    def _on_application_quit(self) -> None:
+        self.shutdown()
+
+    def connectNotify(self, signal: QMetaMethod) -> None:
+        """Qt override: events for a signal are only built once something connected to it."""
+        core = self.__dict__.get("_core")
+        if core is not None:
+            core.signals.connected(bytes(signal.name().data()).decode())
+
+    # --- following executions ----------------------------------------------------------------
+    def subscribe(
+        self,
+        callback: Subscriber,
+        execution_id: str | None = None,
+        kinds: Iterable[EventKind] | None = None,
+        weak: bool = True,
+    ) -> Expected[Subscription]:
+        """Deliver this orchestrator's execution events to ``callback``, in its thread.
+
+        ``callback(event)`` gets each ``ExecutionEvent`` of the chosen kinds, in the
+        orchestrator's thread, in the order the orchestrator's signals are emitted. Events are
+        built only for kinds somebody subscribes to, so subscribe before the execution starts
+        to see all of it (``start_workflow``'s handles do). A callback that raises is logged
+        (logger ``qtforge_orch.events``) and the other subscribers still get the event.
+
+        Args:
+            callback: Called with each event.
+            execution_id: Follow one execution (the subscription ends after its terminal
+                event), or every execution when None.
+            kinds: The ``EventKind``s to deliver; every kind when None.
+            weak: Hold a bound method through a weak reference (the default), so subscribing
+                does not keep its object alive; a deleted QObject ends the subscription.
+                False holds it until the subscription ends. Other callables are always held.
+
+        Returns:
+            The ``Subscription`` (``cancel()`` ends it); ``InvalidArgument`` (not callable, a
+            kind that is not an ``EventKind``, an id that is not a string), ``NotFound`` (no
+            such execution) or ``InvalidState`` (the execution has ended).
+        """
+        return self._core.subscribe(callback, execution_id, kinds, weak)
+
+    def start_workflow(
+        self, workflow_id: str, input_data: dict[str, Any] | None = None
+    ) -> Expected[WorkflowExecution]:
+        """Start an execution and return its live ``WorkflowExecution`` handle; never blocks.
+
+        Connect to the handle's signals, ``await`` it or cancel it. Call this in the
+        orchestrator's thread; the handle lives in that thread and emits its signals there.
+
+        Returns:
+            The handle, ``ThreadingError`` when called from another thread, or the errors of
+            ``execute_workflow`` before the execution starts (``NotFound``,
+            ``InvalidParameters``...).
+        """
+        return start_handle(self._core, self, workflow_id, input_data)
+
+    def wait_for_execution(
+        self, execution_id: str, timeout_ms: int | None = None, *, late_outcomes: bool = False
+    ) -> bool:
+        """Block until an execution has ended; never call it from a GUI slot.
+
+        Called in the orchestrator's thread it delivers the execution's signals while it
+        waits; from another thread the waiting thread helps run the execution. With
+        ``late_outcomes`` it also waits for the steps the execution abandoned while they ran
+        (cancelled, timed out) to return, and for their late successes to be undone (see
+        the semantics pages): a step that never returns makes it time out.
+
+        Returns:
+            True once the execution has ended, including one that has since left the bounded
+            history; False on timeout, for an id this orchestrator never issued, or for
+            arguments of the wrong type.
+        """
+        return self._core.wait_for_execution(execution_id, timeout_ms, late_outcomes)
+
+    # --- resources and lifetime --------------------------------------------------------------
+    def plugin_manager(self) -> PluginManager:
+        """The plugin manager plugins are looked up in."""
+        return self._core.plugin_manager
+
+    def thread_pool(self) -> QThreadPool:
+        """The pool node work runs on (the orchestrator's own unless one was passed in)."""
+        return self._core.engine.executor.pool
+
+    def set_history_limit(self, limit: int) -> Expected[None]:
+        """How many finished executions stay queryable (the oldest are forgotten first)."""
+        return self._core.set_history_limit(limit)
+
+    def history_limit(self) -> int:
+        """How many finished executions stay queryable."""
+        return self._core.engine.history_limit()
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every execution (running its rollbacks) and join the worker threads.
+
+        Also done automatically when the application emits ``aboutToQuit`` and at interpreter
+        exit.
+
+        Returns:
+            False if something was still busy after ``timeout_ms`` in total.
+        """
+        return self._core.shutdown(timeout_ms)
+
+    # --- the journal -------------------------------------------------------------------------
+    def journal(self) -> ExecutionJournal | None:
+        """The execution journal this orchestrator records to, if any."""
+        return self._core.journal.journal
+
+    def get_execution_history(
+        self, workflow_id: str | None = None, limit: int = 50, before: str | None = None
+    ) -> Expected[ExecutionPage]:
+        """Executions recorded in the journal, newest first, across restarts.
+
+        Args:
+            workflow_id: Only this workflow's executions (all when None).
+            limit: At most this many (1-1000).
+            before: ``next_cursor`` of the previous page, for the next (older) one.
+
+        Returns:
+            An ``ExecutionPage`` (``executions``, ``next_cursor``), ``InvalidArgument`` or
+            ``InvalidState`` (no journal).
+        """
+        return self._core.journal.history(workflow_id, limit, before)
