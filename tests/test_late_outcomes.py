@@ -4,7 +4,9 @@ A step that ignores its context keeps running after its execution is cancelled o
 (or after its own timeout). Its late success must not be silently kept: its rollback step
 runs, once, on the control lane; a late failure is recorded; status and the journal show both,
 also after a restart and a resume. Every plugin here blocks on an Event the test sets, so the
-late outcome arrives exactly when the test says; ``Run.wait_late`` waits for what it causes.
+late outcome arrives exactly when the test says; ``wait_for_execution(..., late_outcomes=True)``
+waits for what it causes. Subscribers of every execution get one ``LATE_OUTCOME`` event per
+returned attempt, once what comes of it is settled.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from qtforge_orch import (
     Workflow,
     WorkflowStep,
 )
+from qtforge_orch.events import TERMINAL_KINDS, EventKind, ExecutionEvent
+from qtforge_orch.testing import FakeClock, TimerKind
 
 from .v2_helpers import Mode, conn, node, register, workflow
 
@@ -100,6 +104,17 @@ def journal_path(tmp_path: Path) -> Path:
     return tmp_path / "runs.sqlite"
 
 
+def _follow(orch: Any) -> list[ExecutionEvent]:
+    """Late outcomes and ends of every execution, as a subscriber of every execution gets them."""
+    events: list[ExecutionEvent] = []
+    assert orch.subscribe(events.append, None, [EventKind.LATE_OUTCOME, *TERMINAL_KINDS])
+    return events
+
+
+def _late(events: list[ExecutionEvent]) -> list[ExecutionEvent]:
+    return [event for event in events if event.kind is EventKind.LATE_OUTCOME]
+
+
 def _stop(orch: Any, execution_id: str, how: str) -> None:
     if how == "cancel":
         stop = getattr(orch, "cancel_workflow", None) or orch.cancel_execution
@@ -113,16 +128,19 @@ def _stop(orch: Any, execution_id: str, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["cancel", "timeout"])
 def test_v1_late_success_is_undone_once_after_the_end_and_shown_everywhere(
-    qapp: Any, journal_path: Path, how: str
+    qapp: Any, qtbot: Any, journal_path: Path, how: str
 ) -> None:
     stuck, undo = Stuck({"row": 7}), Undo()
     wf, plugins = _write_workflow(stuck, undo, timeout_ms=300 if how == "timeout" else None)
     orch = _v1(plugins, journal_path)
     ended: list[str] = []
     orch.workflow_cancelled.connect(ended.append)
+    everywhere = _follow(orch)
     try:
         assert orch.register_workflow(wf)
         execution_id = orch.execute_workflow("import", async_=True).value()
+        followed: list[ExecutionEvent] = []  # a subscription to this execution alone
+        assert orch.subscribe(followed.append, execution_id, [EventKind.LATE_OUTCOME])
         undo.orch, undo.execution_id = orch, execution_id
         assert stuck.entered.wait(WAIT_S)
         _stop(orch, execution_id, how)
@@ -161,6 +179,18 @@ def test_v1_late_success_is_undone_once_after_the_end_and_shown_everywhere(
         assert orch.wait_for_execution(execution_id, 100)  # delivers what is queued
         assert ended == [execution_id]  # the terminal signal came once, before the late end
 
+        # Subscribers of every execution hear of it after the end, once it was undone; the
+        # subscription to the execution alone ended with its terminal event.
+        qtbot.waitUntil(lambda: bool(_late(everywhere)), timeout=WAIT_S * 1000)
+        assert [event.kind for event in everywhere] == [
+            EventKind.WORKFLOW_CANCELLED,
+            EventKind.LATE_OUTCOME,
+        ]
+        event = everywhere[1]
+        assert (event.execution_id, event.step, event.error) == (execution_id, "write", None)
+        assert event.late_outcome == late
+        assert followed == []
+
         journal = orch.journal()
         assert journal is not None and journal.flush(5)
         (record,) = journal.late_outcomes(execution_id)
@@ -194,11 +224,12 @@ def test_v1_late_success_is_undone_once_after_the_end_and_shown_everywhere(
 
 @pytest.mark.parametrize("how", ["cancel", "timeout"])
 def test_v1_late_failure_is_recorded_with_its_traceback_and_nothing_is_undone(
-    qapp: Any, journal_path: Path, how: str
+    qapp: Any, qtbot: Any, journal_path: Path, how: str
 ) -> None:
     stuck, undo = Stuck(ValueError("disk full")), Undo()
     wf, plugins = _write_workflow(stuck, undo, timeout_ms=300 if how == "timeout" else None)
     orch = _v1(plugins, journal_path)
+    everywhere = _follow(orch)
     try:
         assert orch.register_workflow(wf)
         execution_id = orch.execute_workflow("import", async_=True).value()
@@ -212,6 +243,11 @@ def test_v1_late_failure_is_recorded_with_its_traceback_and_nothing_is_undone(
         assert "disk full" in late["error"]
         assert late["error_info"]["exception_type"] == "ValueError"
         assert "raise self.outcome" in late["error_info"]["traceback"]
+        qtbot.waitUntil(lambda: bool(_late(everywhere)), timeout=WAIT_S * 1000)
+        (event,) = _late(everywhere)
+        assert event.late_outcome == late
+        assert event.error is not None and isinstance(event.error.exception, ValueError)
+        assert event.error.context["exception_type"] == "ValueError"
         journal = orch.journal()
         assert journal is not None and journal.flush(5)
         (record,) = journal.late_outcomes(execution_id)
@@ -230,7 +266,7 @@ def test_v1_late_failure_is_recorded_with_its_traceback_and_nothing_is_undone(
 
 
 def test_a_late_success_during_the_rollback_chain_is_undone_next_and_the_end_waits(
-    qapp: Any, monkeypatch: pytest.MonkeyPatch
+    qapp: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Completed steps are undone newest first; a late success arriving meanwhile is the
     newest completion: it is undone next, and the terminal signal follows it."""
@@ -241,17 +277,21 @@ def test_a_late_success_during_the_rollback_chain_is_undone_next_and_the_end_wai
     orch = _v1(plugins)
     owed = threading.Event()
     ledger = orch._core.engine.compensations
-    record_late = ledger.record_late
+    record = ledger.record
 
-    def recorded(*args: Any) -> Any:
-        item = record_late(*args)
-        owed.set()
+    def recorded(*args: Any, late: bool = False) -> Any:
+        item = record(*args, late=late)
+        if late:
+            owed.set()
         return item
 
-    monkeypatch.setattr(ledger, "record_late", recorded)
+    monkeypatch.setattr(ledger, "record", recorded)
     try:
         assert orch.register_workflow(wf)
         execution_id = orch.execute_workflow("import", async_=True).value()
+        followed: list[ExecutionEvent] = []
+        kinds = [EventKind.LATE_OUTCOME, EventKind.WORKFLOW_CANCELLED]
+        assert orch.subscribe(followed.append, execution_id, kinds)
         assert stuck.entered.wait(WAIT_S)
         assert orch.cancel_workflow(execution_id)
         assert undo.started.wait(WAIT_S)  # undoing `first`: the execution has not ended
@@ -271,6 +311,10 @@ def test_a_late_success_during_the_rollback_chain_is_undone_next_and_the_end_wai
             "late": True,
         }
         assert orch._core.engine.get_run(execution_id).wait_late(0)
+        # Before the end, so a subscription to the execution alone gets it, then the end.
+        qtbot.waitUntil(lambda: len(followed) == 2, timeout=WAIT_S * 1000)
+        assert [event.kind for event in followed] == kinds
+        assert followed[0].late_outcome["rollback"] == "completed"
     finally:
         gate.set()
         stuck.release.set()
@@ -305,7 +349,7 @@ def test_a_timed_out_last_attempt_that_succeeds_late_is_undone(qapp: Any) -> Non
         assert orch.shutdown(5000)
 
 
-def test_a_timed_out_attempt_whose_retry_completed_is_kept(qapp: Any) -> None:
+def test_a_timed_out_attempt_whose_retry_completed_is_kept(qapp: Any, qtbot: Any) -> None:
     """The rollback step would undo what the completed retry did too: the late one is kept."""
     first_attempt = threading.Event()
     release = threading.Event()
@@ -324,6 +368,7 @@ def test_a_timed_out_attempt_whose_retry_completed_is_kept(qapp: Any) -> None:
     wf = Workflow("retry").add_step(step)
     wf.add_rollback_step("write", WorkflowStep("undo_write", "db", "undo"))
     orch = _v1(plugins)
+    everywhere = _follow(orch)
     try:
         assert orch.register_workflow(wf)
         execution_id = orch.execute_workflow("retry").value()
@@ -333,8 +378,72 @@ def test_a_timed_out_attempt_whose_retry_completed_is_kept(qapp: Any) -> None:
         (late,) = orch.get_execution_status(execution_id).value()["late_outcomes"]
         assert (late["attempt"], late["outcome"], late["rollback"]) == (1, "completed", "kept")
         assert undo.calls == []
+        qtbot.waitUntil(lambda: bool(_late(everywhere)), timeout=WAIT_S * 1000)
+        assert [event.late_outcome for event in _late(everywhere)] == [late]
     finally:
         release.set()
+        assert orch.shutdown(5000)
+
+
+@pytest.mark.parametrize("retry", ["fails", "completes"])
+def test_a_late_success_while_a_retry_runs_is_decided_when_the_step_settles(
+    qapp: Any, qtbot: Any, retry: str
+) -> None:
+    """Attempt 1 times out, attempt 2 runs, attempt 1 returns a success meanwhile: deferred.
+    Attempt 2 failing leaves the step not completed (attempt 1's success is undone);
+    attempt 2 completing keeps it (undoing it would undo attempt 2's work too)."""
+    first_in, first_go = threading.Event(), threading.Event()
+    second_in, second_go = threading.Event(), threading.Event()
+    undo = Undo()
+
+    def write(params: dict[str, Any], context: Any) -> dict[str, Any]:
+        if context.attempt == 1:
+            first_in.set()
+            assert first_go.wait(WAIT_S * 3)
+            return {"attempt": 1}
+        second_in.set()
+        assert second_go.wait(WAIT_S * 3)
+        if retry == "fails":
+            raise ValueError("still broken")
+        return {"attempt": 2}
+
+    plugins = PluginManager()
+    plugins.register_plugin(FunctionPlugin("db", write=write, undo=undo))
+    step = WorkflowStep("write", "db", "write", timeout=1000, max_retries=1, retry_delay=0)
+    step.critical = False
+    wf = Workflow("retry").add_step(step)
+    wf.add_rollback_step("write", WorkflowStep("undo_write", "db", "undo"))
+    clock = FakeClock()
+    orch = _v1(plugins, timers=clock)
+    everywhere = _follow(orch)
+    try:
+        assert orch.register_workflow(wf)
+        execution_id = orch.execute_workflow("retry", async_=True).value()
+        assert first_in.wait(WAIT_S)
+        clock.advance_to_timer(TimerKind.STEP_TIMEOUT, step_id="write")
+        assert second_in.wait(WAIT_S)
+        first_go.set()
+
+        def late_rollback() -> str:
+            entries = orch.get_execution_status(execution_id).value()["late_outcomes"]
+            return str(entries[0]["rollback"])
+
+        qtbot.waitUntil(lambda: late_rollback() == "deferred", timeout=WAIT_S * 1000)
+        assert _late(everywhere) == []  # nothing is settled yet
+        second_go.set()
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000, late_outcomes=True)
+        (late,) = orch.get_execution_status(execution_id).value()["late_outcomes"]
+        if retry == "fails":
+            assert (late["attempt"], late["rollback"]) == (1, "completed")
+            assert [params for params, _ in undo.calls] == [{"attempt": 1}]
+        else:
+            assert (late["attempt"], late["rollback"]) == (1, "kept")
+            assert undo.calls == []
+        qtbot.waitUntil(lambda: bool(_late(everywhere)), timeout=WAIT_S * 1000)
+        assert [event.late_outcome for event in _late(everywhere)] == [late]
+    finally:
+        first_go.set()
+        second_go.set()
         assert orch.shutdown(5000)
 
 
@@ -389,7 +498,7 @@ def test_a_late_success_in_a_transaction_is_undone_exactly_once(qapp: Any, end: 
 @pytest.mark.parametrize("how", ["cancel", "timeout"])
 @pytest.mark.parametrize("outcome", [{"row": 7}, KeyError("gone")], ids=["success", "failure"])
 def test_v2_late_outcomes_are_recorded_and_read_back(
-    qapp: Any, journal_path: Path, how: str, outcome: Any
+    qapp: Any, qtbot: Any, journal_path: Path, how: str, outcome: Any
 ) -> None:
     stuck = Stuck(outcome)
     plugins = PluginManager()
@@ -398,6 +507,7 @@ def test_v2_late_outcomes_are_recorded_and_read_back(
     if how == "timeout":
         graph.global_configuration = {"timeout": 300}
     orch = AdvancedPluginOrchestrator(plugin_manager=plugins, journal=str(journal_path))
+    everywhere = _follow(orch)
     try:
         register(orch, graph)
         execution_id = orch.execute_workflow("g").value()
@@ -418,6 +528,11 @@ def test_v2_late_outcomes_are_recorded_and_read_back(
         context = orch.get_execution_status(execution_id).value()
         assert [o["node_id"] for o in context.execution_data["late_outcomes"]] == ["n"]
         assert context.node_states["n"]["late_outcome"]["outcome"] == expected
+        qtbot.waitUntil(lambda: bool(_late(everywhere)), timeout=WAIT_S * 1000)
+        (event,) = _late(everywhere)
+        assert event.step == "n" and event.late_outcome == node_state["late_outcome"]
+        assert event.late_outcome["node_id"] == "n"
+        assert (event.error is None) is isinstance(outcome, dict)
         journal = orch.journal()
         assert journal is not None and journal.flush(5)
         (record,) = journal.late_outcomes(execution_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import pickle
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import pytest
 from qtforge_orch import (
     AdvancedPluginOrchestrator,
     FunctionPlugin,
+    IEventSource,
+    IPlugin,
     PluginError,
     PluginErrorCode,
     PluginManager,
@@ -25,7 +28,7 @@ from qtforge_orch import (
 )
 from qtforge_orch.events import EventKind, ExecutionEvent
 
-from .v2_helpers import Mode, node, register, workflow
+from .v2_helpers import Mode, NodeType, conn, node, register, workflow
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -120,6 +123,82 @@ def test_a_v2_node_status_keeps_the_error_as_data(qapp: Any) -> None:
         assert orch.shutdown(5000)
 
 
+def broken_feed(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A source that yields one item, then breaks."""
+
+    def generate() -> Iterator[dict[str, Any]]:
+        yield {"n": 1}
+        raise ValueError("feed broke")
+
+    return generate()
+
+
+class BrokenStart(IPlugin, IEventSource):
+    """An event source that cannot start."""
+
+    def id(self) -> str:
+        return "feed"
+
+    def available_commands(self) -> list[str]:
+        return ["execute"]
+
+    def execute_command(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def start_events(self, configuration: dict[str, Any], emit: Any) -> Any:
+        raise KeyError("no broker configured")
+
+
+@pytest.mark.parametrize(
+    ("mode", "plugin"),
+    [
+        (Mode.Streaming, "iterator"),
+        (Mode.EventDriven, "iterator"),
+        (Mode.EventDriven, "start_events"),
+    ],
+    ids=["streaming", "event-driven", "event-driven-start"],
+)
+def test_a_v2_source_that_breaks_keeps_the_traceback(
+    qapp: Any, qtbot: Any, mode: Mode, plugin: str
+) -> None:
+    """A source that raises while it feeds (Streaming, EventDriven) or while its events start
+    fails its node with the exception's type, message and traceback, as a step does."""
+    plugins = PluginManager()
+    if plugin == "iterator":
+        plugins.register_plugin(FunctionPlugin.from_callable("feed", broken_feed))
+    else:
+        plugins.register_plugin(BrokenStart())
+    plugins.register_plugin(FunctionPlugin.from_callable("sink", lambda p: {}))
+    orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
+    failed: list[ExecutionEvent] = []
+    assert orch.subscribe(failed.append, None, [EventKind.TASK_FAILED])
+    try:
+        graph = workflow(
+            "g",
+            mode,
+            [node("feed", node_type=NodeType.Source), node("sink", node_type=NodeType.Sink)],
+            [conn("feed", "sink")],
+        )
+        register(orch, graph)
+        execution_id = orch.execute_workflow("g").value()
+        assert orch.wait_for_execution(execution_id, 10_000)
+        state = orch.get_node_status(execution_id, "feed").value()
+        assert state["status"] == "failed"
+        info = state["error_info"]
+        if plugin == "iterator":
+            assert info["exception_type"] == "ValueError"
+            assert 'raise ValueError("feed broke")' in info["traceback"]
+            assert "in generate" in info["traceback"]
+        else:
+            assert info["exception_type"] == "KeyError"
+            assert "in start_events" in info["traceback"]
+        qtbot.waitUntil(lambda: bool(failed), timeout=10_000)
+        assert failed[0].step == "feed"
+        assert failed[0].error is not None and failed[0].error.exception is not None
+    finally:
+        assert orch.shutdown(5000)
+
+
 def test_a_plugin_error_raised_by_the_plugin_keeps_where_it_was_raised(qapp: Any) -> None:
     def refuse(params: dict[str, Any]) -> dict[str, Any]:
         raise PluginError(PluginErrorCode.PermissionDenied, "no write access")
@@ -192,11 +271,18 @@ def test_retry_on_exception_classes_and_a_predicate(
     flaky = Flaky(error)
     wf, plugins = _retrying(retry_on, flaky)
     orch = PluginOrchestrator(plugin_manager=plugins)
+    retries: list[ExecutionEvent] = []
+    assert orch.subscribe(retries.append, None, [EventKind.TASK_RETRYING])
     try:
         assert orch.register_workflow(wf)
         result = orch.execute_workflow("fetch")
         assert bool(result) is retried
         assert flaky.attempts == (2 if retried else 1)
+        # A retry's event carries the error retried, exception and all.
+        assert [event.error.exception for event in retries if event.error] == (
+            [error] if retried else []
+        )
+        assert len(retries) == (1 if retried else 0)
     finally:
         assert orch.shutdown(5000)
 

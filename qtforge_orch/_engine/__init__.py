@@ -34,16 +34,15 @@ if TYPE_CHECKING:
     from .journal_link import JournalEntry as JournalEntry
     from .journal_link import JournalSink as JournalSink
     from .journal_link import ResumeSeed as ResumeSeed
+    from .late_view import LateView as LateView
     from .run import Run as Run
     from .run_status import RunStatus as RunStatus
     from .run_status import SignalNames as SignalNames
-    from .status_snapshot import LateView as LateView
     from .status_snapshot import RunSnapshot as RunSnapshot
     from .status_snapshot import RunView as RunView
     from .status_snapshot import cached_reports as cached_reports
-    from .status_snapshot import failure_report as failure_report
+    from .status_snapshot import debug_fields as debug_fields
     from .status_snapshot import late_reports as late_reports
-    from .status_snapshot import latest_late as latest_late
     from .status_snapshot import take_snapshot as take_snapshot
     from .timers import ManualTimerService as ManualTimerService
     from .timers import TimerHandle as TimerHandle
@@ -69,12 +68,11 @@ _WHERE = {
     # status reads
     "RunView": "status_snapshot",
     "RunSnapshot": "status_snapshot",
-    "LateView": "status_snapshot",
+    "LateView": "late_view",
     "take_snapshot": "status_snapshot",
     "cached_reports": "status_snapshot",
-    "failure_report": "status_snapshot",
+    "debug_fields": "status_snapshot",
     "late_reports": "status_snapshot",
-    "latest_late": "status_snapshot",
     "iso_utc": "timestamps",
     # registration: graph checks and executor names
     "find_cycle": "graph_checks",

@@ -44,6 +44,9 @@ class Compensation:
     status: str = "pending"  # pending, completed, failed
     error: str = ""
     late: bool = False  # undoes an abandoned attempt's late success
+    # Called once it has run (no lock held), with its journal record's sequence number (0:
+    # no journal): a late success's report goes out then.
+    ran: Callable[[Compensation, int], None] | None = None
 
 
 class Compensated(Protocol):
@@ -68,32 +71,14 @@ class CompensationLedger:
         task: TaskSpec,
         output: dict[str, Any] | None,
         journal: JournalSink | None,
-    ) -> None:
-        """(run lock held) ``task`` completed with ``output``: its rollback step is owed."""
-        assert task.rollback is not None
-        with self._lock:
-            owed.append(
-                Compensation(
-                    execution_id,
-                    task.index,
-                    task.key,
-                    task.rollback,
-                    output,
-                    journal,
-                    next(self._sequence),
-                )
-            )
-
-    def record_late(
-        self,
-        owed: list[Compensation],
-        execution_id: str,
-        task: TaskSpec,
-        output: dict[str, Any] | None,
-        journal: JournalSink | None,
+        *,
+        late: bool = False,
     ) -> Compensation:
-        """(run lock held) An abandoned attempt of ``task`` returned ``output`` although the
-        task did not complete: its rollback step is owed, claimed at once by the caller."""
+        """(run lock held) ``task`` completed with ``output``: its rollback step is owed.
+
+        With ``late``, an abandoned attempt of ``task`` returned ``output`` although the task
+        did not complete: the item is claimed at once, by the caller, which runs it.
+        """
         assert task.rollback is not None
         with self._lock:
             item = Compensation(
@@ -104,8 +89,8 @@ class CompensationLedger:
                 output,
                 journal,
                 next(self._sequence),
-                claimed=True,
-                late=True,
+                claimed=late,
+                late=late,
             )
             owed.append(item)
         return item
@@ -194,7 +179,8 @@ class CompensationChain:
                 if self._token is not token:
                     return  # abandoned at its timeout; another thread carries on
                 self._token = None
-                self._record(item, outcome_error)
+                seq = self._record(item, outcome_error)
+            _report(item, seq)
         # Let go of the callback (it closes over the run, which keeps this chain to push into).
         on_done, self._on_done = self._on_done, _ended
         on_done(errors)
@@ -225,19 +211,23 @@ class CompensationChain:
             self._token = None
             context.cancel()
             rollback = item.rollback
-            self._record(
+            seq = self._record(
                 item,
                 PluginError(
                     PluginErrorCode.Timeout,
                     f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
                 ),
             )
+        _report(item, seq)
         self._lane.submit(self._continue)
 
-    def _record(self, item: Compensation, error: PluginError | None) -> None:
+    def _record(self, item: Compensation, error: PluginError | None) -> int:
+        """(chain lock held) ``item`` ran: its outcome, journaled; returns the record's
+        sequence number (0: no journal)."""
         self._position += 1
+        seq = 0
         if item.journal is not None:
-            item.journal.rollback_recorded(
+            seq = item.journal.rollback_recorded(
                 item.execution_id,
                 item.key,
                 error is None,
@@ -251,3 +241,10 @@ class CompensationChain:
             item.status = "failed"
             item.error = error.message
             self._errors.append(f"rollback of '{item.key}' failed: {error.message}")
+        return seq
+
+
+def _report(item: Compensation, seq: int) -> None:
+    """(no lock) Whoever waits for ``item`` to have run learns it has."""
+    if item.ran is not None:
+        item.ran(item, seq)

@@ -17,6 +17,10 @@ returned, and ``LateOutcomes`` (a part of the run shell) carries out what that a
   to settle: undone if it does not complete, kept if it does;
 - a late failure is recorded, nothing is undone.
 
+Once what comes of a returned attempt is settled (nothing to undo, kept, or its rollback step
+has run) the run posts one ``LATE_OUTCOME`` event with its status entry, after the execution's
+terminal event when it comes after the end.
+
 Nothing here calls user code under the run's lock: rollback steps run on the control lane,
 log records are written once the lock is released.
 """
@@ -30,7 +34,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._log import logger
 from ..contract.plan import Plan
 from .compensation import Compensation, CompensationChain
+from .events import EventKind
 from .journal_link import JournalLink
+from .late_view import late_report, late_view
+from .run_events import RunEvents
 from .run_lock import RunLock
 from .services import RunServices
 from .task_table import LateOutcome, TaskTable
@@ -49,6 +56,7 @@ class RunShell(Protocol):
     lock: RunLock
     table: TaskTable
     journal: JournalLink | None
+    events: RunEvents
     wanted: int
     compensations: list[Compensation]
     compensating: CompensationChain | None
@@ -115,11 +123,14 @@ class LateOutcomes:
         task = run.plan.tasks[index]
         if effect & (LATE_OWED | LATE_PARKED) and task.rollback is None:
             record.rollback = "none"
+            report(run, record)
         elif effect & LATE_OWED:
-            self.undo(run, record)
+            self.undo(run, record)  # reported once its rollback step has run
         elif effect & LATE_PARKED:
             self.parked.setdefault(index, []).append(record)
             run.wanted |= SETTLES  # decided when the task settles: see ``settled``
+        else:
+            report(run, record)  # a late failure, or kept: nothing more comes of it
         run.lock.later(partial(_log, run.execution_id, task.key, record))
         return True
 
@@ -132,6 +143,7 @@ class LateOutcomes:
         for record in records:
             if effect & COMPLETED:
                 record.rollback = "kept"
+                report(run, record)
             else:
                 record.rollback = "none"
                 self.undo(run, record)
@@ -143,7 +155,9 @@ class LateOutcomes:
         task = run.plan.tasks[record.index]
         ledger = run.engine.compensations
         journal = run.journal.sink if run.journal is not None else None
-        item = ledger.record_late(run.compensations, run.execution_id, task, record.output, journal)
+        owed = run.compensations
+        item = ledger.record(owed, run.execution_id, task, record.output, journal, late=True)
+        item.ran = partial(_rolled_back, run, record)
         record.compensation = item
         chain = run.compensating
         if chain is None or not chain.push(item):
@@ -164,6 +178,22 @@ class LateOutcomes:
             if record.compensation is not None and record.compensation.status == "pending":
                 return
         self.quiet.set()
+
+
+def report(run: RunShell, record: LateOutcome, seq: int | None = None) -> None:
+    """Post ``record``'s ``LATE_OUTCOME`` event (if anyone receives the kind): its status
+    entry, delivered once the journal has committed record ``seq`` (the run's latest)."""
+    events = run.events
+    if EventKind.LATE_OUTCOME not in events.listened:
+        return
+    key = run.plan.tasks[record.index].key
+    entry = late_report(late_view(record), f"{run.engine.names.noun}_id", key)
+    events.late_outcome(key, entry, record.error, seq)
+
+
+def _rolled_back(run: RunShell, record: LateOutcome, _item: Compensation, seq: int) -> None:
+    """(no lock) A late success's rollback step has run: its report goes out."""
+    report(run, record, seq)
 
 
 def _log(execution_id: str, key: str, record: LateOutcome) -> None:

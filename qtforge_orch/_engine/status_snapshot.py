@@ -14,15 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import PluginError, error_info
 from ..contract.plan import Plan, ScheduleKind
-from .timestamps import iso_utc
+from .late_view import LateView, late_report, late_view
 
 if TYPE_CHECKING:
     from .shell_protocol import RunShell
-    from .task_table import LateOutcome
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,18 +55,6 @@ class RunSnapshot:
     # Attempts abandoned while running (cancel, timeout) and what came of them, in order
     late: list[LateView] = field(default_factory=list)
     late_keys: list[str] = field(default_factory=list)  # task index -> key, when ``late``
-
-
-class LateView(NamedTuple):
-    """An abandoned attempt as a status call sees it (``late_outcomes.LateOutcome``)."""
-
-    task: int  # the task's index
-    attempt: int
-    outcome: str  # pending, completed, failed, cancelled
-    error: PluginError | None  # a late failure's
-    at: float  # time.time() it returned (0.0 while pending)
-    rollback: str  # "" (pending), none, deferred, kept, pending, completed, failed, due
-    rollback_error: str
 
 
 class RunView(Protocol):
@@ -136,22 +123,24 @@ def snapshot_of(run: RunShell) -> RunSnapshot:
         run_extras=scheduler.run_extras(),
         overlaps={key: sorted(steps) for key, steps in scheduler.overlaps().items()},
         failures=dict(table.failures) if table.failures else {},
-        late=[_late_view(record) for record in table.late] if table.late else [],
+        late=[late_view(record) for record in table.late] if table.late else [],
         late_keys=[task.key for task in run.plan.tasks] if table.late else [],
     )
 
 
-def _late_view(record: LateOutcome) -> LateView:
-    compensation = record.compensation
-    return LateView(
-        record.index,
-        record.attempt,
-        record.outcome,
-        record.error,
-        record.at,
-        record.rollback_state(),
-        compensation.error if compensation is not None else "",
-    )
+def debug_fields(snapshot: RunSnapshot, index: int, id_key: str) -> dict[str, Any]:
+    """Task ``index``'s ``error_info`` (it failed) and ``late_outcome`` (its latest abandoned
+    attempt, named by ``id_key``), when it has them."""
+    fields: dict[str, Any] = {}
+    if not (snapshot.failures or snapshot.late):
+        return fields
+    info = failure_report(snapshot, index)
+    if info is not None:
+        fields["error_info"] = info
+    late = latest_late(snapshot, index, id_key)
+    if late is not None:
+        fields["late_outcome"] = late
+    return fields
 
 
 def failure_report(snapshot: RunSnapshot, index: int) -> dict[str, Any] | None:
@@ -173,27 +162,6 @@ def latest_late(snapshot: RunSnapshot, index: int, id_key: str) -> dict[str, Any
         if view.task == index:
             return late_report(view, id_key, snapshot.late_keys[index])
     return None
-
-
-def late_report(view: LateView, id_key: str, key: str) -> dict[str, Any]:
-    """An abandoned attempt as a status dict: ``<id_key>``, ``attempt``, ``outcome``
-    (``pending``, ``completed``, ``failed``, ``cancelled``), ``returned_at``, ``rollback``
-    (``""`` while pending, ``none``, ``deferred``, ``kept``, ``pending``, ``completed``,
-    ``failed``, ``due``) and,
-    when there are any, ``error`` with ``error_info`` and ``rollback_error``."""
-    report: dict[str, Any] = {
-        id_key: key,
-        "attempt": view.attempt,
-        "outcome": view.outcome,
-        "returned_at": iso_utc(view.at),
-        "rollback": view.rollback,
-    }
-    if view.error is not None:
-        report["error"] = view.error.message
-        report["error_info"] = error_info(view.error)
-    if view.rollback_error:
-        report["rollback_error"] = view.rollback_error
-    return report
 
 
 def take_snapshot(run: RunView) -> RunSnapshot:

@@ -118,11 +118,11 @@ class TaskTable:
         self.ends[index] = states.ends[sub_index]
         self.retries[index] = states.retries[sub_index]
 
-    def record_failure(self, index: int, message: str, at: float) -> None:
+    def record_failure(self, index: int, error: PluginError, at: float) -> None:
         """(EventDriven) Task ``index`` failed outside any pass (a source that broke)."""
         self.states[index] = FAILED
-        self.errors[index] = message
-        self.failures[index] = PluginError(PluginErrorCode.ExecutionFailed, message)
+        self.errors[index] = error.message
+        self.failures[index] = error
         self.ends[index] = at
 
     def problems(self) -> list[str]:

@@ -26,11 +26,10 @@ from .._engine import (
     SignalNames,
     Timers,
     cached_reports,
-    failure_report,
+    debug_fields,
     gc_paused_for,
     iso_utc,
     late_reports,
-    latest_late,
     refusal_at_registration,
     take_snapshot,
 )
@@ -124,20 +123,8 @@ def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
         "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
     }
     if snap.failures or snap.late:  # only when there are any: see StepResult.to_json
-        report.update(_debug_fields(snap, index))
+        report.update(debug_fields(snap, index, "step_id"))
     return report
-
-
-def _debug_fields(snap: RunSnapshot, index: int) -> dict[str, Any]:
-    """A step's ``error_info`` (a failed step) and ``late_outcome`` (an abandoned attempt)."""
-    fields: dict[str, Any] = {}
-    info = failure_report(snap, index)
-    if info is not None:
-        fields["error_info"] = info
-    late = latest_late(snap, index, "step_id")
-    if late is not None:
-        fields["late_outcome"] = late
-    return fields
 
 
 def status_report(run: RunView) -> dict[str, Any]:
@@ -492,7 +479,7 @@ class PluginOrchestrator(OrchestratorBase):
                 "late_outcome": None,
             }
             if debug:
-                fields.update(_debug_fields(snap, i))
+                fields.update(debug_fields(snap, i, "step_id"))
             results.append(_step_result(fields))
         return make_success(results)
 

@@ -22,11 +22,10 @@ from ..._engine import (
     Timers,
     UnknownExecutor,
     cached_reports,
-    failure_report,
+    debug_fields,
     gc_paused_for,
     iso_utc,
     late_reports,
-    latest_late,
     refusal_at_registration,
     take_snapshot,
 )
@@ -612,11 +611,6 @@ def _node_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     }
     if snap.task_extras is not None:
         status.update(snap.task_extras[index])
-    if snap.failures or snap.late:  # a failed node's error as data; its abandoned attempt
-        info = failure_report(snap, index)
-        if info is not None:
-            status["error_info"] = info
-        late = latest_late(snap, index, "node_id")
-        if late is not None:
-            status["late_outcome"] = late
+    # a failed node's error as data; its latest abandoned attempt
+    status.update(debug_fields(snap, index, "node_id"))
     return status
