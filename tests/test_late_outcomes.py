@@ -550,6 +550,39 @@ def test_v2_late_outcomes_are_recorded_and_read_back(
         assert later.shutdown(5000)
 
 
+def test_a_late_outcome_of_an_event_driven_pass_reaches_subscribers(qapp: Any, qtbot: Any) -> None:
+    """A pass's node times out and returns later: the pass records it, and subscribers get its
+    LATE_OUTCOME under the execution's id while the execution still runs."""
+    stuck = Stuck({"row": 7})
+    plugins = PluginManager()
+    plugins.register_plugin(FunctionPlugin.from_callable("slow", stuck))
+    graph = workflow("ev", Mode.EventDriven, [node("n", "slow", configuration={"timeout": 100})])
+    orch = AdvancedPluginOrchestrator(plugin_manager=plugins)
+    everywhere = _follow(orch)
+    try:
+        register(orch, graph)
+        execution_id = orch.execute_workflow("ev").value()
+        assert orch.post_event(execution_id, {"n": 1})
+        assert stuck.entered.wait(WAIT_S)
+        qtbot.waitUntil(
+            lambda: orch.get_node_status(execution_id, "n").value()["status"] == "failed",
+            timeout=WAIT_S * 1000,
+        )
+        stuck.release.set()
+        qtbot.waitUntil(lambda: bool(_late(everywhere)), timeout=WAIT_S * 1000)
+        (event,) = _late(everywhere)
+        assert (event.execution_id, event.step) == (execution_id, "n")
+        assert (event.late_outcome["outcome"], event.late_outcome["rollback"]) == (
+            "completed",
+            "none",
+        )
+        assert orch.cancel_execution(execution_id)
+        assert orch.wait_for_execution(execution_id, WAIT_S * 1000)
+    finally:
+        stuck.release.set()
+        assert orch.shutdown(5000)
+
+
 # --------------------------------------------------------------------------------------------
 # resume
 
