@@ -50,10 +50,12 @@ class EventKind(IntEnum):
     RESUMED = 10
     #: Streaming item counters, sampled while the execution runs and sent when they change.
     ITEM_COUNTS = 11
+    #: EventDriven event counters, sampled while the execution runs and sent when they change.
+    EVENT_COUNTS = 12
     #: What came of an attempt the execution abandoned while it ran (cancelled, timed out)
     #: and that returned anyway, once that is settled (its late success undone by the
     #: rollback step, kept, or a late failure recorded). It may come after the terminal event.
-    LATE_OUTCOME = 12
+    LATE_OUTCOME = 13
 
 
 #: Exactly one of these ends every execution; nothing of that execution follows it but
@@ -159,6 +161,25 @@ class ExecutionEvent(NamedTuple):
         if self.kind is EventKind.ITEM_COUNTS:
             counts: dict[str, dict[str, int]] = self.args[1]
             return counts
+        return {}
+
+    @property
+    def event_counts(self) -> dict[str, int]:
+        """``EVENT_COUNTS``: ``{events_received, events_completed, events_failed}``."""
+        if self.kind is EventKind.EVENT_COUNTS:
+            counts: dict[str, int] = self.args[1]
+            return counts
+        return {}
+
+    @property
+    def node_runs(self) -> dict[str, dict[str, float]]:
+        """``EVENT_COUNTS``: per node that ran, ``{runs, failed_runs, run_ms, last_ms}``.
+
+        The runs that ended, those that failed, their total time and the latest one's (ms).
+        """
+        if self.kind is EventKind.EVENT_COUNTS:
+            runs: dict[str, dict[str, float]] = self.args[2]
+            return runs
         return {}
 
 

@@ -214,6 +214,14 @@ def completed_outputs(
     return outputs
 
 
+def rollbacks(connection: sqlite3.Connection, execution_id: str) -> list[tuple[str, bool, str]]:
+    """Each rollback step run for the execution: (task key, whether it succeeded, error)."""
+    return [
+        (str(r.task_key), r.ok, str(r.error or ""))
+        for r in rollback_records(connection, execution_id)
+    ]
+
+
 def rollbacks_done(connection: sqlite3.Connection, execution_id: str) -> set[str]:
     """The tasks whose rollback already ran (successfully or not) for their completion.
 
