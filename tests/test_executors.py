@@ -166,6 +166,18 @@ def test_v1_errors_keep_the_workers_traceback_and_exception(v1: PluginOrchestrat
     assert step.error_info is not None and "in fail" in step.error_info["traceback"]
 
 
+def test_v2_errors_keep_the_workers_traceback_and_exception(
+    v2: AdvancedPluginOrchestrator,
+) -> None:
+    """A node's error from a process or Dask worker keeps its file and line too."""
+    assert v2.register_workflow(workflow("tb2", Mode.Sequential, [node("f", "fail")]))
+    _, ctx = run_to_end(v2, "tb2", timeout_ms=60_000)
+    assert ctx.status.name == "Failed"
+    info = v2.get_node_status(ctx.execution_id, "f").value()["error_info"]
+    assert (info["exception_type"], info["exception_message"]) == ("ValueError", "boom")
+    assert "executor_plugins.py" in info["traceback"] and "in fail" in info["traceback"]
+
+
 def test_v1_rollback_runs_on_the_executor(
     v1: PluginOrchestrator, executor: str, tmp_path: Path
 ) -> None:

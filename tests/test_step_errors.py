@@ -105,8 +105,10 @@ def test_a_failing_step_keeps_type_message_traceback_and_exception(
         assert later.shutdown(5000)
 
 
-def test_a_v2_node_status_keeps_the_error_as_data(qapp: Any) -> None:
-    orch = AdvancedPluginOrchestrator(plugin_manager=_plugins())
+def test_a_v2_node_status_keeps_the_error_as_data(qapp: Any, tmp_path: Path) -> None:
+    journal = str(tmp_path / "runs.sqlite")
+    plugins = _plugins()
+    orch = AdvancedPluginOrchestrator(plugin_manager=plugins, journal=journal)
     try:
         graph = workflow("g", Mode.Sequential, [node("n", "calc", configuration={})])
         graph.nodes[0].configuration = {"method": "divide", "total": 1, "count": 0}
@@ -121,6 +123,13 @@ def test_a_v2_node_status_keeps_the_error_as_data(qapp: Any) -> None:
         assert context.node_states["n"]["error_info"] == state["error_info"]
     finally:
         assert orch.shutdown(5000)
+    later = AdvancedPluginOrchestrator(plugin_manager=plugins, journal=journal)
+    try:  # read back from the journal after a restart
+        assert (
+            later.get_node_status(execution_id, "n").value()["error_info"] == (state["error_info"])
+        )
+    finally:
+        assert later.shutdown(5000)
 
 
 def broken_feed(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
