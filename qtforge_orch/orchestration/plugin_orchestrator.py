@@ -37,6 +37,7 @@ from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan, TaskState
 from ..plugins import PluginManager
+from . import _nesting
 from ._registry import Registered
 from ._v1_compile import compile_workflow
 from ._v1_frozen import FrozenWorkflow
@@ -157,6 +158,9 @@ def status_report(run: RunView) -> dict[str, Any]:
         ],
         "late_outcomes": late_reports(snap, "step_id"),
         "transaction_id": run.transaction_id or "",
+        # Nested workflows: the execution whose step runs this one, and this one's children.
+        "parent_execution_id": _nesting.parent_execution_id(run) or "",
+        "child_executions": _nesting.children(run),
         # Parallel/Conditional steps that wrote the same key; the value kept is the
         # one of the step listed last (the later one in sequential order).
         "overlapping_outputs": {
@@ -311,7 +315,7 @@ class PluginOrchestrator(OrchestratorBase):
             refused = refusal_at_registration(self._core.engine.plugins, plan.tasks)
             if refused:
                 return make_error(PluginErrorCode.InvalidConfiguration, f"step {refused}")
-        return self._core.workflows.add(snapshot.id, Registered(snapshot, plan))
+        return self._register(snapshot.id, Registered(snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Forget a registered workflow; ``NotFound`` if no workflow has that id.

@@ -34,6 +34,7 @@ from ..._expected import Expected, from_error, make_error, make_success
 from ...contract.plan import Plan, Role, ScheduleKind, TaskState
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
+from .. import _nesting
 from .._registry import Registered
 from ._model_base import copy_model
 from ._v2_compile import compile_plugin_workflow
@@ -52,7 +53,7 @@ from .workflow_node import WorkflowNode
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ..._engine import DEFAULT_HISTORY_LIMIT, RunStatus, SignalNames
+from ..._engine import DEFAULT_HISTORY_LIMIT, Run, RunStatus, SignalNames
 from .._facade_core import FacadeCore
 from .._orchestrator_base import OrchestratorBase
 from ._header_signals import add_header_aliases
@@ -115,6 +116,12 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     data.update(snap.run_extras)
     if snap.late:  # attempts abandoned while running, and what came of them
         data["late_outcomes"] = late_reports(snap, "node_id")
+    parent = _nesting.parent_execution_id(run)
+    if parent is not None:
+        data["parent_execution_id"] = parent
+    children = _nesting.children(run)
+    if children:
+        data["child_executions"] = children
     # model_construct: every field is built here from engine state of known types, and
     # validating outputs again would refuse what the engine accepted (any keys).
     return WorkflowExecutionContext.model_construct(
@@ -296,7 +303,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
             )
         if isinstance(prepared, PluginError):
             return from_error(prepared)
-        return self._core.workflows.add(prepared.workflow.workflow_id, prepared)
+        return self._register(prepared.workflow.workflow_id, prepared)
 
     def _prepare(self, candidate: PluginWorkflow) -> Registered | PluginError:
         core = self._core
@@ -542,7 +549,11 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         if isinstance(run, PluginError):
             return from_error(run)
         error = run.pause()
-        return make_success() if error is None else from_error(error)
+        if error is not None:
+            return from_error(error)
+        if isinstance(run, Run):  # its nested workflows' children pause with it
+            _nesting.for_each_descendant(run, Run.pause)
+        return make_success()
 
     def resume_execution(self, execution_id: str) -> Expected[None]:
         """Resume a paused execution; ``NotFound``, or ``InvalidState`` if it is not paused."""
@@ -550,7 +561,11 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         if isinstance(run, PluginError):
             return from_error(run)
         error = run.resume()
-        return make_success() if error is None else from_error(error)
+        if error is not None:
+            return from_error(error)
+        if isinstance(run, Run):
+            _nesting.for_each_descendant(run, Run.resume)
+        return make_success()
 
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[WorkflowExecutionContext]:
@@ -613,4 +628,7 @@ def _node_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
         status.update(snap.task_extras[index])
     # a failed node's error as data; its latest abandoned attempt
     status.update(debug_fields(snap, index, "node_id"))
+    child = _nesting.children(run).get(task.key)
+    if child is not None:
+        status["child_execution_id"] = child
     return status
