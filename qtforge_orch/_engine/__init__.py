@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .journal_link import JournalSink as JournalSink
     from .journal_link import ResumeSeed as ResumeSeed
     from .late_view import LateView as LateView
+    from .rollback_log import log_rollback as log_rollback
     from .run import Run as Run
     from .run_status import RunStatus as RunStatus
     from .run_status import SignalNames as SignalNames
@@ -96,8 +97,9 @@ _WHERE = {
     "JournalSink": "journal_link",
     "JournalEntry": "journal_link",
     "ResumeSeed": "journal_link",
-    # rollback steps owed (a nested workflow's, carried by its parent)
+    # rollback steps owed (a nested workflow's, carried by its parent), and their records
     "Compensation": "compensation",
+    "log_rollback": "rollback_log",
     # transactions across executions
     "TransactionRegistry": "transactions",
     "RollbackHandle": "transactions",

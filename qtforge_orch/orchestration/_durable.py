@@ -55,7 +55,7 @@ class JournalLink:
         self._definitions: dict[int, tuple[Any, str]] = {}
         self._recorded: dict[str, RecordedRun] = {}
 
-    def open(self, journal: Any) -> None:
+    def open(self, journal: object) -> None:
         """Constructor helper: ``journal`` is a path (opened here) or an ExecutionJournal.
 
         A path that cannot be opened raises ``PluginError`` (``FileNotFound``,

@@ -34,6 +34,7 @@ from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager, default_plugin_manager
 from ._durable import JournalLink
+from ._execution_log import ExecutionLog
 from ._item_counts import ItemCountSampler
 from ._recorded import RecordedRun
 from ._registry import Registered, WorkflowRegistry, id_type_error
@@ -41,7 +42,10 @@ from ._signals import SignalRelay
 from ._workflow_kind import WorkflowKind
 
 if TYPE_CHECKING:
+    import os
+
     from .._engine import ExecutionFuture
+    from ..journal import ExecutionJournal
     from ..qt.execution import WorkflowExecution
 
 
@@ -60,7 +64,7 @@ class FacadeCore:
         default_executor: str,
         dask_address: str | None,
         process_workers: int | None,
-        journal: Any,
+        journal: str | os.PathLike[str] | ExecutionJournal | None,
         lookup: Callable[[PluginManager], PluginLookup] | None = None,
     ) -> None:
         self.kind = kind
@@ -70,6 +74,7 @@ class FacadeCore:
         plugins = self.plugin_manager if lookup is None else lookup(self.plugin_manager)
         self.engine = Engine(owner, kind.names, plugins, thread_pool, history_limit, timers)
         self.signals = SignalRelay(owner, kind.names, self.engine)
+        self.log = ExecutionLog(self.engine)
         self.item_counts = ItemCountSampler(self.engine, owner)
         self.default_executor = self._configure_executors(
             default_executor, dask_address, process_workers
@@ -170,6 +175,7 @@ class FacadeCore:
             run.on_finish(partial(_drop_compensations_if_completed, self.engine.compensations))
         if self.on_resume is not None:
             self.on_resume(run)
+        self.log.resuming(run, execution_id)
         self.launch(run)
         return make_success(run.execution_id)
 
@@ -251,6 +257,7 @@ class FacadeCore:
         ``takers``: threads that will wait for it helping (a nested workflow's parent step),
         so fewer pool drainers are woken.
         """
+        self.log.follow(run)
         run.start(takers)
         pump = self.engine.pump
         if pump.wants(EventKind.ITEM_COUNTS, run.execution_id) or pump.wants(

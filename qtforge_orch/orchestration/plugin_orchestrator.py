@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import os
+
     # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
     from .._engine import ExecutionFuture
+    from ..journal import ExecutionJournal
     from ..qt._status import ExecutionState
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
@@ -255,7 +258,7 @@ class PluginOrchestrator(OrchestratorBase):
         default_executor: str = "thread",
         dask_address: str | None = None,
         process_workers: int | None = None,
-        journal: Any = None,
+        journal: str | os.PathLike[str] | ExecutionJournal | None = None,
     ) -> None:
         super().__init__(parent)
         self._attach(

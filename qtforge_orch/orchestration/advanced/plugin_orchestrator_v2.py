@@ -59,7 +59,10 @@ from .._orchestrator_base import OrchestratorBase
 from ._header_signals import add_header_aliases
 
 if TYPE_CHECKING:
+    import os
+
     from ..._engine import ExecutionFuture
+    from ...journal import ExecutionJournal
     from ...qt._status import ExecutionState
 
 __all__ = [
@@ -260,7 +263,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         default_executor: str = "thread",
         dask_address: str | None = None,
         process_workers: int | None = None,
-        journal: Any = None,
+        journal: str | os.PathLike[str] | ExecutionJournal | None = None,
     ) -> None:
         super().__init__(parent)
         self._attach(
