@@ -12,15 +12,16 @@ pays for what changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .._errors import PluginError
+from .._errors import PluginError, error_info
 from ..contract.plan import Plan, ScheduleKind
-from .compensation import Compensation
-from .scheduler_protocol import SchedulerControl
-from .task_table import TaskTable
+from .late_view import LateView, late_report, late_view
+
+if TYPE_CHECKING:
+    from .shell_protocol import RunShell
 
 
 @dataclass(slots=True, frozen=True)
@@ -42,12 +43,18 @@ class RunSnapshot:
     starts: list[float]
     ends: list[float]
     step_progress: dict[int, tuple[float, str]]
-    rollbacks: list[tuple[int, str, str]]  # (task index, status, error) of claimed ones
+    # (task index, status, error, late) of the rollback steps that ran
+    rollbacks: list[tuple[int, str, str, bool]]
     error_messages: list[str]
     rollback_errors: list[str]
     task_extras: list[dict[str, Any]] | None  # per-task mode-specific figures (item counters)
     run_extras: dict[str, Any]  # execution-level ones (event counts)
     overlaps: dict[str, list[int]]  # shared keys written by more than one concurrent step
+    # The PluginError of each Failed task (its code, exception type, traceback)
+    failures: dict[int, PluginError] = field(default_factory=dict)
+    # Attempts abandoned while running (cancel, timeout) and what came of them, in order
+    late: list[LateView] = field(default_factory=list)
+    late_keys: list[str] = field(default_factory=list)  # task index -> key, when ``late``
 
 
 class RunView(Protocol):
@@ -86,31 +93,20 @@ class RunView(Protocol):
         ...
 
 
-def snapshot_of(
-    status: str,
-    progress: float,
-    start_time: datetime | None,
-    end_time: datetime | None,
-    error: PluginError | None,
-    result: dict[str, Any] | None,
-    table: TaskTable,
-    scheduler: SchedulerControl,
-    compensations: list[Compensation],
-    error_messages: list[str],
-    rollback_errors: list[str],
-    *,
-    ended: bool,
-) -> RunSnapshot:
+def snapshot_of(run: RunShell) -> RunSnapshot:
     """(run lock held) A live run's snapshot: its lists copied, its outputs shared."""
+    table = run.table
+    scheduler = run.scheduler
+    ended = run.end.finished
     return RunSnapshot(
-        status=status,
-        progress=progress,
+        status=run.status,
+        progress=run.progress.value if run.stopping else run.progress.current(table),
         current_task="" if ended else scheduler.current_task,
         completed=table.completed,
-        start_time=start_time,
-        end_time=end_time,
-        error=error,
-        result=result,
+        start_time=run.start_time,
+        end_time=run.end_time,
+        error=run.error,
+        result=run.result,
         states=list(table.states),
         outputs=list(table.outputs),
         errors=list(table.errors),
@@ -118,13 +114,54 @@ def snapshot_of(
         starts=list(table.starts),
         ends=list(table.ends),
         step_progress=dict(table.step_progress),
-        rollbacks=[(c.index, c.status, c.error) for c in compensations if c.status != "pending"],
-        error_messages=list(error_messages),
-        rollback_errors=list(rollback_errors),
+        rollbacks=[
+            (c.index, c.status, c.error, c.late) for c in run.compensations if c.status != "pending"
+        ],
+        error_messages=list(run.error_messages),
+        rollback_errors=list(run.rollback_errors),
         task_extras=scheduler.task_extras(),
         run_extras=scheduler.run_extras(),
         overlaps={key: sorted(steps) for key, steps in scheduler.overlaps().items()},
+        failures=dict(table.failures) if table.failures else {},
+        late=[late_view(record) for record in table.late] if table.late else [],
+        late_keys=[task.key for task in run.plan.tasks] if table.late else [],
     )
+
+
+def debug_fields(snapshot: RunSnapshot, index: int, id_key: str) -> dict[str, Any]:
+    """Task ``index``'s ``error_info`` (it failed) and ``late_outcome`` (its latest abandoned
+    attempt, named by ``id_key``), when it has them."""
+    fields: dict[str, Any] = {}
+    if not (snapshot.failures or snapshot.late):
+        return fields
+    info = failure_report(snapshot, index)
+    if info is not None:
+        fields["error_info"] = info
+    late = latest_late(snapshot, index, id_key)
+    if late is not None:
+        fields["late_outcome"] = late
+    return fields
+
+
+def failure_report(snapshot: RunSnapshot, index: int) -> dict[str, Any] | None:
+    """Task ``index``'s error as data (``_errors.error_info``: code, exception type, message,
+    traceback), or None when it has not failed."""
+    failure = snapshot.failures.get(index)
+    return None if failure is None else error_info(failure)
+
+
+def late_reports(snapshot: RunSnapshot, id_key: str) -> list[dict[str, Any]]:
+    """Every abandoned attempt of the execution as a status dict, in the order abandoned."""
+    tasks = snapshot.late_keys
+    return [late_report(view, id_key, tasks[view.task]) for view in snapshot.late]
+
+
+def latest_late(snapshot: RunSnapshot, index: int, id_key: str) -> dict[str, Any] | None:
+    """Task ``index``'s latest abandoned attempt as a status dict, or None (it has none)."""
+    for view in reversed(snapshot.late):
+        if view.task == index:
+            return late_report(view, id_key, snapshot.late_keys[index])
+    return None
 
 
 def take_snapshot(run: RunView) -> RunSnapshot:
@@ -150,8 +187,11 @@ def cached_reports(
     reports: list[dict[str, Any]] = []
     states, starts = snapshot.states, snapshot.starts
     ends, retries = snapshot.ends, snapshot.retries
+    late = _late_versions(snapshot) if snapshot.late else None
     for index, state in enumerate(states):
-        key = (state, starts[index], ends[index], retries[index])
+        key: tuple[Any, ...] = (state, starts[index], ends[index], retries[index])
+        if late is not None:  # a late outcome changes a report without changing the state
+            key = (*key, late.get(index))
         entry = cache[index]
         if entry is not None and entry[0] == key:
             report = entry[1]
@@ -161,3 +201,11 @@ def cached_reports(
                 cache[index] = (key, report)
         reports.append(report.copy())
     return reports
+
+
+def _late_versions(snapshot: RunSnapshot) -> dict[int, tuple[tuple[str, str], ...]]:
+    """Per task with abandoned attempts: what its reports show of them, to key the cache."""
+    versions: dict[int, tuple[tuple[str, str], ...]] = {}
+    for view in snapshot.late:
+        versions[view.task] = (*versions.get(view.task, ()), (view.outcome, view.rollback))
+    return versions

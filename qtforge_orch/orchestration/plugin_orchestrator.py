@@ -29,8 +29,10 @@ from .._engine import (
     SignalNames,
     Timers,
     cached_reports,
+    debug_fields,
     gc_paused_for,
     iso_utc,
+    late_reports,
     refusal_at_registration,
     take_snapshot,
 )
@@ -114,7 +116,7 @@ _RESULT_FIELDS = frozenset(StepResult.model_fields)
 def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     """The ``StepResult.to_json()`` shape, built without a model for every status call."""
     start, end = snap.starts[index], snap.ends[index]
-    return {
+    report = {
         "step_id": run.plan.tasks[index].key,
         "status": _STATE_NAMES[snap.states[index]],
         "result_data": snap.outputs[index] or {},
@@ -124,6 +126,9 @@ def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
         "end_time": iso_utc(end),
         "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
     }
+    if snap.failures or snap.late:  # only when there are any: see StepResult.to_json
+        report.update(debug_fields(snap, index, "step_id"))
+    return report
 
 
 def status_report(run: RunView) -> dict[str, Any]:
@@ -151,8 +156,10 @@ def status_report(run: RunView) -> dict[str, Any]:
         "step_results": cached_reports(run, snap, _step_report, _SETTLED),
         "rollbacks": [
             {"step_id": tasks[index].key, "status": state, "error": message}
-            for index, state, message in snap.rollbacks
+            | ({"late": True} if late else {})
+            for index, state, message, late in snap.rollbacks
         ],
+        "late_outcomes": late_reports(snap, "step_id"),
         "transaction_id": run.transaction_id or "",
         # Nested workflows: the execution whose step runs this one, and this one's children.
         "parent_execution_id": _nesting.parent_execution_id(run) or "",
@@ -463,22 +470,24 @@ class PluginOrchestrator(OrchestratorBase):
         states, outputs, errors = snap.states, snap.outputs, snap.errors
         retries, starts, ends = snap.retries, snap.starts, snap.ends
         results: list[StepResult] = []
+        debug = bool(snap.failures or snap.late)
         for task in run.plan.tasks:
             i = task.index
             output = outputs[i]
-            results.append(
-                _step_result(
-                    {
-                        "step_id": task.key,
-                        "status": _STEP_STATUSES[states[i]],
-                        "result_data": dict(output) if output else {},
-                        "error_message": errors[i],
-                        "retry_count": retries[i],
-                        "start_time": _timestamp(starts[i]),
-                        "end_time": _timestamp(ends[i]),
-                    }
-                )
-            )
+            fields = {
+                "step_id": task.key,
+                "status": _STEP_STATUSES[states[i]],
+                "result_data": dict(output) if output else {},
+                "error_message": errors[i],
+                "retry_count": retries[i],
+                "start_time": _timestamp(starts[i]),
+                "end_time": _timestamp(ends[i]),
+                "error_info": None,
+                "late_outcome": None,
+            }
+            if debug:
+                fields.update(debug_fields(snap, i, "step_id"))
+            results.append(_step_result(fields))
         return make_success(results)
 
     # --- transactions --------------------------------------------------------------------

@@ -22,8 +22,10 @@ from ..._engine import (
     Timers,
     UnknownExecutor,
     cached_reports,
+    debug_fields,
     gc_paused_for,
     iso_utc,
+    late_reports,
     refusal_at_registration,
     take_snapshot,
 )
@@ -115,6 +117,8 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     if snap.result is not None:
         data["result"] = dict(snap.result)
     data.update(snap.run_extras)
+    if snap.late:  # attempts abandoned while running, and what came of them
+        data["late_outcomes"] = late_reports(snap, "node_id")
     parent = _nesting.parent_execution_id(run)
     if parent is not None:
         data["parent_execution_id"] = parent
@@ -625,6 +629,8 @@ def _node_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     }
     if snap.task_extras is not None:
         status.update(snap.task_extras[index])
+    # a failed node's error as data; its latest abandoned attempt
+    status.update(debug_fields(snap, index, "node_id"))
     child = _nesting.children(run).get(task.key)
     if child is not None:
         status["child_execution_id"] = child
