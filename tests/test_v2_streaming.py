@@ -15,6 +15,7 @@ from qtforge_orch import (
     WorkflowExecutionStatus,
     make_error,
 )
+from qtforge_orch._engine import stream_scheduler
 
 from .v2_helpers import (
     Code,
@@ -631,10 +632,17 @@ def test_status_queries_do_not_block_while_an_aggregator_runs(
 
 
 def test_pipeline_with_a_slow_sink_completes_on_a_two_thread_pool(
-    qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
+    qtbot: Any,
+    advanced: AdvancedPluginOrchestrator,
+    plugins: PluginManager,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Regression (fixed in 5baa9cc): stages blocked on a full inbox used to be rescheduled at
     once and, taken lowest index first, kept every pool thread busy spinning (livelock)."""
+    # Stages on their own, each behind its own full inbox: fused (once the activations are
+    # measured CPU-bound, which an idle machine reaches first) a chain replaces the channels
+    # this test waits to see full.
+    monkeypatch.setattr(stream_scheduler, "FUSE_CHAINS", False)
     advanced.thread_pool().setMaxThreadCount(2)
     capacity = 8
     n = 200
