@@ -35,6 +35,7 @@ from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan, TaskState
 from ..plugins import PluginManager
+from ._filled_on_read import FilledOnRead
 from ._registry import Registered
 from ._v1_compile import compile_workflow
 from ._v1_frozen import FrozenWorkflow
@@ -122,12 +123,23 @@ def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
     }
 
 
+_LAZY_KEYS = frozenset({"step_results"})
+
+
 def status_report(run: RunView) -> dict[str, Any]:
-    """``get_execution_status``'s dict for a run (a live one or one read from the journal)."""
+    """``get_execution_status``'s dict for a run (a live one or one read from the journal).
+
+    ``step_results`` is built from the same snapshot the first time the dict is read, not
+    here: reading the status or the result of a large execution builds no step report.
+    """
     snap = take_snapshot(run)
     tasks = run.plan.tasks
     error = snap.error
-    return {
+
+    def step_results() -> dict[str, Any]:
+        return {"step_results": cached_reports(run, snap, _step_report, _SETTLED)}
+
+    entries = {
         "execution_id": run.execution_id,
         "workflow_id": run.workflow_id,
         "status": snap.status,
@@ -144,7 +156,6 @@ def status_report(run: RunView) -> dict[str, Any]:
         "error": error.message if error else "",
         "error_code": int(error.code) if error else 0,
         "result": dict(snap.result) if snap.result is not None else {},
-        "step_results": cached_reports(run, snap, _step_report, _SETTLED),
         "rollbacks": [
             {"step_id": tasks[index].key, "status": state, "error": message}
             for index, state, message in snap.rollbacks
@@ -157,6 +168,7 @@ def status_report(run: RunView) -> dict[str, Any]:
             for key, steps in snap.overlaps.items()
         },
     }
+    return FilledOnRead(entries, step_results, _LAZY_KEYS, before="rollbacks")
 
 
 class _StepWorkflows:

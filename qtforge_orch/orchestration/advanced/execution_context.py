@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..._expected import Expected
+from .._filled_on_read import filled
 from ._v2_json import model_to_json, parse
 from .enums import WorkflowExecutionStatus, _StatusField
 
@@ -29,6 +30,18 @@ class WorkflowExecutionContext(BaseModel):
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
     current_node: str = ""
     error_messages: list[str] = Field(default_factory=list)
+
+    # get_execution_status fills node_states the first time it is read; pydantic's
+    # serializer reads a dict's storage directly, so the dumps fill it first.
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """As ``BaseModel.model_dump``."""
+        filled(self.__dict__.get("node_states"))
+        return super().model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """As ``BaseModel.model_dump_json``."""
+        filled(self.__dict__.get("node_states"))
+        return super().model_dump_json(**kwargs)
 
     # The header's WorkflowExecutionContext names the same facts differently (read-only).
     @property

@@ -32,6 +32,7 @@ from ..._expected import Expected, from_error, make_error, make_success
 from ...contract.plan import Plan, Role, ScheduleKind, TaskState
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
+from .._filled_on_read import FilledOnRead
 from .._registry import Registered
 from ._model_base import copy_model
 from ._v2_compile import compile_plugin_workflow
@@ -102,10 +103,13 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     """``get_execution_status``'s context for a run (a live one or one read from the journal)."""
     snap = take_snapshot(run)
     tasks = run.plan.tasks
-    reports = cached_reports(run, snap, _node_report, _SETTLED)
-    node_states = {task.key: reports[task.index] for task in tasks}
+
+    def node_states() -> dict[str, Any]:
+        reports = cached_reports(run, snap, _node_report, _SETTLED)
+        return {task.key: reports[task.index] for task in tasks}
+
     messages = [snap.error.message] if snap.error and snap.error.message else []
-    messages += [f"{t.key}: {snap.errors[t.index]}" for t in tasks if snap.errors[t.index]]
+    messages += [f"{tasks[i].key}: {error}" for i, error in enumerate(snap.errors) if error]
     messages += snap.error_messages + snap.rollback_errors
     data: dict[str, Any] = {"input": dict(run.initial_data)}
     if snap.result is not None:
@@ -120,7 +124,9 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
         start_time=snap.start_time,
         end_time=snap.end_time,
         execution_data=data,
-        node_states=node_states,
+        # Built the first time it is read: reading the status or the result of a large
+        # execution builds no node report.
+        node_states=FilledOnRead({}, node_states),
         progress=min(1.0, max(0.0, snap.progress)),
         current_node=snap.current_task,
         error_messages=messages,
