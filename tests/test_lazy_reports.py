@@ -150,9 +150,9 @@ def test_v1_status_builds_step_reports_only_when_read(
 
     execution_id = _v1_run(orchestrator, plugins)
     built: list[int] = []
-    real = module._step_report
+    real = module._step_reports
     monkeypatch.setattr(
-        module, "_step_report", lambda run, i, snap: built.append(i) or real(run, i, snap)
+        module, "_step_reports", lambda run, snap, ix: built.extend(ix) or real(run, snap, ix)
     )
     status = orchestrator.get_execution_status(execution_id).value()
     assert status["status"] == "completed" and status["result"] == {"x": 1}
@@ -193,9 +193,9 @@ def test_v2_status_builds_node_reports_only_when_read(
     execution_id = start(advanced, "g")
     assert advanced.wait_for_execution(execution_id, 5000)
     built: list[int] = []
-    real = module._node_report
+    real = module._node_reports
     monkeypatch.setattr(
-        module, "_node_report", lambda run, i, snap: built.append(i) or real(run, i, snap)
+        module, "_node_reports", lambda run, snap, ix: built.extend(ix) or real(run, snap, ix)
     )
     context = advanced.get_execution_status(execution_id).value()
     assert context.execution_data["result"]

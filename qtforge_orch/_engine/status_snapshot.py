@@ -75,7 +75,7 @@ class RunView(Protocol):
     def kind(self) -> ScheduleKind: ...
 
     # The reports ``cached_reports`` built, reused while unchanged (None: none yet).
-    report_cache: list[Any] | None
+    report_cache: Any
 
     def snapshot(self) -> RunSnapshot:
         """The execution's state, consistent across its fields."""
@@ -132,32 +132,79 @@ def take_snapshot(run: RunView) -> RunSnapshot:
     return run.snapshot()
 
 
-ReportBuilder = Callable[[RunView, int, RunSnapshot], dict[str, Any]]
+# Builds the reports of the given task indices from one snapshot, in that order.
+ReportBuilder = Callable[[RunView, RunSnapshot, list[int]], list[dict[str, Any]]]
+
+
+class ReportCache:
+    """The reports one status call built, with the per-task facts they were built from."""
+
+    __slots__ = ("complete", "ends", "reports", "retries", "starts", "states")
+
+    def __init__(self, snapshot: RunSnapshot, reports: list[dict[str, Any] | None]) -> None:
+        # The snapshot's lists are its own copies, never changed: holding them is safe.
+        self.states = snapshot.states
+        self.starts = snapshot.starts
+        self.ends = snapshot.ends
+        self.retries = snapshot.retries
+        self.reports = reports
+        self.complete = None not in reports
+
+    def unchanged(self, snapshot: RunSnapshot) -> bool:
+        """Whether every report is cached and no task changed since (a finished run)."""
+        return (
+            self.complete
+            and self.states == snapshot.states
+            and self.ends == snapshot.ends
+            and self.starts == snapshot.starts
+            and self.retries == snapshot.retries
+        )
 
 
 def cached_reports(
     run: RunView, snapshot: RunSnapshot, build: ReportBuilder, settled: frozenset[int]
 ) -> list[dict[str, Any]]:
-    """One report per task from ``build(run, index, snapshot)``, reused while the task's state,
-    start and end times and attempts stay the same (an EventDriven node settles again on every
-    pass; a pending one changes only when it starts). Tasks with live per-task figures (stream
+    """One report per task, built by ``build`` and reused while the task's state, start and
+    end times and attempts stay the same (an EventDriven node settles again on every pass; a
+    pending one changes only when it starts). Tasks with live per-task figures (stream
     counters) are cached only once settled. Each call returns fresh outer dicts; the outputs
     inside are the engine's record, shared read-only."""
     cache = run.report_cache
-    if cache is None:
-        cache = run.report_cache = [None] * len(snapshot.states)
-    live = snapshot.task_extras is not None
-    reports: list[dict[str, Any]] = []
+    if isinstance(cache, ReportCache):
+        if cache.unchanged(snapshot):
+            return [report.copy() for report in cache.reports]  # type: ignore[union-attr]
+        if len(cache.reports) != len(snapshot.states):
+            cache = None
+    else:
+        cache = None
     states, starts = snapshot.states, snapshot.starts
     ends, retries = snapshot.ends, snapshot.retries
-    for index, state in enumerate(states):
-        key = (state, starts[index], ends[index], retries[index])
-        entry = cache[index]
-        if entry is not None and entry[0] == key:
-            report = entry[1]
-        else:
-            report = build(run, index, snapshot)
-            if not live or state in settled:
-                cache[index] = (key, report)
-        reports.append(report.copy())
-    return reports
+    reports: list[dict[str, Any] | None]
+    if cache is None:
+        stale = list(range(len(states)))
+        reports = [None] * len(states)
+    else:
+        old_states, old_starts = cache.states, cache.starts
+        old_ends, old_retries = cache.ends, cache.retries
+        reports = list(cache.reports)
+        stale = [
+            index
+            for index, report in enumerate(reports)
+            if report is None
+            or old_states[index] != states[index]
+            or old_ends[index] != ends[index]
+            or old_starts[index] != starts[index]
+            or old_retries[index] != retries[index]
+        ]
+    if stale:
+        for index, report in zip(stale, build(run, snapshot, stale), strict=True):
+            reports[index] = report
+    result = [report.copy() for report in reports]  # type: ignore[union-attr]
+    if snapshot.task_extras is not None:
+        # Live figures: a report is kept only once its task settled.
+        for index in stale:
+            if states[index] not in settled:
+                reports[index] = None
+    # Swapped whole: two threads filling at once each leave a consistent cache.
+    run.report_cache = ReportCache(snapshot, reports)
+    return result

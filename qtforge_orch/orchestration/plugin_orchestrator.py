@@ -108,19 +108,28 @@ _STEP_STATUSES = tuple(sorted(StepStatus))
 _RESULT_FIELDS = frozenset(StepResult.model_fields)
 
 
-def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
-    """The ``StepResult.to_json()`` shape, built without a model for every status call."""
-    start, end = snap.starts[index], snap.ends[index]
-    return {
-        "step_id": run.plan.tasks[index].key,
-        "status": _STATE_NAMES[snap.states[index]],
-        "result_data": snap.outputs[index] or {},
-        "error_message": snap.errors[index],
-        "retry_count": snap.retries[index],
-        "start_time": iso_utc(start),
-        "end_time": iso_utc(end),
-        "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
-    }
+def _step_reports(run: RunView, snap: RunSnapshot, indices: list[int]) -> list[dict[str, Any]]:
+    """The ``StepResult.to_json()`` shape of each step in ``indices``, built without a model."""
+    tasks, names = run.plan.tasks, _STATE_NAMES
+    states, outputs, errors, retries = snap.states, snap.outputs, snap.errors, snap.retries
+    starts, ends, iso = snap.starts, snap.ends, iso_utc
+    reports: list[dict[str, Any]] = []
+    append = reports.append
+    for index in indices:
+        start, end = starts[index], ends[index]
+        append(
+            {
+                "step_id": tasks[index].key,
+                "status": names[states[index]],
+                "result_data": outputs[index] or {},
+                "error_message": errors[index],
+                "retry_count": retries[index],
+                "start_time": iso(start),
+                "end_time": iso(end),
+                "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
+            }
+        )
+    return reports
 
 
 _LAZY_KEYS = frozenset({"step_results"})
@@ -137,7 +146,7 @@ def status_report(run: RunView) -> dict[str, Any]:
     error = snap.error
 
     def step_results() -> dict[str, Any]:
-        return {"step_results": cached_reports(run, snap, _step_report, _SETTLED)}
+        return {"step_results": cached_reports(run, snap, _step_reports, _SETTLED)}
 
     entries = {
         "execution_id": run.execution_id,

@@ -105,7 +105,7 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     tasks = run.plan.tasks
 
     def node_states() -> dict[str, Any]:
-        reports = cached_reports(run, snap, _node_report, _SETTLED)
+        reports = cached_reports(run, snap, _node_reports, _SETTLED)
         return {task.key: reports[task.index] for task in tasks}
 
     messages = [snap.error.message] if snap.error and snap.error.message else []
@@ -581,7 +581,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
             return from_error(run)
         for task in run.plan.tasks:
             if task.key == node_id:
-                return make_success(_node_report(run, task.index, take_snapshot(run)))
+                return make_success(_node_reports(run, take_snapshot(run), [task.index])[0])
         return make_error(
             PluginErrorCode.NodeNotFound,
             f"execution '{execution_id}' has no node '{node_id}'",
@@ -598,19 +598,26 @@ _SETTLED = frozenset(
 _STATE_NAMES = tuple(state.name.lower() for state in sorted(TaskState))
 
 
-def _node_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
-    task = run.plan.tasks[index]
-    started, ended = snap.starts[index], snap.ends[index]
-    status: dict[str, Any] = {
-        "node_id": task.key,
-        "status": _STATE_NAMES[snap.states[index]],
-        "output": snap.outputs[index] or {},
-        "error": snap.errors[index],
-        "attempts": snap.retries[index] + 1 if started else 0,
-        "start_time": iso_utc(started),
-        "end_time": iso_utc(ended),
-        "duration_ms": round((ended - started) * 1000, 3) if started and ended else None,
-    }
-    if snap.task_extras is not None:
-        status.update(snap.task_extras[index])
-    return status
+def _node_reports(run: RunView, snap: RunSnapshot, indices: list[int]) -> list[dict[str, Any]]:
+    """``get_node_status``'s dict for each node in ``indices``."""
+    tasks, names = run.plan.tasks, _STATE_NAMES
+    states, outputs, errors, retries = snap.states, snap.outputs, snap.errors, snap.retries
+    starts, ends, extras, iso = snap.starts, snap.ends, snap.task_extras, iso_utc
+    reports: list[dict[str, Any]] = []
+    append = reports.append
+    for index in indices:
+        started, ended = starts[index], ends[index]
+        status: dict[str, Any] = {
+            "node_id": tasks[index].key,
+            "status": names[states[index]],
+            "output": outputs[index] or {},
+            "error": errors[index],
+            "attempts": retries[index] + 1 if started else 0,
+            "start_time": iso(started),
+            "end_time": iso(ended),
+            "duration_ms": round((ended - started) * 1000, 3) if started and ended else None,
+        }
+        if extras is not None:
+            status.update(extras[index])
+        append(status)
+    return reports
