@@ -16,6 +16,7 @@ NAMES = {
     "v1_handle": "ours v1 handle",
     "v2_handle": "ours v2 handle",
     "hamilton": "Hamilton",
+    "hamilton_threads": "Hamilton on threads",
     "pool": "thread pool",
     "dask": "dask",
     "bare": "bare Python",
