@@ -44,6 +44,8 @@ class EventKind(IntEnum):
     RESUMED = 10
     #: Streaming item counters, sampled while the execution runs and sent when they change.
     ITEM_COUNTS = 11
+    #: EventDriven event counters, sampled while the execution runs and sent when they change.
+    EVENT_COUNTS = 12
 
 
 #: Exactly one of these ends every execution; nothing of that execution follows it.
@@ -129,6 +131,25 @@ class ExecutionEvent(NamedTuple):
         if self.kind is EventKind.ITEM_COUNTS:
             counts: dict[str, dict[str, int]] = self.args[1]
             return counts
+        return {}
+
+    @property
+    def event_counts(self) -> dict[str, int]:
+        """``EVENT_COUNTS``: ``{events_received, events_completed, events_failed}``."""
+        if self.kind is EventKind.EVENT_COUNTS:
+            counts: dict[str, int] = self.args[1]
+            return counts
+        return {}
+
+    @property
+    def node_runs(self) -> dict[str, dict[str, float]]:
+        """``EVENT_COUNTS``: per node that ran, ``{runs, failed_runs, run_ms, last_ms}``.
+
+        The runs that ended, those that failed, their total time and the latest one's (ms).
+        """
+        if self.kind is EventKind.EVENT_COUNTS:
+            runs: dict[str, dict[str, float]] = self.args[2]
+            return runs
         return {}
 
 

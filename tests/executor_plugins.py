@@ -72,10 +72,17 @@ def fail(params: dict[str, Any]) -> dict[str, Any]:
     raise ValueError("boom")
 
 
+def _write_pid(path: str) -> None:
+    # Written whole or not at all: a worker killed mid-write must not leave an empty file.
+    scratch = Path(f"{path}.{os.getpid()}.tmp")
+    scratch.write_text(str(os.getpid()))
+    os.replace(scratch, path)
+
+
 def hang(params: dict[str, Any]) -> dict[str, Any]:
     """Writes its pid to ``pid_file`` and sleeps ``hang_s`` (default: ten minutes), deaf to
     cancellation: only killing its process stops it."""
-    Path(params["pid_file"]).write_text(str(os.getpid()))
+    _write_pid(params["pid_file"])
     time.sleep(float(params.get("hang_s", 600)))
     return {}
 
@@ -83,7 +90,7 @@ def hang(params: dict[str, Any]) -> dict[str, Any]:
 def busy(params: dict[str, Any]) -> dict[str, Any]:
     """Writes its pid to ``pid_file``, then burns a core for ``busy_s`` (default: ten minutes)
     in pure Python, deaf to cancellation."""
-    Path(params["pid_file"]).write_text(str(os.getpid()))
+    _write_pid(params["pid_file"])
     deadline = time.monotonic() + float(params.get("busy_s", 600))
     n = 0
     while time.monotonic() < deadline:

@@ -118,16 +118,17 @@ def test_failure_reports_cancelled_and_rolled_back_steps(
     )
     handle = started(orchestrator)
     finished: list[tuple[str, str]] = []
+    rolled_back: list[tuple[str, Any]] = []
     handle.step_finished.connect(lambda s, st, _: finished.append((s, st)))
+    handle.step_rolled_back.connect(lambda s, detail: rolled_back.append((s, detail)))
     with qtbot.waitSignal(handle.finished, timeout=10_000) as blocker:
         pass
     assert blocker.args[0] == "failed"
-    assert finished == [
-        ("a", "completed"),
-        ("b", "failed"),
-        ("c", "cancelled"),
-        ("a", "rolled_back"),
-    ]
+    # Each step finishes once; the rollback is its own report.
+    assert finished == [("a", "completed"), ("b", "failed"), ("c", "cancelled")]
+    assert rolled_back == [("a", {"rollback_status": "completed", "error": ""})]
+    record = handle.step("a")
+    assert record is not None and (record.status, record.rollback) == ("rolled_back", "completed")
     error = handle.result().error()
     assert error.code == PluginErrorCode.ExecutionFailed
     assert error.context["execution_id"] == handle.execution_id()

@@ -701,29 +701,36 @@ def _chain(count: int) -> Workflow:
     return workflow
 
 
-def test_validate_10000_steps_is_fast() -> None:
-    workflow = _chain(10_000)
-    best = min(_timed(workflow.validate) for _ in range(3))
-    assert workflow.validate()
-    assert best < 0.1, f"validate() took {best * 1000:.1f} ms for 10,000 steps"
+def test_validate_scales_linearly_to_10000_steps() -> None:
+    # A ratio between two sizes, not a wall-clock limit: the load of a shared machine scales
+    # both alike, while quadratic work shows as 25x for 5x the steps.
+    small, large = _chain(2_000), _chain(10_000)
+    assert large.validate()
+    ratio = _best_time(large.validate) / _best_time(small.validate)
+    assert ratio < 12, f"validate() of 5x the steps took {ratio:.1f}x the time"
 
 
-def test_validate_10000_step_cycle_is_fast_and_short() -> None:
-    workflow = _chain(10_000)
-    workflow.steps()[0].dependencies.append("step_9999")
-    started = time.perf_counter()
-    result = workflow.validate()
-    elapsed = time.perf_counter() - started
-    code, message = error_of(result)
+def test_validate_10000_step_cycle_scales_linearly_and_reports_briefly() -> None:
+    def cyclic(size: int) -> Any:
+        workflow = _chain(size)
+        workflow.steps()[0].dependencies.append(f"step_{size - 1}")
+        return workflow
+
+    small, large = cyclic(2_000), cyclic(10_000)
+    code, message = error_of(large.validate())
     assert code == Code.CircularDependency
     assert len(message) < 600
-    assert elapsed < 0.5
+    ratio = _best_time(large.validate) / _best_time(small.validate)
+    assert ratio < 12, f"finding a cycle in 5x the steps took {ratio:.1f}x the time"
 
 
-def _timed(function: Any) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+def _best_time(function: Any) -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def test_memory_per_registered_step() -> None:
@@ -1025,7 +1032,7 @@ def workflows(draw: st.DrawFn) -> Workflow:
     return workflow
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(workflows())
 def test_round_trip_property(workflow: Workflow) -> None:
     data = workflow.to_json()
@@ -1066,7 +1073,7 @@ def _fields_sets(workflow: Workflow) -> list[set[str]]:
     return [set(step.model_fields_set) for step in steps]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(workflows())
 def test_the_frozen_form_thaws_to_an_equal_independent_workflow(workflow: Workflow) -> None:
     """What register_workflow keeps (``_v1_frozen``) gives back what ``copy()`` gave."""

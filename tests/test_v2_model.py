@@ -838,7 +838,7 @@ def random_workflows(draw: st.DrawFn) -> PluginWorkflow:
     )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 @given(wf=random_workflows())
 def test_fast_paths_agree_with_full_checks(wf: PluginWorkflow) -> None:
     from qtforge_orch._engine import find_cycle
@@ -963,7 +963,7 @@ def valid_workflows(draw: st.DrawFn) -> PluginWorkflow:
     )
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
 @given(wf=valid_workflows())
 def test_the_frozen_form_thaws_to_what_a_copy_with_ids_was(wf: PluginWorkflow) -> None:
     """``FrozenGraph(wf).thaw()`` equals what registration used to keep: a deep copy whose
@@ -1136,7 +1136,7 @@ def test_connections_against_declaration_order_still_validate_and_cycles_are_fou
     assert validate_workflow(looped).error().code is PluginErrorCode.CircularDependency
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 @given(wf=st.one_of(random_workflows(), valid_workflows()))
 def test_the_one_pass_check_only_passes_workflows_without_errors(wf: PluginWorkflow) -> None:
     from qtforge_orch.orchestration.advanced._v2_validation import looks_valid as _looks_valid
@@ -1157,7 +1157,7 @@ def test_the_one_pass_check_takes_the_common_case() -> None:
     assert validate_workflow(PluginWorkflow(workflow_id="w", nodes=nodes, connections=backwards))
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
 @given(wf=st.one_of(random_workflows(), valid_workflows()))
 def test_the_one_pass_freeze_keeps_both_promises(wf: PluginWorkflow) -> None:
     """``plain_graph`` (registration's fast path) returns a graph only for a workflow without

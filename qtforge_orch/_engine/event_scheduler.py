@@ -53,7 +53,10 @@ class EventScheduler(SchedulerDefaults):
         self.events_received = 0
         self.events_completed = 0
         self.events_failed = 0
+        # Per node: the runs that ended, those that failed, and their total time (ms).
         self.runs = [0] * len(self.tasks)
+        self.failed_runs = [0] * len(self.tasks)
+        self.run_ms = [0.0] * len(self.tasks)
         self._failed_sources: set[int] = set()
         self._final: tuple[str, PluginError] | None = None  # set once cancelled or failed
         # With no Source node at all, events only come from post_event: run until cancelled.
@@ -117,7 +120,10 @@ class EventScheduler(SchedulerDefaults):
         self._start_children()
 
     def task_extras(self) -> list[dict[str, Any]]:
-        return [{"runs": runs} for runs in self.runs]
+        return [
+            {"runs": runs, "failed_runs": failed, "run_ms": round(ms, 3)}
+            for runs, failed, ms in zip(self.runs, self.failed_runs, self.run_ms, strict=True)
+        ]
 
     def run_extras(self) -> dict[str, Any]:
         return {
@@ -200,6 +206,10 @@ class EventScheduler(SchedulerDefaults):
             state = passed.states[sub_index]
             if state in (TaskState.Completed, TaskState.Failed):
                 self.runs[index] += 1
+                self.failed_runs[index] += state == TaskState.Failed
+                started, ended = passed.starts[sub_index], passed.ends[sub_index]
+                if started and ended:
+                    self.run_ms[index] += (ended - started) * 1000
             if state != TaskState.Pending:
                 self.table.record_pass(index, passed, sub_index)
 

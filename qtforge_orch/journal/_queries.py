@@ -200,6 +200,15 @@ def completed_outputs(
     return outputs
 
 
+def rollbacks(connection: sqlite3.Connection, execution_id: str) -> list[tuple[str, bool, str]]:
+    """Each rollback step run for the execution: (task key, whether it succeeded, error)."""
+    rows = connection.execute(
+        "SELECT task_key, ok, error FROM rollbacks WHERE execution_id = ? ORDER BY rowid",
+        (execution_id,),
+    )
+    return [(str(key), bool(ok), str(error or "")) for key, ok, error in rows]
+
+
 def rollbacks_done(connection: sqlite3.Connection, execution_id: str) -> set[str]:
     """The tasks whose rollback already ran (successfully or not)."""
     rows = connection.execute(

@@ -59,6 +59,10 @@ class JournalQueries:
             _queries.completed_outputs, execution_id, self._resources.unpickle
         )
 
+    def rollbacks(self, execution_id: str) -> list[tuple[str, bool, str]]:
+        """The rollback steps run for an execution, in order: (task key, succeeded, error)."""
+        return self._resources.read(_queries.rollbacks, execution_id)
+
     def rollbacks_done(self, execution_id: str) -> set[str]:
         """The tasks whose rollback step already ran (so a resume must not run it again)."""
         return self._resources.read(_queries.rollbacks_done, execution_id)

@@ -108,7 +108,7 @@ class JournalLink:
 
     # --- history ----------------------------------------------------------------------------
     def history(
-        self, workflow_id: str | None, limit: int, before: str | None
+        self, workflow_id: str | None, limit: int, before: str | None, status: str | None = None
     ) -> Expected[ExecutionPage]:
         """``get_execution_history`` of both orchestrators (documented there)."""
         if self._journal is None:
@@ -122,9 +122,19 @@ class JournalLink:
             return make_error(PluginErrorCode.InvalidArgument, "workflow_id must be a string")
         if before is not None and not isinstance(before, str):
             return make_error(PluginErrorCode.InvalidArgument, "before must be a cursor string")
+        from ..journal import EXECUTION_STATUSES  # loaded with the journal, never before
+
+        if status is not None and status not in EXECUTION_STATUSES:
+            return make_error(
+                PluginErrorCode.InvalidArgument,
+                f"status must be one of {', '.join(sorted(EXECUTION_STATUSES))} (or None for "
+                f"all), got {status!r}",
+            )
         self._journal.flush(5.0)
         try:
-            return make_success(self._journal.list_executions(workflow_id, limit, before))
+            return make_success(
+                self._journal.list_executions(workflow_id, limit, before, status=status)
+            )
         except (ValueError, PluginError) as exc:
             if isinstance(exc, PluginError):
                 return from_error(exc)
@@ -145,7 +155,9 @@ class JournalLink:
         plan = self._compile_recorded(record.definition_json)
         if isinstance(plan, PluginError):
             return None
-        recorded = RecordedRun(plan, record, journal.task_records(execution_id))
+        recorded = RecordedRun(
+            plan, record, journal.task_records(execution_id), journal.rollbacks(execution_id)
+        )
         if len(self._recorded) >= RECORDED_KEPT:
             self._recorded.pop(next(iter(self._recorded)))
         self._recorded[execution_id] = recorded

@@ -11,6 +11,7 @@ orchestrator is freed by its last reference, in the thread that drops it (see ``
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from ._workflow_kind import WorkflowKind
 
 if TYPE_CHECKING:
     from .._engine import ExecutionFuture
+    from ..qt.execution import WorkflowExecution
 
 
 class FacadeCore:
@@ -75,6 +77,11 @@ class FacadeCore:
         self.journal = JournalLink(self.engine, self.workflows, kind, self.default_executor)
         self.journal.open(journal)
         self.transactions = TransactionRegistry(self.engine) if kind.compensates else None
+        # The handles made so far, by execution id, held weakly: ``execution(id)`` gives the
+        # same object while it exists (owner thread only).
+        self.handles: weakref.WeakValueDictionary[str, WorkflowExecution] = (
+            weakref.WeakValueDictionary()
+        )
 
     def _configure_executors(
         self, default_executor: str, dask_address: str | None, process_workers: int | None
@@ -203,7 +210,7 @@ class FacadeCore:
                 "reported: read get_execution_status instead",
                 context={"execution_id": execution_id, "status": status},
             )
-        if EventKind.ITEM_COUNTS in chosen:
+        if EventKind.ITEM_COUNTS in chosen or EventKind.EVENT_COUNTS in chosen:
             if run is None:
                 self.item_counts.follow_all()
             elif isinstance(run, Run):
@@ -227,7 +234,10 @@ class FacadeCore:
     def launch(self, run: Run) -> None:
         """Start ``run``, and sample its item counts if a subscriber wants them."""
         run.start()
-        if self.engine.pump.wants(EventKind.ITEM_COUNTS, run.execution_id):
+        pump = self.engine.pump
+        if pump.wants(EventKind.ITEM_COUNTS, run.execution_id) or pump.wants(
+            EventKind.EVENT_COUNTS, run.execution_id
+        ):
             self.item_counts.follow(run)
 
     # --- lookups and lifetime ----------------------------------------------------------------

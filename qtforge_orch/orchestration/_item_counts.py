@@ -1,10 +1,14 @@
-"""Streaming item counters as ``ITEM_COUNTS`` events, sampled while someone wants them.
+"""Counters as events, sampled while someone wants them (``ITEM_COUNTS``, ``EVENT_COUNTS``).
 
-The stream's stages count items as they move (``items_in``, ``items_out``, ...); posting an
-event per item would flood the owner thread. So while a Streaming execution runs and a
-subscriber wants its counts, a timer in the owner thread reads them every
-``INTERVAL_MS`` and posts an ``ITEM_COUNTS`` event when they changed. The post happens under
-the run's lock, where the run also posts its terminal event, so counts never follow the end.
+Streaming item counters are sent as ``ITEM_COUNTS``, EventDriven event counters as
+``EVENT_COUNTS``.
+
+The stream's stages count items as they move (``items_in``, ``items_out``, ...) and an
+EventDriven execution counts the events it received, completed and failed; posting an event
+per item or per queued event would flood the owner thread. So while such an execution runs
+and a subscriber wants its counts, a timer in the owner thread reads them every
+``INTERVAL_MS`` and posts an event when they changed. The post happens under the run's lock,
+where the run also posts its terminal event, so counts never follow the end.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from ..events import EventKind, ExecutionEvent
 if TYPE_CHECKING:
     from .._engine import Engine, Run
 
-#: How often item counters are read while a Streaming execution runs.
+#: How often counters are read while a Streaming or EventDriven execution runs.
 INTERVAL_MS = 50
 #: The counters a Streaming node reports.
 ITEM_KEYS = ("items_in", "items_out", "items_dropped", "items_failed")
@@ -38,27 +42,49 @@ def item_counts(run: Run, extras: list[dict[str, Any]] | None) -> dict[str, dict
     return counts
 
 
+_SAMPLED = {ScheduleKind.STREAM: EventKind.ITEM_COUNTS, ScheduleKind.EVENT: EventKind.EVENT_COUNTS}
+
+
+def node_runs(run: Run) -> dict[str, dict[str, float]]:
+    """(lock held) Per node of an EventDriven run that ran: its runs and their times.
+
+    ``runs``, ``failed_runs``, ``run_ms`` (their total) and ``last_ms`` (the latest run's).
+    """
+    extras = run.scheduler.task_extras() or []
+    table = run.table
+    found: dict[str, dict[str, float]] = {}
+    for task, figures in zip(run.plan.tasks, extras, strict=False):
+        if figures.get("runs"):
+            started, ended = table.starts[task.index], table.ends[task.index]
+            last = round((ended - started) * 1000, 3) if started and ended else 0.0
+            found[task.key] = {**figures, "last_ms": last}
+    return found
+
+
 class ItemCountSampler(QObject):
-    """Posts ``ITEM_COUNTS`` for the Streaming executions it follows (owner thread)."""
+    """Posts the counters of the Streaming and EventDriven executions it follows.
+
+    ``ITEM_COUNTS`` for Streaming, ``EVENT_COUNTS`` for EventDriven (owner thread).
+    """
 
     def __init__(self, engine: Engine, parent: QObject) -> None:
         super().__init__(parent)  # a child of the orchestrator: it goes when that goes
         self._engine = engine
-        self._followed: dict[str, tuple[Run, dict[str, dict[str, int]]]] = {}
+        self._followed: dict[str, tuple[Run, Any]] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self._sample)
 
     def follow(self, run: Run) -> None:
-        """Sample ``run`` until it ends (nothing for a run that is not Streaming)."""
-        if run.kind is not ScheduleKind.STREAM or run.status in RunStatus.FINAL:
+        """Sample ``run`` until it ends (nothing for a batch run)."""
+        if run.kind not in _SAMPLED or run.status in RunStatus.FINAL:
             return
         self._followed.setdefault(run.execution_id, (run, {}))
         if not self._timer.isActive():
             self._timer.start()
 
     def follow_all(self) -> None:
-        """Sample every Streaming execution running now."""
+        """Sample every Streaming and EventDriven execution running now."""
         for run in self._engine.active_runs():
             self.follow(run)
 
@@ -69,11 +95,17 @@ class ItemCountSampler(QObject):
                 if run.status in RunStatus.FINAL:
                     del self._followed[execution_id]
                     continue
-                counts = item_counts(run, run.scheduler.task_extras())
-                if counts and counts != last and pump.wants(EventKind.ITEM_COUNTS, execution_id):
+                kind = _SAMPLED[run.kind]
+                counts: Any
+                args: tuple[Any, ...]
+                if kind is EventKind.ITEM_COUNTS:
+                    counts = item_counts(run, run.scheduler.task_extras())
+                    args = (execution_id, counts)
+                else:
+                    counts = (dict(run.scheduler.run_extras()), node_runs(run))
+                    args = (execution_id, *counts)
+                if counts and counts != last and pump.wants(kind, execution_id):
                     self._followed[execution_id] = (run, counts)
-                    pump.post(
-                        ExecutionEvent(EventKind.ITEM_COUNTS, (execution_id, counts), execution_id)
-                    )
+                    pump.post(ExecutionEvent(kind, args, execution_id))
         if not self._followed:
             self._timer.stop()

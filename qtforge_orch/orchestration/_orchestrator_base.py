@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 from .._expected import Expected
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager
-from ._handles import start_handle
+from ._handles import execution_handle, start_handle
 
 if TYPE_CHECKING:
     from ..journal import ExecutionJournal, ExecutionPage
@@ -95,6 +95,26 @@ class OrchestratorBase(QObject):
         """
         return start_handle(self._core, self, workflow_id, input_data)
 
+    def execution(self, execution_id: str) -> Expected[WorkflowExecution]:
+        """The ``WorkflowExecution`` handle of an execution this orchestrator knows.
+
+        Any execution id works: one started by ``start_workflow``, ``execute_workflow``
+        (synchronous or ``async_=True``), ``execute_workflow_async`` or ``resume_execution``,
+        still running, ended, or recorded in the attached journal (by an earlier process
+        too). A running execution's handle follows it from now on like ``start_workflow``'s
+        (signals, ``await``, ``result()``, ``cancel``; what happened before is read once and
+        replayed to late connections); an ended one's is finished, with its result or error
+        and its steps' states. While a handle of the execution exists, the same object is
+        returned (``start_workflow``'s included); otherwise an equivalent new one. An
+        execution another process is still running is shown as its journal recorded it, and
+        is not followed. Call it in the orchestrator's thread.
+
+        Returns:
+            The handle; ``NotFound`` (no such execution, or it left the bounded history and
+            is in no journal), ``InvalidArgument`` (not a string) or ``ThreadingError``.
+        """
+        return execution_handle(self._core, self, execution_id)
+
     def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
         """Block until an execution has ended; never call it from a GUI slot.
 
@@ -142,7 +162,12 @@ class OrchestratorBase(QObject):
         return self._core.journal.journal
 
     def get_execution_history(
-        self, workflow_id: str | None = None, limit: int = 50, before: str | None = None
+        self,
+        workflow_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+        *,
+        status: str | None = None,
     ) -> Expected[ExecutionPage]:
         """Executions recorded in the journal, newest first, across restarts.
 
@@ -150,9 +175,11 @@ class OrchestratorBase(QObject):
             workflow_id: Only this workflow's executions (all when None).
             limit: At most this many (1-1000).
             before: ``next_cursor`` of the previous page, for the next (older) one.
+            status: Only executions in this journal status (``running``, ``interrupted``,
+                ``completed``, ``failed``, ``cancelled``); all when None.
 
         Returns:
             An ``ExecutionPage`` (``executions``, ``next_cursor``), ``InvalidArgument`` or
             ``InvalidState`` (no journal).
         """
-        return self._core.journal.history(workflow_id, limit, before)
+        return self._core.journal.history(workflow_id, limit, before, status)

@@ -35,7 +35,13 @@ def _when(stamp: float | None) -> datetime | None:
 class RecordedRun:
     """A past execution as status calls read it (``_engine.RunView``), from its records."""
 
-    def __init__(self, plan: Plan, record: Any, tasks: list[Any]) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        record: Any,
+        tasks: list[Any],
+        rollbacks: list[tuple[str, bool, str]] | None = None,
+    ) -> None:
         self.plan = plan
         self.execution_id: str = record.execution_id
         self.workflow_id: str = record.workflow_id
@@ -102,7 +108,12 @@ class RecordedRun:
             starts=starts,
             ends=ends,
             step_progress={},
-            rollbacks=[],
+            # As a live run reports them: (task index, "completed" or "failed", error).
+            rollbacks=[
+                (index_of[key], "completed" if ok else "failed", error)
+                for key, ok, error in rollbacks or []
+                if key in index_of
+            ],
             error_messages=list(record.error_messages or []),
             rollback_errors=[],
             task_extras=None,

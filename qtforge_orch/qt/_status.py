@@ -17,6 +17,7 @@ FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 #: Step states that end a step (``rolled_back`` is reported after ``completed``).
 FINAL_STEP_STATUSES = frozenset({"completed", "failed", "skipped", "cancelled", "rolled_back"})
 ITEM_KEYS = ("items_in", "items_out", "items_dropped", "items_failed")
+EVENT_KEYS = ("events_received", "events_completed", "events_failed")
 
 
 @dataclass
@@ -30,6 +31,10 @@ class StepState:
     error: str
     duration_ms: float | None = None
     items: dict[str, int] | None = None
+    #: EventDriven: how many runs of the node ended, how many failed, their total time.
+    runs: int | None = None
+    failed_runs: int | None = None
+    run_ms: float | None = None
 
 
 @dataclass
@@ -46,6 +51,8 @@ class ExecutionState:
     error: str
     error_code: int
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
+    #: EventDriven: ``{"events_received", "events_completed", "events_failed"}``.
+    events: dict[str, int] = field(default_factory=dict)
 
 
 def is_graph_orchestrator(orchestrator: Any) -> bool:
@@ -107,10 +114,14 @@ def state_from_v2_context(context: Any) -> ExecutionState:
                 error=str(node.get("error") or ""),
                 duration_ms=node.get("duration_ms"),
                 items=items or None,
+                runs=int(node["runs"]) if "runs" in node else None,
+                failed_runs=int(node.get("failed_runs", 0)) if "runs" in node else None,
+                run_ms=float(node.get("run_ms", 0.0)) if "runs" in node else None,
             )
         )
     status = context.status.name.lower()
     messages = list(context.error_messages)
+    data = context.execution_data
     return ExecutionState(
         execution_id=context.execution_id,
         workflow_id=context.workflow_id,
@@ -121,6 +132,7 @@ def state_from_v2_context(context: Any) -> ExecutionState:
         result=dict(context.execution_data.get("result") or {}),
         error=messages[0] if messages else "",
         error_code=0,
+        events={key: int(data[key]) for key in EVENT_KEYS if key in data},
     )
 
 

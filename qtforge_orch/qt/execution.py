@@ -24,7 +24,13 @@ from .._expected import Expected, from_error, make_error, make_success
 from .._log import logger
 from ..events import EventKind, ExecutionEvent
 from ._replay import ReplayingObject
-from ._status import FINAL_STATUSES, FINAL_STEP_STATUSES, ExecutionState, outcome_error
+from ._status import (
+    FINAL_STATUSES,
+    FINAL_STEP_STATUSES,
+    ExecutionState,
+    StepState,
+    outcome_error,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -69,8 +75,19 @@ class StepRecord:
     error: str = ""
     started_at: float | None = None  # time.time()
     finished_at: float | None = None
-    duration_ms: float | None = None
+    duration_ms: float | None = None  # its own run (EventDriven: its latest run)
     items: dict[str, int] | None = None  # Streaming counters
+    #: The outcome of its rollback step once it was rolled back (``completed``, ``failed``...).
+    rollback: str = ""
+    #: EventDriven: the runs of this node that ended, how many failed, their total time (the
+    #: engine's clock; ``duration_ms`` is the latest run's).
+    runs: int = 0
+    failed_runs: int = 0
+    total_ms: float = 0.0
+
+    def mean_ms(self) -> float | None:
+        """EventDriven: the mean time of its runs (None before the first ended)."""
+        return self.total_ms / self.runs if self.runs else None
 
     def __copy__(self) -> StepRecord:
         # Spelled out: models copy 1,000 records at once, and the generic protocol (or
@@ -85,6 +102,10 @@ class StepRecord:
             self.finished_at,
             self.duration_ms,
             self.items,
+            self.rollback,
+            self.runs,
+            self.failed_runs,
+            self.total_ms,
         )
 
 
@@ -115,9 +136,17 @@ class WorkflowExecution(ReplayingObject):
 
     ``finished(status, result)`` passes the final data dict when the status is
     ``completed`` and the ``PluginError`` otherwise. ``step_finished(step, status, output)``
-    reports ``completed``, ``failed`` (output: ``{"error": message}``), ``skipped``,
-    ``cancelled`` and ``rolled_back``. A slot connected after the execution started gets
-    the signal's history replayed (see ``qtforge_orch.qt._replay``).
+    reports each step once: ``completed``, ``failed`` (output: ``{"error": message}``),
+    ``skipped`` or ``cancelled`` (an EventDriven node once per run). A completed step whose
+    rollback step ran afterwards is reported by ``step_rolled_back(step, detail)``
+    (``{"rollback_status": ..., "error": ...}``); its record's status becomes ``rolled_back``
+    and its time stays that of its own run. ``event_counts(counts)`` (EventDriven) gives
+    ``{"events_received", "events_completed", "events_failed"}``. A slot connected after the
+    execution started gets the signal's history replayed (see ``qtforge_orch.qt._replay``).
+
+    ``orchestrator.execution(execution_id)`` gives the handle of any execution the
+    orchestrator knows (running, finished, or recorded in its journal); ``start_workflow``
+    returns the handle of the execution it starts.
     """
 
     started = Signal()
@@ -125,15 +154,25 @@ class WorkflowExecution(ReplayingObject):
     step_started = Signal(str)
     step_finished = Signal(str, str, object)
     step_retrying = Signal(str, int)
+    step_rolled_back = Signal(str, object)
     message = Signal(str)
     finished = Signal(str, object)
     item_counts = Signal(dict)
+    event_counts = Signal(dict)
     status_changed = Signal(str)
 
     _REPLAYED = frozenset(
-        {"started", "step_started", "step_finished", "step_retrying", "message", "finished"}
+        {
+            "started",
+            "step_started",
+            "step_finished",
+            "step_retrying",
+            "step_rolled_back",
+            "message",
+            "finished",
+        }
     )
-    _LATEST_ONLY = frozenset({"progress", "item_counts", "status_changed"})
+    _LATEST_ONLY = frozenset({"progress", "item_counts", "event_counts", "status_changed"})
 
     def __init__(
         self,
@@ -141,6 +180,9 @@ class WorkflowExecution(ReplayingObject):
         state: ExecutionState,
         streaming: bool,
         final_state: Callable[[Any], ExecutionState | None],
+        *,
+        event_driven: bool = False,
+        follow: bool = True,
     ) -> None:
         super().__init__(None)  # owned by whoever holds it; its subscription too, while it runs
         # Weak: a handle does not keep its orchestrator alive. When the orchestrator goes, its
@@ -162,14 +204,62 @@ class WorkflowExecution(ReplayingObject):
         self._callbacks: list[Callable[[WorkflowExecution], Any]] = []
         self._futures: list[asyncio.Future[Expected[dict[str, Any]]]] = []
         self._items: dict[str, dict[str, int]] = {}
+        self._events: dict[str, int] = {}
         self._streaming = streaming
+        self._event_driven = event_driven
         # Reads a finished execution's state from its terminal event (the orchestrator's).
         self._final_state = final_state
-        kinds = (FOLLOWED_KINDS | {EventKind.ITEM_COUNTS}) if streaming else FOLLOWED_KINDS
+        if follow:
+            followed = self._follow(orchestrator)
+            if not followed:
+                raise followed.error()
+
+    def _follow(self, orchestrator: Any) -> Expected[Any]:
+        """Subscribe to the execution's events (``InvalidState`` once it has ended)."""
+        kinds = FOLLOWED_KINDS
+        if self._streaming:
+            kinds = kinds | {EventKind.ITEM_COUNTS}
+        if self._event_driven:
+            kinds = kinds | {EventKind.EVENT_COUNTS}
         # Held strongly (weak=False): a running execution keeps its handle alive.
-        followed = orchestrator.subscribe(self._on_event, self._execution_id, kinds, weak=False)
-        if not followed:
-            raise followed.error()
+        followed: Expected[Any] = orchestrator.subscribe(
+            self._on_event, self._execution_id, kinds, weak=False
+        )
+        return followed
+
+    def _load(self, state: ExecutionState) -> None:
+        """Take an execution's state as read now (a handle made after it started).
+
+        Settled steps are reported once, as their events would have, so a late connection
+        gets the same replay as on a handle made by ``start_workflow``.
+        """
+        self._progress = state.progress
+        self._current = state.current_step
+        if state.status != "pending":
+            self._emit("started")
+        for step in state.steps:
+            record = self._record(step.step_id)
+            record.status = step.status
+            record.attempts = step.attempts
+            record.output = dict(step.output)
+            record.error = step.error
+            record.duration_ms = step.duration_ms
+            record.items = dict(step.items) if step.items is not None else None
+            self._take_runs(record, step)
+            if step.status in FINAL_STEP_STATUSES:
+                detail = {"error": step.error} if step.status == "failed" else record.output
+                self._emit("step_finished", step.step_id, step.status, detail)
+            elif step.status == "running":
+                self._emit("step_started", step.step_id)
+        self._roll_back(state.rollbacks)
+        self._publish_items(
+            {step.step_id: dict(step.items) for step in state.steps if step.items is not None}
+        )
+        self._publish_events(state.events)
+        if state.status in FINAL_STATUSES:
+            self._finish(state.status, state.result, None, state)
+        elif state.status != "pending":
+            self._set_status(state.status)
 
     # --- identity and state --------------------------------------------------------------
     def execution_id(self) -> str:
@@ -223,6 +313,14 @@ class WorkflowExecution(ReplayingObject):
         # Not dataclasses.replace: a model reads 1,000 records at once, and replace() re-runs
         # __init__ through field introspection (5 us each).
         return record.__copy__() if record is not None else None
+
+    def is_event_driven(self) -> bool:
+        """Whether the execution runs an EventDriven workflow (see ``event_counts``)."""
+        return self._event_driven
+
+    def current_event_counts(self) -> dict[str, int]:
+        """EventDriven: ``{"events_received", "events_completed", "events_failed"}`` so far."""
+        return dict(self._events)
 
     def supports_pause(self) -> bool:
         """Whether ``pause``/``resume`` can work: True for a v2 orchestrator only."""
@@ -353,6 +451,9 @@ class WorkflowExecution(ReplayingObject):
             self._step_retrying(event.step, event.retry)
         elif kind is EventKind.ITEM_COUNTS:
             self._publish_items(event.item_counts)
+        elif kind is EventKind.EVENT_COUNTS:
+            self._count_runs(event.node_runs)
+            self._publish_events(event.event_counts)
         elif kind is EventKind.WORKFLOW_STARTED:
             self._emit("started")
             self._set_status("running")
@@ -416,20 +517,27 @@ class WorkflowExecution(ReplayingObject):
                 self._emit("step_finished", record.step_id, "cancelled", {})
         self._finish("cancelled", ORCHESTRATOR_GONE, None)
 
-    def _finish(self, status: str, detail: Any, source: Any) -> None:
-        """Report what no step event announced, then ``finished``, callbacks and awaiters."""
+    def _finish(
+        self, status: str, detail: Any, source: Any, state: ExecutionState | None = None
+    ) -> None:
+        """Report what no step event announced, then ``finished``, callbacks and awaiters.
+
+        ``state``: the final state already taken (``_load``); otherwise it is read from the
+        terminal event's ``source`` when a step may be left unannounced.
+        """
         if self.is_finished():
             return
-        state = None
-        if source is not None and (
-            status != "completed" or self._streaming or not self._all_settled()
+        if (
+            state is None
+            and source is not None
+            and (status != "completed" or self._streaming or not self._all_settled())
         ):
             # Only then can a step be left unannounced (skipped, cancelled, rolled back) or a
             # final item count be missing; a completed run whose every step already reported
             # needs no final state (several ms on a 1,000-step run, in the GUI thread).
             state = self._final_state(source)
-        if state is not None:
-            self._reconcile(state)
+            if state is not None:
+                self._reconcile(state)
         if status == "completed":
             self._result = dict(detail) if isinstance(detail, dict) else {}
         elif state is not None:
@@ -468,18 +576,53 @@ class WorkflowExecution(ReplayingObject):
                 record.duration_ms = step.duration_ms
             if step.items is not None:
                 record.items = dict(step.items)
+            self._take_runs(record, step)
             if step.status in ("skipped", "cancelled") and record.status != step.status:
                 self._settle(record, step.status)
                 self._emit("step_finished", step.step_id, step.status, {})
-        for rollback in state.rollbacks:
-            record = self._record(str(rollback["step_id"]))
-            detail = {"rollback_status": rollback.get("status"), "error": rollback.get("error")}
-            self._settle(record, "rolled_back")
-            self._add_message(f"{record.step_id} rolled back ({rollback.get('status')})")
-            self._emit("step_finished", record.step_id, "rolled_back", detail)
+        self._roll_back(state.rollbacks)
         self._publish_items(
             {step.step_id: dict(step.items) for step in state.steps if step.items is not None}
         )
+        self._publish_events(state.events)
+
+    def _roll_back(self, rollbacks: list[dict[str, Any]]) -> None:
+        """Completed steps whose rollback step ran: reported apart from ``step_finished``.
+
+        The step finished once (``completed``); its time stays that of its own run.
+        """
+        for rollback in rollbacks:
+            record = self._record(str(rollback["step_id"]))
+            if record.rollback:
+                continue
+            outcome = str(rollback.get("status") or "completed")
+            detail = {"rollback_status": outcome, "error": rollback.get("error")}
+            record.status = "rolled_back"
+            record.rollback = outcome
+            self._add_message(f"{record.step_id} rolled back ({outcome})")
+            self._emit("step_rolled_back", record.step_id, detail)
+
+    @staticmethod
+    def _take_runs(record: StepRecord, step: StepState) -> None:
+        if step.runs is not None:
+            record.runs = step.runs
+            record.failed_runs = step.failed_runs or 0
+            record.total_ms = step.run_ms or 0.0
+
+    def _count_runs(self, nodes: dict[str, dict[str, float]]) -> None:
+        """EventDriven: each node's runs so far, as the engine timed them."""
+        for step_id, figures in nodes.items():
+            record = self._record(step_id)
+            record.runs = int(figures.get("runs", 0))
+            record.failed_runs = int(figures.get("failed_runs", 0))
+            record.total_ms = float(figures.get("run_ms", 0.0))
+            if figures.get("last_ms"):
+                record.duration_ms = float(figures["last_ms"])
+
+    def _publish_events(self, counts: dict[str, int]) -> None:
+        if counts and counts != self._events:
+            self._events = dict(counts)
+            self._emit("event_counts", dict(counts))
 
     # --- Streaming counters --------------------------------------------------------------
     def _publish_items(self, counts: dict[str, dict[str, int]]) -> None:
@@ -496,11 +639,12 @@ class WorkflowExecution(ReplayingObject):
             record = self._steps[step] = StepRecord(step)
         return record
 
-    @staticmethod
-    def _settle(record: StepRecord, status: str) -> None:
+    def _settle(self, record: StepRecord, status: str) -> None:
         record.status = status
         record.finished_at = time.time()
-        if record.started_at is not None:
+        # An EventDriven node's times are the engine's (EVENT_COUNTS): its start and end
+        # events often arrive in one delivery, which would time it at zero.
+        if record.started_at is not None and not self._event_driven:
             record.duration_ms = (record.finished_at - record.started_at) * 1000
 
     def _set_status(self, status: str) -> None:

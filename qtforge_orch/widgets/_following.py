@@ -9,7 +9,10 @@ its records are current whenever a widget looks.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from .._errors import PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, Subscriber, Subscription
 from ..qt.execution import WorkflowExecution
 
@@ -37,3 +40,29 @@ def follow(
         return None
     followed = orchestrator.subscribe(callback, handle.execution_id(), kinds)
     return followed.value() if followed else None
+
+
+def resolve(
+    execution: WorkflowExecution | str | None, orchestrator: Any, action: str
+) -> Expected[WorkflowExecution | None]:
+    """A handle, or the handle of an execution id through ``orchestrator.execution``.
+
+    None stays None (stop showing an execution). An id needs an orchestrator to look it up;
+    anything else is refused with ``InvalidArgument`` naming ``action``.
+    """
+    if execution is None or isinstance(execution, WorkflowExecution):
+        return make_success(execution)
+    if isinstance(execution, str):
+        if orchestrator is None:
+            return make_error(
+                PluginErrorCode.InvalidArgument,
+                f"{action} got the execution id '{execution}' but no orchestrator to look it "
+                "up in: pass the orchestrator too, or a WorkflowExecution "
+                "(orchestrator.execution(id))",
+            )
+        found: Expected[WorkflowExecution] = orchestrator.execution(execution)
+        return make_success(found.value()) if found else from_error(found.error())
+    return make_error(
+        PluginErrorCode.InvalidArgument,
+        f"{action} expects a WorkflowExecution or an execution id, got {type(execution).__name__}",
+    )

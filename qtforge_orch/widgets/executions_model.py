@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
-from PySide6.QtGui import QBrush
 
 from ..events import EventKind, ExecutionEvent
 from ..qt._status import FINAL_STATUSES, is_graph_orchestrator, read_state
 from ._coalesce import FrameBatcher
-from ._table import RowTableModel
-from .status_style import STATUS_ORDER, format_ms, status_color, status_icon, status_label
+from ._execution_table import ExecutionTable, status_cell
+from .status_style import STATUS_ORDER, format_ms, status_label
 from .steps_model import SORT_ROLE, STATUS_ROLE, _Index
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -47,7 +46,7 @@ class _Row:
         return ((self.ended_at or time.time()) - self.started_at) * 1000
 
 
-class ExecutionsModel(RowTableModel):
+class ExecutionsModel(ExecutionTable):
     """A table model with one row per execution of an orchestrator (v1 or v2), in start order.
 
     Columns: id, workflow, status, progress, current step, started, duration. It subscribes to the
@@ -89,14 +88,6 @@ class ExecutionsModel(RowTableModel):
     def flush(self) -> None:
         """Apply pending updates now instead of at the next frame."""
         self._batch.flush_now()
-
-    def execution_id(self, row: int) -> str:
-        """The execution id shown in ``row``, or an empty string."""
-        return self._rows[row].execution_id if 0 <= row < len(self._rows) else ""
-
-    def row_of(self, execution_id: str) -> int:
-        """The row showing ``execution_id``, or -1."""
-        return self._row_of.get(execution_id, -1)
 
     def clear_finished(self) -> None:
         """Drop the rows of executions that have ended."""
@@ -183,10 +174,7 @@ class ExecutionsModel(RowTableModel):
         if role == STATUS_ROLE:
             return row.status
         if column == self.STATUS:
-            if role == Qt.ItemDataRole.DecorationRole:
-                return status_icon(row.status)
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(status_color(row.status))
+            return status_cell(row, role)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (
             self.PROGRESS,
             self.DURATION,

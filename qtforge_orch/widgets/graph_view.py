@@ -34,7 +34,7 @@ from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._edge_path import routed
-from ._following import END_KINDS, TASK_KINDS, follow
+from ._following import END_KINDS, TASK_KINDS, follow, resolve
 from ._layout import DEFAULT_ASPECT, NODE_H, NODE_W, GraphSpec, graph_spec, layout
 from .status_style import status_color, status_label
 
@@ -59,6 +59,7 @@ _FOLLOWED = (
     | END_KINDS
     | {
         EventKind.ITEM_COUNTS,
+        EventKind.EVENT_COUNTS,
         EventKind.PROGRESS,
         EventKind.WORKFLOW_STARTED,
         EventKind.PAUSED,
@@ -268,8 +269,25 @@ class WorkflowGraphView(QGraphicsView):
         return node.status if node is not None else ""
 
     # --- live execution --------------------------------------------------------------------
-    def set_execution(self, handle: WorkflowExecution | None) -> None:
-        """Follow an execution of the drawn workflow (None: stop following; colours stay)."""
+    def set_execution(
+        self, handle: WorkflowExecution | str | None, orchestrator: Any = None
+    ) -> Expected[None]:
+        """Follow an execution of the drawn workflow (None: stop following; colours stay).
+
+        ``handle`` is a ``WorkflowExecution`` or an execution id, looked up with
+        ``orchestrator.execution(id)``.
+
+        Returns:
+            Success, or the lookup's error (``NotFound``, ``InvalidArgument``...); what is
+            shown does not change then.
+        """
+        found = resolve(handle, orchestrator, "WorkflowGraphView.set_execution")
+        if not found:
+            return from_error(found.error())
+        self._follow_handle(found.value())
+        return make_success()
+
+    def _follow_handle(self, handle: WorkflowExecution | None) -> None:
         if self._following is not None:
             self._following.cancel()
             self._following = None
@@ -291,6 +309,8 @@ class WorkflowGraphView(QGraphicsView):
                 self._batch.mark(event.step)
         elif kind is EventKind.ITEM_COUNTS:
             self._batch.mark_many(event.item_counts)
+        elif kind is EventKind.EVENT_COUNTS:
+            self._batch.mark_many([*event.node_runs, ""])  # node runs, the overlay's counts
         elif event.terminal:
             self._batch.mark_many(self._nodes)  # finished: skipped/cancelled/rolled back
         else:
@@ -322,6 +342,9 @@ class WorkflowGraphView(QGraphicsView):
                 detail = f"in {taken} out {sent}"
                 for label in self._edge_labels.get(record.step_id, []):
                     label.setText(f"{sent} items")
+            elif record.runs:
+                failed = f" · {record.failed_runs} failed" if record.failed_runs else ""
+                detail = f"{record.runs} runs{failed}"
             elif record.status not in ("pending", "running"):
                 detail = detail or status_label(record.status)
             node.set_status(record.status, detail)
@@ -329,10 +352,17 @@ class WorkflowGraphView(QGraphicsView):
         return None
 
     def _update_overlay(self, handle: WorkflowExecution) -> None:
-        overlay = (
-            f"{handle.workflow_id()}  ·  {status_label(handle.status())}  ·  "
-            f"{handle.current_progress() * 100:.0f} %"
-        )
+        if handle.is_event_driven():
+            # No end to progress towards: the events handled so far.
+            counts = handle.current_event_counts()
+            amount = (
+                f"{counts.get('events_received', 0)} events, "
+                f"{counts.get('events_completed', 0)} completed, "
+                f"{counts.get('events_failed', 0)} failed"
+            )
+        else:
+            amount = f"{handle.current_progress() * 100:.0f} %"
+        overlay = f"{handle.workflow_id()}  ·  {status_label(handle.status())}  ·  {amount}"
         if overlay != self._overlay:
             self._overlay = overlay
             label = self._overlay_label

@@ -18,24 +18,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .._expected import Expected, from_error, make_success
+from .._errors import PluginErrorCode
+from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import WorkflowExecution
 from ._cell_painter import StepCellPainter
 from ._coalesce import FrameBatcher
-from ._following import END_KINDS, follow
+from ._following import END_KINDS, follow, resolve
 from ._steps_table import StepsTableView
 from .graph_view import WorkflowGraphView
 from .status_style import status_label
 from .steps_model import SORT_ROLE, StepsModel
 
 LOG_LINES = 2000
-#: Step outcomes the log shows (completions are in the table, failures have a message).
-_LOGGED_STEP_STATUSES = frozenset({"skipped", "cancelled", "rolled_back"})
+#: Step outcomes the log shows (completions are in the table; failures and rollbacks have a
+#: message of the handle's).
+_LOGGED_STEP_STATUSES = frozenset({"skipped", "cancelled"})
 #: The events after which the handle may have a new message (failures, pause, the end).
 _MESSAGE_KINDS = END_KINDS | {EventKind.TASK_FAILED, EventKind.PAUSED, EventKind.RESUMED}
-#: The events the monitor follows: those, and what changes the progress bar and status line.
-_FOLLOWED = _MESSAGE_KINDS | {EventKind.WORKFLOW_STARTED, EventKind.PROGRESS}
+#: The events the monitor follows: those, and what changes the progress bar and status line
+#: (an EventDriven execution's bar counts its events).
+_FOLLOWED = _MESSAGE_KINDS | {
+    EventKind.WORKFLOW_STARTED,
+    EventKind.PROGRESS,
+    EventKind.EVENT_COUNTS,
+}
 #: The log, progress bar and status line refresh at 20 Hz: text nobody reads at 60 Hz, and
 #: their repaints would share the graph's frames.
 CHROME_MS = 50
@@ -177,6 +184,16 @@ class WorkflowMonitor(QWidget):
         handle, self._table_binding = self._table_binding, None
         if handle is not None:
             self._steps.set_handle(handle)
+            # Columns that say nothing for this execution are hidden: runs are EventDriven's,
+            # the rollback column shows once a step was rolled back (v1 only).
+            event_driven = handle.is_event_driven()
+            self._table.setColumnHidden(StepsModel.RUNS, not event_driven)
+            self._table.setColumnHidden(StepsModel.ATTEMPTS, event_driven)
+            if event_driven:  # room for "120 · 12 failed · avg 123.4 ms" without eliding
+                sample = "000 · 00 failed · avg 000.0 ms"
+                width = self._table.fontMetrics().horizontalAdvance(sample) + 16
+                self._table.setColumnWidth(StepsModel.RUNS, width)
+            self._table.setColumnHidden(StepsModel.ROLLBACK, not _rolled_back(handle))
 
     def steps_view(self) -> QTableView:
         """The steps table."""
@@ -201,12 +218,34 @@ class WorkflowMonitor(QWidget):
         if not started:
             self._log_line(f"cannot start: {started.error().message}")
             return from_error(started.error())
-        self.set_execution(started.value())
+        self._show(started.value())
         self.execution_started.emit(started.value())
         return make_success(started.value())
 
-    def set_execution(self, handle: WorkflowExecution) -> None:
-        """Show an execution started elsewhere (its past is read from the handle)."""
+    def set_execution(self, execution: WorkflowExecution | str) -> Expected[WorkflowExecution]:
+        """Show an execution started elsewhere: its handle, or its execution id.
+
+        An id is looked up with the monitor's ``orchestrator.execution(id)``: a running,
+        finished or journaled execution. Its past is read from the handle.
+
+        Returns:
+            The handle shown, or the lookup's error (``NotFound``, ``InvalidArgument``...),
+            also written to the log; what is shown does not change then.
+        """
+        found = resolve(execution, self._orchestrator, "WorkflowMonitor.set_execution")
+        if not found or found.value() is None:
+            error = found.error() if not found else None
+            message = error.message if error is not None else "set_execution needs an execution"
+            self._log_line(f"cannot show execution: {message}")
+            if error is not None:
+                return from_error(error)
+            return make_error(PluginErrorCode.InvalidArgument, message)
+        handle = found.value()
+        assert handle is not None
+        self._show(handle)
+        return make_success(handle)
+
+    def _show(self, handle: WorkflowExecution) -> None:
         if self._following is not None:
             self._following.cancel()
             self._following = None
@@ -269,6 +308,8 @@ class WorkflowMonitor(QWidget):
             self._messages_logged = len(messages)
         self._batch.mark("state")
         if event.terminal:
+            if self._table_binding is None and _rolled_back(handle):
+                self._table.setColumnHidden(StepsModel.ROLLBACK, False)
             self.execution_finished.emit(handle.status())
 
     def _log_steps(self, handle: WorkflowExecution) -> None:
@@ -288,7 +329,9 @@ class WorkflowMonitor(QWidget):
             self._log.appendPlainText("\n".join(lines))
         handle = self._handle
         if handle is not None:
-            value = round(handle.current_progress() * 1000)
+            value, text = _bar(handle)
+            if text != self._progress.format():
+                self._progress.setFormat(text)
             if value != self._progress.value():
                 # QProgressBar.setValue repaints at once (synchronously, in this flush): with
                 # updates off it only records the value, and turning them on again schedules
@@ -313,3 +356,29 @@ class WorkflowMonitor(QWidget):
         row = self._steps.row_of(node_id)
         if row >= 0:
             self._table.selectRow(self._proxy.mapFromSource(self._steps.index(row, 0)).row())
+
+
+def _rolled_back(handle: WorkflowExecution) -> bool:
+    """Whether a step of the execution was rolled back (known at its end)."""
+    if handle.supports_pause() or not handle.is_finished():
+        return False  # graph workflows have no rollback steps; rollbacks come at the end
+    return any(
+        record is not None and record.rollback != ""
+        for record in map(handle.step, handle.step_ids())
+    )
+
+
+def _bar(handle: WorkflowExecution) -> tuple[int, str]:
+    """The progress bar's value (0-1000) and text.
+
+    An EventDriven execution has no end to progress towards: its bar shows how many of the
+    events received have been handled, and the counts.
+    """
+    if not handle.is_event_driven():
+        return round(handle.current_progress() * 1000), "%p %"
+    counts = handle.current_event_counts()
+    received = counts.get("events_received", 0)
+    completed = counts.get("events_completed", 0)
+    failed = counts.get("events_failed", 0)
+    value = round((completed + failed) / received * 1000) if received else 0
+    return value, f"{received} events · {completed} completed · {failed} failed"

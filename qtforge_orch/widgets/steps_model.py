@@ -13,10 +13,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush
 
+from .._expected import Expected, from_error, make_success
+from .._log import logger
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import StepRecord, WorkflowExecution
 from ._coalesce import BUDGET_S, FrameBatcher
-from ._following import END_KINDS, TASK_KINDS, follow
+from ._following import END_KINDS, TASK_KINDS, follow, resolve
 from ._table import RowTableModel
 from .status_style import (
     STATUS_ORDER,
@@ -34,7 +36,7 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
 #: The events that change a row.
-_FOLLOWED = TASK_KINDS | END_KINDS | {EventKind.ITEM_COUNTS}
+_FOLLOWED = TASK_KINDS | END_KINDS | {EventKind.ITEM_COUNTS, EventKind.EVENT_COUNTS}
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _ROLES = frozenset(
     {
@@ -52,17 +54,35 @@ _ROLES = frozenset(
 class StepsModel(RowTableModel):
     """A table model with one row per step or node of a ``WorkflowExecution``.
 
-    Columns: status, attempts, time, items (Streaming counters), output summary, error.
-    Updates are batched per frame and emitted per run of adjacent changed rows.
+    Columns: step, status, attempts, time (its own run; EventDriven: its latest run), runs
+    (EventDriven: runs ended, failed, mean time), items (Streaming counters), rollback (the
+    outcome of its rollback step, once rolled back), output summary, error. Updates are
+    batched per frame and emitted per run of adjacent changed rows.
+
+    Give it a handle, or an execution id with the ``orchestrator`` to look it up in.
     """
 
-    COLUMNS = ("Step", "Status", "Attempts", "Time", "Items", "Output", "Error")
-    STEP, STATUS, ATTEMPTS, TIME, ITEMS, OUTPUT, ERROR = range(7)
+    COLUMNS = (
+        "Step",
+        "Status",
+        "Attempts",
+        "Time",
+        "Runs",
+        "Items",
+        "Rollback",
+        "Output",
+        "Error",
+    )
+    STEP, STATUS, ATTEMPTS, TIME, RUNS, ITEMS, ROLLBACK, OUTPUT, ERROR = range(9)
 
     def __init__(
-        self, handle: WorkflowExecution | None = None, parent: QObject | None = None
+        self,
+        handle: WorkflowExecution | str | None = None,
+        parent: QObject | None = None,
+        orchestrator: Any = None,
     ) -> None:
         super().__init__(parent)
+        self._orchestrator = orchestrator
         self._handle: WorkflowExecution | None = None
         self._ids: list[str] = []
         self._rows: list[StepRecord] = []
@@ -70,18 +90,34 @@ class StepsModel(RowTableModel):
         self._following: Subscription | None = None
         self._batch = FrameBatcher(self._apply, self)
         if handle is not None:
-            self.set_handle(handle)
+            shown = self.set_handle(handle)
+            if not shown:  # a constructor cannot return the error: the model stays empty
+                logger("widgets").warning("StepsModel: %s", shown.error().message)
 
     def handle(self) -> WorkflowExecution | None:
         """The execution shown, or None."""
         return self._handle
 
-    def set_handle(self, handle: WorkflowExecution | None) -> None:
-        """Show another execution (None: empty).
+    def set_handle(
+        self, handle: WorkflowExecution | str | None, orchestrator: Any = None
+    ) -> Expected[None]:
+        """Show another execution (None: empty): a handle or an execution id.
 
-        Rows start from the handle's snapshot, so binding late shows everything that already
-        happened.
+        An id is looked up with ``orchestrator.execution(id)`` (the orchestrator given here
+        or to the constructor). Rows start from the handle's snapshot, so binding late shows
+        everything that already happened.
+
+        Returns:
+            Success, or the lookup's error (``NotFound``, ``InvalidArgument``...); the rows
+            shown do not change then.
         """
+        found = resolve(handle, orchestrator or self._orchestrator, "StepsModel.set_handle")
+        if not found:
+            return from_error(found.error())
+        self._show(found.value())
+        return make_success()
+
+    def _show(self, handle: WorkflowExecution | None) -> None:
         if self._following is not None:
             self._following.cancel()
             self._following = None
@@ -114,6 +150,8 @@ class StepsModel(RowTableModel):
             self._batch.mark(event.step)
         elif event.kind is EventKind.ITEM_COUNTS:
             self._batch.mark_many(event.item_counts)
+        elif event.kind is EventKind.EVENT_COUNTS:
+            self._batch.mark_many(event.node_runs)
         else:  # the end: skipped, cancelled and rolled-back steps, final counters
             self._mark_all()
 
@@ -200,6 +238,10 @@ class StepsModel(RowTableModel):
             return record.attempts
         if column == self.TIME:
             return format_ms(record.duration_ms)
+        if column == self.RUNS:
+            return runs_text(record)
+        if column == self.ROLLBACK:
+            return status_label(record.rollback) if record.rollback else ""
         if column == self.ITEMS:
             items = record.items
             if not items:
@@ -223,4 +265,19 @@ class StepsModel(RowTableModel):
             return record.duration_ms if record.duration_ms is not None else -1.0
         if column == self.ITEMS:
             return (record.items or {}).get("items_in", -1)
+        if column == self.RUNS:
+            return record.runs
         return self._display(record, column)
+
+
+def runs_text(record: StepRecord) -> str:
+    """An EventDriven node's runs: how many ended, how many failed, their mean time."""
+    if not record.runs:
+        return ""
+    parts = [f"{record.runs}"]
+    if record.failed_runs:
+        parts.append(f"{record.failed_runs} failed")
+    mean = record.mean_ms()
+    if mean is not None:
+        parts.append(f"avg {format_ms(mean)}")
+    return " · ".join(parts)

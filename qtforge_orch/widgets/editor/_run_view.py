@@ -23,14 +23,17 @@ from ._scene import EditorScene
 NODES_PER_FRAME = 80
 _ALL = "*"
 #: The events that change a node: step events, counters, the end.
-_FOLLOWED = TASK_KINDS | END_KINDS | {EventKind.ITEM_COUNTS}
+_FOLLOWED = TASK_KINDS | END_KINDS | {EventKind.ITEM_COUNTS, EventKind.EVENT_COUNTS}
 
 
 def step_detail(record: Any) -> str:
-    """The line a node shows for its run: attempts, item counters or outcome and time."""
+    """The line a node shows for its run: attempts, item counters, runs or outcome and time."""
     if record.items:
         taken, sent = record.items.get("items_in", 0), record.items.get("items_out", 0)
         return f"in {taken} · out {sent}"
+    if record.runs:  # EventDriven: a run per event
+        failed = f" · {record.failed_runs} failed" if record.failed_runs else ""
+        return f"{record.runs} runs{failed}"
     if record.status in ("pending", "running", "retrying"):
         attempt = f" · attempt {record.attempts}" if record.attempts > 1 else ""
         return status_label(record.status) + attempt
@@ -97,6 +100,8 @@ class ExecutionOverlay(QObject):
             self._batch.mark(event.step)
         elif event.kind is EventKind.ITEM_COUNTS:
             self._batch.mark_many(event.item_counts)
+        elif event.kind is EventKind.EVENT_COUNTS:
+            self._batch.mark_many(event.node_runs)
         else:  # the end: skipped, cancelled and rolled-back nodes are settled now
             self._batch.mark(_ALL)
             self.running_changed.emit(False)
