@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+)
 
 from ..._expected import Expected
 from .._filled_on_read import filled
@@ -32,16 +38,10 @@ class WorkflowExecutionContext(BaseModel):
     error_messages: list[str] = Field(default_factory=list)
 
     # get_execution_status fills node_states the first time it is read; pydantic's
-    # serializer reads a dict's storage directly, so the dumps fill it first.
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """As ``BaseModel.model_dump``."""
-        filled(self.__dict__.get("node_states"))
-        return super().model_dump(**kwargs)
-
-    def model_dump_json(self, **kwargs: Any) -> str:
-        """As ``BaseModel.model_dump_json``."""
-        filled(self.__dict__.get("node_states"))
-        return super().model_dump_json(**kwargs)
+    # serializer reads a dict's storage directly, so it is filled before serializing.
+    @field_serializer("node_states", mode="wrap")
+    def _filled_node_states(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        return handler(filled(value))
 
     # The header's WorkflowExecutionContext names the same facts differently (read-only).
     @property
