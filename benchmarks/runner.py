@@ -30,6 +30,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         layered,
         memory,
         monitor,
+        nested,
         responsiveness,
         startup,
         streaming,
@@ -54,6 +55,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "B15": ("layered DAG 20 x 50, fan-in 3, against the references", layered.b15_layered),
         "B16": ("cold start: a fresh process runs 10 steps", coldstart.b16_cold_start),
         "B17": ("workflow editor on a 1,000-node, 1,500-connection graph", editor.b17_editor),
+        "B18": ("a nested one-step workflow vs one plain step", nested.b18_nested),
         "B19": ("the application's path: run, then read the result", app_path.b19_app_path),
     }
 

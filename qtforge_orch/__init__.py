@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .events import Subscription as Subscription
     from .journal import ExecutionJournal as ExecutionJournal
     from .journal import RetentionPolicy as RetentionPolicy
+    from .orchestration._nesting import MAX_NESTING_DEPTH as MAX_NESTING_DEPTH
+    from .orchestration._workflow_plugin import WorkflowPlugin as WorkflowPlugin
     from .orchestration.advanced.enums import ConnectionType as ConnectionType
     from .orchestration.advanced.enums import WorkflowExecutionMode as WorkflowExecutionMode
     from .orchestration.advanced.enums import WorkflowExecutionStatus as WorkflowExecutionStatus

@@ -72,6 +72,9 @@ PUBLIC_NAMES: dict[str, str] = {
     "WorkflowNodeType": "qtforge_orch.orchestration.advanced.enums",
     "ConnectionType": "qtforge_orch.orchestration.advanced.enums",
     "WorkflowExecutionStatus": "qtforge_orch.orchestration.advanced.enums",
+    # nested workflows (orchestrator.as_plugin)
+    "WorkflowPlugin": "qtforge_orch.orchestration._workflow_plugin",
+    "MAX_NESTING_DEPTH": "qtforge_orch.orchestration._nesting",
 }
 
 

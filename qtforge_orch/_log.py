@@ -1,6 +1,9 @@
 """The library's diagnostics go to ``logging``, never to stderr directly.
 
-Loggers are named ``qtforge_orch.<area>`` (``engine``, ``journal``, ``qt``, ``plugins``...).
+Loggers are named ``qtforge_orch.<area>`` (docs/logging-and-tracing.md lists them):
+``execution`` (what executions do: lifecycle, steps, rollbacks, resumes), ``executors`` (process
+and Dask workers lost, clusters started), ``engine`` (engine callbacks and timers that raised),
+``events`` (a subscriber that raised), ``journal``, ``plugins``, ``qt`` and ``cli``.
 The ``qtforge_orch`` logger gets a ``NullHandler``, as the logging HOWTO asks of libraries: an
 application that configures logging sees everything, one that does not sees nothing printed.
 ``logging`` is imported on first use (it costs milliseconds of a cold start, and most programs

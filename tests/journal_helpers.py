@@ -138,3 +138,21 @@ def uncommitted_wal_frames(database: Path) -> int:
 def owner_files(path: Path) -> list[str]:
     """The owner lock files next to a journal."""
     return sorted(p.name for p in path.parent.iterdir() if ".owner-" in p.name)
+
+
+def run_until_ready_then_kill(script: str, ready: Path) -> int:
+    """Run ``script`` in a fresh interpreter (offscreen Qt) and SIGKILL it once it has created
+    the file ``ready`` (then removed); returns the child's exit status."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
+    child = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert child.poll() is None, f"the child exited early ({child.returncode})"
+            assert time.monotonic() < deadline, "the child never reached the step"
+            time.sleep(0.01)  # polls a file the child creates; not a stand-in for an event
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    ready.unlink()
+    return child.returncode

@@ -440,6 +440,30 @@ def readme_block(marker: str) -> str:
     return found.group(1)
 
 
+def test_log_level_prints_the_librarys_records_on_stderr_only(tmp_path: Path) -> None:
+    plugins = plugin_file(tmp_path, fail=True)
+    args = ["run", V1, "--plugins", plugins, "--json"]
+    quiet = cli(*args)
+    assert quiet.returncode == 1 and quiet.stderr == ""  # nothing configured: nothing printed
+    done = cli("--log-level", "info", *args)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["status"] == "failed"  # stdout stays one JSON document
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"INFO qtforge_orch.cli: loaded plugins from {plugins}: " + (
+        "data_loader, data_validator, data_saver"
+    )
+    assert re.fullmatch(
+        r"INFO qtforge_orch\.execution: execution \S+ of workflow \S+ started", lines[1]
+    )
+    assert any(
+        line.startswith("ERROR qtforge_orch.execution: step ") and "disk full" in line
+        for line in lines
+    )
+    assert not [line for line in lines if line.startswith("DEBUG")]
+    refused = cli("--log-level", "loud", "validate", V1)
+    assert refused.returncode == 2 and "invalid choice: 'loud'" in refused.stderr
+
+
 def test_the_readme_cli_example_runs_verbatim(tmp_path: Path) -> None:
     block = readme_block("cli-example")
     assert "cd examples" in block and "--plugins my_plugins.py" in block
@@ -503,6 +527,7 @@ def test_bash_completion(tmp_path: Path) -> None:
             "completion",
             "-h",
             "--help",
+            "--log-level",
             "--version",
         ]
     )

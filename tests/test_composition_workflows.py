@@ -132,25 +132,30 @@ def test_a_cel_transformer_becomes_the_connections_data_transformation(
     assert status.execution_data["result"] == {"b": {"ys": [2, 3]}}
 
 
-def test_an_aggregation_fans_out_into_a_collector(
+def test_an_aggregation_fans_out_into_an_aggregator(
     advanced: AdvancedPluginOrchestrator, plugins: PluginManager, tmp_path: Path
 ) -> None:
     workflow = built(advanced, SCENARIOS[S.Aggregation].build(plugins, tmp_path), "get_status")
     assert workflow.execution_mode is WorkflowExecutionMode.Conditional
     monitors = ["cpu_monitor", "memory_monitor", "disk_monitor", "network_monitor"]
+    tags = [f"system_monitor.tag.{m}" for m in monitors]
     assert [n.node_id for n in workflow.nodes] == [
         "system_monitor.input",
         *monitors,
         "system_monitor.aggregate",
+        *tags,
     ]
     assert "logger" not in {n.plugin_id for n in workflow.nodes}  # it has no get_status
     assert all(n.configuration.get("critical") is False for n in workflow.nodes[1:5])
-    collector = workflow.nodes[-1]
+    collector = workflow.nodes[5]
+    assert collector.node_type is WorkflowNodeType.Aggregator
     assert collector.plugin_id == "qtforge_orch.composition"
-    assert collector.input_ports == [*monitors, "__composition_input__"]
+    assert collector.input_ports == ["items"]
+    into = [c.source_node for c in workflow.connections if c.target_node == collector.node_id]
+    assert into == ["system_monitor.input", *tags]  # the input first: the list's order
     assert {(c.source_node, c.target_node) for c in workflow.connections} >= {
         ("system_monitor.input", m) for m in monitors
-    } | {(m, "system_monitor.aggregate") for m in monitors}
+    } | {(m, t) for m, t in zip(monitors, tags, strict=True)}
 
 
 def test_a_facade_is_a_decision_that_routes_by_command(

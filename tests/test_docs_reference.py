@@ -39,6 +39,7 @@ NAMESPACES = (
     "qtforge_orch.composition",
     "qtforge_orch.testing",
     "qtforge_orch.cli",
+    "qtforge_orch.tracing",
 )
 
 DIRECTIVE = re.compile(r"^::: ([\w.]+)[ \t]*\n((?:[ \t]+\S.*\n)*)", re.MULTILINE)

@@ -399,7 +399,7 @@ def test_worker_killed_mid_step_fails_the_attempt_and_the_retry_succeeds(
 
 
 def test_worker_death_message_without_retries(
-    process_orch: PluginOrchestrator, tmp_path: Path
+    process_orch: PluginOrchestrator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     pid_file = tmp_path / "pid"
     wf = Workflow("dies").add_step(
@@ -412,6 +412,14 @@ def test_worker_death_message_without_retries(
     status = process_orch.get_execution_status(execution_id).value()
     assert status["status"] == "failed"
     assert "worker process running it died" in status["error"]
+    (record,) = [r for r in caplog.records if r.name == "qtforge_orch.executors"]
+    assert record.levelname == "WARNING"
+    assert (record.execution_id, record.step_id, record.executor) == (
+        execution_id,
+        "hang",
+        "process",
+    )
+    assert "worker process running it died" in record.getMessage()
 
 
 @pytest.mark.parametrize("plugin", ["locked", "lambda_plugin"])

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ from qtforge_orch import (
     PluginManager,
     PluginOrchestrator,
 )
+
+from .journal_helpers import run_until_ready_then_kill
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -120,19 +121,7 @@ def _crash_child(folder: Path, journal: Path, calls: Path, **options: str) -> No
     script = CHILD.format(
         folder=str(folder), journal=str(journal), calls=str(calls), options=options
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
-    child = subprocess.Popen([sys.executable, "-c", script], env=env)
-    ready = Path(str(calls) + ".ready")
-    try:
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            assert child.poll() is None, f"the child exited early ({child.returncode})"
-            assert time.monotonic() < deadline, "the child never reached the step"
-            time.sleep(0.01)  # polls a file the child creates; not a stand-in for an event
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-    ready.unlink()
+    run_until_ready_then_kill(script, Path(str(calls) + ".ready"))
 
 
 def _calls(calls: Path) -> list[str]:

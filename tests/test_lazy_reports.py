@@ -195,7 +195,9 @@ def test_v2_status_builds_node_reports_only_when_read(
     built: list[int] = []
     real = module._node_reports
     monkeypatch.setattr(
-        module, "_node_reports", lambda run, snap, ix: built.extend(ix) or real(run, snap, ix)
+        module,
+        "_node_reports",
+        lambda run, snap, ix, children: built.extend(ix) or real(run, snap, ix, children),
     )
     context = advanced.get_execution_status(execution_id).value()
     assert context.execution_data["result"]

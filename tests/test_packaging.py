@@ -65,6 +65,8 @@ def test_the_extras() -> None:
         names["dev"]
     )
     assert "test" not in extras  # renamed: testing (the plugin) and dev (this project's tools)
+    assert names["otel"] == {"opentelemetry-api"}  # the API only: the application picks the SDK
+    assert {"opentelemetry-api", "opentelemetry-sdk"} <= names["dev"]  # tests/test_tracing.py
 
 
 def test_the_readme_commands() -> None:
@@ -84,6 +86,9 @@ def test_the_changelog_has_an_unreleased_section() -> None:
     assert changelog.startswith("# Changelog")
     assert "## [Unreleased]" in changelog
     assert "qtforge_orchestrator" in changelog  # the renamed fixtures are listed
+    for change in ("qtforge_orch.execution", "qtforge_orch.executors", '"qtforge_orch[otel]"'):
+        assert change in changelog  # the logging names and the tracing extra
+    assert "--log-level" in changelog and "trace_executions" in changelog
 
 
 def test_pre_commit_uses_the_pinned_ruff() -> None:

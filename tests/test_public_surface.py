@@ -41,6 +41,7 @@ NAMESPACES = (
     "qtforge_orch.qt",
     "qtforge_orch.widgets",
     "qtforge_orch.cli",
+    "qtforge_orch.tracing",
 )
 
 _PYDANTIC_API = frozenset(dir(pydantic.BaseModel))
@@ -207,6 +208,16 @@ def test_every_public_class_and_method_has_a_docstring() -> None:
                     if inspect.isfunction(function) and not function.__doc__:
                         missing.append(f"{base.__qualname__}.{member}")
     assert not missing, f"public classes and methods without a docstring: {sorted(set(missing))}"
+
+
+def test_the_orchestrators_constructors_say_what_each_parameter_takes() -> None:
+    """The reference shows the annotations as written: none of them is ``Any``."""
+    for orchestrator in (qtforge_orch.PluginOrchestrator, qtforge_orch.AdvancedPluginOrchestrator):
+        parameters = inspect.signature(orchestrator.__init__).parameters
+        vague = [name for name, p in parameters.items() if "Any" in str(p.annotation)]
+        assert not vague, f"{orchestrator.__name__}: {vague}"
+        journal = parameters["journal"].annotation
+        assert journal == "str | os.PathLike[str] | ExecutionJournal | None"
 
 
 def test_surface_is_frozen() -> None:

@@ -17,8 +17,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .compensation import Compensation as Compensation
     from .engine import DEFAULT_HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
     from .engine import Engine as Engine
+    from .engine import live_run as live_run
     from .events import Event as Event
     from .events import EventKind as EventKind
     from .execution_future import ExecutionFuture as ExecutionFuture
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from .journal_link import JournalEntry as JournalEntry
     from .journal_link import JournalSink as JournalSink
     from .journal_link import ResumeSeed as ResumeSeed
+    from .rollback_log import log_rollback as log_rollback
     from .run import Run as Run
     from .run_status import RunStatus as RunStatus
     from .run_status import SignalNames as SignalNames
@@ -55,6 +58,7 @@ _WHERE = {
     # the engine a facade owns, and one execution
     "Engine": "engine",
     "DEFAULT_HISTORY_LIMIT": "engine",
+    "live_run": "engine",
     "Run": "run",
     "RunStatus": "run_status",
     "SignalNames": "run_status",
@@ -87,6 +91,9 @@ _WHERE = {
     "JournalSink": "journal_link",
     "JournalEntry": "journal_link",
     "ResumeSeed": "journal_link",
+    # rollback steps owed (a nested workflow's, carried by its parent), and their records
+    "Compensation": "compensation",
+    "log_rollback": "rollback_log",
     # transactions across executions
     "TransactionRegistry": "transactions",
     "RollbackHandle": "transactions",

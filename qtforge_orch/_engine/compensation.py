@@ -29,18 +29,24 @@ Invoke = Callable[[TaskSpec, dict[str, Any], StepContext], Outcome]
 
 @dataclass(slots=True, eq=False)
 class Compensation:
-    """A completed task's rollback step, owed until claimed (and then run) or dropped."""
+    """A completed task's rollback step, owed until claimed (and then run) or dropped.
+
+    ``action`` replaces the rollback step for a task whose undoing is not a plugin call: a
+    nested workflow's step, whose child execution's own compensations it runs (it returns
+    their errors).
+    """
 
     execution_id: str
     index: int  # the completed task's
     key: str
-    rollback: TaskSpec
+    rollback: TaskSpec | None
     output: dict[str, Any] | None  # the completed task's, which the rollback step receives
     journal: JournalSink | None
     sequence: int
     claimed: bool = False
     status: str = "pending"  # pending, completed, failed
     error: str = ""
+    action: Callable[[], list[str]] | None = None
 
 
 class Compensated(Protocol):
@@ -78,6 +84,30 @@ class CompensationLedger:
                     output,
                     journal,
                     next(self._sequence),
+                )
+            )
+
+    def record_action(
+        self,
+        owed: list[Compensation],
+        execution_id: str,
+        index: int,
+        key: str,
+        action: Callable[[], list[str]],
+        journal: JournalSink | None,
+    ) -> None:
+        """(run lock held) Task ``index`` owes ``action`` instead of a rollback step."""
+        with self._lock:
+            owed.append(
+                Compensation(
+                    execution_id,
+                    index,
+                    key,
+                    None,
+                    None,
+                    journal,
+                    next(self._sequence),
+                    action=action,
                 )
             )
 
@@ -150,6 +180,12 @@ class _Chain:
 
     def _run_one(self, item: Compensation, token: object) -> PluginError | None:
         rollback = item.rollback
+        if rollback is None:
+            assert item.action is not None
+            errors = item.action()
+            if not errors:
+                return None
+            return PluginError(PluginErrorCode.ExecutionFailed, "; ".join(errors))
         params: dict[str, Any] = dict(item.output or {})
         params.update(rollback.parameters)
         context = StepContext(item.execution_id, rollback.key, 1, _NEVER_PAUSED)
@@ -174,6 +210,7 @@ class _Chain:
             self._token = None
             context.cancel()
             rollback = item.rollback
+            assert rollback is not None
             self._record(
                 item,
                 PluginError(

@@ -59,6 +59,15 @@ def _shutdown_live_engines() -> None:
             engine.executor.abandon()
 
 
+def live_run(execution_id: str) -> Run | None:
+    """The run with ``execution_id`` in any engine of this process (active or in a history)."""
+    for engine in list(_live_engines):
+        run = engine.get_run(execution_id)
+        if run is not None:
+            return run
+    return None
+
+
 def _install_exit_hook() -> None:
     global _exit_hook_installed
     with _exit_hook_lock:
@@ -130,10 +139,14 @@ class Engine:
         transaction_id: str | None = None,
         journal_entry: JournalEntry | None = None,
         resume: ResumeSeed | None = None,
+        execution_id: str | None = None,
     ) -> Run:
-        number = next(self._ids)
-        self._issued = number
-        execution_id = f"{self._id_base}{number:06d}"
+        """A new run of ``plan``, not started; ``execution_id`` is chosen by the caller for a
+        nested workflow's child (derived from its parent, so a resumed parent finds it)."""
+        if execution_id is None:
+            number = next(self._ids)
+            self._issued = number
+            execution_id = f"{self._id_base}{number:06d}"
         run = Run(
             self,
             plan,

@@ -184,7 +184,8 @@ class Run:
                 self.transition(index, CANCELLED)
 
     # --- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, takers: int = 0) -> None:
+        """``takers``: threads that will take this run's work themselves (a waiting parent)."""
         with self.lock:
             self.status = RunStatus.RUNNING
             parent = self.parent
@@ -203,7 +204,7 @@ class Run:
                     execution_id=self.execution_id,
                 )
             self.scheduler.begin()
-            self.workers.spawn(0)
+            self.workers.spawn(takers)
             self.maybe_complete()
 
     def on_finish(self, callback: Callable[[Run], None]) -> None:

@@ -10,6 +10,7 @@ from typing import Protocol
 from .._errors import PluginError, PluginErrorCode
 from .compensation import Compensation, CompensationLedger
 from .journal_link import JournalSink
+from .rollback_log import log_rollback
 from .run_status import RunStatus
 
 
@@ -18,6 +19,9 @@ class Member(Protocol):
 
     @property
     def execution_id(self) -> str: ...
+
+    @property
+    def workflow_id(self) -> str: ...
 
     @property
     def status(self) -> str: ...
@@ -124,7 +128,11 @@ class TransactionRegistry:
             handle.done.set()
             return handle
 
+        workflows = {run.execution_id: run.workflow_id for run in runs}
+
         def finished(errors: list[str]) -> None:
+            for item in items:  # (their executions ended: no execution log writes them)
+                log_rollback(item, workflows.get(item.execution_id, ""))
             handle.failures.extend(errors)
             handle.done.set()
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from .._errors import PluginError, PluginErrorCode
 from . import _completion, _edit, _graph, _info, _run, _validate
 from ._documents import UsageError
+from ._logging import add_log_level_option, log_to_stderr
 from ._output import report_error
 
 EXIT_OK = 0
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {_version()}", help="show the version"
     )
+    add_log_level_option(parser)
     commands = parser.add_subparsers(
         dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
     )
@@ -81,8 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments_list = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in arguments_list
     _Parser.json_errors = as_json
+    undo_logging: Callable[[], None] = _nothing
     try:
         arguments = build_parser().parse_args(arguments_list)
+        undo_logging = log_to_stderr(arguments.log_level)
         handler = arguments.handler
         code: int = handler(arguments)
         return code
@@ -101,3 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             PluginErrorCode.InvalidFormat, "the input is nested too deeply to process"
         )
         return report_error(error, EXIT_USAGE, as_json)
+    finally:
+        undo_logging()
+
+
+def _nothing() -> None:
+    """No logging was configured: nothing to undo."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import PluginError, PluginErrorCode
+from .._log import logger
 
 if TYPE_CHECKING:
     from ..plugins import PluginManager
@@ -162,4 +163,5 @@ def plugin_manager(sources: list[str]) -> PluginManager:
         loaded = manager.load_plugin(source)
         if not loaded:
             raise UsageError(loaded.error())
+        logger("cli").info("loaded plugins from %s: %s", source, ", ".join(loaded.value()))
     return manager

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from .._errors import PluginError
+from .._log import logger
 from ._documents import (
     Kind,
     UsageError,
@@ -216,7 +217,10 @@ class CtrlC:
         self.pressed.set()
 
 
-def _cancel(orchestrator: Any, kind: Kind, execution_id: str) -> None:
+def _cancel(orchestrator: Any, kind: Kind, execution_id: str, why: str) -> None:
+    logger("cli").info(
+        "%s: cancelling execution %s", why, execution_id, extra={"execution_id": execution_id}
+    )
     if kind == "v1":
         orchestrator.cancel_workflow(execution_id)
     else:
@@ -234,12 +238,12 @@ def _wait(
         if deadline is not None:
             left_ms = (deadline - time.monotonic()) * 1000
             if left_ms <= 0:
-                _cancel(orchestrator, kind, execution_id)
+                _cancel(orchestrator, kind, execution_id, f"--timeout {timeout_s:g} s reached")
                 return "timeout"
             slice_ms = max(1, min(slice_ms, math.ceil(left_ms)))
         if orchestrator.wait_for_execution(execution_id, slice_ms):
             return "ended"
-    _cancel(orchestrator, kind, execution_id)
+    _cancel(orchestrator, kind, execution_id, "Ctrl-C")
     return "interrupted"
 
 

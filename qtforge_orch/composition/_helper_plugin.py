@@ -20,18 +20,21 @@ from ._settings import RateLimit, Route
 HELPER_PLUGIN_ID = "qtforge_orch.composition"
 SETTINGS_KEY = "__composition__"
 INPUT_PORT = "__composition_input__"
+ITEMS_PORT = "items"  # an Aggregation collector's one input: the tagged component results
 ROUTE_PORT = "params"
 
 PASSTHROUGH, ROUTE, AGGREGATE, GATE, RENAME = "passthrough", "route", "aggregate", "gate", "rename"
+TAG = "tag"
 
 
 class CompositionStepsPlugin(IPlugin):
     """The helper steps of workflows built by ``create_workflow_from_composition``.
 
     Commands: ``passthrough`` (returns its input), ``route`` (a Facade's decision:
-    ``{"route": component id, "params": input}``), ``aggregate`` (an Aggregation's result from
-    the components' outputs arriving on ports named after them), ``gate`` (a Proxy's allowed
-    commands and rate limit) and ``rename`` (an Adapter's key renaming).
+    ``{"route": component id, "params": input}``), ``tag`` (``{key: input}``), ``aggregate``
+    (an Aggregation's result from the list its Aggregator node receives: the input, then the
+    tagged outputs of the components that succeeded), ``gate`` (a Proxy's allowed commands and
+    rate limit) and ``rename`` (an Adapter's key renaming).
     """
 
     description = "Helper steps of workflows built from plugin compositions"
@@ -45,8 +48,8 @@ class CompositionStepsPlugin(IPlugin):
         return HELPER_PLUGIN_ID
 
     def available_commands(self) -> list[str]:
-        """The five helper commands."""
-        return [PASSTHROUGH, ROUTE, AGGREGATE, GATE, RENAME]
+        """The six helper commands."""
+        return [PASSTHROUGH, ROUTE, AGGREGATE, GATE, RENAME, TAG]
 
     def execute_command(self, command: str, params: dict[str, Any]) -> Expected[dict[str, Any]]:
         """Run one helper step; its settings are ``params["__composition__"]``."""
@@ -56,6 +59,8 @@ class CompositionStepsPlugin(IPlugin):
             return make_success(data)
         if command == RENAME:
             return make_success(rename_keys(settings.get("map", {}), data))
+        if command == TAG:
+            return make_success({str(settings.get("key", "")): data})
         composite = str(settings.get("composite", ""))
         step_command = str(settings.get("command", ""))
         if command == ROUTE:
@@ -72,7 +77,7 @@ class CompositionStepsPlugin(IPlugin):
             return make_success({"route": chosen, ROUTE_PORT: data})
         if command == AGGREGATE:
             components = settings.get("components", [])
-            results = {pid: data[pid] for pid in components if pid in data}
+            results = _tagged_results(data.get(ITEMS_PORT), components)
             if not results:
                 return make_error(
                     PluginErrorCode.ExecutionFailed,
@@ -103,6 +108,19 @@ class CompositionStepsPlugin(IPlugin):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__()  # type: ignore[misc]
+
+
+def _tagged_results(items: Any, components: list[str]) -> dict[str, Any]:
+    """``{component: output}``, in composition order, from an Aggregator's list.
+
+    The list is the input first, then one ``{component: output}`` per component that
+    succeeded.
+    """
+    delivered: dict[str, Any] = {}
+    for item in items[1:] if isinstance(items, list) else ():
+        if isinstance(item, dict):
+            delivered.update(item)
+    return {pid: delivered[pid] for pid in components if pid in delivered}
 
 
 def ensure_helper(plugin_manager: Any) -> PluginError | None:

@@ -23,11 +23,13 @@ from ._helper_plugin import (
     GATE,
     HELPER_PLUGIN_ID,
     INPUT_PORT,
+    ITEMS_PORT,
     PASSTHROUGH,
     RENAME,
     ROUTE,
     ROUTE_PORT,
     SETTINGS_KEY,
+    TAG,
     ensure_helper,
 )
 from ._rules import adapter_command, proxy_refusal
@@ -157,10 +159,19 @@ class _Graph:
             "aggregate",
             AGGREGATE,
             {"composite": self.cid, "command": self.command, "components": offering},
+            node_type="Aggregator",
         )
+        # An Aggregator receives one list of what its connections deliver, in connection
+        # order, from the sources that produced output. The input comes first (so the
+        # collector runs, and says so, when every component failed); each component's output
+        # then arrives through a helper that tags it with the component's id (a failed
+        # component's tag node is skipped), so the collector keys the results as the
+        # composite does.
+        self._connect(source, collector, target_port=ITEMS_PORT)
         for plugin_id in offering:
-            self._connect(plugin_id, collector, target_port=plugin_id)
-        self._connect(source, collector, target_port=INPUT_PORT)
+            tag = self._helper(f"tag.{plugin_id}", TAG, {"key": plugin_id})
+            self._connect(plugin_id, tag)
+            self._connect(tag, collector, target_port=ITEMS_PORT)
         return self._done(collector)
 
     def _pipeline(self) -> PluginError | None:

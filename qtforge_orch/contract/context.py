@@ -19,6 +19,7 @@ class StepContext:
     """Cooperative cancellation, progress reporting and pause points for one attempt."""
 
     __slots__ = (
+        "_cancel_hooks",
         "_cancelled",
         "_on_progress",
         "_progress_key",
@@ -44,6 +45,7 @@ class StepContext:
         # A plain flag: one context is built per attempt on the hot path, and an Event is
         # only worth its cost for the few commands that wait on it (see ``wait``).
         self._cancelled = False
+        self._cancel_hooks: list[Callable[[], None]] | None = None
         self._wakeup: threading.Event | None = None
         self._resumed = resumed
         # ``on_progress(progress_key, fraction, message)``: a bound method and the task's
@@ -63,9 +65,29 @@ class StepContext:
     def cancel(self) -> None:
         """Mark the attempt cancelled and wake a pending ``wait`` (the engine calls this)."""
         with _wakeup_lock:
+            if self._cancelled:
+                return
             self._cancelled = True
             if self._wakeup is not None:
                 self._wakeup.set()
+            hooks, self._cancel_hooks = self._cancel_hooks, None
+        for hook in hooks or ():
+            hook()
+
+    def add_cancel_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` once when the attempt is cancelled or times out (at once if it was).
+
+        For the library's own nested workflows: ``hook`` runs in the thread that cancels,
+        possibly with an engine lock held, so it must only hand work to another thread (it
+        never blocks, never calls user code).
+        """
+        with _wakeup_lock:
+            if not self._cancelled:
+                if self._cancel_hooks is None:
+                    self._cancel_hooks = []
+                self._cancel_hooks.append(hook)
+                return
+        hook()
 
     def check_cancelled(self) -> None:
         """Raise ``PluginError(OperationCancelled)`` if the attempt should stop."""

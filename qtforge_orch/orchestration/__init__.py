@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from ..plugins import PluginMetadata as PluginMetadata
     from ..plugins import PluginState as PluginState
     from ..plugins import default_plugin_manager as default_plugin_manager
+    from ._nesting import MAX_NESTING_DEPTH as MAX_NESTING_DEPTH
+    from ._workflow_plugin import WorkflowPlugin as WorkflowPlugin
 
 # Derived from the one list in ``_lazy``; tests/test_public_surface.py checks that the
 # TYPE_CHECKING imports above name the same objects.

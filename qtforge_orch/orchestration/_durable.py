@@ -55,7 +55,7 @@ class JournalLink:
         self._definitions: dict[int, tuple[Any, str]] = {}
         self._recorded: dict[str, RecordedRun] = {}
 
-    def open(self, journal: Any) -> None:
+    def open(self, journal: object) -> None:
         """Constructor helper: ``journal`` is a path (opened here) or an ExecutionJournal.
 
         A path that cannot be opened raises ``PluginError`` (``FileNotFound``,
@@ -164,8 +164,13 @@ class JournalLink:
         return recorded
 
     # --- resume -----------------------------------------------------------------------------
-    def resumed_run(self, execution_id: str, force: bool) -> Run | PluginError:
-        """A run that resumes a recorded execution, claimed in the journal, not started."""
+    def resumed_run(
+        self, execution_id: str, force: bool, new_id: str | None = None
+    ) -> Run | PluginError:
+        """A run that resumes a recorded execution, claimed in the journal, not started.
+
+        ``new_id`` is the id it gets (a nested workflow's child); else the engine's next.
+        """
         journal = self._journal
         if journal is None:
             return _no_journal(f"resume execution '{execution_id}'")
@@ -227,7 +232,9 @@ class JournalLink:
         entry = self.entry(workflow, resumed_from=execution_id)
         assert entry is not None
         data = dict(record.initial_data) if isinstance(record.initial_data, dict) else {}
-        run: Run = self._engine.new_run(plan, data, journal_entry=entry, resume=seed)
+        run: Run = self._engine.new_run(
+            plan, data, journal_entry=entry, resume=seed, execution_id=new_id
+        )
         try:
             journal.claim_for_resume(
                 execution_id, run.execution_id, definition_json=entry.definition_json, force=force

@@ -33,6 +33,7 @@ from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager, default_plugin_manager
 from ._durable import JournalLink
+from ._execution_log import ExecutionLog
 from ._item_counts import ItemCountSampler
 from ._recorded import RecordedRun
 from ._registry import Registered, WorkflowRegistry, id_type_error
@@ -40,7 +41,10 @@ from ._signals import SignalRelay
 from ._workflow_kind import WorkflowKind
 
 if TYPE_CHECKING:
+    import os
+
     from .._engine import ExecutionFuture
+    from ..journal import ExecutionJournal
     from ..qt.execution import WorkflowExecution
 
 
@@ -59,7 +63,7 @@ class FacadeCore:
         default_executor: str,
         dask_address: str | None,
         process_workers: int | None,
-        journal: Any,
+        journal: str | os.PathLike[str] | ExecutionJournal | None,
         lookup: Callable[[PluginManager], PluginLookup] | None = None,
     ) -> None:
         self.kind = kind
@@ -69,6 +73,7 @@ class FacadeCore:
         plugins = self.plugin_manager if lookup is None else lookup(self.plugin_manager)
         self.engine = Engine(owner, kind.names, plugins, thread_pool, history_limit, timers)
         self.signals = SignalRelay(owner, kind.names, self.engine)
+        self.log = ExecutionLog(self.engine)
         self.item_counts = ItemCountSampler(self.engine, owner)
         self.default_executor = self._configure_executors(
             default_executor, dask_address, process_workers
@@ -77,6 +82,9 @@ class FacadeCore:
         self.journal = JournalLink(self.engine, self.workflows, kind, self.default_executor)
         self.journal.open(journal)
         self.transactions = TransactionRegistry(self.engine) if kind.compensates else None
+        # What a resumed run takes over from its earlier execution before it starts (the
+        # compensations its nested steps' children owe); set by the orchestrator.
+        self.on_resume: Callable[[Run], None] | None = None
         # The handles made so far, by execution id, held weakly: ``execution(id)`` gives the
         # same object while it exists (owner thread only).
         self.handles: weakref.WeakValueDictionary[str, WorkflowExecution] = (
@@ -122,8 +130,15 @@ class FacadeCore:
         workflow_id: str,
         input_data: dict[str, Any] | None,
         transaction_id: str | None = None,
+        *,
+        execution_id: str | None = None,
+        nested: bool = False,
     ) -> Run | PluginError:
-        """A new run of a registered workflow, not started yet (``launch`` starts it)."""
+        """A new run of a registered workflow, not started yet (``launch`` starts it).
+
+        A ``nested`` run is a nested workflow's child, with the id its parent derived: its
+        compensations stay owed when it completes (its parent step owes them).
+        """
         if input_data is not None and not isinstance(input_data, dict):
             return PluginError(
                 PluginErrorCode.InvalidParameters,
@@ -138,6 +153,7 @@ class FacadeCore:
             dict(input_data or {}),
             transaction_id=transaction_id,
             journal_entry=self.journal.entry(entry.workflow),
+            execution_id=execution_id,
         )
         if transaction_id is not None:
             assert self.transactions is not None
@@ -145,7 +161,7 @@ class FacadeCore:
             if error is not None:
                 self.engine.discard(run)
                 return error
-        elif self.kind.compensates:
+        elif self.kind.compensates and not nested:
             run.on_finish(partial(_drop_compensations_if_completed, self.engine.compensations))
         return run
 
@@ -156,6 +172,9 @@ class FacadeCore:
             return from_error(run)
         if self.kind.compensates:
             run.on_finish(partial(_drop_compensations_if_completed, self.engine.compensations))
+        if self.on_resume is not None:
+            self.on_resume(run)
+        self.log.resuming(run, execution_id)
         self.launch(run)
         return make_success(run.execution_id)
 
@@ -231,9 +250,14 @@ class FacadeCore:
                 or self.engine.pump.terminal_queued(run.execution_id)
             )
 
-    def launch(self, run: Run) -> None:
-        """Start ``run``, and sample its item counts if a subscriber wants them."""
-        run.start()
+    def launch(self, run: Run, takers: int = 0) -> None:
+        """Start ``run``, and sample its item counts if a subscriber wants them.
+
+        ``takers``: threads that will wait for it helping (a nested workflow's parent step),
+        so fewer pool drainers are woken.
+        """
+        self.log.follow(run)
+        run.start(takers)
         pump = self.engine.pump
         if pump.wants(EventKind.ITEM_COUNTS, run.execution_id) or pump.wants(
             EventKind.EVENT_COUNTS, run.execution_id

@@ -8,19 +8,26 @@ between the two lives in the ``WorkflowKind`` each gives its ``FacadeCore``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
-from .._expected import Expected
+from .._errors import PluginError
+from .._expected import Expected, from_error, make_success
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager
+from . import _nesting
 from ._handles import execution_handle, start_handle
+from ._nested_durable import carry_restored
+from ._workflow_plugin import WorkflowPlugin, make_workflow_plugin, nested_targets
 
 if TYPE_CHECKING:
+    from ..contract.plan import Plan
     from ..journal import ExecutionJournal, ExecutionPage
     from ..qt.execution import WorkflowExecution
     from ._facade_core import FacadeCore
+    from ._registry import Registered
 
 
 class OrchestratorBase(QObject):
@@ -35,6 +42,7 @@ class OrchestratorBase(QObject):
     def _attach(self, core: FacadeCore) -> None:
         """Keep ``core``; closing the application then shuts the orchestrator down."""
         self._core = core
+        core.on_resume = partial(carry_restored, core)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self._on_application_quit)
@@ -47,6 +55,58 @@ class OrchestratorBase(QObject):
         core = self.__dict__.get("_core")
         if core is not None:
             core.signals.connected(bytes(signal.name().data()).decode())
+
+    def _register(self, workflow_id: str, entry: Registered) -> Expected[None]:
+        """Add a validated, compiled workflow, unless its nested workflows nest wrongly.
+
+        A cycle is ``CircularDependency``, more than ``MAX_NESTING_DEPTH`` levels
+        ``ResourceExhausted``.
+        """
+        core = self._core
+        key = (id(core.engine), workflow_id)
+        name = _nesting.workflow_name(core.kind.journal_kind, workflow_id)
+
+        def targets(plan: Plan, pending: dict[str, _nesting.NestedTarget]) -> Any:
+            return nested_targets(core.plugin_manager, plan, pending)
+
+        refused = _nesting.nesting_refusal(key, name, entry.plan, targets)
+        if refused is not None:
+            return from_error(refused)
+        return core.workflows.add(workflow_id, entry)
+
+    # --- nested workflows --------------------------------------------------------------------
+    def as_plugin(self, workflow_id: str, plugin_id: str | None = None) -> Expected[WorkflowPlugin]:
+        """A plugin that runs a registered workflow of this orchestrator as a child execution.
+
+        Register it in a ``PluginManager`` and use its id in a step (v1) or node (v2) of any
+        workflow, of either orchestrator: its command ``execute`` runs the workflow with the
+        step's parameters as initial data and returns the child's result. See "Nested
+        workflows" in the composition guide.
+
+        Args:
+            workflow_id: A registered workflow (Sequential, Parallel, Conditional or
+                Streaming; an EventDriven one never returns a result).
+            plugin_id: The plugin's id; ``"workflow:<workflow_id>"`` when None.
+
+        Returns:
+            The plugin, ``NotFound`` (no such workflow), ``NotSupported`` (EventDriven) or
+            ``InvalidArgument``.
+        """
+        return make_workflow_plugin(self._core, workflow_id, plugin_id)
+
+    def get_child_executions(self, execution_id: str) -> Expected[dict[str, str]]:
+        """The child executions of an execution's nested steps, by step or node id.
+
+        ``{step or node id: the execution id of its latest child}`` (empty when none nested),
+        or ``NotFound``.
+
+        A child is an execution of the orchestrator whose ``as_plugin`` made the plugin;
+        follow it there (``subscribe``, status calls).
+        """
+        run = self._core.find_run(execution_id)
+        if isinstance(run, PluginError):
+            return from_error(run)
+        return make_success(_nesting.children(run))
 
     # --- following executions ----------------------------------------------------------------
     def subscribe(

@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import os
+
     # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
     from .._engine import ExecutionFuture
+    from ..journal import ExecutionJournal
     from ..qt._status import ExecutionState
 
 # Pure-Python modules first (the models, pydantic, the compile step, the plugin registry):
@@ -35,6 +38,7 @@ from .._errors import PluginError, PluginErrorCode
 from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan, TaskState
 from ..plugins import PluginManager
+from . import _nesting
 from ._filled_on_read import FilledOnRead
 from ._registry import Registered
 from ._v1_compile import compile_workflow
@@ -170,6 +174,9 @@ def status_report(run: RunView) -> dict[str, Any]:
             for index, state, message in snap.rollbacks
         ],
         "transaction_id": run.transaction_id or "",
+        # Nested workflows: the execution whose step runs this one, and this one's children.
+        "parent_execution_id": _nesting.parent_execution_id(run) or "",
+        "child_executions": _nesting.children(run),
         # Parallel/Conditional steps that wrote the same key; the value kept is the
         # one of the step listed last (the later one in sequential order).
         "overlapping_outputs": {
@@ -265,7 +272,7 @@ class PluginOrchestrator(OrchestratorBase):
         default_executor: str = "thread",
         dask_address: str | None = None,
         process_workers: int | None = None,
-        journal: Any = None,
+        journal: str | os.PathLike[str] | ExecutionJournal | None = None,
     ) -> None:
         super().__init__(parent)
         self._attach(
@@ -325,7 +332,7 @@ class PluginOrchestrator(OrchestratorBase):
             refused = refusal_at_registration(self._core.engine.plugins, plan.tasks)
             if refused:
                 return make_error(PluginErrorCode.InvalidConfiguration, f"step {refused}")
-        return self._core.workflows.add(snapshot.id, Registered(snapshot, plan))
+        return self._register(snapshot.id, Registered(snapshot, plan))
 
     def unregister_workflow(self, workflow_id: str) -> Expected[None]:
         """Forget a registered workflow; ``NotFound`` if no workflow has that id.

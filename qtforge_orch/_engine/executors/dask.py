@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import CancelledError
 from typing import Any
 
+from ..._log import logger
 from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
@@ -101,6 +102,9 @@ class DaskExecutor:
         if not address:
             self._cluster = LocalClusterHost(self._local_workers, self._local_processes)
             address = self._cluster.address
+            logger("executors").info(
+                "started a local Dask cluster at %s (%d workers)", address, self._local_workers
+            )
         import dask
 
         # The client keeps its last N messages to the scheduler (every step's arguments) for
@@ -138,7 +142,7 @@ class DaskExecutor:
             )
             pending = gatherer.watch(future)
         except Exception as exc:
-            return failed(task, self.name, f"could not submit to the cluster: {exc}")
+            return failed(context, task, self.name, f"could not submit to the cluster: {exc}")
         return self._wait(task, future, pending, context)
 
     def _wait(self, task: TaskSpec, future: Any, pending: Pending, context: StepContext) -> Outcome:
@@ -153,24 +157,25 @@ class DaskExecutor:
                     future.cancel()
                 return cancelled(task)
             if future.client.status in ("closing", "closed"):
-                return failed(task, self.name, "the Dask client was closed")
+                return failed(context, task, self.name, "the Dask client was closed")
         try:
             if pending.error is not None:
                 raise pending.error
             reply = pending.reply
         except KilledWorker as exc:
-            return failed(task, self.name, f"the Dask worker running it was lost ({exc})")
+            return failed(context, task, self.name, f"the Dask worker running it was lost ({exc})")
         except CancelledError as exc:
             if context.is_cancelled():
                 return cancelled(task)
             return failed(
+                context,
                 task,
                 self.name,
                 f"its Dask future was cancelled ({exc}); the scheduler connection "
                 "may have been lost",
             )
         except BaseException as exc:  # outputs that do not pickle, a worker-side crash
-            return failed(task, self.name, f"{type(exc).__name__}: {exc}")
+            return failed(context, task, self.name, f"{type(exc).__name__}: {exc}")
         return from_reply(task, reply)
 
     def shutdown(self, timeout: float) -> bool:
@@ -186,6 +191,7 @@ class DaskExecutor:
             try:
                 client.close(timeout=max(1.0, timeout))
             except Exception:
+                logger("executors").warning("closing the Dask client failed", exc_info=True)
                 ok = False
         if cluster is not None:
             cluster.close(max(1.0, timeout))

@@ -191,7 +191,7 @@ class ProcessExecutor:
             future = slot.submit(*args)
         except Exception as exc:  # a broken pool or interpreter shutdown: start afresh
             slot.kill()
-            return failed(task, self.name, f"could not start a worker: {exc}")
+            return failed(context, task, self.name, f"could not start a worker: {exc}")
         while True:
             try:
                 reply = future.result(timeout=POLL_S)
@@ -206,13 +206,14 @@ class ProcessExecutor:
                 if context.is_cancelled():
                     return cancelled(task)
                 return failed(
+                    context,
                     task,
                     self.name,
                     f"the worker process running it died (exit code {codes[0] if codes else '?'})"
                     "; a fresh worker takes the slot's next step",
                 )
             except Exception as exc:  # inputs or outputs that do not pickle, mostly
-                return failed(task, self.name, f"{type(exc).__name__}: {exc}")
+                return failed(context, task, self.name, f"{type(exc).__name__}: {exc}")
             return from_reply(task, reply)
 
     def worker_pids(self) -> list[int]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..._errors import PluginError, PluginErrorCode
+from ..._log import logger
 from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
@@ -59,9 +60,29 @@ def cancelled(task: TaskSpec) -> Outcome:
     )
 
 
-def failed(task: TaskSpec, executor: str, message: str) -> Outcome:
+# logging.WARNING (``logging`` loads on first use, see ``_log``).
+_WARNING = 30
+
+
+def failed(context: StepContext, task: TaskSpec, executor: str, message: str) -> Outcome:
     """An infrastructure failure (a worker died, a scheduler was lost): an ordinary step
-    failure, so the step's retry policy applies."""
+    failure, so the step's retry policy applies. Logged at WARNING (``qtforge_orch.executors``):
+    the step's own failure record does not say that the executor, not the plugin, failed."""
+    log = logger("executors")
+    if log.isEnabledFor(_WARNING):
+        log.warning(
+            "the %s executor could not run step %s of execution %s: %s",
+            executor,
+            task.key,
+            context.execution_id,
+            message,
+            extra={
+                "execution_id": context.execution_id,
+                "step_id": task.key,
+                "executor": executor,
+                "attempt": context.attempt,
+            },
+        )
     return Outcome(
         error=PluginError(
             PluginErrorCode.ExecutionFailed,

@@ -32,6 +32,7 @@ from ..._expected import Expected, from_error, make_error, make_success
 from ...contract.plan import Plan, Role, ScheduleKind, TaskState
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
+from .. import _nesting
 from .._filled_on_read import FilledOnRead
 from .._registry import Registered
 from ._model_base import copy_model
@@ -51,13 +52,16 @@ from .workflow_node import WorkflowNode
 # isort: split
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ..._engine import DEFAULT_HISTORY_LIMIT, RunStatus, SignalNames
+from ..._engine import DEFAULT_HISTORY_LIMIT, Run, RunStatus, SignalNames
 from .._facade_core import FacadeCore
 from .._orchestrator_base import OrchestratorBase
 from ._header_signals import add_header_aliases
 
 if TYPE_CHECKING:
+    import os
+
     from ..._engine import ExecutionFuture
+    from ...journal import ExecutionJournal
     from ...qt._status import ExecutionState
 
 __all__ = [
@@ -103,9 +107,14 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     """``get_execution_status``'s context for a run (a live one or one read from the journal)."""
     snap = take_snapshot(run)
     tasks = run.plan.tasks
+    children = _nesting.children(run)  # a copy, as of this call
+    nested = dict(children)
+
+    def build(view: RunView, state: RunSnapshot, indices: list[int]) -> list[dict[str, Any]]:
+        return _node_reports(view, state, indices, nested)
 
     def node_states() -> dict[str, Any]:
-        reports = cached_reports(run, snap, _node_reports, _SETTLED)
+        reports = cached_reports(run, snap, build, _SETTLED)
         return {task.key: reports[task.index] for task in tasks}
 
     messages = [snap.error.message] if snap.error and snap.error.message else []
@@ -115,6 +124,11 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     if snap.result is not None:
         data["result"] = dict(snap.result)
     data.update(snap.run_extras)
+    parent = _nesting.parent_execution_id(run)
+    if parent is not None:
+        data["parent_execution_id"] = parent
+    if children:
+        data["child_executions"] = children
     # model_construct: every field is built here from engine state of known types, and
     # validating outputs again would refuse what the engine accepted (any keys).
     return WorkflowExecutionContext.model_construct(
@@ -255,7 +269,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         default_executor: str = "thread",
         dask_address: str | None = None,
         process_workers: int | None = None,
-        journal: Any = None,
+        journal: str | os.PathLike[str] | ExecutionJournal | None = None,
     ) -> None:
         super().__init__(parent)
         self._attach(
@@ -298,7 +312,7 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
             )
         if isinstance(prepared, PluginError):
             return from_error(prepared)
-        return self._core.workflows.add(prepared.workflow.workflow_id, prepared)
+        return self._register(prepared.workflow.workflow_id, prepared)
 
     def _prepare(self, candidate: PluginWorkflow) -> Registered | PluginError:
         core = self._core
@@ -544,7 +558,11 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         if isinstance(run, PluginError):
             return from_error(run)
         error = run.pause()
-        return make_success() if error is None else from_error(error)
+        if error is not None:
+            return from_error(error)
+        if isinstance(run, Run):  # its nested workflows' children pause with it
+            _nesting.for_each_descendant(run, Run.pause)
+        return make_success()
 
     def resume_execution(self, execution_id: str) -> Expected[None]:
         """Resume a paused execution; ``NotFound``, or ``InvalidState`` if it is not paused."""
@@ -552,7 +570,11 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
         if isinstance(run, PluginError):
             return from_error(run)
         error = run.resume()
-        return make_success() if error is None else from_error(error)
+        if error is not None:
+            return from_error(error)
+        if isinstance(run, Run):
+            _nesting.for_each_descendant(run, Run.resume)
+        return make_success()
 
     # --- monitoring ----------------------------------------------------------------------
     def get_execution_status(self, execution_id: str) -> Expected[WorkflowExecutionContext]:
@@ -581,7 +603,9 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
             return from_error(run)
         for task in run.plan.tasks:
             if task.key == node_id:
-                return make_success(_node_reports(run, take_snapshot(run), [task.index])[0])
+                snap = take_snapshot(run)
+                reports = _node_reports(run, snap, [task.index], _nesting.children(run))
+                return make_success(reports[0])
         return make_error(
             PluginErrorCode.NodeNotFound,
             f"execution '{execution_id}' has no node '{node_id}'",
@@ -598,8 +622,13 @@ _SETTLED = frozenset(
 _STATE_NAMES = tuple(state.name.lower() for state in sorted(TaskState))
 
 
-def _node_reports(run: RunView, snap: RunSnapshot, indices: list[int]) -> list[dict[str, Any]]:
-    """``get_node_status``'s dict for each node in ``indices``."""
+def _node_reports(
+    run: RunView, snap: RunSnapshot, indices: list[int], children: dict[str, str]
+) -> list[dict[str, Any]]:
+    """``get_node_status``'s dict for each node in ``indices``.
+
+    ``children`` maps each nested node to its child execution, as at the status call.
+    """
     tasks, names = run.plan.tasks, _STATE_NAMES
     states, outputs, errors, retries = snap.states, snap.outputs, snap.errors, snap.retries
     starts, ends, extras, iso = snap.starts, snap.ends, snap.task_extras, iso_utc
@@ -607,8 +636,9 @@ def _node_reports(run: RunView, snap: RunSnapshot, indices: list[int]) -> list[d
     append = reports.append
     for index in indices:
         started, ended = starts[index], ends[index]
+        key = tasks[index].key
         status: dict[str, Any] = {
-            "node_id": tasks[index].key,
+            "node_id": key,
             "status": names[states[index]],
             "output": outputs[index] or {},
             "error": errors[index],
@@ -619,5 +649,9 @@ def _node_reports(run: RunView, snap: RunSnapshot, indices: list[int]) -> list[d
         }
         if extras is not None:
             status.update(extras[index])
+        if children:
+            child = children.get(key)
+            if child is not None:
+                status["child_execution_id"] = child
         append(status)
     return reports

@@ -23,6 +23,7 @@ class Canvas:
     def __init__(self, scene: EditorScene, plugin_manager: Any, changed: Callable[[], None]):
         self.scene = scene
         self.plugin_manager = plugin_manager
+        scene.nested_of = self._nested_workflow
         self.document: GraphDocument | None = None
         self.revision = 0
         self._changed = changed
@@ -31,6 +32,16 @@ class Canvas:
         # What changed since ``_issues`` was worked out (validation looks at that only).
         self._delta = Delta(everything=True)
         self._pending: list[ValidationIssue] | None = None
+
+    def _nested_workflow(self, plugin_id: str) -> str | None:
+        """The workflow ``plugin_id`` runs, when it names a nested workflow's plugin."""
+        manager = self.plugin_manager
+        if manager is None or not plugin_id:
+            return None
+        found = manager.get_plugin(plugin_id)
+        workflow_id = getattr(found.value(), "workflow_id", None) if found else None
+        nested = found and getattr(found.value(), "nested_name", None) is not None
+        return workflow_id if nested and isinstance(workflow_id, str) else None
 
     def doc(self) -> GraphDocument:
         """The document (one is always loaded once the editor exists)."""

@@ -62,6 +62,8 @@ LINE = 1.0
 _DARK_STATUS_TEXT = frozenset({"pending", "skipped", "paused", "retrying"})
 _Flag = QGraphicsItem.GraphicsItemFlag
 _NO_PEN = QPen(Qt.PenStyle.NoPen)
+#: The badge of a node that runs a nested workflow.
+NESTED = "#5e35b1"
 
 
 @cache
@@ -148,6 +150,8 @@ class NodeItem(QGraphicsPathItem):
         self._detail_text = ""
         self._issues: list[str] = []
         self._badge: QGraphicsEllipseItem | None = None
+        self._nested: str | None = None
+        self._nested_badge: QGraphicsPathItem | None = None
         self._detail: QGraphicsPathItem | None = None
         self._subtitle: QGraphicsSimpleTextItem | None = None
         self._overview = overview
@@ -217,6 +221,7 @@ class NodeItem(QGraphicsPathItem):
             else:
                 child.setParentItem(None)
         self._badge = self._detail = self._subtitle = None
+        self._nested_badge = None
         self._set_info(info)
         self.show_detail(shown)
         self.set_issues(self._issues)
@@ -322,12 +327,57 @@ class NodeItem(QGraphicsPathItem):
         if self._badge is not None:
             self._badge.setVisible(bool(messages))
 
+    def set_nested(self, workflow_id: str | None) -> None:
+        """Mark the node as a nested workflow's: a badge above its header names the workflow.
+
+        One node, however many steps the workflow has; None removes the badge.
+        """
+        if workflow_id == self._nested and (workflow_id is None) == (self._nested_badge is None):
+            return
+        self._nested = workflow_id
+        if self._nested_badge is not None:
+            scene = self.scene()
+            if scene is not None:
+                scene.removeItem(self._nested_badge)
+            else:
+                self._nested_badge.setParentItem(None)
+            self._nested_badge = None
+        if workflow_id is None:
+            return
+        text = _elided(f"workflow {workflow_id}", "small", self._size[0] - 16)
+        width = _metrics("small").horizontalAdvance(text) + 12
+        height = _metrics("small").height() + 4
+        outline = QPainterPath()
+        outline.addRoundedRect(QRectF(0, 0, width, height), 4, 4)
+        badge = QGraphicsPathItem(outline, self)
+        badge.setPos(8, -height + 1)
+        badge.setBrush(_brush(NESTED))
+        badge.setPen(_pen("#ffffff", 1.0))
+        badge.setZValue(2)
+        label = _text(badge, text, "small", "#ffffff")
+        label.setPos(6, 2)
+        self._nested_badge = badge
+
+    def nested_workflow(self) -> str | None:
+        """The workflow the node runs as a nested workflow (None: an ordinary plugin)."""
+        return self._nested
+
+    def nested_badge_text(self) -> str:
+        """The text of the nested-workflow badge (``""``: none)."""
+        badge = self._nested_badge
+        if badge is None:
+            return ""
+        (label,) = [c for c in badge.childItems() if isinstance(c, QGraphicsSimpleTextItem)]
+        return label.text()
+
     def tooltip(self) -> str:
         """The node's tool tip (made when asked for: the scene's help event)."""
         info = self.info
         lines = [f"{info.label} ({info.node_id})", f"{info.kind}: {info.plugin_id}"]
         if info.command:
             lines[-1] += f".{info.command}"
+        if self._nested is not None:
+            lines.append(f"runs the workflow '{self._nested}' as a child execution")
         if not info.enabled:
             lines.append("disabled")
         return "\n".join(lines + self._issues)
@@ -349,6 +399,8 @@ class EdgeItem(QGraphicsPathItem):
         self._middle = QPointF()
         self._issues: list[str] = []
         self._badge: QGraphicsEllipseItem | None = None
+        self._nested: str | None = None
+        self._nested_badge: QGraphicsPathItem | None = None
         self._label: QGraphicsSimpleTextItem | None = None
         self._count = ""
         self.setFlag(_Flag.ItemIsSelectable)

@@ -10,7 +10,7 @@ view zooms in.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from math import ceil, floor
 from typing import Any
@@ -157,6 +157,9 @@ class EditorScene(QGraphicsScene):
         # Nodes whose texts and ports are not shown (made or shown by ``reveal``).
         self._hidden_detail = Unrevealed()
         self._bounds = QRectF()  # every node box placed so far
+        # The workflow a plugin id runs when it is a nested workflow's plugin (the canvas
+        # looks it up in its plugin manager); a node of it shows the workflow's name.
+        self.nested_of: Callable[[str], str | None] = lambda plugin_id: None
         self._edge_layer = self._new_layer()
         self._overview = EdgeOverview()
         self._overview.setVisible(False)
@@ -207,7 +210,9 @@ class EditorScene(QGraphicsScene):
         overview = not self._labels_shown
         with self.batch():
             for node_id in ids:
-                item = NodeItem(document.node_info(node_id), overview)
+                info = document.node_info(node_id)
+                item = NodeItem(info, overview)
+                item.set_nested(self.nested_of(info.plugin_id))
                 x, y = where.get(node_id) or document.position(node_id) or (0.0, 0.0)
                 item.setPos(x, y)
                 self.addItem(item)
@@ -238,7 +243,9 @@ class EditorScene(QGraphicsScene):
         """Show a node's changed fields and re-route its connections."""
         node = self.nodes.get(node_id)
         if node is not None:
-            node.rebuild(document.node_info(node_id))
+            info = document.node_info(node_id)
+            node.rebuild(info)
+            node.set_nested(self.nested_of(info.plugin_id))
             self.reroute([node_id])
 
     def place(self, positions: Mapping[str, tuple[float, float]]) -> None:
