@@ -3,8 +3,11 @@
 Every orchestrator delivers one stream of ``ExecutionEvent``s, in its own thread, causally
 ordered per execution: ``WORKFLOW_STARTED`` first, then step/node events in the order the run
 recorded them, then exactly one terminal event (``WORKFLOW_COMPLETED``, ``WORKFLOW_FAILED`` or
-``WORKFLOW_CANCELLED``). Its Qt signals, the ``WorkflowExecution`` handles and the widgets are
-all subscribers of that stream; applications subscribe the same way::
+``WORKFLOW_CANCELLED``). The one kind that can follow it is ``LATE_OUTCOME``: a step the
+execution abandoned while it ran (cancel, timeout) that returned after the end; a subscription
+to one execution has ended by then, so subscribe to every execution to get those. Its Qt
+signals, the ``WorkflowExecution`` handles and the widgets are all subscribers of that stream;
+applications subscribe the same way::
 
     def on_event(event: ExecutionEvent) -> None:
         if event.kind is EventKind.TASK_COMPLETED:
@@ -25,7 +28,10 @@ import weakref
 from collections.abc import Callable
 from enum import IntEnum
 from types import MethodType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from ._errors import PluginError
 
 
 class EventKind(IntEnum):
@@ -46,9 +52,14 @@ class EventKind(IntEnum):
     ITEM_COUNTS = 11
     #: EventDriven event counters, sampled while the execution runs and sent when they change.
     EVENT_COUNTS = 12
+    #: What came of an attempt the execution abandoned while it ran (cancelled, timed out)
+    #: and that returned anyway, once that is settled (its late success undone by the
+    #: rollback step, kept, or a late failure recorded). It may come after the terminal event.
+    LATE_OUTCOME = 13
 
 
-#: Exactly one of these ends every execution; nothing of that execution follows it.
+#: Exactly one of these ends every execution; nothing of that execution follows it but
+#: ``LATE_OUTCOME`` events, which only subscribers of every execution get then.
 TERMINAL_KINDS = frozenset(
     {EventKind.WORKFLOW_COMPLETED, EventKind.WORKFLOW_FAILED, EventKind.WORKFLOW_CANCELLED}
 )
@@ -58,6 +69,7 @@ _TASK_KINDS = frozenset(
         EventKind.TASK_COMPLETED,
         EventKind.TASK_FAILED,
         EventKind.TASK_RETRYING,
+        EventKind.LATE_OUTCOME,
     }
 )
 
@@ -79,6 +91,11 @@ class ExecutionEvent(NamedTuple):
     #: Terminal events only: the finished execution's engine record, opaque to applications.
     #: The orchestrator reads the final step states from it (no status call after the end).
     source: Any = None
+    #: ``TASK_FAILED``, ``TASK_RETRYING`` (the error retried), ``WORKFLOW_FAILED`` and a late
+    #: failure's ``LATE_OUTCOME``: the ``PluginError`` itself, with its code, the exception's
+    #: type, message and traceback (``context``) and the exception (``exception``); None for
+    #: the other kinds.
+    error: PluginError | None = None
 
     @property
     def workflow_id(self) -> str:
@@ -87,7 +104,7 @@ class ExecutionEvent(NamedTuple):
 
     @property
     def step(self) -> str:
-        """``TASK_*``: the step (v1) or node (v2) id."""
+        """``TASK_*`` and ``LATE_OUTCOME``: the step (v1) or node (v2) id."""
         return str(self.args[1]) if self.kind in _TASK_KINDS else ""
 
     @property
@@ -123,6 +140,19 @@ class ExecutionEvent(NamedTuple):
         if self.kind is EventKind.WORKFLOW_COMPLETED:
             value = self.args[1]
             return value if isinstance(value, dict) else {}
+        return {}
+
+    @property
+    def late_outcome(self) -> dict[str, Any]:
+        """``LATE_OUTCOME``: the abandoned attempt's entry of the status's ``late_outcomes``.
+
+        That is ``step_id`` (v1) or ``node_id`` (v2), ``attempt``, ``outcome``,
+        ``returned_at``, ``rollback`` and, when there are any, ``error``, ``error_info`` and
+        ``rollback_error``.
+        """
+        if self.kind is EventKind.LATE_OUTCOME:
+            entry: dict[str, Any] = self.args[2]
+            return entry
         return {}
 
     @property

@@ -152,6 +152,32 @@ def test_v1_plugin_errors_and_retries_behave_the_same(v1: PluginOrchestrator) ->
     assert retried == [1]
 
 
+def test_v1_errors_keep_the_workers_traceback_and_exception(v1: PluginOrchestrator) -> None:
+    """Raised in a process or Dask worker, a step's error still names the file and line."""
+    assert v1.register_workflow(Workflow("tb").add_step(WorkflowStep("f", "fail", "execute")))
+    error = v1.execute_workflow("tb").error()
+    assert error.context["exception_type"] == "ValueError"
+    assert error.context["exception_message"] == "boom"
+    traceback = error.context["traceback"]
+    assert "executor_plugins.py" in traceback and "in fail" in traceback
+    assert 'raise ValueError("boom")' in traceback and error.details == traceback
+    assert isinstance(error.exception, ValueError)  # it pickles, so it crossed back
+    step = v1.get_step_results(error.context["execution_id"]).value()[0]
+    assert step.error_info is not None and "in fail" in step.error_info["traceback"]
+
+
+def test_v2_errors_keep_the_workers_traceback_and_exception(
+    v2: AdvancedPluginOrchestrator,
+) -> None:
+    """A node's error from a process or Dask worker keeps its file and line too."""
+    assert v2.register_workflow(workflow("tb2", Mode.Sequential, [node("f", "fail")]))
+    _, ctx = run_to_end(v2, "tb2", timeout_ms=60_000)
+    assert ctx.status.name == "Failed"
+    info = v2.get_node_status(ctx.execution_id, "f").value()["error_info"]
+    assert (info["exception_type"], info["exception_message"]) == ("ValueError", "boom")
+    assert "executor_plugins.py" in info["traceback"] and "in fail" in info["traceback"]
+
+
 def test_v1_rollback_runs_on_the_executor(
     v1: PluginOrchestrator, executor: str, tmp_path: Path
 ) -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .journal_link import JournalEntry as JournalEntry
     from .journal_link import JournalSink as JournalSink
     from .journal_link import ResumeSeed as ResumeSeed
+    from .late_view import LateView as LateView
     from .rollback_log import log_rollback as log_rollback
     from .run import Run as Run
     from .run_status import RunStatus as RunStatus
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from .status_snapshot import RunSnapshot as RunSnapshot
     from .status_snapshot import RunView as RunView
     from .status_snapshot import cached_reports as cached_reports
+    from .status_snapshot import debug_fields as debug_fields
+    from .status_snapshot import late_reports as late_reports
     from .status_snapshot import take_snapshot as take_snapshot
     from .timers import ManualTimerService as ManualTimerService
     from .timers import TimerHandle as TimerHandle
@@ -69,8 +72,11 @@ _WHERE = {
     # status reads
     "RunView": "status_snapshot",
     "RunSnapshot": "status_snapshot",
+    "LateView": "late_view",
     "take_snapshot": "status_snapshot",
     "cached_reports": "status_snapshot",
+    "debug_fields": "status_snapshot",
+    "late_reports": "status_snapshot",
     "iso_utc": "timestamps",
     # registration: graph checks and executor names
     "find_cycle": "graph_checks",

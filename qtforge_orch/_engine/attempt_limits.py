@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ..contract.context import StepContext
+from ..contract.plan import TaskState
 from .scheduler_protocol import SchedulerControl
 from .shell_protocol import RunShell
 from .timers import TimerKind, Timers
@@ -160,3 +162,33 @@ class AdaptiveLimit:
                 self.step_time = max(self.step_time, SHORT_STEP_S)
                 self.cap = run.limit
             self._on_stall()
+
+
+def attempt_problems(
+    states: list[int],
+    contexts: list[StepContext | None],
+    running: int,
+    checking: int,
+    *,
+    seeded: bool,
+) -> list[str]:
+    """(lock held) What is inconsistent in a batch run's attempts: every attempt on a Running
+    task, every Running task with an attempt (but a seeded trigger), the running count."""
+    found: list[str] = []
+    attempts = 0
+    for index, context in enumerate(contexts):
+        is_running = states[index] == TaskState.Running
+        if context is not None:
+            attempts += 1
+            if not is_running:
+                found.append(f"task {index} has an attempt but is {TaskState(states[index]).name}")
+        elif is_running and not (index == 0 and seeded):
+            found.append(f"task {index} is Running without an attempt")
+    if running != attempts + checking:
+        found.append(
+            f"{running} attempts counted running, {attempts} attempts and "
+            f"{checking} condition checks in flight"
+        )
+    if checking < 0:
+        found.append("a negative count of condition checks")
+    return found

@@ -18,15 +18,22 @@ from .._jsoncopy import json_copy
 from ..contract.context import StepContext
 from ..contract.plan import DataPolicy, Role, TaskSpec, TaskState
 from ..contract.retry import RetryPolicy
-from .attempt_limits import AdaptiveLimit, Deadlines
+from .attempt_limits import AdaptiveLimit, Deadlines, attempt_problems
 from .batch_release import Release
 from .dataflow import build_params, collect_result, fan_out_items
 from .events import EventKind
+from .late_outcomes import abandon, returned
 from .run_status import RunStatus
 from .scheduler_protocol import SchedulerDefaults
 from .shared_data import SharedData
 from .shell_protocol import RunShell
-from .task_gates import call_mapped, check_condition, critical_failure, splitter_error
+from .task_gates import (
+    call_mapped,
+    check_condition,
+    critical_failure,
+    retry_verdict,
+    splitter_error,
+)
 from .task_table import COMPLETED, FAILED, PENDING, RETRYING, RUNNING, SKIPPED
 from .timers import TimerKind
 from .transitions import STEPS, WIDTH
@@ -115,6 +122,7 @@ class BatchScheduler(SchedulerDefaults):
                 context.cancel()
                 contexts[index] = None
                 self.running -= 1
+                abandon(self.run, index, context)  # its call may still return: late_outcomes
                 self.transition(index, TaskState.Cancelled)
         self.run.cancel_unsettled()
         return False
@@ -209,9 +217,15 @@ class BatchScheduler(SchedulerDefaults):
             outcome = call_mapped(self.invoke, task, params, context, items)
             value = outcome.output if outcome.error is None else outcome.error
         ended = time.time()
+        verdict = None  # whether a failed attempt is retried, when user code must say (no lock)
+        if value.__class__ is not dict and isinstance(value, PluginError):
+            verdict = retry_verdict(task, value, self.table.retries[index])
         with lock:
             if self.contexts[index] is not context:
-                return None  # timed out or cancelled meanwhile: the late result is discarded
+                # Timed out or cancelled meanwhile: not this attempt's result any more, but
+                # a late outcome (recorded; a late success may be undone).
+                returned(self.run, index, context, value, ended)
+                return None
             self.limit.attempt_ended(ended - started)
             self.contexts[index] = None
             self.running -= 1
@@ -219,7 +233,7 @@ class BatchScheduler(SchedulerDefaults):
                 met = self.deadline_met
                 met(index, None)
             if isinstance(value, PluginError):
-                self._attempt_failed(index, value, taker=True)
+                self._attempt_failed(index, value, taker=True, verdict=verdict)
             else:
                 self.complete(index, value, ended, True)
             if self.workers.helpers:
@@ -277,8 +291,16 @@ class BatchScheduler(SchedulerDefaults):
         self._after_settle(taker)
 
     def _attempt_failed(
-        self, index: int, error: PluginError, *, retry: bool = True, taker: bool | None = None
+        self,
+        index: int,
+        error: PluginError,
+        *,
+        retry: bool = True,
+        taker: bool | None = None,
+        verdict: bool | None = None,
     ) -> None:
+        """``verdict``: the retry policy's answer, asked with no lock held when it has a
+        predicate (None: asked here, by code and exception class only)."""
         task = self.tasks[index]
         policy = task.retry or RetryPolicy(task.max_retries, task.retry_delay_ms)
         retries = self.table.retries
@@ -286,9 +308,9 @@ class BatchScheduler(SchedulerDefaults):
             retry
             and retries[index] < policy.max_retries
             and not self.run.stopping
-            and policy.retryable(error.code)
+            and (policy.retries(error, ask=False) if verdict is None else verdict)
         ):
-            self.transition(index, RETRYING, error.message)
+            self.transition(index, RETRYING, error)
             self.retry_timers[index] = self.timers.call_later(
                 policy.delay_s(retries[index]),
                 partial(self._on_retry_due, index),
@@ -302,7 +324,7 @@ class BatchScheduler(SchedulerDefaults):
     def _fail(self, index: int, error: PluginError, taker: bool | None = None) -> None:
         task = self.tasks[index]
         self.params[index] = None
-        self.transition(index, FAILED, error.message, time.time())
+        self.transition(index, FAILED, error, time.time())
         if task.critical:
             self.run.abort(RunStatus.FAILED, critical_failure(self.noun, task, error))
             return
@@ -358,6 +380,7 @@ class BatchScheduler(SchedulerDefaults):
             context.cancel()
             self.contexts[index] = None
             self.running -= 1  # the hung thread no longer counts against the limit
+            abandon(self.run, index, context)  # its call may still return: late_outcomes
             task = self.tasks[index]
             self._attempt_failed(
                 index,
@@ -371,24 +394,6 @@ class BatchScheduler(SchedulerDefaults):
 
     # --- invariants (lock held) -----------------------------------------------------------
     def problems(self) -> list[str]:
-        found = self.deps.problems()
-        states = self.states
-        attempts = 0
-        for index, context in enumerate(self.contexts):
-            running = states[index] == RUNNING
-            if context is not None:
-                attempts += 1
-                if not running:
-                    found.append(
-                        f"task {index} has an attempt but is {TaskState(states[index]).name}"
-                    )
-            elif running and not (index == 0 and self.seed is not None):
-                found.append(f"task {index} is Running without an attempt")
-        if self.running != attempts + self.checking:
-            found.append(
-                f"{self.running} attempts counted running, {attempts} attempts and "
-                f"{self.checking} condition checks in flight"
-            )
-        if self.checking < 0:
-            found.append("a negative count of condition checks")
-        return found
+        return self.deps.problems() + attempt_problems(
+            self.states, self.contexts, self.running, self.checking, seeded=self.seed is not None
+        )

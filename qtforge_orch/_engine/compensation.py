@@ -1,7 +1,9 @@
 """Rollback steps: recorded as steps complete, claimed exactly once, run newest first.
 
 Claiming happens under one ledger lock, so a cancel storm, a failure and a transaction
-rollback racing over the same completed step still run its compensation at most once.
+rollback racing over the same completed step still run its compensation at most once. The
+rollback step of an abandoned attempt's late success (``late_outcomes``) is recorded already
+claimed by the run that owes it, and runs next in that run's chain when one is still going.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class Compensation:
     claimed: bool = False
     status: str = "pending"  # pending, completed, failed
     error: str = ""
+    late: bool = False  # undoes an abandoned attempt's late success
+    # Called once it has run (no lock held), with its journal record's sequence number (0:
+    # no journal): a late success's report goes out then.
+    ran: Callable[[Compensation, int], None] | None = None
     action: Callable[[], list[str]] | None = None
 
 
@@ -71,21 +77,29 @@ class CompensationLedger:
         task: TaskSpec,
         output: dict[str, Any] | None,
         journal: JournalSink | None,
-    ) -> None:
-        """(run lock held) ``task`` completed with ``output``: its rollback step is owed."""
+        *,
+        late: bool = False,
+    ) -> Compensation:
+        """(run lock held) ``task`` completed with ``output``: its rollback step is owed.
+
+        With ``late``, an abandoned attempt of ``task`` returned ``output`` although the task
+        did not complete: the item is claimed at once, by the caller, which runs it.
+        """
         assert task.rollback is not None
         with self._lock:
-            owed.append(
-                Compensation(
-                    execution_id,
-                    task.index,
-                    task.key,
-                    task.rollback,
-                    output,
-                    journal,
-                    next(self._sequence),
-                )
+            item = Compensation(
+                execution_id,
+                task.index,
+                task.key,
+                task.rollback,
+                output,
+                journal,
+                next(self._sequence),
+                claimed=late,
+                late=late,
             )
+            owed.append(item)
+        return item
 
     def record_action(
         self,
@@ -131,14 +145,23 @@ class CompensationLedger:
                 for item in run.compensations:
                     item.claimed = True
 
-    def run_chain(self, items: list[Compensation], on_done: Callable[[list[str]], None]) -> None:
-        _Chain(self._lane, self._timers, self._invoke, items, on_done).start()
+    def run_chain(
+        self, items: list[Compensation], on_done: Callable[[list[str]], None]
+    ) -> CompensationChain:
+        """Run ``items`` in order on the control lane, then ``on_done(errors)``."""
+        chain = CompensationChain(self._lane, self._timers, self._invoke, items, on_done)
+        chain.start()
+        return chain
 
 
-class _Chain:
+def _ended(errors: list[str]) -> None:
+    """A chain's callback once it has been called."""
+
+
+class CompensationChain:
     """Runs compensations one after another on the control lane (never behind plugin work on
     the pool); a hung one is abandoned at its timeout and the chain continues on a fresh lane
-    thread."""
+    thread. ``push`` adds one to run next while the chain is still going."""
 
     def __init__(
         self,
@@ -156,15 +179,26 @@ class _Chain:
         self._position = 0
         self._token: object | None = None
         self._errors: list[str] = []
+        self._ended = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
         self._lane.submit(self._continue)
 
+    def push(self, item: Compensation) -> bool:
+        """Run ``item`` next (after the one running); False once the chain has ended."""
+        with self._lock:
+            if self._ended:
+                return False
+            running = 1 if self._token is not None else 0
+            self._items.insert(self._position + running, item)
+            return True
+
     def _continue(self) -> None:
         while True:
             with self._lock:
                 if self._position >= len(self._items):
+                    self._ended = True
                     errors = self._errors
                     break
                 item = self._items[self._position]
@@ -175,8 +209,11 @@ class _Chain:
                 if self._token is not token:
                     return  # abandoned at its timeout; another thread carries on
                 self._token = None
-                self._record(item, outcome_error)
-        self._on_done(errors)
+                seq = self._record(item, outcome_error)
+            _report(item, seq)
+        # Let go of the callback (it closes over the run, which keeps this chain to push into).
+        on_done, self._on_done = self._on_done, _ended
+        on_done(errors)
 
     def _run_one(self, item: Compensation, token: object) -> PluginError | None:
         rollback = item.rollback
@@ -211,24 +248,29 @@ class _Chain:
             context.cancel()
             rollback = item.rollback
             assert rollback is not None
-            self._record(
+            seq = self._record(
                 item,
                 PluginError(
                     PluginErrorCode.Timeout,
                     f"rollback step '{rollback.key}' timed out after {rollback.timeout_ms} ms",
                 ),
             )
+        _report(item, seq)
         self._lane.submit(self._continue)
 
-    def _record(self, item: Compensation, error: PluginError | None) -> None:
+    def _record(self, item: Compensation, error: PluginError | None) -> int:
+        """(chain lock held) ``item`` ran: its outcome, journaled; returns the record's
+        sequence number (0: no journal)."""
         self._position += 1
+        seq = 0
         if item.journal is not None:
-            item.journal.rollback_recorded(
+            seq = item.journal.rollback_recorded(
                 item.execution_id,
                 item.key,
                 error is None,
                 None if error is None else error.message,
                 time.time(),
+                late=item.late,
             )
         if error is None:
             item.status = "completed"
@@ -236,3 +278,10 @@ class _Chain:
             item.status = "failed"
             item.error = error.message
             self._errors.append(f"rollback of '{item.key}' failed: {error.message}")
+        return seq
+
+
+def _report(item: Compensation, seq: int) -> None:
+    """(no lock) Whoever waits for ``item`` to have run learns it has."""
+    if item.ran is not None:
+        item.ran(item, seq)

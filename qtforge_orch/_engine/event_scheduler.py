@@ -14,7 +14,7 @@ from collections import deque
 from functools import partial
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
+from .._errors import PluginError, PluginErrorCode, error_from_exception
 from ..contract.context import StepContext
 from ..contract.event_source import IEventSource, StopEvents
 from ..contract.plan import Role, TaskSpec, TaskState
@@ -226,7 +226,7 @@ class EventScheduler(SchedulerDefaults):
 
         def start() -> None:
             stop = invoke.start_event_source(plugin, dict(task.call_parameters), emit)
-            if isinstance(stop, str):
+            if isinstance(stop, PluginError):
                 self._source_failed(task, stop)
                 with self.lock:
                     self._endless -= 1
@@ -291,7 +291,11 @@ class EventScheduler(SchedulerDefaults):
         while not exhausted:
             item, error, exhausted = invoke.next_item(iterator)
             if error is not None:
-                self._source_failed(task, f"raised {type(error).__name__}: {error}")
+                message = f"raised {type(error).__name__}: {error}"
+                failure = error_from_exception(
+                    error, PluginErrorCode.ExecutionFailed, message, skip_frames=1
+                )
+                self._source_failed(task, failure)
             if exhausted:
                 break
             event = item if isinstance(item, dict) else {task.out_port or "value": item}
@@ -322,7 +326,7 @@ class EventScheduler(SchedulerDefaults):
         outcome = self.run.engine.route.call_here(task, params, context, allow_stream=True)
         if not outcome.ok:
             assert outcome.error is not None
-            self._source_failed(task, outcome.error.message)
+            self._source_failed(task, outcome.error)
             return None
         if outcome.output is None:
             return None
@@ -330,13 +334,15 @@ class EventScheduler(SchedulerDefaults):
             return iter([outcome.output])
         return iter(outcome.output)
 
-    def _source_failed(self, task: TaskSpec, message: str) -> None:
+    def _source_failed(self, task: TaskSpec, error: PluginError) -> None:
         run = self.run
+        message = error.message
         with self.lock:
             self._failed_sources.add(task.index)
-            self.table.record_failure(task.index, message, time.time())
+            self.table.record_failure(task.index, error, time.time())
             run.error_messages.append(f"source '{task.key}': {message}")
-            run.events.post_task(EventKind.TASK_FAILED, (run.execution_id, task.key, message))
+            args = (run.execution_id, task.key, message)
+            run.events.post_task(EventKind.TASK_FAILED, args, error)
 
     # --- invariants (lock held) -------------------------------------------------------------
     def problems(self) -> list[str]:

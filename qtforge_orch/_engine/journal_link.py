@@ -10,11 +10,11 @@ emitted for a state change the journal could still lose.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .._errors import PluginError
+from .._errors import PluginError, error_info
 
 
 class JournalSink(Protocol):
@@ -38,12 +38,29 @@ class JournalSink(Protocol):
         state: str,
         attempt: int,
         output: dict[str, Any] | None,
-        error: str | None,
+        error: str | Mapping[str, Any] | None,
         at: float,
     ) -> int: ...
 
     def rollback_recorded(
-        self, execution_id: str, task_key: str, ok: bool, error: str | None, at: float
+        self,
+        execution_id: str,
+        task_key: str,
+        ok: bool,
+        error: str | None,
+        at: float,
+        *,
+        late: bool = False,
+    ) -> int: ...
+
+    def late_outcome_recorded(
+        self,
+        execution_id: str,
+        task_key: str,
+        attempt: int,
+        output: dict[str, Any] | None,
+        error: Mapping[str, Any] | None,
+        at: float,
     ) -> int: ...
 
     def transaction_changed(
@@ -127,9 +144,10 @@ class JournalLink:
 
     def task(self, index: int, record: str, value: Any = None) -> None:
         """A task's state changed (``transitions``' record names); ``value`` is the output of a
-        completion or the message of a failure or retry."""
+        completion or the ``PluginError`` of a failure or retry (recorded with its code,
+        exception type and traceback: ``error_info``)."""
         output = value if record == "completed" else None
-        error = value if record == "failed" or record == "retrying" else None
+        error = error_info(value) if record == "failed" or record == "retrying" else None
         self.seq = self.sink.task_changed(
             self.execution_id,
             self.keys[index],
@@ -137,6 +155,17 @@ class JournalLink:
             self.retries[index] + 1,
             output,
             error,
+            time.time(),
+        )
+
+    def late(self, index: int, attempt: int, output: Any, error: PluginError | None) -> None:
+        """An abandoned attempt of task ``index`` returned ``output`` or failed with ``error``."""
+        self.seq = self.sink.late_outcome_recorded(
+            self.execution_id,
+            self.keys[index],
+            attempt,
+            output,
+            None if error is None else error_info(error),
             time.time(),
         )
 

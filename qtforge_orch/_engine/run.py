@@ -1,12 +1,11 @@
 """One execution: the run shell every mode shares, around the scheduler its plan picks.
 
 The shell owns the lifecycle (start, pause, resume, cancel, finish, compensation), the lock and
-typed parts: the task table, the progress, the journal link, the finish callbacks. What runs
-when is the scheduler's (``batch``, ``stream_scheduler`` or ``event_scheduler``, chosen by
-``plan.schedule``): it owns its ready queue and counters, sees the shell as a
-``shell_protocol.RunShell`` and changes task states only through ``transition``, which applies
-the transition table and carries out its effects (journal record, rollback step owed, task
-event), written once here for every scheduler.
+typed parts: the task table, the progress, the journal link, the finish callbacks, the late
+outcomes of abandoned attempts. What runs when is the scheduler's (``batch``,
+``stream_scheduler`` or ``event_scheduler``, by ``plan.schedule``); it sees the shell as a
+``shell_protocol.RunShell`` and changes task states only through ``transition``, which
+carries out the table's effects (journal record, rollback step, task event) once for all.
 
 Nothing calls out under the lock: callbacks, future resolution, event-source hooks and starting
 or cancelling other runs go through ``lock.later`` and run on release; plugin calls happen in
@@ -27,9 +26,10 @@ from ..contract.context import StepContext
 from ..contract.plan import Plan, ScheduleKind
 from . import transitions
 from .batch import BatchScheduler
-from .compensation import Compensation
+from .compensation import Compensation, CompensationChain
 from .events import EventKind
 from .journal_link import JournalEntry, JournalLink, ResumeSeed
+from .late_outcomes import LateOutcomes
 from .progress import Progress
 from .run_end import RunEnd
 from .run_events import RunEvents
@@ -40,7 +40,7 @@ from .services import RunServices
 from .status_snapshot import RunSnapshot, snapshot_of
 from .task_table import CANCELLED, PENDING, RETRYING, RUNNING, TaskTable
 from .timers import TimerKind
-from .transitions import OWED, RECORD_OF, RECORDED, STEPS, WIDTH
+from .transitions import LATE, OWED, RECORD_OF, RECORDED, RESTORED, STEPS, WIDTH
 
 
 def _now() -> datetime:
@@ -52,8 +52,9 @@ class Run:
 
     # Fixed fields: no per-run __dict__, and quicker reads on the hot path.
     __slots__ = (  # noqa: SIM905 (one string: the field list stays short to read)
-        "__weakref__ _retire _workflow_timer compensations end end_time engine error "
-        "error_messages events execution_id initial_data is_child journal limit listened lock "
+        "__weakref__ _retire _workflow_timer compensating compensations end end_time engine "
+        "error error_messages events execution_id initial_data is_child journal late limit "
+        "listened lock "
         "long_contexts parent plan progress report_cache result resume_seed resumed_event "
         "rollback_errors scheduler start_time status stopping table transaction_id wanted "
         "workers workflow_id"
@@ -90,6 +91,9 @@ class Run:
         self.rollback_errors: list[str] = []
         self.error_messages: list[str] = []  # execution-level notes beyond per-task errors
         self.compensations: list[Compensation] = []  # rollback steps owed, oldest first
+        self.compensating: CompensationChain | None = None  # the chain running them, if any
+        # Attempts abandoned while they ran, and what they returned (built on first use).
+        self.late: LateOutcomes | None = None
         self.start_time: datetime | None = None
         self.end_time: datetime | None = None
         self.end: RunEnd[Run] = RunEnd()
@@ -119,9 +123,12 @@ class Run:
             engine.pump, engine.listened, execution_id, self.journal, silent=self.is_child
         )
         self.resume_seed = resume
-        # The effects this run carries out whoever listens: journal records, rollback steps.
-        self.wanted = (RECORDED if self.journal is not None else 0) | (
-            OWED if plan.has_rollbacks else 0
+        # The effects this run carries out whoever listens: journal records, rollback steps,
+        # late outcomes.
+        self.wanted = (
+            (RECORDED if self.journal is not None else 0)
+            | (OWED if plan.has_rollbacks else 0)
+            | LATE
         )
         self.listened = engine.listened
         if transitions.owners_wanted:
@@ -150,9 +157,8 @@ class Run:
     # --- task states (lock held) ---------------------------------------------------------------
     def transition(self, index: int, new: int, value: Any = None, at: float = 0.0) -> None:
         """Change task ``index``'s state to ``new`` (a ``TaskState`` value) through the
-        transition table (``value``: the output of a completion, the message of a failure or
-        retry; ``at``: ``time.time()``), then carry out the transition's effect. (The batch
-        hot path inlines these three lines.)"""
+        transition table (``value``: see ``transitions``; ``at``: ``time.time()``), then carry
+        out the transition's effect. (The batch hot path inlines these three lines.)"""
         table = self.table
         effect = STEPS[table.states[index] * WIDTH + new](table, index, value, at)
         if effect & (self.wanted | self.listened.effects):
@@ -165,16 +171,27 @@ class Run:
             self.journal.task(index, RECORD_OF[effect], value)
         if effect & OWED:
             task = self.plan.tasks[index]
-            if task.rollback is not None and (
-                self.resume_seed is None or index not in self.resume_seed.rollbacks_done
+            # A restored task whose rollback step already ran (the journal says) owes none.
+            seed = self.resume_seed
+            if task.rollback is not None and not (
+                effect & RESTORED and seed is not None and index in seed.rollbacks_done
             ):
                 journal = self.journal.sink if self.journal is not None else None
                 self.engine.compensations.record(
                     self.compensations, self.execution_id, task, value, journal
                 )
+        late = self.late  # a late outcome (no event: the run may have ended), a settling
+        if late is not None and late.carry_out(self, index, effect, value):
+            return
         if effect & self.listened.effects:
             key = self.plan.tasks[index].key
             self.events.task_changed(effect, key, value, self.table.retries[index])
+
+    def wait_late(self, timeout: float | None = None) -> bool:
+        """Wait until no abandoned attempt is out and no late rollback step is to run (False
+        on timeout: a step that never returns keeps it False; ``late_outcomes``)."""
+        late = self.late
+        return True if late is None else late.quiet.wait(timeout)
 
     def cancel_unsettled(self) -> None:
         """(aborting) Every task not yet terminal ends Cancelled."""
@@ -297,7 +314,7 @@ class Run:
             return
         pending = self.engine.compensations.claim([self])
         if pending:
-            self.engine.compensations.run_chain(
+            self.compensating = self.engine.compensations.run_chain(
                 pending, lambda errors: self._finish_after_rollback(final_status, error, errors)
             )
         else:
@@ -308,6 +325,8 @@ class Run:
     ) -> None:
         with self.lock:
             self.rollback_errors.extend(rollback_errors)
+            if self.late is not None:  # late rollback steps may have joined the chain
+                self.late.refresh(self)
             self.finish(final_status, error)
 
     def finish(self, final_status: str, error: PluginError | None) -> None:
@@ -364,20 +383,7 @@ class Run:
     def snapshot(self) -> RunSnapshot:
         """The run's state copied in one short critical section (``status_snapshot``)."""
         with self.lock:
-            return snapshot_of(
-                self.status,
-                self.progress.value if self.stopping else self.progress.current(self.table),
-                self.start_time,
-                self.end_time,
-                self.error,
-                self.result,
-                self.table,
-                self.scheduler,
-                self.compensations,
-                self.error_messages,
-                self.rollback_errors,
-                ended=self.end.finished,
-            )
+            return snapshot_of(self)
 
     # --- invariants --------------------------------------------------------------------------
     def problems(self) -> list[str]:

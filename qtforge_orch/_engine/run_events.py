@@ -46,33 +46,50 @@ class RunEvents:
         *,
         terminal: bool = False,
         source: object = None,
+        error: PluginError | None = None,
     ) -> None:
         seq = self._journal.seq if self._journal is not None else 0
-        self._pump.post(Event(kind, args, self._execution_id, terminal, seq, source))
+        self._pump.post(Event(kind, args, self._execution_id, terminal, seq, source, error))
 
-    def post_task(self, kind: EventKind, args: tuple[Any, ...]) -> None:
+    def post_task(
+        self, kind: EventKind, args: tuple[Any, ...], error: PluginError | None = None
+    ) -> None:
         """A task event outside a transition, if anyone receives its kind."""
         if kind in self.listened:
-            self.post(kind, args)
+            self.post(kind, args, error=error)
 
     def task_changed(self, effect: int, key: str, value: Any, retries: int) -> None:
         """The task event a transition's ``effect`` carries, if anyone receives its kind:
-        after the execution id and the task's key, the transition's ``value`` (a copy of the
-        output, a message) or the retry number."""
+        after the execution id and the task's key, a copy of the output, the error's message
+        or the retry number; a failure's or retry's ``PluginError`` rides along (``error``)."""
         event = EVENT_OF.get(effect)
         if event is None or event not in self.listened:
             return
         execution_id = self._execution_id
+        error = None
         if effect == COMPLETED:
             args: tuple[Any, ...] = (execution_id, key, dict(value))
         elif effect == STARTED:
             args = (execution_id, key)
         elif effect == RETRYING:
             args = (execution_id, key, retries)
+            error = value
         else:
-            args = (execution_id, key, value)
+            args = (execution_id, key, value.message)
+            error = value
         seq = self._journal.seq if self._journal is not None else 0
-        self._pump.post(Event(event, args, execution_id, False, seq))
+        self._pump.post(Event(event, args, execution_id, False, seq, error=error))
+
+    def late_outcome(
+        self, key: str, entry: dict[str, Any], error: PluginError | None, seq: int | None
+    ) -> None:
+        """(any thread) What came of task ``key``'s abandoned attempt (its status ``entry``),
+        delivered once the journal has committed record ``seq`` (None: the run's latest)."""
+        if seq is None:
+            seq = self._journal.seq if self._journal is not None else 0
+        execution_id = self._execution_id
+        args = (execution_id, key, entry)
+        self._pump.post(Event(EventKind.LATE_OUTCOME, args, execution_id, seq=seq, error=error))
 
     def lifecycle(self, kind: EventKind, *args: Any) -> None:
         """Started, paused, resumed (not for a pass of an EventDriven execution)."""
@@ -113,6 +130,7 @@ class RunEvents:
                 (execution_id, error.message),
                 terminal=True,
                 source=source,
+                error=error,
             )
         else:
             self.post(EventKind.WORKFLOW_CANCELLED, (execution_id,), terminal=True, source=source)

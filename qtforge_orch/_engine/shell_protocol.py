@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import PluginError
 from ..contract.context import StepContext
@@ -22,6 +23,12 @@ from .run_lock import RunLock
 from .services import RunServices
 from .task_table import TaskTable
 from .transitions import ListenedKinds
+
+if TYPE_CHECKING:
+    from .compensation import Compensation, CompensationChain
+    from .late_outcomes import LateOutcomes
+    from .run_end import RunEnd
+    from .scheduler_protocol import SchedulerControl
 
 
 class RunShell(Protocol):
@@ -46,6 +53,15 @@ class RunShell(Protocol):
     wanted: int  # the transition effects carried out whoever listens (``transitions``)
     listened: ListenedKinds  # the engine's: the event kinds somebody receives
     events: RunEvents  # what the run posts
+    scheduler: SchedulerControl
+    end: RunEnd[Any]  # finish callbacks and ``done``
+    start_time: datetime | None
+    end_time: datetime | None
+    result: dict[str, Any] | None
+    rollback_errors: list[str]
+    compensations: list[Compensation]  # rollback steps owed, oldest first
+    compensating: CompensationChain | None  # the chain running them, if any
+    late: LateOutcomes | None  # attempts abandoned while running (``late_outcomes``)
 
     def transition(self, index: int, new: int, value: Any = None, at: float = 0.0) -> None:
         """(lock held) Change a task's state through the transition table and carry out

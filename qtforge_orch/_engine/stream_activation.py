@@ -13,7 +13,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
+from .._errors import PluginError, PluginErrorCode, error_from_exception
 from ..contract.plan import Role, TaskSpec
 from . import invoke
 from .dataflow import MAPPED_KEY
@@ -86,10 +86,12 @@ def produce(run: RunShell, task: TaskSpec, stage: Stage, room: int) -> Produced:
         if isinstance(more, BaseException):
             stage.source_state = "exhausted"
             stage.items_in += len(produced)
-            return produced, PluginError(
+            return produced, error_from_exception(
+                more,
                 PluginErrorCode.ExecutionFailed,
                 f"source '{task.key}' raised {type(more).__name__}: {more}",
                 plugin_id=task.plugin_id,
+                skip_frames=1,
             )
         if not more:
             stage.source_state = "exhausted"

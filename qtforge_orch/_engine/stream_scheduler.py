@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .._errors import PluginError
+from .._errors import PluginError, derived_error
 from ..contract.plan import Role, TaskState, WireKind
 from . import stream_activation, stream_chains
 from .dataflow import collect_result
@@ -274,11 +274,11 @@ class StreamScheduler(SchedulerDefaults):
         run = self.run
         task = self.tasks[index]
         stage.finished = True
-        self.transition(index, _F, error.message, time.time())
+        self.transition(index, _F, error, time.time())
         if task.critical:
             run.abort(
                 RunStatus.FAILED,
-                PluginError(error.code, f"node '{task.key}' failed: {error.message}"),
+                derived_error(error, f"node '{task.key}' failed: {error.message}"),
             )
             return
         self._release_downstream(index)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._cel_cost import stop_evaluations_when
-from .._errors import PluginError, PluginErrorCode
+from .._errors import PluginError, PluginErrorCode, derived_error, error_from_exception
 from .._jsoncopy import json_copy
 from ..contract.context import StepContext
 from ..contract.outcome import Outcome
@@ -18,6 +18,8 @@ from .dataflow import MAPPED_KEY, deliver
 from .invoke import evaluate
 
 Invoke = Callable[[TaskSpec, dict[str, Any], StepContext], Outcome]
+# Where compiled CEL conditions live: their errors are about the expression, not a traceback.
+_CEL_MODULE = "qtforge_orch._conditions"
 
 
 def check_condition(
@@ -32,9 +34,12 @@ def check_condition(
     with stop_evaluations_when(stop):
         verdict = evaluate(task.condition, json_copy(params))
     if isinstance(verdict, BaseException):
-        return PluginError(
-            PluginErrorCode.ExecutionFailed,
-            f"condition of '{task.key}' could not be evaluated: {verdict}",
+        message = f"condition of '{task.key}' could not be evaluated: {verdict}"
+        if getattr(task.condition, "__module__", "") == _CEL_MODULE:
+            return PluginError(PluginErrorCode.ExecutionFailed, message)  # the message says it
+        # A Python callable: where it raised matters.
+        return error_from_exception(
+            verdict, PluginErrorCode.ExecutionFailed, message, skip_frames=1
         )
     return verdict
 
@@ -50,15 +55,19 @@ def splitter_error(task: TaskSpec, output: dict[str, Any]) -> PluginError | None
     )
 
 
+def retry_verdict(task: TaskSpec, error: PluginError, retries: int) -> bool | None:
+    """Whether a failed attempt of ``task`` is retried, when its retry policy's predicate must
+    say (user code: asked here, with no lock held); None when code and exception class decide
+    (under the lock), or no retry is left."""
+    policy = task.retry
+    if policy is None or policy.retry_if is None or retries >= policy.max_retries:
+        return None
+    return policy.retries(error)
+
+
 def critical_failure(noun: str, task: TaskSpec, error: PluginError) -> PluginError:
     """The execution's error when critical ``task`` failed with ``error``."""
-    return PluginError(
-        error.code,
-        f"{noun} '{task.key}' failed: {error.message}",
-        error.details,
-        error.plugin_id,
-        {**error.context, "step_id": task.key},
-    )
+    return derived_error(error, f"{noun} '{task.key}' failed: {error.message}", step_id=task.key)
 
 
 def route_control(

@@ -9,9 +9,14 @@ EventDriven execution is the one exception, a copy of its latest passes (``recor
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from .._errors import PluginError, PluginErrorCode
 from ..contract.plan import TERMINAL_STATES, TaskState
+
+if TYPE_CHECKING:
+    from .compensation import Compensation
 
 # The TaskState values as plain ints: the table holds these (int comparisons and arithmetic
 # are the interpreter's fast ones; an IntEnum member goes the generic way).
@@ -24,6 +29,41 @@ CANCELLED = int(TaskState.Cancelled)
 RETRYING = int(TaskState.Retrying)
 
 
+@dataclass(slots=True, eq=False)
+class LateOutcome:
+    """One abandoned attempt: ``pending`` until its call returns, then its output or error,
+    and what became of a late success (``rollback_state``)."""
+
+    index: int  # the task's
+    attempt: int  # 1-based
+    pending: bool = True
+    output: dict[str, Any] | None = None
+    error: PluginError | None = None
+    at: float = 0.0  # time.time() it returned
+    # none: nothing to undo (a failure, or no rollback step); deferred: decided when the task
+    # settles; kept: another attempt completed the task. Once owed, ``compensation`` says.
+    rollback: str = "none"
+    compensation: Compensation | None = None
+
+    @property
+    def outcome(self) -> str:
+        """``pending``, ``completed``, ``failed``, or ``cancelled`` (it stopped as asked)."""
+        if self.pending:
+            return "pending"
+        if self.error is None:
+            return "completed"
+        return "cancelled" if self.error.code == PluginErrorCode.OperationCancelled else "failed"
+
+    def rollback_state(self) -> str:
+        """``""`` while the attempt is out (nothing is decided), then ``none``, ``deferred``,
+        ``kept``, or the owed rollback step's ``pending``, ``completed`` or ``failed``."""
+        if self.pending:
+            return ""
+        if self.compensation is not None:
+            return self.compensation.status
+        return self.rollback
+
+
 class TaskTable:
     """One run's per-task lists and counts; guarded by the run's lock."""
 
@@ -31,6 +71,8 @@ class TaskTable:
         "completed",
         "ends",
         "errors",
+        "failures",
+        "late",
         "mirror",
         "outputs",
         "owner",
@@ -45,6 +87,11 @@ class TaskTable:
         self.states: list[int] = [PENDING] * size
         self.outputs: list[dict[str, Any] | None] = [None] * size
         self.errors: list[str] = [""] * size
+        # The PluginError of each Failed task (sparse): its code, traceback, exception.
+        self.failures: dict[int, PluginError] = {}
+        # Attempts abandoned (run cancelled, timed out) and what came of them, in the order
+        # they were abandoned (``late_outcomes``).
+        self.late: list[LateOutcome] = []
         self.retries: list[int] = [0] * size  # attempts after the first
         self.starts: list[float] = [0.0] * size  # time.time() of the first attempt
         self.ends: list[float] = [0.0] * size
@@ -62,14 +109,20 @@ class TaskTable:
         self.states[index] = states.states[sub_index]
         self.outputs[index] = states.outputs[sub_index]
         self.errors[index] = states.errors[sub_index]
+        failure = states.failures.get(sub_index)
+        if failure is not None:
+            self.failures[index] = failure
+        else:
+            self.failures.pop(index, None)
         self.starts[index] = states.starts[sub_index]
         self.ends[index] = states.ends[sub_index]
         self.retries[index] = states.retries[sub_index]
 
-    def record_failure(self, index: int, message: str, at: float) -> None:
+    def record_failure(self, index: int, error: PluginError, at: float) -> None:
         """(EventDriven) Task ``index`` failed outside any pass (a source that broke)."""
         self.states[index] = FAILED
-        self.errors[index] = message
+        self.errors[index] = error.message
+        self.failures[index] = error
         self.ends[index] = at
 
     def problems(self) -> list[str]:
@@ -94,6 +147,9 @@ class TaskTable:
                 found.append(f"task {index} is Pending but has started")
             if self.retries[index] and state == TaskState.Pending and not self.starts[index]:
                 found.append(f"task {index} waits for a retry but never started")
+        for index in self.failures:
+            if states[index] != TaskState.Failed:
+                found.append(f"task {index} keeps a failure but is not Failed")
         for index in self.step_progress:
             if states[index] != TaskState.Running:
                 found.append(f"task {index} reports progress but is not Running")

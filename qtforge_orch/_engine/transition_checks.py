@@ -2,11 +2,12 @@
 
 ``check_every_transition()`` wraps every entry of the transition table (``transitions.STEPS``,
 in place: every caller reads that one list) in a step that refuses a transition after its
-run's end and, once the task table is updated, validates the run (``Run.problems``: the task
-table's counts against its states, the scheduler's ready queue and counters, the run's status
-against both). Off, the table holds the plain steps: nothing is checked or even read per
-transition. What fails is recorded for ``transition_violations`` rather than raised: a
-transition happens on whichever thread advances the run, where an exception would be lost.
+run's end (a late outcome's record excepted) and, once the task table is updated, validates
+the run (``Run.problems``: the task table's counts against its states, the scheduler's ready
+queue and counters, the run's status against both). Off, the table holds the plain steps:
+nothing is checked or even read per transition. What fails is recorded for
+``transition_violations`` rather than raised: a transition happens on whichever thread
+advances the run, where an exception would be lost.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def _checked(step: Step, new: TaskState) -> Step:
         run = table.owner() if table.owner is not None else None
         if not isinstance(run, Run):
             return step(table, index, value, at)
-        if run.end.finished:
+        # A late outcome (an abandoned attempt returned) is recorded whenever it comes.
+        if run.end.finished and step is not transitions.late:
             _violations.append(f"run {run.execution_id}: task {index} -> {new.name} after its end")
         effect = step(table, index, value, at)
         size = len(table.states)

@@ -33,9 +33,17 @@ RETRYING = 8  # "retrying" record (the message), task_retrying event
 SKIPPED = 16  # "skipped" record
 CANCELLED = 32  # "cancelled" record
 RESTORED = 64  # a resumed run's task that completed before: "completed" record, rollback owed
+# An abandoned attempt (cancelled with its run, timed out) returned anyway: a "late" record,
+# its rollback step owed now (the task did not complete: ``LATE_OWED``) or once the task
+# settles (a retry is due or running: ``LATE_PARKED``). No event: the run may have ended.
+LATE = 128
+LATE_OWED = 256
+LATE_PARKED = 512
 
 RECORDED = STARTED | COMPLETED | FAILED | RETRYING | SKIPPED | CANCELLED | RESTORED
 OWED = COMPLETED | RESTORED
+# The effects that settle a task: a late success parked on it is then decided.
+SETTLES = COMPLETED | FAILED | CANCELLED
 RECORD_OF = {
     STARTED: "started",
     COMPLETED: "completed",
@@ -74,7 +82,8 @@ _T = TaskState.Retrying
 
 
 # Each step: ``step(table, index, value, at)``; ``value`` is the output of a completion, the
-# message of a failure or a retry, None otherwise; ``at`` is ``time.time()`` of the change.
+# ``PluginError`` of a failure or a retry, the ``(LateOutcome, output or error)`` of a late
+# outcome, None otherwise; ``at`` is ``time.time()`` of the change.
 def start(table: TaskTable, index: int, value: Any, at: float) -> int:
     """An attempt starts; only the first one is announced and journaled."""
     table.states[index] = _RUNNING
@@ -96,10 +105,11 @@ def complete(table: TaskTable, index: int, output: Any, at: float) -> int:
     return COMPLETED
 
 
-def fail(table: TaskTable, index: int, message: Any, at: float) -> int:
-    """The task failed for good (no retry left, or none allowed)."""
+def fail(table: TaskTable, index: int, error: Any, at: float) -> int:
+    """The task failed for good (no retry left, or none allowed) with ``error``."""
     table.states[index] = _FAILED
-    table.errors[index] = message
+    table.errors[index] = error.message
+    table.failures[index] = error
     table.ends[index] = at
     table.settled += 1
     if table.step_progress:
@@ -107,8 +117,8 @@ def fail(table: TaskTable, index: int, message: Any, at: float) -> int:
     return FAILED
 
 
-def retry(table: TaskTable, index: int, message: Any, at: float) -> int:
-    """The attempt failed and another one is due after the retry delay."""
+def retry(table: TaskTable, index: int, error: Any, at: float) -> int:
+    """The attempt failed with ``error`` and another one is due after the retry delay."""
     table.states[index] = _RETRYING
     table.retries[index] += 1
     if table.step_progress:
@@ -148,6 +158,30 @@ def restore(table: TaskTable, index: int, output: Any, at: float) -> int:
     return RESTORED
 
 
+def late(table: TaskTable, index: int, value: Any, at: float) -> int:
+    """An abandoned attempt returned: its outcome is recorded; the task keeps its state.
+
+    A late success is undone (its rollback step owed) when the task did not complete; kept
+    when another attempt completed it; decided when the task settles while a retry is due or
+    running. A late failure is only recorded.
+    """
+    record, outcome = value
+    record.at = at
+    record.pending = False
+    if isinstance(outcome, dict):
+        record.output = outcome
+        state = table.states[index]
+        if state == _COMPLETED:
+            record.rollback = "kept"
+            return LATE
+        if state in (_FAILED, _CANCELLED):
+            return LATE | LATE_OWED
+        record.rollback = "deferred"
+        return LATE | LATE_PARKED
+    record.error = outcome
+    return LATE
+
+
 TRANSITIONS: dict[tuple[TaskState, TaskState], Step] = {
     (_P, _R): start,
     (_P, _S): skip,
@@ -160,6 +194,9 @@ TRANSITIONS: dict[tuple[TaskState, TaskState], Step] = {
     (_R, _X): cancel,
     (_T, _P): requeue,
     (_T, _X): cancel,
+    # Late outcomes: records, not state changes (``late``); any state an abandoned attempt's
+    # task can be in when the attempt returns, after the run's end included.
+    **{(state, state): late for state in (_P, _R, _C, _F, _X, _T)},
 }
 
 # ``STEPS`` is indexed by ``from * WIDTH + to``: one row per TaskState.

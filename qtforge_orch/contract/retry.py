@@ -2,19 +2,20 @@
 
 A step's ``max_retries``/``retry_delay`` (a node's ``configuration``) give the number and the
 base delay; an optional ``retry_policy`` mapping adds exponential backoff, a ceiling, jitter
-and the error codes worth retrying. Errors that another attempt cannot fix (a plugin or
-command that does not exist, bad parameters, a refused permission, a cancel) are not retried
-unless the policy names them.
+and which errors are worth retrying: error codes, exception classes (the exception the plugin
+raised) and a predicate over the ``PluginError``. Errors that another attempt cannot fix (a
+plugin or command that does not exist, bad parameters, a refused permission, a cancel) are not
+retried unless the policy names them.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import PluginErrorCode
+from .._errors import PluginError, PluginErrorCode, exception_type_name
 
 # Another attempt gives the same answer for these: retrying only delays the failure.
 NON_TRANSIENT_CODES = frozenset(
@@ -34,9 +35,14 @@ NON_TRANSIENT_CODES = frozenset(
     }
 )
 
+RetryPredicate = Callable[[PluginError], bool]
+
 POLICY_KEY = "retry_policy"
+# What ``to_json`` wrote for the entries of ``retry_on`` that have no JSON form (exception
+# classes, a predicate): descriptions for the reader, ignored when the policy is read back.
+PYTHON_ONLY_KEY = "retry_on_python"
 _POLICY_FIELDS = frozenset(
-    {"max_retries", "retry_delay", "backoff", "max_delay", "jitter", "retry_on"}
+    {"max_retries", "retry_delay", "backoff", "max_delay", "jitter", "retry_on", PYTHON_ONLY_KEY}
 )
 
 
@@ -46,8 +52,10 @@ class RetryPolicy:
 
     ``max_retries`` further attempts after the first; the n-th retry waits
     ``retry_delay * backoff**(n-1)`` ms, capped at ``max_delay``, spread by +-``jitter``
-    (a fraction). ``retry_on``: the codes to retry (None: every code but the non-transient
-    ones).
+    (a fraction). Which errors: ``retry_on`` (codes), ``retry_on_exceptions`` (the exception
+    a plugin raised is an instance of one of them) and ``retry_if`` (a predicate over the
+    ``PluginError``); an error is retried when it matches any of those given. With none given,
+    every code but the non-transient ones is retried.
     """
 
     max_retries: int = 0
@@ -56,12 +64,48 @@ class RetryPolicy:
     max_delay: int | None = None
     jitter: float = 0.0
     retry_on: frozenset[int] | None = None
+    retry_on_exceptions: tuple[type[BaseException], ...] = ()
+    retry_if: RetryPredicate | None = None
+
+    @property
+    def names_errors(self) -> bool:
+        """Whether the policy says which errors to retry (else: all but the non-transient)."""
+        return (
+            self.retry_on is not None
+            or bool(self.retry_on_exceptions)
+            or (self.retry_if is not None)
+        )
 
     def retryable(self, code: int) -> bool:
-        """Whether an attempt that failed with ``code`` may be retried."""
-        if self.retry_on is not None:
-            return code in self.retry_on
-        return code not in NON_TRANSIENT_CODES
+        """Whether an attempt that failed with ``code`` may be retried, by its code alone."""
+        if not self.names_errors:
+            return code not in NON_TRANSIENT_CODES
+        return self.retry_on is not None and code in self.retry_on
+
+    def retries(self, error: PluginError, *, ask: bool = True) -> bool:
+        """Whether an attempt that failed with ``error`` may be retried.
+
+        Asked in turn: its code, the class of the exception it wraps (or of the error itself),
+        and with ``ask`` the predicate.
+
+        The predicate is user code: the engine asks it with no lock held, on the attempt's
+        thread. If it raises, the answer is no, and ``error.context["retry_predicate_error"]``
+        says why.
+        """
+        if not self.names_errors:
+            return error.code not in NON_TRANSIENT_CODES
+        if self.retry_on is not None and error.code in self.retry_on:
+            return True
+        if self.retry_on_exceptions:
+            raised = error.exception if error.exception is not None else error
+            if isinstance(raised, self.retry_on_exceptions):
+                return True
+        if ask and self.retry_if is not None:
+            try:
+                return bool(self.retry_if(error))
+            except Exception as exc:  # a broken predicate must not break the run
+                error.context["retry_predicate_error"] = f"{type(exc).__name__}: {exc}"
+        return False
 
     def delay_s(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
@@ -96,9 +140,13 @@ class RetryPolicy:
             raise ValueError(f"{POLICY_KEY}.jitter must be a fraction in [0, 1], got {jitter}")
         ceiling = config.get("max_delay")
         max_delay = None if ceiling is None else _number(config, "max_delay", 0, 0, int)
-        retry_on = config.get("retry_on")
-        codes = None if retry_on is None else _codes(retry_on)
-        return RetryPolicy(int(retries), int(delay), backoff, max_delay, jitter, codes)
+        notes = config.get(PYTHON_ONLY_KEY, [])
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise ValueError(f"{POLICY_KEY}.{PYTHON_ONLY_KEY} must be a list of strings")
+        codes, classes, predicate = _retry_on(config.get("retry_on"))
+        return RetryPolicy(
+            int(retries), int(delay), backoff, max_delay, jitter, codes, classes, predicate
+        )
 
 
 def _number(config: Mapping[str, Any], key: str, default: Any, least: float, kind: type) -> Any:
@@ -110,19 +158,105 @@ def _number(config: Mapping[str, Any], key: str, default: Any, least: float, kin
     return kind(value)
 
 
-def _codes(values: Any) -> frozenset[int]:
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise ValueError(f"{POLICY_KEY}.retry_on must be a list of error codes or names")
+def _is_exception_class(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseException)
+
+
+def _is_predicate(value: Any) -> bool:
+    return callable(value) and not isinstance(value, type)
+
+
+def _retry_on(
+    value: Any,
+) -> tuple[frozenset[int] | None, tuple[type[BaseException], ...], RetryPredicate | None]:
+    """``retry_on`` as (codes, exception classes, predicate).
+
+    It is a list of codes (names or numbers) and exception classes, or one class, or one
+    predicate.
+    """
+    if value is None:
+        return None, (), None
+    if _is_exception_class(value):
+        return None, (value,), None
+    if _is_predicate(value):
+        return None, (), value
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValueError(
+            f"{POLICY_KEY}.retry_on must be a list of error codes (names or numbers) and "
+            "exception classes, one exception class, or a predicate (PluginError) -> bool"
+        )
     codes: set[int] = set()
-    for value in values:
-        if isinstance(value, str) and value in PluginErrorCode.__members__:
-            codes.add(int(PluginErrorCode[value]))
-        elif (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and value in set(map(int, PluginErrorCode))
-        ):
-            codes.add(int(value))
+    classes: list[type[BaseException]] = []
+    predicate: RetryPredicate | None = None
+    any_code = False
+    for entry in value:
+        if _is_exception_class(entry):
+            classes.append(entry)
+        elif _is_predicate(entry):
+            if predicate is not None:
+                raise ValueError(f"{POLICY_KEY}.retry_on holds more than one predicate")
+            predicate = entry
         else:
-            raise ValueError(f"{POLICY_KEY}.retry_on: {value!r} is not a PluginErrorCode")
-    return frozenset(codes)
+            codes.add(_code(entry))
+            any_code = True
+    # Only classes or a predicate: no codes are named (an empty list names none, on purpose).
+    named = frozenset(codes) if any_code or not (classes or predicate) else None
+    return named, tuple(classes), predicate
+
+
+def _code(value: Any) -> int:
+    if isinstance(value, str) and value in PluginErrorCode.__members__:
+        return int(PluginErrorCode[value])
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value in set(map(int, PluginErrorCode))
+    ):
+        return int(value)
+    raise ValueError(
+        f"{POLICY_KEY}.retry_on: {value!r} is not a PluginErrorCode, an exception class or a "
+        "predicate"
+    )
+
+
+def _python_only(value: Any) -> bool:
+    return _is_exception_class(value) or _is_predicate(value)
+
+
+def _describe(value: Any) -> str:
+    if _is_exception_class(value):
+        return f"{exception_type_name(value)} (exception class)"
+    module = getattr(value, "__module__", None) or "?"
+    name = getattr(value, "__qualname__", None) or type(value).__qualname__
+    return f"{module}.{name} (predicate)"
+
+
+def json_parameters(parameters: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``parameters`` (a step's, a node's configuration) in the form ``to_json`` writes.
+
+    A ``retry_policy`` whose ``retry_on`` holds exception classes or a predicate (Python
+    objects, no JSON form) keeps only its codes there, and names what was left out under
+    ``retry_on_python``: read back, the policy retries only the codes listed (with none,
+    nothing). Anything else is returned as it is.
+    """
+    policy = parameters.get(POLICY_KEY)
+    if not isinstance(policy, Mapping) or "retry_on" not in policy:
+        return parameters
+    retry_on = policy["retry_on"]
+    if _python_only(retry_on):
+        entries: list[Any] = [retry_on]
+    elif isinstance(retry_on, Iterable) and not isinstance(retry_on, str | bytes | Mapping):
+        entries = list(retry_on)
+    else:
+        return parameters
+    dropped = [_describe(entry) for entry in entries if _python_only(entry)]
+    if not dropped:
+        return parameters
+    notes = policy.get(PYTHON_ONLY_KEY)
+    kept_notes = list(notes) if isinstance(notes, list) else []
+    written = {
+        **policy,
+        "retry_on": [entry for entry in entries if not _python_only(entry)],
+        PYTHON_ONLY_KEY: kept_notes + dropped,
+    }
+    return {**parameters, POLICY_KEY: written}

@@ -34,6 +34,8 @@ from ._records import (
     ExecutionPage,
     ExecutionRecord,
     ExecutionSummary,
+    LateOutcomeRecord,
+    RollbackRecord,
     TaskRecord,
     TransactionRecord,
 )
@@ -58,7 +60,9 @@ __all__ = [
     "ExecutionPage",
     "ExecutionRecord",
     "ExecutionSummary",
+    "LateOutcomeRecord",
     "RetentionPolicy",
+    "RollbackRecord",
     "TaskRecord",
     "TransactionRecord",
     "WriterStats",

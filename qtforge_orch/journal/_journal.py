@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from ._retention import RetentionPolicy, enforce
 from ._store import (
     EXECUTION_FINISHED,
     EXECUTION_STARTED,
+    LATE_OUTCOME,
     ROLLBACK,
     TRANSACTION,
     Store,
@@ -249,23 +250,52 @@ class ExecutionJournal(JournalQueries, JournalOwnership):
         state: str,
         attempt: int,
         output: Any,
-        error: str | None,
+        error: str | Mapping[str, Any] | None,
         at: float,
     ) -> int:
         """Record a task's new state; returns the sequence number.
 
         ``state`` is ``started``, ``completed`` (``output`` is stored), ``failed``,
-        ``retrying`` (``error`` is stored for both), ``skipped`` or ``cancelled``.
+        ``retrying`` (``error`` is stored for both: a message, or an error as data, whose
+        ``message`` is the message and which ``TaskRecord.error_info`` reads back),
+        ``skipped`` or ``cancelled``.
         """
         if state not in TASK_STATES:
             raise ValueError(f"state must be one of {sorted(TASK_STATES)}, not {state!r}")
         return self._put((TASK_CHANGED, execution_id, task_key, state, attempt, output, error, at))
 
     def rollback_recorded(
-        self, execution_id: str, task_key: str, ok: bool, error: str | None, at: float
+        self,
+        execution_id: str,
+        task_key: str,
+        ok: bool,
+        error: str | None,
+        at: float,
+        *,
+        late: bool = False,
     ) -> int:
-        """Record that the rollback step of ``task_key`` ran; returns the sequence number."""
-        return self._put((ROLLBACK, execution_id, task_key, bool(ok), error, at))
+        """Record that the rollback step of ``task_key`` ran; returns the sequence number.
+
+        ``late``: it undid the late success of an abandoned attempt (``late_outcome_recorded``),
+        not the task's completion.
+        """
+        return self._put((ROLLBACK, execution_id, task_key, bool(ok), error, at, bool(late)))
+
+    def late_outcome_recorded(
+        self,
+        execution_id: str,
+        task_key: str,
+        attempt: int,
+        output: Any,
+        error: Mapping[str, Any] | None,
+        at: float,
+    ) -> int:
+        """Record what an abandoned attempt returned after all; returns the sequence number.
+
+        An attempt is abandoned when its execution is cancelled or times out, or when it times
+        out itself. ``output`` is stored when ``error`` is None, else the error as data.
+        """
+        return self._put((LATE_OUTCOME, execution_id, task_key, attempt, output, error, at))
 
     def transaction_changed(
         self,

@@ -200,6 +200,8 @@ def _prepare(path: Path, connection: sqlite3.Connection, quick_check: bool) -> N
             _schema.create(connection, time.time())
         elif version < _schema.LATEST_VERSION:
             _schema.migrate(connection, version)
+        else:
+            _schema.complete(connection)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:

@@ -15,6 +15,8 @@ from ._records import (
     ExecutionPage,
     ExecutionRecord,
     ExecutionSummary,
+    LateOutcomeRecord,
+    RollbackRecord,
     TaskRecord,
     TransactionRecord,
 )
@@ -151,8 +153,19 @@ def execution(
     )
 
 
+def _error_info(text: Any) -> dict[str, Any] | None:
+    """A stored error as data, or None (none stored, or damaged: the message remains)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def _task(row: tuple[Any, ...], allow_pickle: bool) -> TaskRecord:
-    key, state, attempts, output, encoding, error, started, ended, resumable, note = row
+    key, state, attempts, output, encoding, error, started, ended, resumable, note, info = row
     decoded = decode(output, encoding, allow_pickle)
     return TaskRecord(
         task_key=key,
@@ -165,6 +178,7 @@ def _task(row: tuple[Any, ...], allow_pickle: bool) -> TaskRecord:
         resumable=bool(resumable) and decoded.note is None,
         encoding=encoding,
         note="; ".join(str(n) for n in (note, decoded.note) if n) or None,
+        error_info=_error_info(info),
     )
 
 
@@ -174,7 +188,7 @@ def task_records(
     """The latest record of each task, in the order the tasks were first recorded."""
     rows = connection.execute(
         "SELECT task_key, state, attempts, output, encoding, error, started_at, ended_at, "
-        "resumable, note FROM tasks WHERE execution_id = ? ORDER BY rowid",
+        "resumable, note, error_info FROM tasks WHERE execution_id = ? ORDER BY rowid",
         (execution_id,),
     ).fetchall()
     return [_task(row, allow_pickle) for row in rows]
@@ -202,19 +216,82 @@ def completed_outputs(
 
 def rollbacks(connection: sqlite3.Connection, execution_id: str) -> list[tuple[str, bool, str]]:
     """Each rollback step run for the execution: (task key, whether it succeeded, error)."""
-    rows = connection.execute(
-        "SELECT task_key, ok, error FROM rollbacks WHERE execution_id = ? ORDER BY rowid",
-        (execution_id,),
-    )
-    return [(str(key), bool(ok), str(error or "")) for key, ok, error in rows]
+    return [
+        (str(r.task_key), r.ok, str(r.error or ""))
+        for r in rollback_records(connection, execution_id)
+    ]
 
 
 def rollbacks_done(connection: sqlite3.Connection, execution_id: str) -> set[str]:
-    """The tasks whose rollback already ran (successfully or not)."""
+    """The tasks whose rollback already ran (successfully or not) for their completion.
+
+    Rollbacks of an abandoned attempt's late success do not count.
+    """
     rows = connection.execute(
-        "SELECT DISTINCT task_key FROM rollbacks WHERE execution_id = ?", (execution_id,)
+        "SELECT DISTINCT task_key FROM rollbacks WHERE execution_id = ? AND NOT late",
+        (execution_id,),
     )
     return {key for (key,) in rows}
+
+
+def rollback_records(connection: sqlite3.Connection, execution_id: str) -> list[RollbackRecord]:
+    """The rollback steps that ran, in the order recorded."""
+    rows = connection.execute(
+        "SELECT task_key, ok, error, at, late FROM rollbacks WHERE execution_id = ? ORDER BY rowid",
+        (execution_id,),
+    )
+    return [
+        RollbackRecord(key, bool(ok), error, at, bool(late)) for key, ok, error, at, late in rows
+    ]
+
+
+def late_outcomes(
+    connection: sqlite3.Connection, execution_id: str, allow_pickle: bool
+) -> list[LateOutcomeRecord]:
+    """What abandoned attempts returned after all, in the order recorded."""
+    rows = connection.execute(
+        "SELECT task_key, attempt, ok, output, encoding, error, error_info, at, resumable, note "
+        "FROM late_outcomes WHERE execution_id = ? ORDER BY rowid",
+        (execution_id,),
+    ).fetchall()
+    found: list[LateOutcomeRecord] = []
+    for key, attempt, ok, output, encoding, error, info, at, resumable, note in rows:
+        decoded = decode(output, encoding, allow_pickle)
+        found.append(
+            LateOutcomeRecord(
+                task_key=key,
+                attempt=attempt if type(attempt) is int else 1,
+                ok=bool(ok),
+                output=decoded.value,
+                error=error,
+                error_info=_error_info(info),
+                at=at,
+                resumable=bool(resumable) and decoded.note is None,
+                note="; ".join(str(n) for n in (note, decoded.note) if n) or None,
+            )
+        )
+    return found
+
+
+def late_outputs(
+    connection: sqlite3.Connection, execution_id: str, allow_pickle: bool
+) -> dict[str, Any]:
+    """``{task_key: output}`` of the late successes nothing undid, stored exactly.
+
+    The latest per task: what a resume reuses as the task's completion.
+    """
+    undone = {
+        key
+        for (key,) in connection.execute(
+            "SELECT DISTINCT task_key FROM rollbacks WHERE execution_id = ? AND late",
+            (execution_id,),
+        )
+    }
+    outputs: dict[str, Any] = {}
+    for record in late_outcomes(connection, execution_id, allow_pickle):
+        if record.ok and record.resumable and record.task_key not in undone:
+            outputs[record.task_key] = record.output
+    return outputs
 
 
 def transaction(connection: sqlite3.Connection, transaction_id: str) -> TransactionRecord | None:

@@ -9,6 +9,8 @@ from ._records import (
     EXECUTION_STATUSES,
     ExecutionPage,
     ExecutionRecord,
+    LateOutcomeRecord,
+    RollbackRecord,
     TaskRecord,
     TransactionRecord,
 )
@@ -64,8 +66,26 @@ class JournalQueries:
         return self._resources.read(_queries.rollbacks, execution_id)
 
     def rollbacks_done(self, execution_id: str) -> set[str]:
-        """The tasks whose rollback step already ran (so a resume must not run it again)."""
+        """The tasks whose rollback step already ran for their completion.
+
+        A resume must not run those again.
+        """
         return self._resources.read(_queries.rollbacks_done, execution_id)
+
+    def rollback_records(self, execution_id: str) -> list[RollbackRecord]:
+        """Every rollback step that ran for the execution, in the order recorded."""
+        return self._resources.read(_queries.rollback_records, execution_id)
+
+    def late_outcomes(self, execution_id: str) -> list[LateOutcomeRecord]:
+        """What the execution's abandoned attempts returned after all, in the order recorded."""
+        return self._resources.read(_queries.late_outcomes, execution_id, self._resources.unpickle)
+
+    def late_outputs(self, execution_id: str) -> dict[str, Any]:
+        """``{task_key: output}`` of late successes that were not undone, stored exactly.
+
+        A resume reuses them as those tasks' completions (what they did is kept and used).
+        """
+        return self._resources.read(_queries.late_outputs, execution_id, self._resources.unpickle)
 
     def transaction(self, transaction_id: str) -> TransactionRecord | None:
         """A recorded transaction and its executions, or None."""

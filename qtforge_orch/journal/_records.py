@@ -121,6 +121,9 @@ class TaskRecord:
         resumable: False when its output could not be stored exactly (see ``note``).
         encoding: ``json``, ``pickle``, ``lossy`` or None (no output).
         note: Why the output is not resumable.
+        error_info: The last error as data, when it was recorded so: ``code``, ``code_name``,
+            ``message`` and, for an exception the plugin raised, ``exception_type``,
+            ``exception_message`` and ``traceback`` (``_errors.error_info``).
     """
 
     task_key: str
@@ -133,6 +136,57 @@ class TaskRecord:
     resumable: bool
     encoding: str | None
     note: str | None
+    error_info: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LateOutcomeRecord:
+    """What an abandoned attempt returned after all.
+
+    An attempt is abandoned when its execution is cancelled or times out, or when it times
+    out itself.
+
+    Attributes:
+        task_key: The step or node id.
+        attempt: The attempt's number (1 for a first attempt).
+        ok: True for a success (``output``), False for a failure (``error``).
+        output: The success's output, as stored (a preview if not ``resumable``).
+        error: The failure's message.
+        error_info: The failure as data (see ``TaskRecord.error_info``).
+        at: When it returned.
+        resumable: False when the output could not be stored exactly (see ``note``).
+        note: Why the output is not resumable.
+    """
+
+    task_key: str
+    attempt: int
+    ok: bool
+    output: Any
+    error: str | None
+    error_info: dict[str, Any] | None
+    at: float
+    resumable: bool
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackRecord:
+    """A rollback step that ran, in the order recorded.
+
+    Attributes:
+        task_key: The step whose rollback step it is.
+        ok: Whether it succeeded.
+        error: Its error message, if it failed.
+        at: When it ended.
+        late: True when it undid an abandoned attempt's late success (``LateOutcomeRecord``)
+            rather than the step's completion.
+    """
+
+    task_key: str
+    ok: bool
+    error: str | None
+    at: float
+    late: bool
 
 
 @dataclass(frozen=True, slots=True)

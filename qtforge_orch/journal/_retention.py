@@ -84,7 +84,7 @@ def enforce(
     doomed = f"SELECT execution_id FROM executions WHERE {where}"
     if connection.execute(f"{doomed} LIMIT 1", params).fetchone() is None:
         return 0
-    for table in ("tasks", "rollbacks", "transaction_executions"):
+    for table in ("tasks", "rollbacks", "late_outcomes", "transaction_executions"):
         connection.execute(f"DELETE FROM {table} WHERE execution_id IN ({doomed})", params)
     deleted = connection.execute(f"DELETE FROM executions WHERE {where}", params).rowcount
     connection.execute(

@@ -7,6 +7,10 @@ transaction, so a file is either fully upgraded or left as it was.
 
 Version 1 stored each execution's definition inline. Version 2 stores each distinct definition
 once, in ``definitions`` keyed by its content hash, and adds the ``rollbacks`` table.
+
+Additive changes that an older qtforge_orch of the same schema version reads and writes
+unharmed (a new table, a nullable or defaulted column: its statements name their columns) do
+not raise the version: ``complete`` makes them when missing, at every open (``ADDITIONS``).
 """
 
 from __future__ import annotations
@@ -150,6 +154,45 @@ def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
     connection.execute(_ROLLBACKS_INDEX)
 
 
+# Added within version 2: each task's error as data (code, exception type, traceback), the
+# outcomes of abandoned attempts that returned anyway, and which rollbacks undid those.
+_LATE_OUTCOMES = """CREATE TABLE late_outcomes (
+        execution_id TEXT NOT NULL,
+        task_key TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        output,
+        encoding TEXT,
+        resumable INTEGER NOT NULL DEFAULT 1,
+        note TEXT,
+        error TEXT,
+        error_info TEXT,
+        at REAL NOT NULL
+    )"""
+_LATE_OUTCOMES_INDEX = "CREATE INDEX late_outcomes_by_execution ON late_outcomes (execution_id)"
+# (table, column, declaration) of the columns added within version 2.
+ADDED_COLUMNS = (
+    ("tasks", "error_info", "TEXT"),
+    ("rollbacks", "late", "INTEGER NOT NULL DEFAULT 0"),
+)
+ADDITIONS = (_LATE_OUTCOMES, _LATE_OUTCOMES_INDEX)
+
+
+def complete(connection: sqlite3.Connection) -> None:
+    """Make the additions a file of the latest version lacks, in the caller's transaction.
+
+    A file written by an older qtforge_orch of this version gets them here.
+    """
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if "late_outcomes" not in tables:
+        for statement in ADDITIONS:
+            connection.execute(statement)
+    for table, column, declaration in ADDED_COLUMNS:
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 # MIGRATIONS[n - 1] upgrades a version-n file to version n + 1.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1_to_2,)
 LATEST_VERSION = len(MIGRATIONS) + 1
@@ -181,6 +224,7 @@ def create(connection: sqlite3.Connection, created_at: float) -> None:
     """Create the latest schema in an empty database (inside the caller's transaction)."""
     for statement in SCHEMA_LATEST:
         connection.execute(statement)
+    complete(connection)
     connection.executemany(
         "INSERT INTO journal_meta (key, value) VALUES (?, ?)",
         [("created_by", "qtforge_orch"), ("created_at", repr(created_at))],
@@ -204,3 +248,4 @@ def migrate(connection: sqlite3.Connection, from_version: int) -> None:
     for version in range(from_version, LATEST_VERSION):
         MIGRATIONS[version - 1](connection)
         stamp(connection, version + 1)
+    complete(connection)

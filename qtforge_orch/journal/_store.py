@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import groupby
 from typing import Any
 
@@ -24,6 +24,7 @@ from ._writer import TASK_CHANGED, Op
 
 EXECUTION_STARTED = "execution_started"
 ROLLBACK = "rollback"
+LATE_OUTCOME = "late_outcome"
 TRANSACTION = "transaction"
 EXECUTION_FINISHED = "execution_finished"
 _AGE_CHECK_EVERY_S = 60.0
@@ -46,8 +47,8 @@ ON CONFLICT (execution_id) DO UPDATE SET
 _LINK_RESUMED = "UPDATE executions SET resumed_as = ? WHERE execution_id = ? AND resumed_as IS NULL"
 _UPSERT_TASK = """
 INSERT INTO tasks (execution_id, task_key, state, attempts, output, encoding, resumable, note,
-    error, started_at, ended_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    error, started_at, ended_at, error_info)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13)
 ON CONFLICT (execution_id, task_key) DO UPDATE SET
     state = excluded.state,
     attempts = max(tasks.attempts, excluded.attempts),
@@ -56,12 +57,19 @@ ON CONFLICT (execution_id, task_key) DO UPDATE SET
     resumable = CASE WHEN ?12 THEN excluded.resumable ELSE tasks.resumable END,
     note = CASE WHEN ?12 THEN excluded.note ELSE tasks.note END,
     error = CASE WHEN ?12 THEN excluded.error ELSE coalesce(excluded.error, tasks.error) END,
+    error_info = CASE WHEN ?12 THEN excluded.error_info
+        WHEN excluded.error IS NOT NULL THEN excluded.error_info ELSE tasks.error_info END,
     started_at = coalesce(tasks.started_at, excluded.started_at),
     ended_at = excluded.ended_at
 """
 _INSERT_ROLLBACK = (
-    "INSERT INTO rollbacks (execution_id, task_key, ok, error, at) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO rollbacks (execution_id, task_key, ok, error, at, late) VALUES (?, ?, ?, ?, ?, ?)"
 )
+_INSERT_LATE_OUTCOME = """
+INSERT INTO late_outcomes (execution_id, task_key, attempt, ok, output, encoding, resumable,
+    note, error, error_info, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 _UPSERT_TRANSACTION = """
 INSERT INTO transactions (transaction_id, state, begun_at, ended_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (transaction_id) DO UPDATE SET
@@ -84,6 +92,20 @@ def _notes(*notes: str | None) -> str | None:
     return "\n".join(kept) if kept else None
 
 
+def _error_fields(error: Any) -> tuple[str | None, str | None]:
+    """A task record's error as (message, ``error_info`` JSON text or None).
+
+    The caller gives a message, or an error as data (``_errors.error_info``).
+    """
+    if isinstance(error, Mapping):
+        try:
+            info = json.dumps(dict(error), default=str)
+        except (TypeError, ValueError):
+            info = None
+        return str(error.get("message", "")), info
+    return error, None
+
+
 def _merge(row: list[Any], later: list[Any]) -> None:
     """Fold ``later`` into ``row`` (same task, same batch) as the upsert would apply both."""
     row[2] = later[2]  # state
@@ -91,9 +113,11 @@ def _merge(row: list[Any], later: list[Any]) -> None:
     if later[11]:  # completed: its output replaces any other
         row[4:8] = later[4:8]
         row[8] = None
+        row[12] = None
         row[11] = True
     elif later[8] is not None:
         row[8] = later[8]  # the last error
+        row[12] = later[12]
     if row[9] is None:
         row[9] = later[9]  # the first start
     row[10] = later[10]  # ended_at
@@ -115,6 +139,7 @@ class Store:
             EXECUTION_STARTED: self._executions_started,
             TASK_CHANGED: self._tasks_changed,
             ROLLBACK: self._rollbacks,
+            LATE_OUTCOME: self._late_outcomes,
             TRANSACTION: self._transactions,
             EXECUTION_FINISHED: self._executions_finished,
         }
@@ -193,6 +218,9 @@ class Store:
                 encoded = _codec.encode(output, pickle_fallback)
             else:
                 encoded = _codec.NOTHING
+            info = None
+            if error is not None:
+                error, info = _error_fields(error)
             row = [
                 execution_id,
                 task_key,
@@ -206,6 +234,7 @@ class Store:
                 at if state == "started" else started_at,
                 at if state in TASK_ENDED_STATES else None,
                 state == "completed",
+                info,
             ]
             key = (execution_id, task_key)
             earlier = rows.get(key)
@@ -218,8 +247,34 @@ class Store:
     def _rollbacks(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         connection.executemany(
             _INSERT_ROLLBACK,
-            [(execution, key, int(ok), error, at) for _, execution, key, ok, error, at in ops],
+            [
+                (execution, key, int(ok), error, at, int(late))
+                for _, execution, key, ok, error, at, late in ops
+            ],
         )
+
+    def _late_outcomes(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        for _, execution_id, task_key, attempt, output, error, at in ops:
+            ok = error is None
+            encoded = _codec.encode(output, self.pickle_fallback) if ok else _codec.NOTHING
+            message, info = _error_fields(error) if not ok else (None, None)
+            rows.append(
+                (
+                    execution_id,
+                    task_key,
+                    attempt,
+                    int(ok),
+                    encoded.payload,
+                    encoded.encoding,
+                    encoded.resumable,
+                    encoded.note,
+                    message,
+                    info,
+                    at,
+                )
+            )
+        connection.executemany(_INSERT_LATE_OUTCOME, rows)
 
     def _transactions(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         for _, transaction_id, state, execution_ids, at in ops:

@@ -156,7 +156,11 @@ class JournalLink:
         if isinstance(plan, PluginError):
             return None
         recorded = RecordedRun(
-            plan, record, journal.task_records(execution_id), journal.rollbacks(execution_id)
+            plan,
+            record,
+            journal.task_records(execution_id),
+            journal.late_outcomes(execution_id),
+            journal.rollback_records(execution_id),
         )
         if len(self._recorded) >= RECORDED_KEPT:
             self._recorded.pop(next(iter(self._recorded)))
@@ -184,6 +188,16 @@ class JournalLink:
                 PluginErrorCode.InvalidState,
                 f"execution '{execution_id}' is still {live.status}; only an interrupted or "
                 "failed execution can be resumed",
+                context={"execution_id": execution_id, "status": live.status},
+            )
+        if live is not None and not live.wait_late(0):
+            # A step it abandoned may still return (and be undone): resuming now could run
+            # the step twice at once, or undo what the resumed run does.
+            return PluginError(
+                PluginErrorCode.InvalidState,
+                f"execution '{execution_id}' has steps that were running when it ended and have "
+                "not returned yet (or whose late success is being undone); resume it once "
+                "they have (see 'late_outcomes' in its status)",
                 context={"execution_id": execution_id, "status": live.status},
             )
         journal.flush(5.0)
@@ -221,12 +235,13 @@ class JournalLink:
                 f"exactly ({'; '.join(record.notes) or 'see the journal'})",
             )
         index_of = {task.key: task.index for task in plan.tasks}
+        outputs = journal.completed_outputs(execution_id)
+        # A late success nothing undid (the process ended before its rollback step ran, or
+        # there is none): what it did is there, so the resumed run keeps and uses it.
+        for key, output in journal.late_outputs(execution_id).items():
+            outputs.setdefault(key, output)
         seed = ResumeSeed(
-            {
-                index_of[k]: v
-                for k, v in journal.completed_outputs(execution_id).items()
-                if k in index_of
-            },
+            {index_of[k]: v for k, v in outputs.items() if k in index_of},
             {index_of[k] for k in journal.rollbacks_done(execution_id) if k in index_of},
         )
         entry = self.entry(workflow, resumed_from=execution_id)

@@ -11,6 +11,7 @@ orchestrator is freed by its last reference, in the thread that drops it (see ``
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -28,7 +29,7 @@ from .._engine import (
     UnknownExecutor,
     check_executor,
 )
-from .._errors import PluginError, PluginErrorCode
+from .._errors import PluginError, PluginErrorCode, derived_error
 from .._expected import Expected, from_error, make_error, make_success
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager, default_plugin_manager
@@ -292,7 +293,9 @@ class FacadeCore:
             context={"execution_id": execution_id},
         )
 
-    def wait_for_execution(self, execution_id: str, timeout_ms: int | None) -> bool:
+    def wait_for_execution(
+        self, execution_id: str, timeout_ms: int | None, late_outcomes: bool = False
+    ) -> bool:
         """``wait_for_execution`` of both orchestrators (documented there)."""
         if not isinstance(execution_id, str):
             return False
@@ -300,10 +303,15 @@ class FacadeCore:
             not isinstance(timeout_ms, int | float) or isinstance(timeout_ms, bool)
         ):
             return False
+        started = time.monotonic()
         if self.engine.wait_for(
             execution_id, None if timeout_ms is None else int(max(0, timeout_ms))
         ):
-            return True
+            run = self.engine.get_run(execution_id) if late_outcomes else None
+            if run is None:
+                return True
+            left = None if timeout_ms is None else timeout_ms / 1000 - (time.monotonic() - started)
+            return run.wait_late(None if left is None else max(0.0, left))
         if self.engine.get_run(execution_id) is not None:
             return False
         past = self.journal.recorded_run(execution_id)
@@ -347,10 +355,10 @@ def run_outcome(run: Run) -> Expected[dict[str, Any]]:
 def run_error(run: Run) -> PluginError:
     """A failed or cancelled run's error, naming the execution (and rollback errors)."""
     error = run.error or PluginError(PluginErrorCode.ExecutionFailed, "execution failed")
-    context = {**error.context, "execution_id": run.execution_id, "status": run.status}
+    context: dict[str, Any] = {"execution_id": run.execution_id, "status": run.status}
     if run.rollback_errors:
         context["rollback_errors"] = list(run.rollback_errors)
-    return PluginError(error.code, error.message, error.details, error.plugin_id, context)
+    return derived_error(error, **context)
 
 
 def _event_kinds(kinds: Iterable[EventKind] | None) -> frozenset[EventKind] | PluginError:

@@ -175,18 +175,23 @@ class OrchestratorBase(QObject):
         """
         return execution_handle(self._core, self, execution_id)
 
-    def wait_for_execution(self, execution_id: str, timeout_ms: int | None = None) -> bool:
+    def wait_for_execution(
+        self, execution_id: str, timeout_ms: int | None = None, *, late_outcomes: bool = False
+    ) -> bool:
         """Block until an execution has ended; never call it from a GUI slot.
 
         Called in the orchestrator's thread it delivers the execution's signals while it
-        waits; from another thread the waiting thread helps run the execution.
+        waits; from another thread the waiting thread helps run the execution. With
+        ``late_outcomes`` it also waits for the steps the execution abandoned while they ran
+        (cancelled, timed out) to return, and for their late successes to be undone (see
+        the semantics pages): a step that never returns makes it time out.
 
         Returns:
             True once the execution has ended, including one that has since left the bounded
             history; False on timeout, for an id this orchestrator never issued, or for
             arguments of the wrong type.
         """
-        return self._core.wait_for_execution(execution_id, timeout_ms)
+        return self._core.wait_for_execution(execution_id, timeout_ms, late_outcomes)
 
     # --- resources and lifetime --------------------------------------------------------------
     def plugin_manager(self) -> PluginManager:

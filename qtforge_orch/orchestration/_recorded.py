@@ -9,11 +9,12 @@ the execution ran. A past execution cannot be changed: the control calls say so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .._engine import RunSnapshot, RunStatus
-from .._errors import PluginError, PluginErrorCode
+from .._engine import LateView, RunSnapshot, RunStatus
+from .._errors import PluginError, PluginErrorCode, error_from_info
 from ..contract.plan import Plan, ScheduleKind, TaskState
 
 _TASK_STATES = {
@@ -40,7 +41,8 @@ class RecordedRun:
         plan: Plan,
         record: Any,
         tasks: list[Any],
-        rollbacks: list[tuple[str, bool, str]] | None = None,
+        late: Sequence[Any] = (),
+        rollbacks: Sequence[Any] = (),
     ) -> None:
         self.plan = plan
         self.execution_id: str = record.execution_id
@@ -59,6 +61,7 @@ class RecordedRun:
         retries: list[int] = [0] * n
         starts: list[float] = [0.0] * n
         ends: list[float] = [0.0] * n
+        failures: dict[int, PluginError] = {}
         ended_here = record.status != "running"
         index_of = {task.key: task.index for task in plan.tasks}
         for task in tasks:
@@ -71,6 +74,13 @@ class RecordedRun:
             states[index] = state
             outputs[index] = task.output if isinstance(task.output, dict) else None
             errors[index] = task.error or ""
+            if state == TaskState.Failed:
+                info = getattr(task, "error_info", None)
+                failures[index] = (
+                    error_from_info(info)
+                    if info
+                    else PluginError(PluginErrorCode.ExecutionFailed, errors[index])
+                )
             retries[index] = max(0, task.attempts - 1)
             starts[index] = task.started_at or 0.0
             ends[index] = task.ended_at or 0.0
@@ -108,18 +118,24 @@ class RecordedRun:
             starts=starts,
             ends=ends,
             step_progress={},
-            # As a live run reports them: (task index, "completed" or "failed", error).
             rollbacks=[
-                (index_of[key], "completed" if ok else "failed", error)
-                for key, ok, error in rollbacks or []
-                if key in index_of
+                (index_of[r.task_key], "completed" if r.ok else "failed", r.error or "", r.late)
+                for r in rollbacks
+                if r.task_key in index_of
             ],
             error_messages=list(record.error_messages or []),
             rollback_errors=[],
             task_extras=None,
             run_extras={},
             overlaps={},
+            failures=failures,
+            late=_late_views(plan, states, index_of, late, rollbacks),
+            late_keys=[task.key for task in plan.tasks] if late else [],
         )
+
+    def wait_late(self, timeout: float | None = None) -> bool:
+        """Nothing of a past execution is still out here."""
+        return True
 
     def snapshot(self) -> RunSnapshot:
         """The execution as the journal recorded it (lists shared: read them only)."""
@@ -148,3 +164,51 @@ class RecordedRun:
             f"from the journal ({self.recorded_status})",
             context={"execution_id": self.execution_id, "status": self.recorded_status},
         )
+
+
+def _late_views(
+    plan: Plan,
+    states: list[int],
+    index_of: dict[str, int],
+    late: Sequence[Any],
+    rollbacks: Sequence[Any],
+) -> list[LateView]:
+    """The recorded late outcomes as a live run reports them.
+
+    A late success's rollback is the late rollback recorded for its task after it (in order),
+    else ``kept`` (the task completed), ``due`` (it has a rollback step that never ran: the
+    process ended first) or ``none``.
+    """
+    undone: dict[str, list[Any]] = {}
+    for rollback in rollbacks:
+        if rollback.late:
+            undone.setdefault(rollback.task_key, []).append(rollback)
+    views: list[LateView] = []
+    for outcome in late:
+        index = index_of.get(outcome.task_key)
+        if index is None:
+            continue
+        error = None
+        state, rollback_error = "none", ""
+        if not outcome.ok:
+            info = outcome.error_info
+            error = (
+                error_from_info(info)
+                if info
+                else PluginError(PluginErrorCode.ExecutionFailed, outcome.error or "")
+            )
+            what = "cancelled" if error.code == PluginErrorCode.OperationCancelled else "failed"
+        else:
+            what = "completed"
+            ran = undone.get(outcome.task_key)
+            if ran:
+                first = ran.pop(0)
+                state, rollback_error = ("completed" if first.ok else "failed"), first.error or ""
+            elif states[index] == TaskState.Completed:
+                state = "kept"
+            elif plan.tasks[index].rollback is not None:
+                state = "due"
+        views.append(
+            LateView(index, outcome.attempt, what, error, outcome.at, state, rollback_error)
+        )
+    return views

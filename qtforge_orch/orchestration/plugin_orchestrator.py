@@ -29,8 +29,10 @@ from .._engine import (
     SignalNames,
     Timers,
     cached_reports,
+    debug_fields,
     gc_paused_for,
     iso_utc,
+    late_reports,
     refusal_at_registration,
     take_snapshot,
 )
@@ -117,22 +119,24 @@ def _step_reports(run: RunView, snap: RunSnapshot, indices: list[int]) -> list[d
     tasks, names = run.plan.tasks, _STATE_NAMES
     states, outputs, errors, retries = snap.states, snap.outputs, snap.errors, snap.retries
     starts, ends, iso = snap.starts, snap.ends, iso_utc
+    debug = bool(snap.failures or snap.late)  # only when there are any: see StepResult.to_json
     reports: list[dict[str, Any]] = []
     append = reports.append
     for index in indices:
         start, end = starts[index], ends[index]
-        append(
-            {
-                "step_id": tasks[index].key,
-                "status": names[states[index]],
-                "result_data": outputs[index] or {},
-                "error_message": errors[index],
-                "retry_count": retries[index],
-                "start_time": iso(start),
-                "end_time": iso(end),
-                "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
-            }
-        )
+        report = {
+            "step_id": tasks[index].key,
+            "status": names[states[index]],
+            "result_data": outputs[index] or {},
+            "error_message": errors[index],
+            "retry_count": retries[index],
+            "start_time": iso(start),
+            "end_time": iso(end),
+            "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
+        }
+        if debug:
+            report.update(debug_fields(snap, index, "step_id"))
+        append(report)
     return reports
 
 
@@ -171,8 +175,10 @@ def status_report(run: RunView) -> dict[str, Any]:
         "result": dict(snap.result) if snap.result is not None else {},
         "rollbacks": [
             {"step_id": tasks[index].key, "status": state, "error": message}
-            for index, state, message in snap.rollbacks
+            | ({"late": True} if late else {})
+            for index, state, message, late in snap.rollbacks
         ],
+        "late_outcomes": late_reports(snap, "step_id"),
         "transaction_id": run.transaction_id or "",
         # Nested workflows: the execution whose step runs this one, and this one's children.
         "parent_execution_id": _nesting.parent_execution_id(run) or "",
@@ -484,22 +490,24 @@ class PluginOrchestrator(OrchestratorBase):
         states, outputs, errors = snap.states, snap.outputs, snap.errors
         retries, starts, ends = snap.retries, snap.starts, snap.ends
         results: list[StepResult] = []
+        debug = bool(snap.failures or snap.late)
         for task in run.plan.tasks:
             i = task.index
             output = outputs[i]
-            results.append(
-                _step_result(
-                    {
-                        "step_id": task.key,
-                        "status": _STEP_STATUSES[states[i]],
-                        "result_data": dict(output) if output else {},
-                        "error_message": errors[i],
-                        "retry_count": retries[i],
-                        "start_time": _timestamp(starts[i]),
-                        "end_time": _timestamp(ends[i]),
-                    }
-                )
-            )
+            fields = {
+                "step_id": task.key,
+                "status": _STEP_STATUSES[states[i]],
+                "result_data": dict(output) if output else {},
+                "error_message": errors[i],
+                "retry_count": retries[i],
+                "start_time": _timestamp(starts[i]),
+                "end_time": _timestamp(ends[i]),
+                "error_info": None,
+                "late_outcome": None,
+            }
+            if debug:
+                fields.update(debug_fields(snap, i, "step_id"))
+            results.append(_step_result(fields))
         return make_success(results)
 
     # --- transactions --------------------------------------------------------------------

@@ -32,6 +32,9 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+_LEFT_OUT_WHEN_NONE = frozenset({"error_info", "late_outcome"})
+
+
 class StepResult(BaseModel):
     """Outcome of one step in one execution."""
 
@@ -46,6 +49,11 @@ class StepResult(BaseModel):
     retry_count: int = Field(0, ge=0)
     start_time: datetime | None = None
     end_time: datetime | None = None
+    # Extensions, None when they do not apply (``to_json`` then leaves them out): a failed
+    # step's error as data (code, exception type and message, traceback), and what its latest
+    # abandoned attempt (cancelled or timed out while running) came to.
+    error_info: dict[str, Any] | None = None
+    late_outcome: dict[str, Any] | None = None
 
     @field_validator("start_time", "end_time", mode="after")
     @classmethod
@@ -66,6 +74,8 @@ class StepResult(BaseModel):
         data: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
+            if value is None and name in _LEFT_OUT_WHEN_NONE:
+                continue
             if isinstance(value, StepStatus):
                 value = value.name
             elif isinstance(value, datetime):

@@ -17,6 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 from .._durations import to_milliseconds
 from .._expected import Expected
 from .._jsoncopy import json_copy, json_type
+from ..contract.retry import json_parameters
 from ._fast_construction import (
     SLOW,
     FastFields,
@@ -156,6 +157,8 @@ class WorkflowStep(BaseModel):
             value = getattr(self, name)
             if name == "condition" and not isinstance(value, str):
                 continue
+            if name == "parameters":
+                value = json_parameters(value)  # a retry policy's Python-only entries left out
             data[name] = json_copy(value)
         return data
 

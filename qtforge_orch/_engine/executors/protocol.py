@@ -9,6 +9,7 @@ code whichever executor ran the step.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import weakref
 from collections.abc import Callable
@@ -94,17 +95,31 @@ def failed(context: StepContext, task: TaskSpec, executor: str, message: str) ->
 
 
 def from_reply(task: TaskSpec, reply: tuple[Any, ...]) -> Outcome:
-    """Turn ``remote.run_remote``'s plain tuple back into an ``Outcome``."""
+    """Turn ``remote.run_remote``'s plain tuple back into an ``Outcome``: an error keeps the
+    worker's traceback (``details``, ``context``) and the exception, when it pickled."""
     if reply[0] == "ok":
         return Outcome(reply[1])
-    _, code, message, details = reply
+    _, code, message, details, context, pickled = reply
     try:
         error_code = PluginErrorCode(code)
     except ValueError:
         error_code = PluginErrorCode.ExecutionFailed
-    return Outcome(
-        error=PluginError(error_code, message, details=details, plugin_id=task.plugin_id)
+    exception = None
+    if pickled is not None:
+        try:
+            exception = pickle.loads(pickled)
+        except Exception:  # a class this process cannot import: the text fields remain
+            exception = None
+    error = PluginError(
+        error_code,
+        message,
+        details=details,
+        plugin_id=task.plugin_id,
+        context=context,
+        exception=exception if isinstance(exception, BaseException) else None,
     )
+    error.__cause__ = error.exception
+    return Outcome(error=error)
 
 
 def proxy(

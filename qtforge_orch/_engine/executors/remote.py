@@ -21,7 +21,9 @@ from typing import Any
 from ...contract.context import StepContext
 from ..invoke import call_found
 
-# (status, payload...): ("ok", output) or ("error", code, message, details)
+# (status, payload...): ("ok", output) or ("error", code, message, details, context, exc):
+# context holds the error's plain-text fields (the worker's traceback among them), exc the
+# exception pickled (None when it does not pickle).
 Reply = tuple[Any, ...]
 
 # digest of the shipped bytes -> the plugin rebuilt from them: a worker unpickles each plugin
@@ -131,6 +133,8 @@ def run_remote(
             102,
             f"plugin '{plugin_id}' could not be rebuilt in the worker: {type(exc).__name__}: {exc}",
             type(exc).__name__,
+            {},
+            None,
         )
     # Cancellation reaches a worker by killing it (process) or cancelling its future (Dask),
     # so this context is never cancelled; it is there for plugins that declare one.
@@ -138,5 +142,20 @@ def run_remote(
     outcome = call_found(plugin, plugin_id, command, params, context, allow_stream=allow_stream)
     if outcome.error is not None:
         error = outcome.error
-        return ("error", int(error.code), error.message, error.details)
+        fields = {k: v for k, v in error.context.items() if isinstance(v, str)}
+        return ("error", int(error.code), error.message, error.details, fields, _pickled(error))
     return ("ok", outcome.output)
+
+
+def _pickled(error: Any) -> bytes | None:
+    """The exception a plugin raised, pickled if it can be (and unpickled here, so the parent
+    can too); its frames are already gone (``error_from_exception``)."""
+    exc = error.exception
+    if exc is None:
+        return None
+    try:
+        data = pickle.dumps(exc)
+        pickle.loads(data)
+    except Exception:
+        return None
+    return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..._errors import PluginError, PluginErrorCode
+from ..._errors import PluginError, PluginErrorCode, add_traceback, error_from_exception
 from ..._expected import Expected
 from ...contract.context import StepContext
 from ...contract.outcome import Outcome
@@ -97,7 +97,7 @@ def call_value(
             else:
                 raw = plugin.execute_command(command, params)
     except PluginError as error:
-        return error
+        return add_traceback(error, skip_frames=1)
     except BaseException as exc:  # see module docstring
         return _wrap_exception(plugin_id, command, exc)
     if type(raw) is dict:
@@ -140,7 +140,7 @@ def guarded_call(
     try:
         raw = call(params)
     except PluginError as error:
-        return error
+        return add_traceback(error, skip_frames=1)
     except BaseException as exc:
         return _wrap_exception(task.plugin_id, task.command, exc)
     if raw is None or type(raw) is dict:
@@ -204,9 +204,12 @@ def _no_command(plugin_id: str, command: str, commands: Any) -> PluginError:
 
 
 def _wrap_exception(plugin_id: str, command: str, exc: BaseException) -> PluginError:
-    return PluginError(
+    """The plugin raised ``exc``: ExecutionFailed, keeping its type, message and traceback
+    (from the plugin's frame on: the first frame is the one that caught it, here)."""
+    return error_from_exception(
+        exc,
         PluginErrorCode.ExecutionFailed,
         f"plugin '{plugin_id}' command '{command}' raised {type(exc).__name__}: {exc}",
-        details=type(exc).__name__,
         plugin_id=plugin_id,
+        skip_frames=1,
     )

@@ -7,6 +7,8 @@ from itertools import islice
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from ..._errors import PluginError, PluginErrorCode, error_from_exception
+
 if TYPE_CHECKING:
     from ...contract.event_source import EmitEvent, IEventSource, StopEvents
 
@@ -64,16 +66,19 @@ def next_item(iterator: Iterator[Any]) -> tuple[Any, BaseException | None, bool]
 # --- event sources ---------------------------------------------------------------------------
 def start_event_source(
     plugin: IEventSource, configuration: dict[str, Any], emit: EmitEvent
-) -> StopEvents | str:
-    """Start an event source: its stop callable, or why it could not start."""
+) -> StopEvents | PluginError:
+    """Start an event source: its stop callable, or why it could not start (what it raised
+    with its traceback)."""
     try:
         stop = plugin.start_events(configuration, emit)
     except BaseException as exc:
-        return f"could not start: {type(exc).__name__}: {exc}"
+        message = f"could not start: {type(exc).__name__}: {exc}"
+        return error_from_exception(exc, PluginErrorCode.ExecutionFailed, message, skip_frames=1)
     if not callable(stop):
-        return (
+        return PluginError(
+            PluginErrorCode.ExecutionFailed,
             f"start_events returned {type(stop).__name__}; it must return a callable that "
-            "stops the events"
+            "stops the events",
         )
     return stop
 

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 from ..._errors import PluginErrorCode
 from ..._expected import Expected, make_error
 from ..._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy, json_type
+from ...contract.retry import json_parameters
 from .enums import WorkflowExecutionMode, _choices, _parse_enum
 
 FORMAT_VERSION = 2
@@ -76,7 +77,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, list):
         return [_encode(item) for item in value]
     if isinstance(value, dict):
-        return json_copy(value)
+        return json_copy(json_parameters(value))  # a retry policy's Python-only entries out
     return value
 
 

@@ -22,8 +22,10 @@ from ..._engine import (
     Timers,
     UnknownExecutor,
     cached_reports,
+    debug_fields,
     gc_paused_for,
     iso_utc,
+    late_reports,
     refusal_at_registration,
     take_snapshot,
 )
@@ -124,6 +126,8 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     if snap.result is not None:
         data["result"] = dict(snap.result)
     data.update(snap.run_extras)
+    if snap.late:  # attempts abandoned while running, and what came of them
+        data["late_outcomes"] = late_reports(snap, "node_id")
     parent = _nesting.parent_execution_id(run)
     if parent is not None:
         data["parent_execution_id"] = parent
@@ -632,6 +636,7 @@ def _node_reports(
     tasks, names = run.plan.tasks, _STATE_NAMES
     states, outputs, errors, retries = snap.states, snap.outputs, snap.errors, snap.retries
     starts, ends, extras, iso = snap.starts, snap.ends, snap.task_extras, iso_utc
+    debug = bool(snap.failures or snap.late)  # a failed node's error as data, late attempts
     reports: list[dict[str, Any]] = []
     append = reports.append
     for index in indices:
@@ -649,6 +654,8 @@ def _node_reports(
         }
         if extras is not None:
             status.update(extras[index])
+        if debug:
+            status.update(debug_fields(snap, index, "node_id"))
         if children:
             child = children.get(key)
             if child is not None:
