@@ -214,3 +214,71 @@ def test_v2_status_builds_node_reports_only_when_read(
         assert sorted(dump(fresh)) == ["m", "n"]
     again = advanced.get_execution_status(execution_id).value()
     assert again == context
+
+
+def _snapshot(states: list[int], late: list[Any] | None = None, extras: bool = False) -> Any:
+    from qtforge_orch._engine.status_snapshot import RunSnapshot
+
+    n = len(states)
+    return RunSnapshot(
+        status="running",
+        progress=0.0,
+        current_task="",
+        completed=0,
+        start_time=None,
+        end_time=None,
+        error=None,
+        result=None,
+        states=list(states),
+        outputs=[None] * n,
+        errors=[""] * n,
+        retries=[0] * n,
+        starts=[1.0] * n,
+        ends=[2.0] * n,
+        step_progress={},
+        rollbacks=[],
+        error_messages=[],
+        rollback_errors=[],
+        task_extras=[{} for _ in range(n)] if extras else None,
+        run_extras={},
+        overlaps={},
+        late=late or [],
+    )
+
+
+class _View:
+    report_cache: Any = None
+
+
+def test_report_cache_rebuilds_only_what_changed() -> None:
+    from qtforge_orch._engine.late_view import LateView
+    from qtforge_orch._engine.status_snapshot import cached_reports
+    from qtforge_orch.contract.plan import TaskState
+
+    built: list[list[int]] = []
+
+    def build(view: Any, snap: Any, indices: list[int]) -> list[dict[str, Any]]:
+        built.append(list(indices))
+        return [{"i": i, "state": snap.states[i]} for i in indices]
+
+    done, running = int(TaskState.Completed), int(TaskState.Running)
+    settled = frozenset({done})
+    view = _View()
+    first = cached_reports(view, _snapshot([done, running, done]), build, settled)  # type: ignore[arg-type]
+    assert built == [[0, 1, 2]] and [r["i"] for r in first] == [0, 1, 2]
+    first[0]["i"] = 99  # callers get their own dicts: the cache is not changed through them
+    again = cached_reports(view, _snapshot([done, running, done]), build, settled)  # type: ignore[arg-type]
+    assert built == [[0, 1, 2]] and again[0]["i"] == 0
+    cached_reports(view, _snapshot([done, done, done]), build, settled)  # type: ignore[arg-type]
+    assert built[-1] == [1]
+    # An abandoned attempt's outcome changes a report without changing the task's state.
+    late = [LateView(2, 1, "completed", None, 3.0, "completed", "")]
+    cached_reports(view, _snapshot([done, done, done], late), build, settled)  # type: ignore[arg-type]
+    assert built[-1] == [2]
+    cached_reports(view, _snapshot([done, done, done], late), build, settled)  # type: ignore[arg-type]
+    assert len(built) == 3  # unchanged, late outcome included: nothing rebuilt
+    # Live per-task figures: an unsettled task is rebuilt on every call.
+    live = _View()
+    for _ in range(2):
+        cached_reports(live, _snapshot([done, running], extras=True), build, settled)  # type: ignore[arg-type]
+    assert built[-2:] == [[0, 1], [1]]
