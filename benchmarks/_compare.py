@@ -13,7 +13,10 @@ from ._common import Figure
 NAMES = {
     "v1": "ours v1",
     "v2": "ours v2",
+    "v1_handle": "ours v1 handle",
+    "v2_handle": "ours v2 handle",
     "hamilton": "Hamilton",
+    "hamilton_threads": "Hamilton on threads",
     "pool": "thread pool",
     "dask": "dask",
     "bare": "bare Python",
@@ -32,6 +35,7 @@ def versus(
     at_most: float | None = None,
     method: str = "",
     extra: dict[str, Any] | None = None,
+    issue: str = "#14",
 ) -> Figure:
     """``costs[ours] / costs[reference]``, checked against ``at_most`` when given."""
     ratio = costs[ours] / costs[reference]
@@ -46,7 +50,7 @@ def versus(
         floor_name=NAMES[floor] if floor else "",
         ratio=ratio,
         ratio_of=f"{NAMES[ours]}/{NAMES[reference]}",
-        target=f"<= {at_most:g} (#14)" if at_most is not None else "reported",
+        target=f"<= {at_most:g} ({issue})" if at_most is not None else "reported",
         met=ratio <= at_most if at_most is not None else None,
         method=method,
         extra=extra or {},

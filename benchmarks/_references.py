@@ -98,7 +98,10 @@ class PoolDag:
                 self._successors[predecessor].append(index)
         self._roots = [index for index, predecessors in enumerate(dag) if not predecessors]
 
-    def start(self, pool: concurrent.futures.ThreadPoolExecutor, done: Callable[[], None]) -> None:
+    def start(
+        self, pool: concurrent.futures.ThreadPoolExecutor, done: Callable[[], None]
+    ) -> list[Any]:
+        """Submit the roots; returns the list each node's output is stored in."""
         dag, successors, function = self._dag, self._successors, self._function
         waiting = [len(predecessors) for predecessors in dag]
         outputs: list[Any] = [None] * len(dag)
@@ -123,12 +126,15 @@ class PoolDag:
 
         for root in self._roots:
             pool.submit(run, root)
+        return outputs
 
-    def run(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
+    def run(self, pool: concurrent.futures.ThreadPoolExecutor) -> list[Any]:
+        """Run the DAG once; every node's output, by index."""
         finished = threading.Event()
-        self.start(pool, finished.set)
+        outputs = self.start(pool, finished.set)
         if not finished.wait(120):
             raise RuntimeError("ThreadPoolExecutor reference did not finish in 120 s")
+        return outputs
 
 
 # --------------------------------------------------------------------------------------------

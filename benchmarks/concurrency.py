@@ -3,8 +3,9 @@
 Ours: v1 ``execute_workflow_async`` and v2 ``execute_workflow`` called 1,000 times at once,
 then the GUI thread runs a ``QEventLoop`` until every ``workflow_completed`` arrived. Hamilton
 runs its driver 1,000 times in a row (it has no concurrent executions; on one core's worth of
-GIL that is its best case). The ThreadPoolExecutor starts 1,000 dependency-counted chains at
-once and waits for all of them.
+GIL that is its best case), and (issue #24's reference) the same 1,000 driver calls submitted
+at once to a ``ThreadPoolExecutor`` of our pool's size. The ThreadPoolExecutor starts 1,000
+dependency-counted chains at once and waits for all of them.
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ def b8_references(ctx: Context) -> list[Figure]:
             for _ in range(runs):
                 hamilton.execute([last])
 
+        def run_hamilton_threads() -> None:
+            # Issue #24's reference: the same 1,000 driver calls submitted at once to a pool
+            # of our pool's size, as an application runs them concurrently.
+            submitted = [pool.submit(hamilton.execute, [last]) for _ in range(runs)]
+            concurrent.futures.wait(submitted, timeout=DEADLINE_MS / 1000)
+            for future in submitted:
+                future.result(0)
+
         def run_pool() -> bool:
             remaining = [runs]
             lock = threading.Lock()
@@ -102,7 +111,14 @@ def b8_references(ctx: Context) -> list[Figure]:
 
         reps = ctx.reps(5, 2)
         times = interleaved(
-            {"v1": run_v1, "v2": run_v2, "hamilton": run_hamilton, "pool": run_pool}, reps
+            {
+                "v1": run_v1,
+                "v2": run_v2,
+                "hamilton": run_hamilton,
+                "hamilton_threads": run_hamilton_threads,
+                "pool": run_pool,
+            },
+            reps,
         )
     finally:
         pool.shutdown(wait=True)
@@ -113,8 +129,9 @@ def b8_references(ctx: Context) -> list[Figure]:
         f"of a {STEPS}-step chain of noop. Ours: all submitted at once (v1 "
         "execute_workflow_async, v2 execute_workflow), then a QEventLoop in the GUI thread "
         "until every workflow_completed signal arrived; Hamilton: its default driver "
-        f"{runs:,} times in a row; ThreadPoolExecutor({workers}): {runs:,} dependency-counted "
-        "chains started at once"
+        f"{runs:,} times in a row, and on threads: {runs:,} driver calls submitted at once to "
+        f"a ThreadPoolExecutor({workers}); ThreadPoolExecutor({workers}): {runs:,} "
+        "dependency-counted chains started at once"
     )
     extra = {name: s.to_json() for name, s in times.items()} | {"runs": runs, "steps": STEPS}
     common: dict[str, Any] = {"method": method, "extra": extra}
@@ -144,5 +161,36 @@ def b8_references(ctx: Context) -> list[Figure]:
         ),
         versus(
             "B8.v1_vs_pool", f"{title}: ours v1 / ThreadPoolExecutor", "ms", wall_ms, "v1", "pool"
+        ),
+        # Issue #24: v1 and v2 at most Hamilton's threaded run, v2 within 1.2x of v1.
+        versus(
+            "B8.v1_vs_hamilton_threads",
+            f"{title}: ours v1 / Hamilton on threads",
+            "ms",
+            wall_ms,
+            "v1",
+            "hamilton_threads",
+            at_most=1.0,
+            issue="#24",
+        ),
+        versus(
+            "B8.v2_vs_hamilton_threads",
+            f"{title}: ours v2 / Hamilton on threads",
+            "ms",
+            wall_ms,
+            "v2",
+            "hamilton_threads",
+            at_most=1.0,
+            issue="#24",
+        ),
+        versus(
+            "B8.v2_vs_v1",
+            f"{title}: ours v2 / v1",
+            "ms",
+            wall_ms,
+            "v2",
+            "v1",
+            at_most=1.2,
+            issue="#24",
         ),
     ]

@@ -16,7 +16,8 @@ from typing import Any
 from ._common import Context, Figure, checked, interleaved, noop, plugins_with
 from .throughput import CHAIN_STEPS
 
-TARGET_RATIO = 1.2
+# Issue #24 (issue #12 had set 1.2).
+TARGET_RATIO = 1.5
 
 
 def _chain(n: int) -> Any:
@@ -90,7 +91,7 @@ def b14_journaled(ctx: Context) -> list[Figure]:
             peer_name="no journal",
             ratio=ratio,
             ratio_of="journal/no journal",
-            target=f"<= {TARGET_RATIO}",
+            target=f"<= {TARGET_RATIO} (#24)",
             met=ratio <= TARGET_RATIO,
             method=method,
             extra=extra,

@@ -478,6 +478,12 @@ def status_reads(reps: int) -> None:
         call(execution_id)
         return (time.perf_counter() - started) * 1e6 / steps
 
+    def v1_reports(execution_id: str) -> object:
+        return len(ours.v1.get_execution_status(execution_id).value()["step_results"])
+
+    def v2_reports(execution_id: str) -> object:
+        return len(ours.v2.get_execution_status(execution_id).value().node_states)
+
     samples: dict[str, list[float]] = {}
     try:
         for _ in range(reps):
@@ -488,8 +494,10 @@ def status_reads(reps: int) -> None:
             gc.collect()
             for label, call, execution_id in (
                 ("v1 get_execution_status", ours.v1.get_execution_status, v1_id),
+                ("v1 get_execution_status + every step report", v1_reports, v1_id),
                 ("v1 get_step_results", ours.v1.get_step_results, v1_id),
                 ("v2 get_execution_status", ours.v2.get_execution_status, v2_id),
+                ("v2 get_execution_status + every node report", v2_reports, v2_id),
             ):
                 samples.setdefault(f"{label}, first call", []).append(timed(call, execution_id))
                 samples.setdefault(f"{label}, again", []).append(timed(call, execution_id))

@@ -22,6 +22,7 @@ Scenario = Callable[[Context], list[Figure]]
 
 def _scenarios() -> dict[str, tuple[str, Scenario]]:
     from . import (
+        app_path,
         coldstart,
         editor,
         executors,
@@ -55,13 +56,14 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "B16": ("cold start: a fresh process runs 10 steps", coldstart.b16_cold_start),
         "B17": ("workflow editor on a 1,000-node, 1,500-connection graph", editor.b17_editor),
         "B18": ("a nested one-step workflow vs one plain step", nested.b18_nested),
+        "B19": ("the application's path: run, then read the result", app_path.b19_app_path),
     }
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Run qtforge_orch's benchmark scenarios (B1-B18) against peers.",
+        description="Run qtforge_orch's benchmark scenarios (B1-B19) against peers.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer repeats and smaller sizes (smoke test)"

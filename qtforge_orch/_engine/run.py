@@ -106,7 +106,7 @@ class Run:
         self.long_contexts: list[StepContext] = []
         # Per-task reports a facade built for status calls, reused while unchanged
         # (status_snapshot.cached_reports); written outside the lock, read-only once built.
-        self.report_cache: list[Any] | None = None
+        self.report_cache: Any = None
         # An EventDriven execution's passes share its id but not its lifecycle signals or
         # progress; a pass started while its execution is paused starts paused.
         self.parent = parent

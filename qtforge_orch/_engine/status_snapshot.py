@@ -82,7 +82,7 @@ class RunView(Protocol):
     def kind(self) -> ScheduleKind: ...
 
     # The reports ``cached_reports`` built, reused while unchanged (None: none yet).
-    report_cache: list[Any] | None
+    report_cache: Any
 
     def snapshot(self) -> RunSnapshot:
         """The execution's state, consistent across its fields."""
@@ -169,38 +169,94 @@ def take_snapshot(run: RunView) -> RunSnapshot:
     return run.snapshot()
 
 
-ReportBuilder = Callable[[RunView, int, RunSnapshot], dict[str, Any]]
+# Builds the reports of the given task indices from one snapshot, in that order.
+ReportBuilder = Callable[[RunView, RunSnapshot, list[int]], list[dict[str, Any]]]
+
+
+class ReportCache:
+    """The reports one status call built, with the per-task facts they were built from."""
+
+    __slots__ = ("complete", "ends", "late", "reports", "retries", "starts", "states")
+
+    def __init__(
+        self,
+        snapshot: RunSnapshot,
+        reports: list[dict[str, Any] | None],
+        late: dict[int, tuple[tuple[str, str], ...]] | None,
+    ) -> None:
+        # The snapshot's lists are its own copies, never changed: holding them is safe.
+        self.states = snapshot.states
+        self.starts = snapshot.starts
+        self.ends = snapshot.ends
+        self.retries = snapshot.retries
+        self.late = late  # a late outcome changes a report without changing the state
+        self.reports = reports
+        self.complete = None not in reports
+
+    def unchanged(
+        self, snapshot: RunSnapshot, late: dict[int, tuple[tuple[str, str], ...]] | None
+    ) -> bool:
+        """Whether every report is cached and no task changed since (a finished run)."""
+        return (
+            self.complete
+            and self.states == snapshot.states
+            and self.ends == snapshot.ends
+            and self.starts == snapshot.starts
+            and self.retries == snapshot.retries
+            and self.late == late
+        )
 
 
 def cached_reports(
     run: RunView, snapshot: RunSnapshot, build: ReportBuilder, settled: frozenset[int]
 ) -> list[dict[str, Any]]:
-    """One report per task from ``build(run, index, snapshot)``, reused while the task's state,
-    start and end times and attempts stay the same (an EventDriven node settles again on every
-    pass; a pending one changes only when it starts). Tasks with live per-task figures (stream
-    counters) are cached only once settled. Each call returns fresh outer dicts; the outputs
-    inside are the engine's record, shared read-only."""
+    """One report per task, built by ``build`` and reused while the task's state, start and
+    end times, attempts and abandoned attempts stay the same (an EventDriven node settles
+    again on every pass; a pending one changes only when it starts). Tasks with live
+    per-task figures (stream counters) are cached only once settled. Each call returns fresh
+    outer dicts; the outputs inside are the engine's record, shared read-only."""
     cache = run.report_cache
-    if cache is None:
-        cache = run.report_cache = [None] * len(snapshot.states)
-    live = snapshot.task_extras is not None
-    reports: list[dict[str, Any]] = []
+    late = _late_versions(snapshot) if snapshot.late else None
+    if isinstance(cache, ReportCache):
+        if cache.unchanged(snapshot, late):
+            return [report.copy() for report in cache.reports]  # type: ignore[union-attr]
+        if len(cache.reports) != len(snapshot.states):
+            cache = None
+    else:
+        cache = None
     states, starts = snapshot.states, snapshot.starts
     ends, retries = snapshot.ends, snapshot.retries
-    late = _late_versions(snapshot) if snapshot.late else None
-    for index, state in enumerate(states):
-        key: tuple[Any, ...] = (state, starts[index], ends[index], retries[index])
-        if late is not None:  # a late outcome changes a report without changing the state
-            key = (*key, late.get(index))
-        entry = cache[index]
-        if entry is not None and entry[0] == key:
-            report = entry[1]
-        else:
-            report = build(run, index, snapshot)
-            if not live or state in settled:
-                cache[index] = (key, report)
-        reports.append(report.copy())
-    return reports
+    reports: list[dict[str, Any] | None]
+    if cache is None:
+        stale = list(range(len(states)))
+        reports = [None] * len(states)
+    else:
+        old_states, old_starts = cache.states, cache.starts
+        old_ends, old_retries = cache.ends, cache.retries
+        reports = list(cache.reports)
+        old_late, new_late = cache.late or {}, late or {}
+        stale = [
+            index
+            for index, report in enumerate(reports)
+            if report is None
+            or old_states[index] != states[index]
+            or old_ends[index] != ends[index]
+            or old_starts[index] != starts[index]
+            or old_retries[index] != retries[index]
+            or old_late.get(index) != new_late.get(index)
+        ]
+    if stale:
+        for index, report in zip(stale, build(run, snapshot, stale), strict=True):
+            reports[index] = report
+    result = [report.copy() for report in reports]  # type: ignore[union-attr]
+    if snapshot.task_extras is not None:
+        # Live figures: a report is kept only once its task settled.
+        for index in stale:
+            if states[index] not in settled:
+                reports[index] = None
+    # Swapped whole: two threads filling at once each leave a consistent cache.
+    run.report_cache = ReportCache(snapshot, reports, late)
+    return result
 
 
 def _late_versions(snapshot: RunSnapshot) -> dict[int, tuple[tuple[str, str], ...]]:

@@ -52,7 +52,7 @@ class RecordedRun:
             record.initial_data if isinstance(record.initial_data, dict) else {}
         )
         self.kind = ScheduleKind.BATCH
-        self.report_cache: list[Any] | None = None
+        self.report_cache: Any = None
         self.recorded_status: str = record.status
         n = len(plan.tasks)
         states: list[int] = [TaskState.Pending] * n

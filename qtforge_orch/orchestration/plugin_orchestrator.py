@@ -41,6 +41,7 @@ from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan, TaskState
 from ..plugins import PluginManager
 from . import _nesting
+from ._filled_on_read import FilledOnRead
 from ._registry import Registered
 from ._v1_compile import compile_workflow
 from ._v1_frozen import FrozenWorkflow
@@ -113,30 +114,49 @@ _STEP_STATUSES = tuple(sorted(StepStatus))
 _RESULT_FIELDS = frozenset(StepResult.model_fields)
 
 
-def _step_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
-    """The ``StepResult.to_json()`` shape, built without a model for every status call."""
-    start, end = snap.starts[index], snap.ends[index]
-    report = {
-        "step_id": run.plan.tasks[index].key,
-        "status": _STATE_NAMES[snap.states[index]],
-        "result_data": snap.outputs[index] or {},
-        "error_message": snap.errors[index],
-        "retry_count": snap.retries[index],
-        "start_time": iso_utc(start),
-        "end_time": iso_utc(end),
-        "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
-    }
-    if snap.failures or snap.late:  # only when there are any: see StepResult.to_json
-        report.update(debug_fields(snap, index, "step_id"))
-    return report
+def _step_reports(run: RunView, snap: RunSnapshot, indices: list[int]) -> list[dict[str, Any]]:
+    """The ``StepResult.to_json()`` shape of each step in ``indices``, built without a model."""
+    tasks, names = run.plan.tasks, _STATE_NAMES
+    states, outputs, errors, retries = snap.states, snap.outputs, snap.errors, snap.retries
+    starts, ends, iso = snap.starts, snap.ends, iso_utc
+    debug = bool(snap.failures or snap.late)  # only when there are any: see StepResult.to_json
+    reports: list[dict[str, Any]] = []
+    append = reports.append
+    for index in indices:
+        start, end = starts[index], ends[index]
+        report = {
+            "step_id": tasks[index].key,
+            "status": names[states[index]],
+            "result_data": outputs[index] or {},
+            "error_message": errors[index],
+            "retry_count": retries[index],
+            "start_time": iso(start),
+            "end_time": iso(end),
+            "execution_time": int(max(0.0, end - start) * 1000) if start and end else 0,
+        }
+        if debug:
+            report.update(debug_fields(snap, index, "step_id"))
+        append(report)
+    return reports
+
+
+_LAZY_KEYS = frozenset({"step_results"})
 
 
 def status_report(run: RunView) -> dict[str, Any]:
-    """``get_execution_status``'s dict for a run (a live one or one read from the journal)."""
+    """``get_execution_status``'s dict for a run (a live one or one read from the journal).
+
+    ``step_results`` is built from the same snapshot the first time the dict is read, not
+    here: reading the status or the result of a large execution builds no step report.
+    """
     snap = take_snapshot(run)
     tasks = run.plan.tasks
     error = snap.error
-    return {
+
+    def step_results() -> dict[str, Any]:
+        return {"step_results": cached_reports(run, snap, _step_reports, _SETTLED)}
+
+    entries = {
         "execution_id": run.execution_id,
         "workflow_id": run.workflow_id,
         "status": snap.status,
@@ -153,7 +173,6 @@ def status_report(run: RunView) -> dict[str, Any]:
         "error": error.message if error else "",
         "error_code": int(error.code) if error else 0,
         "result": dict(snap.result) if snap.result is not None else {},
-        "step_results": cached_reports(run, snap, _step_report, _SETTLED),
         "rollbacks": [
             {"step_id": tasks[index].key, "status": state, "error": message}
             | ({"late": True} if late else {})
@@ -171,6 +190,7 @@ def status_report(run: RunView) -> dict[str, Any]:
             for key, steps in snap.overlaps.items()
         },
     }
+    return FilledOnRead(entries, step_results, _LAZY_KEYS, before="rollbacks")
 
 
 class _StepWorkflows:

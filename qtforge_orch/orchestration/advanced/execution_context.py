@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+)
 
 from ..._expected import Expected
+from .._filled_on_read import filled
 from ._v2_json import model_to_json, parse
 from .enums import WorkflowExecutionStatus, _StatusField
 
@@ -29,6 +36,12 @@ class WorkflowExecutionContext(BaseModel):
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
     current_node: str = ""
     error_messages: list[str] = Field(default_factory=list)
+
+    # get_execution_status fills node_states the first time it is read; pydantic's
+    # serializer reads a dict's storage directly, so it is filled before serializing.
+    @field_serializer("node_states", mode="wrap")
+    def _filled_node_states(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        return handler(filled(value))
 
     # The header's WorkflowExecutionContext names the same facts differently (read-only).
     @property

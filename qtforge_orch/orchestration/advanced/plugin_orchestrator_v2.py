@@ -35,6 +35,7 @@ from ...contract.plan import Plan, Role, ScheduleKind, TaskState
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
 from .. import _nesting
+from .._filled_on_read import FilledOnRead
 from .._registry import Registered
 from ._model_base import copy_model
 from ._v2_compile import compile_plugin_workflow
@@ -108,10 +109,18 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     """``get_execution_status``'s context for a run (a live one or one read from the journal)."""
     snap = take_snapshot(run)
     tasks = run.plan.tasks
-    reports = cached_reports(run, snap, _node_report, _SETTLED)
-    node_states = {task.key: reports[task.index] for task in tasks}
+    children = _nesting.children(run)  # a copy, as of this call
+    nested = dict(children)
+
+    def build(view: RunView, state: RunSnapshot, indices: list[int]) -> list[dict[str, Any]]:
+        return _node_reports(view, state, indices, nested)
+
+    def node_states() -> dict[str, Any]:
+        reports = cached_reports(run, snap, build, _SETTLED)
+        return {task.key: reports[task.index] for task in tasks}
+
     messages = [snap.error.message] if snap.error and snap.error.message else []
-    messages += [f"{t.key}: {snap.errors[t.index]}" for t in tasks if snap.errors[t.index]]
+    messages += [f"{tasks[i].key}: {error}" for i, error in enumerate(snap.errors) if error]
     messages += snap.error_messages + snap.rollback_errors
     data: dict[str, Any] = {"input": dict(run.initial_data)}
     if snap.result is not None:
@@ -122,7 +131,6 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
     parent = _nesting.parent_execution_id(run)
     if parent is not None:
         data["parent_execution_id"] = parent
-    children = _nesting.children(run)
     if children:
         data["child_executions"] = children
     # model_construct: every field is built here from engine state of known types, and
@@ -134,7 +142,9 @@ def status_context(run: RunView) -> WorkflowExecutionContext:
         start_time=snap.start_time,
         end_time=snap.end_time,
         execution_data=data,
-        node_states=node_states,
+        # Built the first time it is read: reading the status or the result of a large
+        # execution builds no node report.
+        node_states=FilledOnRead({}, node_states),
         progress=min(1.0, max(0.0, snap.progress)),
         current_node=snap.current_task,
         error_messages=messages,
@@ -597,7 +607,9 @@ class AdvancedPluginOrchestrator(OrchestratorBase):
             return from_error(run)
         for task in run.plan.tasks:
             if task.key == node_id:
-                return make_success(_node_report(run, task.index, take_snapshot(run)))
+                snap = take_snapshot(run)
+                reports = _node_reports(run, snap, [task.index], _nesting.children(run))
+                return make_success(reports[0])
         return make_error(
             PluginErrorCode.NodeNotFound,
             f"execution '{execution_id}' has no node '{node_id}'",
@@ -614,24 +626,39 @@ _SETTLED = frozenset(
 _STATE_NAMES = tuple(state.name.lower() for state in sorted(TaskState))
 
 
-def _node_report(run: RunView, index: int, snap: RunSnapshot) -> dict[str, Any]:
-    task = run.plan.tasks[index]
-    started, ended = snap.starts[index], snap.ends[index]
-    status: dict[str, Any] = {
-        "node_id": task.key,
-        "status": _STATE_NAMES[snap.states[index]],
-        "output": snap.outputs[index] or {},
-        "error": snap.errors[index],
-        "attempts": snap.retries[index] + 1 if started else 0,
-        "start_time": iso_utc(started),
-        "end_time": iso_utc(ended),
-        "duration_ms": round((ended - started) * 1000, 3) if started and ended else None,
-    }
-    if snap.task_extras is not None:
-        status.update(snap.task_extras[index])
-    # a failed node's error as data; its latest abandoned attempt
-    status.update(debug_fields(snap, index, "node_id"))
-    child = _nesting.children(run).get(task.key)
-    if child is not None:
-        status["child_execution_id"] = child
-    return status
+def _node_reports(
+    run: RunView, snap: RunSnapshot, indices: list[int], children: dict[str, str]
+) -> list[dict[str, Any]]:
+    """``get_node_status``'s dict for each node in ``indices``.
+
+    ``children`` maps each nested node to its child execution, as at the status call.
+    """
+    tasks, names = run.plan.tasks, _STATE_NAMES
+    states, outputs, errors, retries = snap.states, snap.outputs, snap.errors, snap.retries
+    starts, ends, extras, iso = snap.starts, snap.ends, snap.task_extras, iso_utc
+    debug = bool(snap.failures or snap.late)  # a failed node's error as data, late attempts
+    reports: list[dict[str, Any]] = []
+    append = reports.append
+    for index in indices:
+        started, ended = starts[index], ends[index]
+        key = tasks[index].key
+        status: dict[str, Any] = {
+            "node_id": key,
+            "status": names[states[index]],
+            "output": outputs[index] or {},
+            "error": errors[index],
+            "attempts": retries[index] + 1 if started else 0,
+            "start_time": iso(started),
+            "end_time": iso(ended),
+            "duration_ms": round((ended - started) * 1000, 3) if started and ended else None,
+        }
+        if extras is not None:
+            status.update(extras[index])
+        if debug:
+            status.update(debug_fields(snap, index, "node_id"))
+        if children:
+            child = children.get(key)
+            if child is not None:
+                status["child_execution_id"] = child
+        append(status)
+    return reports
