@@ -15,6 +15,7 @@ from qtforge_orch import (
     WorkflowExecutionStatus,
     make_error,
 )
+from qtforge_orch._engine import stream_scheduler
 
 from .v2_helpers import (
     Code,
@@ -631,10 +632,17 @@ def test_status_queries_do_not_block_while_an_aggregator_runs(
 
 
 def test_pipeline_with_a_slow_sink_completes_on_a_two_thread_pool(
-    qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager
+    qtbot: Any,
+    advanced: AdvancedPluginOrchestrator,
+    plugins: PluginManager,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Regression (fixed in 5baa9cc): stages blocked on a full inbox used to be rescheduled at
     once and, taken lowest index first, kept every pool thread busy spinning (livelock)."""
+    # Stages on their own, each behind its own full inbox: fused (once the activations are
+    # measured CPU-bound, which an idle machine reaches first) a chain replaces the channels
+    # this test waits to see full.
+    monkeypatch.setattr(stream_scheduler, "FUSE_CHAINS", False)
     advanced.thread_pool().setMaxThreadCount(2)
     capacity = 8
     n = 200
@@ -680,16 +688,18 @@ def test_pipeline_with_a_slow_sink_completes_on_a_two_thread_pool(
     execution_id = start(advanced, "real_time_processing")
     chain = ["data_source", "filter", "transform", "output"]
 
-    def inboxes_full() -> bool:
+    def channels_full() -> bool:
+        # The writer has written nothing: every item the source gave out is in one of the
+        # three channels (the writer's holds what it has taken too), and each is full.
         c = {name: counters(advanced, execution_id, name) for name in chain}
-        return all(
-            c[up]["items_out"] - c[down]["items_in"] == capacity
-            for up, down in itertools.pairwise(chain)
-        )
+        queued = [
+            c[up]["items_out"] - c[down]["items_in"] for up, down in itertools.pairwise(chain)
+        ]
+        return c["data_source"]["items_out"] == 3 * capacity and queued[:2] == [capacity] * 2
 
     try:
         assert blocked.wait(5)
-        qtbot.waitUntil(inboxes_full, timeout=5000)  # the writer is slow: everything backs up
+        qtbot.waitUntil(channels_full, timeout=5000)  # the writer is slow: everything backs up
         release.set()
         assert advanced.wait_for_execution(execution_id, 3000), "stalled: " + repr(
             {name: counters(advanced, execution_id, name) for name in chain}

@@ -33,6 +33,24 @@ MAX_SLICE = 8 * BATCH
 BATCH_WINDOW_S = 0.002
 
 Produced = tuple[list[Any], PluginError | None]
+# outputs, a stage failure, and the items left for the next activation
+Processed = tuple[list[Any], PluginError | None, list[Any]]
+
+
+class Done:
+    """What an activation's plugin calls came to: the outputs to deliver, the items left for
+    the next activation (a pause, or a batch cut by time), how many items a source's chain
+    took in, the stage's own failure, and a fused chain stage whose command could not be
+    resolved (its index, and why)."""
+
+    __slots__ = ("broken", "failure", "handed", "leftover", "produced")
+
+    def __init__(self) -> None:
+        self.produced: list[Any] = []
+        self.leftover: list[Any] = []
+        self.handed = 0
+        self.failure: PluginError | None = None
+        self.broken: tuple[int, PluginError] | None = None
 
 
 def halted(run: RunShell) -> bool:
@@ -109,49 +127,92 @@ def produce(run: RunShell, task: TaskSpec, stage: Stage, room: int) -> Produced:
     return produced, None
 
 
-def process(run: RunShell, task: TaskSpec, stage: Stage, batch: list[Any]) -> Produced:
+def process(run: RunShell, task: TaskSpec, stage: Stage, batch: list[Any], room: int) -> Processed:
+    """A processor's (or sink's, or aggregator's) batch: its outputs, a stage failure, and
+    the items it did not get to (a pause, or the batch cut by time), which go back to the
+    front of its inbox. ``room`` is what its outputs may fill downstream."""
     call = command(run, task, stage)
     if isinstance(call, PluginError):
-        return [], call
+        return [], call, []
     if task.role is Role.AGGREGATOR:
-        return aggregate(run, task, stage, batch), None
+        return aggregate(run, task, stage, batch), None, []
     base = task.call_parameters
     produced: list[Any] = []
-    simple = (
-        stage.port
-        and not base
-        and not stage.mixed_ports
-        and (task.role is Role.PLAIN or task.role is Role.SINK)
-    )
+    if task.role is Role.SPLITTER and stage.outgoing:
+        done = split(run, task, stage, call, batch, room, produced)
+    else:
+        simple = (
+            stage.port
+            and not base
+            and not stage.mixed_ports
+            and (task.role is Role.PLAIN or task.role is Role.SINK)
+        )
 
-    def step(chunk: list[Any]) -> None:
-        if simple:
-            if not stage.outgoing:
-                invoke.consume_values(call, stage.port, chunk, stage, task)
-            elif stage.fuse_port:
-                invoke.map_values_to_port(
-                    call, stage.port, stage.fuse_port, chunk, produced, stage, task
-                )
+        def step(chunk: list[Any]) -> None:
+            if simple:
+                if not stage.outgoing and stage.kept is None:
+                    invoke.consume_values(call, stage.port, chunk, stage, task)
+                elif stage.fuse_port:
+                    invoke.map_values_to_port(
+                        call, stage.port, stage.fuse_port, chunk, produced, stage, task
+                    )
+                else:
+                    invoke.map_values(call, stage.port, chunk, produced, stage, task)
             else:
-                invoke.map_values(call, stage.port, chunk, produced, stage, task)
-        else:
-            invoke.map_items(
-                call,
-                chunk,
-                stage.port,
-                task.in_port,
-                base,
-                produced,
-                stage,
-                task,
-                mixed=stage.mixed_ports,
-            )
+                invoke.map_items(
+                    call,
+                    chunk,
+                    stage.port,
+                    task.in_port,
+                    base,
+                    produced,
+                    stage,
+                    task,
+                    mixed=stage.mixed_ports,
+                )
 
-    done, _ = in_slices(run, batch, step)
+        done, next_slice = in_slices(run, batch, step)
+        # What the next activation takes: about what this one could work through, so a slow
+        # stage holds few items and leaves its channel's room to the stage feeding it.
+        stage.take_hint = 2 * next_slice
     if done < len(batch):
-        stage.inbox.extendleft(reversed(batch[done:]))
         stage.items_in -= len(batch) - done
-    return produced, None
+        return produced, None, batch[done:]
+    return produced, None, []
+
+
+def split(
+    run: RunShell,
+    task: TaskSpec,
+    stage: Stage,
+    call: invoke.PluginCall,
+    batch: list[Any],
+    room: int,
+    produced: list[Any],
+) -> int:
+    """A Splitter's batch, one value at a time, stopping once its outputs fill the room
+    downstream: beyond the room it holds at most one value's outputs (in its backlog).
+    Returns how many values it took."""
+    deadline = perf_counter() + BATCH_WINDOW_S
+    done = 0
+    for value in batch:
+        if halted(run):
+            break
+        invoke.map_items(
+            call,
+            [value],
+            stage.port,
+            task.in_port,
+            task.call_parameters,
+            produced,
+            stage,
+            task,
+            mixed=stage.mixed_ports,
+        )
+        done += 1
+        if len(produced) >= room or perf_counter() >= deadline:
+            break
+    return done
 
 
 def in_slices(

@@ -11,16 +11,13 @@ from .._errors import PluginError
 from ..contract.plan import TaskSpec
 from . import invoke
 from .shell_protocol import RunShell
-from .stream_activation import BATCH_WINDOW_S, command, halted, in_slices, produce
+from .stream_activation import BATCH_WINDOW_S, Done, command, halted, in_slices, produce
 from .stream_stage import Stage
 
 # A source's fused chain ending in a stage with no outlet keeps its activation this much
 # longer than BATCH_WINDOW_S while no other stage waits (a pause or cancel is still seen
 # between slices): fewer activations, each a lock round trip and a thread hand-over.
 LONE_CHAIN_S = 0.006
-
-# (stage position in the chain, why its command could not be resolved)
-ChainFailure = tuple[int, PluginError]
 
 
 class Chain:
@@ -46,11 +43,11 @@ class Chain:
         self.tasks = tasks
         self.stages = stages
         self.calls: list[invoke.PluginCall] = []
-        self.broken: ChainFailure | None = None
-        for position, (task, stage) in enumerate(zip(tasks, stages, strict=True)):
+        self.broken: tuple[int, PluginError] | None = None  # (stage index, why)
+        for task, stage in zip(tasks, stages, strict=True):
             call = command(run, task, stage)
             if isinstance(call, PluginError):
-                self.broken = (position, call)
+                self.broken = (task.index, call)
                 break
             self.calls.append(call)
         self.stop_at = len(self.calls)
@@ -105,24 +102,9 @@ class Chain:
             items = passed
 
 
-class ChainRun:
-    """What a fused activation did: the last stage's outputs, how many items went into the
-    chain, the items left for the next activation (a pause, or a slice cut by time), and a
-    failure of the source or of a chain stage's command."""
-
-    __slots__ = ("broken", "failure", "handed", "leftover", "produced")
-
-    def __init__(self) -> None:
-        self.produced: list[Any] = []
-        self.handed = 0
-        self.leftover: list[Any] = []
-        self.failure: PluginError | None = None
-        self.broken: ChainFailure | None = None
-
-
-def process_chain(run: RunShell, chain: Chain, values: list[Any]) -> ChainRun:
+def process_chain(run: RunShell, chain: Chain, values: list[Any]) -> Done:
     """A processor's batch through the chain it heads (``chain`` starts with it)."""
-    result = ChainRun()
+    result = Done()
     result.broken = chain.broken
     done, chain.slice = in_slices(run, values, chain.step, chain.slice)
     result.handed = done
@@ -141,7 +123,7 @@ def source_chain(
     ready: list[int],
     *,
     may_pull: bool,
-) -> ChainRun:
+) -> Done:
     """A source's pull, and its items through the chain it heads, in rounds of at most
     ``room`` items: while the chain ends in a stage with no outlet, rounds go on until the
     activation has taken BATCH_WINDOW_S, or up to LONE_CHAIN_S more while no other stage is
@@ -149,7 +131,7 @@ def source_chain(
     one round fills the room downstream. ``ready`` is the scheduler's ready queue (other
     stages waiting). ``pending`` (items a pause or a time cut left over) go first; the source
     is pulled only when ``may_pull`` (no more are left over)."""
-    result = ChainRun()
+    result = Done()
     result.broken = chain.broken
     deadline = perf_counter() + BATCH_WINDOW_S
     values = pending
@@ -166,7 +148,9 @@ def source_chain(
             if done < len(values):
                 result.leftover = values[done:]
                 break
-            values = []
+            # In place: the caller's list of left-over items is this one, and a round's items
+            # must not outlive it while the next round is pulled.
+            values.clear()
         if (
             not may_pull
             or result.failure is not None

@@ -1,8 +1,10 @@
 """Where a Streaming run's items go: the stages' ready queue, room downstream, delivery.
 
-Every inbox is bounded by the stream capacity: an activation reserves room in each downstream
-inbox before it takes items, and outputs beyond the room wait in the stage's backlog, which is
-what makes the bound exact (backpressure). Ready stages are ordered by depth, deepest first, so
+Every channel (a stage's inbox) is bounded by the stream capacity, counting the items queued,
+the room upstream activations have reserved, and the items its own running activation has
+taken (they are alive until it ends): an activation reserves room in each downstream channel
+before it takes items, and outputs beyond the room wait in the stage's backlog, which is what
+makes the bound exact (backpressure). Ready stages are ordered by depth, deepest first, so
 draining wins over producing. Everything here runs with the run's lock held.
 """
 
@@ -16,6 +18,33 @@ from ..contract.plan import Plan, Wire, WireKind
 from .invoke import filter_items
 from .stream_activation import BATCH
 from .stream_stage import Stage, as_output, build_stages, deepest_first
+
+
+class Taken:
+    """What one activation took under the lock: its stage, the chain it runs inline, the
+    room it reserved after the chain's last stage (``out_stage``), a source chain's round
+    size, its items, and whether a source may pull."""
+
+    __slots__ = ("batch", "chain", "index", "may_pull", "out_stage", "per_round", "room")
+
+    def __init__(
+        self,
+        index: int,
+        chain: list[int],
+        out_stage: Stage,
+        room: int,
+        per_round: int,
+        batch: list[Any],
+        *,
+        may_pull: bool,
+    ) -> None:
+        self.index = index
+        self.chain = chain
+        self.out_stage = out_stage
+        self.room = room
+        self.per_round = per_round
+        self.batch = batch
+        self.may_pull = may_pull
 
 
 class StageFlow:
@@ -50,12 +79,15 @@ class StageFlow:
         return min(BATCH, self.free(stage))
 
     def free(self, stage: Stage) -> int:
-        """Room left in the fullest downstream channel, counting others' reservations."""
+        """Room left in the fullest downstream channel: its capacity less the items queued,
+        reserved by others and taken by its running activation."""
         free = BATCH * 64
+        capacity = self.capacity
         for target, _wire in stage.outgoing:
             downstream = self.stages[target]
             if not downstream.finished:
-                free = min(free, self.capacity - len(downstream.inbox) - downstream.reserved)
+                held = len(downstream.inbox) + downstream.reserved + downstream.in_hand
+                free = min(free, capacity - held)
         return max(0, free)
 
     # --- fused chains ---------------------------------------------------------------------------
@@ -100,6 +132,8 @@ class StageFlow:
         if not produced:
             return
         stage.items_out += len(produced)
+        if stage.kept is not None:
+            stage.kept.extend(produced)
         if not stage.outgoing:
             return
         if stage.backlog or len(produced) > self.free(stage):
@@ -131,8 +165,8 @@ class StageFlow:
                 # dict); a source's items already are the value of its first output port.
                 try:
                     values = [item[port] for item in items]
-                except (KeyError, TypeError):  # some item lacks the port: it is not forwarded
-                    values = [item[port] for item in items if type(item) is dict and port in item]
+                except Exception:  # some item lacks the port, or cannot be searched for it
+                    values = [item[port] for item in items if _holds(item, port)]
             else:
                 values = items
             if downstream.mixed_ports:
@@ -170,10 +204,23 @@ class StageFlow:
             stage = self.stages[index]
             if not stage.scheduled or stage.finished:
                 found.append(f"stage {index} is queued but not schedulable")
+        for index, stage in enumerate(self.stages):
+            held = len(stage.inbox) + stage.reserved + stage.in_hand
+            if held > self.capacity and not self.is_source[index]:
+                found.append(f"stage {index}'s channel holds {held} (capacity {self.capacity})")
         scheduled = sum(1 for stage in self.stages if stage.scheduled)
         if scheduled != len(queued):
             found.append(f"{scheduled} stages marked scheduled, {len(queued)} queued")
         return found
+
+
+def _holds(item: Any, port: str) -> bool:
+    """Whether an output is a dict holding ``port``; an output that cannot be searched (a key
+    whose ``__eq__`` raises) holds none: it is not forwarded."""
+    try:
+        return type(item) is dict and port in item
+    except Exception:
+        return False
 
 
 def take_items(stage: Stage, count: int, *, backlog: bool = False) -> list[Any]:

@@ -20,8 +20,8 @@ from .dataflow import collect_result
 from .run_status import RunStatus
 from .scheduler_protocol import SchedulerDefaults
 from .shell_protocol import RunShell
-from .stream_activation import BATCH
-from .stream_flow import StageFlow, take_items
+from .stream_activation import BATCH, Done
+from .stream_flow import StageFlow, Taken, take_items
 from .stream_limit import StreamLimit
 from .task_table import COMPLETED, FAILED, RUNNING
 from .workers import Workers
@@ -101,96 +101,132 @@ class StreamScheduler(SchedulerDefaults):
 
     # --- one activation (no lock, except to take and give back) ------------------------------
     def work(self, unit: int) -> None:
-        index = unit
-        run = self.run
+        with self.lock:
+            taken = self._take(unit)
+        started = self.limit.activation_started()
+        done = self._run_activation(taken)
+        self.limit.activation_ended(started)
+        with self.lock:
+            self._settle(taken, done)
+            # The items are in the inboxes they went to (or consumed): no reference to them
+            # outlives the lock, so what the channels count is what is alive.
+            done.produced = []
+        return None
+
+    def _take(self, index: int) -> Taken:
+        """(lock held) Claim the chain this activation runs, reserve room after it, and take
+        the items it works on. Items taken from an inbox stay counted against its capacity
+        (``in_hand``) until the activation ends: they are alive until then."""
         flow = self.flow
-        task = self.tasks[index]
         stage = self.stages[index]
         is_source = self.is_source[index]
-        with self.lock:
-            self._start(index)
-            self.current_task = task.key
-            chain = self._claim_chain(index)
-            out_stage = self.stages[chain[-1]] if chain else stage
-            room = 0 if stage.backlog else flow.room(out_stage)
-            per_round = room
-            if chain and is_source:
-                # Each round holds at most what the channels it replaces could (and what
-                # fits downstream of the chain, if anything is).
-                per_round = flow.capacity * len(chain)
-                if out_stage.outgoing:
-                    per_round = min(room, per_round)
-            batch: list[Any] = []
-            if stage.inbox:  # a processor's input, or a source's items a pause left over
-                if is_source:
-                    batch = take_items(stage, min(per_round, len(stage.inbox)))
-                elif stage.outgoing:
-                    batch = take_items(stage, min(room, len(stage.inbox), BATCH))
-                else:
-                    batch = take_items(stage, min(len(stage.inbox), BATCH))
-                if not is_source and not chain:
+        self._start(index)
+        self.current_task = self.tasks[index].key
+        chain = self._claim_chain(index)
+        out_stage = self.stages[chain[-1]] if chain else stage
+        room = 0 if stage.backlog else flow.room(out_stage)
+        per_round = room
+        if chain and is_source:
+            # Each round holds at most what the channels it replaces could (and what fits
+            # downstream of the chain, if anything is).
+            per_round = flow.capacity * len(chain)
+            if out_stage.outgoing:
+                per_round = min(room, per_round)
+        batch: list[Any] = []
+        if stage.inbox:  # a processor's input, or a source's items a pause left over
+            if is_source:
+                batch = take_items(stage, min(per_round, len(stage.inbox)))
+            elif stage.outgoing:
+                batch = take_items(stage, min(room, len(stage.inbox), BATCH, stage.take_hint))
+            else:
+                batch = take_items(stage, min(len(stage.inbox), BATCH, stage.take_hint))
+            if not is_source:
+                stage.in_hand = len(batch)
+                if not chain:
                     stage.items_in += len(batch)
-            # A source pulls only once the items it left over have gone on, in order.
-            may_pull = not stage.inbox
-            for target, _wire in out_stage.outgoing:
-                self.stages[target].reserved += room
-        started = self.limit.activation_started()
-        failure: PluginError | None = None
-        fused: stream_chains.ChainRun | None = None
-        members: list[int] = []
+        for target, _wire in out_stage.outgoing:
+            self.stages[target].reserved += room
+        # A source pulls only once the items it left over have gone on, in order.
+        return Taken(index, chain, out_stage, room, per_round, batch, may_pull=not stage.inbox)
+
+    def _run_activation(self, taken: Taken) -> Done:
+        """(no lock) The plugin calls: a source's pull, a processor's batch, or a chain."""
+        run = self.run
+        index, chain, batch = taken.index, taken.chain, taken.batch
+        taken.batch = []  # the items are the callee's now (leftovers go back to the inbox)
+        task = self.tasks[index]
+        stage = self.stages[index]
         if chain:
-            members = chain if is_source else [index, *chain]
+            members = chain if self.is_source[index] else [index, *chain]
             links = stream_chains.Chain(
                 run,
                 [self.tasks[member] for member in members],
                 [self.stages[member] for member in members],
             )
-            if is_source:
-                fused = stream_chains.source_chain(
-                    run, task, stage, links, batch, per_round, self.ready, may_pull=may_pull
+            if self.is_source[index]:
+                return stream_chains.source_chain(
+                    run,
+                    task,
+                    stage,
+                    links,
+                    batch,
+                    taken.per_round,
+                    self.ready,
+                    may_pull=taken.may_pull,
                 )
-            else:
-                fused = stream_chains.process_chain(run, links, batch)
-            produced, failure = fused.produced, fused.failure
-        elif is_source:
-            produced = []
-            if may_pull:
-                produced, failure = stream_activation.produce(run, task, stage, room - len(batch))
+            return stream_chains.process_chain(run, links, batch)
+        done = Done()
+        if self.is_source[index]:
+            produced: list[Any] = []
+            if taken.may_pull:
+                produced, done.failure = stream_activation.produce(
+                    run, task, stage, taken.room - len(batch)
+                )
             if batch:
                 batch.extend(produced)
                 produced = batch
+            done.produced = produced
         else:
-            produced, failure = stream_activation.process(run, task, stage, batch)
-        self.limit.activation_ended(started)
-        with self.lock:
-            for target, _wire in out_stage.outgoing:
-                self.stages[target].reserved -= room
-            stage.active = False
-            for member in chain:
-                self.stages[member].active = False
-            self.running -= 1
-            if fused is not None:
-                if fused.leftover:  # a pause, or a slice cut by time: the rest waits here
-                    stage.inbox.extendleft(reversed(fused.leftover))
-                if is_source:
-                    stage.items_out += fused.handed
-            if run.stopping:
-                self.workers.wake_helpers()
-                return None
-            if chain:
-                flow.emit(chain[-1], out_stage, produced, from_source=False)
-            else:
-                flow.emit(index, stage, produced, from_source=is_source)
-            if fused is not None and fused.broken is not None:
-                position, error = fused.broken
-                self._stage_failed(members[position], error)
-            if failure is not None:
-                self._stage_failed(index, failure)
-            elif not stage.finished and not run.stopping:
-                self._reschedule(index, is_source)
-            self.workers.spawn(1)
+            done.produced, done.failure, done.leftover = stream_activation.process(
+                run, task, stage, batch, taken.room
+            )
+        return done
+
+    def _settle(self, taken: Taken, done: Done) -> None:
+        """(lock held) Give back the reservations, deliver the outputs, and decide what runs
+        next."""
+        run = self.run
+        flow = self.flow
+        index, chain, out_stage = taken.index, taken.chain, taken.out_stage
+        stage = self.stages[index]
+        is_source = self.is_source[index]
+        for target, _wire in out_stage.outgoing:
+            self.stages[target].reserved -= taken.room
+        stage.active = False
+        stage.in_hand = 0
+        for member in chain:
+            self.stages[member].active = False
+        self.running -= 1
+        if done.leftover:  # a pause, or a slice cut by time: the rest waits here
+            stage.inbox.extendleft(reversed(done.leftover))
+            done.leftover = []
+        if chain and is_source:
+            stage.items_out += done.handed
+        if run.stopping:
             self.workers.wake_helpers()
-        return None
+            return
+        if chain:
+            flow.emit(chain[-1], out_stage, done.produced, from_source=False)
+        else:
+            flow.emit(index, stage, done.produced, from_source=is_source)
+        if done.broken is not None:
+            self._stage_failed(*done.broken)
+        if done.failure is not None:
+            self._stage_failed(index, done.failure)
+        elif not stage.finished and not run.stopping:
+            self._reschedule(index, is_source)
+        self.workers.spawn(1)
+        self.workers.wake_helpers()
 
     def _start(self, index: int) -> None:
         """(lock held) A stage's first activation, or the first it runs inside of, starts it."""

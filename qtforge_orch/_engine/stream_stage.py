@@ -10,6 +10,9 @@ from ..contract.context import StepContext
 from ..contract.plan import Plan, Role, TaskSpec, Wire, WireKind
 
 MAX_ERRORS_KEPT = 20
+KEEP_LAST = "keep_last"  # a node's configuration: how many of its latest outputs to keep
+LAST_OUTPUTS = "last_outputs"  # where its counters show them
+BATCH_HINT = 1 << 30  # no limit until a first activation has measured the stage
 
 
 class Stage:
@@ -22,12 +25,14 @@ class Stage:
         "finished",
         "fuse_next",
         "fuse_port",
+        "in_hand",
         "inbox",
         "items_dropped",
         "items_failed",
         "items_in",
         "items_out",
         "iterator",
+        "kept",
         "mixed_ports",
         "open_upstream",
         "order_blockers",
@@ -38,6 +43,7 @@ class Stage:
         "scheduled",
         "source_state",
         "started",
+        "take_hint",
         "window",
     )
 
@@ -57,7 +63,12 @@ class Stage:
         # each item straight on (-1: none), and the stage that may run this one inline.
         self.fuse_next = -1
         self.feeder = -1
+        # Room in this stage's inbox that upstream activations have reserved, and the items
+        # its running activation has taken from it: both count against the capacity, so the
+        # items a channel holds (queued, promised or being worked on) never exceed it.
         self.reserved = 0
+        self.in_hand = 0
+        self.take_hint = BATCH_HINT  # how many items its next activation takes, at most
         self.outgoing: list[tuple[int, Wire]] = []
         self.open_upstream = 0
         self.order_blockers = 0
@@ -73,6 +84,8 @@ class Stage:
         self.items_failed = 0
         self.errors: list[str] = []
         self.window: list[Any] = []
+        # The node's latest outputs, when its configuration asks for them (``keep_last``).
+        self.kept: deque[Any] | None = None
 
     def item_failed(self, message: str) -> None:
         self.items_failed += 1
@@ -80,12 +93,17 @@ class Stage:
             self.errors.append(message)
 
     def counters(self) -> dict[str, Any]:
-        return {
+        """The node's output in Streaming: its item counters, and its latest outputs when it
+        keeps some (oldest first)."""
+        counters: dict[str, Any] = {
             "items_in": self.items_in,
             "items_out": self.items_out,
             "items_dropped": self.items_dropped,
             "items_failed": self.items_failed,
         }
+        if self.kept is not None:
+            counters[LAST_OUTPUTS] = list(self.kept)
+        return counters
 
     def report(self) -> dict[str, Any]:
         """The counters a status report shows, the live queue figures included."""
@@ -120,6 +138,10 @@ def build_stages(plan: Plan) -> tuple[list[Stage], list[bool]]:
         stage.port = next(iter(ports)) if len(ports) == 1 else ""
     for task in tasks:
         stage = stages[task.index]
+        keep = task.parameters.get(KEEP_LAST)
+        if type(keep) is int and keep > 0:
+            stage.kept = deque(maxlen=keep)
+            continue  # its whole outputs are kept, so they are not projected or fused
         if task.role is Role.PLAIN and len(stage.outgoing) == 1:
             target, wire = stage.outgoing[0]
             if wire.kind is WireKind.DATA and wire.source_port and not stages[target].mixed_ports:
@@ -156,7 +178,9 @@ def link_chains(tasks: list[TaskSpec], stages: list[Stage], is_source: list[bool
         follower = stages[target]
         follower_task = tasks[target]
         if (
-            wire.kind is WireKind.DATA
+            stage.kept is None
+            and follower.kept is None
+            and wire.kind is WireKind.DATA
             and wire.condition is None
             and wire.transform is None
             and follower.open_upstream == 1

@@ -45,6 +45,7 @@ RESERVED_CONFIGURATION_KEYS = frozenset(
         "retry_policy",
         "critical",
         "window",
+        "keep_last",
         "executor",
     }
 )

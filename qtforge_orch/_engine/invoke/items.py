@@ -76,20 +76,24 @@ def map_values_to_port(
             tally.item_failed(f"{type(exc).__name__}: {exc}")
             continue
         if type(out) is dict:
-            if port in out:
-                append(out[port])
-            else:
-                tally.items_out += 1  # an output without the port: counted, not forwarded
+            try:
+                forward = out[port]
+            except KeyError:  # an output without the port: counted, not forwarded
+                tally.items_out += 1
+                continue
+            except BaseException as exc:  # a key whose ``__eq__`` raises
+                tally.item_failed(f"{type(exc).__name__}: {exc}")
+                continue
+            append(forward)
         elif out is None:
             tally.items_dropped += 1
         else:
             unusual: list[Any] = []
             expand_result(task, out, unusual, tally)
             for item in unusual:
-                if port in item:
-                    append(item[port])
-                else:
-                    tally.items_out += 1
+                forward = _port_value(item, port, tally)
+                if forward is not _NOT_FORWARDED:
+                    append(forward)
 
 
 def map_values_into(
@@ -112,44 +116,75 @@ def map_values_into(
     aside = 0  # values of this stage that did not go on the common way
     extra = 0  # values forwarded out of unusual results
     then_aside = 0  # forwarded values whose call did not return a dict
-    # ``x.__class__`` is read inside the ``try`` (it is user code on odd objects) and is a
-    # little cheaper than ``type(x)``; an object whose ``__class__`` claims ``dict`` is taken
-    # as one, as the ``isinstance`` of ``normalise_result`` would.
+    # Local names: a builtin's global lookup costs more than the check itself. ``type`` runs
+    # no user code (``__class__`` may be a property that lies or raises).
+    exact = type
+    plain = dict
     for value in values:
         try:
             out = call({key: value})
-            kind = out.__class__
         except BaseException as exc:
             tally.item_failed(f"{type(exc).__name__}: {exc}")
             aside += 1
             continue
-        if kind is not dict:
+        if exact(out) is not plain:
             aside += 1
             extra += _unusual_into(out, port, tally, task, then, then_key, then_tally, then_task)
             continue
         try:
-            forward = out[port]
-        except KeyError:  # an output without the port: counted, not forwarded
-            tally.items_out += 1
-            aside += 1
-            continue
-        except BaseException as exc:  # only an object posing as a dict gets here
-            tally.item_failed(f"{type(exc).__name__}: {exc}")
-            aside += 1
-            continue
-        try:
-            result = then({then_key: forward})
-            kind = result.__class__
+            result = then({then_key: out[port]})
         except BaseException as exc:
-            then_tally.item_failed(f"{type(exc).__name__}: {exc}")
-            then_aside += 1
+            # The port's lookup or the next call failed: reading the port again tells which
+            # (a plain dict's lookup fails the same way twice: a missing port, or a key whose
+            # ``__eq__`` raises), at no cost on the common way.
+            unread = _unread_port(out, port)
+            if unread is None:
+                then_tally.item_failed(f"{type(exc).__name__}: {exc}")
+                then_aside += 1
+            else:
+                aside += 1
+                if unread is _ABSENT:  # an output without the port: counted, not forwarded
+                    tally.items_out += 1
+                else:
+                    tally.item_failed(unread)
             continue
-        if kind is not dict:
+        if exact(result) is not plain:
             then_aside += 1
             consume_result(then_task, result, then_tally)
     forwarded = len(values) - aside
     then_tally.items_out += forwarded - then_aside
     return forwarded + extra
+
+
+_ABSENT = "absent"  # ``_unread_port``: the output has no such port
+
+
+def _unread_port(out: dict[Any, Any], port: str) -> str | None:
+    """Why ``out[port]`` cannot be read (``_ABSENT``, or the error's message), or None."""
+    try:
+        out[port]
+    except KeyError:
+        return _ABSENT
+    except BaseException as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+# What ``_port_value`` returns for an output whose port value does not go on.
+_NOT_FORWARDED: Any = object()
+
+
+def _port_value(item: Any, port: str, tally: ItemTally) -> Any:
+    """An unusual result's ``port`` value, or ``_NOT_FORWARDED`` once counted: an output without
+    the port, or an item error when the result cannot be read (its lookups raise)."""
+    try:
+        if port in item:
+            return item[port]
+    except BaseException as exc:
+        tally.item_failed(f"{type(exc).__name__}: {exc}")
+        return _NOT_FORWARDED
+    tally.items_out += 1
+    return _NOT_FORWARDED
 
 
 def _unusual_into(
@@ -171,11 +206,10 @@ def _unusual_into(
     expand_result(task, out, unusual, tally)
     forwarded = 0
     for item in unusual:
-        if port in item:
+        forward = _port_value(item, port, tally)
+        if forward is not _NOT_FORWARDED:
             forwarded += 1
-            consume_values(then, then_key, [item[port]], then_tally, then_task)
-        else:
-            tally.items_out += 1
+            consume_values(then, then_key, [forward], then_tally, then_task)
     return forwarded
 
 
@@ -232,18 +266,29 @@ def map_items(
 
 
 def expand_result(task: TaskSpec, out: Any, produced: list[Any], tally: ItemTally) -> None:
-    """Expected results, a Splitter's list, or a bad return value."""
-    outcome = normalise_result(task.plugin_id, task.command, out)
-    if not outcome.ok:
-        assert outcome.error is not None
-        tally.item_failed(outcome.error.message)
-        return
-    if task.role is Role.SPLITTER:
-        items = outcome.output.get(task.out_port or MAPPED_KEY)
-        if isinstance(items, list):
-            produced.extend({task.out_port: i} if task.out_port else i for i in items)
+    """Expected results, a Splitter's list, or a bad return value. An output that only poses
+    as a dict (a subclass, or a ``__class__`` that says so) goes on as a plain copy: the engine
+    reads outputs under its lock, where no plugin code may run. Reading it here runs the
+    plugin's code: what that raises is an item error."""
+    try:
+        outcome = normalise_result(task.plugin_id, task.command, out)
+        if not outcome.ok:
+            assert outcome.error is not None
+            tally.item_failed(outcome.error.message)
             return
-    produced.append(outcome.output)
+        output = outcome.output
+        if type(output) is not dict:
+            output = dict(output)
+        if task.role is Role.SPLITTER:
+            items = output.get(task.out_port or MAPPED_KEY)
+            if isinstance(items, list):
+                port = task.out_port
+                produced.extend([{port: i} for i in items] if port else items)
+                return
+    except BaseException as exc:
+        tally.item_failed(f"{type(exc).__name__}: {exc}")
+        return
+    produced.append(output)
 
 
 def filter_items(

@@ -26,6 +26,7 @@ from ..._limits import MAX_TASKS as MAX_TASKS
 from ..._limits import id_problem, short
 from ...contract.plan import RESERVED_CONFIGURATION_KEYS
 from ._graph_protocol import GraphWorkflow
+from ._v2_settings import lookalike_setting_errors
 from ._v2_transform import transformation_errors
 from .enums import ConnectionType, WorkflowExecutionMode, WorkflowNodeType
 from .workflow_connection import WorkflowConnection
@@ -528,6 +529,8 @@ def global_configuration_errors(config: object) -> Iterator[PluginError]:
     if not isinstance(config, dict):
         yield _error(_STRUCTURE, "global_configuration must be a dict")
         return
+    if config:
+        yield from lookalike_setting_errors(config)
     if "timeout" in config:
         value = config["timeout"]
         if value is not None and not (_is_int(value) and value > 0):
