@@ -13,13 +13,6 @@ from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
     # Explicit re-exports (``X as X``) for type checkers: ``__all__`` below is built at run time.
-    from ._engine import ExecutionFuture as ExecutionFuture
-    from ._errors import PluginError as PluginError
-    from ._errors import PluginErrorCode as PluginErrorCode
-    from ._expected import Expected as Expected
-    from ._expected import expected as expected
-    from ._expected import make_error as make_error
-    from ._expected import make_success as make_success
     from .composition import CompositePlugin as CompositePlugin
     from .composition import CompositionBinding as CompositionBinding
     from .composition import CompositionManager as CompositionManager
@@ -27,15 +20,17 @@ if TYPE_CHECKING:
     from .composition import PluginComposition as PluginComposition
     from .composition import PluginRole as PluginRole
     from .contract.context import StepContext as StepContext
+    from .contract.execution_future import ExecutionFuture as ExecutionFuture
     from .contract.retry import NON_TRANSIENT_CODES as NON_TRANSIENT_CODES
     from .contract.retry import RetryPolicy as RetryPolicy
+    from .errors import PluginError as PluginError
+    from .errors import PluginErrorCode as PluginErrorCode
     from .events import EventKind as EventKind
     from .events import ExecutionEvent as ExecutionEvent
     from .events import Subscription as Subscription
     from .journal import ExecutionJournal as ExecutionJournal
     from .journal import RetentionPolicy as RetentionPolicy
     from .orchestration._nesting import MAX_NESTING_DEPTH as MAX_NESTING_DEPTH
-    from .orchestration._workflow_plugin import WorkflowPlugin as WorkflowPlugin
     from .orchestration.advanced.enums import ConnectionType as ConnectionType
     from .orchestration.advanced.enums import WorkflowExecutionMode as WorkflowExecutionMode
     from .orchestration.advanced.enums import WorkflowExecutionStatus as WorkflowExecutionStatus
@@ -55,6 +50,7 @@ if TYPE_CHECKING:
     from .orchestration.step_result import StepStatus as StepStatus
     from .orchestration.workflow import Workflow as Workflow
     from .orchestration.workflow_context import WorkflowContext as WorkflowContext
+    from .orchestration.workflow_plugin import WorkflowPlugin as WorkflowPlugin
     from .orchestration.workflow_step import WorkflowStep as WorkflowStep
     from .plugins import FileSystemMonitorPlugin as FileSystemMonitorPlugin
     from .plugins import FunctionPlugin as FunctionPlugin
@@ -67,6 +63,10 @@ if TYPE_CHECKING:
     from .qt.execution import ExecutionSnapshot as ExecutionSnapshot
     from .qt.execution import StepRecord as StepRecord
     from .qt.execution import WorkflowExecution as WorkflowExecution
+    from .results import Expected as Expected
+    from .results import expected as expected
+    from .results import make_error as make_error
+    from .results import make_success as make_success
     from .widgets import VisualWorkflowEditor as VisualWorkflowEditor
 
 # Derived from the one list in ``_lazy``; tests/test_public_surface.py checks that the

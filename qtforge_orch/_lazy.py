@@ -16,12 +16,12 @@ from typing import Any
 
 PUBLIC_NAMES: dict[str, str] = {
     # results and errors
-    "PluginError": "qtforge_orch._errors",
-    "PluginErrorCode": "qtforge_orch._errors",
-    "Expected": "qtforge_orch._expected",
-    "expected": "qtforge_orch._expected",
-    "make_success": "qtforge_orch._expected",
-    "make_error": "qtforge_orch._expected",
+    "PluginError": "qtforge_orch.errors",
+    "PluginErrorCode": "qtforge_orch.errors",
+    "Expected": "qtforge_orch.results",
+    "expected": "qtforge_orch.results",
+    "make_success": "qtforge_orch.results",
+    "make_error": "qtforge_orch.results",
     # plugins
     "IPlugin": "qtforge_orch.plugins",
     "PluginState": "qtforge_orch.plugins",
@@ -32,7 +32,7 @@ PUBLIC_NAMES: dict[str, str] = {
     "IEventSource": "qtforge_orch.plugins",
     "FileSystemMonitorPlugin": "qtforge_orch.plugins",
     "StepContext": "qtforge_orch.contract.context",
-    "ExecutionFuture": "qtforge_orch._engine",
+    "ExecutionFuture": "qtforge_orch.contract.execution_future",
     "RetryPolicy": "qtforge_orch.contract.retry",
     "NON_TRANSIENT_CODES": "qtforge_orch.contract.retry",
     # composition (qtforge_orch.composition)
@@ -73,7 +73,7 @@ PUBLIC_NAMES: dict[str, str] = {
     "ConnectionType": "qtforge_orch.orchestration.advanced.enums",
     "WorkflowExecutionStatus": "qtforge_orch.orchestration.advanced.enums",
     # nested workflows (orchestrator.as_plugin)
-    "WorkflowPlugin": "qtforge_orch.orchestration._workflow_plugin",
+    "WorkflowPlugin": "qtforge_orch.orchestration.workflow_plugin",
     "MAX_NESTING_DEPTH": "qtforge_orch.orchestration._nesting",
 }
 

@@ -31,7 +31,7 @@ from types import MethodType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from ._errors import PluginError
+    from .errors import PluginError
 
 
 class EventKind(IntEnum):

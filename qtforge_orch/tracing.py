@@ -20,9 +20,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ._errors import PluginError, PluginErrorCode
-from ._expected import Expected, make_error, make_success
+from .errors import PluginError, PluginErrorCode
 from .events import EventKind, ExecutionEvent, Subscription
+from .results import Expected, make_error, make_success
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider

@@ -508,7 +508,7 @@ def test_execution_waits_for_the_folder_and_receives_whole_files(
 def test_the_built_in_plugin_id_is_the_watchers_own() -> None:
     # plugins._builtins names the built-in by id so the watcher module loads on first use.
     from qtforge_orch.plugins._builtins import _FACTORIES
-    from qtforge_orch.plugins._file_watcher import PLUGIN_ID
+    from qtforge_orch.plugins.file_system_monitor import PLUGIN_ID
 
     assert set(_FACTORIES) == {PLUGIN_ID}
     plugin = _FACTORIES[PLUGIN_ID]()

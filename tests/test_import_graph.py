@@ -88,8 +88,8 @@ JOURNAL = "qtforge_orch.journal"
 HANDLES = "qtforge_orch.qt"
 WIDGETS = "qtforge_orch.widgets"
 BASE = (
-    "qtforge_orch._errors",
-    "qtforge_orch._expected",
+    "qtforge_orch.errors",
+    "qtforge_orch.results",
     "qtforge_orch._durations",
     "qtforge_orch._limits",
     "qtforge_orch._jsoncopy",

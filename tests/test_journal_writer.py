@@ -339,7 +339,7 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
     """A tiny step's ``started`` and ``completed`` waiting in the queue are written as one op
     (B14); what is stored is the same as for two ops, and a partial take (a batch limit)
     still commits exactly the sequence numbers it wrote."""
-    from qtforge_orch.journal._writer import BatchWriter
+    from qtforge_orch.journal.writer import BatchWriter
 
     written: list[tuple[object, ...]] = []
     entered, release = threading.Event(), threading.Event()

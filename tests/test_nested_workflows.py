@@ -289,7 +289,7 @@ def test_a_cycle_that_appears_after_registration_fails_at_run_time(
 
 
 def _plugin_without_check(orchestrator: PluginOrchestrator, workflow_id: str) -> Any:
-    from qtforge_orch.orchestration._workflow_plugin import WorkflowPlugin
+    from qtforge_orch.orchestration.workflow_plugin import WorkflowPlugin
 
     return WorkflowPlugin(orchestrator._core, workflow_id, f"workflow:{workflow_id}")
 

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from qtforge_orch._errors import PluginError, PluginErrorCode
-from qtforge_orch._expected import Expected, make_error, make_success
 from qtforge_orch.contract.context import StepContext
+from qtforge_orch.errors import PluginError, PluginErrorCode
 from qtforge_orch.plugins import (
     FunctionPlugin,
     IPlugin,
@@ -25,7 +24,8 @@ from qtforge_orch.plugins import (
     PluginState,
     default_plugin_manager,
 )
-from qtforge_orch.plugins._interface import accepts_context, plugin_accepts_context
+from qtforge_orch.plugins.interface import accepts_context, plugin_accepts_context
+from qtforge_orch.results import Expected, make_error, make_success
 
 # Every module a test creates starts with this, so the fixture below can forget them.
 TEST_MODULE_PREFIX = "qfo_test_"
@@ -640,8 +640,8 @@ def test_load_is_all_or_nothing(tmp_path: Path) -> None:
     path = write(
         tmp_path / "half.py",
         """
-        from qtforge_orch._errors import PluginErrorCode
-        from qtforge_orch._expected import make_error
+        from qtforge_orch.errors import PluginErrorCode
+        from qtforge_orch.results import make_error
         from qtforge_orch.plugins import FunctionPlugin
 
         class Refuses(FunctionPlugin):

@@ -100,6 +100,25 @@ def test_subpackage_all_names_exist() -> None:
             assert hasattr(module, name), f"{namespace}.__all__ names a missing {name}"
 
 
+def test_public_classes_and_functions_live_in_plainly_named_modules() -> None:
+    """What a user imports is defined where its module path says, not in a private module
+    re-exported (the reference and tracebacks then name a module the user may import)."""
+    hidden = []
+    more = ("qtforge_orch.journal", "qtforge_orch.testing", "qtforge_orch.contract")
+    for namespace in (*NAMESPACES, *more, "qtforge_orch.events"):
+        module = importlib.import_module(namespace)
+        for name in module.__all__:
+            value = getattr(module, name)
+            where = getattr(value, "__module__", None)
+            if not (inspect.isclass(value) or inspect.isfunction(value)) or where is None:
+                continue
+            if where.startswith("qtforge_orch") and any(
+                part.startswith("_") for part in where.split(".")[1:]
+            ):
+                hidden.append(f"{namespace}.{name} is defined in {where}")
+    assert not hidden, "\n".join(hidden)
+
+
 def _kind(cls: type, name: str, value: Any) -> str | None:
     """What ``value`` (found in ``cls.__dict__`` under ``name``) is, or None if not surface."""
     if isinstance(value, Signal):

@@ -227,7 +227,7 @@ def test_the_error_pickles_without_its_exception() -> None:
     try:
         divide({"total": 1, "count": 0})
     except ZeroDivisionError as exc:
-        from qtforge_orch._errors import error_from_exception
+        from qtforge_orch.errors import error_from_exception
 
         error = error_from_exception(exc, PluginErrorCode.ExecutionFailed, "failed", skip_frames=0)
     copy = pickle.loads(pickle.dumps(error))

@@ -185,7 +185,7 @@ def test_streaming_source_stops_when_cancelled() -> None:
 
 
 def test_recorder_rejects_a_broken_order() -> None:
-    from qtforge_orch.testing._recorder import Emission
+    from qtforge_orch.testing.recorder import Emission
 
     recorder = SignalRecorder.__new__(SignalRecorder)  # no orchestrator: fed by hand
     recorder._lock = threading.Lock()
@@ -211,7 +211,7 @@ def test_recorder_records_every_signal_of_both_orchestrators(
     qtforge_orchestrator: PluginOrchestrator,
     qtforge_advanced_orchestrator: AdvancedPluginOrchestrator,
 ) -> None:
-    from qtforge_orch.testing._recorder import signal_names
+    from qtforge_orch.testing.recorder import signal_names
 
     assert "step_retrying" in signal_names(qtforge_orchestrator)
     assert {"workflow_paused", "node_failed"} <= set(signal_names(qtforge_advanced_orchestrator))

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from qtforge_orch._errors import PluginErrorCode
-from qtforge_orch._expected import Expected
+from qtforge_orch.errors import PluginErrorCode
 from qtforge_orch.orchestration.execution_mode import ExecutionMode
 from qtforge_orch.orchestration.step_result import StepResult, StepStatus
 from qtforge_orch.orchestration.workflow import Workflow, workflow_json_schema
 from qtforge_orch.orchestration.workflow_step import WorkflowStep
+from qtforge_orch.results import Expected
 
 Code = PluginErrorCode
 

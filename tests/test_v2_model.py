@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from qtforge_orch._errors import PluginErrorCode
-from qtforge_orch._expected import Expected
+from qtforge_orch.errors import PluginErrorCode
 from qtforge_orch.orchestration.advanced._v2_validation import assign_connection_ids
 from qtforge_orch.orchestration.advanced.enums import (
     ConnectionType,
@@ -29,6 +28,7 @@ from qtforge_orch.orchestration.advanced.workflow import (
 )
 from qtforge_orch.orchestration.advanced.workflow_connection import WorkflowConnection
 from qtforge_orch.orchestration.advanced.workflow_node import WorkflowNode
+from qtforge_orch.results import Expected
 
 Code = PluginErrorCode
 STRUCTS: list[Any] = [WorkflowNode, WorkflowConnection, PluginWorkflow, WorkflowExecutionContext]

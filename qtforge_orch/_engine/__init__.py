@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from .engine import live_run as live_run
     from .events import Event as Event
     from .events import EventKind as EventKind
-    from .execution_future import ExecutionFuture as ExecutionFuture
     from .executors import EXECUTOR_KEY as EXECUTOR_KEY
     from .executors import EXECUTOR_NAMES as EXECUTOR_NAMES
     from .executors import THREAD as THREAD
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
     from .status_snapshot import take_snapshot as take_snapshot
     from .timers import ManualTimerService as ManualTimerService
     from .timers import TimerHandle as TimerHandle
-    from .timers import TimerKind as TimerKind
     from .timers import Timers as Timers
     from .timestamps import iso_utc as iso_utc
     from .transactions import RollbackHandle as RollbackHandle
@@ -65,7 +63,6 @@ _WHERE = {
     "Run": "run",
     "RunStatus": "run_status",
     "SignalNames": "run_status",
-    "ExecutionFuture": "execution_future",
     # events, delivered in the owner thread
     "Event": "events",
     "EventKind": "events",
@@ -92,7 +89,6 @@ _WHERE = {
     "PluginLookup": "invoke",
     "Timers": "timers",
     "TimerHandle": "timers",
-    "TimerKind": "timers",
     "ManualTimerService": "timers",
     "JournalSink": "journal_link",
     "JournalEntry": "journal_link",

@@ -12,9 +12,10 @@ from typing import Any
 
 from ..contract.context import StepContext
 from ..contract.plan import TaskState
+from ..contract.timer_kind import TimerKind
 from .scheduler_protocol import SchedulerControl
 from .shell_protocol import RunShell
-from .timers import TimerKind, Timers
+from .timers import Timers
 
 # Adaptive concurrency: when steps are this short, more drainers only fight
 # over the GIL and the run lock (measured: 1 drainer 43k steps/s, 4 drainers 22k), so the run

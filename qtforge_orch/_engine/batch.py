@@ -13,11 +13,12 @@ import time
 from functools import partial
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
 from .._jsoncopy import json_copy
 from ..contract.context import StepContext
 from ..contract.plan import DataPolicy, Role, TaskSpec, TaskState
 from ..contract.retry import RetryPolicy
+from ..contract.timer_kind import TimerKind
+from ..errors import PluginError, PluginErrorCode
 from .attempt_limits import AdaptiveLimit, Deadlines, attempt_problems
 from .batch_release import Release
 from .dataflow import build_params, collect_result, fan_out_items
@@ -35,7 +36,6 @@ from .task_gates import (
     splitter_error,
 )
 from .task_table import COMPLETED, FAILED, PENDING, RETRYING, RUNNING, SKIPPED
-from .timers import TimerKind
 from .transitions import STEPS, WIDTH
 from .workers import Workers
 

@@ -13,8 +13,8 @@ import heapq
 import time
 from typing import Any
 
-from .._errors import PluginError
 from ..contract.plan import DataPolicy, TaskState
+from ..errors import PluginError
 from .dataflow import should_run
 from .shared_data import SharedData
 from .shell_protocol import RunShell

@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .._errors import PluginError, PluginErrorCode
 from ..contract.context import StepContext
 from ..contract.outcome import Outcome
 from ..contract.plan import TaskSpec
+from ..contract.timer_kind import TimerKind
+from ..errors import PluginError, PluginErrorCode
 from .control_lane import ControlLane
 from .journal_link import JournalSink
-from .timers import TimerKind, Timers
+from .timers import Timers
 
 _NEVER_PAUSED = threading.Event()
 _NEVER_PAUSED.set()

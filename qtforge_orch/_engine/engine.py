@@ -15,8 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
 
-from .._errors import PluginError, PluginErrorCode
 from ..contract.plan import Plan
+from ..errors import PluginError, PluginErrorCode
 from . import events
 from .compensation import CompensationLedger
 from .control_lane import ControlLane, shared_lane

@@ -14,10 +14,10 @@ from collections import deque
 from functools import partial
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode, error_from_exception
 from ..contract.context import StepContext
 from ..contract.event_source import IEventSource, StopEvents
 from ..contract.plan import Role, TaskSpec, TaskState
+from ..errors import PluginError, PluginErrorCode, error_from_exception
 from . import invoke
 from .events import EventKind
 from .run_status import RunStatus

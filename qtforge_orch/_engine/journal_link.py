@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .._errors import PluginError, error_info
+from ..errors import PluginError, error_info
 
 
 class JournalSink(Protocol):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .._errors import PluginError, error_info
+from ..errors import PluginError, error_info
 from .timestamps import iso_utc
 
 if TYPE_CHECKING:

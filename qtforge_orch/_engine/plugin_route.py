@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import PluginError
 from ..contract.context import StepContext
 from ..contract.outcome import Outcome
 from ..contract.plan import TaskSpec
+from ..errors import PluginError
 from .executors import THREAD, ExecutorSet
 from .invoke import (
     PluginCall,

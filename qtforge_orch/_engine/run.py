@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from .._errors import PluginError
 from ..contract.context import StepContext
 from ..contract.plan import Plan, ScheduleKind
+from ..contract.timer_kind import TimerKind
+from ..errors import PluginError
 from . import transitions
 from .batch import BatchScheduler
 from .compensation import Compensation, CompensationChain
@@ -39,7 +40,6 @@ from .scheduler_choice import SchedulerFactory, scheduler_for
 from .services import RunServices
 from .status_snapshot import RunSnapshot, snapshot_of
 from .task_table import CANCELLED, PENDING, RETRYING, RUNNING, TaskTable
-from .timers import TimerKind
 from .transitions import LATE, OWED, RECORD_OF, RECORDED, RESTORED, STEPS, WIDTH
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import PluginError
+from ..errors import PluginError
 from .events import Event, EventKind, EventPump
 from .journal_link import JournalLink
 from .run_status import RunStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 from .events import EventKind
 
 

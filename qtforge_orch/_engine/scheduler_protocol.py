@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 
 UnitT = TypeVar("UnitT")
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._errors import PluginError
 from ..contract.context import StepContext
 from ..contract.plan import Plan
+from ..errors import PluginError
 from .journal_link import JournalLink, ResumeSeed
 from .progress import Progress
 from .run_events import RunEvents

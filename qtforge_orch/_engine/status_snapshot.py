@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._errors import PluginError, error_info
 from ..contract.plan import Plan, ScheduleKind
+from ..errors import PluginError, error_info
 from .late_view import LateView, late_report, late_view
 
 if TYPE_CHECKING:

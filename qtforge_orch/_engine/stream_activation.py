@@ -13,8 +13,8 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode, error_from_exception
 from ..contract.plan import Role, TaskSpec
+from ..errors import PluginError, PluginErrorCode, error_from_exception
 from . import invoke
 from .dataflow import MAPPED_KEY
 from .run_status import RunStatus

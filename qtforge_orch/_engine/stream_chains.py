@@ -7,8 +7,8 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any
 
-from .._errors import PluginError
 from ..contract.plan import TaskSpec
+from ..errors import PluginError
 from . import invoke
 from .shell_protocol import RunShell
 from .stream_activation import BATCH_WINDOW_S, Done, command, halted, in_slices, produce

@@ -5,9 +5,9 @@ from __future__ import annotations
 from time import perf_counter, thread_time
 from typing import Any
 
+from ..contract.timer_kind import TimerKind
 from .scheduler_protocol import SchedulerControl
 from .shell_protocol import RunShell
-from .timers import TimerKind
 
 # Activations that keep their thread busy for this share of their wall time are CPU-bound
 # Python: more threads only take turns at the GIL (one drainer is ~10% faster than four).

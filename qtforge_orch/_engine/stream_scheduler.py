@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .._errors import PluginError, derived_error
 from ..contract.plan import Role, TaskState, WireKind
+from ..errors import PluginError, derived_error
 from . import stream_activation, stream_chains
 from .dataflow import collect_result
 from .run_status import RunStatus

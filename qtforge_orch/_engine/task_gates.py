@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .._cel_cost import stop_evaluations_when
-from .._errors import PluginError, PluginErrorCode, derived_error, error_from_exception
 from .._jsoncopy import json_copy
 from ..contract.context import StepContext
 from ..contract.outcome import Outcome
 from ..contract.plan import TaskSpec, Wire
+from ..errors import PluginError, PluginErrorCode, derived_error, error_from_exception
 from .dataflow import MAPPED_KEY, deliver
 from .invoke import evaluate
 

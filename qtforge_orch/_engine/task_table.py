@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._errors import PluginError, PluginErrorCode
 from ..contract.plan import TERMINAL_STATES, TaskState
+from ..errors import PluginError, PluginErrorCode
 
 if TYPE_CHECKING:
     from .compensation import Compensation

@@ -16,22 +16,11 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from enum import StrEnum
 from typing import NamedTuple, Protocol
 
+from ..contract.timer_kind import TimerKind
+
 _local = threading.local()
-
-
-class TimerKind(StrEnum):
-    """What an engine timer is for. Real timers ignore it; a test's fake clock uses it (with
-    the execution and step ids) to wait for and advance to one particular timer."""
-
-    RETRY = "retry"
-    STEP_TIMEOUT = "step_timeout"
-    WORKFLOW_TIMEOUT = "workflow_timeout"
-    ROLLBACK_TIMEOUT = "rollback_timeout"
-    STALL_GUARD = "stall_guard"
-    OTHER = "other"
 
 
 def in_timer_callback() -> bool:

@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from typing import Protocol
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 from .compensation import Compensation, CompensationLedger
 from .journal_link import JournalSink
 from .rollback_log import log_rollback

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 from . import _completion, _edit, _graph, _info, _run, _validate
 from ._documents import UsageError
 from ._logging import add_log_level_option, log_to_stderr

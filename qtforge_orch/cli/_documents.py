@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._errors import PluginError, PluginErrorCode
 from .._log import logger
+from ..errors import PluginError, PluginErrorCode
 
 if TYPE_CHECKING:
     from ..plugins import PluginManager

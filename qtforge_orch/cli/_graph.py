@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._errors import PluginErrorCode
+from ..errors import PluginErrorCode
 from ._documents import load_workflow, read_document, usage_error
 
 

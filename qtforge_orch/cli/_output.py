@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
-from .._errors import PluginError
+from ..errors import PluginError
 
 # A pipe or a file has no width: rich would fall back to 80 columns and fold every table at
 # that width. Lines this long are as good as unwrapped, and a wrapped line still ends somewhere.

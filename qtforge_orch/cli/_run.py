@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from .._errors import PluginError
 from .._log import logger
+from ..errors import PluginError
 from ._documents import (
     Kind,
     UsageError,

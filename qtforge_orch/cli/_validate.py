@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 from ..orchestration._plugin_calls import plugin_errors
 from ._documents import Kind, add_plugins_option, kind_of, plugin_manager, read_document
 from ._output import make_console

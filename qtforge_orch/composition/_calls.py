@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected
-from ..plugins._interface import plugin_accepts_context
+from ..errors import PluginError, PluginErrorCode
+from ..plugins.interface import plugin_accepts_context
+from ..results import Expected
 
 
 def call_component(

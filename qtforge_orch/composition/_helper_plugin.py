@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
-from ..plugins._interface import IPlugin
+from ..errors import PluginError, PluginErrorCode
+from ..plugins.interface import IPlugin
+from ..results import Expected, from_error, make_error, make_success
 from ._rules import RateGate, facade_route, proxy_refusal, rename_keys
 from ._settings import RateLimit, Route
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_success
 from .._jsoncopy import deeper_than, json_type
+from ..errors import PluginError, PluginErrorCode
+from ..results import Expected, from_error, make_success
 from ._shape import CompositionBuilder, CompositionShape
 from .binding import CompositionBinding, normalise_transformer
 from .strategy import CompositionStrategy, PluginRole, parse_enum

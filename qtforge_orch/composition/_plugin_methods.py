@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._expected import Expected
-from ..plugins._interface import IPlugin, PluginState
+from ..plugins.interface import IPlugin, PluginState
+from ..results import Expected
 from ._runtime import CompositeCore
 from .composition import PluginComposition
 
 if TYPE_CHECKING:
-    from ..plugins._metadata import PluginMetadata
+    from ..plugins.metadata import PluginMetadata
 
 AUTHOR = "QtPlugin Composition System"  # QtForge's CompositePlugin::m_author
 
@@ -102,7 +102,7 @@ class CompositeMethods(IPlugin):
 
     def metadata(self) -> PluginMetadata:
         """The composition's name and description; ``dependencies`` lists the components."""
-        from ..plugins._metadata import PluginMetadata
+        from ..plugins.metadata import PluginMetadata
 
         composition = self._core.composition
         return PluginMetadata(

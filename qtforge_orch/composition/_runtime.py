@@ -15,10 +15,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
 from .._jsoncopy import json_copy
-from ..plugins._interface import PluginState
+from ..errors import PluginError, PluginErrorCode
+from ..plugins.interface import PluginState
+from ..results import Expected, from_error, make_error, make_success
 from . import _strategies as strategies
 from ._delivery import sort_by_priority
 from ._rules import Clock, RateGate

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._conditions import ConditionError, compile_condition
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 from .strategy import CompositionStrategy, PluginRole
 
 Strategy = CompositionStrategy

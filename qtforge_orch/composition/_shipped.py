@@ -12,8 +12,8 @@ import pickle
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
+from ..errors import PluginError, PluginErrorCode
+from ..results import Expected, from_error, make_error, make_success
 from ._plugin_methods import CompositeMethods
 from ._runtime import CompositeCore
 from .composition import PluginComposition
@@ -74,7 +74,7 @@ class ShippedComposite(CompositeMethods):
 
 def shipping_state(core: CompositeCore) -> tuple[Any, ...]:
     """What ``CompositePlugin.__reduce__`` sends: enough to build a ``ShippedComposite``."""
-    from ..plugins._interface import PluginState
+    from ..plugins.interface import PluginState
 
     running = core.state is PluginState.Running
     return (core.composition, dict(core.components), dict(core.configuration), running)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
 from .._order import topological_order
+from ..errors import PluginError, PluginErrorCode
 from ._calls import call_component, cancelled, cancelled_error, commands_of
 from ._delivery import deliver, sort_for_delivery
 from ._rules import RateGate, adapter_command, facade_route, proxy_refusal, rename_keys

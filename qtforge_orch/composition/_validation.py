@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._conditions import ConditionError, compile_condition
-from .._errors import PluginError, PluginErrorCode
 from .._limits import id_problem, short
+from ..errors import PluginError, PluginErrorCode
 from ._settings import parse_settings
 from ._shape import CompositionShape
 from .binding import CompositionBinding

@@ -12,8 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from .._expected import Expected, from_error, make_success
-from ..plugins._manager import default_plugin_manager
+from ..plugins.manager import default_plugin_manager
+from ..results import Expected, from_error, make_success
 from ._plugin_methods import CompositeMethods
 from ._rules import Clock
 from ._runtime import CompositeCore, PluginLookup

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
-from .._expected import Expected, from_error, make_success
 from .._jsoncopy import json_copy
+from ..results import Expected, from_error, make_success
 from ._json import composition_to_json, read_composition
 from ._validation import composition_error
 from .binding import CompositionBinding

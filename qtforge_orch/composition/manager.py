@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from .._errors import PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
+from ..errors import PluginErrorCode
+from ..results import Expected, from_error, make_error, make_success
 from ._runtime import PluginLookup
 from .composite_plugin import CompositePlugin
 from .composition import PluginComposition

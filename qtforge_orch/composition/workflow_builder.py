@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_success
+from ..errors import PluginError, PluginErrorCode
+from ..results import Expected, from_error, make_success
 from ._calls import commands_of
 from ._delivery import sort_by_priority, sort_for_delivery
 from ._helper_plugin import (

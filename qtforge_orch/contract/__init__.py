@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .event_source import EmitEvent as EmitEvent
     from .event_source import IEventSource as IEventSource
     from .event_source import StopEvents as StopEvents
+    from .execution_future import ExecutionFuture as ExecutionFuture
     from .outcome import Outcome as Outcome
     from .plan import RESERVED_CONFIGURATION_KEYS as RESERVED_CONFIGURATION_KEYS
     from .plan import TERMINAL_STATES as TERMINAL_STATES
@@ -37,10 +38,12 @@ if TYPE_CHECKING:
     from .retry import NON_TRANSIENT_CODES as NON_TRANSIENT_CODES
     from .retry import POLICY_KEY as POLICY_KEY
     from .retry import RetryPolicy as RetryPolicy
+    from .timer_kind import TimerKind as TimerKind
 
 _WHERE = {
     "StepContext": "context",
     "EmitEvent": "event_source",
+    "ExecutionFuture": "execution_future",
     "IEventSource": "event_source",
     "StopEvents": "event_source",
     "Outcome": "outcome",
@@ -61,6 +64,7 @@ _WHERE = {
     "NON_TRANSIENT_CODES": "retry",
     "POLICY_KEY": "retry",
     "RetryPolicy": "retry",
+    "TimerKind": "timer_kind",
 }
 
 __all__ = sorted(_WHERE)

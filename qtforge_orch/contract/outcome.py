@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import PluginError
+from ..errors import PluginError
 
 
 class Outcome:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode, exception_type_name
+from ..errors import PluginError, PluginErrorCode, exception_type_name
 
 # Another attempt gives the same answer for these: retrying only delays the failure.
 NON_TRANSIENT_CODES = frozenset(

@@ -20,8 +20,9 @@ Example:
 
 from __future__ import annotations
 
-from ._journal import ExecutionJournal
-from ._records import (
+from ._schema import APPLICATION_ID, LATEST_VERSION
+from .execution_journal import ExecutionJournal
+from .records import (
     CANCELLED,
     COMPLETED,
     EXECUTION_STATUSES,
@@ -39,10 +40,9 @@ from ._records import (
     TaskRecord,
     TransactionRecord,
 )
-from ._retention import RetentionPolicy
-from ._schema import APPLICATION_ID, LATEST_VERSION
-from ._versions import definition_hash, describe_changes
-from ._writer import WriterStats
+from .retention import RetentionPolicy
+from .versions import definition_hash, describe_changes
+from .writer import WriterStats
 
 __all__ = [
     "APPLICATION_ID",

@@ -12,10 +12,10 @@ import sqlite3
 from pathlib import Path
 from typing import NoReturn
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 from ._owner import owner_alive
-from ._records import COMPLETED, INTERRUPTED, RUNNING
-from ._versions import definition_hash, describe_changes
+from .records import COMPLETED, INTERRUPTED, RUNNING
+from .versions import definition_hash, describe_changes
 
 _LAST_ACTIVITY = """max(started_at, coalesce((SELECT max(coalesce(t.ended_at, t.started_at))
     FROM tasks AS t WHERE t.execution_id = executions.execution_id), started_at))"""

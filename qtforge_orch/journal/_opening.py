@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 from . import _schema
 
 _HEADER = b"SQLite format 3\x00"

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 from . import _claims, _queries
-from ._records import ExecutionRecord
 from ._resources import Resources
-from ._retention import RetentionPolicy, enforce
-from ._writer import BatchWriter
+from .records import ExecutionRecord
+from .retention import RetentionPolicy, enforce
+from .writer import BatchWriter
 
 CLOSE_TIMEOUT_S = 10.0
 

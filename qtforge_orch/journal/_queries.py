@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from ._codec import decode
-from ._records import (
+from .records import (
     ExecutionPage,
     ExecutionRecord,
     ExecutionSummary,

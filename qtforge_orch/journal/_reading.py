@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import _queries
-from ._records import (
+from ._resources import Resources
+from .records import (
     EXECUTION_STATUSES,
     ExecutionPage,
     ExecutionRecord,
@@ -14,7 +15,6 @@ from ._records import (
     TaskRecord,
     TransactionRecord,
 )
-from ._resources import Resources
 
 
 class JournalQueries:

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .._errors import PluginError, PluginErrorCode
 from .._log import logger
+from ..errors import PluginError, PluginErrorCode
 from . import _claims, _opening
 from ._owner import OwnerLock
-from ._writer import BatchWriter
+from .writer import BatchWriter
 
 T = TypeVar("T")
 

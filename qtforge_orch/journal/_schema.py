@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from ._versions import definition_hash
+from .versions import definition_hash
 
 # "QTOJ": qtforge_orch journal. Registered nowhere; only has to differ from other applications'.
 APPLICATION_ID = 0x51544F4A

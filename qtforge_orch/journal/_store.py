@@ -17,10 +17,10 @@ from itertools import groupby
 from typing import Any
 
 from . import _codec
-from ._records import TASK_ENDED_STATES
-from ._retention import RetentionPolicy, enforce
-from ._versions import definition_hash
-from ._writer import TASK_CHANGED, Op
+from .records import TASK_ENDED_STATES
+from .retention import RetentionPolicy, enforce
+from .versions import definition_hash
+from .writer import TASK_CHANGED, Op
 
 EXECUTION_STARTED = "execution_started"
 ROLLBACK = "rollback"

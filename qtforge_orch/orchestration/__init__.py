@@ -9,16 +9,12 @@ from .._lazy import load as _load
 
 if TYPE_CHECKING:
     # Explicit re-exports (``X as X``) for type checkers: ``__all__`` below is built at run time.
-    from .._engine import ExecutionFuture as ExecutionFuture
-    from .._errors import PluginError as PluginError
-    from .._errors import PluginErrorCode as PluginErrorCode
-    from .._expected import Expected as Expected
-    from .._expected import expected as expected
-    from .._expected import make_error as make_error
-    from .._expected import make_success as make_success
     from ..contract.context import StepContext as StepContext
+    from ..contract.execution_future import ExecutionFuture as ExecutionFuture
     from ..contract.retry import NON_TRANSIENT_CODES as NON_TRANSIENT_CODES
     from ..contract.retry import RetryPolicy as RetryPolicy
+    from ..errors import PluginError as PluginError
+    from ..errors import PluginErrorCode as PluginErrorCode
     from ..events import EventKind as EventKind
     from ..events import ExecutionEvent as ExecutionEvent
     from ..events import Subscription as Subscription
@@ -56,8 +52,12 @@ if TYPE_CHECKING:
     from ..plugins import PluginMetadata as PluginMetadata
     from ..plugins import PluginState as PluginState
     from ..plugins import default_plugin_manager as default_plugin_manager
+    from ..results import Expected as Expected
+    from ..results import expected as expected
+    from ..results import make_error as make_error
+    from ..results import make_success as make_success
     from ._nesting import MAX_NESTING_DEPTH as MAX_NESTING_DEPTH
-    from ._workflow_plugin import WorkflowPlugin as WorkflowPlugin
+    from .workflow_plugin import WorkflowPlugin as WorkflowPlugin
 
 # Derived from the one list in ``_lazy``; tests/test_public_surface.py checks that the
 # TYPE_CHECKING imports above name the same objects.

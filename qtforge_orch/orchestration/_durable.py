@@ -13,9 +13,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .._engine import JournalEntry, ResumeSeed, RunStatus
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan, ScheduleKind
+from ..errors import PluginError, PluginErrorCode
+from ..results import Expected, from_error, make_error, make_success
 from ._recorded import RecordedRun
 
 if TYPE_CHECKING:

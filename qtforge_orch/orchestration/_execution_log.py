@@ -30,8 +30,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .._engine import log_rollback
-from .._errors import PluginError
 from .._log import logger
+from ..errors import PluginError
 from ..events import EventKind, ExecutionEvent, Subscription
 
 if TYPE_CHECKING:

@@ -29,10 +29,10 @@ from .._engine import (
     UnknownExecutor,
     check_executor,
 )
-from .._errors import PluginError, PluginErrorCode, derived_error
-from .._expected import Expected, from_error, make_error, make_success
+from ..errors import PluginError, PluginErrorCode, derived_error
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager, default_plugin_manager
+from ..results import Expected, from_error, make_error, make_success
 from ._durable import JournalLink
 from ._execution_log import ExecutionLog
 from ._item_counts import ItemCountSampler
@@ -44,7 +44,7 @@ from ._workflow_kind import WorkflowKind
 if TYPE_CHECKING:
     import os
 
-    from .._engine import ExecutionFuture
+    from ..contract.execution_future import ExecutionFuture
     from ..journal import ExecutionJournal
     from ..qt.execution import WorkflowExecution
 
@@ -181,7 +181,7 @@ class FacadeCore:
 
     def start_async(self, started: Run | PluginError) -> ExecutionFuture[Expected[dict[str, Any]]]:
         """Start ``started`` and return a future of its outcome (resolved at once on error)."""
-        from .._engine import ExecutionFuture  # concurrent.futures: on first use
+        from ..contract.execution_future import ExecutionFuture  # concurrent.futures: on first use
 
         future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
         if isinstance(started, PluginError):

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import shiboken6
 from PySide6.QtCore import QObject, QThread
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import ScheduleKind
+from ..errors import PluginError, PluginErrorCode
+from ..results import Expected, from_error, make_error, make_success
 from ._registry import id_type_error
 
 if TYPE_CHECKING:

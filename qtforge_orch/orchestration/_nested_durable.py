@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._engine import Compensation, Run
-from .._errors import PluginError
+from ..errors import PluginError
 
 if TYPE_CHECKING:
     from ..contract.context import StepContext

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QMetaMethod, QObject, QThreadPool
 
-from .._errors import PluginError
-from .._expected import Expected, from_error, make_success
+from ..errors import PluginError
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager
+from ..results import Expected, from_error, make_success
 from . import _nesting
 from ._handles import execution_handle, start_handle
 from ._nested_durable import carry_restored
-from ._workflow_plugin import WorkflowPlugin, make_workflow_plugin, nested_targets
+from .workflow_plugin import WorkflowPlugin, make_workflow_plugin, nested_targets
 
 if TYPE_CHECKING:
     from ..contract.plan import Plan

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 
 
 def plugin_errors(model: Any, manager: Any) -> list[PluginError]:

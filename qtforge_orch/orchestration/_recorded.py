@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._engine import LateView, RunSnapshot, RunStatus
-from .._errors import PluginError, PluginErrorCode, error_from_info
 from ..contract.plan import Plan, ScheduleKind, TaskState
+from ..errors import PluginError, PluginErrorCode, error_from_info
 
 _TASK_STATES = {
     "completed": TaskState.Completed,

@@ -6,9 +6,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan
+from ..errors import PluginError, PluginErrorCode
+from ..results import Expected, from_error, make_error, make_success
 
 E = TypeVar("E")
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .._errors import PluginErrorCode
-from .._expected import Expected, make_error, make_success
 from .._jsoncopy import json_type
+from ..errors import PluginErrorCode
+from ..results import Expected, make_error, make_success
 
 FORMAT_VERSION = 2
 FORMAT_KEY = "format_version"

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._engine import find_cycle
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
 from .._limits import MAX_ID_LENGTH, MAX_TASKS, id_problem, short
+from ..errors import PluginError, PluginErrorCode
+from ..results import Expected, from_error, make_error, make_success
 from .execution_mode import MODE_CHOICES, ExecutionMode
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._engine import PluginLookup, SignalNames
-from .._errors import PluginError
 from ..contract.plan import Plan
+from ..errors import PluginError
 
 if TYPE_CHECKING:
     from ..qt._status import ExecutionState

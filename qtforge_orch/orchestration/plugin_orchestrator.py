@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import os
 
     # concurrent.futures (and with it logging) loads with the first execute_workflow_async.
-    from .._engine import ExecutionFuture
+    from ..contract.execution_future import ExecutionFuture
     from ..journal import ExecutionJournal
     from ..qt._status import ExecutionState
 
@@ -36,10 +36,10 @@ from .._engine import (
     refusal_at_registration,
     take_snapshot,
 )
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
 from ..contract.plan import Plan, TaskState
+from ..errors import PluginError, PluginErrorCode
 from ..plugins import PluginManager
+from ..results import Expected, from_error, make_error, make_success
 from . import _nesting
 from ._filled_on_read import FilledOnRead
 from ._registry import Registered

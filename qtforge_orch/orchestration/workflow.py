@@ -15,8 +15,8 @@ from datetime import timedelta
 from typing import Any, Self
 
 from .._durations import to_milliseconds
-from .._expected import Expected
 from .._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_type
+from ..results import Expected
 from ._v1_json import (
     FORMAT_KEY,
     FORMAT_VERSION,

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from .._durations import to_milliseconds
-from .._expected import Expected
 from .._jsoncopy import json_copy, json_type
 from ..contract.retry import json_parameters
+from ..results import Expected
 from ._fast_construction import (
     SLOW,
     FastFields,

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..contract.event_source import IEventSource
-from ._function_plugin import FunctionPlugin
-from ._interface import IPlugin, PluginState
-from ._manager import PluginManager, default_plugin_manager
+from .function_plugin import FunctionPlugin
+from .interface import IPlugin, PluginState
+from .manager import PluginManager, default_plugin_manager
 
 if TYPE_CHECKING:
-    from ._file_watcher import FileSystemMonitorPlugin
-    from ._metadata import PluginMetadata
+    from .file_system_monitor import FileSystemMonitorPlugin
+    from .metadata import PluginMetadata
 
 __all__ = [
     "FileSystemMonitorPlugin",
@@ -29,8 +29,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "FileSystemMonitorPlugin": "._file_watcher",
-    "PluginMetadata": "._metadata",
+    "FileSystemMonitorPlugin": ".file_system_monitor",
+    "PluginMetadata": ".metadata",
 }
 
 

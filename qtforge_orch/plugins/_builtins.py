@@ -6,14 +6,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .._expected import Expected, make_success
-from ._interface import IPlugin
-from ._manager import PluginManager
+from ..results import Expected, make_success
+from .interface import IPlugin
+from .manager import PluginManager
 
 
 def _file_watcher() -> IPlugin:
     # Imported when a workflow first names the plugin, not with every orchestrator.
-    from ._file_watcher import FileSystemMonitorPlugin
+    from .file_system_monitor import FileSystemMonitorPlugin
 
     return FileSystemMonitorPlugin()
 

@@ -14,8 +14,8 @@ import time
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer
 
-from .._errors import PluginError, PluginErrorCode
 from ..contract.event_source import EmitEvent
+from ..errors import PluginError, PluginErrorCode
 from ._settling import SettleTracker, Signature, signature
 from ._watch_options import WatchOptions
 

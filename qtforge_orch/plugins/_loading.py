@@ -16,9 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .._errors import PluginErrorCode
-from .._expected import Expected, make_error, make_success
-from ._interface import IPlugin
+from ..errors import PluginErrorCode
+from ..results import Expected, make_error, make_success
+from .interface import IPlugin
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _FILE_MODULE_PREFIX = "_qtforge_orch_plugin_file_"

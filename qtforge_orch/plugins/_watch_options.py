@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 
 DEFAULT_SETTLE_MS = 200
 _TRUE = {"1", "true", "yes", "on"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 
 #: Execution states, as v1's ``get_execution_status()["status"]`` spells them.
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})

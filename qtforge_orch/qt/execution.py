@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import shiboken6
 from PySide6.QtCore import Signal
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
 from .._log import logger
+from ..errors import PluginError, PluginErrorCode
 from ..events import EventKind, ExecutionEvent
+from ..results import Expected, from_error, make_error, make_success
 from ._replay import ReplayingObject
 from ._status import (
     FINAL_STATUSES,

@@ -16,10 +16,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._engine import TimerKind
-    from ._clock import FakeClock, PendingTimer
-    from ._idle import wait_until_idle
-    from ._recorder import Emission, SignalRecorder, signal_names
+    from ..contract.timer_kind import TimerKind
+    from .fake_clock import FakeClock, PendingTimer
+    from .idle import wait_until_idle
     from .plugins import (
         CallLog,
         FlakyPlugin,
@@ -30,14 +29,15 @@ if TYPE_CHECKING:
         StreamingSource,
         function_plugin,
     )
+    from .recorder import Emission, SignalRecorder, signal_names
 
 _WHERE = {
-    "FakeClock": "._clock",
-    "PendingTimer": "._clock",
-    "TimerKind": "qtforge_orch._engine",
-    "Emission": "._recorder",
-    "SignalRecorder": "._recorder",
-    "signal_names": "._recorder",
+    "FakeClock": ".fake_clock",
+    "PendingTimer": ".fake_clock",
+    "TimerKind": "qtforge_orch.contract",
+    "Emission": ".recorder",
+    "SignalRecorder": ".recorder",
+    "signal_names": ".recorder",
     "CallLog": ".plugins",
     "FlakyPlugin": ".plugins",
     "HangingPlugin": ".plugins",
@@ -46,7 +46,7 @@ _WHERE = {
     "SlowPlugin": ".plugins",
     "StreamingSource": ".plugins",
     "function_plugin": ".plugins",
-    "wait_until_idle": "._idle",
+    "wait_until_idle": ".idle",
 }
 
 __all__ = [

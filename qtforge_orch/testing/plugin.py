@@ -22,8 +22,8 @@ import pytest
 
 if TYPE_CHECKING:
     from .. import AdvancedPluginOrchestrator, PluginManager, PluginOrchestrator
-    from ._clock import FakeClock
-    from ._recorder import SignalRecorder
+    from .fake_clock import FakeClock
+    from .recorder import SignalRecorder
 
 SHUTDOWN_TIMEOUT_MS = 5000
 """How long an orchestrator fixture's teardown gives ``shutdown`` before the test fails."""
@@ -53,7 +53,7 @@ def qtforge_fake_clock() -> FakeClock:
     Retry delays, timeouts and backoff then only elapse when the test calls
     ``advance(...)`` (or ``advance_ms``, ``advance_to_next``, ``advance_to_timer``).
     """
-    from ._clock import FakeClock
+    from .fake_clock import FakeClock
 
     return FakeClock()
 
@@ -121,7 +121,7 @@ def qtforge_signal_recorder(request: pytest.FixtureRequest) -> Iterator[SignalRe
     fixtures): ``qtforge_orchestrator``, ``qtforge_advanced_orchestrator``, or both. A test
     that uses neither gets a ``qtforge_orchestrator``.
     """
-    from ._recorder import SignalRecorder
+    from .recorder import SignalRecorder
 
     names = [n for n in (ORCHESTRATOR, ADVANCED_ORCHESTRATOR) if n in request.fixturenames]
     orchestrators = [request.getfixturevalue(name) for name in names or [ORCHESTRATOR]]

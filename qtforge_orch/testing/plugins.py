@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, make_error
 from ..contract.context import StepContext
+from ..errors import PluginError, PluginErrorCode
 from ..plugins import FunctionPlugin
-from ..plugins._interface import accepts_context
+from ..plugins.interface import accepts_context
+from ..results import Expected, make_error
 
 Output = Mapping[str, Any] | Callable[[dict[str, Any]], dict[str, Any]] | None
 """What a fake returns on success: a dict (copied per call), or a function of the params."""

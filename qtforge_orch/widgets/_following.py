@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .._errors import PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
+from ..errors import PluginErrorCode
 from ..events import EventKind, Subscriber, Subscription
 from ..qt.execution import WorkflowExecution
+from ..results import Expected, from_error, make_error, make_success
 
 #: The events that change a step's row or node.
 TASK_KINDS = frozenset(

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import PluginErrorCode
-from .._expected import Expected, make_error, make_success
+from ..errors import PluginErrorCode
+from ..results import Expected, make_error, make_success
 
 #: Scene size of a node of the graph view and the spacing of the layered layout.
 NODE_W, NODE_H = 170.0, 54.0

@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .._errors import PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
+from ..errors import PluginErrorCode
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import WorkflowExecution
+from ..results import Expected, from_error, make_error, make_success
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._edge_path import routed
 from ._following import END_KINDS, TASK_KINDS, follow, resolve

@@ -16,10 +16,10 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, make_error, make_success
+from ..errors import PluginError, PluginErrorCode
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt._status import is_graph_orchestrator
+from ..results import Expected, make_error, make_success
 from ._coalesce import FrameBatcher
 from ._execution_table import ExecutionTable, status_cell
 from .status_style import STATUS_ORDER, format_ms, status_label

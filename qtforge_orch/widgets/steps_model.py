@@ -13,10 +13,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush
 
-from .._expected import Expected, from_error, make_success
 from .._log import logger
 from ..events import EventKind, ExecutionEvent, Subscription
 from ..qt.execution import StepRecord, WorkflowExecution
+from ..results import Expected, from_error, make_success
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._following import END_KINDS, TASK_KINDS, follow, resolve
 from ._table import RowTableModel

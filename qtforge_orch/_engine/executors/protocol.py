@@ -15,11 +15,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..._errors import PluginError, PluginErrorCode
 from ..._log import logger
 from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
+from ...errors import PluginError, PluginErrorCode
 
 # The call in the calling thread (``PluginRoute.call_here``): what the thread executor does.
 CallHere = Callable[..., Outcome]

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from ..._errors import PluginError, PluginErrorCode
 from ...contract.plan import TaskSpec
+from ...errors import PluginError, PluginErrorCode
 from ...plugins._loading import _FILE_MODULE_PREFIX
 from ..invoke import PluginLookup, plugin_finder
 

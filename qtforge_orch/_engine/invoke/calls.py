@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..._errors import PluginError, PluginErrorCode, add_traceback, error_from_exception
-from ..._expected import Expected
 from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import ConditionEvaluator, TaskSpec
-from ...plugins._interface import plugin_accepts_context
+from ...errors import PluginError, PluginErrorCode, add_traceback, error_from_exception
+from ...plugins.interface import plugin_accepts_context
+from ...results import Expected
 
 PluginCall = Callable[[dict[str, Any]], Any]
 

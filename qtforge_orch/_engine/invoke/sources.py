@@ -7,7 +7,7 @@ from itertools import islice
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from ..._errors import PluginError, PluginErrorCode, error_from_exception
+from ...errors import PluginError, PluginErrorCode, error_from_exception
 
 if TYPE_CHECKING:
     from ...contract.event_source import EmitEvent, IEventSource, StopEvents

@@ -32,10 +32,10 @@ from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ..._errors import PluginErrorCode
-from ..._expected import Expected, make_error
 from ..._jsoncopy import MAX_JSON_DEPTH, deeper_than, json_copy, json_type
 from ...contract.retry import json_parameters
+from ...errors import PluginErrorCode
+from ...results import Expected, make_error
 from .enums import WorkflowExecutionMode, _choices, _parse_enum
 
 FORMAT_VERSION = 2

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..._engine import EXECUTOR_KEY
-from ..._errors import PluginError, PluginErrorCode
+from ...errors import PluginError, PluginErrorCode
 
 __all__ = ["ENGINE_SETTINGS", "lookalike_setting", "lookalike_setting_errors"]
 

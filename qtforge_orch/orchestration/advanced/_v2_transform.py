@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..._conditions import ConditionError, compile_condition
-from ..._errors import PluginError, PluginErrorCode
+from ...errors import PluginError, PluginErrorCode
 from ._graph_protocol import GraphWorkflow
 from .enums import WorkflowExecutionMode, WorkflowNodeType
 from .workflow_connection import WorkflowConnection

@@ -20,11 +20,11 @@ from operator import attrgetter
 from typing import Any
 
 from ..._engine import find_cycle
-from ..._errors import PluginError, PluginErrorCode
 from ..._limits import MAX_ID_LENGTH as MAX_ID_LENGTH  # read by _v2_frozen.plain_graph too
 from ..._limits import MAX_TASKS as MAX_TASKS
 from ..._limits import id_problem, short
 from ...contract.plan import RESERVED_CONFIGURATION_KEYS
+from ...errors import PluginError, PluginErrorCode
 from ._graph_protocol import GraphWorkflow
 from ._v2_settings import lookalike_setting_errors
 from ._v2_transform import transformation_errors

@@ -13,7 +13,7 @@ from pydantic import (
     field_serializer,
 )
 
-from ..._expected import Expected
+from ...results import Expected
 from .._filled_on_read import filled
 from ._v2_json import model_to_json, parse
 from .enums import WorkflowExecutionStatus, _StatusField

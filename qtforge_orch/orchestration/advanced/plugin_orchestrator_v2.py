@@ -29,11 +29,11 @@ from ..._engine import (
     refusal_at_registration,
     take_snapshot,
 )
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, from_error, make_error, make_success
 from ...contract.plan import Plan, Role, ScheduleKind, TaskState
+from ...errors import PluginError, PluginErrorCode
 from ...plugins import PluginManager
 from ...plugins._builtins import WithBuiltins
+from ...results import Expected, from_error, make_error, make_success
 from .. import _nesting
 from .._filled_on_read import FilledOnRead
 from .._registry import Registered
@@ -62,7 +62,7 @@ from ._header_signals import add_header_aliases
 if TYPE_CHECKING:
     import os
 
-    from ..._engine import ExecutionFuture
+    from ...contract.execution_future import ExecutionFuture
     from ...journal import ExecutionJournal
     from ...qt._status import ExecutionState
 

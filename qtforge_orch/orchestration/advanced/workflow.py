@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, from_error, make_error, make_success
+from ...errors import PluginError, PluginErrorCode
+from ...results import Expected, from_error, make_error, make_success
 from .._fast_construction import (
     FastFields,
     assigned,

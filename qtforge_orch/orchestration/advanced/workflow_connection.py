@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, Field
 
-from ..._expected import Expected
+from ...results import Expected
 from .._fast_construction import FastFields, exact_bool, exact_str, member_of, str_key_dict
 from ._model_base import FAST, HeaderNamed
 from ._v2_json import model_to_json, parse

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ..._expected import Expected
+from ...results import Expected
 from .._fast_construction import (
     FastFields,
     exact_bool,

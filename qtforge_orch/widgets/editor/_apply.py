@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, from_error, make_error, make_success
+from ...errors import PluginError, PluginErrorCode
 from ...orchestration.advanced.workflow import PluginWorkflow
 from ...orchestration.advanced.workflow_node import WorkflowNode
 from ...orchestration.workflow import Workflow
+from ...results import Expected, from_error, make_error, make_success
 
 _SETTINGS = ("name", "description", "execution_mode", "global_configuration", "metadata")
 

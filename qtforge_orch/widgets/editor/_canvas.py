@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..._errors import PluginError
-from ..._expected import Expected, from_error, make_success
+from ...errors import PluginError
+from ...results import Expected, from_error, make_success
 from ._document import GraphDocument, Removed
 from ._issues import Delta, collect_issues, updated_issues
 from ._scene import EditorScene

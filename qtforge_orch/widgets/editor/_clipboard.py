@@ -15,8 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QMimeData
 
-from ..._errors import PluginErrorCode
-from ..._expected import Expected, from_error, make_error, make_success
+from ...errors import PluginErrorCode
+from ...results import Expected, from_error, make_error, make_success
 from ._document import GraphDocument
 
 FORMAT = "qtforge-orch-nodes"

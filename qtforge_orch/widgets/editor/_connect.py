@@ -8,7 +8,7 @@ already feeds (its value would be overwritten; an Aggregator collects every inpu
 
 from __future__ import annotations
 
-from ..._errors import PluginError, PluginErrorCode
+from ...errors import PluginError, PluginErrorCode
 from ._document import GraphDocument
 
 #: Connection types that deliver data to the target's input port.

@@ -12,13 +12,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, make_error, make_success
 from ..._jsoncopy import json_copy
+from ...errors import PluginError, PluginErrorCode
 from ...orchestration._v1_validation import iter_workflow_errors
 from ...orchestration.execution_mode import parse_mode
 from ...orchestration.workflow import Workflow
 from ...orchestration.workflow_step import WorkflowStep
+from ...results import Expected, make_error, make_success
 from ._document import (
     EdgeInfo,
     GraphDocument,

@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, from_error, make_error, make_success
 from ..._jsoncopy import json_copy
+from ...errors import PluginError, PluginErrorCode
 from ...orchestration.advanced._model_base import copy_model
 from ...orchestration.advanced._v2_validation import IdAssigner, connection_ids
 from ...orchestration.advanced.enums import ConnectionType, _choices, _parse_enum
@@ -20,6 +19,7 @@ from ...orchestration.advanced.workflow import (
 )
 from ...orchestration.advanced.workflow_connection import WorkflowConnection
 from ...orchestration.advanced.workflow_node import WorkflowNode
+from ...results import Expected, from_error, make_error, make_success
 from ._document import (
     EdgeInfo,
     GraphDocument,

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, make_error
+from ...errors import PluginError, PluginErrorCode
+from ...results import Expected, make_error
 from .._layout import read_position
 
 #: Field names ``set_node_property`` understands besides the canonical ones.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, make_error, make_success
+from ...errors import PluginError, PluginErrorCode
+from ...results import Expected, make_error, make_success
 from ._canvas import field_delta, first_problem
 from ._commands import FieldCommand
 from ._document import canonical

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QGuiApplication
 
-from ..._expected import Expected, from_error, make_success
+from ...results import Expected, from_error, make_success
 from ._canvas import added, first_problem
 from ._clipboard import copy_text, parse_paste
 from ._commands import AddCommand, MoveCommand, RemoveCommand

@@ -13,8 +13,8 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QAction, QUndoStack
 from PySide6.QtWidgets import QWidget
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, from_error, make_success
+from ...errors import PluginError, PluginErrorCode
+from ...results import Expected, from_error, make_success
 from ._canvas import Canvas
 from ._canvas_view import CanvasView
 from ._document import GraphDocument

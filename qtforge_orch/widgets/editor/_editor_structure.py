@@ -12,10 +12,10 @@ from typing import Any
 
 from PySide6.QtCore import QPointF
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, make_success
+from ...errors import PluginError, PluginErrorCode
 from ...orchestration.advanced.workflow import PluginWorkflow
 from ...orchestration.workflow import Workflow
+from ...results import Expected, make_success
 from .._layout import layered_layout
 from ._canvas import added, first_problem
 from ._commands import AddCommand, MoveCommand, RemoveCommand

@@ -14,10 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..._errors import PluginErrorCode
-from ..._expected import Expected, make_error, make_success
+from ...errors import PluginErrorCode
 from ...orchestration.advanced.workflow import PluginWorkflow
 from ...orchestration.workflow import Workflow
+from ...results import Expected, make_error, make_success
 
 #: Larger files are refused before they are read (a workflow is not a data file).
 MAX_FILE_BYTES = 256 * 1024 * 1024

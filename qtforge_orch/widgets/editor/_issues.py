@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..._errors import PluginErrorCode
+from ...errors import PluginErrorCode
 from ._document import GraphDocument
 from .validation_issue import ValidationIssue
 

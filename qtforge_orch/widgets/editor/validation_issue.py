@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..._errors import PluginErrorCode
+from ...errors import PluginErrorCode
 
 
 @dataclass(frozen=True)

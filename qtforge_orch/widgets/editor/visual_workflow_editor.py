@@ -13,9 +13,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, make_success
+from ...errors import PluginError, PluginErrorCode
 from ...orchestration.advanced.workflow import PluginWorkflow
+from ...results import Expected, make_success
 from ._actions import make_actions
 from ._editor_selection import SelectionEditing
 from ._files import read_workflow, write_workflow

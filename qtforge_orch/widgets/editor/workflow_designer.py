@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..._errors import PluginError, PluginErrorCode
-from ..._expected import Expected, from_error, make_success
+from ...errors import PluginError, PluginErrorCode
+from ...results import Expected, from_error, make_success
 from ..status_style import status_icon
 from ._actions import shortcut_action
 from ._apply import apply_workflow, kind_mismatch

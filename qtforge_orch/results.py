@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar, overload
 
-from ._errors import PluginError, PluginErrorCode
+from .errors import PluginError, PluginErrorCode
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -85,4 +85,5 @@ def make_error(
 
 
 def from_error(error: PluginError) -> Expected[Any]:
+    """An error result holding ``error`` as it is."""
     return Expected(error=error)

@@ -11,19 +11,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
+from ..errors import PluginError, PluginErrorCode
 from . import _claims, _opening
 from ._owner import OwnerLock, remove_stale_owner_files
 from ._ownership import CLOSE_TIMEOUT_S, JournalOwnership
 from ._reading import JournalQueries
-from ._records import (
-    FINISHED_STATUSES,
-    KINDS,
-    TASK_STATES,
-    TRANSACTION_STATES,
-)
 from ._resources import Resources
-from ._retention import RetentionPolicy, enforce
 from ._store import (
     EXECUTION_FINISHED,
     EXECUTION_STARTED,
@@ -32,7 +25,14 @@ from ._store import (
     TRANSACTION,
     Store,
 )
-from ._writer import TASK_CHANGED, BatchWriter, WriterStats
+from .records import (
+    FINISHED_STATUSES,
+    KINDS,
+    TASK_STATES,
+    TRANSACTION_STATES,
+)
+from .retention import RetentionPolicy, enforce
+from .writer import TASK_CHANGED, BatchWriter, WriterStats
 
 
 class ExecutionJournal(JournalQueries, JournalOwnership):

@@ -12,11 +12,11 @@ from enum import IntEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .._errors import PluginErrorCode
-from .._expected import Expected, make_error, make_success
+from ..errors import PluginErrorCode
+from ..results import Expected, make_error, make_success
 
 if TYPE_CHECKING:
-    from ._metadata import PluginMetadata
+    from .metadata import PluginMetadata
 
 
 class PluginState(IntEnum):
@@ -94,7 +94,7 @@ class IPlugin(ABC):
             if isinstance(value, Sequence) and not isinstance(value, str):
                 values[field] = [item for item in value if isinstance(item, str)]
         values.setdefault("name", self.id())
-        from ._metadata import PluginMetadata  # pydantic: loaded when metadata is asked for
+        from .metadata import PluginMetadata  # pydantic: loaded when metadata is asked for
 
         return PluginMetadata(**values)
 
@@ -174,7 +174,7 @@ def __getattr__(name: str) -> Any:
     # ``PluginMetadata`` is still importable from here; it loads (with pydantic) when first
     # asked for, so plugins that never read metadata never import pydantic.
     if name == "PluginMetadata":
-        from ._metadata import PluginMetadata
+        from .metadata import PluginMetadata
 
         return PluginMetadata
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .._errors import PluginErrorCode
-from .._expected import Expected, make_error
-from ._interface import IPlugin, accepts_context
+from ..errors import PluginErrorCode
+from ..results import Expected, make_error
+from .interface import IPlugin, accepts_context
 
 if TYPE_CHECKING:
     from ..contract.context import StepContext
-    from ._metadata import PluginMetadata
+    from .metadata import PluginMetadata
 
 CommandFunction = Callable[..., Any]
 """``fn(params: dict) -> dict | Expected[dict]``, optionally with a ``context`` parameter."""
@@ -87,7 +87,7 @@ class FunctionPlugin(IPlugin):
         """The metadata given to the constructor, else one named after the id."""
         if self._metadata is not None:
             return self._metadata
-        from ._metadata import PluginMetadata  # pydantic: loaded when metadata is asked for
+        from .metadata import PluginMetadata  # pydantic: loaded when metadata is asked for
 
         return PluginMetadata(name=self._id)
 

@@ -7,10 +7,10 @@ import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
+from ..errors import PluginError, PluginErrorCode
+from ..results import Expected, from_error, make_error, make_success
 from . import _loading
-from ._interface import IPlugin, PluginState
+from .interface import IPlugin, PluginState
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -26,8 +26,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .._errors import PluginError, PluginErrorCode
 from .._log import logger
+from ..errors import PluginError, PluginErrorCode
 
 Op = tuple[Any, ...]
 # apply(connection, ops) writes ops in order inside the writer's transaction.

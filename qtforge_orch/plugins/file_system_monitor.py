@@ -19,8 +19,8 @@ import os
 from typing import Any
 
 from ..contract.event_source import EmitEvent, IEventSource, StopEvents
-from ._interface import IPlugin
 from ._watch_options import parse_options
+from .interface import IPlugin
 
 PLUGIN_ID = "file_system_monitor"
 

@@ -19,12 +19,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._engine import Run, RunStatus, live_run
-from .._errors import PluginError, PluginErrorCode
-from .._expected import Expected, from_error, make_error, make_success
 from ..contract.context import StepContext
 from ..contract.plan import Plan, ScheduleKind
+from ..errors import PluginError, PluginErrorCode
 from ..events import EventKind, ExecutionEvent
-from ..plugins._interface import IPlugin
+from ..plugins.interface import IPlugin
+from ..results import Expected, from_error, make_error, make_success
 from . import _nested_durable as durable
 from ._nesting import (
     MAX_NESTING_DEPTH,

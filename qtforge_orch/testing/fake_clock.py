@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._engine import ManualTimerService, TimerHandle, TimerKind
+from .._engine import ManualTimerService, TimerHandle
+from ..contract.timer_kind import TimerKind
 
 # Timers are armed from worker threads (a retry is armed when the failed attempt returns on a
 # pool thread), so a test has to wait for them. Polling every millisecond costs nothing next
