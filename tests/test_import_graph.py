@@ -169,3 +169,14 @@ def test_nothing_imports_the_run_shell_from_below() -> None:
     assert importers, "the walk found who imports the run shell"
     below = [a for a in importers if a not in ABOVE_THE_SHELL]
     assert not below, f"imported from below: {below}"
+
+
+def test_engine_modules_stay_small() -> None:
+    # Each engine module holds one part; past 400 lines one has grown two.
+    engine = PACKAGE / "_engine"
+    large = {
+        str(path.relative_to(engine)): lines
+        for path in engine.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not large, f"engine modules over 400 lines: {large}"

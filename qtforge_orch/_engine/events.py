@@ -16,15 +16,12 @@ subscriber that raises is logged and the others still get the event.
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Protocol
 
-import shiboken6
 from PySide6.QtCore import (
     QAbstractEventDispatcher,
     QCoreApplication,
@@ -34,9 +31,15 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from .._log import logger
 from ..events import EventKind, Subscriber, Subscription
 from ..events import ExecutionEvent as Event
+from .event_subscribers import (
+    KindSet,
+    SubscriberTable,
+    deliver,
+    deliver_weakly,
+    subscriber_raised,
+)
 
 # Nothing here touches PySide6's ``Qt`` namespace, which PySide6 builds whole on first touch
 # (14 ms of every cold start): no explicit QueuedConnection. The wake-up needs none
@@ -51,30 +54,13 @@ WAIT_SLICE_S = 0.01
 JOURNAL_FLUSH_BOUND_S = 5.0
 
 
-class KindSet(Protocol):
-    """The kinds somebody wants, as the runs read them (the engine's ``ListenedKinds``)."""
-
-    def __contains__(self, kind: object) -> bool: ...
-    def update(self, *kinds: Iterable[EventKind]) -> None: ...
-    def retain(self, wanted: Iterable[EventKind]) -> None: ...
-
-
 class EventPump(QObject):
     _wake = Signal()
 
     def __init__(self, parent: QObject, listened: KindSet) -> None:
         super().__init__(parent)
-        # Subscribers of every execution, per kind, and of one execution, per execution id.
-        # Tuples replaced under the lock (copy on write): a drain iterates them without it.
-        self._everywhere: dict[EventKind, tuple[Subscription, ...]] = {}
-        self._scoped: dict[str, tuple[Subscription, ...]] = {}
-        self._subscribers_lock = threading.Lock()
-        # The kinds some subscriber wants. Read without a lock by workers (``kind in``) and
-        # changed in place under the subscribers' lock: a kind still wanted is never removed.
+        self._table = SubscriberTable(listened)
         self.listened = listened
-        # Executions whose terminal event is posted and not yet delivered: whoever subscribes
-        # to one of them still gets its end.
-        self._terminals_queued: set[str] = set()
         self._events: deque[Event] = deque()
         self._progress: dict[str, float] = {}
         self._cond = threading.Condition(threading.Lock())
@@ -144,14 +130,9 @@ class EventPump(QObject):
         with self._emit_lock:
             self._closed = True
         self._events.clear()
-        self._terminals_queued.clear()
         with self._cond:
             self._progress.clear()
-        with self._subscribers_lock:
-            everywhere = [sub for subs in self._everywhere.values() for sub in subs]
-            scoped, self._scoped = self._scoped, {}
-            self._everywhere.clear()
-            self.listened.retain(())
+        everywhere, scoped = self._table.close()
         for sub in everywhere:
             sub._ended()
         in_owner = threading.get_ident() == self._owner_ident
@@ -159,7 +140,7 @@ class EventPump(QObject):
             end = Event(EventKind.WORKFLOW_CANCELLED, (execution_id,), execution_id, True)
             for sub in subs:
                 if in_owner and sub.is_active() and end.kind in sub.kinds:
-                    self._deliver(sub, end)
+                    deliver(sub, end)
                 sub._ended()
 
     # --- subscribers (any thread) -------------------------------------------------------
@@ -180,68 +161,15 @@ class EventPump(QObject):
         says whether the execution can still report anything; when it cannot, the
         subscription is returned ended.
         """
-        qt_bound = inspect.ismethod(callback) and isinstance(
-            callback.__self__, shiboken6.Shiboken.Object
-        )
-        subscription = Subscription(
-            callback, weak, qt_bound, frozenset(kinds), execution_id, self._remove
-        )
-        with self._subscribers_lock:
-            if self._closed or (still_open is not None and not still_open()):
-                subscription._ended()
-                return subscription
-            if execution_id is None:
-                for kind in subscription.kinds:
-                    self._everywhere[kind] = (*self._everywhere.get(kind, ()), subscription)
-            else:
-                self._scoped[execution_id] = (*self._scoped.get(execution_id, ()), subscription)
-            self.listened.update(subscription.kinds)
-        return subscription
+        return self._table.subscribe(callback, kinds, execution_id, weak, still_open)
 
     def terminal_queued(self, execution_id: str) -> bool:
         """Whether ``execution_id``'s terminal event is posted and not yet delivered."""
-        return execution_id in self._terminals_queued
+        return execution_id in self._table.terminals_queued
 
     def wants(self, kind: EventKind, execution_id: str) -> bool:
         """Whether some subscriber would get an event of ``kind`` of ``execution_id``."""
-        if kind in self._everywhere:
-            return True
-        return any(kind in sub.kinds for sub in self._scoped.get(execution_id, ()))
-
-    def _remove(self, subscription: Subscription) -> None:
-        with self._subscribers_lock:
-            execution_id = subscription.execution_id
-            if execution_id is None:
-                for kind in subscription.kinds:
-                    kept = tuple(s for s in self._everywhere.get(kind, ()) if s is not subscription)
-                    if kept:
-                        self._everywhere[kind] = kept
-                    else:
-                        self._everywhere.pop(kind, None)
-            else:
-                kept = tuple(s for s in self._scoped.get(execution_id, ()) if s is not subscription)
-                if kept:
-                    self._scoped[execution_id] = kept
-                else:
-                    self._scoped.pop(execution_id, None)
-            self._refresh_listened()
-
-    def _end_execution(self, execution_id: str) -> None:
-        """(owner thread) Its terminal event was delivered: its subscriptions end."""
-        with self._subscribers_lock:
-            self._terminals_queued.discard(execution_id)
-            ended = self._scoped.pop(execution_id, ())
-            if ended:
-                self._refresh_listened()
-        for sub in ended:
-            sub._ended()
-
-    def _refresh_listened(self) -> None:  # subscribers' lock held
-        wanted = set(self._everywhere)
-        for subs in self._scoped.values():
-            for sub in subs:
-                wanted |= sub.kinds
-        self.listened.retain(wanted)
+        return self._table.wants(kind, execution_id)
 
     def post(self, event: Event) -> None:
         # deque.append is atomic, so the hot path takes no lock; only the idle -> pending
@@ -249,7 +177,7 @@ class EventPump(QObject):
         if self._closed:
             return
         if event.terminal:
-            self._terminals_queued.add(event.execution_id)
+            self._table.terminals_queued.add(event.execution_id)
         self._events.append(event)
         if not self._wake_pending:
             self._request_wake()
@@ -402,18 +330,19 @@ class EventPump(QObject):
         # The hot loop of delivery (thousands of events a second in the owner thread): a
         # strongly held callback is called right here; the subscription's fields are read
         # directly rather than through its methods.
-        everywhere = self._everywhere.get(event.kind)
+        table = self._table
+        everywhere = table.everywhere.get(event.kind)
         if everywhere is not None:
             for sub in everywhere:
                 callback = sub._callback
                 if callback is None:
-                    self._deliver_weakly(sub, event)
+                    deliver_weakly(sub, event)
                     continue
                 try:
                     callback(event)
                 except Exception:  # a broken subscriber must not stop delivery to the others
-                    _subscriber_raised(event)
-        scoped = self._scoped.get(event.execution_id)
+                    subscriber_raised(event)
+        scoped = table.scoped.get(event.execution_id)
         if scoped is not None:
             kind = event.kind
             for sub in scoped:
@@ -421,47 +350,14 @@ class EventPump(QObject):
                     continue
                 callback = sub._callback
                 if callback is None:
-                    self._deliver_weakly(sub, event)
+                    deliver_weakly(sub, event)
                     continue
                 try:
                     callback(event)
                 except Exception:
-                    _subscriber_raised(event)
+                    subscriber_raised(event)
         if event.terminal:
-            self._end_execution(event.execution_id)
-
-    @classmethod
-    def _deliver(cls, sub: Subscription, event: Event) -> None:
-        """Deliver one event to one subscription (outside the hot loop)."""
-        callback = sub._callback
-        if callback is None:
-            cls._deliver_weakly(sub, event)
-            return
-        try:
-            callback(event)
-        except Exception:
-            _subscriber_raised(event)
-
-    @staticmethod
-    def _deliver_weakly(sub: Subscription, event: Event) -> None:
-        target = sub._target() if sub._target is not None else None
-        function = sub._function
-        if target is None or function is None or (sub._qt_bound and not shiboken6.isValid(target)):
-            if sub.is_active():  # collected or deleted, not cancelled: drop it
-                sub.cancel()
-            return
-        try:
-            function(target, event)
-        except Exception:
-            _subscriber_raised(event)
-
-
-def _subscriber_raised(event: Event) -> None:
-    logger("events").exception(
-        "a subscriber of execution events raised on %s of execution %s",
-        event.kind.name,
-        event.execution_id,
-    )
+            table.end_execution(event.execution_id)
 
 
 # The event types are public (``qtforge_orch.events``); the engine posts them under these names.

@@ -141,14 +141,8 @@ class Run:
     def new_child(self, plan: Plan, data: dict[str, Any], seed: dict[str, Any] | None) -> Run:
         """A pass of an EventDriven execution: a batch run of ``plan`` sharing this run's id;
         ``seed`` is the output its first task (the trigger) starts with."""
-        return Run(
-            self.engine,
-            plan,
-            self.execution_id,
-            data,
-            scheduler=partial(BatchScheduler, seed=seed),
-            parent=self,
-        )
+        batch = partial(BatchScheduler, seed=seed)
+        return Run(self.engine, plan, self.execution_id, data, scheduler=batch, parent=self)
 
     @property
     def kind(self) -> ScheduleKind:
@@ -379,16 +373,14 @@ class Run:
             self._workflow_timer.cancel()
             self._workflow_timer = None
 
-    # --- what status calls read ------------------------------------------------------------------
+    # --- what status calls read, and the invariants checked in tests ------------------------------
     def snapshot(self) -> RunSnapshot:
         """The run's state copied in one short critical section (``status_snapshot``)."""
         with self.lock:
             return snapshot_of(self)
 
-    # --- invariants --------------------------------------------------------------------------
     def problems(self) -> list[str]:
-        """(lock held) What is inconsistent in the run's state: the task table's counts, the
-        scheduler's queue and counters, and the run's status against both (empty: nothing)."""
+        """(lock held) What is inconsistent: task counts, scheduler queue, status (or [])."""
         found = self.table.problems() + self.scheduler.problems()
         ended = self.status in RunStatus.FINAL and not self.table.mirror
         if ended and self.table.settled != len(self.plan.tasks):
