@@ -248,3 +248,40 @@ def test_a_resumed_parent_that_rolls_back_runs_its_restored_childs_compensation_
         assert calls.read_text().split().count("undo_c1") == 1
     finally:
         o.shutdown()
+
+
+def _nested_pair(journal: Path) -> tuple[PluginOrchestrator, PluginManager]:
+    plugins = PluginManager()
+    plugins.register_plugin(FunctionPlugin("p", one=lambda params: {"one": 1}))
+    orchestrator = PluginOrchestrator(plugin_manager=plugins, journal=str(journal))
+    assert orchestrator.register_workflow(Workflow("inner").add_step(WorkflowStep("a", "p", "one")))
+    assert plugins.register_plugin(orchestrator.as_plugin("inner").value())
+    outer = Workflow("outer").add_step(WorkflowStep("nest_ed", "workflow:inner"))
+    assert orchestrator.register_workflow(outer)
+    return orchestrator, plugins
+
+
+def test_statuses_read_back_from_the_journal_keep_the_links_between_parent_and_child(
+    qapp: Any, tmp_path: Path
+) -> None:
+    journal = tmp_path / "nested.sqlite"
+    first, _ = _nested_pair(journal)
+    ran = first.execute_workflow("outer", {})
+    assert ran, ran.error()
+    parent = first.get_execution_history("outer").value().executions[0].execution_id
+    live = first.get_execution_status(parent).value()
+    child = live["child_executions"]["nest_ed"]
+    assert first.shutdown(5000)
+    del first
+
+    second, _ = _nested_pair(journal)  # another process's view: nothing of it is live
+    try:
+        parent_status = second.get_execution_status(parent).value()
+        child_status = second.get_execution_status(child).value()
+        assert parent_status["child_executions"] == {"nest_ed": child}
+        assert parent_status["parent_execution_id"] == ""
+        assert child_status["parent_execution_id"] == parent
+        assert child_status["child_executions"] == {}
+        assert second.get_child_executions(parent).value() == {"nest_ed": child}
+    finally:
+        assert second.shutdown(5000)

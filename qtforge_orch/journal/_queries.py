@@ -81,6 +81,20 @@ def _messages(text: Any) -> tuple[list[str], str | None]:
     return [str(text)], f"error messages: damaged: they cannot be read ({problem})"
 
 
+def child_execution_ids(connection: sqlite3.Connection, execution_id: str) -> list[str]:
+    """The executions whose id extends ``execution_id`` by ``/``, oldest first.
+
+    Those are its nested children and theirs.
+    """
+    prefix = execution_id + "/"
+    # substr, not LIKE: LIKE folds ASCII case and reads % and _ in ids as wildcards.
+    rows = connection.execute(
+        "SELECT execution_id FROM executions WHERE substr(execution_id, 1, ?) = ? ORDER BY row",
+        (len(prefix), prefix),
+    )
+    return [row[0] for row in rows]
+
+
 def execution(
     connection: sqlite3.Connection, execution_id: str, allow_pickle: bool
 ) -> ExecutionRecord | None:

@@ -48,6 +48,13 @@ class JournalQueries:
         """Everything recorded about one execution, or None if the journal does not hold it."""
         return self._resources.read(_queries.execution, execution_id, self._resources.unpickle)
 
+    def child_executions(self, execution_id: str) -> list[str]:
+        """Ids of the executions nested workflow steps of ``execution_id`` started, oldest first.
+
+        Their ids are ``<execution_id>/<step>...``; grandchildren are included.
+        """
+        return self._resources.read(_queries.child_execution_ids, execution_id)
+
     def task_records(self, execution_id: str) -> list[TaskRecord]:
         """The latest record of each of its tasks, in the order they were first recorded."""
         return self._resources.read(_queries.task_records, execution_id, self._resources.unpickle)

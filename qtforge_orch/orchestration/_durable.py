@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from .._engine import JournalEntry, ResumeSeed, RunStatus
@@ -162,6 +163,8 @@ class JournalLink:
             journal.late_outcomes(execution_id),
             journal.rollback_records(execution_id),
         )
+        recorded.recorded_parent = _recorded_parent(journal, execution_id)
+        recorded.recorded_children = _recorded_children(journal, execution_id, plan)
         if len(self._recorded) >= RECORDED_KEPT:
             self._recorded.pop(next(iter(self._recorded)))
         self._recorded[execution_id] = recorded
@@ -268,3 +271,31 @@ class JournalLink:
         return self._kind.plan_of_definition(
             definition, self._default_executor, self._engine.plugins
         )
+
+
+_ATTEMPT_SUFFIX = re.compile(r"(?:[#~]\d+)+$")
+
+
+def _recorded_parent(journal: ExecutionJournal, execution_id: str) -> str | None:
+    """The journaled execution whose nested step started ``execution_id``.
+
+    Child ids are ``<parent>/<step>``: the longest proper prefix before a ``/`` that the
+    journal holds.
+    """
+    cut = execution_id.rfind("/")
+    while cut > 0:
+        if journal.execution(execution_id[:cut]) is not None:
+            return execution_id[:cut]
+        cut = execution_id.rfind("/", 0, cut)
+    return None
+
+
+def _recorded_children(journal: ExecutionJournal, execution_id: str, plan: Plan) -> dict[str, str]:
+    """Each nested step's latest child execution, as the journal holds them."""
+    steps = {task.key for task in plan.tasks}
+    children: dict[str, str] = {}
+    for child in journal.child_executions(execution_id):
+        step = _ATTEMPT_SUFFIX.sub("", child[len(execution_id) + 1 :])
+        if step in steps:  # a grandchild's rest names no step of this plan
+            children[step] = child
+    return children

@@ -85,15 +85,18 @@ def attach_child(
 def children(run: Any) -> dict[str, str]:
     """The latest child execution of each nested step of ``run`` (step id -> execution id)."""
     link = link_of(run)
-    if link is None:
-        return {}
+    if link is None:  # a run read back from the journal knows them from there
+        return dict(getattr(run, "recorded_children", {}))
     with _lock:
         return dict(link.children)
 
 
 def parent_execution_id(run: Any) -> str | None:
     link = link_of(run)
-    return None if link is None else link.parent_execution_id
+    if link is None:
+        parent: str | None = getattr(run, "recorded_parent", None)
+        return parent
+    return link.parent_execution_id
 
 
 def _live_children(run: Run) -> list[Run]:

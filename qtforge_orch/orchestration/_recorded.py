@@ -54,6 +54,9 @@ class RecordedRun:
         self.kind = ScheduleKind.BATCH
         self.report_cache: Any = None
         self.recorded_status: str = record.status
+        # Nested workflows, as the journal links them (filled by the durable facade part).
+        self.recorded_parent: str | None = None
+        self.recorded_children: dict[str, str] = {}
         n = len(plan.tasks)
         states: list[int] = [TaskState.Pending] * n
         outputs: list[dict[str, Any] | None] = [None] * n
