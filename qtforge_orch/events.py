@@ -11,7 +11,7 @@ applications subscribe the same way::
 
     def on_event(event: ExecutionEvent) -> None:
         if event.kind is EventKind.TASK_COMPLETED:
-            print(event.step, event.output)
+            status_bar.showMessage(f"{event.step} done")
 
     subscription = orchestrator.subscribe(on_event, execution_id, [EventKind.TASK_COMPLETED])
 
