@@ -6,7 +6,12 @@ deadline: a regression fails the test instead of hanging the suite.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.subprocess_helpers import run_snippet
+
+# Each scenario starts a Python process.
+pytestmark = pytest.mark.slow
 
 
 def test_done_callback_may_query_the_execution_it_belongs_to() -> None:

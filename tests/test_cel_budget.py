@@ -116,6 +116,7 @@ def _evaluate_in_thread(run: Any) -> tuple[threading.Thread, list[Any]]:
     ],
     ids=["nested_all_over_data", "map_filter_over_data", "doubling_reduce"],
 )
+@pytest.mark.slow
 def test_an_accepted_expression_stops_within_its_budget(
     expression: str, data: dict[str, Any]
 ) -> None:
@@ -131,6 +132,7 @@ def test_an_accepted_expression_stops_within_its_budget(
     assert expression[:20] in str(error)
 
 
+@pytest.mark.slow
 def test_transformations_stop_within_their_budget_too() -> None:
     compiled = compile_condition("xs.map(a, xs.map(b, a * b))")
     thread, outcome = _evaluate_in_thread(

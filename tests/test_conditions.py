@@ -359,6 +359,7 @@ def test_evaluate_condition_rejects_non_conditions() -> None:
         evaluate_condition(42, {})  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_recursion_limit_is_not_lowered() -> None:
     code = (
         "import sys; sys.setrecursionlimit(5000); "

@@ -38,6 +38,7 @@ def test_edit_of_a_new_file_and_of_a_broken_one(qapp: Any, tmp_path: Path, capsy
     assert main(["edit", "--plugins", str(tmp_path / "nope.py")]) == 2
 
 
+@pytest.mark.slow
 def test_the_example_designer_screenshot(tmp_path: Path) -> None:
     shot = tmp_path / "designer.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}

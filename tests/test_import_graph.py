@@ -11,6 +11,7 @@ full graph.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import networkx as nx
@@ -52,6 +53,13 @@ def _every_import(tree: ast.Module) -> list[ast.stmt]:
 
 
 def import_graph(*, every_import: bool = False) -> nx.DiGraph:
+    """The package's import graph (a copy: callers may change it)."""
+    return _import_graph(every_import).copy()
+
+
+@functools.cache
+def _import_graph(every_import: bool) -> nx.DiGraph:
+    # Parsed once per session: every rule reads the same source tree.
     modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph = nx.DiGraph()
     graph.add_nodes_from(modules)

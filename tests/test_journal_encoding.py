@@ -109,6 +109,7 @@ def test_pickle_fallback_still_notes_what_pickle_cannot_store(tmp_path: Path) ->
         assert "_thread.lock at ['lock']" in task.note
 
 
+@pytest.mark.slow
 def test_cycles_and_deep_nesting_are_noted_not_fatal(journal: ExecutionJournal) -> None:
     cyclic: dict[str, Any] = {}
     cyclic["self"] = cyclic

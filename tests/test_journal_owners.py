@@ -271,6 +271,7 @@ def _crash_while_writing(path: Path) -> tuple[int, bool]:
     return reported, mid_transaction
 
 
+@pytest.mark.slow
 def test_a_crash_during_batch_writes_leaves_a_consistent_journal(tmp_path: Path) -> None:
     landed = 0
     for attempt in range(5):

@@ -139,6 +139,7 @@ def _uninterrupted_result(flow: Any, folder: Path) -> dict[str, Any]:
         o.shutdown()
 
 
+@pytest.mark.slow
 def test_a_killed_execution_is_found_interrupted_and_resumed_without_rerunning_steps(
     qapp: Any, tmp_path: Path
 ) -> None:
@@ -180,6 +181,7 @@ def test_a_killed_execution_is_found_interrupted_and_resumed_without_rerunning_s
         o.shutdown()
 
 
+@pytest.mark.slow
 def test_rollbacks_that_ran_before_a_crash_do_not_run_again_after_resume(
     qapp: Any, tmp_path: Path
 ) -> None:
@@ -205,6 +207,7 @@ def test_rollbacks_that_ran_before_a_crash_do_not_run_again_after_resume(
         o.shutdown()
 
 
+@pytest.mark.slow
 def test_resuming_against_a_changed_definition_is_refused_unless_forced(
     qapp: Any, tmp_path: Path
 ) -> None:
@@ -285,6 +288,7 @@ def test_executions_from_eight_threads_are_all_journaled(qapp: Any, tmp_path: Pa
         o.shutdown()
 
 
+@pytest.mark.slow
 def test_a_committed_transaction_stays_committed_after_a_crash(qapp: Any, tmp_path: Path) -> None:
     journal = tmp_path / "runs.sqlite"
     script = f"""

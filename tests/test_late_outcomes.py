@@ -681,6 +681,7 @@ threading.Event().wait(30)
 """
 
 
+@pytest.mark.slow
 def test_resume_reuses_a_late_success_whose_rollback_was_due_when_the_process_died(
     qapp: Any, tmp_path: Path
 ) -> None:

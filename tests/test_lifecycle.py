@@ -122,6 +122,7 @@ def _run(
     return done.stdout
 
 
+@pytest.mark.slow
 def test_destroying_an_orchestrator_with_a_stuck_step_does_not_delay_another() -> None:
     # The cases mostly wait (a stuck step sleeps): run side by side, one interpreter each.
     with ThreadPoolExecutor(len(DROPS)) as pool:

@@ -118,6 +118,7 @@ def test_an_orchestrator_dropped_as_garbage_finishes_its_handles(qtbot: Any) -> 
     assert handle.orchestrator() is None
 
 
+@pytest.mark.slow
 def test_application_shutdown_finishes_every_handle() -> None:
     out, _ = run_snippet(
         """

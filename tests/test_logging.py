@@ -129,6 +129,7 @@ def test_a_level_changed_later_applies_from_the_next_execution(
     assert EventKind.TASK_STARTED in _listened(orchestrator)
 
 
+@pytest.mark.slow
 def test_a_retry_is_a_warning_with_its_number(
     orchestrator: PluginOrchestrator, plugins: PluginManager, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -334,6 +335,7 @@ def test_a_plugins_exception_is_logged_with_its_traceback(
     assert record.traceback.startswith("Traceback (most recent call last):")
 
 
+@pytest.mark.slow
 def test_a_failing_execution_prints_nothing_when_the_app_configures_no_logging(
     tmp_path: Path,
 ) -> None:

@@ -204,6 +204,7 @@ def _resume_outer(o: PluginOrchestrator) -> tuple[str, str]:
     return parent, resumed.value()
 
 
+@pytest.mark.slow
 def test_a_parent_killed_in_the_middle_of_a_child_resumes_without_rerunning_its_steps(
     qapp: Any, tmp_path: Path
 ) -> None:
@@ -227,6 +228,7 @@ def test_a_parent_killed_in_the_middle_of_a_child_resumes_without_rerunning_its_
         o.shutdown()
 
 
+@pytest.mark.slow
 def test_a_resumed_parent_that_rolls_back_runs_its_restored_childs_compensation_once(
     qapp: Any, tmp_path: Path
 ) -> None:

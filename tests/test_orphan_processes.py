@@ -79,6 +79,7 @@ def _alive(pids: set[int]) -> set[int]:
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+@pytest.mark.slow
 def test_no_child_process_outlives_a_killed_application(tmp_path: Path, how: int) -> None:
     pid_file = tmp_path / "worker.pid"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}

@@ -218,6 +218,7 @@ def test_bad_inputs_are_errors(qtbot: Any, orchestrator: Any, plugins: Any) -> N
     assert pending.wait(10_000)
 
 
+@pytest.mark.slow
 def test_v2_pause_resume_and_item_counts(qtbot: Any, advanced: Any, plugins: Any) -> None:
     def source(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from ({"v": i} for i in range(300))

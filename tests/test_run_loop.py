@@ -148,6 +148,7 @@ def test_progress_is_posted_while_the_run_goes_on(
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 
+@pytest.mark.slow
 def test_a_batch_workflow_without_conditions_loads_only_what_it_uses() -> None:
     """Cold start (issue #14, B16): a plain batch workflow loads neither the condition
     language, nor the Streaming or EventDriven schedulers; they load with the first workflow

@@ -140,6 +140,7 @@ class RunMachine(RuleBasedStateMachine):
         assert transition_checks.transition_violations() == []
 
 
+@pytest.mark.slow
 def test_random_completions_failures_retries_cancels_pauses_and_timeouts(qapp: Any) -> None:
     settings(
         max_examples=100,

@@ -60,6 +60,7 @@ def undone_chain(orch: PluginOrchestrator, plugins: PluginManager) -> None:
     assert orch.register_workflow(wf)
 
 
+@pytest.mark.slow
 def test_rolled_back_steps_finish_once_and_keep_their_own_time(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
@@ -88,6 +89,7 @@ def test_rolled_back_steps_finish_once_and_keep_their_own_time(
     assert sum("rolled back" in m for m in handle.messages()) == 3
 
 
+@pytest.mark.slow
 def test_rolled_back_steps_in_the_model_and_the_monitor(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
@@ -120,6 +122,7 @@ def test_rolled_back_steps_in_the_model_and_the_monitor(
     assert "s1 rolled back (completed)" in log
 
 
+@pytest.mark.slow
 def test_a_journaled_execution_handle_has_no_duplicate_reports(
     qtbot: Any, tmp_path: Path, plugins: PluginManager
 ) -> None:
@@ -137,6 +140,7 @@ def test_a_journaled_execution_handle_has_no_duplicate_reports(
         assert orch.shutdown(5000)
 
 
+@pytest.mark.slow
 def test_rollbacks_of_an_earlier_orchestrators_execution(
     qtbot: Any, tmp_path: Path, plugins: PluginManager
 ) -> None:

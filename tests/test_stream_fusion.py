@@ -394,6 +394,7 @@ def _fan_out(plugins: PluginManager, advanced: AdvancedPluginOrchestrator, capac
 
 
 @pytest.mark.parametrize("capacity", [1024, 8])
+@pytest.mark.slow
 def test_processor_headed_chains_and_chains_with_outlets_are_invisible(
     advanced: AdvancedPluginOrchestrator,
     plugins: PluginManager,

@@ -112,6 +112,7 @@ def test_one_span_per_execution_and_step_with_ids_and_parents(
     assert load.end_time <= save.start_time  # sequential
 
 
+@pytest.mark.slow
 def test_each_attempt_is_a_span_and_failures_carry_the_error(
     orchestrator: PluginOrchestrator,
     plugins: PluginManager,
@@ -249,6 +250,7 @@ def test_bad_arguments_are_errors_not_exceptions(provider: TracerProvider) -> No
     assert refused.error().code is PluginErrorCode.InvalidArgument
 
 
+@pytest.mark.slow
 def test_without_opentelemetry_it_says_what_to_install(tmp_path: Path) -> None:
     # A meta path finder that refuses ``opentelemetry``: as if it were not installed.
     script = (

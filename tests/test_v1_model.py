@@ -710,6 +710,7 @@ def test_validate_scales_linearly_to_10000_steps() -> None:
     assert ratio < 12, f"validate() of 5x the steps took {ratio:.1f}x the time"
 
 
+@pytest.mark.slow
 def test_validate_10000_step_cycle_scales_linearly_and_reports_briefly() -> None:
     def cyclic(size: int) -> Any:
         workflow = _chain(size)

@@ -141,6 +141,7 @@ def test_sync_execution_from_a_plain_thread(
     assert results[0], results
 
 
+@pytest.mark.slow
 def test_plain_script_without_qapplication() -> None:
     """The reference's Python snippet, in a fresh interpreter with no Qt application."""
     script = textwrap.dedent(
@@ -334,6 +335,7 @@ def test_cancelling_a_sync_execution_returns_operation_cancelled(
     assert error.context["execution_id"] == execution_id
 
 
+@pytest.mark.slow
 def test_exiting_the_interpreter_mid_run_cancels_compensates_and_exits() -> None:
     """No shutdown() call: the exit hook cancels, runs the rollback, joins and lets go."""
     script = textwrap.dedent(

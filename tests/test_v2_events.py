@@ -404,6 +404,7 @@ def _file_workflow(
     return validated
 
 
+@pytest.mark.slow
 def test_file_watcher_runs_the_reference_event_workflow(
     qtbot: Any, advanced: AdvancedPluginOrchestrator, plugins: PluginManager, tmp_path: Path
 ) -> None:
@@ -559,6 +560,7 @@ _CANCEL_DURING_PASS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_cancel_while_an_event_pass_is_running_does_not_deadlock() -> None:
     """Regression (fixed in 05b42b0): EventRun._abort cancelled the pass under its own lock
     and the pass's finish callback took that (non-reentrant) lock again."""

@@ -175,6 +175,7 @@ _CONNECT_DISCONNECT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_disconnecting_a_slot_does_not_hang() -> None:
     """pytest-qt's waitSignal(s) and every app disconnect slots; in a subprocess because a
     hang there (seen with an uncommitted connectNotify/disconnectNotify change calling
