@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import queue
 import signal
@@ -156,3 +157,14 @@ def run_until_ready_then_kill(script: str, ready: Path) -> int:
         child.wait(10)
     ready.unlink()
     return child.returncode
+
+
+def load_flow_module(folder: Path, name: str, source: str) -> Any:
+    """Write ``source`` as ``folder/name.py`` and import it afresh: the module a test's child
+    process imports too, so both run the same workflow definition."""
+    (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.reload(importlib.import_module(name))
+    finally:
+        sys.path.remove(str(folder))

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from qtforge_orch import (
     PluginOrchestrator,
 )
 
-from .journal_helpers import run_until_ready_then_kill
+from .journal_helpers import load_flow_module, run_until_ready_then_kill
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -104,16 +103,7 @@ o.execute_workflow("chain", {{"run": 7}})
 
 
 def _flow(folder: Path) -> Any:
-    (folder / "flow.py").write_text(textwrap.dedent(FLOW))
-    sys.path.insert(0, str(folder))
-    try:
-        import importlib
-
-        import flow  # type: ignore[import-not-found]
-
-        return importlib.reload(flow)
-    finally:
-        sys.path.remove(str(folder))
+    return load_flow_module(folder, "flow", FLOW)
 
 
 def _crash_child(folder: Path, journal: Path, calls: Path, **options: str) -> None:

@@ -9,8 +9,6 @@ and a resumed parent that rolls back runs its restored children's compensations 
 from __future__ import annotations
 
 import signal
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from qtforge_orch import (
     WorkflowStep,
 )
 
-from .journal_helpers import run_until_ready_then_kill
+from .journal_helpers import load_flow_module, run_until_ready_then_kill
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -168,16 +166,7 @@ o.execute_workflow("outer", {{}})
 
 
 def _flow(folder: Path) -> Any:
-    (folder / "nested_flow.py").write_text(textwrap.dedent(FLOW))
-    sys.path.insert(0, str(folder))
-    try:
-        import importlib
-
-        import nested_flow  # type: ignore[import-not-found]
-
-        return importlib.reload(nested_flow)
-    finally:
-        sys.path.remove(str(folder))
+    return load_flow_module(folder, "nested_flow", FLOW)
 
 
 def _crash_at(folder: Path, journal: Path, calls: Path, block_at: str) -> None:
