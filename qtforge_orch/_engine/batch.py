@@ -174,7 +174,7 @@ class BatchScheduler(SchedulerDefaults):
             run.execution_id,
             task.key,
             self.table.retries[index] + 1,
-            run.resumed_event,
+            run.pause_gate,
             self._on_step_progress,
             index,
         )

@@ -31,6 +31,7 @@ from .compensation import Compensation, CompensationChain
 from .events import EventKind
 from .journal_link import JournalEntry, JournalLink, ResumeSeed
 from .late_outcomes import LateOutcomes
+from .pause_gate import PauseGate
 from .progress import Progress
 from .run_end import RunEnd
 from .run_events import RunEvents
@@ -55,7 +56,7 @@ class Run:
         "__weakref__ _retire _workflow_timer compensating compensations end end_time engine "
         "error error_messages events execution_id initial_data is_child journal late limit "
         "listened lock "
-        "long_contexts parent plan progress report_cache result resume_seed resumed_event "
+        "long_contexts parent pause_gate plan progress report_cache result resume_seed "
         "rollback_errors scheduler start_time status stopping table transaction_id wanted "
         "workers workflow_id"
     ).split()
@@ -97,8 +98,7 @@ class Run:
         self.start_time: datetime | None = None
         self.end_time: datetime | None = None
         self.end: RunEnd[Run] = RunEnd()
-        self.resumed_event = threading.Event()
-        self.resumed_event.set()
+        self.pause_gate = PauseGate()  # closed while paused: steps' pause points wait there
         self._retire = retire  # moves the run to the engine's history (None: a pass)
         self._workflow_timer: Any = None
         # Contexts handed to user code outside per-task attempts (stream stages, event
@@ -202,7 +202,7 @@ class Run:
             parent = self.parent
             if parent is not None and parent.status == RunStatus.PAUSED:
                 self.status = RunStatus.PAUSED
-                self.resumed_event.clear()
+                self.pause_gate.close()
             self.start_time = _now()
             if self.journal is not None:
                 self.journal.started(self.workflow_id)
@@ -237,7 +237,7 @@ class Run:
 
     def new_context(self, step_id: str) -> StepContext:
         """A context for user code that is not one task attempt (lock held)."""
-        context = StepContext(self.execution_id, step_id, 1, self.resumed_event)
+        context = StepContext(self.execution_id, step_id, 1, self.pause_gate)
         if self.stopping:
             context.cancel()
         self.long_contexts.append(context)
@@ -255,7 +255,7 @@ class Run:
             if self.status != RunStatus.RUNNING or self.stopping:
                 return state_error(self, "pause", RunStatus.RUNNING)
             self.status = RunStatus.PAUSED
-            self.resumed_event.clear()
+            self.pause_gate.close()
             if self.engine.names.paused:
                 self.events.lifecycle(EventKind.PAUSED)
             self.scheduler.paused()
@@ -266,7 +266,7 @@ class Run:
             if self.status != RunStatus.PAUSED or self.stopping:
                 return state_error(self, "resume", RunStatus.PAUSED)
             self.status = RunStatus.RUNNING
-            self.resumed_event.set()
+            self.pause_gate.open()
             if self.engine.names.resumed:
                 self.events.lifecycle(EventKind.RESUMED)
             self.scheduler.resumed()
@@ -298,7 +298,7 @@ class Run:
             self.progress.value = self.progress.current(self.table)
         self.stopping = True
         self._cancel_workflow_timer()
-        self.resumed_event.set()  # paused checkpoints must wake up to see the cancellation
+        self.pause_gate.open()  # paused checkpoints must wake up to see the cancellation
         self.table.step_progress.clear()
         for context in self.long_contexts:
             context.cancel()

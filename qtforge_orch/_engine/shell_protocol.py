@@ -8,7 +8,6 @@ states only through ``transition``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,6 +26,7 @@ from .transitions import ListenedKinds
 if TYPE_CHECKING:
     from .compensation import Compensation, CompensationChain
     from .late_outcomes import LateOutcomes
+    from .pause_gate import PauseGate
     from .run_end import RunEnd
     from .scheduler_protocol import SchedulerControl
 
@@ -43,7 +43,7 @@ class RunShell(Protocol):
     progress: Progress
     journal: JournalLink | None  # None: not journaled
     resume_seed: ResumeSeed | None  # a resumed execution's starting point
-    resumed_event: threading.Event  # clear while paused
+    pause_gate: PauseGate  # closed while paused
     status: str
     stopping: bool  # aborting or completing: nothing new starts
     limit: int  # how many units may run at once, at most

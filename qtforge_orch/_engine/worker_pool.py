@@ -1,13 +1,27 @@
-"""The thread pool an engine's drainers run on: the orchestrator's ``QThreadPool``, wrapped."""
+"""The thread pool an engine's drainers run on: the orchestrator's ``QThreadPool``, wrapped.
+
+Work is not handed to the pool one callable at a time. The engine keeps its own queue, and at
+most the pool's thread count of pool tasks ("loops") take callables from it back to back. Many
+small executions started at once then cost a queue append each, not a ``QThreadPool.start``
+each: every pool task enters and leaves the interpreter (the GIL taken and given back), and
+every ``start`` from the owner thread releases the GIL there and waits to get it back while
+the drainers hold it. The pool's own bound stands: no more loops than its threads, and a
+loop blocked in a plugin holds one thread, as a queued task would have.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
+from collections import deque
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
 
 from .control_lane import shared_lane
+
+_log = logging.getLogger(__name__)
 
 
 class WorkerPool:
@@ -25,14 +39,54 @@ class WorkerPool:
             pool = QThreadPool(parent)
             pool.setMaxThreadCount(max(4, QThread.idealThreadCount()))
         self.pool = pool
+        self._queue: deque[Callable[[], None]] = deque()
+        self._loops = 0  # pool tasks taking from the queue (guarded by _lock)
+        self._lock = threading.Lock()
 
     def submit(self, function: Callable[[], None]) -> None:
+        """Run ``function`` on a pool thread, in submission order with the rest."""
+        self._queue.append(function)
+        if self._loops < self.max_threads():
+            self._start_loop()
+        # Otherwise every loop is busy; one takes ``function`` when it is done with its own.
+        # A loop about to leave looks at the queue again after it stops counting (``_loop``),
+        # so work appended while this thread read the count is not left behind.
+
+    def _start_loop(self) -> None:
+        with self._lock:
+            if self._loops >= self.max_threads() or not self._queue:
+                return
+            self._loops += 1
         try:
-            self.pool.start(function)
+            self.pool.start(self._loop)
         except RuntimeError:
             # The pool's C++ object is gone (app.shutdown() destroys every QObject Python
             # owns): the work still runs, on the control lane, rather than never.
-            shared_lane().submit(function)
+            shared_lane().submit(self._loop)
+
+    def _loop(self) -> None:
+        """A pool task: take queued callables until none is left."""
+        queue = self._queue
+        while True:
+            try:
+                function = queue.popleft()
+            except IndexError:
+                with self._lock:
+                    self._loops -= 1
+                # ``submit`` appends, then reads the count without the lock: work it saw
+                # a full count for may have been appended just before this loop stopped
+                # counting, and must not wait for the next submit.
+                if not queue:
+                    return
+                with self._lock:
+                    if self._loops >= self.max_threads() or not queue:
+                        return
+                    self._loops += 1
+                continue
+            try:
+                function()
+            except Exception:  # a drainer never raises; if one does, the others still run
+                _log.exception("engine work raised on a pool thread")
 
     def max_threads(self) -> int:
         try:

@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from ..errors import PluginError, PluginErrorCode
 
 _wakeup_lock = threading.Lock()
+
+
+class Resumed(Protocol):
+    """What a pause point waits on.
+
+    A ``threading.Event`` set while the execution runs, or the engine's lighter equivalent.
+    """
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block while the execution is paused, at most ``timeout`` s; True once it runs."""
+        ...
 
 
 class StepContext:
@@ -35,7 +47,7 @@ class StepContext:
         execution_id: str,
         step_id: str,
         attempt: int,
-        resumed: threading.Event,
+        resumed: Resumed,
         on_progress: Callable[[int, float, str], None] | None = None,
         progress_key: int = 0,
     ) -> None:

@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from ..qt.execution import WorkflowExecution
 
 
+# The bits of the item-count kinds in ``ListenedKinds.kinds``.
+_COUNT_KINDS = (1 << EventKind.ITEM_COUNTS) | (1 << EventKind.EVENT_COUNTS)
+
+
 class FacadeCore:
     """An orchestrator's engine and everything it keeps around it."""
 
@@ -181,9 +185,7 @@ class FacadeCore:
 
     def start_async(self, started: Run | PluginError) -> ExecutionFuture[Expected[dict[str, Any]]]:
         """Start ``started`` and return a future of its outcome (resolved at once on error)."""
-        from ..contract.execution_future import ExecutionFuture  # concurrent.futures: on first use
-
-        future: ExecutionFuture[Expected[dict[str, Any]]] = ExecutionFuture()
+        future: ExecutionFuture[Expected[dict[str, Any]]] = _new_future()
         if isinstance(started, PluginError):
             future.resolve(from_error(started))
             return future
@@ -259,6 +261,8 @@ class FacadeCore:
         """
         self.log.follow(run)
         run.start(takers)
+        if not self.engine.listened.kinds & _COUNT_KINDS:
+            return  # nobody takes item counts (the common case: one test of a mask)
         pump = self.engine.pump
         if pump.wants(EventKind.ITEM_COUNTS, run.execution_id) or pump.wants(
             EventKind.EVENT_COUNTS, run.execution_id
@@ -339,6 +343,19 @@ class FacadeCore:
 
 # Finish callbacks refer to what they need, never to the core or the orchestrator: a run
 # outlives its orchestrator in worker, timer and control threads.
+_future_class: list[type[ExecutionFuture[Any]]] = []
+
+
+def _new_future() -> ExecutionFuture[Any]:
+    """A new ExecutionFuture (its module and concurrent.futures load on first use)."""
+    # Not an import statement per call: each goes through PySide's import hook (~2 us).
+    if not _future_class:
+        from ..contract.execution_future import ExecutionFuture
+
+        _future_class.append(ExecutionFuture)
+    return _future_class[0]()
+
+
 def _drop_compensations_if_completed(ledger: Any, run: Run) -> None:
     """Outside a transaction a completed run's compensations can never be asked for."""
     if run.status == RunStatus.COMPLETED:
