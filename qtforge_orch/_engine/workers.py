@@ -16,7 +16,14 @@ from .run_status import RunStatus
 from .scheduler_protocol import Scheduler, UnitT
 from .shell_protocol import RunShell
 
-_taker = threading.local()
+
+class _Taker(threading.local):
+    # A class-level default: reading a missing attribute of a thread-local formats and raises
+    # an AttributeError even under ``getattr(..., None)``, on every drain and settle.
+    run: object = None
+
+
+_taker = _Taker()
 
 YIELD_EVERY_S = 0.001
 
@@ -35,7 +42,7 @@ class Workers(Generic[UnitT]):
 
     def drain(self) -> None:
         """Pool entry point: do ready work back to back until none can start."""
-        previous = getattr(_taker, "run", None)
+        previous = _taker.run
         _taker.run = self._run
         take, work, lock = self._scheduler.take, self._scheduler.work, self._run.lock
         try:
@@ -66,7 +73,7 @@ class Workers(Generic[UnitT]):
         """Used by a non-GUI thread waiting synchronously: run this run's work meanwhile
         (so a pool worker waiting on a nested execution cannot starve it). ``deadline`` is a
         ``time.monotonic()`` value; returns whether the run ended."""
-        previous = getattr(_taker, "run", None)
+        previous = _taker.run
         _taker.run = self._run
         take, work = self._scheduler.take, self._scheduler.work
         try:
@@ -93,7 +100,7 @@ class Workers(Generic[UnitT]):
     def is_taker(self) -> bool:
         """Whether this thread is a drainer or helper of this run (it takes the next work
         itself, so one fewer drainer is needed)."""
-        return getattr(_taker, "run", None) is self._run
+        return _taker.run is self._run
 
     def wake_helpers(self) -> None:
         if self.helpers:

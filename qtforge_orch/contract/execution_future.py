@@ -40,6 +40,9 @@ class ExecutionFuture(concurrent.futures.Future[T], Generic[T]):
 
     def resolve(self, value: T) -> None:
         """Set the result unless the future was cancelled meanwhile (never raises)."""
+        # A done future cannot cancel its execution any more: let go of the run, which an
+        # application keeping its futures would otherwise keep alive after the history.
+        self._cancel_execution = None
         with contextlib.suppress(concurrent.futures.InvalidStateError):
             self.set_result(value)
 
