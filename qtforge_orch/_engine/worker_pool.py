@@ -42,11 +42,18 @@ class WorkerPool:
         self._queue: deque[Callable[[], None]] = deque()
         self._loops = 0  # pool tasks taking from the queue (guarded by _lock)
         self._lock = threading.Lock()
+        # The pool's thread count as last read: asking the pool costs a call into Qt, so it
+        # is read when a loop starts and when work arrives at an empty queue (the size an
+        # application sets between bursts is then followed).
+        self._cap = self.max_threads()
 
     def submit(self, function: Callable[[], None]) -> None:
         """Run ``function`` on a pool thread, in submission order with the rest."""
-        self._queue.append(function)
-        if self._loops < self.max_threads():
+        queue = self._queue
+        queue.append(function)
+        if len(queue) == 1:
+            self._cap = self.max_threads()
+        if self._loops < self._cap:
             self._start_loop()
         # Otherwise every loop is busy; one takes ``function`` when it is done with its own.
         # A loop about to leave looks at the queue again after it stops counting (``_loop``),
@@ -54,7 +61,8 @@ class WorkerPool:
 
     def _start_loop(self) -> None:
         with self._lock:
-            if self._loops >= self.max_threads() or not self._queue:
+            self._cap = cap = self.max_threads()
+            if self._loops >= cap or not self._queue:
                 return
             self._loops += 1
         try:
@@ -79,7 +87,7 @@ class WorkerPool:
                 if not queue:
                     return
                 with self._lock:
-                    if self._loops >= self.max_threads() or not queue:
+                    if self._loops >= self._cap or not queue:
                         return
                     self._loops += 1
                 continue
