@@ -16,14 +16,20 @@ from .run_status import RunStatus
 from .scheduler_protocol import Scheduler, UnitT
 from .shell_protocol import RunShell
 
-
-class _Taker(threading.local):
-    # A class-level default: reading a missing attribute of a thread-local formats and raises
-    # an AttributeError even under ``getattr(..., None)``, on every drain and settle.
-    run: object = None
+_taker = threading.local()
 
 
-_taker = _Taker()
+def _taking() -> object:
+    """The run this thread drains or helps (None: none)."""
+    try:
+        return _taker.run
+    except AttributeError:
+        # Set once per thread: a missing thread-local attribute formats and raises an
+        # AttributeError on every read, even under ``getattr(..., None)``. (A subclass with a
+        # class default is no better: its reads go through a slower attribute hook.)
+        _taker.run = None
+        return None
+
 
 YIELD_EVERY_S = 0.001
 
@@ -42,7 +48,7 @@ class Workers(Generic[UnitT]):
 
     def drain(self) -> None:
         """Pool entry point: do ready work back to back until none can start."""
-        previous = _taker.run
+        previous = _taking()
         _taker.run = self._run
         take, work, lock = self._scheduler.take, self._scheduler.work, self._run.lock
         try:
@@ -73,7 +79,7 @@ class Workers(Generic[UnitT]):
         """Used by a non-GUI thread waiting synchronously: run this run's work meanwhile
         (so a pool worker waiting on a nested execution cannot starve it). ``deadline`` is a
         ``time.monotonic()`` value; returns whether the run ended."""
-        previous = _taker.run
+        previous = _taking()
         _taker.run = self._run
         take, work = self._scheduler.take, self._scheduler.work
         try:
@@ -100,7 +106,7 @@ class Workers(Generic[UnitT]):
     def is_taker(self) -> bool:
         """Whether this thread is a drainer or helper of this run (it takes the next work
         itself, so one fewer drainer is needed)."""
-        return _taker.run is self._run
+        return _taking() is self._run
 
     def wake_helpers(self) -> None:
         if self.helpers:
