@@ -88,7 +88,10 @@ class BatchWriter:
         self._dropped_after_close = 0
         self._delay = max_batch_delay
         self._max_batch = max_batch
-        self._cond = threading.Condition(threading.Lock())
+        # put() takes the bare lock (a C-level context manager: no Python frame per record);
+        # everything that waits or notifies goes through the condition over the same lock.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._queue: list[Op] = []
         # The first sequence number each queued op stands for (an op can stand for two: see
         # _enqueue), so a partial take knows exactly which numbers it committed.
@@ -114,18 +117,22 @@ class BatchWriter:
         dropped with a warning on stderr (the first time), counted in ``stats().dropped``, and
         the last committed sequence number is returned, so nobody waits for it.
         """
-        with self._cond:
+        with self._lock:
             if self._stopping:
-                self._dropped_after_close += 1
-                self._stats = replace(self._stats, dropped=self._stats.dropped + 1)
-                if self._dropped_after_close == 1:
-                    logger("journal").warning(
-                        "a record was made after the journal was closed; it is dropped, as "
-                        "are later ones (%r)",
-                        op[:2],
-                    )
-                return self._committed
+                return self._dropped(op)
             return self._enqueue(op)
+
+    def _dropped(self, op: Op) -> int:
+        """(lock held) A record made after close: counted, warned about once."""
+        self._dropped_after_close += 1
+        self._stats = replace(self._stats, dropped=self._stats.dropped + 1)
+        if self._dropped_after_close == 1:
+            logger("journal").warning(
+                "a record was made after the journal was closed; it is dropped, as "
+                "are later ones (%r)",
+                op[:2],
+            )
+        return self._committed
 
     def _enqueue(self, op: Op) -> int:
         """(lock held) Append ``op``; wake the writer if it waits for work."""
