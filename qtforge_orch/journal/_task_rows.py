@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
+from itertools import chain
 from typing import Any
 
 from . import _codec
 from .records import TASK_ENDED_STATES
 from .writer import Op
 
-# Bound for a NULL (see the module's docstring); never a value of these columns.
+# Bound for a NULL (see the module's docstring); never a value of these columns. Rows hold
+# this very object, so "is _NULL" tells a NULL.
 _NULL = float("nan")
 _COLUMNS = 12
 # Chunk sizes, largest first: a batch is written in at most one chunk of each smaller size,
@@ -72,24 +74,33 @@ def error_fields(error: Any) -> tuple[str | None, str | None]:
     return error, None
 
 
+def _columns(encoded: _codec.Encoded) -> tuple[Any, ...]:
+    """An encoded output as its four columns, NULLs as ``_NULL``."""
+    return tuple(_NULL if value is None else value for value in encoded)
+
+
+_NO_OUTPUT = _columns(_codec.NOTHING)
+_EMPTY_DICT = _columns(_codec.EMPTY_DICT)
+
+
 def _merge(row: list[Any], later: list[Any]) -> None:
     """Fold ``later`` into ``row`` (same task, same batch) as the upsert would apply both."""
     row[2] = later[2]  # state
     row[3] = max(row[3], later[3])  # attempts
     if later[2] == _COMPLETED:  # its output replaces any other
         row[4:8] = later[4:8]
-        row[8] = None
-        row[11] = None
-    elif later[8] is not None:
+        row[8] = _NULL
+        row[11] = _NULL
+    elif later[8] is not _NULL:
         row[8] = later[8]  # the last error
         row[11] = later[11]
-    if row[9] is None:
+    if row[9] is _NULL:
         row[9] = later[9]  # the first start
     row[10] = later[10]  # ended_at
 
 
 def task_rows(ops: list[Op], pickle_fallback: bool) -> list[list[Any]]:
-    """One row (the ``tasks`` columns, in order) per task of ``ops``, in first-record order.
+    """One row per task of ``ops``, in first-record order: ``tasks`` columns, NULL as ``_NULL``.
 
     An op is ``(kind, execution_id, task_key, state, attempt, output, error, at)``, with a
     ninth field, the start time, when the writer's queue merged a start into its end.
@@ -97,20 +108,33 @@ def task_rows(ops: list[Op], pickle_fallback: bool) -> list[list[Any]]:
     rows: dict[tuple[str, str], list[Any]] = {}
     encode = _codec.encode
     for op in ops:
-        execution_id, task_key, state, attempt, output, error, at = op[1:8]
-        encoded = encode(output, pickle_fallback) if state == _COMPLETED else _codec.NOTHING
-        info = None
+        if len(op) == 9:
+            _, execution_id, task_key, state, attempt, output, error, at, started_at = op
+        else:
+            _, execution_id, task_key, state, attempt, output, error, at = op
+            started_at = at if state == "started" else _NULL
+        if state != _COMPLETED:
+            columns = _NO_OUTPUT
+        elif output.__class__ is dict and not output:
+            columns = _EMPTY_DICT
+        else:
+            columns = _columns(encode(output, pickle_fallback))
+        message: Any = _NULL
+        info: Any = _NULL
         if error is not None:
-            error, info = error_fields(error)
+            text, data = error_fields(error)
+            message = _NULL if text is None else text
+            info = _NULL if data is None else data
+        ended_at = at if state in TASK_ENDED_STATES else _NULL
         row = [
             execution_id,
             task_key,
             state,
             attempt,
-            *encoded,
-            error,
-            at if state == "started" else (op[8] if len(op) > 8 else None),
-            at if state in TASK_ENDED_STATES else None,
+            *columns,
+            message,
+            started_at,
+            ended_at,
             info,
         ]
         key = (execution_id, task_key)
@@ -134,7 +158,7 @@ def _row_of(op: Op, pickle_fallback: bool) -> list[Any]:
 
 def upsert(connection: sqlite3.Connection, rows: list[list[Any]]) -> None:
     """Write ``rows`` (``task_rows``) in order, a chunk of rows per statement."""
-    params = [_NULL if value is None else value for row in rows for value in row]
+    params = list(chain.from_iterable(rows))
     start, left = 0, len(rows)
     for size in _CHUNKS:
         statement = _STATEMENTS[size]

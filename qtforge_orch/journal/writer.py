@@ -32,7 +32,7 @@ from ..errors import PluginError, PluginErrorCode
 Op = tuple[Any, ...]
 # apply(connection, ops) writes ops in order inside the writer's transaction.
 Apply = Callable[[sqlite3.Connection, list[Op]], None]
-TASK_CHANGED = "task_changed"  # the op kind the writer may merge (see _enqueue)
+TASK_CHANGED = "task_changed"  # the op kind the writer may merge (see put)
 CALL = "call"  # an op ("call", fn, future): fn(connection) runs in the batch's transaction
 _TRANSIENT = frozenset({5, 6, 8, 10, 13, 14, 15})
 _TRANSIENT_WORDS = ("locked", "busy", "disk is full", "disk I/O error", "unable to open")
@@ -94,7 +94,7 @@ class BatchWriter:
         self._cond = threading.Condition(self._lock)
         self._queue: list[Op] = []
         # The first sequence number each queued op stands for (an op can stand for two: see
-        # _enqueue), so a partial take knows exactly which numbers it committed.
+        # put), so a partial take knows exactly which numbers it committed.
         self._first: list[int] = []
         self._seq = 0  # last sequence number handed out
         self._committed = 0  # last sequence number written
@@ -117,10 +117,32 @@ class BatchWriter:
         dropped with a warning on stderr (the first time), counted in ``stats().dropped``, and
         the last committed sequence number is returned, so nobody waits for it.
         """
+        # Two records per step go through here: _append is inlined (one frame less).
         with self._lock:
             if self._stopping:
                 return self._dropped(op)
-            return self._enqueue(op)
+            seq = self._seq = self._seq + 1
+            queue = self._queue
+            if queue and op[0] == TASK_CHANGED and op[3] != "started":
+                last = queue[-1]
+                if (
+                    last[0] == TASK_CHANGED
+                    and last[3] == "started"
+                    and len(last) == 8
+                    and last[2] == op[2]
+                    and last[1] == op[1]
+                ):
+                    # A tiny step's start and end, both still waiting: one op, as the writer
+                    # would have merged them in one batch anyway (the start time rides
+                    # along). The queue was not empty, so the writer is awake already.
+                    queue[-1] = (*op, last[7])
+                    return seq
+            queue.append(op)
+            self._first.append(seq)
+            if self._idle:
+                self._idle = False
+                self._cond.notify()
+            return seq
 
     def _dropped(self, op: Op) -> int:
         """(lock held) A record made after close: counted, warned about once."""
@@ -134,27 +156,10 @@ class BatchWriter:
             )
         return self._committed
 
-    def _enqueue(self, op: Op) -> int:
+    def _append(self, op: Op) -> int:
         """(lock held) Append ``op``; wake the writer if it waits for work."""
         self._seq += 1
-        queue = self._queue
-        if op[0] == TASK_CHANGED and op[3] != "started" and queue:
-            last = queue[-1]
-            if (
-                last[0] == TASK_CHANGED
-                and last[3] == "started"
-                and len(last) == 8
-                and last[2] == op[2]
-                and last[1] == op[1]
-            ):
-                # A tiny step's start and end, both still waiting: one op, as the writer
-                # would have merged them in one batch anyway (the start time rides along).
-                queue[-1] = (*op, last[7])
-                if self._idle:
-                    self._idle = False
-                    self._cond.notify()
-                return self._seq
-        queue.append(op)
+        self._queue.append(op)
         self._first.append(self._seq)
         if self._idle:
             self._idle = False
@@ -172,7 +177,7 @@ class BatchWriter:
         with self._cond:
             if self._stopping:
                 raise PluginError(PluginErrorCode.InvalidState, "the execution journal is closed")
-            seq = self._enqueue((CALL, fn, future))
+            seq = self._append((CALL, fn, future))
         if not self.wait_committed(seq, timeout):
             raise PluginError(
                 PluginErrorCode.Timeout,
