@@ -343,6 +343,7 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
     from qtforge_orch.journal.writer import BatchWriter
 
     written: list[tuple[object, ...]] = []
+    commits: list[int] = []
     entered, release = threading.Event(), threading.Event()
     connection = sqlite3.connect(tmp_path / "w.sqlite", check_same_thread=False)
 
@@ -350,6 +351,7 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
         written.extend(ops)
 
     def hold(seq: int) -> None:
+        commits.append(seq)
         if seq == 1:
             entered.set()
             assert release.wait(20)
@@ -373,6 +375,7 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
             ("task_changed", "e", "c", "started", 1, None, None, 4.0),
         ]
         assert writer.stats().batches == 3  # max_batch=2: the queue was taken in two parts
+        assert commits == [1, 4, 5]  # the first part stood for 2, 3 and 4
     finally:
         release.set()
         writer.close(10)

@@ -64,6 +64,11 @@ def is_transient(exc: BaseException) -> bool:
     return (int(code) & 0xFF) in _TRANSIENT
 
 
+def _merged(op: Op) -> bool:
+    """Whether ``op`` is a start and an end merged by ``put`` (it carries the start time)."""
+    return op[0] == TASK_CHANGED and len(op) == 9
+
+
 def _report(what: str, exc: BaseException) -> None:
     logger("journal").error("%s", what, exc_info=exc)
 
@@ -88,14 +93,15 @@ class BatchWriter:
         self._dropped_after_close = 0
         self._delay = max_batch_delay
         self._max_batch = max_batch
-        # put() takes the bare lock (a C-level context manager: no Python frame per record);
-        # everything that waits or notifies goes through the condition over the same lock.
+        # put() takes the bare lock (no Python frame per record); everything that waits or
+        # notifies goes through the condition over the same lock.
         self._lock = threading.Lock()
+        self._acquire, self._release = self._lock.acquire, self._lock.release
         self._cond = threading.Condition(self._lock)
         self._queue: list[Op] = []
-        # The first sequence number each queued op stands for (an op can stand for two: see
-        # put), so a partial take knows exactly which numbers it committed.
-        self._first: list[int] = []
+        # The last sequence number taken by the writer. An op stands for one number, a merged
+        # start and end for two (see put), so a partial take counts what it took.
+        self._taken = 0
         self._seq = 0  # last sequence number handed out
         self._committed = 0  # last sequence number written
         self._idle = False  # the writer waits for the first record of a batch
@@ -117,8 +123,11 @@ class BatchWriter:
         dropped with a warning on stderr (the first time), counted in ``stats().dropped``, and
         the last committed sequence number is returned, so nobody waits for it.
         """
-        # Two records per step go through here: _append is inlined (one frame less).
-        with self._lock:
+        # Two records per step go through here: the lock's acquire and release are called
+        # directly (a with block looks both special methods up and binds them each time),
+        # and _append is inlined.
+        self._acquire()
+        try:
             if self._stopping:
                 return self._dropped(op)
             seq = self._seq = self._seq + 1
@@ -128,7 +137,7 @@ class BatchWriter:
                 if (
                     last[0] == TASK_CHANGED
                     and last[3] == "started"
-                    and len(last) == 8
+                    and len(last) == 8  # not merged already
                     and last[2] == op[2]
                     and last[1] == op[1]
                 ):
@@ -138,11 +147,12 @@ class BatchWriter:
                     queue[-1] = (*op, last[7])
                     return seq
             queue.append(op)
-            self._first.append(seq)
             if self._idle:
                 self._idle = False
                 self._cond.notify()
             return seq
+        finally:
+            self._release()
 
     def _dropped(self, op: Op) -> int:
         """(lock held) A record made after close: counted, warned about once."""
@@ -160,7 +170,6 @@ class BatchWriter:
         """(lock held) Append ``op``; wake the writer if it waits for work."""
         self._seq += 1
         self._queue.append(op)
-        self._first.append(self._seq)
         if self._idle:
             self._idle = False
             self._cond.notify()
@@ -280,10 +289,12 @@ class BatchWriter:
                 )
             room = self._max_batch - len(batch)
             taken, self._queue = self._queue[:room], self._queue[room:]
-            self._first = self._first[len(taken) :]
             self._urgent = self._urgent and bool(self._queue)
-            last = self._first[0] - 1 if self._queue else self._seq
-            return batch + taken, last
+            if self._queue:  # a part: count the sequence numbers it stands for
+                self._taken += sum(2 if _merged(op) else 1 for op in taken)
+            else:
+                self._taken = self._seq
+            return batch + taken, self._taken
 
     def _run(self) -> None:
         try:
