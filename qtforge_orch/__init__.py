@@ -60,9 +60,9 @@ if TYPE_CHECKING:
     from .plugins import PluginMetadata as PluginMetadata
     from .plugins import PluginState as PluginState
     from .plugins import default_plugin_manager as default_plugin_manager
-    from .qt.execution import ExecutionSnapshot as ExecutionSnapshot
-    from .qt.execution import StepRecord as StepRecord
     from .qt.execution import WorkflowExecution as WorkflowExecution
+    from .qt.records import ExecutionSnapshot as ExecutionSnapshot
+    from .qt.records import StepRecord as StepRecord
     from .results import Expected as Expected
     from .results import expected as expected
     from .results import make_error as make_error

@@ -51,8 +51,8 @@ PUBLIC_NAMES: dict[str, str] = {
     "RetentionPolicy": "qtforge_orch.journal",
     # Qt application layer (the other widgets are in qtforge_orch.widgets)
     "WorkflowExecution": "qtforge_orch.qt.execution",
-    "ExecutionSnapshot": "qtforge_orch.qt.execution",
-    "StepRecord": "qtforge_orch.qt.execution",
+    "ExecutionSnapshot": "qtforge_orch.qt.records",
+    "StepRecord": "qtforge_orch.qt.records",
     "VisualWorkflowEditor": "qtforge_orch.widgets",
     # v1
     "PluginOrchestrator": "qtforge_orch.orchestration.plugin_orchestrator",

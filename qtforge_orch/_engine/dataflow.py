@@ -52,6 +52,17 @@ def _port_params(
     active_control: set[int] | None,
 ) -> dict[str, Any]:
     params = dict(task.call_parameters)
+    sources = task.plain_sources
+    if sources is not None:
+        fed = False
+        for source in sources:
+            produced = outputs[source]
+            if produced is not None:
+                params.update(produced)
+                fed = True
+        if not fed:
+            params.update(initial)
+        return params
     if task.role is Role.AGGREGATOR:
         return _aggregate(plan, task, params, outputs, active_control)
     carries_data = False
@@ -169,6 +180,12 @@ def should_run(
     if not task.incoming:
         return True
     join = plan.join
+    if task.plain_sources is not None and (join is JoinPolicy.GATED or join is JoinPolicy.ALL):
+        # Plain data wires only: under ALL and GATED alike, every source must complete.
+        for source in task.plain_sources:  # noqa: SIM110
+            if states[source] != _DONE:
+                return False
+        return True
     if join is JoinPolicy.ALL:
         # A loop, not all() over a generator: this runs for every released task.
         for wire in task.incoming:  # noqa: SIM110

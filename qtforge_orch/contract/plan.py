@@ -145,6 +145,10 @@ class TaskSpec:
     # plan is built: v2 configuration without the engine's own keys (the same dict when it
     # has none of them, so it costs nothing).
     call_parameters: dict[str, Any] = field(default_factory=dict)
+    # v2, prepared with the plan: the sources of a node whose every incoming wire is a plain
+    # data wire (no port, no transform, no gate; most wires), whose outputs its input merges
+    # in order; None when any wire needs the general rules.
+    plain_sources: tuple[int, ...] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -181,6 +185,12 @@ class Plan:
                     k: v for k, v in parameters.items() if k not in RESERVED_CONFIGURATION_KEYS
                 }
             task.call_parameters = parameters
+            # Always set: a task copied from another plan's (``replace``) carries its indices.
+            task.plain_sources = (
+                tuple(wire.source for wire in task.incoming)
+                if ports and _plain_wires(task)
+                else None
+            )
             if task.rollback is not None:
                 task.rollback.call_parameters = task.rollback.parameters
                 self.has_rollbacks = True
@@ -194,6 +204,18 @@ class Plan:
             len(task.incoming) if len(task.incoming) < 2 else len({w.source for w in task.incoming})
             for task in self.tasks
         )
+
+
+def _plain_wires(task: TaskSpec) -> bool:
+    if task.role is Role.AGGREGATOR or task.fan_out is not None:
+        return False
+    return all(
+        wire.kind is WireKind.DATA
+        and not wire.source_port
+        and not wire.target_port
+        and wire.transform is None
+        for wire in task.incoming
+    )
 
 
 def sequential_ranks(tasks: list[TaskSpec]) -> tuple[int, ...]:

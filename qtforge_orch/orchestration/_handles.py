@@ -1,8 +1,9 @@
 """``start_workflow`` and ``execution`` of both orchestrators: ``WorkflowExecution`` handles.
 
 A handle subscribes to its execution's events before the run starts (the engine builds step
-events only for kinds somebody subscribed to), so it sees every event; the subscription holds
-it until the terminal event. That event carries the finished run, from which the
+events only for kinds somebody subscribed to), so it sees every event it follows; step events
+only once somebody follows its steps (``qt/execution.py``). The subscription holds it until
+the terminal event. That event carries the finished run, from which the
 orchestrator's kind reads the final state the handle reports (skipped, cancelled and
 rolled-back steps, final attempts and item counters): no status call after the end.
 
@@ -36,7 +37,7 @@ def start_handle(
     core: FacadeCore, orchestrator: QObject, workflow_id: str, input_data: dict[str, Any] | None
 ) -> Expected[WorkflowExecution]:
     """Start an execution of ``orchestrator`` and return its handle (``start_workflow``)."""
-    from ..qt._status import ExecutionState, StepState
+    from ..qt._status import ExecutionState
     from ..qt.execution import WorkflowExecution
 
     if QThread.currentThread() != orchestrator.thread():
@@ -48,15 +49,16 @@ def start_handle(
     run = core.start(workflow_id, input_data)
     if isinstance(run, PluginError):
         return from_error(run)
-    # Every step is pending: the compiled plan says so without a status report per step.
-    steps = [StepState(task.key, "pending", 0, {}, "") for task in run.plan.tasks]
-    state = ExecutionState(run.execution_id, run.workflow_id, "running", 0.0, "", steps, {}, "", 0)
+    # Every step is pending: the compiled plan names them without a status report per step.
+    state = ExecutionState(run.execution_id, run.workflow_id, "running", 0.0, "", [], {}, "", 0)
     handle = WorkflowExecution(
         orchestrator,
         state,
         run.kind is ScheduleKind.STREAM,
         core.kind.final_state,
         event_driven=run.kind is ScheduleKind.EVENT,
+        run=run,
+        step_keys=[task.key for task in run.plan.tasks],
     )
     core.handles[run.execution_id] = handle
     core.launch(run)

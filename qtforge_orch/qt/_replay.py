@@ -59,6 +59,25 @@ class ReplayingObject(QObject):
         except RuntimeError:
             pass  # its C++ object is gone (application shutdown): the state is still kept
 
+    def _reserve(self, count: int) -> int:
+        """Set aside ``count`` places in the emission order; returns the first.
+
+        What is recorded later with ``_record_at`` in those places replays before everything
+        emitted after this call.
+        """
+        first = next(self._seq)
+        self._seq = itertools.count(first + count)
+        return first
+
+    def _record_at(self, seq: int, name: str, *args: Any) -> None:
+        """Record an emission for replay at place ``seq`` without emitting it."""
+        entry = (seq, name, args)
+        if name in self._LATEST_ONLY:
+            if name not in self._latest or self._latest[name][0] < seq:
+                self._latest[name] = entry
+        else:
+            self._history.append(entry)
+
     def _has_history(self, name: str) -> bool:
         if name in self._LATEST_ONLY:
             return name in self._latest

@@ -6,18 +6,26 @@ orchestrator's public methods. A handle is a subscriber of its execution's event
 (``orchestrator.subscribe``), made before the execution starts; the subscription keeps it
 alive until the terminal event, whose final state reports what no step event announced
 (skipped, cancelled and rolled-back steps, final attempts and item counters).
+
+Step events cost the engine an event per step and the owner thread a delivery per event, so
+a handle that ``start_workflow`` made follows them only once something follows steps live:
+a slot connected to a step signal or to ``message``, or a read of ``step``, ``snapshot`` or
+``messages`` while it runs. Then it subscribes to them and catches up from the execution's
+state. A handle nobody asked about steps reads them once, from the finished run, the first
+time they are asked for; their signals replay in the order they would have had.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QMetaMethod, QThread, QTimer, Signal
 
 from .._log import logger
 from ..errors import PluginError, PluginErrorCode
@@ -31,26 +39,40 @@ from ._status import (
     StepState,
     outcome_error,
 )
+from .records import ExecutionSnapshot, StepRecord
 
 if TYPE_CHECKING:
     import asyncio
 
-#: What a handle follows of its execution (Streaming ones also ``ITEM_COUNTS``).
-FOLLOWED_KINDS = frozenset(
+#: The step events a handle follows once something follows its steps live.
+STEP_KINDS = frozenset(
     {
-        EventKind.WORKFLOW_STARTED,
-        EventKind.WORKFLOW_COMPLETED,
-        EventKind.WORKFLOW_FAILED,
-        EventKind.WORKFLOW_CANCELLED,
         EventKind.TASK_STARTED,
         EventKind.TASK_COMPLETED,
         EventKind.TASK_FAILED,
         EventKind.TASK_RETRYING,
-        EventKind.PROGRESS,
-        EventKind.PAUSED,
-        EventKind.RESUMED,
     }
 )
+#: What a handle follows of its execution (Streaming ones also ``ITEM_COUNTS``).
+FOLLOWED_KINDS = (
+    frozenset(
+        {
+            EventKind.WORKFLOW_STARTED,
+            EventKind.WORKFLOW_COMPLETED,
+            EventKind.WORKFLOW_FAILED,
+            EventKind.WORKFLOW_CANCELLED,
+            EventKind.PROGRESS,
+            EventKind.PAUSED,
+            EventKind.RESUMED,
+        }
+    )
+    | STEP_KINDS
+)
+#: Signals whose first connection means somebody follows the steps live.
+_STEP_SIGNALS = frozenset({"step_started", "step_finished", "step_retrying", "message"})
+#: Replay places set aside per step for reading steps after the end: started, finished, a
+#: failure message, a rollback and its message.
+_PLACES_PER_STEP = 5
 #: The error of a handle whose orchestrator was destroyed while the execution ran.
 ORCHESTRATOR_GONE = (
     "the orchestrator was destroyed while the execution ran (its parent was deleted, "
@@ -62,68 +84,6 @@ _TERMINAL_STATUS = {
     EventKind.WORKFLOW_FAILED: "failed",
     EventKind.WORKFLOW_CANCELLED: "cancelled",
 }
-
-
-@dataclass
-class StepRecord:
-    """What a handle knows about one step (v1) or node (v2)."""
-
-    step_id: str
-    status: str = "pending"
-    attempts: int = 0
-    output: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    started_at: float | None = None  # time.time()
-    finished_at: float | None = None
-    duration_ms: float | None = None  # its own run (EventDriven: its latest run)
-    items: dict[str, int] | None = None  # Streaming counters
-    #: The outcome of its rollback step once it was rolled back (``completed``, ``failed``...).
-    rollback: str = ""
-    #: EventDriven: the runs of this node that ended, how many failed, their total time (the
-    #: engine's clock; ``duration_ms`` is the latest run's).
-    runs: int = 0
-    failed_runs: int = 0
-    total_ms: float = 0.0
-
-    def mean_ms(self) -> float | None:
-        """EventDriven: the mean time of its runs (None before the first ended)."""
-        return self.total_ms / self.runs if self.runs else None
-
-    def __copy__(self) -> StepRecord:
-        # Spelled out: models copy 1,000 records at once, and the generic protocol (or
-        # dataclasses.replace) costs several times a plain constructor call.
-        return StepRecord(
-            self.step_id,
-            self.status,
-            self.attempts,
-            self.output,
-            self.error,
-            self.started_at,
-            self.finished_at,
-            self.duration_ms,
-            self.items,
-            self.rollback,
-            self.runs,
-            self.failed_runs,
-            self.total_ms,
-        )
-
-
-@dataclass
-class ExecutionSnapshot:
-    """Everything that has happened to one execution so far (copies, safe to keep)."""
-
-    execution_id: str
-    workflow_id: str
-    status: str
-    progress: float
-    current_step: str
-    steps: dict[str, StepRecord]
-    messages: list[str]
-    result: dict[str, Any] | None
-    error: str
-    started_at: float | None
-    finished_at: float | None
 
 
 class WorkflowExecution(ReplayingObject):
@@ -183,6 +143,8 @@ class WorkflowExecution(ReplayingObject):
         *,
         event_driven: bool = False,
         follow: bool = True,
+        run: Any = None,
+        step_keys: list[str] | None = None,
     ) -> None:
         super().__init__(None)  # owned by whoever holds it; its subscription too, while it runs
         # Weak: a handle does not keep its orchestrator alive. When the orchestrator goes, its
@@ -195,7 +157,9 @@ class WorkflowExecution(ReplayingObject):
         self._status = "pending"  # "running" once workflow_started has been delivered
         self._progress = state.progress
         self._current = state.current_step
-        self._steps = {s.step_id: StepRecord(s.step_id) for s in state.steps}
+        # Records are made when first needed: a run nobody asks about steps never needs them.
+        self._step_keys = step_keys if step_keys is not None else [s.step_id for s in state.steps]
+        self._step_table: dict[str, StepRecord] | None = None
         self._messages: list[str] = []
         self._result: dict[str, Any] | None = None
         self._error: PluginError | None = None
@@ -209,6 +173,15 @@ class WorkflowExecution(ReplayingObject):
         self._event_driven = event_driven
         # Reads a finished execution's state from its terminal event (the orchestrator's).
         self._final_state = final_state
+        # The engine's run, while the steps are still to be read from it: steps are then
+        # followed only once somebody asks (module docstring). EventDriven nodes run again
+        # and again, Streaming ones report counters: those are always followed.
+        self._run = run if not (streaming or event_driven) else None
+        self._live_steps = self._run is None
+        self._steps_lock = threading.RLock()  # making the records; reading an ended run's steps
+        self._places: tuple[int, int] | None = None  # replay places and message index set aside
+        self._catch_up_due = False  # following steps, what they did before is still to report
+        self._places_left: Iterator[int] = iter(())
         if follow:
             followed = self._follow(orchestrator)
             if not followed:
@@ -216,7 +189,7 @@ class WorkflowExecution(ReplayingObject):
 
     def _follow(self, orchestrator: Any) -> Expected[Any]:
         """Subscribe to the execution's events (``InvalidState`` once it has ended)."""
-        kinds = FOLLOWED_KINDS
+        kinds = FOLLOWED_KINDS if self._live_steps else FOLLOWED_KINDS - STEP_KINDS
         if self._streaming:
             kinds = kinds | {EventKind.ITEM_COUNTS}
         if self._event_driven:
@@ -305,10 +278,23 @@ class WorkflowExecution(ReplayingObject):
 
     def step_ids(self) -> list[str]:
         """Steps (v1) or nodes (v2) in declaration order."""
-        return list(self._steps)
+        table = self._step_table
+        return list(self._step_keys if table is None else table)
+
+    @property
+    def _steps(self) -> dict[str, StepRecord]:
+        table = self._step_table
+        if table is None:
+            with self._steps_lock:
+                table = self._step_table
+                if table is None:
+                    table = {key: StepRecord(key) for key in self._step_keys}
+                    self._step_table = table
+        return table
 
     def step(self, step_id: str) -> StepRecord | None:
         """A copy of one step's record, or None for an unknown id."""
+        self._read_steps()
         record = self._steps.get(step_id)
         # Not dataclasses.replace: a model reads 1,000 records at once, and replace() re-runs
         # __init__ through field introspection (5 us each).
@@ -345,10 +331,12 @@ class WorkflowExecution(ReplayingObject):
 
     def messages(self) -> list[str]:
         """The messages so far (failures, rollbacks, pause/resume, the end)."""
+        self._read_steps()
         return list(self._messages)
 
     def snapshot(self) -> ExecutionSnapshot:
         """An immutable copy of everything the handle knows now (steps, messages, result)."""
+        self._read_steps()
         return ExecutionSnapshot(
             execution_id=self._execution_id,
             workflow_id=self._workflow_id,
@@ -455,8 +443,7 @@ class WorkflowExecution(ReplayingObject):
             self._count_runs(event.node_runs)
             self._publish_events(event.event_counts)
         elif kind is EventKind.WORKFLOW_STARTED:
-            self._emit("started")
-            self._set_status("running")
+            self._mark_started()
         elif kind is EventKind.PAUSED:
             self._set_status("paused")
             self._add_message("paused")
@@ -470,8 +457,22 @@ class WorkflowExecution(ReplayingObject):
             detail = event.args[1] if len(event.args) > 1 else None
             self._finish(_TERMINAL_STATUS[kind], detail, event.source)
 
+    # A handle that caught up from the execution's state may then get events older than that
+    # state (queued before it subscribed). Outside EventDriven executions a step starts once,
+    # retries with rising numbers and ends once, so an event that does not move the step on
+    # is one the state already reported.
+    # And a handle that followed its steps late reports each step's start before anything
+    # else about it, and the execution's start before any step.
+    def _mark_started(self) -> None:
+        if self._status == "pending":
+            self._emit("started")
+            self._set_status("running")
+
     def _step_started(self, step: str) -> None:
         record = self._record(step)
+        if record.status != "pending" and not self._event_driven:
+            return
+        self._mark_started()
         record.status = "running"
         record.attempts = max(record.attempts, 1)
         record.started_at = time.time()
@@ -480,12 +481,22 @@ class WorkflowExecution(ReplayingObject):
 
     def _step_completed(self, step: str, output: Any) -> None:
         record = self._record(step)
+        if not self._event_driven:
+            if record.status in FINAL_STEP_STATUSES:
+                return
+            if record.status == "pending":
+                self._step_started(step)
         record.output = dict(output) if isinstance(output, dict) else {"value": output}
         self._settle(record, "completed")
         self._emit("step_finished", step, "completed", record.output)
 
     def _step_failed(self, step: str, error: str) -> None:
         record = self._record(step)
+        if not self._event_driven:
+            if record.status in FINAL_STEP_STATUSES:
+                return
+            if record.status == "pending":
+                self._step_started(step)
         record.error = error
         self._settle(record, "failed")
         self._add_message(f"{step} failed: {error}")
@@ -493,6 +504,11 @@ class WorkflowExecution(ReplayingObject):
 
     def _step_retrying(self, step: str, retry: int) -> None:
         record = self._record(step)
+        if not self._event_driven:
+            if record.status in FINAL_STEP_STATUSES or retry + 1 <= record.attempts:
+                return
+            if record.status == "pending":
+                self._step_started(step)
         record.status = "retrying"
         record.attempts = retry + 1
         self._emit("step_retrying", step, retry)
@@ -510,6 +526,13 @@ class WorkflowExecution(ReplayingObject):
         """
         if self.is_finished():
             return
+        if (not self._live_steps or self._catch_up_due) and self._run is not None:
+            self._live_steps, self._catch_up_due = True, False
+            try:  # the run itself can still be read; its orchestrator cannot
+                self._take_steps(self._final_state(self._run), self._emit, self._add_message)
+            except Exception:
+                logger("qt").debug("steps of %s unreadable", self._execution_id, exc_info=True)
+        self._run = None
         self._orphaned = True
         for record in self._steps.values():
             if record.status not in FINAL_STEP_STATUSES:
@@ -527,7 +550,16 @@ class WorkflowExecution(ReplayingObject):
         """
         if self.is_finished():
             return
-        if (
+        if self._catch_up_due:
+            self._catch_up()
+        if state is None and not self._live_steps and status == "completed":
+            # Nobody followed the steps: they are read from the run when first asked for, in
+            # places of the replay order set aside now, before the end's own signals.
+            self._places = (
+                self._reserve(_PLACES_PER_STEP * len(self.step_ids())),
+                len(self._messages),
+            )
+        elif (
             state is None
             and source is not None
             and (status != "completed" or self._streaming or not self._all_settled())
@@ -537,7 +569,11 @@ class WorkflowExecution(ReplayingObject):
             # needs no final state (several ms on a 1,000-step run, in the GUI thread).
             state = self._final_state(source)
             if state is not None:
+                if not self._live_steps:
+                    self._live_steps = True
+                    self._take_steps(state, self._emit, self._add_message)
                 self._reconcile(state)
+            self._run = None
         if status == "completed":
             self._result = dict(detail) if isinstance(detail, dict) else {}
         elif state is not None:
@@ -565,6 +601,139 @@ class WorkflowExecution(ReplayingObject):
         for fn in callbacks:
             self._call(fn)
 
+    # --- steps read on demand ------------------------------------------------------------
+    def connectNotify(self, signal: QMetaMethod) -> None:
+        """Qt override: a step signal's first connection makes the handle follow steps."""
+        if not self._live_steps:
+            name = bytes(signal.name().data()).decode()
+            if name in _STEP_SIGNALS:
+                if QThread.currentThread() == self.thread():
+                    # Subscribed now; the catch-up emits, which Qt may forbid here (it can
+                    # hold a mutex), so it runs from a zero timer or the next read.
+                    self._follow_steps(catch_up_now=False)
+                else:
+                    QTimer.singleShot(0, self, self._read_steps)
+        super().connectNotify(signal)
+
+    def _read_steps(self) -> None:
+        """Make the step records current before they are read (module docstring)."""
+        if self._catch_up_due:
+            if QThread.currentThread() == self.thread():
+                self._catch_up()
+            return
+        if self._live_steps:
+            return
+        if self.is_finished():
+            self._read_ended_steps()
+        elif QThread.currentThread() == self.thread():
+            self._follow_steps(catch_up_now=True)
+
+    def _follow_steps(self, catch_up_now: bool) -> None:
+        """(owner thread, running) Follow step events from now on, then take the steps' state.
+
+        Subscribed before the state is read, so nothing falls between; events queued before
+        the read are dropped by the step handlers as not moving a step on.
+        """
+        if self._live_steps:
+            return
+        if self.is_finished():
+            self._read_ended_steps()
+            return
+        self._live_steps = True
+        orchestrator = self._live_orchestrator()
+        if orchestrator is None or self._run is None:
+            return
+        followed = orchestrator.subscribe(
+            self._on_event, self._execution_id, STEP_KINDS, weak=False
+        )
+        if not followed:  # its end is being delivered: the final state reports the steps
+            logger("qt").debug("execution %s ended as its steps were asked for", self._execution_id)
+        self._catch_up_due = True
+        if catch_up_now:
+            self._catch_up()
+        else:
+            QTimer.singleShot(0, self, self._catch_up)
+
+    def _catch_up(self) -> None:
+        """(owner thread) Report what the steps did before the handle followed them."""
+        if not self._catch_up_due:
+            return
+        self._catch_up_due = False
+        run, self._run = self._run, None
+        if run is not None:
+            self._take_steps(self._final_state(run), self._emit, self._add_message)
+
+    def _read_ended_steps(self) -> None:
+        """(any thread) Read an ended execution's steps into the places set aside at its end.
+
+        Once, for an execution that completed with nobody following its steps.
+        """
+        with self._steps_lock:
+            if self._live_steps:
+                return
+            self._live_steps = True
+            run, places = self._run, self._places
+            self._run = None
+            if run is None or places is None:
+                return
+            self._places_left = iter(
+                range(places[0], places[0] + _PLACES_PER_STEP * len(self.step_ids()))
+            )
+            found: list[str] = []
+
+            def note(text: str) -> None:
+                found.append(text)
+                self._record_places("message", text)
+
+            self._take_steps(self._final_state(run), self._record_places, note)
+            self._messages[places[1] : places[1]] = found
+
+    def _record_places(self, name: str, *args: Any) -> None:
+        """Record an emission in the next place set aside at the end (not emitted)."""
+        place = next(self._places_left, None)
+        self._record_at(self._reserve(1) if place is None else place, name, *args)
+
+    def _take_steps(
+        self, state: ExecutionState | None, out: Callable[..., None], note: Callable[[str], None]
+    ) -> None:
+        """Bring every step record to ``state``, reporting what its events would have.
+
+        Through ``out`` (signal, args) and ``note`` (a message): a start, then the end of
+        each step that ended, then rollbacks.
+        """
+        if state is None:
+            return
+        if state.status != "pending" and out is not self._record_places:
+            self._mark_started()
+        if state.current_step:
+            self._current = state.current_step
+        for step in state.steps:
+            record = self._record(step.step_id)
+            if record.status in FINAL_STEP_STATUSES:
+                continue
+            status = step.status
+            reported = record.attempts  # the retries its events reported (attempts - 1)
+            record.attempts = max(record.attempts, step.attempts)
+            if step.duration_ms is not None:
+                record.duration_ms = step.duration_ms
+            if status == "pending":
+                continue
+            if record.status == "pending" and (step.attempts or status in ("completed", "failed")):
+                out("step_started", step.step_id)
+            for retry in range(max(reported, 1), step.attempts):
+                out("step_retrying", step.step_id, retry)
+            record.status = status
+            if status not in FINAL_STEP_STATUSES:
+                continue
+            record.output = dict(step.output)
+            record.error = step.error
+            if status == "failed":
+                note(f"{step.step_id} failed: {step.error}")
+                out("step_finished", step.step_id, status, {"error": step.error})
+            else:
+                out("step_finished", step.step_id, status, record.output)
+        self._roll_back(state.rollbacks, out, note)
+
     def _all_settled(self) -> bool:
         return all(record.status in FINAL_STEP_STATUSES for record in self._steps.values())
 
@@ -586,11 +755,18 @@ class WorkflowExecution(ReplayingObject):
         )
         self._publish_events(state.events)
 
-    def _roll_back(self, rollbacks: list[dict[str, Any]]) -> None:
+    def _roll_back(
+        self,
+        rollbacks: list[dict[str, Any]],
+        out: Callable[..., None] | None = None,
+        note: Callable[[str], None] | None = None,
+    ) -> None:
         """Completed steps whose rollback step ran: reported apart from ``step_finished``.
 
         The step finished once (``completed``); its time stays that of its own run.
         """
+        out = out or self._emit
+        note = note or self._add_message
         for rollback in rollbacks:
             record = self._record(str(rollback["step_id"]))
             if record.rollback:
@@ -599,8 +775,8 @@ class WorkflowExecution(ReplayingObject):
             detail = {"rollback_status": outcome, "error": rollback.get("error")}
             record.status = "rolled_back"
             record.rollback = outcome
-            self._add_message(f"{record.step_id} rolled back ({outcome})")
-            self._emit("step_rolled_back", record.step_id, detail)
+            note(f"{record.step_id} rolled back ({outcome})")
+            out("step_rolled_back", record.step_id, detail)
 
     @staticmethod
     def _take_runs(record: StepRecord, step: StepState) -> None:

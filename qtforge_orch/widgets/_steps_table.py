@@ -17,7 +17,7 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyleOptionViewItem, QTableView
 
-from ..qt.execution import StepRecord
+from ..qt.records import StepRecord
 from ._cell_painter import ICON, dot, status_pen_color
 from .steps_model import StepsModel
 

@@ -15,7 +15,8 @@ from PySide6.QtGui import QBrush
 
 from .._log import logger
 from ..events import EventKind, ExecutionEvent, Subscription
-from ..qt.execution import StepRecord, WorkflowExecution
+from ..qt.execution import WorkflowExecution
+from ..qt.records import StepRecord
 from ..results import Expected, from_error, make_success
 from ._coalesce import BUDGET_S, FrameBatcher
 from ._following import END_KINDS, TASK_KINDS, follow, resolve

@@ -9,7 +9,6 @@ code whichever executor ran the step.
 
 from __future__ import annotations
 
-import pickle
 import threading
 import weakref
 from collections.abc import Callable
@@ -106,6 +105,8 @@ def from_reply(task: TaskSpec, reply: tuple[Any, ...]) -> Outcome:
         error_code = PluginErrorCode.ExecutionFailed
     exception = None
     if pickled is not None:
+        import pickle  # only a remote failure needs it: a cold start does without
+
         try:
             exception = pickle.loads(pickled)
         except Exception:  # a class this process cannot import: the text fields remain
