@@ -287,3 +287,98 @@ def test_events_older_than_the_caught_up_state_change_nothing(
         pass
     assert sorted(finished) == [("last", "completed"), ("s0", "completed"), ("s1", "completed")]
     assert sorted(starts) == ["last", "s0", "s1"] and retries == []
+
+
+def test_slots_connected_after_the_run_ended_unseen_get_the_order_of_a_live_run(
+    qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    """Every step ran (and the end was posted) before the slots were connected and before
+    any event was delivered: the start, each step's start and end, then the end."""
+    done = threading.Event()
+
+    def last(params: dict[str, Any]) -> dict[str, Any]:
+        done.set()
+        return {"ran": True}
+
+    plugins.register_plugin(FunctionPlugin("p", run=lambda p: {"ran": True}, last=last))
+    wf = Workflow("wf")
+    wf.add_step(WorkflowStep("a", "p", "run"))
+    b = WorkflowStep("b", "p", "last")
+    b.dependencies = ["a"]
+    wf.add_step(b)
+    assert orchestrator.register_workflow(wf)
+    handle = orchestrator.start_workflow("wf").value()
+    assert done.wait(10)  # the owner thread delivered nothing yet
+    with qtbot.waitSignals(
+        [
+            handle.started,
+            handle.step_started,
+            handle.step_finished,
+            handle.step_started,
+            handle.step_finished,
+            handle.finished,
+        ],
+        order="strict",
+        timeout=10_000,
+        check_params_cbs=[
+            None,
+            lambda s: s == "a",
+            lambda s, st, out: (s, st, out) == ("a", "completed", {"ran": True}),
+            lambda s: s == "b",
+            lambda s, st, out: (s, st) == ("b", "completed"),
+            lambda st, result: st == "completed",
+        ],
+    ):
+        pass
+    assert handle.messages()[-1] == "execution completed"
+
+
+def test_a_step_event_for_a_step_never_seen_starting_reports_its_start_first(
+    qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    gate = threading.Event()
+    _register_fan_out(orchestrator, plugins, 1, gate)
+    handle = orchestrator.start_workflow("wf").value()
+    seen: list[tuple[str, ...]] = []
+    handle.started.connect(lambda: seen.append(("started",)))
+    handle.step_started.connect(lambda s: seen.append(("step_started", s)))
+    handle.step_finished.connect(lambda s, st, _: seen.append(("step_finished", s, st)))
+    eid = handle.execution_id()
+    # An end event that reached the handle before the catch-up reported the step's start.
+    handle._on_event(ExecutionEvent(EventKind.TASK_COMPLETED, (eid, "s0", {"ran": True}), eid))
+    assert seen[:3] == [("started",), ("step_started", "s0"), ("step_finished", "s0", "completed")]
+    gate.set()
+    with qtbot.waitSignal(handle.finished, timeout=10_000):
+        pass
+    assert seen.count(("started",)) == 1
+    assert seen.count(("step_finished", "s0", "completed")) == 1
+    assert seen.count(("step_finished", "last", "completed")) == 1
+
+
+def test_retries_before_the_steps_were_followed_are_reported_in_order(
+    qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    calls = {"n": 0}
+    done = threading.Event()
+
+    def flaky(params: dict[str, Any]) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise RuntimeError("not yet")
+        done.set()
+        return {"ok": True}
+
+    plugins.register_plugin(FunctionPlugin("f", run=flaky))
+    wf = Workflow("wf")
+    wf.add_step(WorkflowStep("x", "f", "run", max_retries=3, retry_delay=1))
+    assert orchestrator.register_workflow(wf)
+    handle = orchestrator.start_workflow("wf").value()
+    assert done.wait(10)
+    with qtbot.waitSignals(
+        [handle.step_started, handle.step_retrying, handle.step_retrying, handle.finished],
+        order="strict",
+        timeout=10_000,
+        check_params_cbs=[None, lambda s, n: n == 1, lambda s, n: n == 2, None],
+    ):
+        pass
+    assert handle.step("x").attempts == 3  # type: ignore[union-attr]

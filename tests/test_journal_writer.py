@@ -6,6 +6,7 @@ import gc
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -342,6 +343,7 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
     from qtforge_orch.journal.writer import BatchWriter
 
     written: list[tuple[object, ...]] = []
+    commits: list[int] = []
     entered, release = threading.Event(), threading.Event()
     connection = sqlite3.connect(tmp_path / "w.sqlite", check_same_thread=False)
 
@@ -349,6 +351,7 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
         written.extend(ops)
 
     def hold(seq: int) -> None:
+        commits.append(seq)
         if seq == 1:
             entered.set()
             assert release.wait(20)
@@ -372,6 +375,7 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
             ("task_changed", "e", "c", "started", 1, None, None, 4.0),
         ]
         assert writer.stats().batches == 3  # max_batch=2: the queue was taken in two parts
+        assert commits == [1, 4, 5]  # the first part stood for 2, 3 and 4
     finally:
         release.set()
         writer.close(10)
@@ -391,3 +395,80 @@ def test_a_merged_start_is_stored_like_two_records(tmp_path: Path) -> None:
             2.0,
             3.0,
         )
+
+
+def _task_rows(path: Path) -> list[tuple[object, ...]]:
+    """Every column of every task row, in rowid order, with each value's SQLite type."""
+    with raw(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(tasks)")]
+        select = ", ".join(f"{name}, typeof({name})" for name in columns)
+        return db.execute(f"SELECT {select} FROM tasks ORDER BY rowid").fetchall()
+
+
+def _record_history(
+    path: Path, history: list[tuple[Any, ...]], one_per_batch: bool, flush_after: int = -1
+) -> None:
+    """Record ``history``: a batch per record, or one batch (two when ``flush_after`` ends
+    one after that record)."""
+    # A long batching delay: only flush() ends a batch.
+    with open_journal(path, max_batch_delay=30) as journal:
+        journal.execution_started("e", "wf", "v1", "{}", None, None, 0.0)
+        assert journal.flush(10)
+        for n, (key, state, attempt, output, error) in enumerate(history):
+            journal.task_changed("e", key, state, attempt, output, error, float(n))
+            if one_per_batch or n == flush_after:
+                assert journal.flush(10)
+        assert journal.flush(10)
+        batches = 1 + len(history) if one_per_batch else 2 + (flush_after >= 0)
+        assert journal.stats().batches == batches
+
+
+def _many_tasks(count: int) -> list[tuple[Any, ...]]:
+    history: list[tuple[Any, ...]] = []
+    for i in range(count):
+        key = f"t{i}"
+        history.append((key, "started", 1, None, None))
+        if i % 3 == 0:
+            history.append((key, "completed", 1, {"i": i, "s": "é\n\x01"} if i % 2 else {}, None))
+        elif i % 3 == 1:
+            error = {"message": f"boom {i}", "code": 7}
+            history.append((key, "failed", 1, None, error if i % 2 else f"boom {i}"))
+    return history
+
+
+@pytest.mark.parametrize("tasks", [1, 2, 7, 64, 65, 150])
+def test_a_batch_of_many_tasks_stores_what_one_record_per_batch_stores(
+    tmp_path: Path, tasks: int
+) -> None:
+    """A batch's task rows go to SQLite many per statement (NULLs included): the table must
+    hold exactly what writing every record on its own holds."""
+    history = _many_tasks(tasks)
+    _record_history(tmp_path / "one.sqlite", history, one_per_batch=True)
+    _record_history(tmp_path / "all.sqlite", history, one_per_batch=False)
+    rows = _task_rows(tmp_path / "all.sqlite")
+    assert rows == _task_rows(tmp_path / "one.sqlite")
+    assert len(rows) == tasks
+    first = rows[0]  # t0: started, then completed with {}; never an error
+    assert first[4:8] == ("completed", "text", 1, "integer")  # state, attempts
+    assert first[16:18] == (None, "null")  # error: NULL, not a NaN or an empty text
+
+
+def test_a_completion_followed_by_another_state_in_one_batch_is_stored_record_by_record(
+    tmp_path: Path,
+) -> None:
+    history: list[tuple[Any, ...]] = [
+        ("a", "started", 1, None, None),
+        ("b", "started", 1, None, None),
+        # a second batch: both rows exist, so these records update them
+        ("a", "completed", 1, {"kept": True}, None),
+        ("a", "cancelled", 1, None, None),
+        ("b", "completed", 1, {}, None),
+        ("b", "failed", 1, None, {"message": "late", "code": 3}),
+    ]
+    _record_history(tmp_path / "one.sqlite", history, one_per_batch=True)
+    _record_history(tmp_path / "all.sqlite", history, one_per_batch=False, flush_after=1)
+    assert _task_rows(tmp_path / "all.sqlite") == _task_rows(tmp_path / "one.sqlite")
+    with ExecutionJournal(tmp_path / "all.sqlite") as journal:
+        tasks = {t.task_key: t for t in journal.task_records("e")}
+    assert (tasks["a"].state, tasks["a"].output) == ("cancelled", {"kept": True})
+    assert (tasks["b"].state, tasks["b"].error) == ("failed", "late")

@@ -167,3 +167,35 @@ def test_event_driven_source_event_is_not_held_for_company(
     execution_id = start(advanced, "ev")
     assert advanced.wait_for_execution(execution_id, 20000)
     assert waited == [True, True, True]
+
+
+def test_a_pull_starts_at_one_item_or_at_the_run_it_is_given() -> None:
+    """A source's first item goes at once (a run of one); a fused chain's later rounds of the
+    same activation start at the run the previous round reached instead."""
+    from qtforge_orch._engine import invoke
+
+    def runs(first_run: int) -> tuple[list[int], Any, int]:
+        produced: list[int] = []
+        boundaries: list[int] = []
+
+        def stopping() -> bool:
+            boundaries.append(len(produced))  # asked once after each run
+            return False
+
+        more, reached = invoke.pull(
+            iter(range(1000)), 300, produced, 60.0, stopping, 128, first_run
+        )
+        assert produced == list(range(300))
+        return boundaries, more, reached
+
+    boundaries, more, _ = runs(1)
+    assert boundaries[:4] == [1, 3, 7, 15]
+    assert more is True
+    boundaries, more, reached = runs(64)
+    assert boundaries == [64, 192, 300]
+    assert more is True
+    assert reached == 512  # the runs kept doubling: the source was fast
+    produced: list[int] = []
+    more, _ = invoke.pull(iter(range(10)), 300, produced, 60.0, lambda: False, 128, 64)
+    assert more is False  # exhausted
+    assert produced == list(range(10))

@@ -110,7 +110,16 @@ class JournalLink:
     posted after a record carry it). Called with the run's lock held, in the order things
     happen."""
 
-    __slots__ = ("entry", "execution_id", "initial_data", "keys", "retries", "seq", "sink")
+    __slots__ = (
+        "_task_changed",
+        "entry",
+        "execution_id",
+        "initial_data",
+        "keys",
+        "retries",
+        "seq",
+        "sink",
+    )
 
     def __init__(
         self,
@@ -128,6 +137,7 @@ class JournalLink:
         self.keys = keys  # task index -> key
         self.retries = retries  # the run's per-task retries, read for each record's attempt
         self.seq = 0
+        self._task_changed = sink.task_changed  # twice per step: looked up once
 
     def started(self, workflow_id: str) -> None:
         """The run started, with the definition it runs."""
@@ -146,9 +156,13 @@ class JournalLink:
         """A task's state changed (``transitions``' record names); ``value`` is the output of a
         completion or the ``PluginError`` of a failure or retry (recorded with its code,
         exception type and traceback: ``error_info``)."""
-        output = value if record == "completed" else None
-        error = error_info(value) if record == "failed" or record == "retrying" else None
-        self.seq = self.sink.task_changed(
+        if record == "completed":
+            output, error = value, None
+        elif record == "failed" or record == "retrying":
+            output, error = None, error_info(value)
+        else:
+            output = error = None
+        self.seq = self._task_changed(
             self.execution_id,
             self.keys[index],
             record,

@@ -78,7 +78,10 @@ def call_once(
     return invoke.guarded_call(task, call, merged, allow_stream=stream)
 
 
-def produce(run: RunShell, task: TaskSpec, stage: Stage, room: int) -> Produced:
+def produce(run: RunShell, task: TaskSpec, stage: Stage, room: int, first_run: int = 1) -> Produced:
+    """A source's next items, at most ``room``. An iterator is pulled in runs that start at
+    ``first_run`` items (``invoke.pull``); the run a next pull may start with is left in
+    ``stage.pull_run``."""
     produced: list[Any] = []
     if stage.source_state == "new":
         first = call_once(run, task, stage, run.initial_data, stream=True)
@@ -98,8 +101,14 @@ def produce(run: RunShell, task: TaskSpec, stage: Stage, room: int) -> Produced:
     want = room - len(produced)
     if stage.source_state == "iterating" and want > 0:
         assert stage.iterator is not None
-        more = invoke.pull(
-            stage.iterator, want, produced, BATCH_WINDOW_S, lambda: run.stopping, CHECK_EVERY
+        more, stage.pull_run = invoke.pull(
+            stage.iterator,
+            want,
+            produced,
+            BATCH_WINDOW_S,
+            lambda: run.stopping,
+            CHECK_EVERY,
+            first_run,
         )
         if isinstance(more, BaseException):
             stage.source_state = "exhausted"

@@ -135,9 +135,13 @@ def source_chain(
     result.broken = chain.broken
     deadline = perf_counter() + BATCH_WINDOW_S
     values = pending
+    # A round's pull starts at the run the previous round's reached (in this activation
+    # only: a source measured fast moments ago), not at one item each round.
+    first_run = 1
     while True:
         if not values and may_pull:
-            values, result.failure = produce(run, task, stage, room)
+            values, result.failure = produce(run, task, stage, room, first_run)
+            first_run = stage.pull_run
         if values:
             done, chain.slice = in_slices(run, values, chain.step, chain.slice)
             while result.failure is not None and done < len(values) and not halted(run):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter, thread_time
 from typing import Any
 
@@ -18,10 +19,35 @@ STREAM_STALL_S = 0.006
 MEASURED_S = 0.0002
 
 
+def _cpu_and_blocks() -> tuple[float, int]:
+    """This thread's CPU seconds, and how many times it has blocked (its voluntary context
+    switches: a wait on I/O, a sleep, a lock, the GIL)."""
+    usage = getrusage(RUSAGE_THREAD)
+    return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw
+
+
+def _cpu_only() -> tuple[float, int]:
+    return thread_time(), -1  # blocking unknown: the CPU share alone decides
+
+
+thread_usage: Callable[[], tuple[float, int]]
+try:
+    from resource import RUSAGE_THREAD, getrusage  # Linux
+
+    thread_usage = _cpu_and_blocks
+except ImportError:  # pragma: no cover - no per-thread rusage on this platform
+    thread_usage = _cpu_only
+
+
 class StreamLimit:
     """How many stage activations of one run may run at once: one while activations are
-    CPU-bound (measured with the thread's CPU clock), the run's limit once they wait (I/O,
-    sleeps, remote calls); a stall guard lifts the cap when an activation blocks."""
+    CPU-bound, the run's limit once they wait (I/O, sleeps, remote calls); a stall guard lifts
+    the cap when an activation blocks.
+
+    An activation is CPU-bound when its thread never blocked during it (the wall time it was
+    not on a CPU went to other processes: the kernel preempted it, it did not wait), else by
+    its share of CPU time over wall time; where blocking cannot be counted, by the share
+    alone."""
 
     __slots__ = (
         "_clock",
@@ -51,17 +77,22 @@ class StreamLimit:
         upstream)."""
         return self._seen_s >= MEASURED_S and self._cpu_share >= CPU_BOUND_SHARE
 
-    def activation_started(self) -> tuple[float, float]:
+    def activation_started(self) -> tuple[float, float, int]:
         self._last_progress = self._clock()
-        return perf_counter(), thread_time()
+        cpu, blocks = thread_usage()
+        return perf_counter(), cpu, blocks
 
-    def activation_ended(self, started: tuple[float, float]) -> None:
+    def activation_ended(self, started: tuple[float, float, int]) -> None:
         self._last_progress = self._clock()
         wall = perf_counter() - started[0]
         if self._seen_s < MEASURED_S:
             self._seen_s += wall
         if wall > 0.0002:  # too short to tell
-            share = min(1.0, (thread_time() - started[1]) / wall)
+            cpu, blocks = thread_usage()
+            if blocks >= 0 and blocks == started[2]:
+                share = 1.0
+            else:
+                share = min(1.0, (cpu - started[1]) / wall)
             self._cpu_share += (share - self._cpu_share) * 0.3
 
     def watch(self) -> None:

@@ -39,6 +39,7 @@ class Stage:
         "outgoing",
         "peak_inbox",
         "port",
+        "pull_run",
         "reserved",
         "scheduled",
         "source_state",
@@ -78,6 +79,7 @@ class Stage:
         self.finished = False
         self.iterator: Iterator[Any] | None = None
         self.source_state = "new"  # new, iterating, polling, exhausted
+        self.pull_run = 1  # the islice run its latest pull reached (``invoke.pull``)
         self.items_in = 0
         self.items_out = 0
         self.items_dropped = 0

@@ -46,6 +46,8 @@ class Encoded(NamedTuple):
 
 
 NOTHING = Encoded(None, None, 1, None)
+# What most steps return (a no-op's output): stored without looking into it.
+EMPTY_DICT = Encoded("{}", JSON, 1, None)
 
 
 def _compact_dumps() -> Callable[[Any], str]:
@@ -176,6 +178,8 @@ def encode(value: Any, pickle_fallback: bool) -> Encoded:
     """Store ``value``: JSON, else pickle (if allowed), else a lossy preview with a note."""
     if value is None:
         return NOTHING
+    if value.__class__ is dict and not value:
+        return EMPTY_DICT
     try:
         if _plain(value):
             return _encode_json(value)

@@ -1,7 +1,7 @@
 """Writing records: the SQL behind each record kind, applied by the writer thread.
 
-A batch is applied in order; consecutive records of one kind go to SQLite in one
-``executemany``. Values are encoded here, on the writer thread, not by the caller (see
+A batch is applied in order; consecutive records of one kind go to SQLite together (task
+records: ``_task_rows``). Values are encoded here, on the writer thread, not by the caller (see
 ``_codec``): the caller must not mutate a dict after handing it to the journal, which the
 engine never does (a completed task's output is not changed afterwards).
 """
@@ -12,12 +12,11 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
-from . import _codec
-from .records import TASK_ENDED_STATES
+from . import _codec, _task_rows
 from .retention import RetentionPolicy, enforce
 from .versions import definition_hash
 from .writer import TASK_CHANGED, Op
@@ -45,23 +44,6 @@ ON CONFLICT (execution_id) DO UPDATE SET
     owner_pid = excluded.owner_pid
 """
 _LINK_RESUMED = "UPDATE executions SET resumed_as = ? WHERE execution_id = ? AND resumed_as IS NULL"
-_UPSERT_TASK = """
-INSERT INTO tasks (execution_id, task_key, state, attempts, output, encoding, resumable, note,
-    error, started_at, ended_at, error_info)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13)
-ON CONFLICT (execution_id, task_key) DO UPDATE SET
-    state = excluded.state,
-    attempts = max(tasks.attempts, excluded.attempts),
-    output = CASE WHEN ?12 THEN excluded.output ELSE tasks.output END,
-    encoding = CASE WHEN ?12 THEN excluded.encoding ELSE tasks.encoding END,
-    resumable = CASE WHEN ?12 THEN excluded.resumable ELSE tasks.resumable END,
-    note = CASE WHEN ?12 THEN excluded.note ELSE tasks.note END,
-    error = CASE WHEN ?12 THEN excluded.error ELSE coalesce(excluded.error, tasks.error) END,
-    error_info = CASE WHEN ?12 THEN excluded.error_info
-        WHEN excluded.error IS NOT NULL THEN excluded.error_info ELSE tasks.error_info END,
-    started_at = coalesce(tasks.started_at, excluded.started_at),
-    ended_at = excluded.ended_at
-"""
 _INSERT_ROLLBACK = (
     "INSERT INTO rollbacks (execution_id, task_key, ok, error, at, late) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -90,37 +72,6 @@ WHERE execution_id = ?8
 def _notes(*notes: str | None) -> str | None:
     kept = [note for note in notes if note]
     return "\n".join(kept) if kept else None
-
-
-def _error_fields(error: Any) -> tuple[str | None, str | None]:
-    """A task record's error as (message, ``error_info`` JSON text or None).
-
-    The caller gives a message, or an error as data (``_errors.error_info``).
-    """
-    if isinstance(error, Mapping):
-        try:
-            info = json.dumps(dict(error), default=str)
-        except (TypeError, ValueError):
-            info = None
-        return str(error.get("message", "")), info
-    return error, None
-
-
-def _merge(row: list[Any], later: list[Any]) -> None:
-    """Fold ``later`` into ``row`` (same task, same batch) as the upsert would apply both."""
-    row[2] = later[2]  # state
-    row[3] = max(row[3], later[3])  # attempts
-    if later[11]:  # completed: its output replaces any other
-        row[4:8] = later[4:8]
-        row[8] = None
-        row[12] = None
-        row[11] = True
-    elif later[8] is not None:
-        row[8] = later[8]  # the last error
-        row[12] = later[12]
-    if row[9] is None:
-        row[9] = later[9]  # the first start
-    row[10] = later[10]  # ended_at
 
 
 class Store:
@@ -206,43 +157,7 @@ class Store:
             connection.executemany(_LINK_RESUMED, links)
 
     def _tasks_changed(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
-        # One row per task and batch: a task's ``started`` and ``completed`` in one batch cost
-        # one upsert. Merging follows the upsert's own rules, so the result is the same.
-        rows: dict[tuple[str, str], list[Any]] = {}
-        pickle_fallback = self.pickle_fallback
-        for op in ops:
-            _, execution_id, task_key, state, attempt, output, error, at = op[:8]
-            # A ninth field: the start time of a start and an end the writer queue merged.
-            started_at = op[8] if len(op) > 8 else None
-            if state == "completed":
-                encoded = _codec.encode(output, pickle_fallback)
-            else:
-                encoded = _codec.NOTHING
-            info = None
-            if error is not None:
-                error, info = _error_fields(error)
-            row = [
-                execution_id,
-                task_key,
-                state,
-                attempt,
-                encoded.payload,
-                encoded.encoding,
-                encoded.resumable,
-                encoded.note,
-                error,
-                at if state == "started" else started_at,
-                at if state in TASK_ENDED_STATES else None,
-                state == "completed",
-                info,
-            ]
-            key = (execution_id, task_key)
-            earlier = rows.get(key)
-            if earlier is not None:
-                _merge(earlier, row)
-            else:
-                rows[key] = row
-        connection.executemany(_UPSERT_TASK, [tuple(row) for row in rows.values()])
+        _task_rows.upsert(connection, _task_rows.task_rows(ops, self.pickle_fallback))
 
     def _rollbacks(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         connection.executemany(
@@ -258,7 +173,7 @@ class Store:
         for _, execution_id, task_key, attempt, output, error, at in ops:
             ok = error is None
             encoded = _codec.encode(output, self.pickle_fallback) if ok else _codec.NOTHING
-            message, info = _error_fields(error) if not ok else (None, None)
+            message, info = _task_rows.error_fields(error) if not ok else (None, None)
             rows.append(
                 (
                     execution_id,

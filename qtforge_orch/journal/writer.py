@@ -32,7 +32,7 @@ from ..errors import PluginError, PluginErrorCode
 Op = tuple[Any, ...]
 # apply(connection, ops) writes ops in order inside the writer's transaction.
 Apply = Callable[[sqlite3.Connection, list[Op]], None]
-TASK_CHANGED = "task_changed"  # the op kind the writer may merge (see _enqueue)
+TASK_CHANGED = "task_changed"  # the op kind the writer may merge (see put)
 CALL = "call"  # an op ("call", fn, future): fn(connection) runs in the batch's transaction
 _TRANSIENT = frozenset({5, 6, 8, 10, 13, 14, 15})
 _TRANSIENT_WORDS = ("locked", "busy", "disk is full", "disk I/O error", "unable to open")
@@ -64,6 +64,11 @@ def is_transient(exc: BaseException) -> bool:
     return (int(code) & 0xFF) in _TRANSIENT
 
 
+def _merged(op: Op) -> bool:
+    """Whether ``op`` is a start and an end merged by ``put`` (it carries the start time)."""
+    return op[0] == TASK_CHANGED and len(op) == 9
+
+
 def _report(what: str, exc: BaseException) -> None:
     logger("journal").error("%s", what, exc_info=exc)
 
@@ -88,11 +93,15 @@ class BatchWriter:
         self._dropped_after_close = 0
         self._delay = max_batch_delay
         self._max_batch = max_batch
-        self._cond = threading.Condition(threading.Lock())
+        # put() takes the bare lock (no Python frame per record); everything that waits or
+        # notifies goes through the condition over the same lock.
+        self._lock = threading.Lock()
+        self._acquire, self._release = self._lock.acquire, self._lock.release
+        self._cond = threading.Condition(self._lock)
         self._queue: list[Op] = []
-        # The first sequence number each queued op stands for (an op can stand for two: see
-        # _enqueue), so a partial take knows exactly which numbers it committed.
-        self._first: list[int] = []
+        # The last sequence number taken by the writer. An op stands for one number, a merged
+        # start and end for two (see put), so a partial take counts what it took.
+        self._taken = 0
         self._seq = 0  # last sequence number handed out
         self._committed = 0  # last sequence number written
         self._idle = False  # the writer waits for the first record of a batch
@@ -114,41 +123,53 @@ class BatchWriter:
         dropped with a warning on stderr (the first time), counted in ``stats().dropped``, and
         the last committed sequence number is returned, so nobody waits for it.
         """
-        with self._cond:
+        # Two records per step go through here: the lock's acquire and release are called
+        # directly (a with block looks both special methods up and binds them each time),
+        # and _append is inlined.
+        self._acquire()
+        try:
             if self._stopping:
-                self._dropped_after_close += 1
-                self._stats = replace(self._stats, dropped=self._stats.dropped + 1)
-                if self._dropped_after_close == 1:
-                    logger("journal").warning(
-                        "a record was made after the journal was closed; it is dropped, as "
-                        "are later ones (%r)",
-                        op[:2],
-                    )
-                return self._committed
-            return self._enqueue(op)
+                return self._dropped(op)
+            seq = self._seq = self._seq + 1
+            queue = self._queue
+            if queue and op[0] == TASK_CHANGED and op[3] != "started":
+                last = queue[-1]
+                if (
+                    last[0] == TASK_CHANGED
+                    and last[3] == "started"
+                    and len(last) == 8  # not merged already
+                    and last[2] == op[2]
+                    and last[1] == op[1]
+                ):
+                    # A tiny step's start and end, both still waiting: one op, as the writer
+                    # would have merged them in one batch anyway (the start time rides
+                    # along). The queue was not empty, so the writer is awake already.
+                    queue[-1] = (*op, last[7])
+                    return seq
+            queue.append(op)
+            if self._idle:
+                self._idle = False
+                self._cond.notify()
+            return seq
+        finally:
+            self._release()
 
-    def _enqueue(self, op: Op) -> int:
+    def _dropped(self, op: Op) -> int:
+        """(lock held) A record made after close: counted, warned about once."""
+        self._dropped_after_close += 1
+        self._stats = replace(self._stats, dropped=self._stats.dropped + 1)
+        if self._dropped_after_close == 1:
+            logger("journal").warning(
+                "a record was made after the journal was closed; it is dropped, as "
+                "are later ones (%r)",
+                op[:2],
+            )
+        return self._committed
+
+    def _append(self, op: Op) -> int:
         """(lock held) Append ``op``; wake the writer if it waits for work."""
         self._seq += 1
-        queue = self._queue
-        if op[0] == TASK_CHANGED and op[3] != "started" and queue:
-            last = queue[-1]
-            if (
-                last[0] == TASK_CHANGED
-                and last[3] == "started"
-                and len(last) == 8
-                and last[2] == op[2]
-                and last[1] == op[1]
-            ):
-                # A tiny step's start and end, both still waiting: one op, as the writer
-                # would have merged them in one batch anyway (the start time rides along).
-                queue[-1] = (*op, last[7])
-                if self._idle:
-                    self._idle = False
-                    self._cond.notify()
-                return self._seq
-        queue.append(op)
-        self._first.append(self._seq)
+        self._queue.append(op)
         if self._idle:
             self._idle = False
             self._cond.notify()
@@ -165,7 +186,7 @@ class BatchWriter:
         with self._cond:
             if self._stopping:
                 raise PluginError(PluginErrorCode.InvalidState, "the execution journal is closed")
-            seq = self._enqueue((CALL, fn, future))
+            seq = self._append((CALL, fn, future))
         if not self.wait_committed(seq, timeout):
             raise PluginError(
                 PluginErrorCode.Timeout,
@@ -268,10 +289,12 @@ class BatchWriter:
                 )
             room = self._max_batch - len(batch)
             taken, self._queue = self._queue[:room], self._queue[room:]
-            self._first = self._first[len(taken) :]
             self._urgent = self._urgent and bool(self._queue)
-            last = self._first[0] - 1 if self._queue else self._seq
-            return batch + taken, last
+            if self._queue:  # a part: count the sequence numbers it stands for
+                self._taken += sum(2 if _merged(op) else 1 for op in taken)
+            else:
+                self._taken = self._seq
+            return batch + taken, self._taken
 
     def _run(self) -> None:
         try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -180,6 +180,8 @@ class WorkflowExecution(ReplayingObject):
         self._live_steps = self._run is None
         self._steps_lock = threading.RLock()  # making the records; reading an ended run's steps
         self._places: tuple[int, int] | None = None  # replay places and message index set aside
+        self._catch_up_due = False  # following steps, what they did before is still to report
+        self._places_left: Iterator[int] = iter(())
         if follow:
             followed = self._follow(orchestrator)
             if not followed:
@@ -441,8 +443,7 @@ class WorkflowExecution(ReplayingObject):
             self._count_runs(event.node_runs)
             self._publish_events(event.event_counts)
         elif kind is EventKind.WORKFLOW_STARTED:
-            self._emit("started")
-            self._set_status("running")
+            self._mark_started()
         elif kind is EventKind.PAUSED:
             self._set_status("paused")
             self._add_message("paused")
@@ -460,10 +461,18 @@ class WorkflowExecution(ReplayingObject):
     # state (queued before it subscribed). Outside EventDriven executions a step starts once,
     # retries with rising numbers and ends once, so an event that does not move the step on
     # is one the state already reported.
+    # And a handle that followed its steps late reports each step's start before anything
+    # else about it, and the execution's start before any step.
+    def _mark_started(self) -> None:
+        if self._status == "pending":
+            self._emit("started")
+            self._set_status("running")
+
     def _step_started(self, step: str) -> None:
         record = self._record(step)
         if record.status != "pending" and not self._event_driven:
             return
+        self._mark_started()
         record.status = "running"
         record.attempts = max(record.attempts, 1)
         record.started_at = time.time()
@@ -472,16 +481,22 @@ class WorkflowExecution(ReplayingObject):
 
     def _step_completed(self, step: str, output: Any) -> None:
         record = self._record(step)
-        if record.status in FINAL_STEP_STATUSES and not self._event_driven:
-            return
+        if not self._event_driven:
+            if record.status in FINAL_STEP_STATUSES:
+                return
+            if record.status == "pending":
+                self._step_started(step)
         record.output = dict(output) if isinstance(output, dict) else {"value": output}
         self._settle(record, "completed")
         self._emit("step_finished", step, "completed", record.output)
 
     def _step_failed(self, step: str, error: str) -> None:
         record = self._record(step)
-        if record.status in FINAL_STEP_STATUSES and not self._event_driven:
-            return
+        if not self._event_driven:
+            if record.status in FINAL_STEP_STATUSES:
+                return
+            if record.status == "pending":
+                self._step_started(step)
         record.error = error
         self._settle(record, "failed")
         self._add_message(f"{step} failed: {error}")
@@ -489,10 +504,11 @@ class WorkflowExecution(ReplayingObject):
 
     def _step_retrying(self, step: str, retry: int) -> None:
         record = self._record(step)
-        if not self._event_driven and (
-            record.status in FINAL_STEP_STATUSES or retry + 1 <= record.attempts
-        ):
-            return
+        if not self._event_driven:
+            if record.status in FINAL_STEP_STATUSES or retry + 1 <= record.attempts:
+                return
+            if record.status == "pending":
+                self._step_started(step)
         record.status = "retrying"
         record.attempts = retry + 1
         self._emit("step_retrying", step, retry)
@@ -510,8 +526,8 @@ class WorkflowExecution(ReplayingObject):
         """
         if self.is_finished():
             return
-        if not self._live_steps and self._run is not None:
-            self._live_steps = True
+        if (not self._live_steps or self._catch_up_due) and self._run is not None:
+            self._live_steps, self._catch_up_due = True, False
             try:  # the run itself can still be read; its orchestrator cannot
                 self._take_steps(self._final_state(self._run), self._emit, self._add_message)
             except Exception:
@@ -534,6 +550,8 @@ class WorkflowExecution(ReplayingObject):
         """
         if self.is_finished():
             return
+        if self._catch_up_due:
+            self._catch_up()
         if state is None and not self._live_steps and status == "completed":
             # Nobody followed the steps: they are read from the run when first asked for, in
             # places of the replay order set aside now, before the end's own signals.
@@ -590,23 +608,28 @@ class WorkflowExecution(ReplayingObject):
             name = bytes(signal.name().data()).decode()
             if name in _STEP_SIGNALS:
                 if QThread.currentThread() == self.thread():
-                    # Recorded for replay, not emitted: Qt may hold a mutex here.
-                    self._catch_up(self._record_now, self._note_now)
+                    # Subscribed now; the catch-up emits, which Qt may forbid here (it can
+                    # hold a mutex), so it runs from a zero timer or the next read.
+                    self._follow_steps(catch_up_now=False)
                 else:
                     QTimer.singleShot(0, self, self._read_steps)
         super().connectNotify(signal)
 
     def _read_steps(self) -> None:
         """Make the step records current before they are read (module docstring)."""
+        if self._catch_up_due:
+            if QThread.currentThread() == self.thread():
+                self._catch_up()
+            return
         if self._live_steps:
             return
         if self.is_finished():
             self._read_ended_steps()
         elif QThread.currentThread() == self.thread():
-            self._catch_up(self._emit, self._add_message)
+            self._follow_steps(catch_up_now=True)
 
-    def _catch_up(self, out: Callable[..., None], note: Callable[[str], None]) -> None:
-        """(owner thread, running) Follow step events from now on, and take the steps' state.
+    def _follow_steps(self, catch_up_now: bool) -> None:
+        """(owner thread, running) Follow step events from now on, then take the steps' state.
 
         Subscribed before the state is read, so nothing falls between; events queued before
         the read are dropped by the step handlers as not moving a step on.
@@ -617,16 +640,28 @@ class WorkflowExecution(ReplayingObject):
             self._read_ended_steps()
             return
         self._live_steps = True
-        orchestrator, run = self._live_orchestrator(), self._run
-        self._run = None
-        if orchestrator is None or run is None:
+        orchestrator = self._live_orchestrator()
+        if orchestrator is None or self._run is None:
             return
         followed = orchestrator.subscribe(
             self._on_event, self._execution_id, STEP_KINDS, weak=False
         )
         if not followed:  # its end is being delivered: the final state reports the steps
             logger("qt").debug("execution %s ended as its steps were asked for", self._execution_id)
-        self._take_steps(self._final_state(run), out, note)
+        self._catch_up_due = True
+        if catch_up_now:
+            self._catch_up()
+        else:
+            QTimer.singleShot(0, self, self._catch_up)
+
+    def _catch_up(self) -> None:
+        """(owner thread) Report what the steps did before the handle followed them."""
+        if not self._catch_up_due:
+            return
+        self._catch_up_due = False
+        run, self._run = self._run, None
+        if run is not None:
+            self._take_steps(self._final_state(run), self._emit, self._add_message)
 
     def _read_ended_steps(self) -> None:
         """(any thread) Read an ended execution's steps into the places set aside at its end.
@@ -641,26 +676,22 @@ class WorkflowExecution(ReplayingObject):
             self._run = None
             if run is None or places is None:
                 return
-            seqs = iter(range(places[0], places[0] + _PLACES_PER_STEP * len(self.step_ids())))
-            at = places[1]
+            self._places_left = iter(
+                range(places[0], places[0] + _PLACES_PER_STEP * len(self.step_ids()))
+            )
             found: list[str] = []
-
-            def out(name: str, *args: Any) -> None:
-                self._record_at(next(seqs), name, *args)
 
             def note(text: str) -> None:
                 found.append(text)
-                out("message", text)
+                self._record_places("message", text)
 
-            self._take_steps(self._final_state(run), out, note)
-            self._messages[at:at] = found
+            self._take_steps(self._final_state(run), self._record_places, note)
+            self._messages[places[1] : places[1]] = found
 
-    def _record_now(self, name: str, *args: Any) -> None:
-        self._record_at(self._reserve(1), name, *args)
-
-    def _note_now(self, text: str) -> None:
-        self._messages.append(text)
-        self._record_now("message", text)
+    def _record_places(self, name: str, *args: Any) -> None:
+        """Record an emission in the next place set aside at the end (not emitted)."""
+        place = next(self._places_left, None)
+        self._record_at(self._reserve(1) if place is None else place, name, *args)
 
     def _take_steps(
         self, state: ExecutionState | None, out: Callable[..., None], note: Callable[[str], None]
@@ -672,6 +703,8 @@ class WorkflowExecution(ReplayingObject):
         """
         if state is None:
             return
+        if state.status != "pending" and out is not self._record_places:
+            self._mark_started()
         if state.current_step:
             self._current = state.current_step
         for step in state.steps:
@@ -679,6 +712,7 @@ class WorkflowExecution(ReplayingObject):
             if record.status in FINAL_STEP_STATUSES:
                 continue
             status = step.status
+            reported = record.attempts  # the retries its events reported (attempts - 1)
             record.attempts = max(record.attempts, step.attempts)
             if step.duration_ms is not None:
                 record.duration_ms = step.duration_ms
@@ -686,6 +720,8 @@ class WorkflowExecution(ReplayingObject):
                 continue
             if record.status == "pending" and (step.attempts or status in ("completed", "failed")):
                 out("step_started", step.step_id)
+            for retry in range(max(reported, 1), step.attempts):
+                out("step_retrying", step.step_id, retry)
             record.status = status
             if status not in FINAL_STEP_STATUSES:
                 continue

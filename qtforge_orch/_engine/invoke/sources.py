@@ -21,35 +21,37 @@ def pull(
     window_s: float,
     stopping: Callable[[], bool],
     check_every: int,
-) -> bool | BaseException:
-    """Pull up to ``want`` items, cutting the batch after ``window_s``. False once the
+    first_run: int = 1,
+) -> tuple[bool | BaseException, int]:
+    """Pull up to ``want`` items, cutting the batch after ``window_s``: False once the
     iterator is exhausted, True when it may have more, or what it raised (items pulled before
-    stay in ``produced``)."""
+    stay in ``produced``); and the run the next pull of the same fast source may start with
+    (``first_run``)."""
     began = perf_counter()
     deadline = began + window_s
     # Doubling runs of C-speed islice keep a fast source's cost per item low, while the first
     # run of one item lets a slow source's first item go at once. Runs grow past
     # ``check_every`` only while one takes under a sixteenth of the window.
-    run = 1
+    run = max(1, first_run)
     try:
         while want > 0:
             before = len(produced)
             produced.extend(islice(iterator, min(run, want)))
             pulled = len(produced) - before
             if pulled < min(run, want):
-                return False
+                return False, run
             want -= pulled
             now = perf_counter()
             if stopping() or now >= deadline:
-                return True
+                return True, run
             if run < check_every or now - began < window_s / 16:
                 run *= 2
             else:
                 run = check_every
             began = now
     except BaseException as exc:
-        return exc
-    return True
+        return exc, 1
+    return True, run
 
 
 def next_item(iterator: Iterator[Any]) -> tuple[Any, BaseException | None, bool]:
