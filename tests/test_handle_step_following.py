@@ -63,6 +63,25 @@ def _register_fan_out(
     _register_fan_out.reached = reached  # type: ignore[attr-defined]
 
 
+def _run_a_boom_c(
+    orchestrator: PluginOrchestrator, plugins: PluginManager, b_critical: bool, c_after: str
+) -> WorkflowExecution:
+    """Steps a, b (raises, after a) and c (after ``c_after``), run to the end, unobserved."""
+    plugins.register_plugin(FunctionPlugin("p", run=lambda p: {"ran": True}, boom=lambda p: 1 / 0))
+    wf = Workflow("wf")
+    wf.add_step(WorkflowStep("a", "p", "run"))
+    failing = WorkflowStep("b", "p", "boom", critical=b_critical)
+    failing.dependencies = ["a"]
+    wf.add_step(failing)
+    after = WorkflowStep("c", "p", "run")
+    after.dependencies = [c_after]
+    wf.add_step(after)
+    assert orchestrator.register_workflow(wf)
+    handle: WorkflowExecution = orchestrator.start_workflow("wf").value()
+    assert handle.wait(10_000)
+    return handle
+
+
 def test_nobody_following_steps_means_no_step_events(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
@@ -87,18 +106,7 @@ def test_nobody_following_steps_means_no_step_events(
 def test_steps_read_after_the_end_replay_before_finished(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    plugins.register_plugin(FunctionPlugin("p", run=lambda p: {"ran": True}, boom=lambda p: 1 / 0))
-    wf = Workflow("wf")
-    wf.add_step(WorkflowStep("a", "p", "run"))
-    failing = WorkflowStep("b", "p", "boom", critical=False)
-    failing.dependencies = ["a"]
-    wf.add_step(failing)
-    after = WorkflowStep("c", "p", "run")
-    after.dependencies = ["a"]
-    wf.add_step(after)
-    assert orchestrator.register_workflow(wf)
-    handle = orchestrator.start_workflow("wf").value()
-    assert handle.wait(10_000)
+    handle = _run_a_boom_c(orchestrator, plugins, b_critical=False, c_after="a")
     assert handle.status() == "completed"
     seen: list[tuple[Any, ...]] = []
     handle.started.connect(lambda: seen.append(("started",)))
@@ -222,18 +230,7 @@ def test_a_connection_from_another_thread_makes_the_handle_follow_steps(
 def test_a_failed_execution_reports_its_steps_without_followers(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
-    plugins.register_plugin(FunctionPlugin("p", run=lambda p: {"ran": True}, boom=lambda p: 1 / 0))
-    wf = Workflow("wf")
-    wf.add_step(WorkflowStep("a", "p", "run"))
-    failing = WorkflowStep("b", "p", "boom")
-    failing.dependencies = ["a"]
-    wf.add_step(failing)
-    after = WorkflowStep("c", "p", "run")
-    after.dependencies = ["b"]
-    wf.add_step(after)
-    assert orchestrator.register_workflow(wf)
-    handle = orchestrator.start_workflow("wf").value()
-    assert handle.wait(10_000)
+    handle = _run_a_boom_c(orchestrator, plugins, b_critical=True, c_after="b")
     assert handle.status() == "failed"
     statuses = {s: handle.step(s).status for s in handle.step_ids()}  # type: ignore[union-attr]
     assert statuses == {"a": "completed", "b": "failed", "c": "cancelled"}
