@@ -33,10 +33,11 @@ def _listened(orchestrator: Any) -> Any:
     return orchestrator._core.engine.listened
 
 
-def _register_fan_out(
+def _start_fan_out(
     orchestrator: PluginOrchestrator, plugins: PluginManager, n: int, gate: threading.Event
-) -> None:
-    """``n`` parallel steps, then ``last`` after all of them, which waits for ``gate``."""
+) -> WorkflowExecution:
+    """Start ``n`` parallel steps, then ``last`` after all of them, which waits for ``gate``;
+    returns the handle once ``last`` runs (the ``n`` steps have completed)."""
     reached = threading.Event()
 
     def wait(params: dict[str, Any]) -> dict[str, Any]:
@@ -45,12 +46,7 @@ def _register_fan_out(
         return {"last": True}
 
     plugins.register_plugin(
-        FunctionPlugin(
-            "p",
-            run=lambda p: {"ran": True},
-            boom=lambda p: 1 / 0,
-            wait=wait,
-        )
+        FunctionPlugin("p", run=lambda p: {"ran": True}, boom=lambda p: 1 / 0, wait=wait)
     )
     wf = Workflow("wf")
     wf.set_execution_mode("parallel")
@@ -60,7 +56,9 @@ def _register_fan_out(
     last.dependencies = [f"s{i}" for i in range(n)]
     wf.add_step(last)
     assert orchestrator.register_workflow(wf)
-    _register_fan_out.reached = reached  # type: ignore[attr-defined]
+    handle: WorkflowExecution = orchestrator.start_workflow("wf").value()
+    assert reached.wait(10)
+    return handle
 
 
 def _run_a_boom_c(
@@ -86,9 +84,7 @@ def test_nobody_following_steps_means_no_step_events(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
     gate = threading.Event()
-    _register_fan_out(orchestrator, plugins, 5, gate)
-    handle = orchestrator.start_workflow("wf").value()
-    assert _register_fan_out.reached.wait(10)  # type: ignore[attr-defined]
+    handle = _start_fan_out(orchestrator, plugins, 5, gate)
     # The engine builds no step event: nobody receives one.
     assert EventKind.TASK_STARTED not in _listened(orchestrator)
     assert EventKind.TASK_COMPLETED not in _listened(orchestrator)
@@ -132,9 +128,7 @@ def test_connecting_mid_run_catches_up_without_duplicates(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
     gate = threading.Event()
-    _register_fan_out(orchestrator, plugins, 20, gate)
-    handle = orchestrator.start_workflow("wf").value()
-    assert _register_fan_out.reached.wait(10)  # type: ignore[attr-defined]
+    handle = _start_fan_out(orchestrator, plugins, 20, gate)
     finished: list[tuple[str, str]] = []
     starts: list[str] = []
     # Connected while 20 steps have completed unannounced and ``last`` runs.
@@ -184,9 +178,7 @@ def test_reading_a_step_while_running_follows_steps_from_then_on(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
     gate = threading.Event()
-    _register_fan_out(orchestrator, plugins, 3, gate)
-    handle = orchestrator.start_workflow("wf").value()
-    assert _register_fan_out.reached.wait(10)  # type: ignore[attr-defined]
+    handle = _start_fan_out(orchestrator, plugins, 3, gate)
     # A GUI polling the handle: the first read catches up with the run.
     record = handle.step("s0")
     assert record is not None and record.status == "completed"
@@ -204,9 +196,7 @@ def test_a_connection_from_another_thread_makes_the_handle_follow_steps(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
     gate = threading.Event()
-    _register_fan_out(orchestrator, plugins, 3, gate)
-    handle = orchestrator.start_workflow("wf").value()
-    assert _register_fan_out.reached.wait(10)  # type: ignore[attr-defined]
+    handle = _start_fan_out(orchestrator, plugins, 3, gate)
     finished: list[str] = []
     lock = threading.Lock()
 
@@ -257,9 +247,7 @@ def test_events_older_than_the_caught_up_state_change_nothing(
     """The step events queued before the handle read the state (they raced its subscription)
     report what the state already holds: delivered after it, they are dropped."""
     gate = threading.Event()
-    _register_fan_out(orchestrator, plugins, 2, gate)
-    handle = orchestrator.start_workflow("wf").value()
-    assert _register_fan_out.reached.wait(10)  # type: ignore[attr-defined]
+    handle = _start_fan_out(orchestrator, plugins, 2, gate)
     finished: list[tuple[str, str]] = []
     starts: list[str] = []
     retries: list[str] = []
@@ -334,8 +322,7 @@ def test_a_step_event_for_a_step_never_seen_starting_reports_its_start_first(
     qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
 ) -> None:
     gate = threading.Event()
-    _register_fan_out(orchestrator, plugins, 1, gate)
-    handle = orchestrator.start_workflow("wf").value()
+    handle = _start_fan_out(orchestrator, plugins, 1, gate)
     seen: list[tuple[str, ...]] = []
     handle.started.connect(lambda: seen.append(("started",)))
     handle.step_started.connect(lambda s: seen.append(("step_started", s)))
