@@ -703,8 +703,8 @@ class WorkflowExecution(ReplayingObject):
         """
         if state is None:
             return
-        if state.status != "pending" and out is not self._record_places:
-            self._mark_started()
+        if state.status != "pending":
+            self._mark_started()  # nothing once ended: steps read after the end replay only
         if state.current_step:
             self._current = state.current_step
         for step in state.steps:
