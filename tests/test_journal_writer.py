@@ -13,7 +13,7 @@ import pytest
 from qtforge_orch import PluginError, PluginErrorCode
 from qtforge_orch.journal import ExecutionJournal
 
-from .journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw
+from .journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw, task_table
 
 
 def test_a_batch_is_one_transaction(tmp_path: Path) -> None:
@@ -397,14 +397,6 @@ def test_a_merged_start_is_stored_like_two_records(tmp_path: Path) -> None:
         )
 
 
-def _task_rows(path: Path) -> list[tuple[object, ...]]:
-    """Every column of every task row, in rowid order, with each value's SQLite type."""
-    with raw(path) as db:
-        columns = [row[1] for row in db.execute("PRAGMA table_info(tasks)")]
-        select = ", ".join(f"{name}, typeof({name})" for name in columns)
-        return db.execute(f"SELECT {select} FROM tasks ORDER BY rowid").fetchall()
-
-
 def _record_history(
     path: Path, history: list[tuple[Any, ...]], one_per_batch: bool, flush_after: int = -1
 ) -> None:
@@ -445,8 +437,8 @@ def test_a_batch_of_many_tasks_stores_what_one_record_per_batch_stores(
     history = _many_tasks(tasks)
     _record_history(tmp_path / "one.sqlite", history, one_per_batch=True)
     _record_history(tmp_path / "all.sqlite", history, one_per_batch=False)
-    rows = _task_rows(tmp_path / "all.sqlite")
-    assert rows == _task_rows(tmp_path / "one.sqlite")
+    rows = task_table(tmp_path / "all.sqlite")
+    assert rows == task_table(tmp_path / "one.sqlite")
     assert len(rows) == tasks
     first = rows[0]  # t0: started, then completed with {}; never an error
     assert first[4:8] == ("completed", "text", 1, "integer")  # state, attempts
@@ -467,7 +459,7 @@ def test_a_completion_followed_by_another_state_in_one_batch_is_stored_record_by
     ]
     _record_history(tmp_path / "one.sqlite", history, one_per_batch=True)
     _record_history(tmp_path / "all.sqlite", history, one_per_batch=False, flush_after=1)
-    assert _task_rows(tmp_path / "all.sqlite") == _task_rows(tmp_path / "one.sqlite")
+    assert task_table(tmp_path / "all.sqlite") == task_table(tmp_path / "one.sqlite")
     with ExecutionJournal(tmp_path / "all.sqlite") as journal:
         tasks = {t.task_key: t for t in journal.task_records("e")}
     assert (tasks["a"].state, tasks["a"].output) == ("cancelled", {"kept": True})

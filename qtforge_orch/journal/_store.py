@@ -85,6 +85,9 @@ class Store:
         self.pickle_fallback = pickle_fallback
         self.retention = retention
         self._hashes: dict[str, str] = {}
+        # The task statements of the writer's connection (its parameter limit): made at the
+        # first batch.
+        self._task_sql: _task_rows.TaskStatements | None = None
         self._age_checked = 0.0
         self._handlers: dict[str, Callable[[sqlite3.Connection, list[Op]], None]] = {
             EXECUTION_STARTED: self._executions_started,
@@ -157,7 +160,10 @@ class Store:
             connection.executemany(_LINK_RESUMED, links)
 
     def _tasks_changed(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
-        _task_rows.upsert(connection, _task_rows.task_rows(ops, self.pickle_fallback))
+        sql = self._task_sql
+        if sql is None:
+            sql = self._task_sql = _task_rows.TaskStatements(connection)
+        _task_rows.upsert(connection, _task_rows.task_rows(ops, self.pickle_fallback), sql)
 
     def _rollbacks(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         connection.executemany(
