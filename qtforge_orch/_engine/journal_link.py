@@ -168,7 +168,10 @@ class JournalLink:
             output, error = None, error_info(value)
         else:
             output = error = None
-        self.seq = self._task_changed(
+        # Read as an attribute, then called: a method-call lookup of a callable held in a slot
+        # is not specialised by the interpreter.
+        record_task = self._task_changed
+        self.seq = record_task(
             self.execution_id,
             self.keys[index],
             record,

@@ -146,8 +146,11 @@ class BatchWriter:
         """
         # Two records per step come here: the op is built here (one call fewer than a put of a
         # built op), and the lock's acquire and release are called directly (a with block looks
-        # both special methods up and binds them each time).
-        self._acquire()
+        # both special methods up and binds them each time), read as attributes first
+        # (``self._acquire()`` is a method-call lookup that the interpreter does not
+        # specialise for a callable held by the instance).
+        acquire, release = self._acquire, self._release
+        acquire()
         try:
             if self._stopping:
                 return self._dropped((TASK_CHANGED, execution_id, task_key, state))
@@ -183,7 +186,7 @@ class BatchWriter:
                 self._cond.notify()
             return seq
         finally:
-            self._release()
+            release()
 
     def _dropped(self, op: Op) -> int:
         """(lock held) A record made after close: counted, warned about once."""
