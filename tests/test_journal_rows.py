@@ -64,22 +64,6 @@ def test_runs_of_plain_completions_past_the_largest_chunk_store_what_single_reco
     )  # fmt: skip
 
 
-def test_task_recorder_records_like_task_changed(tmp_path: Path) -> None:
-    with open_journal(tmp_path / "j.sqlite") as journal:
-        journal.execution_started("e", "wf", "v1", "{}", None, None, 0.0)
-        record = journal.task_recorder()
-        assert record("e", "a", "started", 1, None, None, 1.0) == journal.last_seq() == 2
-        assert record("e", "a", "completed", 1, {"v": 1}, None, 2.0) == 3
-        assert journal.flush(10)
-        (task,) = journal.task_records("e")
-    assert (task.state, task.output, task.started_at, task.ended_at) == (
-        "completed",
-        {"v": 1},
-        1.0,
-        2.0,
-    )
-
-
 def test_statements_stay_within_the_connections_parameter_limit(tmp_path: Path) -> None:
     path = tmp_path / "limit.sqlite"
     open_journal(path).close()

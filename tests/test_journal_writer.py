@@ -382,11 +382,15 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
         connection.close()
 
 
-def test_a_merged_start_is_stored_like_two_records(tmp_path: Path) -> None:
+@pytest.mark.parametrize("through", ["task_changed", "task_recorder"])
+def test_a_merged_start_is_stored_like_two_records(tmp_path: Path, through: str) -> None:
+    """Also through ``task_recorder()`` (what the engine records with): the same records,
+    the same sequence numbers."""
     with open_journal(tmp_path / "j.sqlite") as journal:
+        record = journal.task_changed if through == "task_changed" else journal.task_recorder()
         journal.execution_started("e", "wf", "v1", V1_DEFINITION, {}, None, 1.0)
-        journal.task_changed("e", "a", "started", 1, None, None, 2.0)
-        journal.task_changed("e", "a", "completed", 1, {"v": 1}, None, 3.0)
+        assert record("e", "a", "started", 1, None, None, 2.0) == 2
+        assert record("e", "a", "completed", 1, {"v": 1}, None, 3.0) == journal.last_seq() == 3
         assert journal.flush(20)
         (record,) = journal.task_records("e")
         assert (record.state, record.output, record.started_at, record.ended_at) == (
