@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections import deque
 from functools import partial
 from typing import Any
 
@@ -20,10 +21,13 @@ from ..contract.retry import RetryPolicy
 from ..contract.timer_kind import TimerKind
 from ..errors import PluginError, PluginErrorCode
 from .attempt_limits import AdaptiveLimit, Deadlines, attempt_problems
+from .batch_parking import Landed, Parking
 from .batch_release import Release
 from .dataflow import build_params, collect_result, fan_out_items
 from .events import EventKind
+from .executors import THREAD
 from .late_outcomes import abandon, returned
+from .plugin_route import PARKED
 from .run_status import RunStatus
 from .scheduler_protocol import SchedulerDefaults
 from .shared_data import SharedData
@@ -43,8 +47,9 @@ _GOING = RunStatus.RUNNING
 _PROGRESS = 1 << EventKind.PROGRESS  # its bit in ListenedKinds.kinds
 
 # (task index, its input, its context, time.time() it started); input and context are None
-# while the task's condition is still to be checked (the task is then still Pending).
-Attempt = tuple[int, dict[str, Any] | None, StepContext | None, float]
+# while the task's condition is still to be checked (the task is then still Pending); the
+# input is a ``Landed`` once a parked attempt's outcome is back, to be recorded.
+Attempt = tuple[int, dict[str, Any] | Landed | None, StepContext | None, float]
 
 
 class BatchScheduler(SchedulerDefaults):
@@ -77,11 +82,14 @@ class BatchScheduler(SchedulerDefaults):
         self.listened = engine.listened
         self.noun = engine.names.noun
         self.call = engine.route.call
+        self.start = engine.route.start
         self.invoke = engine.route.invoke
         self.deadlines = Deadlines(run, engine.timers, self._on_deadlines)
         self.deadline_met = self.deadlines.pending.pop  # an attempt ended in time
         self.limit = AdaptiveLimit(run, self, self._stalled)
         self.workers: Workers[Attempt] = Workers(run, self)
+        self.parking: Parking | None = None  # built when an attempt first parks
+        self.landed: deque[Attempt] | None = None  # the parking's landed attempts
         # An EventDriven pass: the trigger (task 0) starts Completed with the event.
         self.seed = seed
 
@@ -124,6 +132,8 @@ class BatchScheduler(SchedulerDefaults):
                 self.running -= 1
                 abandon(self.run, index, context)  # its call may still return: late_outcomes
                 self.transition(index, TaskState.Cancelled)
+        if self.parking is not None:
+            self.parking.abandon_landed()
         self.run.cancel_unsettled()
         return False
 
@@ -139,6 +149,9 @@ class BatchScheduler(SchedulerDefaults):
         the common path costs one lock round trip before the plugin call (and the drainer's
         next task is taken in the same lock hold that records this one's outcome)."""
         run = self.run
+        if self.landed and not run.stopping:
+            # Recorded even while paused, as an attempt a thread ran is.
+            return self.landed.popleft()
         if run.stopping or run.status != _GOING or not self.ready or self.running >= self.limit.cap:
             return None
         index = heapq.heappop(self.ready)
@@ -208,15 +221,23 @@ class BatchScheduler(SchedulerDefaults):
         if context is None:
             return self._check_condition(index)
         assert params is not None
-        if task.fan_out is None:
-            call = self.call
-            value = call(task, params, context)
+        if isinstance(params, Landed):
+            value, ended = params.value, params.ended
         else:
-            with lock:
-                items = fan_out_items(task, self.table.outputs)
-            outcome = call_mapped(self.invoke, task, params, context, items)
-            value = outcome.output if outcome.error is None else outcome.error
-        ended = time.time()
+            if task.fan_out is not None:
+                with lock:
+                    items = fan_out_items(task, self.table.outputs)
+                outcome = call_mapped(self.invoke, task, params, context, items)
+                value = outcome.output if outcome.error is None else outcome.error
+            elif task.executor == THREAD:
+                call = self.call
+                value = call(task, params, context)
+            else:
+                value = self.start(task, params, context, self._landing(index, context, started))
+                if value is PARKED:
+                    with lock:
+                        return self.take()
+            ended = time.time()
         verdict = None  # whether a failed attempt is retried, when user code must say (no lock)
         if value.__class__ is not dict and isinstance(value, PluginError):
             verdict = retry_verdict(task, value, self.table.retries[index])
@@ -239,6 +260,14 @@ class BatchScheduler(SchedulerDefaults):
             if self.workers.helpers:
                 self.workers.wake_helpers()
             return self.take()
+
+    def _landing(self, index: int, context: StepContext, started: float) -> Any:
+        if self.parking is None:
+            with self.lock:
+                if self.parking is None:
+                    self.parking = Parking(self.run, self.contexts, self.workers)
+                    self.landed = self.parking.landed
+        return self.parking.landing(index, context, started)
 
     def _check_condition(self, index: int) -> Attempt | None:
         """A taken task with a condition: run it if it holds (the attempt this drainer does
