@@ -19,9 +19,10 @@ from ..contract.context import StepContext
 from ..contract.plan import DataPolicy, Role, TaskSpec, TaskState
 from ..contract.retry import RetryPolicy
 from ..contract.timer_kind import TimerKind
-from ..errors import PluginError, PluginErrorCode
+from ..errors import PluginError
 from .attempt_limits import AdaptiveLimit, Deadlines, attempt_problems
-from .batch_parking import Landed, Parking
+from .batch_callbacks import BatchCallbacks
+from .batch_parking import Attempt, Landed, Parking
 from .batch_release import Release
 from .dataflow import build_params, collect_result, fan_out_items
 from .events import EventKind
@@ -46,13 +47,8 @@ from .workers import Workers
 _GOING = RunStatus.RUNNING
 _PROGRESS = 1 << EventKind.PROGRESS  # its bit in ListenedKinds.kinds
 
-# (task index, its input, its context, time.time() it started); input and context are None
-# while the task's condition is still to be checked (the task is then still Pending); the
-# input is a ``Landed`` once a parked attempt's outcome is back, to be recorded.
-Attempt = tuple[int, dict[str, Any] | Landed | None, StepContext | None, float]
 
-
-class BatchScheduler(SchedulerDefaults):
+class BatchScheduler(BatchCallbacks, SchedulerDefaults):
     """Schedules one run's task attempts (``scheduler_protocol.Scheduler[Attempt]``)."""
 
     def __init__(self, run: RunShell, seed: dict[str, Any] | None = None) -> None:
@@ -261,14 +257,6 @@ class BatchScheduler(SchedulerDefaults):
                 self.workers.wake_helpers()
             return self.take()
 
-    def _landing(self, index: int, context: StepContext, started: float) -> Any:
-        if self.parking is None:
-            with self.lock:
-                if self.parking is None:
-                    self.parking = Parking(self.run, self.contexts, self.workers)
-                    self.landed = self.parking.landed
-        return self.parking.landing(index, context, started)
-
     def _check_condition(self, index: int) -> Attempt | None:
         """A taken task with a condition: run it if it holds (the attempt this drainer does
         next), skip it if not."""
@@ -378,48 +366,6 @@ class BatchScheduler(SchedulerDefaults):
             # The one attempt allowed is the calling drainer's next: nobody to start or wake.
             return
         workers.spawn(1 if taker else 0)
-
-    def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
-        """A running step's ``StepContext.report_progress`` (its worker thread)."""
-        with self.lock:
-            if self.states[index] != RUNNING or self.run.stopping:
-                return
-            self.table.step_progress[index] = (fraction, message)
-            self.run.update_progress()
-
-    # --- timers (timer thread) ---------------------------------------------------------------
-    def _on_retry_due(self, index: int) -> None:
-        with self.lock:
-            self.retry_timers.pop(index, None)
-            if self.run.stopping or self.states[index] != RETRYING:
-                return
-            self.transition(index, PENDING)
-            heapq.heappush(self.ready, index)
-            self.workers.spawn(0)
-
-    def _stalled(self) -> None:
-        self.workers.spawn(0)
-
-    def _on_deadlines(self, expired: list[int]) -> None:
-        """(lock held, timer thread) Time out every attempt past its deadline."""
-        for index in expired:
-            context = self.contexts[index]
-            if context is None or self.run.stopping:
-                continue
-            context.cancel()
-            self.contexts[index] = None
-            self.running -= 1  # the hung thread no longer counts against the limit
-            abandon(self.run, index, context)  # its call may still return: late_outcomes
-            task = self.tasks[index]
-            self._attempt_failed(
-                index,
-                PluginError(
-                    PluginErrorCode.Timeout,
-                    f"{self.noun} '{task.key}' timed out after {task.timeout_ms} ms",
-                    plugin_id=task.plugin_id,
-                ),
-            )
-        self.workers.wake_helpers()
 
     # --- invariants (lock held) -----------------------------------------------------------
     def problems(self) -> list[str]:

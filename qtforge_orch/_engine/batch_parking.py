@@ -20,7 +20,6 @@ from ..contract.outcome import Outcome
 from .late_outcomes import returned
 
 if TYPE_CHECKING:
-    from .batch import Attempt
     from .shell_protocol import RunShell
     from .workers import Workers
 
@@ -33,6 +32,12 @@ class Landed:
     def __init__(self, value: Any, ended: float) -> None:
         self.value = value  # the output dict or the PluginError, as a call returns it
         self.ended = ended
+
+
+# A batch run's unit of work: (task index, its input, its context, time.time() it started).
+# Input and context are None while the task's condition is still to be checked (the task is
+# then still Pending); the input is a ``Landed`` once a parked attempt's outcome is back.
+Attempt = tuple[int, dict[str, Any] | Landed | None, StepContext | None, float]
 
 
 class Parking:
