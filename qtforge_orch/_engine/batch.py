@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections import deque
 from functools import partial
 from typing import Any
 
@@ -78,14 +77,14 @@ class BatchScheduler(BatchCallbacks, SchedulerDefaults):
         self.listened = engine.listened
         self.noun = engine.names.noun
         self.call = engine.route.call
-        self.start = engine.route.start
         self.invoke = engine.route.invoke
         self.deadlines = Deadlines(run, engine.timers, self._on_deadlines)
         self.deadline_met = self.deadlines.pending.pop  # an attempt ended in time
         self.limit = AdaptiveLimit(run, self, self._stalled)
         self.workers: Workers[Attempt] = Workers(run, self)
-        self.parking: Parking | None = None  # built when an attempt first parks
-        self.landed: deque[Attempt] | None = None  # the parking's landed attempts
+        # Built when an attempt first parks. (Instances stay within CPython's 30 shared-key
+        # attributes: past that, every attribute read on the hot path takes the slow lookup.)
+        self.parking: Parking | None = None
         # An EventDriven pass: the trigger (task 0) starts Completed with the event.
         self.seed = seed
 
@@ -145,9 +144,10 @@ class BatchScheduler(BatchCallbacks, SchedulerDefaults):
         the common path costs one lock round trip before the plugin call (and the drainer's
         next task is taken in the same lock hold that records this one's outcome)."""
         run = self.run
-        if self.landed and not run.stopping:
+        parking = self.parking
+        if parking is not None and parking.landed and not run.stopping:
             # Recorded even while paused, as an attempt a thread ran is.
-            return self.landed.popleft()
+            return parking.landed.popleft()
         if run.stopping or run.status != _GOING or not self.ready or self.running >= self.limit.cap:
             return None
         index = heapq.heappop(self.ready)
@@ -229,7 +229,8 @@ class BatchScheduler(BatchCallbacks, SchedulerDefaults):
                 call = self.call
                 value = call(task, params, context)
             else:
-                value = self.start(task, params, context, self._landing(index, context, started))
+                start = self.run.engine.route.start
+                value = start(task, params, context, self._landing(index, context, started))
                 if value is PARKED:
                     with lock:
                         return self.take()

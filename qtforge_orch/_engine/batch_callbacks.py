@@ -40,7 +40,6 @@ class BatchCallbacks:
         workers: Workers[Attempt]
         noun: str
         parking: Parking | None
-        landed: Any
 
         transition: Callable[..., None]
         table: TaskTable
@@ -52,7 +51,6 @@ class BatchCallbacks:
             with self.lock:
                 if self.parking is None:
                     self.parking = Parking(self.run, self.contexts, self.workers)
-                    self.landed = self.parking.landed
         return self.parking.landing(index, context, started)
 
     def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
