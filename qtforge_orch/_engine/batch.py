@@ -72,7 +72,6 @@ class BatchScheduler(BatchCallbacks, SchedulerDefaults):
         self.deps = Release(run, self.ready, self.data)
         self.retry_timers: dict[int, Any] = {}
         engine = run.engine
-        self.timers = engine.timers
         self.clock = engine.timers.now
         self.listened = engine.listened
         self.noun = engine.names.noun
@@ -82,8 +81,9 @@ class BatchScheduler(BatchCallbacks, SchedulerDefaults):
         self.deadline_met = self.deadlines.pending.pop  # an attempt ended in time
         self.limit = AdaptiveLimit(run, self, self._stalled)
         self.workers: Workers[Attempt] = Workers(run, self)
-        # Built when an attempt first parks. (Instances stay within CPython's 30 shared-key
-        # attributes: past that, every attribute read on the hot path takes the slow lookup.)
+        # Built when an attempt first parks. (Instances keep under 30 attributes: from 30 on,
+        # CPython 3.11 gives up the class-shared attribute keys, and with them the fastest
+        # attribute and method reads of the hot path; tests/test_hot_path_layout.py.)
         self.parking: Parking | None = None
         # An EventDriven pass: the trigger (task 0) starts Completed with the event.
         self.seed = seed
@@ -329,7 +329,7 @@ class BatchScheduler(BatchCallbacks, SchedulerDefaults):
             and (policy.retries(error, ask=False) if verdict is None else verdict)
         ):
             self.transition(index, RETRYING, error)
-            self.retry_timers[index] = self.timers.call_later(
+            self.retry_timers[index] = self.run.engine.timers.call_later(
                 policy.delay_s(retries[index]),
                 partial(self._on_retry_due, index),
                 kind=TimerKind.RETRY,
