@@ -217,7 +217,7 @@ class BatchScheduler(BatchCallbacks, SchedulerDefaults):
         if context is None:
             return self._check_condition(index)
         assert params is not None
-        if type(params) is Landed:
+        if isinstance(params, Landed):
             value, ended = params.value, params.ended
         else:
             if task.fan_out is not None:
