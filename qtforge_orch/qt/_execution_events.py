@@ -19,7 +19,13 @@ from .._log import logger
 from ..errors import PluginError, PluginErrorCode
 from ..events import EventKind, ExecutionEvent
 from ..results import Expected
-from ._status import FINAL_STATUSES, FINAL_STEP_STATUSES, ExecutionState, outcome_error
+from ._status import (
+    FINAL_STATUSES,
+    FINAL_STEP_STATUSES,
+    ExecutionState,
+    epoch_seconds,
+    outcome_error,
+)
 from ._step_following import STEP_KINDS, StepFollowing
 
 #: What a handle follows of its execution (Streaming ones also ``ITEM_COUNTS``).
@@ -83,6 +89,8 @@ class ExecutionEvents(StepFollowing):
             record.output = dict(step.output)
             record.error = step.error
             record.duration_ms = step.duration_ms
+            record.started_at = epoch_seconds(step.start_time)
+            record.finished_at = epoch_seconds(step.end_time)
             record.items = dict(step.items) if step.items is not None else None
             self._take_runs(record, step)
             if step.status in FINAL_STEP_STATUSES:

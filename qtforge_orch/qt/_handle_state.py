@@ -22,7 +22,13 @@ import shiboken6
 from ..errors import PluginError, PluginErrorCode
 from ..results import Expected, from_error, make_error, make_success
 from ._replay import ReplayingObject
-from ._status import FINAL_STATUSES, FINAL_STEP_STATUSES, ExecutionState, StepState
+from ._status import (
+    FINAL_STATUSES,
+    FINAL_STEP_STATUSES,
+    ExecutionState,
+    StepState,
+    epoch_seconds,
+)
 from .records import StepRecord
 
 if TYPE_CHECKING:
@@ -166,6 +172,8 @@ class HandleState(ReplayingObject):
                 record.duration_ms = step.duration_ms
             if status == "pending":
                 continue
+            if record.started_at is None:  # the engine's start: the one its event announced
+                record.started_at = epoch_seconds(step.start_time)
             if record.status == "pending" and (step.attempts or status in ("completed", "failed")):
                 out("step_started", step.step_id)
             for retry in range(max(reported, 1), step.attempts):
@@ -175,6 +183,8 @@ class HandleState(ReplayingObject):
                 continue
             record.output = dict(step.output)
             record.error = step.error
+            if record.finished_at is None:
+                record.finished_at = epoch_seconds(step.end_time)
             if status == "failed":
                 note(f"{step.step_id} failed: {step.error}")
                 out("step_finished", step.step_id, status, {"error": step.error})
