@@ -18,6 +18,8 @@ relative to the run's start (ours: ``execute_workflow`` called; the pool: the fi
 
 Ours is observed by wrapping ``ProcessExecutor.call``, ``_Slot.submit`` and
 ``BatchScheduler.work`` here, for measurement only (a few microseconds per step).
+``--pump-slice S`` is an ablation: the owner thread's wake-up slice while it waits for a
+synchronous execution (``events.WAIT_SLICE_S``) set to ``S``, to see what those wake-ups cost.
 """
 
 from __future__ import annotations
@@ -234,6 +236,16 @@ def _summary(
     for step in sorted(steps, key=lambda s: s["start"]):
         by_worker.setdefault(step["pid"], []).append(step)
     workers = {}
+    # Each round boundary on a worker, split at the parent's marks: the worker's end -> the
+    # pool's result thread has it -> the waiting thread has it -> the next step submitted ->
+    # the worker starts it.
+    legs: dict[str, list[float]] = {"result": [], "seen": [], "next_submit": [], "start": []}
+    for mine in by_worker.values():
+        for a, b in itertools.pairwise(mine):
+            legs["result"].append(a["result"] - a["end"])
+            legs["seen"].append(a["seen"] - a["result"])
+            legs["next_submit"].append(max(0.0, b["submit"] - a["seen"]))
+            legs["start"].append(b["start"] - max(b["submit"], a["end"]))
     for pid, mine in by_worker.items():
         idle = [b["start"] - a["end"] for a, b in itertools.pairwise(mine)]
         workers[pid] = {
@@ -262,6 +274,7 @@ def _summary(
         "step_queued_s": sum(s["queued_s"] for s in steps),
         "nivcsw": sum(s["nivcsw"] for s in steps),
         "nvcsw": sum(s["nvcsw"] for s in steps),
+        "boundary_legs_s": {k: statistics.median(v) for k, v in legs.items() if v},
     }
 
 
@@ -315,7 +328,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--json", default="")
     parser.add_argument("--quiet", action="store_true", help="summaries only")
+    parser.add_argument(
+        "--pump-slice",
+        type=float,
+        default=0.0,
+        help="ablation: the owner thread's wait slice in a synchronous execution (seconds; "
+        "0: the engine's own)",
+    )
     args = parser.parse_args(argv)
+    if args.pump_slice:
+        from qtforge_orch._engine import events
+
+        events.WAIT_SLICE_S = args.pump_slice  # measurement only: how much the slices cost
 
     from qtforge_orch import PluginOrchestrator
 
@@ -366,7 +390,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     for side in ("ours", "plain"):
         walls = [r["wall"] for r in runs if r["side"] == side]
-        print(f"{side}: median wall {_ms(statistics.median(walls))} ms of {len(walls)}")
+        mine = [r for r in runs if r["side"] == side]
+        legs = {
+            k: _ms(statistics.median(r["boundary_legs_s"][k] for r in mine)).strip()
+            for k in mine[0]["boundary_legs_s"]
+        }
+        print(
+            f"{side}: median wall {_ms(statistics.median(walls))} ms of {len(walls)}; a round "
+            f"boundary's legs (median ms): {legs}"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump({"loops": loops, "runs": runs}, out, indent=1, default=str)
