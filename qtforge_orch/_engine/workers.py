@@ -38,23 +38,29 @@ class Workers(Generic[UnitT]):
     """A run's drainers and helpers, taking its scheduler's units of work; counters guarded by
     the run's lock."""
 
-    __slots__ = ("_run", "_scheduler", "_starting", "helpers")
+    __slots__ = ("_run", "_scheduler", "_starting", "active", "helpers")
 
     def __init__(self, run: RunShell, scheduler: Scheduler[UnitT]) -> None:
         self._run = run
         self._scheduler = scheduler
         self._starting = 0  # drainers submitted that have not taken work yet
         self.helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
+        self.active = 0  # drainers taking work now (each takes again before it leaves)
 
     def drain(self) -> None:
         """Pool entry point: do ready work back to back until none can start."""
         previous = _taking()
         _taker.run = self._run
         take, work, lock = self._scheduler.take, self._scheduler.work, self._run.lock
+        counted = False  # counted in ``active``; uncounted in the lock hold that finds no work
         try:
             with lock:
                 self._starting -= 1
                 taken = take()
+                if taken is None:
+                    return
+                self.active += 1
+                counted = True
             pump = self._run.engine.pump
             yielded = time.perf_counter()
             while taken is not None:
@@ -72,7 +78,13 @@ class Workers(Generic[UnitT]):
                 if taken is None:
                     with lock:
                         taken = take()
+                        if taken is None:
+                            self.active -= 1
+                            counted = False
         finally:
+            if counted:  # work raised
+                with lock:
+                    self.active -= 1
             _taker.run = previous
 
     def help_until_done(self, deadline: float | None = None) -> bool:
@@ -111,6 +123,16 @@ class Workers(Generic[UnitT]):
     def wake_helpers(self) -> None:
         if self.helpers:
             self._run.lock.notify_all()
+
+    def land(self) -> None:
+        """(lock held) A parked attempt's outcome was queued as work: make sure a thread takes
+        it, paused or not (the attempt is counted running, so ``spawn``'s capacity does not
+        apply)."""
+        if self.helpers:
+            self.wake_helpers()
+        elif not self.active and not self._starting:
+            self._starting += 1
+            self._run.engine.executor.submit(self.drain)
 
     def spawn(self, self_takers: int) -> None:
         """(lock held) Submit drainers for ready work, up to the scheduler's capacity."""
