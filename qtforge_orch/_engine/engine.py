@@ -232,6 +232,7 @@ class Engine:
         if self.in_owner_thread():
             self.pump.wait_until(run.done)
         else:
+            run.claim()  # still queued: this thread starts it rather than wait for the pool
             run.workers.help_until_done()
             if run.journal is not None:
                 run.journal.sink.flush(events.JOURNAL_FLUSH_BOUND_S)
@@ -271,6 +272,7 @@ class Engine:
         deadline = None if timeout_ms is None else time.monotonic() + max(0, timeout_ms) / 1000.0
         if not self.in_owner_thread():
             # Help run it: the caller may be a pool worker the execution needs.
+            run.claim()
             return run.workers.help_until_done(deadline)
         return self.pump.wait_until(run.done, deadline)
 

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..contract.context import StepContext
 from ..contract.plan import Plan, ScheduleKind
@@ -48,14 +48,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_BUILD_LOCK = threading.Lock()
+_BUILT_PARTS = frozenset(
+    {
+        "table",
+        "progress",
+        "limit",
+        "rollback_errors",
+        "error_messages",
+        "compensations",
+        "pause_gate",
+        "long_contexts",
+        "scheduler",
+        "workers",
+    }
+)
+
+
 class Run:
     """One execution's shell. Every field is guarded by ``lock``."""
 
     # Fixed fields: no per-run __dict__, and quicker reads on the hot path.
     __slots__ = (  # noqa: SIM905 (one string: the field list stays short to read)
-        "__weakref__ _retire _workflow_timer compensating compensations end end_time engine "
-        "error error_messages events execution_id initial_data is_child journal late limit "
-        "listened lock "
+        "__weakref__ _factory _queued _retire _workflow_timer compensating compensations end "
+        "end_time engine error error_messages events execution_id initial_data is_child "
+        "journal late limit listened lock "
         "long_contexts parent pause_gate plan progress report_cache result resume_seed "
         "rollback_errors scheduler start_time status stopping table transaction_id wanted "
         "workers workflow_id"
@@ -82,28 +99,19 @@ class Run:
         self.initial_data = initial_data
         self.transaction_id = transaction_id
         self.lock = RunLock(engine.lane)
-        self.table = TaskTable(len(plan.tasks))
-        self.progress = Progress(len(plan.tasks))
-        self.limit = plan.max_concurrency or engine.executor.max_threads()
         self.status = RunStatus.PENDING
         self.stopping = False
+        self._queued = False  # waiting in the pool's queue for a thread to start it
         self.error: PluginError | None = None
         self.result: dict[str, Any] | None = None
-        self.rollback_errors: list[str] = []
-        self.error_messages: list[str] = []  # execution-level notes beyond per-task errors
-        self.compensations: list[Compensation] = []  # rollback steps owed, oldest first
         self.compensating: CompensationChain | None = None  # the chain running them, if any
         # Attempts abandoned while they ran, and what they returned (built on first use).
         self.late: LateOutcomes | None = None
         self.start_time: datetime | None = None
         self.end_time: datetime | None = None
         self.end: RunEnd[Run] = RunEnd()
-        self.pause_gate = PauseGate()  # closed while paused: steps' pause points wait there
         self._retire = retire  # moves the run to the engine's history (None: a pass)
         self._workflow_timer: Any = None
-        # Contexts handed to user code outside per-task attempts (stream stages, event
-        # sources): cancelled with the run.
-        self.long_contexts: list[StepContext] = []
         # Per-task reports a facade built for status calls, reused while unchanged
         # (status_snapshot.cached_reports); written outside the lock, read-only once built.
         self.report_cache: Any = None
@@ -114,7 +122,9 @@ class Run:
         # Durable executions: what this run records in the journal (None: not journaled),
         # and the outputs a resumed run starts from.
         self.journal: JournalLink | None = None
+        self._factory = scheduler_for(plan.schedule) if scheduler is None else scheduler
         if journal_entry is not None and engine.journal is not None:
+            self.table = self._new_table()  # the link records its retries
             keys = [task.key for task in plan.tasks]
             self.journal = JournalLink(
                 engine.journal, journal_entry, execution_id, initial_data, keys, self.table.retries
@@ -131,12 +141,50 @@ class Run:
             | LATE
         )
         self.listened = engine.listened
+
+    # --- the parts a run needs once it runs, built on first need --------------------------------
+    # A run waits in the pool's queue as an id, a status, its lock and its end: the task table,
+    # the scheduler and the rest are built by the thread that starts it, or by whatever reads
+    # them first (a status call, a cancel). Many executions started at once then keep a few
+    # objects each until a thread takes them, not the ~60 containers the cyclic collector
+    # walks again and again while they wait.
+    def _build(self) -> None:
+        with _BUILD_LOCK:  # two threads reading a part at once build it once
+            try:
+                object.__getattribute__(self, "workers")
+                return
+            except AttributeError:
+                pass
+            plan, engine = self.plan, self.engine
+            size = len(plan.tasks)
+            if self.journal is None:  # a journaled run's table was built with it
+                self.table = self._new_table()
+            self.progress = Progress(size)
+            self.limit = plan.max_concurrency or engine.executor.max_threads()
+            self.rollback_errors: list[str] = []
+            self.error_messages: list[str] = []  # execution-level notes beyond per-task errors
+            self.compensations: list[Compensation] = []  # rollback steps owed, oldest first
+            self.pause_gate = PauseGate()  # closed while paused: pause points wait there
+            # Contexts handed to user code outside per-task attempts (stream stages, event
+            # sources): cancelled with the run.
+            self.long_contexts: list[StepContext] = []
+            self.scheduler = self._factory(self)
+            self.workers = self.scheduler.workers  # last: its presence says "built"
+
+    def _new_table(self) -> TaskTable:
+        table = TaskTable(len(self.plan.tasks))
         if transitions.owners_wanted:
-            self.table.owner = weakref.ref(self)
-        if scheduler is None:
-            scheduler = scheduler_for(plan.schedule)
-        self.scheduler = scheduler(self)
-        self.workers = self.scheduler.workers
+            table.owner = weakref.ref(self)
+        return table
+
+    if not TYPE_CHECKING:  # to the type checker every part is a plain, always-set field
+
+        def __getattr__(self, name: str) -> Any:
+            # Called only for a field not set yet: the built parts before ``_build``.
+            if name in _BUILT_PARTS:
+                self._build()
+                return object.__getattribute__(self, name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def new_child(self, plan: Plan, data: dict[str, Any], seed: dict[str, Any] | None) -> Run:
         """A pass of an EventDriven execution: a batch run of ``plan`` sharing this run's id;
@@ -198,25 +246,55 @@ class Run:
     def start(self, takers: int = 0) -> None:
         """``takers``: threads that will take this run's work themselves (a waiting parent)."""
         with self.lock:
-            self.status = RunStatus.RUNNING
-            parent = self.parent
-            if parent is not None and parent.status == RunStatus.PAUSED:
-                self.status = RunStatus.PAUSED
-                self.pause_gate.close()
-            self.start_time = _now()
-            if self.journal is not None:
-                self.journal.started(self.workflow_id)
-            self.events.lifecycle(EventKind.WORKFLOW_STARTED, self.workflow_id)
-            if self.plan.timeout_ms:
-                self._workflow_timer = self.engine.timers.call_later(
-                    self.plan.timeout_ms / 1000.0,
-                    self._on_workflow_timeout,
-                    kind=TimerKind.WORKFLOW_TIMEOUT,
-                    execution_id=self.execution_id,
-                )
-            self.scheduler.begin()
-            self.workers.spawn(takers)
-            self.maybe_complete()
+            self._start(takers)
+
+    def start_queued(self) -> None:
+        """Start on a pool thread, in submission order with the pool's other work; until
+        then the run is ``pending`` and built only as far as something reads it. The thread
+        that starts it also drains it, so a small run is built, run and ended in one go."""
+        self._queued = True
+        self.engine.executor.submit(self._start_from_queue)
+
+    def claim(self) -> None:
+        """Start a run still waiting in the queue now, in this thread (a thread about to
+        wait for it helping, or a pause or cancel that needs it running)."""
+        with self.lock:
+            self._claim()
+
+    def _claim(self) -> None:
+        if self._queued:
+            self._queued = False
+            self._start(0)
+
+    def _start_from_queue(self) -> None:
+        with self.lock:
+            if not self._queued:
+                return  # claimed meanwhile (started, or cancelled)
+            self._queued = False
+            self._start(1)
+        self.workers.drain(submitted=False)
+
+    def _start(self, takers: int) -> None:
+        # (lock held)
+        self.status = RunStatus.RUNNING
+        parent = self.parent
+        if parent is not None and parent.status == RunStatus.PAUSED:
+            self.status = RunStatus.PAUSED
+            self.pause_gate.close()
+        self.start_time = _now()
+        if self.journal is not None:
+            self.journal.started(self.workflow_id)
+        self.events.lifecycle(EventKind.WORKFLOW_STARTED, self.workflow_id)
+        if self.plan.timeout_ms:
+            self._workflow_timer = self.engine.timers.call_later(
+                self.plan.timeout_ms / 1000.0,
+                self._on_workflow_timeout,
+                kind=TimerKind.WORKFLOW_TIMEOUT,
+                execution_id=self.execution_id,
+            )
+        self.scheduler.begin()
+        self.workers.spawn(takers)
+        self.maybe_complete()
 
     def on_finish(self, callback: Callable[[Run], None]) -> None:
         """``callback(run)`` once the run has ended, never under its lock (at once, in this
@@ -245,6 +323,7 @@ class Run:
 
     def cancel(self, error: PluginError | None = None) -> bool:
         with self.lock:
+            self._claim()  # started first: its signals begin with workflow_started
             if self.stopping or self.status in RunStatus.FINAL:
                 return False
             self.abort(RunStatus.CANCELLED, error or cancelled_error(self))
@@ -252,6 +331,7 @@ class Run:
 
     def pause(self) -> PluginError | None:
         with self.lock:
+            self._claim()
             if self.status != RunStatus.RUNNING or self.stopping:
                 return state_error(self, "pause", RunStatus.RUNNING)
             self.status = RunStatus.PAUSED

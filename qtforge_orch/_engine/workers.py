@@ -46,14 +46,18 @@ class Workers(Generic[UnitT]):
         self._starting = 0  # drainers submitted that have not taken work yet
         self.helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
 
-    def drain(self) -> None:
-        """Pool entry point: do ready work back to back until none can start."""
+    def drain(self, submitted: bool = True) -> None:
+        """Pool entry point: do ready work back to back until none can start.
+
+        ``submitted``: this call is a drainer ``spawn`` submitted (False: the thread that
+        started the run drains it, counted as a taker when it spawned)."""
         previous = _taking()
         _taker.run = self._run
         take, work, lock = self._scheduler.take, self._scheduler.work, self._run.lock
         try:
             with lock:
-                self._starting -= 1
+                if submitted:
+                    self._starting -= 1
                 taken = take()
             pump = self._run.engine.pump
             yielded = time.perf_counter()
