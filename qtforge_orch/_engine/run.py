@@ -15,32 +15,29 @@ or cancelling other runs go through ``lock.later`` and run on release; plugin ca
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..contract.context import StepContext
 from ..contract.plan import Plan, ScheduleKind
 from ..contract.timer_kind import TimerKind
 from ..errors import PluginError
-from . import transitions
 from .batch import BatchScheduler
-from .compensation import Compensation, CompensationChain
+from .compensation import CompensationChain
 from .events import EventKind
 from .journal_link import JournalEntry, JournalLink, ResumeSeed
 from .late_outcomes import LateOutcomes
-from .pause_gate import PauseGate
-from .progress import Progress
 from .run_end import RunEnd
 from .run_events import RunEvents
 from .run_lock import RunLock
+from .run_parts import RunParts
 from .run_status import RunStatus, cancelled_error, state_error, timeout_error
 from .scheduler_choice import SchedulerFactory, scheduler_for
 from .services import RunServices
 from .status_snapshot import RunSnapshot, snapshot_of
-from .task_table import CANCELLED, PENDING, RETRYING, RUNNING, TaskTable
+from .task_table import CANCELLED, PENDING, RETRYING, RUNNING
 from .transitions import LATE, OWED, RECORD_OF, RECORDED, RESTORED, STEPS, WIDTH
 
 
@@ -48,35 +45,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-_BUILD_LOCK = threading.Lock()
-_BUILT_PARTS = frozenset(
-    {
-        "table",
-        "progress",
-        "limit",
-        "rollback_errors",
-        "error_messages",
-        "compensations",
-        "pause_gate",
-        "long_contexts",
-        "scheduler",
-        "workers",
-    }
-)
-
-
-class Run:
+class Run(RunParts):
     """One execution's shell. Every field is guarded by ``lock``."""
 
     # Fixed fields: no per-run __dict__, and quicker reads on the hot path.
     __slots__ = (  # noqa: SIM905 (one string: the field list stays short to read)
-        "__weakref__ _factory _queued _retire _workflow_timer compensating compensations end "
-        "end_time engine error error_messages events execution_id initial_data is_child "
-        "journal late limit listened lock "
-        "long_contexts parent pause_gate plan progress report_cache result resume_seed "
-        "rollback_errors scheduler start_time status stopping table transaction_id wanted "
-        "workers workflow_id"
-    ).split()
+        "__weakref__ _factory _queued _retire _workflow_timer compensating end end_time "
+        "engine error events execution_id initial_data is_child journal late listened lock "
+        "parent plan report_cache result resume_seed start_time status stopping "
+        "transaction_id wanted workflow_id"
+    ).split()  # and the parts built on first need (``RunParts``)
 
     def __init__(
         self,
@@ -142,50 +120,6 @@ class Run:
         )
         self.listened = engine.listened
 
-    # --- the parts a run needs once it runs, built on first need --------------------------------
-    # A run waits in the pool's queue as an id, a status, its lock and its end: the task table,
-    # the scheduler and the rest are built by the thread that starts it, or by whatever reads
-    # them first (a status call, a cancel). Many executions started at once then keep a few
-    # objects each until a thread takes them, not the ~60 containers the cyclic collector
-    # walks again and again while they wait.
-    def _build(self) -> None:
-        with _BUILD_LOCK:  # two threads reading a part at once build it once
-            try:
-                object.__getattribute__(self, "workers")
-                return
-            except AttributeError:
-                pass
-            plan, engine = self.plan, self.engine
-            size = len(plan.tasks)
-            if self.journal is None:  # a journaled run's table was built with it
-                self.table = self._new_table()
-            self.progress = Progress(size)
-            self.limit = plan.max_concurrency or engine.executor.max_threads()
-            self.rollback_errors: list[str] = []
-            self.error_messages: list[str] = []  # execution-level notes beyond per-task errors
-            self.compensations: list[Compensation] = []  # rollback steps owed, oldest first
-            self.pause_gate = PauseGate()  # closed while paused: pause points wait there
-            # Contexts handed to user code outside per-task attempts (stream stages, event
-            # sources): cancelled with the run.
-            self.long_contexts: list[StepContext] = []
-            self.scheduler = self._factory(self)
-            self.workers = self.scheduler.workers  # last: its presence says "built"
-
-    def _new_table(self) -> TaskTable:
-        table = TaskTable(len(self.plan.tasks))
-        if transitions.owners_wanted:
-            table.owner = weakref.ref(self)
-        return table
-
-    if not TYPE_CHECKING:  # to the type checker every part is a plain, always-set field
-
-        def __getattr__(self, name: str) -> Any:
-            # Called only for a field not set yet: the built parts before ``_build``.
-            if name in _BUILT_PARTS:
-                self._build()
-                return object.__getattribute__(self, name)
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     def new_child(self, plan: Plan, data: dict[str, Any], seed: dict[str, Any] | None) -> Run:
         """A pass of an EventDriven execution: a batch run of ``plan`` sharing this run's id;
         ``seed`` is the output its first task (the trigger) starts with."""
@@ -248,34 +182,8 @@ class Run:
         with self.lock:
             self._start(takers)
 
-    def start_queued(self) -> None:
-        """Start on a pool thread, in submission order with the pool's other work; until
-        then the run is ``pending`` and built only as far as something reads it. The thread
-        that starts it also drains it, so a small run is built, run and ended in one go."""
-        self._queued = True
-        self.engine.executor.submit(self._start_from_queue)
-
-    def claim(self) -> None:
-        """Start a run still waiting in the queue now, in this thread (a thread about to
-        wait for it helping, or a pause or cancel that needs it running)."""
-        with self.lock:
-            self._claim()
-
-    def _claim(self) -> None:
-        if self._queued:
-            self._queued = False
-            self._start(0)
-
-    def _start_from_queue(self) -> None:
-        with self.lock:
-            if not self._queued:
-                return  # claimed meanwhile (started, or cancelled)
-            self._queued = False
-            self._start(1)
-        self.workers.drain(submitted=False)
-
     def _start(self, takers: int) -> None:
-        # (lock held)
+        """(lock held) ``start``, and what starts a queued run (``RunParts``)."""
         self.status = RunStatus.RUNNING
         parent = self.parent
         if parent is not None and parent.status == RunStatus.PAUSED:
