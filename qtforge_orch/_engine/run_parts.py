@@ -16,6 +16,8 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from . import transitions
+from .batch import BatchScheduler
+from .ended_batch import EndedBatch
 from .pause_gate import PauseGate
 from .progress import Progress
 from .task_table import TaskTable
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from ..contract.plan import Plan
     from .compensation import Compensation
     from .journal_link import JournalLink
+    from .late_outcomes import LateOutcomes
+    from .run_end import RunEnd
     from .run_lock import RunLock
     from .scheduler_choice import SchedulerFactory
     from .scheduler_protocol import Drainers, SchedulerControl
@@ -73,6 +77,8 @@ class RunParts:
         engine: RunServices
         journal: JournalLink | None
         lock: RunLock
+        end: RunEnd[Any]
+        late: LateOutcomes | None
         _factory: SchedulerFactory
         _queued: bool
 
@@ -104,6 +110,24 @@ class RunParts:
             self._queued = False
             self._start(1)
         self.workers.drain(submitted=False)
+
+    def release_parts(self) -> None:
+        """The run left its engine's history: let go of its scheduler, so that the run and
+        the scheduler are freed by their last reference, not by the cyclic collector (each
+        refers to the other). Only once nothing can be in the scheduler any more: the run
+        ended and its callbacks ran, no thread is in or on its way into its work, no attempt
+        it abandoned is still out. A status read of the run afterwards still answers."""
+        with self.lock:
+            try:
+                scheduler = object.__getattribute__(self, "scheduler")
+            except AttributeError:
+                return  # never built: nothing to let go of
+            if not (
+                self.end.is_done() and self.late is None and self.workers.idle()
+            ) or not isinstance(scheduler, BatchScheduler):
+                return
+            self.scheduler = self.workers = EndedBatch(scheduler.overlaps())
+            scheduler.__dict__.clear()  # its parts refer back to it, and to the run
 
     # --- the parts, built on first need -----------------------------------------------------------
 

@@ -35,6 +35,10 @@ class Drainers(Protocol):
         """(lock held) Wake the threads waiting in ``help_until_done``."""
         ...
 
+    def idle(self) -> bool:
+        """(lock held) No thread is in, or on its way into, the run's work."""
+        ...
+
     def is_taker(self) -> bool:
         """Whether this thread drains or helps this run."""
         ...

@@ -38,13 +38,18 @@ class Workers(Generic[UnitT]):
     """A run's drainers and helpers, taking its scheduler's units of work; counters guarded by
     the run's lock."""
 
-    __slots__ = ("_run", "_scheduler", "_starting", "helpers")
+    __slots__ = ("_run", "_scheduler", "_starting", "helpers", "inside")
 
     def __init__(self, run: RunShell, scheduler: Scheduler[UnitT]) -> None:
         self._run = run
         self._scheduler = scheduler
         self._starting = 0  # drainers submitted that have not taken work yet
         self.helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
+        self.inside = 0  # threads in drain or help_until_done
+
+    def idle(self) -> bool:
+        """(lock held) No thread is in, or on its way into, this run's work."""
+        return not (self._starting or self.inside or self.helpers)
 
     def drain(self, submitted: bool = True) -> None:
         """Pool entry point: do ready work back to back until none can start.
@@ -58,6 +63,7 @@ class Workers(Generic[UnitT]):
             with lock:
                 if submitted:
                     self._starting -= 1
+                self.inside += 1
                 taken = take()
             pump = self._run.engine.pump
             yielded = time.perf_counter()
@@ -78,6 +84,8 @@ class Workers(Generic[UnitT]):
                         taken = take()
         finally:
             _taker.run = previous
+            with lock:
+                self.inside -= 1
 
     def help_until_done(self, deadline: float | None = None) -> bool:
         """Used by a non-GUI thread waiting synchronously: run this run's work meanwhile
@@ -86,6 +94,8 @@ class Workers(Generic[UnitT]):
         previous = _taking()
         _taker.run = self._run
         take, work = self._scheduler.take, self._scheduler.work
+        with self._run.lock:
+            self.inside += 1
         try:
             while True:
                 with self._run.lock:
@@ -106,6 +116,8 @@ class Workers(Generic[UnitT]):
                     taken = work(taken)
         finally:
             _taker.run = previous
+            with self._run.lock:
+                self.inside -= 1
 
     def is_taker(self) -> bool:
         """Whether this thread is a drainer or helper of this run (it takes the next work

@@ -1,10 +1,12 @@
 """Executions started asynchronously wait in the pool's queue unbuilt until a pool thread
 starts them: they read as pending, cancel and pause before their first step, end with the
-orchestrator, keep few objects while they wait, and signal in the usual order."""
+orchestrator, keep few objects while they wait, and signal in the usual order; a run that left
+the history is freed by its last reference."""
 
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -150,3 +152,36 @@ def test_a_queued_run_keeps_a_few_objects_until_it_starts(held: Any) -> None:
     hanging.release()
     assert all(orchestrator.wait_for_execution(i, 10_000) for i in ids)
     assert recording.call_count == 2 * count
+
+
+def test_a_run_that_left_the_history_is_freed_without_the_collector(qapp: Any) -> None:
+    recording = RecordingPlugin("rec", execute=lambda params: {"ran": True})
+    plugins = PluginManager()
+    plugins.register_plugin(recording)
+    orchestrator = PluginOrchestrator(plugin_manager=plugins)
+    engine = orchestrator._core.engine
+    chain = Workflow("chain")
+    chain.add_step(step("a", "rec", "execute"))
+    chain.add_step(step("b", "rec", "execute", "a"))
+    gc.disable()  # freed by its last reference, or not at all
+    try:
+        assert orchestrator.register_workflow(chain)
+        assert orchestrator.set_history_limit(2)
+        future = orchestrator.execute_workflow_async("chain")
+        run = engine.get_run(future.execution_id)
+        first = weakref.ref(run)
+        held = engine.get_run(orchestrator.execute_workflow("chain").value())
+        assert future.result(10)
+        del run
+        for _ in range(3):  # both leave the history
+            assert orchestrator.execute_workflow("chain")
+        engine.pump.drain(None)
+        assert first() is None
+        # One still held by the application reads as it ended.
+        assert held is not None and engine.get_run(held.execution_id) is None
+        assert held.snapshot().status == "completed"
+        held.validate()
+        assert engine.wait(held) is None
+    finally:
+        gc.enable()
+        orchestrator.shutdown()
