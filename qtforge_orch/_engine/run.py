@@ -80,6 +80,7 @@ class Run(RunParts):
         self.status = RunStatus.PENDING
         self.stopping = False
         self._queued = False  # waiting in the pool's queue for a thread to start it
+        self.built = False  # the parts (``RunParts``) are built when it starts or is read
         self.error: PluginError | None = None
         self.result: dict[str, Any] | None = None
         self.compensating: CompensationChain | None = None  # the chain running them, if any
@@ -184,6 +185,7 @@ class Run(RunParts):
 
     def _start(self, takers: int) -> None:
         """(lock held) ``start``, and what starts a queued run (``RunParts``)."""
+        self.build()
         self.status = RunStatus.RUNNING
         parent = self.parent
         if parent is not None and parent.status == RunStatus.PAUSED:
@@ -365,10 +367,12 @@ class Run(RunParts):
     def snapshot(self) -> RunSnapshot:
         """The run's state copied in one short critical section (``status_snapshot``)."""
         with self.lock:
+            self.build()  # a run still queued reads as pending
             return snapshot_of(self)
 
     def problems(self) -> list[str]:
         """(lock held) What is inconsistent: task counts, scheduler queue, status (or [])."""
+        self.build()
         found = self.table.problems() + self.scheduler.problems()
         ended = self.status in RunStatus.FINAL and not self.table.mirror
         if ended and self.table.settled != len(self.plan.tasks):
