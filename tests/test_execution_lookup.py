@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,12 @@ def test_finished_execution_by_id_is_done_with_its_result(
     assert handle.result().value()["n"] == 12
     assert handle.current_progress() == 1.0
     assert [handle.step(s).status for s in ("a", "b")] == ["completed", "completed"]  # type: ignore[union-attr]
+    # Its steps have the engine's times, as its status reports them.
+    a = handle.step("a")
+    assert a is not None and a.started_at is not None and a.finished_at is not None
+    report = orchestrator.get_execution_status(done).value()["step_results"][0]
+    assert datetime.fromtimestamp(a.started_at, UTC).isoformat() == report["start_time"]
+    assert datetime.fromtimestamp(a.finished_at, UTC).isoformat() == report["end_time"]
     assert handle.wait(0)
     # A late connection gets the same replay as on a start_workflow handle.
     seen: list[tuple[str, str]] = []

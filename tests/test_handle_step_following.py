@@ -9,6 +9,8 @@ Either way every step is reported exactly once, in the order its events would ha
 from __future__ import annotations
 
 import threading
+import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -59,6 +61,20 @@ def _start_fan_out(
     handle: WorkflowExecution = orchestrator.start_workflow("wf").value()
     assert reached.wait(10)
     return handle
+
+
+def _engine_times(orchestrator: Any, execution_id: str) -> dict[str, tuple[Any, Any]]:
+    """Each step's (start, end) as the engine recorded them, in seconds since the epoch."""
+
+    def seconds(text: str | None) -> float | None:
+        return datetime.fromisoformat(text).timestamp() if text else None
+
+    status = orchestrator.get_execution_status(execution_id).value()
+    if isinstance(status, dict):
+        reports = {r["step_id"]: r for r in status["step_results"]}
+    else:
+        reports = dict(status.node_states)
+    return {key: (seconds(r["start_time"]), seconds(r["end_time"])) for key, r in reports.items()}
 
 
 def _run_a_boom_c(
@@ -366,3 +382,51 @@ def test_retries_before_the_steps_were_followed_are_reported_in_order(
     ):
         pass
     assert handle.step("x").attempts == 3  # type: ignore[union-attr]
+
+
+def test_a_step_caught_up_while_it_runs_has_the_engine_s_start(
+    qtbot: Any, orchestrator: PluginOrchestrator, plugins: PluginManager
+) -> None:
+    """The catch-up gives each step the times the engine recorded (the same clock as a
+    followed step's), so a step followed mid-run is timed from its real start."""
+    gate = threading.Event()
+    before = time.time()
+    handle = _start_fan_out(orchestrator, plugins, 2, gate)
+    try:
+        engine = _engine_times(orchestrator, handle.execution_id())
+        running = handle.step("last")  # the read catches up
+        assert running is not None and running.status == "running"
+        assert running.started_at == pytest.approx(engine["last"][0], abs=1e-6)
+        assert before <= running.started_at <= time.time()
+        assert running.duration_ms is None and running.finished_at is None
+        ended = handle.step("s0")
+        assert ended is not None and ended.status == "completed"
+        assert (ended.started_at, ended.finished_at) == pytest.approx(engine["s0"], abs=1e-6)
+    finally:
+        gate.set()
+    with qtbot.waitSignal(handle.finished, timeout=10_000):
+        pass
+    last = handle.step("last")
+    assert last is not None and last.finished_at is not None and last.duration_ms is not None
+    assert last.started_at == running.started_at
+    assert last.duration_ms == pytest.approx((last.finished_at - last.started_at) * 1000)
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["v1", "v2"])
+def test_steps_read_after_the_end_have_the_engine_s_times(
+    qtbot: Any, orchestrator: Any, advanced: Any, plugins: PluginManager, graph: bool
+) -> None:
+    if graph:
+        fn(plugins, "f", lambda p: {"x": 1})
+        register(advanced, workflow("g", Mode.Sequential, [node("a", "f"), node("b", "f")]))
+        handle: WorkflowExecution = advanced.start_workflow("g").value()
+        owner = advanced
+    else:
+        handle = _run_a_boom_c(orchestrator, plugins, b_critical=False, c_after="a")
+        owner = orchestrator
+    assert handle.wait(10_000)
+    engine = _engine_times(owner, handle.execution_id())
+    for step_id in handle.step_ids():
+        record = handle.step(step_id)
+        assert record is not None and record.started_at is not None
+        assert (record.started_at, record.finished_at) == pytest.approx(engine[step_id], abs=1e-6)

@@ -18,12 +18,16 @@ from ..contract.context import StepContext
 from ..contract.plan import DataPolicy, Role, TaskSpec, TaskState
 from ..contract.retry import RetryPolicy
 from ..contract.timer_kind import TimerKind
-from ..errors import PluginError, PluginErrorCode
+from ..errors import PluginError
 from .attempt_limits import AdaptiveLimit, Deadlines, attempt_problems
+from .batch_callbacks import BatchCallbacks
+from .batch_parking import Attempt, Landed, Parking
 from .batch_release import Release
 from .dataflow import build_params, collect_result, fan_out_items
 from .events import EventKind
+from .executors import THREAD
 from .late_outcomes import abandon, returned
+from .plugin_route import PARKED
 from .run_status import RunStatus
 from .scheduler_protocol import SchedulerDefaults
 from .shared_data import SharedData
@@ -42,12 +46,8 @@ from .workers import Workers
 _GOING = RunStatus.RUNNING
 _PROGRESS = 1 << EventKind.PROGRESS  # its bit in ListenedKinds.kinds
 
-# (task index, its input, its context, time.time() it started); input and context are None
-# while the task's condition is still to be checked (the task is then still Pending).
-Attempt = tuple[int, dict[str, Any] | None, StepContext | None, float]
 
-
-class BatchScheduler(SchedulerDefaults):
+class BatchScheduler(BatchCallbacks, SchedulerDefaults):
     """Schedules one run's task attempts (``scheduler_protocol.Scheduler[Attempt]``)."""
 
     def __init__(self, run: RunShell, seed: dict[str, Any] | None = None) -> None:
@@ -72,7 +72,6 @@ class BatchScheduler(SchedulerDefaults):
         self.deps = Release(run, self.ready, self.data)
         self.retry_timers: dict[int, Any] = {}
         engine = run.engine
-        self.timers = engine.timers
         self.clock = engine.timers.now
         self.listened = engine.listened
         self.noun = engine.names.noun
@@ -82,6 +81,10 @@ class BatchScheduler(SchedulerDefaults):
         self.deadline_met = self.deadlines.pending.pop  # an attempt ended in time
         self.limit = AdaptiveLimit(run, self, self._stalled)
         self.workers: Workers[Attempt] = Workers(run, self)
+        # Built when an attempt first parks. (Instances keep under 30 attributes: from 30 on,
+        # CPython 3.11 gives up the class-shared attribute keys, and with them the fastest
+        # attribute and method reads of the hot path; tests/test_hot_path_layout.py.)
+        self.parking: Parking | None = None
         # An EventDriven pass: the trigger (task 0) starts Completed with the event.
         self.seed = seed
 
@@ -124,6 +127,8 @@ class BatchScheduler(SchedulerDefaults):
                 self.running -= 1
                 abandon(self.run, index, context)  # its call may still return: late_outcomes
                 self.transition(index, TaskState.Cancelled)
+        if self.parking is not None:
+            self.parking.abandon_landed()
         self.run.cancel_unsettled()
         return False
 
@@ -139,6 +144,10 @@ class BatchScheduler(SchedulerDefaults):
         the common path costs one lock round trip before the plugin call (and the drainer's
         next task is taken in the same lock hold that records this one's outcome)."""
         run = self.run
+        parking = self.parking
+        if parking is not None and parking.landed and not run.stopping:
+            # Recorded even while paused, as an attempt a thread ran is.
+            return parking.landed.popleft()
         if run.stopping or run.status != _GOING or not self.ready or self.running >= self.limit.cap:
             return None
         index = heapq.heappop(self.ready)
@@ -208,15 +217,24 @@ class BatchScheduler(SchedulerDefaults):
         if context is None:
             return self._check_condition(index)
         assert params is not None
-        if task.fan_out is None:
-            call = self.call
-            value = call(task, params, context)
+        if isinstance(params, Landed):
+            value, ended = params.value, params.ended
         else:
-            with lock:
-                items = fan_out_items(task, self.table.outputs)
-            outcome = call_mapped(self.invoke, task, params, context, items)
-            value = outcome.output if outcome.error is None else outcome.error
-        ended = time.time()
+            if task.fan_out is not None:
+                with lock:
+                    items = fan_out_items(task, self.table.outputs)
+                outcome = call_mapped(self.invoke, task, params, context, items)
+                value = outcome.output if outcome.error is None else outcome.error
+            elif task.executor == THREAD:
+                call = self.call
+                value = call(task, params, context)
+            else:
+                start = self.run.engine.route.start
+                value = start(task, params, context, self._landing(index, context, started))
+                if value is PARKED:
+                    with lock:
+                        return self.take()
+            ended = time.time()
         verdict = None  # whether a failed attempt is retried, when user code must say (no lock)
         if value.__class__ is not dict and isinstance(value, PluginError):
             verdict = retry_verdict(task, value, self.table.retries[index])
@@ -311,7 +329,7 @@ class BatchScheduler(SchedulerDefaults):
             and (policy.retries(error, ask=False) if verdict is None else verdict)
         ):
             self.transition(index, RETRYING, error)
-            self.retry_timers[index] = self.timers.call_later(
+            self.retry_timers[index] = self.run.engine.timers.call_later(
                 policy.delay_s(retries[index]),
                 partial(self._on_retry_due, index),
                 kind=TimerKind.RETRY,
@@ -349,48 +367,6 @@ class BatchScheduler(SchedulerDefaults):
             # The one attempt allowed is the calling drainer's next: nobody to start or wake.
             return
         workers.spawn(1 if taker else 0)
-
-    def _on_step_progress(self, index: int, fraction: float, message: str) -> None:
-        """A running step's ``StepContext.report_progress`` (its worker thread)."""
-        with self.lock:
-            if self.states[index] != RUNNING or self.run.stopping:
-                return
-            self.table.step_progress[index] = (fraction, message)
-            self.run.update_progress()
-
-    # --- timers (timer thread) ---------------------------------------------------------------
-    def _on_retry_due(self, index: int) -> None:
-        with self.lock:
-            self.retry_timers.pop(index, None)
-            if self.run.stopping or self.states[index] != RETRYING:
-                return
-            self.transition(index, PENDING)
-            heapq.heappush(self.ready, index)
-            self.workers.spawn(0)
-
-    def _stalled(self) -> None:
-        self.workers.spawn(0)
-
-    def _on_deadlines(self, expired: list[int]) -> None:
-        """(lock held, timer thread) Time out every attempt past its deadline."""
-        for index in expired:
-            context = self.contexts[index]
-            if context is None or self.run.stopping:
-                continue
-            context.cancel()
-            self.contexts[index] = None
-            self.running -= 1  # the hung thread no longer counts against the limit
-            abandon(self.run, index, context)  # its call may still return: late_outcomes
-            task = self.tasks[index]
-            self._attempt_failed(
-                index,
-                PluginError(
-                    PluginErrorCode.Timeout,
-                    f"{self.noun} '{task.key}' timed out after {task.timeout_ms} ms",
-                    plugin_id=task.plugin_id,
-                ),
-            )
-        self.workers.wake_helpers()
 
     # --- invariants (lock held) -----------------------------------------------------------
     def problems(self) -> list[str]:

@@ -18,6 +18,7 @@ from ..contract.outcome import Outcome
 from ..contract.plan import TaskSpec
 from ..errors import PluginError
 from .executors import THREAD, ExecutorSet
+from .executors.protocol import Landing
 from .invoke import (
     PluginCall,
     PluginLookup,
@@ -27,6 +28,9 @@ from .invoke import (
     plugin_finder,
     resolve_call,
 )
+
+# ``PluginRoute.start``'s answer for a parked call: its outcome goes to the landing.
+PARKED: Any = object()
 
 
 class PluginRoute:
@@ -53,6 +57,18 @@ class PluginRoute:
             outcome = call_plugin(self.plugins, task.plugin_id, task.command, params, context)
             return outcome.output if outcome.error is None else outcome.error
         return call_value(plugin, task.plugin_id, task.command, params, context)
+
+    def start(
+        self, task: TaskSpec, params: dict[str, Any], context: StepContext, landing: Landing
+    ) -> Any:
+        """``call``, for a step attempt that may park (``ParkingExecutor``): ``PARKED`` when
+        ``landing`` will get the outcome, else the call's output or ``PluginError``."""
+        if task.executor != THREAD:
+            outcome = self.executors.start(task, params, context, landing)
+            if outcome is None:
+                return PARKED
+            return outcome.output if outcome.error is None else outcome.error
+        return self.call(task, params, context)
 
     def invoke(self, task: TaskSpec, params: dict[str, Any], context: StepContext) -> Outcome:
         """``call`` as an ``Outcome`` (rollback steps, a mapped node's items)."""

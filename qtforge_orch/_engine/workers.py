@@ -38,18 +38,19 @@ class Workers(Generic[UnitT]):
     """A run's drainers and helpers, taking its scheduler's units of work; counters guarded by
     the run's lock."""
 
-    __slots__ = ("_run", "_scheduler", "_starting", "helpers", "inside")
+    __slots__ = ("_run", "_scheduler", "_starting", "active", "helpers", "helping")
 
     def __init__(self, run: RunShell, scheduler: Scheduler[UnitT]) -> None:
         self._run = run
         self._scheduler = scheduler
         self._starting = 0  # drainers submitted that have not taken work yet
         self.helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
-        self.inside = 0  # threads in drain or help_until_done
+        self.active = 0  # drainers taking work now (each takes again before it leaves)
+        self.helping = 0  # threads in help_until_done, waiting or working
 
     def idle(self) -> bool:
         """(lock held) No thread is in, or on its way into, this run's work."""
-        return not (self._starting or self.inside or self.helpers)
+        return not (self._starting or self.active or self.helping)
 
     def drain(self, submitted: bool = True) -> None:
         """Pool entry point: do ready work back to back until none can start.
@@ -59,12 +60,16 @@ class Workers(Generic[UnitT]):
         previous = _taking()
         _taker.run = self._run
         take, work, lock = self._scheduler.take, self._scheduler.work, self._run.lock
+        counted = False  # counted in ``active``; uncounted in the lock hold that finds no work
         try:
             with lock:
                 if submitted:
                     self._starting -= 1
-                self.inside += 1
                 taken = take()
+                if taken is None:
+                    return
+                self.active += 1
+                counted = True
             pump = self._run.engine.pump
             yielded = time.perf_counter()
             while taken is not None:
@@ -82,10 +87,14 @@ class Workers(Generic[UnitT]):
                 if taken is None:
                     with lock:
                         taken = take()
+                        if taken is None:
+                            self.active -= 1
+                            counted = False
         finally:
+            if counted:  # work raised
+                with lock:
+                    self.active -= 1
             _taker.run = previous
-            with lock:
-                self.inside -= 1
 
     def help_until_done(self, deadline: float | None = None) -> bool:
         """Used by a non-GUI thread waiting synchronously: run this run's work meanwhile
@@ -95,7 +104,7 @@ class Workers(Generic[UnitT]):
         _taker.run = self._run
         take, work = self._scheduler.take, self._scheduler.work
         with self._run.lock:
-            self.inside += 1
+            self.helping += 1
         try:
             while True:
                 with self._run.lock:
@@ -117,7 +126,7 @@ class Workers(Generic[UnitT]):
         finally:
             _taker.run = previous
             with self._run.lock:
-                self.inside -= 1
+                self.helping -= 1
 
     def is_taker(self) -> bool:
         """Whether this thread is a drainer or helper of this run (it takes the next work
@@ -127,6 +136,16 @@ class Workers(Generic[UnitT]):
     def wake_helpers(self) -> None:
         if self.helpers:
             self._run.lock.notify_all()
+
+    def land(self) -> None:
+        """(lock held) A parked attempt's outcome was queued as work: make sure a thread takes
+        it, paused or not (the attempt is counted running, so ``spawn``'s capacity does not
+        apply)."""
+        if self.helpers:
+            self.wake_helpers()
+        elif not self.active and not self._starting:
+            self._starting += 1
+            self._run.engine.executor.submit(self.drain)
 
     def spawn(self, self_takers: int) -> None:
         """(lock held) Submit drainers for ready work, up to the scheduler's capacity."""

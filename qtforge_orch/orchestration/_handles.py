@@ -2,9 +2,9 @@
 
 A handle subscribes to its execution's events before the run starts (the engine builds step
 events only for kinds somebody subscribed to), so it sees every event it follows; step events
-only once somebody follows its steps (``qt/execution.py``). The subscription holds it until
-the terminal event. That event carries the finished run, from which the
-orchestrator's kind reads the final state the handle reports (skipped, cancelled and
+only once somebody follows its steps (``qt/_step_following.py``). The subscription holds it
+until the terminal event. That event carries the finished run, from which the orchestrator's
+kind reads the final state the handle reports (skipped, cancelled and
 rolled-back steps, final attempts and item counters): no status call after the end.
 
 ``execution(id)`` makes a handle for an execution that is already running, has ended, or is
@@ -60,6 +60,10 @@ def start_handle(
         run=run,
         step_keys=[task.key for task in run.plan.tasks],
     )
+    # Subscribed before the run starts: the handle sees every event it follows.
+    followed = handle._follow(orchestrator)
+    if not followed:
+        raise followed.error()
     core.handles[run.execution_id] = handle
     core.launch(run)
     return make_success(handle)
@@ -95,7 +99,6 @@ def execution_handle(
         kind is ScheduleKind.STREAM,
         core.kind.final_state,
         event_driven=kind is ScheduleKind.EVENT,
-        follow=False,
     )
     # Subscribed before the state is read: whatever happens after the read is an event the
     # handle gets. Events already queued when it subscribed are delivered to it too; they

@@ -8,6 +8,7 @@ terminal event; the executions model reads the executions already running when i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ..errors import PluginError, PluginErrorCode
@@ -31,6 +32,10 @@ class StepState:
     error: str
     duration_ms: float | None = None
     items: dict[str, int] | None = None
+    #: When its first attempt started and when it ended, as the status reports them (ISO
+    #: text, UTC): the engine's ``time.time()``; read with ``epoch_seconds`` where needed.
+    start_time: str | None = None
+    end_time: str | None = None
     #: EventDriven: how many runs of the node ended, how many failed, their total time.
     runs: int | None = None
     failed_runs: int | None = None
@@ -53,6 +58,11 @@ class ExecutionState:
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     #: EventDriven: ``{"events_received", "events_completed", "events_failed"}``.
     events: dict[str, int] = field(default_factory=dict)
+
+
+def epoch_seconds(iso_time: str | None) -> float | None:
+    """A status's ISO time back to seconds since the epoch (``time.time()``); None: none."""
+    return datetime.fromisoformat(iso_time).timestamp() if iso_time else None
 
 
 def is_graph_orchestrator(orchestrator: Any) -> bool:
@@ -83,6 +93,8 @@ def state_from_v1_status(status: dict[str, Any]) -> ExecutionState:
             output=dict(r.get("result_data") or {}),
             error=str(r.get("error_message") or ""),
             duration_ms=float(r["execution_time"]) if r.get("end_time") else None,
+            start_time=r.get("start_time"),
+            end_time=r.get("end_time"),
         )
         for r in status.get("step_results", [])
     ]
@@ -117,6 +129,8 @@ def state_from_v2_context(context: Any) -> ExecutionState:
                 runs=int(node["runs"]) if "runs" in node else None,
                 failed_runs=int(node.get("failed_runs", 0)) if "runs" in node else None,
                 run_ms=float(node.get("run_ms", 0.0)) if "runs" in node else None,
+                start_time=node.get("start_time"),
+                end_time=node.get("end_time"),
             )
         )
     status = context.status.name.lower()

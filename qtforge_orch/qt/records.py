@@ -15,7 +15,9 @@ class StepRecord:
     attempts: int = 0
     output: dict[str, Any] = field(default_factory=dict)
     error: str = ""
-    started_at: float | None = None  # time.time()
+    #: ``time.time()`` as its start and end events arrived; the engine's own times for a step
+    #: reported from the execution's state (caught up, read after the end, ``execution(id)``).
+    started_at: float | None = None
     finished_at: float | None = None
     duration_ms: float | None = None  # its own run (EventDriven: its latest run)
     items: dict[str, int] | None = None  # Streaming counters

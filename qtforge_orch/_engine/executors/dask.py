@@ -12,6 +12,7 @@ import contextlib
 import gc
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import CancelledError
 from typing import Any
 
@@ -22,7 +23,7 @@ from ...contract.plan import TaskSpec
 from ..invoke import PluginLookup
 from .dask_local import LocalClusterHost
 from .gather import Gatherer, Pending
-from .protocol import POLL_S, ExitShutdown, cancelled, failed, from_reply
+from .protocol import POLL_S, ExitShutdown, Landing, cancelled, failed, from_reply
 from .remote import run_remote
 from .shipping import Shipper
 
@@ -35,6 +36,10 @@ _at_exit = ExitShutdown(5.0)
 
 
 _frozen = False
+
+
+class ClientClosed(Exception):
+    """A parked step's future never reported: the executor closed its client first."""
 
 
 def _freeze_heap_once() -> None:
@@ -62,7 +67,8 @@ def _cloudpickle_dumps(obj: Any) -> bytes:
 
 
 class DaskExecutor:
-    """Submits each step with ``client.submit(pure=False)`` and waits for its future."""
+    """Submits each step with ``client.submit(pure=False)``; ``call`` waits for its future,
+    ``start`` parks the step until the gatherer has its result (``ParkingExecutor``)."""
 
     name = "dask"
 
@@ -122,6 +128,45 @@ class DaskExecutor:
         *,
         allow_stream: bool = False,
     ) -> Outcome:
+        submitted = self._submit(task, params, context, allow_stream, None)
+        if isinstance(submitted, Outcome):
+            return submitted
+        future, pending = submitted
+        # Woken by the gatherer, not ``future.result(timeout=...)``: distributed's timed
+        # result() can fail with UnboundLocalError when many threads poll at once (seen
+        # with 32 drainers), and each call is a round trip through the client's loop.
+        while not pending.done.wait(POLL_S):
+            if context.is_cancelled():
+                with contextlib.suppress(Exception):  # a client closed meanwhile
+                    future.cancel()
+                return cancelled(task)
+            if future.client.status in ("closing", "closed"):
+                return failed(context, task, self.name, "the Dask client was closed")
+        return self._outcome(task, pending, context)
+
+    def start(
+        self, task: TaskSpec, params: dict[str, Any], context: StepContext, landing: Landing
+    ) -> Outcome | None:
+        def land(pending: Pending) -> None:
+            landing(self._outcome(task, pending, context))
+
+        submitted = self._submit(task, params, context, False, land)
+        if isinstance(submitted, Outcome):
+            return submitted
+        future, _ = submitted
+        gatherer = self._gatherer
+        if gatherer is not None:
+            context.add_cancel_hook(lambda: gatherer.cancel(future))
+        return None
+
+    def _submit(
+        self,
+        task: TaskSpec,
+        params: dict[str, Any],
+        context: StepContext,
+        allow_stream: bool,
+        land: Callable[[Pending], None] | None,
+    ) -> tuple[Any, Pending] | Outcome:
         shipped = self._shipper.ship(task.plugin_id)
         if not isinstance(shipped, tuple):
             return Outcome(error=shipped)
@@ -140,24 +185,13 @@ class DaskExecutor:
                 allow_stream,
                 pure=False,
             )
-            pending = gatherer.watch(future)
+            return future, gatherer.watch(future, land)
         except Exception as exc:
             return failed(context, task, self.name, f"could not submit to the cluster: {exc}")
-        return self._wait(task, future, pending, context)
 
-    def _wait(self, task: TaskSpec, future: Any, pending: Pending, context: StepContext) -> Outcome:
+    def _outcome(self, task: TaskSpec, pending: Pending, context: StepContext) -> Outcome:
         from distributed import KilledWorker
 
-        # Woken by the gatherer, not ``future.result(timeout=...)``: distributed's timed
-        # result() can fail with UnboundLocalError when many threads poll at once (seen
-        # with 32 drainers), and each call is a round trip through the client's loop.
-        while not pending.done.wait(POLL_S):
-            if context.is_cancelled():
-                with contextlib.suppress(Exception):  # a client closed meanwhile
-                    future.cancel()
-                return cancelled(task)
-            if future.client.status in ("closing", "closed"):
-                return failed(context, task, self.name, "the Dask client was closed")
         try:
             if pending.error is not None:
                 raise pending.error
@@ -174,6 +208,8 @@ class DaskExecutor:
                 f"its Dask future was cancelled ({exc}); the scheduler connection "
                 "may have been lost",
             )
+        except ClientClosed:
+            return failed(context, task, self.name, "the Dask client was closed")
         except BaseException as exc:  # outputs that do not pickle, a worker-side crash
             return failed(context, task, self.name, f"{type(exc).__name__}: {exc}")
         return from_reply(task, reply)
@@ -193,6 +229,8 @@ class DaskExecutor:
             except Exception:
                 logger("executors").warning("closing the Dask client failed", exc_info=True)
                 ok = False
+        if gatherer is not None:
+            gatherer.land_all(ClientClosed())
         if cluster is not None:
             cluster.close(max(1.0, timeout))
         return ok

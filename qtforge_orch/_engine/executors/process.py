@@ -17,6 +17,7 @@ import os
 import pickle
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,7 +29,7 @@ from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
 from ..invoke import PluginLookup
-from .protocol import POLL_S, ExitShutdown, cancelled, failed, from_reply
+from .protocol import ExitShutdown, cancelled, failed, from_reply
 from .remote import end_with_parent, run_remote
 from .shipping import Shipper
 
@@ -132,6 +133,85 @@ def _processes(pool: ProcessPoolExecutor | None) -> list[multiprocessing.process
     return list((getattr(pool, "_processes", None) or {}).values())
 
 
+class _Waker:
+    """What a drainer thread blocked in the executor sleeps on: set when its step's result
+    arrives, when a free slot is handed to it, or when its attempt is cancelled. A drainer
+    wakes for those and nothing else, so a running step costs the parent process no CPU."""
+
+    __slots__ = ("event", "hooked", "slot")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        # The context whose cancellation sets ``event``: a stream stage calls once per item
+        # with the same context, and one hook covers them all.
+        self.hooked: StepContext | None = None
+        self.slot: _Slot | None = None
+
+    def watch(self, context: StepContext) -> None:
+        if self.hooked is not context:
+            context.add_cancel_hook(self.event.set)
+            self.hooked = context
+
+    def wait_until(self, ready: Callable[[], bool], context: StepContext) -> bool:
+        """Block until ``ready()`` (True) or ``context`` is cancelled (False).
+
+        Wake-ups from an earlier step (its late result, its context cancelled afterwards) only
+        cost a look: each condition is checked after the event was cleared, and whoever makes
+        one true sets the event after doing so."""
+        event = self.event
+        while True:
+            if ready():
+                return True
+            if context.is_cancelled():
+                return False
+            event.wait()
+            event.clear()
+
+
+_wakers = threading.local()
+
+
+def _waker() -> _Waker:
+    try:
+        waker: _Waker = _wakers.waker
+    except AttributeError:
+        waker = _wakers.waker = _Waker()
+    return waker
+
+
+class _FreeSlots:
+    """The slots no step holds: last in, first out (the busiest stay warm, idle ones never
+    spawn), handed straight to the drainers waiting for one, first come, first served."""
+
+    def __init__(self, slots: list[_Slot]) -> None:
+        self._lock = threading.Lock()
+        self._free = list(reversed(slots))
+        self._waiting: deque[_Waker] = deque()
+
+    def take(self, waker: _Waker, context: StepContext) -> _Slot | None:
+        """A free slot, waiting for one if need be; None if ``context`` is cancelled first."""
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+            waker.slot = None
+            self._waiting.append(waker)
+        waker.wait_until(lambda: waker.slot is not None, context)
+        with self._lock:
+            slot, waker.slot = waker.slot, None
+            if slot is None:
+                self._waiting.remove(waker)
+        return slot
+
+    def give_back(self, slot: _Slot) -> None:
+        with self._lock:
+            if not self._waiting:
+                self._free.append(slot)
+                return
+            waker = self._waiting.popleft()
+            waker.slot = slot
+        waker.event.set()
+
+
 # concurrent.futures joins its pools in a threading-shutdown hook that waits for running work,
 # so a stuck plugin would hold the interpreter's exit: this one (newer, so it runs first) kills
 # the workers before.
@@ -149,10 +229,7 @@ class ProcessExecutor:
             plugins, partial(pickle.dumps, protocol=pickle.HIGHEST_PROTOCOL), self.name
         )
         self._slots = [_Slot() for _ in range(self.size)]
-        # Last in, first out: the busiest slots stay warm, idle ones never spawn.
-        self._free: queue.LifoQueue[_Slot] = queue.LifoQueue()
-        for slot in reversed(self._slots):
-            self._free.put(slot)
+        self._free = _FreeSlots(self._slots)
         _at_exit.track(self)
         _at_exit.install()
 
@@ -167,54 +244,58 @@ class ProcessExecutor:
         shipped = self._shipper.ship(task.plugin_id)
         if not isinstance(shipped, tuple):
             return Outcome(error=shipped)
-        slot = self._acquire(context)
-        if slot is None:
-            return cancelled(task)
+        waker = _waker()
+        waker.watch(context)
         try:
-            args = (shipped.blob, shipped.modules, task.plugin_id, task.command, params)
-            return self._run(slot, task, (*args, task.key, allow_stream), context)
-        finally:
-            self._free.put(slot)
-
-    def _acquire(self, context: StepContext) -> _Slot | None:
-        while True:
+            slot = self._free.take(waker, context)
+            if slot is None:
+                return cancelled(task)
             try:
-                return self._free.get(timeout=POLL_S)
-            except queue.Empty:
-                if context.is_cancelled():
-                    return None
+                args = (shipped.blob, shipped.modules, task.plugin_id, task.command, params)
+                return self._run(slot, task, (*args, task.key, allow_stream), context, waker)
+            finally:
+                self._free.give_back(slot)
+        finally:
+            if not allow_stream:
+                waker.hooked = None  # the attempt is over: do not keep its context alive
 
     def _run(
-        self, slot: _Slot, task: TaskSpec, args: tuple[Any, ...], context: StepContext
+        self,
+        slot: _Slot,
+        task: TaskSpec,
+        args: tuple[Any, ...],
+        context: StepContext,
+        waker: _Waker,
     ) -> Outcome:
+        if context.is_cancelled():
+            return cancelled(task)
         try:
             future = slot.submit(*args)
         except Exception as exc:  # a broken pool or interpreter shutdown: start afresh
             slot.kill()
             return failed(context, task, self.name, f"could not start a worker: {exc}")
-        while True:
-            try:
-                reply = future.result(timeout=POLL_S)
-            except TimeoutError:
-                if context.is_cancelled():
-                    slot.kill()  # the only way to stop Python code in another process
-                    return cancelled(task)
-                continue
-            except BrokenProcessPool:
-                codes = slot.exit_codes()
-                slot.kill()
-                if context.is_cancelled():
-                    return cancelled(task)
-                return failed(
-                    context,
-                    task,
-                    self.name,
-                    f"the worker process running it died (exit code {codes[0] if codes else '?'})"
-                    "; a fresh worker takes the slot's next step",
-                )
-            except Exception as exc:  # inputs or outputs that do not pickle, mostly
-                return failed(context, task, self.name, f"{type(exc).__name__}: {exc}")
-            return from_reply(task, reply)
+        event = waker.event
+        future.add_done_callback(lambda _: event.set())
+        if not waker.wait_until(future.done, context):
+            slot.kill()  # the only way to stop Python code in another process
+            return cancelled(task)
+        try:
+            reply = future.result()
+        except BrokenProcessPool:
+            codes = slot.exit_codes()
+            slot.kill()
+            if context.is_cancelled():
+                return cancelled(task)
+            return failed(
+                context,
+                task,
+                self.name,
+                f"the worker process running it died (exit code {codes[0] if codes else '?'})"
+                "; a fresh worker takes the slot's next step",
+            )
+        except Exception as exc:  # inputs or outputs that do not pickle, mostly
+            return failed(context, task, self.name, f"{type(exc).__name__}: {exc}")
+        return from_reply(task, reply)
 
     def worker_pids(self) -> list[int]:
         """The pids of the live worker processes (for diagnostics and tests)."""

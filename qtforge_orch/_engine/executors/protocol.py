@@ -5,6 +5,12 @@ A ``Run`` drainer calls ``Engine.invoke`` synchronously; for a task whose ``exec
 remote result is back (or the attempt's context is cancelled) and returns an ``Outcome`` like a
 direct call would. Everything after that (recording, signals, retries, rollbacks) is the same
 code whichever executor ran the step.
+
+An executor that can also ``start`` a call (``ParkingExecutor``) lets a step attempt wait for
+its remote result without a thread: the drainer submits it and moves on, and the executor hands
+the ``Outcome`` to a ``Landing`` once it is back. A cluster can then have as many steps in
+flight as the run allows while a handful of pool threads do the recording; each blocked thread
+would otherwise be woken, and take the GIL, for every result and every poll.
 """
 
 from __future__ import annotations
@@ -47,6 +53,24 @@ class Executor(Protocol):
 
     def shutdown(self, timeout: float) -> bool:
         """Stop the workers (killing what still runs) within ``timeout`` seconds."""
+        ...
+
+
+# Called once with a started call's outcome, from the executor's own thread (never with an
+# engine lock held by the caller, never on the timer thread).
+Landing = Callable[[Outcome], None]
+
+
+class ParkingExecutor(Executor, Protocol):
+    """An executor whose calls need no thread while they run remotely."""
+
+    def start(
+        self, task: TaskSpec, params: dict[str, Any], context: StepContext, landing: Landing
+    ) -> Outcome | None:
+        """Submit ``task``'s call and return None: ``landing`` gets its outcome later, exactly
+        once, also when ``context`` is cancelled (the remote work is then stopped) or the
+        executor shuts down first. An outcome returned here (the call could not be submitted)
+        is the call's, and ``landing`` is never called."""
         ...
 
 

@@ -12,7 +12,7 @@ from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
 from ..invoke import PluginLookup
-from .protocol import CallHere, Executor, proxy
+from .protocol import CallHere, Executor, Landing, proxy
 
 THREAD = "thread"
 PROCESS = "process"
@@ -93,6 +93,18 @@ class ExecutorSet:
 
     def call(self, task: TaskSpec, params: dict[str, Any], context: StepContext) -> Outcome:
         return self.get(task.executor).call(task, params, context)
+
+    def start(
+        self, task: TaskSpec, params: dict[str, Any], context: StepContext, landing: Landing
+    ) -> Outcome | None:
+        """``ParkingExecutor.start`` where ``task``'s executor can park a step; otherwise the
+        call, made here (its outcome returned, ``landing`` unused)."""
+        executor = self.get(task.executor)
+        start = getattr(executor, "start", None)
+        if start is None:
+            return executor.call(task, params, context)
+        outcome: Outcome | None = start(task, params, context, landing)
+        return outcome
 
     def command(self, task: TaskSpec, context: StepContext) -> Callable[[dict[str, Any]], Any]:
         """A streaming stage's per-item callable for ``task``'s executor."""
