@@ -146,9 +146,10 @@ def test_a_queued_run_keeps_a_few_objects_until_it_starts(held: Any) -> None:
     ids = [orchestrator.execute_workflow("chain", async_=True).value() for _ in range(count)]
     gc.collect()
     per_run = (len(gc.get_objects()) - before) / count
-    # Its lock, its end, its event link, the queue entry and the ids list's share: the task
-    # table, the scheduler and their lists come when a pool thread starts it.
-    assert per_run <= 12, per_run
+    # Its lock, its end, its event link, its compensations list, the queue entry and the ids
+    # list's share (11, and what the test itself allocates meanwhile): the task table, the
+    # scheduler and their lists come when a pool thread starts it (43 when built at once).
+    assert per_run <= 14, per_run
     hanging.release()
     assert all(orchestrator.wait_for_execution(i, 10_000) for i in ids)
     assert recording.call_count == 2 * count

@@ -81,6 +81,7 @@ class Run(RunParts):
         self.stopping = False
         self._queued = False  # waiting in the pool's queue for a thread to start it
         self.built = False  # the parts (``RunParts``) are built when it starts or is read
+        self.compensations = []  # rollback steps owed, oldest first (read by the ledger)
         self.error: PluginError | None = None
         self.result: dict[str, Any] | None = None
         self.compensating: CompensationChain | None = None  # the chain running them, if any
@@ -120,6 +121,8 @@ class Run(RunParts):
             | LATE
         )
         self.listened = engine.listened
+        if resume is not None:
+            self.build()  # what a resumed run takes over is recorded before it starts
 
     def new_child(self, plan: Plan, data: dict[str, Any], seed: dict[str, Any] | None) -> Run:
         """A pass of an EventDriven execution: a batch run of ``plan`` sharing this run's id;
@@ -283,6 +286,7 @@ class Run(RunParts):
 
     def abort(self, final_status: str, error: PluginError) -> None:
         """Stop scheduling, cancel what runs or waits, then compensate and finish."""
+        self.build()  # a run cancelled before it was ever started or read
         if not self.is_child:
             # Progress is computed lazily while running; keep where the run stopped.
             self.progress.value = self.progress.current(self.table)

@@ -150,7 +150,6 @@ class RunParts:
             self.limit = plan.max_concurrency or self.engine.executor.max_threads()
             self.rollback_errors = []
             self.error_messages = []
-            self.compensations = []
             self.pause_gate = PauseGate()
             self.long_contexts = []
             self.scheduler = self._factory(self)  # type: ignore[arg-type]  # self is a Run
