@@ -115,6 +115,14 @@ def raw(path: Path) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
+def task_table(path: Path) -> list[tuple[object, ...]]:
+    """Every column of every task row, in rowid order, with each value's SQLite type."""
+    with raw(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(tasks)")]
+        select = ", ".join(f"{name}, typeof({name})" for name in columns)
+        return db.execute(f"SELECT {select} FROM tasks ORDER BY rowid").fetchall()
+
+
 def uncommitted_wal_frames(database: Path) -> int:
     """Pages of a transaction being written: valid frames after the last commit frame in the
     database's WAL file (frames of the current WAL generation carry the header's salts)."""

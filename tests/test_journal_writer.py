@@ -13,7 +13,7 @@ import pytest
 from qtforge_orch import PluginError, PluginErrorCode
 from qtforge_orch.journal import ExecutionJournal
 
-from .journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw
+from .journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw, task_table
 
 
 def test_a_batch_is_one_transaction(tmp_path: Path) -> None:
@@ -382,11 +382,15 @@ def test_a_start_and_end_still_queued_become_one_op_with_exact_sequence_numbers(
         connection.close()
 
 
-def test_a_merged_start_is_stored_like_two_records(tmp_path: Path) -> None:
+@pytest.mark.parametrize("through", ["task_changed", "task_recorder"])
+def test_a_merged_start_is_stored_like_two_records(tmp_path: Path, through: str) -> None:
+    """Also through ``task_recorder()`` (what the engine records with): the same records,
+    the same sequence numbers."""
     with open_journal(tmp_path / "j.sqlite") as journal:
+        record = journal.task_changed if through == "task_changed" else journal.task_recorder()
         journal.execution_started("e", "wf", "v1", V1_DEFINITION, {}, None, 1.0)
-        journal.task_changed("e", "a", "started", 1, None, None, 2.0)
-        journal.task_changed("e", "a", "completed", 1, {"v": 1}, None, 3.0)
+        assert record("e", "a", "started", 1, None, None, 2.0) == 2
+        assert record("e", "a", "completed", 1, {"v": 1}, None, 3.0) == journal.last_seq() == 3
         assert journal.flush(20)
         (record,) = journal.task_records("e")
         assert (record.state, record.output, record.started_at, record.ended_at) == (
@@ -395,14 +399,6 @@ def test_a_merged_start_is_stored_like_two_records(tmp_path: Path) -> None:
             2.0,
             3.0,
         )
-
-
-def _task_rows(path: Path) -> list[tuple[object, ...]]:
-    """Every column of every task row, in rowid order, with each value's SQLite type."""
-    with raw(path) as db:
-        columns = [row[1] for row in db.execute("PRAGMA table_info(tasks)")]
-        select = ", ".join(f"{name}, typeof({name})" for name in columns)
-        return db.execute(f"SELECT {select} FROM tasks ORDER BY rowid").fetchall()
 
 
 def _record_history(
@@ -445,8 +441,8 @@ def test_a_batch_of_many_tasks_stores_what_one_record_per_batch_stores(
     history = _many_tasks(tasks)
     _record_history(tmp_path / "one.sqlite", history, one_per_batch=True)
     _record_history(tmp_path / "all.sqlite", history, one_per_batch=False)
-    rows = _task_rows(tmp_path / "all.sqlite")
-    assert rows == _task_rows(tmp_path / "one.sqlite")
+    rows = task_table(tmp_path / "all.sqlite")
+    assert rows == task_table(tmp_path / "one.sqlite")
     assert len(rows) == tasks
     first = rows[0]  # t0: started, then completed with {}; never an error
     assert first[4:8] == ("completed", "text", 1, "integer")  # state, attempts
@@ -467,7 +463,7 @@ def test_a_completion_followed_by_another_state_in_one_batch_is_stored_record_by
     ]
     _record_history(tmp_path / "one.sqlite", history, one_per_batch=True)
     _record_history(tmp_path / "all.sqlite", history, one_per_batch=False, flush_after=1)
-    assert _task_rows(tmp_path / "all.sqlite") == _task_rows(tmp_path / "one.sqlite")
+    assert task_table(tmp_path / "all.sqlite") == task_table(tmp_path / "one.sqlite")
     with ExecutionJournal(tmp_path / "all.sqlite") as journal:
         tasks = {t.task_key: t for t in journal.task_records("e")}
     assert (tasks["a"].state, tasks["a"].output) == ("cancelled", {"kept": True})

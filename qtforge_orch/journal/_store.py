@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from . import _codec, _task_rows
@@ -27,6 +28,7 @@ LATE_OUTCOME = "late_outcome"
 TRANSACTION = "transaction"
 EXECUTION_FINISHED = "execution_finished"
 _AGE_CHECK_EVERY_S = 60.0
+_kind = itemgetter(0)  # an op's kind (a C call per op, not a Python one)
 _HASH_CACHE = 64
 
 _INSERT_DEFINITION = "INSERT OR IGNORE INTO definitions (hash, json) VALUES (?, ?)"
@@ -85,6 +87,9 @@ class Store:
         self.pickle_fallback = pickle_fallback
         self.retention = retention
         self._hashes: dict[str, str] = {}
+        # The task statements of the writer's connection (its parameter limit): made at the
+        # first batch.
+        self._task_sql: _task_rows.TaskStatements | None = None
         self._age_checked = 0.0
         self._handlers: dict[str, Callable[[sqlite3.Connection, list[Op]], None]] = {
             EXECUTION_STARTED: self._executions_started,
@@ -98,7 +103,7 @@ class Store:
     def apply(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         """Write ``ops`` in order (the writer's transaction is open)."""
         finished = False
-        for kind, run in groupby(ops, key=lambda op: op[0]):
+        for kind, run in groupby(ops, key=_kind):
             self._handlers[kind](connection, list(run))
             finished = finished or kind == EXECUTION_FINISHED
         if finished and self.retention.limited:
@@ -157,7 +162,10 @@ class Store:
             connection.executemany(_LINK_RESUMED, links)
 
     def _tasks_changed(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
-        _task_rows.upsert(connection, _task_rows.task_rows(ops, self.pickle_fallback))
+        sql = self._task_sql
+        if sql is None:
+            sql = self._task_sql = _task_rows.TaskStatements(connection)
+        _task_rows.upsert(connection, _task_rows.task_rows(ops, self.pickle_fallback), sql)
 
     def _rollbacks(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         connection.executemany(

@@ -5,7 +5,16 @@ a retry) are folded as the upsert would apply them one after the other. The rows
 SQLite many per ``INSERT ... VALUES (...), (...) ON CONFLICT DO UPDATE`` statement rather than
 one ``executemany`` step each: the writer thread releases and retakes the GIL around every
 statement step, and each retake waits for the thread that holds it (the one running the
-steps), so a step per row made the writer crawl while a workflow ran.
+steps), so a step per row made the writer crawl while a workflow ran. Rows go in chunks of
+powers of two up to 64 (within the connection's ``SQLITE_LIMIT_VARIABLE_NUMBER``), so few
+distinct statements reach the connection's statement cache.
+
+Binding is most of the Python side's cost (the ``sqlite3`` module copies every text parameter
+into SQLite under SQLite's mutex). The common row, a completion with a JSON output, no error
+and no note, of the same execution as its neighbours, has its own statement: the execution id
+bound once per statement, the state, encoding, resumable flag and the NULL columns written in
+the SQL, five parameters a row instead of twelve. It stores exactly what the general statement
+stores (the tests compare every column's value and ``typeof``).
 
 NULLs are bound as a float NaN, which SQLite stores as NULL: the ``sqlite3`` module adapts a
 ``None`` parameter (it looks for ``__adapt__``/``__conform__`` and builds and clears an
@@ -17,7 +26,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from . import _codec
@@ -28,16 +37,19 @@ from .writer import Op
 # this very object, so "is _NULL" tells a NULL.
 _NULL = float("nan")
 _COLUMNS = 12
-# Chunk sizes, largest first: a batch is written in at most one chunk of each smaller size,
-# so few distinct statements reach the connection's statement cache. 64 rows x 12 columns
-# stays below SQLite's oldest parameter limit (999).
-_CHUNKS = (64, 32, 16, 8, 4, 2, 1)
+_PLAIN = _COLUMNS  # a row's last item: whether it is a plain completion (not a column)
+# A plain completion's parameters: task_key, attempts, output, started_at, ended_at (the
+# execution id is the statement's first parameter).
+_plain_params = itemgetter(1, 3, 4, 9, 10)
+_PLAIN_COLUMNS = 5
+# Rows per statement at most, below the parameter limit of any SQLite (999 before 3.32):
+# preparing a statement grows faster than its rows (64 rows: ~1 ms, 256: ~14 ms, 1024:
+# ~130 ms, once per statement and connection), and a larger chunk's rows do not insert any
+# faster.
+_MOST_ROWS = 64
 _COMPLETED = "completed"
 
-_UPSERT = """
-INSERT INTO tasks (execution_id, task_key, state, attempts, output, encoding, resumable, note,
-    error, started_at, ended_at, error_info)
-VALUES {rows}
+_CONFLICT = """
 ON CONFLICT (execution_id, task_key) DO UPDATE SET
     state = excluded.state,
     attempts = max(tasks.attempts, excluded.attempts),
@@ -54,10 +66,50 @@ ON CONFLICT (execution_id, task_key) DO UPDATE SET
     started_at = coalesce(tasks.started_at, excluded.started_at),
     ended_at = excluded.ended_at
 """
-_STATEMENTS = {
-    size: _UPSERT.format(rows=", ".join(["(" + ", ".join("?" * _COLUMNS) + ")"] * size))
-    for size in _CHUNKS
-}
+_INSERT = """
+INSERT INTO tasks (execution_id, task_key, state, attempts, output, encoding, resumable, note,
+    error, started_at, ended_at, error_info)
+VALUES """
+_ROW = "(" + ", ".join("?" * _COLUMNS) + ")"
+
+
+def _plain_row(number: int) -> str:
+    """Row ``number`` (from 0) of a plain completions' statement (``?1``: the execution id)."""
+    first = 2 + number * _PLAIN_COLUMNS
+    key, attempts, output, started, ended = (f"?{first + i}" for i in range(_PLAIN_COLUMNS))
+    return (
+        f"(?1, {key}, 'completed', {attempts}, {output}, 'json', 1, NULL, NULL, {started}, "
+        f"{ended}, NULL)"
+    )
+
+
+def _sizes(largest: int) -> tuple[int, ...]:
+    """Chunk sizes, largest first: the powers of two up to ``largest`` (at least 1)."""
+    size = 1
+    while size * 2 <= largest:
+        size *= 2
+    sizes = []
+    while size:
+        sizes.append(size)
+        size //= 2
+    return tuple(sizes)
+
+
+class TaskStatements:
+    """The upsert statements of one connection, by chunk size: general and plain rows."""
+
+    __slots__ = ("general", "plain")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self.general = {
+            size: _INSERT + ", ".join([_ROW] * size) + _CONFLICT
+            for size in _sizes(min(_MOST_ROWS, limit // _COLUMNS))
+        }
+        self.plain = {
+            size: _INSERT + ", ".join(_plain_row(n) for n in range(size)) + _CONFLICT
+            for size in _sizes(min(_MOST_ROWS, (limit - 1) // _PLAIN_COLUMNS))
+        }
 
 
 def error_fields(error: Any) -> tuple[str | None, str | None]:
@@ -81,6 +133,8 @@ def _columns(encoded: _codec.Encoded) -> tuple[Any, ...]:
 
 _NO_OUTPUT = _columns(_codec.NOTHING)
 _EMPTY_DICT = _columns(_codec.EMPTY_DICT)
+# A plain completion's output columns after the payload: JSON, resumable, no note.
+_PLAIN_OUTPUT = _EMPTY_DICT[1:]
 
 
 def _merge(row: list[Any], later: list[Any]) -> None:
@@ -97,10 +151,14 @@ def _merge(row: list[Any], later: list[Any]) -> None:
     if row[9] is _NULL:
         row[9] = later[9]  # the first start
     row[10] = later[10]  # ended_at
+    row[_PLAIN] = later[_PLAIN]  # false unless later is a plain completion, which decides
 
 
 def task_rows(ops: list[Op], pickle_fallback: bool) -> list[list[Any]]:
-    """One row per task of ``ops``, in first-record order: ``tasks`` columns, NULL as ``_NULL``.
+    """One row per task of ``ops``, in first-record order.
+
+    A row is the ``tasks`` columns, NULL as ``_NULL``, then whether the row is a plain
+    completion (``upsert``).
 
     An op is ``(kind, execution_id, task_key, state, attempt, output, error, at)``, with a
     ninth field, the start time, when the writer's queue merged a start into its end.
@@ -115,10 +173,13 @@ def task_rows(ops: list[Op], pickle_fallback: bool) -> list[list[Any]]:
             started_at = at if state == "started" else _NULL
         if state != _COMPLETED:
             columns = _NO_OUTPUT
+            plain = False
         elif output.__class__ is dict and not output:
             columns = _EMPTY_DICT
+            plain = error is None
         else:
             columns = _columns(encode(output, pickle_fallback))
+            plain = error is None and columns[1:] == _PLAIN_OUTPUT
         message: Any = _NULL
         info: Any = _NULL
         if error is not None:
@@ -136,6 +197,7 @@ def task_rows(ops: list[Op], pickle_fallback: bool) -> list[list[Any]]:
             started_at,
             ended_at,
             info,
+            plain,
         ]
         key = (execution_id, task_key)
         earlier = rows.get(key)
@@ -156,14 +218,51 @@ def _row_of(op: Op, pickle_fallback: bool) -> list[Any]:
     return row
 
 
-def upsert(connection: sqlite3.Connection, rows: list[list[Any]]) -> None:
-    """Write ``rows`` (``task_rows``) in order, a chunk of rows per statement."""
-    params = list(chain.from_iterable(rows))
-    start, left = 0, len(rows)
-    for size in _CHUNKS:
-        statement = _STATEMENTS[size]
-        width = size * _COLUMNS
+def _write(
+    connection: sqlite3.Connection,
+    statements: dict[int, str],
+    width: int,
+    params: list[Any],
+    first: list[Any],
+) -> None:
+    """Write ``params`` (rows of ``width`` values) a chunk per statement, after ``first``."""
+    start, left = 0, len(params) // width
+    execute = connection.execute
+    for size, statement in statements.items():
+        span = size * width
         while left >= size:
-            connection.execute(statement, params[start : start + width])
-            start += width
+            execute(statement, first + params[start : start + span])
+            start += span
             left -= size
+
+
+def upsert(connection: sqlite3.Connection, rows: list[list[Any]], sql: TaskStatements) -> None:
+    """Write ``rows`` (``task_rows``) in order.
+
+    Each run of plain completions of one execution goes through the plain statements, the
+    other rows through the general ones.
+    """
+    general: list[Any] = []
+    plain: list[Any] = []
+    plain_execution: Any = None
+    for row in rows:
+        if row[_PLAIN]:
+            if general:
+                _write(connection, sql.general, _COLUMNS, general, [])
+                general = []
+            execution = row[0]
+            if execution != plain_execution:
+                if plain:
+                    _write(connection, sql.plain, _PLAIN_COLUMNS, plain, [plain_execution])
+                    plain = []
+                plain_execution = execution
+            plain.extend(_plain_params(row))
+        else:
+            if plain:
+                _write(connection, sql.plain, _PLAIN_COLUMNS, plain, [plain_execution])
+                plain = []
+            general.extend(row[:_COLUMNS])
+    if general:
+        _write(connection, sql.general, _COLUMNS, general, [])
+    if plain:
+        _write(connection, sql.plain, _PLAIN_COLUMNS, plain, [plain_execution])

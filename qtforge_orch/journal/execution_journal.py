@@ -32,7 +32,7 @@ from .records import (
     TRANSACTION_STATES,
 )
 from .retention import RetentionPolicy, enforce
-from .writer import TASK_CHANGED, BatchWriter, WriterStats
+from .writer import BatchWriter, WriterStats
 
 
 class ExecutionJournal(JournalQueries, JournalOwnership):
@@ -116,6 +116,7 @@ class ExecutionJournal(JournalQueries, JournalOwnership):
         )
         self._writer = writer
         self._put = writer.put
+        self._put_task = writer.put_task
         self._resources = Resources(
             self._path, connection, owner, writer, busy_timeout, pickle_fallback
         )
@@ -262,7 +263,16 @@ class ExecutionJournal(JournalQueries, JournalOwnership):
         """
         if state not in TASK_STATES:
             raise ValueError(f"state must be one of {sorted(TASK_STATES)}, not {state!r}")
-        return self._put((TASK_CHANGED, execution_id, task_key, state, attempt, output, error, at))
+        return self._put_task(execution_id, task_key, state, attempt, output, error, at)
+
+    def task_recorder(self) -> Callable[[str, str, str, int, Any, Any, float], int]:
+        """A function that records like ``task_changed``, one call shorter, unchecked.
+
+        It takes ``task_changed``'s arguments and returns the sequence number. For a caller
+        that only records the states ``task_changed`` accepts (the engine, twice per step):
+        an unknown state would be stored as given.
+        """
+        return self._put_task
 
     def rollback_recorded(
         self,

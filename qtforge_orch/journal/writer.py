@@ -123,36 +123,70 @@ class BatchWriter:
         dropped with a warning on stderr (the first time), counted in ``stats().dropped``, and
         the last committed sequence number is returned, so nobody waits for it.
         """
-        # Two records per step go through here: the lock's acquire and release are called
-        # directly (a with block looks both special methods up and binds them each time),
-        # and _append is inlined.
-        self._acquire()
-        try:
+        if op[0] == TASK_CHANGED:
+            return self.put_task(*op[1:])
+        with self._cond:
             if self._stopping:
                 return self._dropped(op)
+            return self._append(op)
+
+    def put_task(
+        self,
+        execution_id: str,
+        task_key: str,
+        state: str,
+        attempt: int,
+        output: Any,
+        error: Any,
+        at: float,
+    ) -> int:
+        """Queue a task record as ``put`` does; returns its sequence number.
+
+        The fields are ``ExecutionJournal.task_changed``'s, not checked.
+        """
+        # Two records per step come here: the op is built here (one call fewer than a put of a
+        # built op), and the lock's acquire and release are called directly (a with block looks
+        # both special methods up and binds them each time), read as attributes first
+        # (``self._acquire()`` is a method-call lookup that the interpreter does not
+        # specialise for a callable held by the instance).
+        acquire, release = self._acquire, self._release
+        acquire()
+        try:
+            if self._stopping:
+                return self._dropped((TASK_CHANGED, execution_id, task_key, state))
             seq = self._seq = self._seq + 1
             queue = self._queue
-            if queue and op[0] == TASK_CHANGED and op[3] != "started":
+            if queue and state != "started":
                 last = queue[-1]
                 if (
                     last[0] == TASK_CHANGED
                     and last[3] == "started"
+                    and last[2] == task_key
                     and len(last) == 8  # not merged already
-                    and last[2] == op[2]
-                    and last[1] == op[1]
+                    and last[1] == execution_id
                 ):
                     # A tiny step's start and end, both still waiting: one op, as the writer
                     # would have merged them in one batch anyway (the start time rides
                     # along). The queue was not empty, so the writer is awake already.
-                    queue[-1] = (*op, last[7])
+                    queue[-1] = (
+                        TASK_CHANGED,
+                        execution_id,
+                        task_key,
+                        state,
+                        attempt,
+                        output,
+                        error,
+                        at,
+                        last[7],
+                    )
                     return seq
-            queue.append(op)
+            queue.append((TASK_CHANGED, execution_id, task_key, state, attempt, output, error, at))
             if self._idle:
                 self._idle = False
                 self._cond.notify()
             return seq
         finally:
-            self._release()
+            release()
 
     def _dropped(self, op: Op) -> int:
         """(lock held) A record made after close: counted, warned about once."""

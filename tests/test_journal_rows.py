@@ -1,0 +1,168 @@
+"""Task rows written many per statement: the plain-completion statements, chunks up to the
+parameter limit, and an engine run's rows against its records written one at a time."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qtforge_orch import FunctionPlugin, PluginManager, PluginOrchestrator, Workflow, WorkflowStep
+from qtforge_orch.journal._task_rows import TaskStatements
+
+from .journal_helpers import open_journal, task_table
+
+Record = tuple[Any, ...]  # task_changed's arguments
+
+
+def _write(path: Path, executions: list[str], records: list[Record], one_per_batch: bool) -> None:
+    """Record ``records`` after starting ``executions``: each in a batch of its own, or all in
+    one batch (a long batching delay: only flush() ends a batch)."""
+    with open_journal(path, max_batch_delay=30) as journal:
+        for execution_id in executions:
+            journal.execution_started(execution_id, "wf", "v1", "{}", None, None, 0.0)
+        assert journal.flush(10)
+        for record in records:
+            journal.task_changed(*record)
+            if one_per_batch:
+                assert journal.flush(10)
+        assert journal.flush(10)
+        assert journal.stats().batches == 1 + (len(records) if one_per_batch else 1)
+
+
+def test_runs_of_plain_completions_past_the_largest_chunk_store_what_single_records_store(
+    tmp_path: Path,
+) -> None:
+    """More rows than one statement takes, plain completions of two executions in runs (a
+    start and its completion, or a completion alone, updating a row a started record made),
+    broken by rows the general statement writes (an error, a lossy output, a note)."""
+    records: list[Record] = []
+    for i in range(1100):
+        execution_id = "e1" if i < 700 or i % 50 == 7 else "e2"
+        key = f"t{i}"
+        if i % 97 != 5:
+            records.append((execution_id, key, "started", 1, None, None, float(i)))
+        if i % 211 == 3:
+            records.append((execution_id, key, "failed", 1, None, f"boom {i}", i + 0.5))
+        elif i % 173 == 11:
+            records.append((execution_id, key, "completed", 1, {"t": (i,)}, None, i + 0.5))
+        else:
+            output = {} if i % 3 else {"i": i, "s": "é\n\x01", "f": 1.5, "n": None}
+            records.append((execution_id, key, "completed", 1, output, None, i + 0.5))
+    one, batched = tmp_path / "one.sqlite", tmp_path / "all.sqlite"
+    _write(one, ["e1", "e2"], records, one_per_batch=True)
+    _write(batched, ["e1", "e2"], records, one_per_batch=False)
+    rows = task_table(batched)
+    assert rows == task_table(one)
+    assert len(rows) == 1100
+    plain = rows[1]  # t1: started, then completed with {}
+    assert plain[2:24] == (
+        "t1", "text", "completed", "text", 1, "integer", "{}", "text", "json", "text", 1,
+        "integer", None, "null", None, "null", 1.0, "real", 1.5, "real", None, "null",
+    )  # fmt: skip
+
+
+def test_statements_stay_within_the_connections_parameter_limit(tmp_path: Path) -> None:
+    path = tmp_path / "limit.sqlite"
+    open_journal(path).close()
+    connection = sqlite3.connect(path)
+    try:
+        usual = TaskStatements(connection)  # 999 or more: 64 rows a statement
+        assert list(usual.general) == list(usual.plain) == [64, 32, 16, 8, 4, 2, 1]
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 200)
+        low = TaskStatements(connection)
+        # 12 parameters a general row, 5 a plain one plus the execution id: 16 and 39 rows.
+        assert list(low.general) == [16, 8, 4, 2, 1]
+        assert list(low.plain) == [32, 16, 8, 4, 2, 1]
+        for size, sql in low.general.items():  # each compiles within the limit
+            connection.execute("EXPLAIN " + sql, [0] * (12 * size)).fetchall()
+        for size, sql in low.plain.items():
+            connection.execute("EXPLAIN " + sql, [0] * (5 * size + 1)).fetchall()
+        with pytest.raises(sqlite3.OperationalError, match="too many SQL variables"):
+            connection.execute("EXPLAIN " + usual.general[32], [0] * 12 * 32)
+    finally:
+        connection.close()
+
+
+def _mixed_workflow(steps: int) -> tuple[Workflow, FunctionPlugin]:
+    tries: dict[str, int] = {}
+
+    def flaky(params: dict[str, Any]) -> dict[str, Any]:
+        tries["flaky"] = tries.get("flaky", 0) + 1
+        if tries["flaky"] % 2:
+            raise RuntimeError("first attempt fails")
+        return {"v": [1, 2], "s": "é"}
+
+    def bad(params: dict[str, Any]) -> dict[str, Any]:
+        raise ValueError("always fails")
+
+    plugin = FunctionPlugin(
+        "p",
+        {
+            "noop": lambda params: {},
+            "value": lambda params: {"n": 3, "x": None},
+            "tuple": lambda params: {"t": (1, 2)},
+            "flaky": flaky,
+            "bad": bad,
+        },
+    )
+    workflow = Workflow("mixed", "mixed")
+    previous = ""
+
+    def add(step: WorkflowStep) -> None:
+        nonlocal previous
+        if previous:
+            step.dependencies = [previous]
+        workflow.add_step(step)
+        previous = step.id
+
+    for i in range(steps):
+        add(WorkflowStep(f"n{i}", "p", "noop"))
+        if i == steps // 4:
+            add(WorkflowStep("flaky", "p", "flaky", max_retries=1, retry_delay=0))
+            add(WorkflowStep("value", "p", "value"))
+        if i == steps // 2:
+            add(WorkflowStep("tuple", "p", "tuple"))
+            add(WorkflowStep("bad", "p", "bad", critical=False))
+            add(WorkflowStep("skipped", "p", "noop", condition="n > 5"))
+    return workflow, plugin
+
+
+def test_an_engine_run_stores_what_its_records_store_one_at_a_time(
+    qapp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine records through ``task_recorder`` and the writer folds, merges and chunks:
+    a workflow with a retry, a failure, a skipped step, outputs of every kind and runs of
+    no-op steps leaves exactly the task rows its records leave written one by one."""
+    journal = open_journal(tmp_path / "engine.sqlite", max_batch_delay=0.002)
+    records: list[Record] = []
+    record = journal.task_recorder()
+
+    def recording(*args: Any) -> int:
+        records.append(args)
+        return record(*args)
+
+    monkeypatch.setattr(journal, "task_recorder", lambda: recording)
+    workflow, plugin = _mixed_workflow(150)
+    plugins = PluginManager()
+    plugins.register_plugin(plugin)
+    orchestrator = PluginOrchestrator(plugin_manager=plugins, journal=journal)
+    executions = []
+    try:
+        assert orchestrator.register_workflow(workflow)
+        for _ in range(2):
+            result = orchestrator.execute_workflow("mixed", {"n": 1})
+            assert result, result
+            executions.append(result.value())
+    finally:
+        orchestrator.shutdown()
+        journal.close()
+    states = {(r[1], r[2]) for r in records}
+    assert {("flaky", "retrying"), ("bad", "failed"), ("skipped", "skipped")} <= states
+    reference = tmp_path / "reference.sqlite"
+    _write(reference, executions, records, one_per_batch=True)
+    rows = task_table(tmp_path / "engine.sqlite")
+    assert rows == task_table(reference)
+    assert len(rows) == 2 * (150 + 5)
