@@ -20,6 +20,8 @@ def dask_cluster_fixture() -> Iterator[object]:
     # The Dask executor freezes the heap once it connects (docs/scaling-out.md); in the test
     # process that would keep other tests' cyclic garbage alive.
     os.environ["QTFORGE_ORCH_GC_FREEZE"] = "0"
+    # Nor should it shorten the switch interval for the rest of the test run.
+    os.environ["QTFORGE_ORCH_SWITCH_INTERVAL"] = "keep"
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = distributed.LocalCluster(
             host="127.0.0.1",

@@ -1,15 +1,18 @@
-"""The Dask gatherer's parked steps, driven with stand-in futures: each lands exactly once,
-whatever comes first (its result, an error, the client closing), and cancelling a future
-happens on the gatherer's own thread."""
+"""The Dask executor's parts that need no cluster: the gatherer's parked steps, driven with
+stand-in futures (each lands exactly once, whatever comes first: its result, an error, the
+client closing; cancelling a future happens on the gatherer's own thread), and the switch
+interval it sets once a client runs in the process."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from qtforge_orch._engine.executors import dask
 from qtforge_orch._engine.executors.gather import Gatherer, Pending
 
 
@@ -133,3 +136,37 @@ def test_cancel_runs_on_the_gatherer_thread(gatherer: Gatherer) -> None:
     marker.finish()
     assert waiter.done.wait(5)  # queued after the cancel, so the cancel was done first
     assert future.cancelled_in == "qtforge-dask-gather"
+
+
+@pytest.fixture
+def switch_interval() -> Iterator[float]:
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    yield saved
+    sys.setswitchinterval(saved)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (None, 0.001),  # the default once a Dask client runs here
+        ("0.002", 0.002),
+        ("keep", 0.005),
+        ("0.01", 0.005),  # never raised
+        ("fast", 0.001),  # not a number: the default, with a warning
+    ],
+)
+def test_the_switch_interval_is_shortened_once_dask_runs_here(
+    switch_interval: float,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    setting: str | None,
+    expected: float,
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("QTFORGE_ORCH_SWITCH_INTERVAL", raising=False)
+    else:
+        monkeypatch.setenv("QTFORGE_ORCH_SWITCH_INTERVAL", setting)
+    dask._shorten_switch_interval()
+    assert sys.getswitchinterval() == pytest.approx(expected)
+    assert ("is not a number of seconds" in caplog.text) == (setting == "fast")

@@ -189,6 +189,7 @@ def test_local_cluster_started_on_demand_on_the_loopback(
 ) -> None:
     # Freezing the test process's heap would keep other tests' cyclic garbage alive.
     monkeypatch.setenv("QTFORGE_ORCH_GC_FREEZE", "0")
+    monkeypatch.setenv("QTFORGE_ORCH_SWITCH_INTERVAL", "keep")
     orch = PluginOrchestrator(plugin_manager=register_all(PluginManager()), default_executor="dask")
     try:
         assert orch.register_workflow(Workflow("local").add_step(WorkflowStep("s", "add_one")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError
@@ -55,6 +56,35 @@ def _freeze_heap_once() -> None:
     _frozen = True
     gc.collect()
     gc.freeze()
+
+
+# The interpreter's GIL switch interval once a Dask client runs in the process (seconds).
+DASK_SWITCH_INTERVAL_S = 0.001
+
+
+def _shorten_switch_interval() -> None:
+    """Lower the interpreter's switch interval to 1 ms (never raise it). The client's threads
+    (its event loop, its callbacks) run Python for long stretches and keep the GIL for whole
+    switch intervals: with the default 5 ms, a GUI thread that wants it waits that long behind
+    each of them in turn, and its frames arrive late. QTFORGE_ORCH_SWITCH_INTERVAL sets another
+    value in seconds, or ``keep`` leaves the interpreter's as it is."""
+    wanted = os.environ.get("QTFORGE_ORCH_SWITCH_INTERVAL", "")
+    if wanted == "keep":
+        return
+    try:
+        interval = float(wanted) if wanted else DASK_SWITCH_INTERVAL_S
+    except ValueError:
+        logger("executors").warning(
+            "QTFORGE_ORCH_SWITCH_INTERVAL=%r is not a number of seconds or 'keep'; using %s",
+            wanted,
+            DASK_SWITCH_INTERVAL_S,
+        )
+        interval = DASK_SWITCH_INTERVAL_S
+    if 0 < interval < sys.getswitchinterval():
+        logger("executors").info(
+            "GIL switch interval %s -> %s s", sys.getswitchinterval(), interval
+        )
+        sys.setswitchinterval(interval)
 
 
 def _cloudpickle_dumps(obj: Any) -> bytes:
@@ -118,6 +148,7 @@ class DaskExecutor:
         with dask.config.set({"distributed.admin.low-level-log-length": 0}):
             client = distributed.Client(address, set_as_default=False)
         _freeze_heap_once()
+        _shorten_switch_interval()
         return client
 
     def call(
