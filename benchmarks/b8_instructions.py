@@ -56,6 +56,9 @@ def _ours(candidate: str, mode: str) -> tuple[Callable[[int], None], Callable[[]
             return
         start(count)
         for run in engine.active_runs():
+            claim = getattr(run, "claim", None)  # a run still waiting in the pool's queue
+            if claim is not None:
+                claim()
             run.workers.help_until_done()
         engine.pump.drain(None)
 
