@@ -198,6 +198,10 @@ def test_local_cluster_started_on_demand_on_the_loopback(
         assert executed, executed.error()
         client = client_of(orch)
         assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        # The cluster runs at a lower CPU priority than the application, workers included.
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        workers = client.run(os.getpriority, os.PRIO_PROCESS, 0)
+        assert workers and all(nice == min(ours + 10, 19) for nice in workers.values()), workers
     finally:
         assert orch.shutdown(10_000)
     assert client.status == "closed"

@@ -3,9 +3,9 @@
 A ``LocalCluster``'s scheduler runs in the process that creates it. In a GUI process that
 scheduler's per-task bookkeeping competes with the GUI thread for the GIL, and its logs and
 task states grow the heap every gen-2 collection walks (both showed as 100 ms+ timer gaps
-in the GUI thread). So the cluster is created in a spawned helper process (127.0.0.1 only)
-and this process runs just the ``Client``. The helper closes its cluster when told to, or
-when this process goes away (its end of the pipe closes).
+in the GUI thread). So the cluster is created in a spawned helper process (127.0.0.1 only),
+at a lower CPU priority, and this process runs just the ``Client``. The helper closes its
+cluster when told to, or when this process goes away (its end of the pipe closes).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 START_TIMEOUT_S = 60.0
+# How much lower the local cluster's CPU priority is than the application's (``os.nice``).
+LOCAL_CLUSTER_NICENESS = 10
 
 
 def _host(conn: Connection, workers: int, processes: bool) -> None:
@@ -26,6 +28,7 @@ def _host(conn: Connection, workers: int, processes: bool) -> None:
         # A process group of its own, which its nannies and workers join: a helper that
         # has to be killed takes all of them along (LocalClusterHost.close).
         os.setpgrp()
+    _lower_priority()
     import dask
     from distributed import LocalCluster
 
@@ -47,6 +50,21 @@ def _host(conn: Connection, workers: int, processes: bool) -> None:
         conn.recv()  # "close", or EOF when the parent is gone
     with suppress(Exception):
         cluster.close(timeout=10)
+
+
+def _lower_priority() -> None:
+    """The cluster (its scheduler, nannies and workers, which inherit it) runs at a lower CPU
+    priority than the application, so that when both want a core, the GUI thread gets it: on
+    a desktop the steps are background work, its frames are not. QTFORGE_ORCH_CLUSTER_NICE
+    sets another increment (0: the application's own priority)."""
+    wanted = os.environ.get("QTFORGE_ORCH_CLUSTER_NICE", "")
+    try:
+        increment = int(wanted) if wanted else LOCAL_CLUSTER_NICENESS
+    except ValueError:
+        increment = LOCAL_CLUSTER_NICENESS
+    if increment > 0 and hasattr(os, "nice"):
+        with suppress(OSError):
+            os.nice(increment)
 
 
 class LocalClusterHost:
