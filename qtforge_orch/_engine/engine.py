@@ -11,7 +11,6 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QThreadPool
@@ -67,12 +66,6 @@ def live_run(execution_id: str) -> Run | None:
         if run is not None:
             return run
     return None
-
-
-def _release_all(runs: list[Run]) -> None:
-    """Runs that left a history: each lets go of its scheduler once nothing can use it."""
-    for run in runs:
-        run.release_parts()
 
 
 def _install_exit_hook() -> None:
@@ -192,16 +185,8 @@ class Engine:
         with self._lock:
             self._active.pop(run.execution_id, None)
             self._history[run.execution_id] = run
-            evicted = self._evict()
-        if evicted:
-            # Their locks are taken once this run's is released: never two run locks at once.
-            run.lock.later(partial(_release_all, evicted))
-
-    def _evict(self) -> list[Run]:
-        """(engine lock held) Drop the oldest runs past the history limit; the runs dropped."""
-        history = self._history
-        excess = len(history) - self._history_limit
-        return [history.popitem(last=False)[1] for _ in range(max(0, excess))]
+            while len(self._history) > self._history_limit:
+                self._history.popitem(last=False)
 
     def get_run(self, execution_id: str) -> Run | None:
         with self._lock:
@@ -223,8 +208,8 @@ class Engine:
     def set_history_limit(self, limit: int) -> None:
         with self._lock:
             self._history_limit = max(0, limit)
-            evicted = self._evict()
-        _release_all(evicted)
+            while len(self._history) > self._history_limit:
+                self._history.popitem(last=False)
 
     def history_limit(self) -> int:
         return self._history_limit
@@ -247,7 +232,6 @@ class Engine:
         if self.in_owner_thread():
             self.pump.wait_until(run.done)
         else:
-            run.claim()  # still queued: this thread starts it rather than wait for the pool
             run.workers.help_until_done()
             if run.journal is not None:
                 run.journal.sink.flush(events.JOURNAL_FLUSH_BOUND_S)
@@ -287,7 +271,6 @@ class Engine:
         deadline = None if timeout_ms is None else time.monotonic() + max(0, timeout_ms) / 1000.0
         if not self.in_owner_thread():
             # Help run it: the caller may be a pool worker the execution needs.
-            run.claim()
             return run.workers.help_until_done(deadline)
         return self.pump.wait_until(run.done, deadline)
 

@@ -15,6 +15,7 @@ or cancelling other runs go through ``lock.later`` and run on release; plugin ca
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -24,20 +25,22 @@ from ..contract.context import StepContext
 from ..contract.plan import Plan, ScheduleKind
 from ..contract.timer_kind import TimerKind
 from ..errors import PluginError
+from . import transitions
 from .batch import BatchScheduler
-from .compensation import CompensationChain
+from .compensation import Compensation, CompensationChain
 from .events import EventKind
 from .journal_link import JournalEntry, JournalLink, ResumeSeed
 from .late_outcomes import LateOutcomes
+from .pause_gate import PauseGate
+from .progress import Progress
 from .run_end import RunEnd
 from .run_events import RunEvents
 from .run_lock import RunLock
-from .run_parts import RunParts
 from .run_status import RunStatus, cancelled_error, state_error, timeout_error
 from .scheduler_choice import SchedulerFactory, scheduler_for
 from .services import RunServices
 from .status_snapshot import RunSnapshot, snapshot_of
-from .task_table import CANCELLED, PENDING, RETRYING, RUNNING
+from .task_table import CANCELLED, PENDING, RETRYING, RUNNING, TaskTable
 from .transitions import LATE, OWED, RECORD_OF, RECORDED, RESTORED, STEPS, WIDTH
 
 
@@ -45,16 +48,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Run(RunParts):
+class Run:
     """One execution's shell. Every field is guarded by ``lock``."""
 
     # Fixed fields: no per-run __dict__, and quicker reads on the hot path.
     __slots__ = (  # noqa: SIM905 (one string: the field list stays short to read)
-        "__weakref__ _factory _queued _retire _workflow_timer compensating end end_time "
-        "engine error events execution_id initial_data is_child journal late listened lock "
-        "parent plan report_cache result resume_seed start_time status stopping "
-        "transaction_id wanted workflow_id"
-    ).split()  # and the parts built on first need (``RunParts``)
+        "__weakref__ _retire _workflow_timer compensating compensations end end_time engine "
+        "error error_messages events execution_id initial_data is_child journal late limit "
+        "listened lock "
+        "long_contexts parent pause_gate plan progress report_cache result resume_seed "
+        "rollback_errors scheduler start_time status stopping table transaction_id wanted "
+        "workers workflow_id"
+    ).split()
 
     def __init__(
         self,
@@ -77,21 +82,28 @@ class Run(RunParts):
         self.initial_data = initial_data
         self.transaction_id = transaction_id
         self.lock = RunLock(engine.lane)
+        self.table = TaskTable(len(plan.tasks))
+        self.progress = Progress(len(plan.tasks))
+        self.limit = plan.max_concurrency or engine.executor.max_threads()
         self.status = RunStatus.PENDING
         self.stopping = False
-        self._queued = False  # waiting in the pool's queue for a thread to start it
-        self.built = False  # the parts (``RunParts``) are built when it starts or is read
-        self.compensations = []  # rollback steps owed, oldest first (read by the ledger)
         self.error: PluginError | None = None
         self.result: dict[str, Any] | None = None
+        self.rollback_errors: list[str] = []
+        self.error_messages: list[str] = []  # execution-level notes beyond per-task errors
+        self.compensations: list[Compensation] = []  # rollback steps owed, oldest first
         self.compensating: CompensationChain | None = None  # the chain running them, if any
         # Attempts abandoned while they ran, and what they returned (built on first use).
         self.late: LateOutcomes | None = None
         self.start_time: datetime | None = None
         self.end_time: datetime | None = None
         self.end: RunEnd[Run] = RunEnd()
+        self.pause_gate = PauseGate()  # closed while paused: steps' pause points wait there
         self._retire = retire  # moves the run to the engine's history (None: a pass)
         self._workflow_timer: Any = None
+        # Contexts handed to user code outside per-task attempts (stream stages, event
+        # sources): cancelled with the run.
+        self.long_contexts: list[StepContext] = []
         # Per-task reports a facade built for status calls, reused while unchanged
         # (status_snapshot.cached_reports); written outside the lock, read-only once built.
         self.report_cache: Any = None
@@ -102,9 +114,7 @@ class Run(RunParts):
         # Durable executions: what this run records in the journal (None: not journaled),
         # and the outputs a resumed run starts from.
         self.journal: JournalLink | None = None
-        self._factory = scheduler_for(plan.schedule) if scheduler is None else scheduler
         if journal_entry is not None and engine.journal is not None:
-            self.table = self._new_table()  # the link records its retries
             keys = [task.key for task in plan.tasks]
             self.journal = JournalLink(
                 engine.journal, journal_entry, execution_id, initial_data, keys, self.table.retries
@@ -121,8 +131,12 @@ class Run(RunParts):
             | LATE
         )
         self.listened = engine.listened
-        if resume is not None:
-            self.build()  # what a resumed run takes over is recorded before it starts
+        if transitions.owners_wanted:
+            self.table.owner = weakref.ref(self)
+        if scheduler is None:
+            scheduler = scheduler_for(plan.schedule)
+        self.scheduler = scheduler(self)
+        self.workers = self.scheduler.workers
 
     def new_child(self, plan: Plan, data: dict[str, Any], seed: dict[str, Any] | None) -> Run:
         """A pass of an EventDriven execution: a batch run of ``plan`` sharing this run's id;
@@ -184,30 +198,25 @@ class Run(RunParts):
     def start(self, takers: int = 0) -> None:
         """``takers``: threads that will take this run's work themselves (a waiting parent)."""
         with self.lock:
-            self._start(takers)
-
-    def _start(self, takers: int) -> None:
-        """(lock held) ``start``, and what starts a queued run (``RunParts``)."""
-        self.build()
-        self.status = RunStatus.RUNNING
-        parent = self.parent
-        if parent is not None and parent.status == RunStatus.PAUSED:
-            self.status = RunStatus.PAUSED
-            self.pause_gate.close()
-        self.start_time = _now()
-        if self.journal is not None:
-            self.journal.started(self.workflow_id)
-        self.events.lifecycle(EventKind.WORKFLOW_STARTED, self.workflow_id)
-        if self.plan.timeout_ms:
-            self._workflow_timer = self.engine.timers.call_later(
-                self.plan.timeout_ms / 1000.0,
-                self._on_workflow_timeout,
-                kind=TimerKind.WORKFLOW_TIMEOUT,
-                execution_id=self.execution_id,
-            )
-        self.scheduler.begin()
-        self.workers.spawn(takers)
-        self.maybe_complete()
+            self.status = RunStatus.RUNNING
+            parent = self.parent
+            if parent is not None and parent.status == RunStatus.PAUSED:
+                self.status = RunStatus.PAUSED
+                self.pause_gate.close()
+            self.start_time = _now()
+            if self.journal is not None:
+                self.journal.started(self.workflow_id)
+            self.events.lifecycle(EventKind.WORKFLOW_STARTED, self.workflow_id)
+            if self.plan.timeout_ms:
+                self._workflow_timer = self.engine.timers.call_later(
+                    self.plan.timeout_ms / 1000.0,
+                    self._on_workflow_timeout,
+                    kind=TimerKind.WORKFLOW_TIMEOUT,
+                    execution_id=self.execution_id,
+                )
+            self.scheduler.begin()
+            self.workers.spawn(takers)
+            self.maybe_complete()
 
     def on_finish(self, callback: Callable[[Run], None]) -> None:
         """``callback(run)`` once the run has ended, never under its lock (at once, in this
@@ -236,7 +245,6 @@ class Run(RunParts):
 
     def cancel(self, error: PluginError | None = None) -> bool:
         with self.lock:
-            self._claim()  # started first: its signals begin with workflow_started
             if self.stopping or self.status in RunStatus.FINAL:
                 return False
             self.abort(RunStatus.CANCELLED, error or cancelled_error(self))
@@ -244,7 +252,6 @@ class Run(RunParts):
 
     def pause(self) -> PluginError | None:
         with self.lock:
-            self._claim()
             if self.status != RunStatus.RUNNING or self.stopping:
                 return state_error(self, "pause", RunStatus.RUNNING)
             self.status = RunStatus.PAUSED
@@ -286,7 +293,6 @@ class Run(RunParts):
 
     def abort(self, final_status: str, error: PluginError) -> None:
         """Stop scheduling, cancel what runs or waits, then compensate and finish."""
-        self.build()  # a run cancelled before it was ever started or read
         if not self.is_child:
             # Progress is computed lazily while running; keep where the run stopped.
             self.progress.value = self.progress.current(self.table)
@@ -371,12 +377,10 @@ class Run(RunParts):
     def snapshot(self) -> RunSnapshot:
         """The run's state copied in one short critical section (``status_snapshot``)."""
         with self.lock:
-            self.build()  # a run still queued reads as pending
             return snapshot_of(self)
 
     def problems(self) -> list[str]:
         """(lock held) What is inconsistent: task counts, scheduler queue, status (or [])."""
-        self.build()
         found = self.table.problems() + self.scheduler.problems()
         ended = self.status in RunStatus.FINAL and not self.table.mirror
         if ended and self.table.settled != len(self.plan.tasks):

@@ -22,21 +22,12 @@ class Drainers(Protocol):
 
     helpers: int  # threads blocked in ``help_until_done``
 
-    def drain(self, submitted: bool = True) -> None:
-        """Do ready work back to back until none can start (``submitted``: a drainer
-        ``spawn`` submitted, not the thread that started the run)."""
-        ...
-
     def spawn(self, self_takers: int) -> None:
         """(lock held) Submit drainers for ready work; ``self_takers`` will take some itself."""
         ...
 
     def wake_helpers(self) -> None:
         """(lock held) Wake the threads waiting in ``help_until_done``."""
-        ...
-
-    def idle(self) -> bool:
-        """(lock held) No thread is in, or on its way into, the run's work."""
         ...
 
     def is_taker(self) -> bool:

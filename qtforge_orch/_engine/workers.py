@@ -38,7 +38,7 @@ class Workers(Generic[UnitT]):
     """A run's drainers and helpers, taking its scheduler's units of work; counters guarded by
     the run's lock."""
 
-    __slots__ = ("_run", "_scheduler", "_starting", "active", "helpers", "helping")
+    __slots__ = ("_run", "_scheduler", "_starting", "active", "helpers")
 
     def __init__(self, run: RunShell, scheduler: Scheduler[UnitT]) -> None:
         self._run = run
@@ -46,25 +46,16 @@ class Workers(Generic[UnitT]):
         self._starting = 0  # drainers submitted that have not taken work yet
         self.helpers = 0  # threads blocked in help_until_done, the only waiters on the lock
         self.active = 0  # drainers taking work now (each takes again before it leaves)
-        self.helping = 0  # threads in help_until_done, waiting or working
 
-    def idle(self) -> bool:
-        """(lock held) No thread is in, or on its way into, this run's work."""
-        return not (self._starting or self.active or self.helping)
-
-    def drain(self, submitted: bool = True) -> None:
-        """Pool entry point: do ready work back to back until none can start.
-
-        ``submitted``: this call is a drainer ``spawn`` submitted (False: the thread that
-        started the run drains it, counted as a taker when it spawned)."""
+    def drain(self) -> None:
+        """Pool entry point: do ready work back to back until none can start."""
         previous = _taking()
         _taker.run = self._run
         take, work, lock = self._scheduler.take, self._scheduler.work, self._run.lock
         counted = False  # counted in ``active``; uncounted in the lock hold that finds no work
         try:
             with lock:
-                if submitted:
-                    self._starting -= 1
+                self._starting -= 1
                 taken = take()
                 if taken is None:
                     return
@@ -103,8 +94,6 @@ class Workers(Generic[UnitT]):
         previous = _taking()
         _taker.run = self._run
         take, work = self._scheduler.take, self._scheduler.work
-        with self._run.lock:
-            self.helping += 1
         try:
             while True:
                 with self._run.lock:
@@ -125,8 +114,6 @@ class Workers(Generic[UnitT]):
                     taken = work(taken)
         finally:
             _taker.run = previous
-            with self._run.lock:
-                self.helping -= 1
 
     def is_taker(self) -> bool:
         """Whether this thread is a drainer or helper of this run (it takes the next work

@@ -29,7 +29,6 @@ from .._engine import (
     UnknownExecutor,
     check_executor,
 )
-from ..contract.plan import ScheduleKind
 from ..errors import PluginError, PluginErrorCode, derived_error
 from ..events import EventKind, Subscriber, Subscription
 from ..plugins import PluginManager, default_plugin_manager
@@ -261,13 +260,7 @@ class FacadeCore:
         so fewer pool drainers are woken.
         """
         self.log.follow(run)
-        if takers or run.kind is not ScheduleKind.BATCH:
-            # A waiting parent takes its child's work itself; streaming and event-driven runs
-            # start their stages and sources in this thread.
-            run.start(takers)
-        else:
-            run.start_queued()
-            return  # item counts are the other two kinds'
+        run.start(takers)
         if not self.engine.listened.kinds & _COUNT_KINDS:
             return  # nobody takes item counts (the common case: one test of a mask)
         pump = self.engine.pump
