@@ -62,6 +62,15 @@ def _call_in_thread(
     return done
 
 
+def _start_hanging(
+    executor: ProcessExecutor, tmp_path: Path
+) -> tuple[CountingContext, Future[Outcome], int]:
+    """A step that hangs in the worker: its context, its outcome and the worker's pid."""
+    context = CountingContext("hang")
+    outcome = _call_in_thread(executor, "hang", {"pid_file": str(tmp_path / "pid")}, context)
+    return context, outcome, wait_pid_file(tmp_path / "pid")
+
+
 def _cancelled(outcome: Outcome) -> bool:
     return outcome.error is not None and outcome.error.code == PluginErrorCode.OperationCancelled
 
@@ -69,10 +78,7 @@ def _cancelled(outcome: Outcome) -> bool:
 def test_a_running_step_is_not_polled_and_its_cancel_is_seen_at_once(
     one_worker: ProcessExecutor, tmp_path: Path
 ) -> None:
-    context = CountingContext("hang")
-    pid_file = tmp_path / "pid"
-    outcome = _call_in_thread(one_worker, "hang", {"pid_file": str(pid_file)}, context)
-    pid = wait_pid_file(pid_file)
+    context, outcome, pid = _start_hanging(one_worker, tmp_path)
     looks = context.looks
     # A window in which a waiter polling for cancellation would look several times (every
     # 50 ms it used to): this one sleeps until something happens, so it does not look at all.
@@ -87,10 +93,7 @@ def test_a_running_step_is_not_polled_and_its_cancel_is_seen_at_once(
 def test_a_step_waiting_for_a_slot_is_cancelled_without_killing_the_running_one(
     one_worker: ProcessExecutor, tmp_path: Path
 ) -> None:
-    running = CountingContext("hang")
-    pid_file = tmp_path / "pid"
-    first = _call_in_thread(one_worker, "hang", {"pid_file": str(pid_file)}, running)
-    pid = wait_pid_file(pid_file)
+    running, first, pid = _start_hanging(one_worker, tmp_path)
     queued = CountingContext("queued")
     second = _call_in_thread(one_worker, "add_one", {"x": 1}, queued)
     queued.cancel()
@@ -104,10 +107,7 @@ def test_a_step_waiting_for_a_slot_is_cancelled_without_killing_the_running_one(
 def test_a_freed_slot_goes_to_the_step_waiting_for_it(
     one_worker: ProcessExecutor, tmp_path: Path
 ) -> None:
-    running = CountingContext("hang")
-    pid_file = tmp_path / "pid"
-    first = _call_in_thread(one_worker, "hang", {"pid_file": str(pid_file)}, running)
-    pid = wait_pid_file(pid_file)
+    running, first, pid = _start_hanging(one_worker, tmp_path)
     waiting = [CountingContext(f"w{i}") for i in range(2)]
     later = [_call_in_thread(one_worker, "add_one", {"x": i}, c) for i, c in enumerate(waiting)]
     assert not any(f.done() for f in later)
