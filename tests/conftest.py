@@ -38,6 +38,27 @@ def pytest_configure(config: pytest.Config) -> None:
     # entry point: load it by module then, so the suite does not depend on how it was set up.
     if not config.pluginmanager.has_plugin("qtforge_orch"):
         config.pluginmanager.import_plugin("qtforge_orch.testing.plugin")
+    _leave_the_library_unrewritten(config)
+
+
+def _leave_the_library_unrewritten(config: pytest.Config) -> None:
+    """pytest rewrites the asserts of every module of a distribution that ships a pytest
+    plugin, so each library module imported lazily during a test went through ``ast.parse``,
+    on whichever thread imported it. CPython 3.11's AST constructor keeps its recursion counter
+    in state shared by all threads: two threads parsing at once (one of them switched out by a
+    finalizer inside the parse) fail with "SystemError: AST constructor recursion depth
+    mismatch" (python/cpython#106905), a flaky failure of whichever test imported. The
+    library's asserts need no rewriting; the tests' own are still rewritten."""
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    if not isinstance(marked, set):
+        return  # assertion rewriting is off (--assert=plain), or pytest changed: nothing to undo
+    marked.difference_update(
+        {name for name in marked if name == "qtforge_orch" or name.startswith("qtforge_orch.")}
+    )
+    cache = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(cache, dict):
+        cache.clear()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
