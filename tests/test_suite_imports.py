@@ -19,3 +19,12 @@ def test_library_modules_imported_during_the_tests_are_not_assertion_rewritten()
         assert hook.find_spec("qtforge_orch._engine.stream_scheduler", engine.__path__) is None
         tests = hook.find_spec("tests.test_v2_streaming", [str(Path(__file__).parent)])
         assert tests is not None and tests.loader is hook
+
+
+def test_the_suite_and_its_subprocesses_may_cache_bytecode() -> None:
+    """The subprocesses the tests start read the library's bytecode rather than compiling
+    it each time (see tests/conftest.py)."""
+    import os
+
+    assert "PYTHONDONTWRITEBYTECODE" not in os.environ
+    assert not sys.dont_write_bytecode
