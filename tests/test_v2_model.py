@@ -1152,8 +1152,9 @@ def test_the_one_pass_check_takes_the_common_case() -> None:
 
 
 # The one-pass check and the one-pass freeze share their examples: building the random
-# workflows costs more than both checks.
-@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+# workflows costs more than both checks. No deadline: run on its own, the first example loads
+# the condition language (a second on a busy machine).
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(wf=st.one_of(random_workflows(), valid_workflows()))
 def test_the_one_pass_check_and_freeze_keep_their_promises(wf: PluginWorkflow) -> None:
     """``looks_valid`` (validation's fast path) only passes workflows without errors, and
