@@ -70,6 +70,17 @@ def _leave_the_library_unrewritten(config: pytest.Config) -> None:
         cache.clear()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Long subprocesses a selected test will need start now, beside the tests before it.
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        start = getattr(getattr(item, "module", None), "start_site_build", None)
+        if start is not None and "site" in getattr(item, "fixturenames", ()):
+            start(session.config)
+            return
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         function = getattr(item, "function", None)
