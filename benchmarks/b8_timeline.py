@@ -17,7 +17,8 @@ candidate:
   calls, and the drainers' ``time.sleep(0)`` hand-overs. The counters wrap those calls, so
   this mode's walls are not comparable.
 - ``calls`` (``MODE`` ``calls``, ours only): the Python functions and builtins called per
-  execution in each thread role (``threading.setprofile``), every one.
+  execution in each thread role (``sys.setprofile``; a pool thread takes it at its next drainer
+  call), every one.
 - ``SWITCH_MS``: ``sys.setswitchinterval`` for the whole process (``-`` or left out: Python's
   5 ms).
 - ``WAVE``: submit the batch's 1,000 executions ``WAVE`` at a time, each wave run to its end
