@@ -24,8 +24,8 @@ from ...contract.context import StepContext
 from ...contract.outcome import Outcome
 from ...contract.plan import TaskSpec
 from ..invoke import PluginLookup
+from .process_claims import QUEUED, WITHDRAWN_REPLY
 from .process_slots import Slot, Slots, Ticket, Waker
-from .process_worker import QUEUED, WITHDRAWN_REPLY
 from .protocol import ExitShutdown, cancelled, failed, from_reply
 from .shipping import Shipper
 

@@ -3,7 +3,7 @@
 A worker that is busy may already hold the next call (its pool's call queue has room for it),
 so it starts that call the moment the current one returns, without a round trip through the
 parent. The parent can still take a queued call back: every call claims its place in the
-worker before it runs (``process_worker``), and the parent withdraws an unclaimed one under
+worker before it runs (``process_claims``), and the parent withdraws an unclaimed one under
 the same lock. That is how a queued call that is cancelled or timed out never runs, how a call
 queued behind a long one moves to a worker that became free, and how a call queued on a worker
 that died is sent again, never lost.
@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from ...contract.context import StepContext
-from .process_worker import FINISHED, PLACES, QUEUED, STARTED, WITHDRAWN, run_claimed
+from .process_claims import FINISHED, PLACES, QUEUED, STARTED, WITHDRAWN, run_claimed
 from .process_workers import Worker
 
 # How long the parent waits for a worker's gate: the worker holds it for a few bytecodes, but
@@ -73,12 +73,24 @@ class Waker:
             event.clear()
 
 
+class SlotWorker(Worker):
+    """A slot's worker with the calls sent to it (``Slots``' bookkeeping, under its lock)."""
+
+    __slots__ = ("detached", "free", "tickets")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.free = list(range(PLACES))  # places no unanswered call holds
+        self.tickets: list[Ticket] = []  # calls sent and not answered yet, oldest first
+        self.detached = False  # killed or dead: its slot has a new worker
+
+
 class Ticket:
     """One call sent to a worker: its place there, its future, and whether it was moved."""
 
     __slots__ = ("claim", "future", "moved", "moved_to", "order", "slot", "wake", "worker")
 
-    def __init__(self, worker: Worker, slot: Slot, claim: int, order: int, wake: Wake) -> None:
+    def __init__(self, worker: SlotWorker, slot: Slot, claim: int, order: int, wake: Wake) -> None:
         self.worker = worker
         self.slot = slot
         self.claim = claim
@@ -102,7 +114,7 @@ class Slot:
     __slots__ = ("freed", "load", "worker")
 
     def __init__(self) -> None:
-        self.worker = Worker()
+        self.worker = SlotWorker()
         self.load = 0  # slots taken for a call not sent yet + calls sent and not answered
         self.freed = 0  # when its load last fell to zero (an order, not a time)
 
@@ -232,7 +244,7 @@ class Slots:
             worker.reap()
 
     # --- diagnostics -----------------------------------------------------------------------
-    def workers(self) -> list[Worker]:
+    def workers(self) -> list[SlotWorker]:
         with self._lock:
             return [slot.worker for slot in self.slots]
 
@@ -318,7 +330,7 @@ class Slots:
             return ticket.wake
         return None
 
-    def _withdraw_or_kill(self, ticket: Ticket) -> tuple[list[Wake], Worker | None]:
+    def _withdraw_or_kill(self, ticket: Ticket) -> tuple[list[Wake], SlotWorker | None]:
         worker = ticket.worker
         if ticket not in worker.tickets:  # answered, or its worker is gone already
             return [], None
@@ -340,7 +352,7 @@ class Slots:
             if got:
                 worker.gate.release()
 
-    def _detach(self, worker: Worker) -> list[Wake]:
+    def _detach(self, worker: SlotWorker) -> list[Wake]:
         """``worker`` is killed or dead: its slot gets a new worker; the calls it had not
         started move (withdrawn, so a worker still alive for a moment skips them)."""
         if worker.detached:
@@ -358,7 +370,7 @@ class Slots:
             if slot.worker is worker:
                 slot.load -= len(worker.tickets)
                 worker.tickets = []
-                slot.worker = Worker()
+                slot.worker = SlotWorker()
                 wakes += self._freed(slot)
         return wakes
 

@@ -16,12 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import suppress
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .process_worker import PLACES, start_worker
-
-if TYPE_CHECKING:
-    from .process_slots import Ticket
+from .process_claims import PLACES, start_worker
 
 KILL_JOIN_S = 2.0
 
@@ -82,21 +79,16 @@ def _started_worker() -> tuple[Any, Any, ProcessPoolExecutor]:
 
 
 class Worker:
-    """One worker process, started on first use, and the calls sent to it.
+    """One worker process, started on first use (``started``, which sets the pool, the claim
+    gate and the claim states once)."""
 
-    ``tickets``, ``free`` and ``detached`` belong to the executor's ``Slots`` (its lock); the
-    pool, gate and states are set once, by ``started``."""
-
-    __slots__ = ("_lock", "detached", "free", "gate", "pool", "states", "tickets")
+    __slots__ = ("_lock", "gate", "pool", "states")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.pool: ProcessPoolExecutor | None = None
-        self.gate: Any = None  # the claim lock shared with the worker (process_worker)
+        self.gate: Any = None  # the claim lock shared with the worker (process_claims)
         self.states: Any = None  # one claim state per place, shared with the worker
-        self.free = list(range(PLACES))  # places no unanswered call holds
-        self.tickets: list[Ticket] = []  # calls sent and not answered yet, oldest first
-        self.detached = False  # killed or dead: its slot has a new worker
 
     def started(self) -> ProcessPoolExecutor:
         """The pool, its worker started if it was not."""
