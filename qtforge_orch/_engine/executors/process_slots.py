@@ -22,7 +22,8 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
@@ -155,7 +156,40 @@ class Slots:
 
     def send(self, slot: Slot, args: tuple[Any, ...], wake: Wake) -> Ticket | Exception:
         """Send a call to ``slot``'s worker (started if need be): its ticket, or why it could
-        not be sent (the slot is then given back, its worker killed)."""
+        not be sent (the slot is then given back). A worker found dead when the call is
+        handed over is replaced once: the call never reached it."""
+        for attempt in range(2):
+            placed = self._place(slot, wake)
+            if isinstance(placed, Exception):
+                return placed
+            ticket, pool = placed
+            try:
+                future = pool.submit(run_claimed, ticket.claim, *args)
+            except Exception as exc:  # a broken pool, or the interpreter shutting down
+                worker = ticket.worker
+                with self._lock:
+                    moved = ticket.moved  # its worker was killed meanwhile: send it again
+                    wakes = []
+                    if not moved:
+                        # The slot stays taken for this call; the worker is replaced.
+                        worker.tickets.remove(ticket)
+                        worker.free.append(ticket.claim)
+                        wakes = self._detach(worker)
+                _ring(wakes)
+                worker.reap()
+                if moved:
+                    return ticket
+                if attempt == 0 and isinstance(exc, BrokenProcessPool):
+                    continue
+                self.untake(slot)
+                return exc
+            ticket.future = future
+            future.add_done_callback(partial(self._answered, ticket))
+            return ticket
+        raise AssertionError("unreachable")  # the loop returns on its second pass
+
+    def _place(self, slot: Slot, wake: Wake) -> tuple[Ticket, ProcessPoolExecutor] | Exception:
+        """A place on ``slot``'s started worker for a call (the slot is taken for it)."""
         while True:
             with self._lock:
                 worker = slot.worker
@@ -170,25 +204,8 @@ class Slots:
                     ticket = Ticket(worker, slot, claim, next(self._order), wake)
                     worker.tickets.append(ticket)
                     worker.states[claim] = QUEUED  # the worker holds no call with this place
-                    break
+                    return ticket, pool
             worker.reap()  # killed while it started: the slot has a new worker
-        try:
-            future = pool.submit(run_claimed, claim, *args)
-        except Exception as exc:  # a broken pool, or the interpreter shutting down
-            with self._lock:
-                moved = ticket.moved  # its worker was killed meanwhile: send it again
-                wakes = []
-                if not moved:
-                    worker.tickets.remove(ticket)
-                    worker.free.append(claim)
-                    slot.load -= 1
-                    wakes = self._detach(worker)
-            _ring(wakes)
-            worker.reap()
-            return ticket if moved else exc
-        ticket.future = future
-        future.add_done_callback(partial(self._answered, ticket))
-        return ticket
 
     def moved_to(self, ticket: Ticket) -> Slot | None:
         """The slot reserved for a moved call, if any (the caller's from now on)."""
