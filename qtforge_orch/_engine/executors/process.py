@@ -81,15 +81,7 @@ class ProcessExecutor:
             return Outcome(error=shipped)
         waker = _waker()
         waker.watch(context)
-        args = (
-            shipped.blob,
-            shipped.modules,
-            task.plugin_id,
-            task.command,
-            params,
-            task.key,
-            allow_stream,
-        )
+        args = shipped.call_args(task, params, allow_stream)
         try:
             return self._call(task, args, context, waker)
         finally:
