@@ -48,7 +48,7 @@ from .ringing_event import RingingEvent
 _CALL_EVENT = QEvent.Type(QEvent.registerEventType())
 
 DRAIN_BUDGET_S = 0.002
-WAIT_SLICE_S = 0.01  # a synchronous wait that delivered events lets the next gather this long
+WAIT_SLICE_S = 0.01  # a synchronous wait woken by an event lets more gather this long
 # How long a synchronous wait that saw its execution end waits for the journal to commit its
 # records (a full or failing disk retries for ever); then it returns (``Engine.journal_lag``).
 JOURNAL_FLUSH_BOUND_S = 5.0
@@ -89,11 +89,9 @@ class EventPump(QObject):
         # millisecond for its sake (each hand-over costs ~50-80 us here).
         self.blocked = False
         # What ``wait_until`` sleeps on (``_waiters`` nested waits): rung by a wake-up request
-        # and by a ``RingingEvent``. ``_holding``: the last drain stopped at an event the
-        # journal has not committed (the commit's wake-up request rings).
+        # (an event posted, a journal commit with events held) and by a ``RingingEvent``.
         self._bell = threading.Event()
         self._waiters = 0
-        self._holding = False
         # A child timer, not QTimer.singleShot with a callable: it dies with the pump, so a
         # pending continuation can never fire into a deleted orchestrator.
         self._resume = QTimer(self)
@@ -252,7 +250,6 @@ class EventPump(QObject):
             self.draining = False
 
     def _drain(self, budget_s: float | None) -> None:
-        self._holding = False
         deadline = None if budget_s is None else time.monotonic() + budget_s
         events = self._events
         committed = self._committed
@@ -301,7 +298,6 @@ class EventPump(QObject):
             with self._cond:
                 self._wake_pending = True
             return False
-        self._holding = True
         return True
 
     def wait_until(self, done: threading.Event, deadline: float | None = None) -> bool:
@@ -309,11 +305,12 @@ class EventPump(QObject):
         delivering the events posted meanwhile; returns whether ``done`` was set.
 
         The thread sleeps until there is something to do: ``done`` set (a ``RingingEvent``
-        rings the pump's bell), an event to deliver (its wake-up request rings the bell too)
-        or the deadline; a wait with nothing to deliver costs no wake-ups. Once it has
-        delivered events it lets the next ones gather for ``WAIT_SLICE_S`` (waking early only
-        for ``done``): waking on every event would ping-pong the GIL with the worker producing
-        them (a thread hop each). An Event that cannot ring is looked at every slice."""
+        rings the pump's bell) or an event to deliver (its wake-up request rings the bell
+        too), so a wait with nothing to deliver costs no wake-ups. An event wakes it, and it
+        lets the events that follow gather for ``WAIT_SLICE_S`` (waking early only for
+        ``done``) before it delivers them: waking for every event would ping-pong the GIL
+        with the worker producing them (a thread hop each). An Event that cannot ring is
+        looked at every slice."""
         bell = self._bell
         ringing = done if isinstance(done, RingingEvent) else None
         previous = None
@@ -331,20 +328,20 @@ class EventPump(QObject):
                     if deadline is not None:
                         bound = min(bound, max(0.0, deadline - time.monotonic()))
                     self._flush_journal(bound)
-                had_events = bool(self._events) or bool(self._progress)
                 self.drain(None)
                 if finished:
                     return True
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return done.is_set()
-                rest = WAIT_SLICE_S if left is None else min(WAIT_SLICE_S, left)
                 self.blocked = True
                 try:
-                    if had_events and not self._holding:
-                        done.wait(rest)
-                    else:
-                        bell.wait(left if ringing is not None else rest)
+                    if ringing is None or (bell.wait(left) and not done.is_set()):
+                        if deadline is not None:
+                            left = deadline - time.monotonic()
+                        done.wait(
+                            WAIT_SLICE_S if left is None else max(0.0, min(WAIT_SLICE_S, left))
+                        )
                 finally:
                     self.blocked = False
         finally:
