@@ -18,8 +18,9 @@ relative to the run's start (ours: ``execute_workflow`` called; the pool: the fi
 
 Ours is observed by wrapping ``ProcessExecutor.call``, ``Slots.send`` and
 ``BatchScheduler.work`` here, for measurement only (a few microseconds per step).
-``--pump-slice S`` is an ablation: the owner thread's wake-up slice while it waits for a
-synchronous execution (``events.WAIT_SLICE_S``) set to ``S``, to see what those wake-ups cost.
+``--pump-slice S`` is an ablation: how long the owner thread, waiting for a synchronous
+execution and woken by an event, lets more events gather (``events.WAIT_SLICE_S``) set to
+``S``, to see what those wake-ups cost.
 """
 
 from __future__ import annotations
@@ -334,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pump-slice",
         type=float,
         default=0.0,
-        help="ablation: the owner thread's wait slice in a synchronous execution (seconds; "
+        help="ablation: how long a woken synchronous wait lets events gather (seconds; "
         "0: the engine's own)",
     )
     args = parser.parse_args(argv)
