@@ -165,7 +165,15 @@ class Store:
         sql = self._task_sql
         if sql is None:
             sql = self._task_sql = _task_rows.TaskStatements(connection)
-        _task_rows.upsert(connection, _task_rows.task_rows(ops, self.pickle_fallback), sql)
+        # The plain completions the batch starts with (all of it, for tiny steps) go straight
+        # to their statements; the rest is folded into rows first. Written in this order, the
+        # rows end as the records written one at a time would leave them.
+        count, execution, params = _task_rows.plain_prefix(ops, self.pickle_fallback)
+        if count:
+            _task_rows.write_plain(connection, sql, execution, params)
+        if count < len(ops):
+            rest = ops[count:] if count else ops
+            _task_rows.upsert(connection, _task_rows.task_rows(rest, self.pickle_fallback), sql)
 
     def _rollbacks(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         connection.executemany(

@@ -213,6 +213,48 @@ def task_rows(ops: list[Op], pickle_fallback: bool) -> list[list[Any]]:
     return list(rows.values())
 
 
+def plain_prefix(ops: list[Op], pickle_fallback: bool) -> tuple[int, Any, list[Any]]:
+    """The plain completions ``ops`` start with: how many, their execution, their parameters.
+
+    The prefix holds completions of one execution and of distinct tasks. A batch of tiny steps
+    is mostly such completions (each a start merged into its end): they have nothing to fold,
+    so they skip ``task_rows``' rows and go straight to parameters.
+    """
+    params: list[Any] = []
+    if not ops:
+        return 0, None, params
+    execution = ops[0][1]
+    seen: set[str] = set()
+    add, extend = seen.add, params.extend
+    encode, json = _codec.encode, _codec.JSON
+    count = 0
+    for op in ops:
+        key = op[2]
+        if op[3] != _COMPLETED or op[6] is not None or op[1] != execution or key in seen:
+            break
+        output = op[5]
+        if output.__class__ is dict and not output:
+            payload = _EMPTY_DICT[0]
+        else:
+            encoded = encode(output, pickle_fallback)
+            if encoded.encoding != json or encoded.resumable != 1 or encoded.note is not None:
+                break
+            payload = encoded.payload
+        add(key)
+        # A merged op carries its start time last; a completion alone leaves started_at as
+        # the row has it.
+        extend((key, op[4], payload, op[8] if len(op) == 9 else _NULL, op[7]))
+        count += 1
+    return count, execution, params
+
+
+def write_plain(
+    connection: sqlite3.Connection, sql: TaskStatements, execution: Any, params: list[Any]
+) -> None:
+    """Write ``plain_prefix``'s parameters through the plain statements."""
+    _write(connection, sql.plain, _PLAIN_COLUMNS, params, [execution])
+
+
 def _row_of(op: Op, pickle_fallback: bool) -> list[Any]:
     (row,) = task_rows([op], pickle_fallback)
     return row
