@@ -101,12 +101,12 @@ def test_a_batch_starting_with_plain_completions_stores_what_single_records_stor
             assert journal.stats().batches == (1 + len(records) if one_per_batch else 2)
         tables.append(task_table(path))
     assert tables[0] == tables[1]
-    by_key = {(row[0], row[2]): row for row in tables[1]}
-    assert by_key["e1", "t0"][8:10] == ('{"again":true}', "text")
-    assert by_key["e1", "t0"][18:20] == (None, "null")  # never started
-    assert by_key["e1", "t3"][18:20] == (1.0, "real")
-    assert by_key["e1", "t1"][4:10] == ("completed", "text", 2, "integer", "{}", "text")
-    assert by_key["e1", "t2"][4:6] == ("failed", "text")
+    by_key = {(row[0], row[2]): row for row in tables[1]}  # e1 is execution row 1
+    assert by_key[1, "t0"][8:10] == ('{"again":true}', "text")
+    assert by_key[1, "t0"][18:20] == (None, "null")  # never started
+    assert by_key[1, "t3"][18:20] == (1.0, "real")
+    assert by_key[1, "t1"][4:10] == ("completed", "text", 2, "integer", "{}", "text")
+    assert by_key[1, "t2"][4:6] == ("failed", "text")
 
 
 def test_plain_prefix_stops_at_the_first_record_that_needs_folding() -> None:
@@ -232,3 +232,21 @@ def test_an_engine_run_stores_what_its_records_store_one_at_a_time(
     rows = task_table(tmp_path / "engine.sqlite")
     assert rows == task_table(reference)
     assert len(rows) == 2 * (150 + 5)
+
+
+def test_a_task_record_of_an_execution_never_started_is_dropped_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Task rows refer to their execution's row: a record for an id the file does not have is
+    dropped (counted, logged); the batch's other records are written."""
+    path = tmp_path / "runs.sqlite"
+    with open_journal(path, max_batch_delay=30) as journal:
+        journal.execution_started("e1", "wf", "v1", "{}", None, None, 0.0)
+        journal.task_changed("e1", "a", "completed", 1, {}, None, 1.0)
+        journal.task_changed("ghost", "a", "completed", 1, {}, None, 2.0)
+        journal.task_changed("e1", "b", "completed", 1, {}, None, 3.0)
+        assert journal.flush(10)
+        assert journal.stats().dropped == 1
+        assert [t.task_key for t in journal.task_records("e1")] == ["a", "b"]
+        assert journal.task_records("ghost") == []
+    assert "never started" in caplog.text

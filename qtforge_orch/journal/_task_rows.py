@@ -50,7 +50,7 @@ _MOST_ROWS = 64
 _COMPLETED = "completed"
 
 _CONFLICT = """
-ON CONFLICT (execution_id, task_key) DO UPDATE SET
+ON CONFLICT (execution, task_key) DO UPDATE SET
     state = excluded.state,
     attempts = max(tasks.attempts, excluded.attempts),
     output = CASE WHEN excluded.state = 'completed' THEN excluded.output ELSE tasks.output END,
@@ -67,14 +67,14 @@ ON CONFLICT (execution_id, task_key) DO UPDATE SET
     ended_at = excluded.ended_at
 """
 _INSERT = """
-INSERT INTO tasks (execution_id, task_key, state, attempts, output, encoding, resumable, note,
+INSERT INTO tasks (execution, task_key, state, attempts, output, encoding, resumable, note,
     error, started_at, ended_at, error_info)
 VALUES """
 _ROW = "(" + ", ".join("?" * _COLUMNS) + ")"
 
 
 def _plain_row(number: int) -> str:
-    """Row ``number`` (from 0) of a plain completions' statement (``?1``: the execution id)."""
+    """Row ``number`` (from 0) of a plain completions' statement (``?1``: the execution's row)."""
     first = 2 + number * _PLAIN_COLUMNS
     key, attempts, output, started, ended = (f"?{first + i}" for i in range(_PLAIN_COLUMNS))
     return (
@@ -279,7 +279,7 @@ def _write(
 
 
 def upsert(connection: sqlite3.Connection, rows: list[list[Any]], sql: TaskStatements) -> None:
-    """Write ``rows`` (``task_rows``) in order.
+    """Write ``rows`` in order: ``task_rows``, their execution ids replaced by the rows.
 
     Each run of plain completions of one execution goes through the plain statements, the
     other rows through the general ones.
