@@ -18,12 +18,21 @@ from .journal_helpers import open_journal, task_table
 Record = tuple[Any, ...]  # task_changed's arguments
 
 
-def _write(path: Path, executions: list[str], records: list[Record], one_per_batch: bool) -> None:
-    """Record ``records`` after starting ``executions``: each in a batch of its own, or all in
-    one batch (a long batching delay: only flush() ends a batch)."""
+def _write(
+    path: Path,
+    executions: list[str],
+    records: list[Record],
+    one_per_batch: bool,
+    earlier: tuple[Record, ...] = (),
+) -> None:
+    """Record ``records`` after starting ``executions`` (and recording ``earlier`` in the
+    same batch): each in a batch of its own, or all in one batch (a long batching delay: only
+    flush() ends a batch)."""
     with open_journal(path, max_batch_delay=30) as journal:
         for execution_id in executions:
             journal.execution_started(execution_id, "wf", "v1", "{}", None, None, 0.0)
+        for record in earlier:
+            journal.task_changed(*record)
         assert journal.flush(10)
         for record in records:
             journal.task_changed(*record)
@@ -71,7 +80,7 @@ def test_a_batch_starting_with_plain_completions_stores_what_single_records_stor
     """A batch's leading plain completions go straight to the plain statements, the rest is
     folded: the prefix ends at a task seen already in it, at another execution, at a record
     that is not a plain completion; later records of its tasks still update their rows."""
-    earlier: list[Record] = [("e1", "t3", "started", 1, None, None, 1.0)]
+    earlier: tuple[Record, ...] = (("e1", "t3", "started", 1, None, None, 1.0),)
     records: list[Record] = [
         ("e1", "t0", "completed", 1, {}, None, 2.0),  # no start recorded: started_at NULL
         ("e1", "t1", "started", 1, None, None, 3.0),
@@ -87,18 +96,7 @@ def test_a_batch_starting_with_plain_completions_stores_what_single_records_stor
     tables = []
     for name, one_per_batch in (("one", True), ("all", False)):
         path = tmp_path / f"{name}.sqlite"
-        with open_journal(path, max_batch_delay=30) as journal:
-            for execution_id in ("e1", "e2"):
-                journal.execution_started(execution_id, "wf", "v1", "{}", None, None, 0.0)
-            for record in earlier:
-                journal.task_changed(*record)
-            assert journal.flush(10)
-            for record in records:
-                journal.task_changed(*record)
-                if one_per_batch:
-                    assert journal.flush(10)
-            assert journal.flush(10)
-            assert journal.stats().batches == (1 + len(records) if one_per_batch else 2)
+        _write(path, ["e1", "e2"], records, one_per_batch, earlier=earlier)
         tables.append(task_table(path))
     assert tables[0] == tables[1]
     by_key = {(row[0], row[2]): row for row in tables[1]}  # e1 is execution row 1
