@@ -16,10 +16,11 @@ does), ``N`` interleaved pairs in one process, and prints per step and per run:
 Every time is ``time.monotonic()`` (CLOCK_MONOTONIC, the same clock in every process on Linux),
 relative to the run's start (ours: ``execute_workflow`` called; the pool: the first submit).
 
-Ours is observed by wrapping ``ProcessExecutor.call``, ``_Slot.submit`` and
+Ours is observed by wrapping ``ProcessExecutor.call``, ``Slots.send`` and
 ``BatchScheduler.work`` here, for measurement only (a few microseconds per step).
-``--pump-slice S`` is an ablation: the owner thread's wake-up slice while it waits for a
-synchronous execution (``events.WAIT_SLICE_S``) set to ``S``, to see what those wake-ups cost.
+``--pump-slice S`` is an ablation: how long the owner thread, waiting for a synchronous
+execution and woken by an event, lets more events gather (``events.WAIT_SLICE_S``) set to
+``S``, to see what those wake-ups cost.
 """
 
 from __future__ import annotations
@@ -136,10 +137,10 @@ def _mark(step: str, what: str) -> None:
 
 def _observe_ours() -> None:
     from qtforge_orch._engine.batch import BatchScheduler
-    from qtforge_orch._engine.executors import process
+    from qtforge_orch._engine.executors import process, process_slots
 
     call = process.ProcessExecutor.call
-    submit = process._Slot.submit
+    send = process_slots.Slots.send
     work = BatchScheduler.work
 
     def observed_call(self: Any, task: Any, params: Any, context: Any, **kw: Any) -> Any:
@@ -149,13 +150,15 @@ def _observe_ours() -> None:
         _mark(task.key, "seen")
         return outcome
 
-    def observed_submit(self: Any, *args: Any) -> Future[Any]:
+    def observed_send(self: Any, slot: Any, args: tuple[Any, ...], wake: Any) -> Any:
         step = args[5]
         _mark(step, "submit")
-        future = submit(self, *args)
-        _marks[step]["slot"] = id(self)
-        future.add_done_callback(lambda _: _mark(step, "result"))
-        return future
+        ticket = send(self, slot, args, wake)
+        _marks[step]["slot"] = id(slot)
+        future = getattr(ticket, "future", None)
+        if future is not None:
+            future.add_done_callback(lambda _: _mark(step, "result"))
+        return ticket
 
     def observed_work(self: Any, unit: Any) -> Any:
         thread = threading.current_thread()
@@ -168,7 +171,7 @@ def _observe_ours() -> None:
         return following
 
     process.ProcessExecutor.call = observed_call  # type: ignore[method-assign]
-    process._Slot.submit = observed_submit  # type: ignore[method-assign]
+    process_slots.Slots.send = observed_send  # type: ignore[method-assign]
     BatchScheduler.work = observed_work  # type: ignore[method-assign]
 
 
@@ -332,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pump-slice",
         type=float,
         default=0.0,
-        help="ablation: the owner thread's wait slice in a synchronous execution (seconds; "
+        help="ablation: how long a woken synchronous wait lets events gather (seconds; "
         "0: the engine's own)",
     )
     args = parser.parse_args(argv)

@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from qtforge_orch.contract.context import StepContext
+from qtforge_orch.contract.outcome import Outcome
+from qtforge_orch.contract.plan import TaskSpec
 
 
 @pytest.fixture(scope="module", name="dask_cluster")
@@ -56,3 +63,28 @@ def wait_gone(pid: int, timeout: float = 5.0) -> None:
     while pid_alive(pid):
         assert time.monotonic() < deadline, f"worker {pid} is still alive"
         time.sleep(0.02)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Look at ``condition`` until it holds (a state another process or thread reaches)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never true: {what}"
+        time.sleep(0.01)
+
+
+def call_in_thread(
+    executor: Any, plugin: str, params: dict[str, Any], context: StepContext
+) -> Future[Outcome]:
+    """``executor.call`` of ``plugin`` from a thread of its own, as a drainer makes it."""
+    done: Future[Outcome] = Future()
+    task = TaskSpec(context.step_id, 0, plugin, "execute", {})
+
+    def call() -> None:
+        try:
+            done.set_result(executor.call(task, params, context))
+        except BaseException as exc:  # handed to the test
+            done.set_exception(exc)
+
+    threading.Thread(target=call, daemon=True).start()
+    return done

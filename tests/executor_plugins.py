@@ -106,6 +106,22 @@ def hang_once(params: dict[str, Any]) -> dict[str, Any]:
     return {"recovered": True, "pid": os.getpid()}
 
 
+def wait_release(params: dict[str, Any]) -> dict[str, Any]:
+    """Writes its pid to ``pid_file``, then returns once ``release_file`` exists."""
+    _write_pid(params["pid_file"])
+    release = Path(params["release_file"])
+    while not release.exists():
+        time.sleep(0.005)
+    return {"pid": os.getpid()}
+
+
+def record(params: dict[str, Any]) -> dict[str, Any]:
+    """Appends its pid to ``record_file`` (one line per call): how often it ran, and where."""
+    with open(params["record_file"], "a", encoding="ascii") as out:
+        out.write(f"{os.getpid()}\n")
+    return {"pid": os.getpid()}
+
+
 def undo(params: dict[str, Any]) -> dict[str, Any]:
     Path(params["undo_file"]).write_text("undone")
     return {}
@@ -144,7 +160,8 @@ class Locked(Counter):
 def register_all(plugins: PluginManager) -> PluginManager:
     """Every plugin above, under its function's name (``counter`` and ``locked`` classes)."""
     functions = (add_one, echo, double, total, numbers, ints, noop, spin, spin_count, fail)
-    for fn in (*functions, split_numbers, hang, busy, hang_once, undo, unpicklable_output):
+    extra = (split_numbers, hang, busy, hang_once, wait_release, record, undo, unpicklable_output)
+    for fn in (*functions, *extra):
         plugins.register_plugin(FunctionPlugin.from_callable(fn.__name__, fn))
     plugins.register_plugin(Counter())
     plugins.register_plugin(Locked())

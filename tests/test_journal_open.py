@@ -8,12 +8,21 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from qtforge_orch import PluginError, PluginErrorCode
+from qtforge_orch import (
+    FunctionPlugin,
+    PluginError,
+    PluginErrorCode,
+    PluginManager,
+    PluginOrchestrator,
+    Workflow,
+    WorkflowStep,
+)
 from qtforge_orch.journal import APPLICATION_ID, LATEST_VERSION, ExecutionJournal, definition_hash
-from qtforge_orch.journal._schema import create_version_1
+from qtforge_orch.journal._schema import create_version_1, create_version_2
 
 from .journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw
 
@@ -310,7 +319,7 @@ def test_a_version_1_journal_is_upgraded_with_its_data(tmp_path: Path) -> None:
         assert journal.rollbacks_done("old-2") == {"a"}
         assert journal.execution("old-2").resumed_as == "new"  # type: ignore[union-attr]
     with raw(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION == 3
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT count(*) FROM definitions").fetchone()[0] == 2
         columns = [row[1] for row in db.execute("PRAGMA table_info(executions)")]
@@ -338,3 +347,112 @@ def test_a_failed_migration_leaves_the_file_as_it_was(
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         assert "half_done" not in names and "definitions" not in names
+
+
+def _steps(calls: list[str], fail: list[bool]) -> PluginManager:
+    def make(_: dict[str, Any]) -> dict[str, Any]:
+        calls.append("make")
+        return {"made": 1}
+
+    def check(params: dict[str, Any]) -> dict[str, Any]:
+        calls.append("check")
+        if fail[0]:
+            raise RuntimeError("check failed")
+        return {"checked": params.get("made")}
+
+    plugins = PluginManager()
+    plugins.register_plugin(FunctionPlugin("p", {"make": make, "check": check}))
+    return plugins
+
+
+def _make_then_check() -> Workflow:
+    workflow = Workflow("pair", "pair")
+    workflow.add_step(WorkflowStep("make", "p", "make"))
+    check = WorkflowStep("check", "p", "check")
+    check.dependencies = ["make"]
+    workflow.add_step(check)
+    return workflow
+
+
+def _as_version_2(source: Path, path: Path) -> None:
+    """``source``'s data in a file of schema version 2 (tasks keyed by the execution's id),
+    made from version 2's DDL, plus a task row of an execution the file does not have."""
+    with raw(source) as old:
+        executions = old.execute("SELECT * FROM executions ORDER BY row").fetchall()
+        definitions = old.execute("SELECT hash, json FROM definitions").fetchall()
+        tasks = old.execute(
+            "SELECT e.execution_id, t.task_key, t.state, t.attempts, t.output, t.encoding, "
+            "t.resumable, t.note, t.error, t.started_at, t.ended_at, t.error_info FROM tasks AS t "
+            "JOIN executions AS e ON e.row = t.execution ORDER BY t.rowid"
+        ).fetchall()
+    with raw(path) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("BEGIN")
+        create_version_2(db, 1.0)
+        db.executemany(f"INSERT INTO executions VALUES ({', '.join('?' * 20)})", executions)
+        db.executemany("INSERT INTO definitions VALUES (?, ?)", definitions)
+        db.execute(
+            "INSERT INTO tasks (execution_id, task_key, state, attempts) "
+            "VALUES ('never-started', 'x', 'started', 1)"
+        )
+        db.executemany(f"INSERT INTO tasks VALUES ({', '.join('?' * 12)})", tasks)
+        db.execute("COMMIT")
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert next(row[1] for row in db.execute("PRAGMA table_info(tasks)")) == "execution_id"
+
+
+def test_a_version_2_journal_is_upgraded_resumes_and_keeps_recording(
+    qapp: Any, tmp_path: Path
+) -> None:
+    """Version 3 keys task rows by the execution's row: a version-2 file (made from its DDL)
+    keeps every task in its order, its failed execution resumes without running the step
+    that completed, and new executions are recorded next to the old ones."""
+    calls: list[str] = []
+    fail = [False]
+    source, path = tmp_path / "v3.sqlite", tmp_path / "v2.sqlite"
+    recorder = PluginOrchestrator(plugin_manager=_steps(calls, fail), journal=str(source))
+    try:
+        assert recorder.register_workflow(_make_then_check())
+        assert recorder.execute_workflow("pair", {"n": 1})
+        fail[0] = True
+        failed = recorder.execute_workflow("pair", {"n": 2})
+        execution_id = failed.error().context["execution_id"]
+    finally:
+        recorder.shutdown()
+        journal = recorder.journal()
+        assert journal is not None and journal.close()
+    _as_version_2(source, path)
+    fail[0] = False
+    calls.clear()
+    orchestrator = PluginOrchestrator(plugin_manager=_steps(calls, fail), journal=str(path))
+    try:
+        journal = orchestrator.journal()
+        assert journal is not None
+        assert [t.task_key for t in journal.task_records(execution_id)] == ["make", "check"]
+        assert [t.state for t in journal.task_records(execution_id)] == ["completed", "failed"]
+        assert journal.completed_outputs(execution_id) == {"make": {"made": 1}}
+        assert orchestrator.register_workflow(_make_then_check())
+        resumed = orchestrator.resume_execution(execution_id).value()
+        assert orchestrator.wait_for_execution(resumed, 10_000)
+        status = orchestrator.get_execution_status(resumed).value()
+        assert status["status"] == "completed", status
+        assert calls == ["check"]  # make completed before: not run again
+        assert orchestrator.execute_workflow("pair", {"n": 3})
+        assert calls == ["check", "make", "check"]
+        assert [t.state for t in journal.task_records(resumed)] == ["completed", "completed"]
+    finally:
+        orchestrator.shutdown()
+    with raw(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION == 3
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        columns = [row[1] for row in db.execute("PRAGMA table_info(tasks)")]
+        assert columns[:2] == ["execution", "task_key"] and "execution_id" not in columns
+        per_execution: dict[str, list[str]] = {}
+        for execution, key in db.execute(
+            "SELECT e.execution_id, t.task_key FROM tasks AS t "
+            "JOIN executions AS e ON e.row = t.execution ORDER BY t.rowid"
+        ):
+            per_execution.setdefault(execution, []).append(key)
+        assert len(per_execution) == 4, per_execution  # two old, resumed, new; no orphan
+        assert all(keys == ["make", "check"] for keys in per_execution.values()), per_execution
+        assert db.execute("SELECT count(*) FROM tasks").fetchone()[0] == 8

@@ -218,12 +218,19 @@ def _committed_prefix(path: Path) -> int:
         executions = db.execute(
             "SELECT execution_id, status, initial_data, result FROM executions ORDER BY row"
         ).fetchall()
-        counts = dict(db.execute("SELECT execution_id, count(*) FROM tasks GROUP BY execution_id"))
+        counts = dict(
+            db.execute(
+                "SELECT e.execution_id, count(*) FROM tasks AS t "
+                "JOIN executions AS e ON e.row = t.execution GROUP BY e.execution_id"
+            )
+        )
         keys = {
             eid: [
                 k
                 for (k,) in db.execute(
-                    "SELECT task_key FROM tasks WHERE execution_id = ? ORDER BY rowid", (eid,)
+                    "SELECT task_key FROM tasks WHERE execution = "
+                    "(SELECT row FROM executions WHERE execution_id = ?) ORDER BY rowid",
+                    (eid,),
                 )
             ]
             for eid, *_ in executions[-1:]

@@ -10,19 +10,29 @@ from typing import Any
 import pytest
 
 from qtforge_orch import FunctionPlugin, PluginManager, PluginOrchestrator, Workflow, WorkflowStep
-from qtforge_orch.journal._task_rows import TaskStatements
+from qtforge_orch.journal._task_rows import TaskStatements, plain_prefix
+from qtforge_orch.journal.writer import TASK_CHANGED
 
 from .journal_helpers import open_journal, task_table
 
 Record = tuple[Any, ...]  # task_changed's arguments
 
 
-def _write(path: Path, executions: list[str], records: list[Record], one_per_batch: bool) -> None:
-    """Record ``records`` after starting ``executions``: each in a batch of its own, or all in
-    one batch (a long batching delay: only flush() ends a batch)."""
+def _write(
+    path: Path,
+    executions: list[str],
+    records: list[Record],
+    one_per_batch: bool,
+    earlier: tuple[Record, ...] = (),
+) -> None:
+    """Record ``records`` after starting ``executions`` (and recording ``earlier`` in the
+    same batch): each in a batch of its own, or all in one batch (a long batching delay: only
+    flush() ends a batch)."""
     with open_journal(path, max_batch_delay=30) as journal:
         for execution_id in executions:
             journal.execution_started(execution_id, "wf", "v1", "{}", None, None, 0.0)
+        for record in earlier:
+            journal.task_changed(*record)
         assert journal.flush(10)
         for record in records:
             journal.task_changed(*record)
@@ -62,6 +72,60 @@ def test_runs_of_plain_completions_past_the_largest_chunk_store_what_single_reco
         "t1", "text", "completed", "text", 1, "integer", "{}", "text", "json", "text", 1,
         "integer", None, "null", None, "null", 1.0, "real", 1.5, "real", None, "null",
     )  # fmt: skip
+
+
+def test_a_batch_starting_with_plain_completions_stores_what_single_records_store(
+    tmp_path: Path,
+) -> None:
+    """A batch's leading plain completions go straight to the plain statements, the rest is
+    folded: the prefix ends at a task seen already in it, at another execution, at a record
+    that is not a plain completion; later records of its tasks still update their rows."""
+    earlier: tuple[Record, ...] = (("e1", "t3", "started", 1, None, None, 1.0),)
+    records: list[Record] = [
+        ("e1", "t0", "completed", 1, {}, None, 2.0),  # no start recorded: started_at NULL
+        ("e1", "t1", "started", 1, None, None, 3.0),
+        ("e1", "t1", "completed", 1, {"a": [1, 2]}, None, 4.0),  # merged with its start
+        ("e1", "t3", "completed", 1, {}, None, 5.0),  # keeps the earlier batch's start
+        ("e1", "t0", "completed", 2, {"again": True}, None, 6.0),  # t0 again: prefix ends
+        ("e1", "t2", "started", 1, None, None, 7.0),
+        ("e1", "t2", "failed", 1, None, "boom", 8.0),
+        ("e1", "t1", "started", 2, None, None, 9.0),
+        ("e1", "t1", "completed", 2, {}, None, 10.0),
+        ("e2", "t0", "completed", 1, {}, None, 11.0),
+    ]
+    tables = []
+    for name, one_per_batch in (("one", True), ("all", False)):
+        path = tmp_path / f"{name}.sqlite"
+        _write(path, ["e1", "e2"], records, one_per_batch, earlier=earlier)
+        tables.append(task_table(path))
+    assert tables[0] == tables[1]
+    by_key = {(row[0], row[2]): row for row in tables[1]}  # e1 is execution row 1
+    assert by_key[1, "t0"][8:10] == ('{"again":true}', "text")
+    assert by_key[1, "t0"][18:20] == (None, "null")  # never started
+    assert by_key[1, "t3"][18:20] == (1.0, "real")
+    assert by_key[1, "t1"][4:10] == ("completed", "text", 2, "integer", "{}", "text")
+    assert by_key[1, "t2"][4:6] == ("failed", "text")
+
+
+def test_plain_prefix_stops_at_the_first_record_that_needs_folding() -> None:
+    ops = [
+        (TASK_CHANGED, "e", "a", "completed", 1, {}, None, 2.0, 1.0),
+        (TASK_CHANGED, "e", "b", "completed", 3, {"x": 1}, None, 4.0),
+        (TASK_CHANGED, "e", "c", "completed", 1, {"t": (1,)}, None, 5.0),  # json-int
+    ]
+    count, execution, params = plain_prefix(ops, pickle_fallback=False)
+    assert (count, execution) == (2, "e")
+    assert params[:7] == ["a", 1, "{}", 1.0, 2.0, "b", 3]
+    assert params[7] == '{"x":1}' and params[8] != params[8] and params[9] == 4.0  # NaN: NULL
+    for stop in (
+        (TASK_CHANGED, "e", "a", "completed", 1, {}, None, 2.0),  # a task seen already
+        (TASK_CHANGED, "f", "d", "completed", 1, {}, None, 2.0),  # another execution
+        (TASK_CHANGED, "e", "d", "started", 1, None, None, 2.0),
+        (TASK_CHANGED, "e", "d", "completed", 1, {}, "a note", 2.0),  # with an error
+        (TASK_CHANGED, "e", "d", "completed", 1, None, None, 2.0),  # no output
+    ):
+        assert plain_prefix([ops[0], stop], pickle_fallback=False)[0] == 1
+    assert plain_prefix([], pickle_fallback=False)[0] == 0
 
 
 def test_statements_stay_within_the_connections_parameter_limit(tmp_path: Path) -> None:
@@ -166,3 +230,21 @@ def test_an_engine_run_stores_what_its_records_store_one_at_a_time(
     rows = task_table(tmp_path / "engine.sqlite")
     assert rows == task_table(reference)
     assert len(rows) == 2 * (150 + 5)
+
+
+def test_a_task_record_of_an_execution_never_started_is_dropped_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Task rows refer to their execution's row: a record for an id the file does not have is
+    dropped (counted, logged); the batch's other records are written."""
+    path = tmp_path / "runs.sqlite"
+    with open_journal(path, max_batch_delay=30) as journal:
+        journal.execution_started("e1", "wf", "v1", "{}", None, None, 0.0)
+        journal.task_changed("e1", "a", "completed", 1, {}, None, 1.0)
+        journal.task_changed("ghost", "a", "completed", 1, {}, None, 2.0)
+        journal.task_changed("e1", "b", "completed", 1, {}, None, 3.0)
+        assert journal.flush(10)
+        assert journal.stats().dropped == 1
+        assert [t.task_key for t in journal.task_records("e1")] == ["a", "b"]
+        assert journal.task_records("ghost") == []
+    assert "never started" in caplog.text

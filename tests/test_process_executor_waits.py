@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,9 +15,8 @@ from qtforge_orch import PluginErrorCode, PluginManager
 from qtforge_orch._engine.executors.process import ProcessExecutor
 from qtforge_orch.contract.context import StepContext
 from qtforge_orch.contract.outcome import Outcome
-from qtforge_orch.contract.plan import TaskSpec
 
-from .executor_fixtures import pid_alive, wait_gone, wait_pid_file
+from .executor_fixtures import call_in_thread, pid_alive, wait_gone, wait_pid_file
 from .executor_plugins import register_all
 
 pytestmark = pytest.mark.slow  # worker processes
@@ -46,28 +44,12 @@ def one_worker() -> Iterator[ProcessExecutor]:
     executor.shutdown(5.0)
 
 
-def _call_in_thread(
-    executor: ProcessExecutor, plugin: str, params: dict[str, Any], context: StepContext
-) -> Future[Outcome]:
-    done: Future[Outcome] = Future()
-    task = TaskSpec(context.step_id, 0, plugin, "execute", {})
-
-    def call() -> None:
-        try:
-            done.set_result(executor.call(task, params, context))
-        except BaseException as exc:  # handed to the test
-            done.set_exception(exc)
-
-    threading.Thread(target=call, daemon=True).start()
-    return done
-
-
 def _start_hanging(
     executor: ProcessExecutor, tmp_path: Path
 ) -> tuple[CountingContext, Future[Outcome], int]:
     """A step that hangs in the worker: its context, its outcome and the worker's pid."""
     context = CountingContext("hang")
-    outcome = _call_in_thread(executor, "hang", {"pid_file": str(tmp_path / "pid")}, context)
+    outcome = call_in_thread(executor, "hang", {"pid_file": str(tmp_path / "pid")}, context)
     return context, outcome, wait_pid_file(tmp_path / "pid")
 
 
@@ -95,7 +77,7 @@ def test_a_step_waiting_for_a_slot_is_cancelled_without_killing_the_running_one(
 ) -> None:
     running, first, pid = _start_hanging(one_worker, tmp_path)
     queued = CountingContext("queued")
-    second = _call_in_thread(one_worker, "add_one", {"x": 1}, queued)
+    second = call_in_thread(one_worker, "add_one", {"x": 1}, queued)
     queued.cancel()
     assert _cancelled(second.result(timeout=10))
     assert pid_alive(pid) and not first.done()
@@ -109,7 +91,7 @@ def test_a_freed_slot_goes_to_the_step_waiting_for_it(
 ) -> None:
     running, first, pid = _start_hanging(one_worker, tmp_path)
     waiting = [CountingContext(f"w{i}") for i in range(2)]
-    later = [_call_in_thread(one_worker, "add_one", {"x": i}, c) for i, c in enumerate(waiting)]
+    later = [call_in_thread(one_worker, "add_one", {"x": i}, c) for i, c in enumerate(waiting)]
     assert not any(f.done() for f in later)
     running.cancel()  # kills the worker: the slot is free again, with a fresh worker
     assert _cancelled(first.result(timeout=10))

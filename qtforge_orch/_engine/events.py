@@ -40,6 +40,7 @@ from .event_subscribers import (
     deliver_weakly,
     subscriber_raised,
 )
+from .ringing_event import RingingEvent
 
 # Nothing here touches PySide6's ``Qt`` namespace, which PySide6 builds whole on first touch
 # (14 ms of every cold start): no explicit QueuedConnection. The wake-up needs none
@@ -47,10 +48,9 @@ from .event_subscribers import (
 _CALL_EVENT = QEvent.Type(QEvent.registerEventType())
 
 DRAIN_BUDGET_S = 0.002
-WAIT_SLICE_S = 0.01
-# How long a synchronous wait that saw its execution end waits for the journal to commit the
-# execution's records (a full, locked or failing disk retries for ever); past it the wait
-# returns and the caller reports the journal's error (``Engine.journal_lag``).
+WAIT_SLICE_S = 0.01  # a synchronous wait woken by an event lets more gather this long
+# How long a synchronous wait that saw its execution end waits for the journal to commit its
+# records (a full or failing disk retries for ever); then it returns (``Engine.journal_lag``).
 JOURNAL_FLUSH_BOUND_S = 5.0
 
 
@@ -84,11 +84,14 @@ class EventPump(QObject):
         # True while the owner thread delivers signals: each emit releases and re-takes the
         # GIL, so drainers hand it back after every task instead of every millisecond.
         self.draining = False
-        # True while the owner thread is blocked in ``wait_until`` (a synchronous execution):
-        # it needs the GIL only when its wait slice ends, so drainers need not hand the GIL
-        # over every millisecond for its sake (each hand-over costs ~50-80 us here: a sleep
-        # lasts at least the kernel's timer slack).
+        # True while the owner thread sleeps in ``wait_until`` (a synchronous execution): it
+        # needs the GIL only when it wakes, so drainers need not hand the GIL over every
+        # millisecond for its sake (each hand-over costs ~50-80 us here).
         self.blocked = False
+        # What ``wait_until`` sleeps on (``_waiters`` nested waits): rung by a wake-up request
+        # (an event posted, a journal commit with events held) and by a ``RingingEvent``.
+        self._bell = threading.Event()
+        self._waiters = 0
         # A child timer, not QTimer.singleShot with a callable: it dies with the pump, so a
         # pending continuation can never fire into a deleted orchestrator.
         self._resume = QTimer(self)
@@ -195,6 +198,8 @@ class EventPump(QObject):
             if self._wake_pending:
                 return
             self._wake_pending = True
+        if self._waiters:
+            self._bell.set()  # the owner thread sleeps in ``wait_until``: it delivers
         try:
             # In the owner thread the wake-up starts the timer directly; with no event
             # dispatcher there (a plain script without a QCoreApplication: no loop can ever
@@ -297,31 +302,52 @@ class EventPump(QObject):
 
     def wait_until(self, done: threading.Event, deadline: float | None = None) -> bool:
         """Block the owner thread until ``done`` or the ``time.monotonic()`` deadline,
-        delivering events every few milliseconds; returns whether ``done`` was set.
+        delivering the events posted meanwhile; returns whether ``done`` was set.
 
-        Waking on every event would ping-pong the GIL with the worker producing them (a thread
-        hop each); delivering in slices keeps signals flowing at a fraction of the cost."""
-        while True:
-            slice_s = WAIT_SLICE_S
-            if deadline is not None:
-                slice_s = max(0.0, min(slice_s, deadline - time.monotonic()))
-            self.blocked = True
-            try:
-                finished = done.wait(slice_s)
-            finally:
-                self.blocked = False
-            if finished and self._flush_journal is not None:
-                # A synchronous execution returns after its signals: wait for their records,
-                # within the caller's deadline and the flush bound.
-                bound = JOURNAL_FLUSH_BOUND_S
-                if deadline is not None:
-                    bound = min(bound, max(0.0, deadline - time.monotonic()))
-                self._flush_journal(bound)
-            self.drain(None)
-            if finished:
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return done.is_set()
+        The thread sleeps until there is something to do: ``done`` set (a ``RingingEvent``
+        rings the pump's bell) or an event to deliver (its wake-up request rings the bell
+        too), so a wait with nothing to deliver costs no wake-ups. An event wakes it, and it
+        lets the events that follow gather for ``WAIT_SLICE_S`` (waking early only for
+        ``done``) before it delivers them: waking for every event would ping-pong the GIL
+        with the worker producing them (a thread hop each). An Event that cannot ring is
+        looked at every slice."""
+        bell = self._bell
+        ringing = done if isinstance(done, RingingEvent) else None
+        previous = None
+        if ringing is not None:
+            previous, ringing.ring = ringing.ring, bell.set
+        self._waiters += 1
+        try:
+            while True:
+                bell.clear()
+                finished = done.is_set()
+                if finished and self._flush_journal is not None:
+                    # A synchronous execution returns after its signals: wait for their
+                    # records, within the caller's deadline and the flush bound.
+                    bound = JOURNAL_FLUSH_BOUND_S
+                    if deadline is not None:
+                        bound = min(bound, max(0.0, deadline - time.monotonic()))
+                    self._flush_journal(bound)
+                self.drain(None)
+                if finished:
+                    return True
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return done.is_set()
+                self.blocked = True
+                try:
+                    if ringing is None or (bell.wait(left) and not done.is_set()):
+                        if deadline is not None:
+                            left = deadline - time.monotonic()
+                        done.wait(
+                            WAIT_SLICE_S if left is None else max(0.0, min(WAIT_SLICE_S, left))
+                        )
+                finally:
+                    self.blocked = False
+        finally:
+            self._waiters -= 1
+            if ringing is not None:
+                ringing.ring = previous
 
     def _progress_event(self, execution_id: str, value: float) -> None:
         self._dispatch(Event(EventKind.PROGRESS, (execution_id, value), execution_id))

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from .ringing_event import RingingEvent
+
 RunT = TypeVar("RunT")
 
 # Makes two threads asking for a run's ``done`` Event at once build one (held for a few
@@ -22,7 +24,7 @@ class RunEnd(Generic[RunT]):
     def __init__(self) -> None:
         self.callbacks: list[Callable[[RunT], None]] = []
         self.finished = False  # final state recorded; callbacks may still be running
-        self._done: threading.Event | None = None  # built on first use: see ``done``
+        self._done: RingingEvent | None = None  # built on first use: see ``done``
         self._ended = False
 
     def add(self, callback: Callable[[RunT], None]) -> bool:
@@ -43,7 +45,7 @@ class RunEnd(Generic[RunT]):
         return callbacks
 
     @property
-    def done(self) -> threading.Event:
+    def done(self) -> RingingEvent:
         """Set once the run has ended and its callbacks have run. Built when first asked
         for: most executions are never waited on this way (a future or a signal tells), and an
         Event costs as much as a tenth of starting a small execution."""
@@ -52,7 +54,7 @@ class RunEnd(Generic[RunT]):
             with _DONE_LOCK:  # two first readers must build one Event
                 event = self._done
                 if event is None:
-                    event = self._done = threading.Event()
+                    event = self._done = RingingEvent()
             # Published before reading ``_ended``, which ``mark_done`` writes before reading
             # ``_done``: one of the two sees the other, so the Event never misses the end.
             if self._ended:

@@ -10,6 +10,7 @@ from typing import Protocol
 from ..errors import PluginError, PluginErrorCode
 from .compensation import Compensation, CompensationLedger
 from .journal_link import JournalSink
+from .ringing_event import RingingEvent
 from .rollback_log import log_rollback
 from .run_status import RunStatus
 
@@ -53,7 +54,7 @@ class RollbackHandle:
     __slots__ = ("done", "failures")
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done = RingingEvent()
         self.failures: list[str] = []
 
 

@@ -18,7 +18,7 @@ from .records import COMPLETED, INTERRUPTED, RUNNING
 from .versions import definition_hash, describe_changes
 
 _LAST_ACTIVITY = """max(started_at, coalesce((SELECT max(coalesce(t.ended_at, t.started_at))
-    FROM tasks AS t WHERE t.execution_id = executions.execution_id), started_at))"""
+    FROM tasks AS t WHERE t.execution = executions.row), started_at))"""
 _INTERRUPT = f"""
 UPDATE executions SET status = '{INTERRUPTED}', ended_at = {_LAST_ACTIVITY},
     error = coalesce(error, ?)

@@ -21,6 +21,8 @@ from .records import (
     TransactionRecord,
 )
 
+# Task rows refer to their execution by its row.
+_EXECUTION_ROW = "SELECT row FROM executions WHERE execution_id = ?"
 _SUMMARY = (
     "row, execution_id, workflow_id, kind, status, started_at, ended_at, error, resumed_from, "
     "resumed_as"
@@ -202,7 +204,8 @@ def task_records(
     """The latest record of each task, in the order the tasks were first recorded."""
     rows = connection.execute(
         "SELECT task_key, state, attempts, output, encoding, error, started_at, ended_at, "
-        "resumable, note, error_info FROM tasks WHERE execution_id = ? ORDER BY rowid",
+        "resumable, note, error_info FROM tasks WHERE execution = "
+        f"({_EXECUTION_ROW}) ORDER BY rowid",
         (execution_id,),
     ).fetchall()
     return [_task(row, allow_pickle) for row in rows]
@@ -216,7 +219,7 @@ def completed_outputs(
     Stored exactly, undamaged, and for a pickled one only with ``allow_pickle``.
     """
     rows = connection.execute(
-        "SELECT task_key, output, encoding FROM tasks WHERE execution_id = ? "
+        f"SELECT task_key, output, encoding FROM tasks WHERE execution = ({_EXECUTION_ROW}) "
         "AND state = 'completed' AND resumable ORDER BY rowid",
         (execution_id,),
     )

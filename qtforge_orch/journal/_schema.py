@@ -6,7 +6,9 @@ The version is raised by appending to :data:`MIGRATIONS`; a migration runs insid
 transaction, so a file is either fully upgraded or left as it was.
 
 Version 1 stored each execution's definition inline. Version 2 stores each distinct definition
-once, in ``definitions`` keyed by its content hash, and adds the ``rollbacks`` table.
+once, in ``definitions`` keyed by its content hash, and adds the ``rollbacks`` table. Version 3
+keys ``tasks`` by the execution's ``row`` (an integer) instead of its 36-character id: a task
+row is written for every step, and a shorter key makes its insert and its index entry cheaper.
 
 Additive changes that an older qtforge_orch of the same schema version reads and writes
 unharmed (a new table, a nullable or defaulted column: its statements name their columns) do
@@ -193,12 +195,56 @@ def complete(connection: sqlite3.Connection) -> None:
             connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
+# Version 3's tasks table: keyed by ``executions.row``; rows keep the order they were first
+# recorded in (``rowid``).
+_TASKS_V3 = """CREATE TABLE tasks (
+        execution INTEGER NOT NULL,
+        task_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        output,
+        encoding TEXT,
+        resumable INTEGER NOT NULL DEFAULT 1,
+        note TEXT,
+        error TEXT,
+        started_at REAL,
+        ended_at REAL,
+        error_info TEXT,
+        PRIMARY KEY (execution, task_key)
+    )"""
+# The columns both versions' tasks tables share, in order (error_info: added within version 2).
+_TASK_COLUMNS = (
+    "task_key, state, attempts, output, encoding, resumable, note, error, started_at, "
+    "ended_at, error_info"
+)
+
+
+def _migrate_2_to_3(connection: sqlite3.Connection) -> None:
+    """Rebuild ``tasks`` keyed by the execution's row, keeping every row's order (``rowid``).
+
+    A task row whose execution is not in the file (only a direct ``task_changed`` call for an
+    id never started could make one) has no row to refer to and no reader: it is not kept.
+    """
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(tasks)")}
+    if "error_info" not in columns:  # a file written before the column was added
+        connection.execute("ALTER TABLE tasks ADD COLUMN error_info TEXT")
+    connection.execute(_TASKS_V3.replace("TABLE tasks", "TABLE tasks_v3", 1))
+    connection.execute(
+        f"INSERT INTO tasks_v3 (rowid, execution, {_TASK_COLUMNS}) "
+        f"SELECT t.rowid, e.row, {', '.join('t.' + c for c in _TASK_COLUMNS.split(', '))} "
+        "FROM tasks AS t JOIN executions AS e ON e.execution_id = t.execution_id "
+        "ORDER BY t.rowid"
+    )
+    connection.execute("DROP TABLE tasks")
+    connection.execute("ALTER TABLE tasks_v3 RENAME TO tasks")
+
+
 # MIGRATIONS[n - 1] upgrades a version-n file to version n + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1_to_2,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1_to_2, _migrate_2_to_3)
 LATEST_VERSION = len(MIGRATIONS) + 1
 
-# A fresh file gets the latest schema directly.
-SCHEMA_LATEST: tuple[str, ...] = (
+# Version 2's schema as a fresh file got it (its additions: ``complete``).
+SCHEMA_V2: tuple[str, ...] = (
     SCHEMA_V1[0],
     _EXECUTIONS_V2,
     *_EXECUTION_INDEXES,
@@ -206,6 +252,10 @@ SCHEMA_LATEST: tuple[str, ...] = (
     _DEFINITIONS,
     _ROLLBACKS,
     _ROLLBACKS_INDEX,
+)
+# A fresh file gets the latest schema directly.
+SCHEMA_LATEST: tuple[str, ...] = tuple(
+    _TASKS_V3 if statement is SCHEMA_V1[4] else statement for statement in SCHEMA_V2
 )
 
 
@@ -241,6 +291,24 @@ def create_version_1(connection: sqlite3.Connection, created_at: float) -> None:
         [("created_by", "qtforge_orch"), ("created_at", repr(created_at))],
     )
     stamp(connection, 1)
+
+
+def create_version_2(connection: sqlite3.Connection, created_at: float) -> None:
+    """Create the version-2 schema with its additions (used by tests).
+
+    This is what a journal of that version wrote.
+    """
+    for statement in SCHEMA_V2:
+        connection.execute(statement)
+    for statement in ADDITIONS:
+        connection.execute(statement)
+    for table, column, declaration in ADDED_COLUMNS:
+        connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    connection.executemany(
+        "INSERT INTO journal_meta (key, value) VALUES (?, ?)",
+        [("created_by", "qtforge_orch"), ("created_at", repr(created_at))],
+    )
+    stamp(connection, 2)
 
 
 def migrate(connection: sqlite3.Connection, from_version: int) -> None:

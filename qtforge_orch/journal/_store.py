@@ -30,6 +30,9 @@ EXECUTION_FINISHED = "execution_finished"
 _AGE_CHECK_EVERY_S = 60.0
 _kind = itemgetter(0)  # an op's kind (a C call per op, not a Python one)
 _HASH_CACHE = 64
+# Executions whose row the writer remembers (the ones it writes tasks for: running ones).
+_ROW_CACHE = 256
+_EXECUTION_ROW = "SELECT row FROM executions WHERE execution_id = ?"
 
 _INSERT_DEFINITION = "INSERT OR IGNORE INTO definitions (hash, json) VALUES (?, ?)"
 _INSERT_EXECUTION = """
@@ -87,6 +90,10 @@ class Store:
         self.pickle_fallback = pickle_fallback
         self.retention = retention
         self._hashes: dict[str, str] = {}
+        # execution id -> its row in ``executions``, which keys its task rows. An execution
+        # keeps its row while it exists; only retention deletes one (then this is cleared), and
+        # the engine records no task of an execution that ended.
+        self._rows: dict[str, int] = {}
         # The task statements of the writer's connection (its parameter limit): made at the
         # first batch.
         self._task_sql: _task_rows.TaskStatements | None = None
@@ -111,7 +118,8 @@ class Store:
             by_age = now - self._age_checked >= _AGE_CHECK_EVERY_S
             if by_age:
                 self._age_checked = now
-            enforce(connection, self.retention, now, by_age=by_age)
+            if enforce(connection, self.retention, now, by_age=by_age):
+                self._rows.clear()
 
     def _hash(self, definition_json: str) -> tuple[str, str | None]:
         known = self._hashes.get(definition_json)
@@ -128,6 +136,25 @@ class Store:
         if note is None:
             self._hashes[definition_json] = digest
         return digest, note
+
+    def _row(self, connection: sqlite3.Connection, execution_id: str) -> int:
+        """The row of execution ``execution_id``, which its task rows refer to.
+
+        Raises:
+            sqlite3.IntegrityError: the execution was never started in this file (the writer
+                then drops the record and logs why).
+        """
+        row = self._rows.get(execution_id)
+        if row is None:
+            found = connection.execute(_EXECUTION_ROW, (execution_id,)).fetchone()
+            if found is None:
+                raise sqlite3.IntegrityError(
+                    f"a task record of execution {execution_id!r}, which was never started"
+                )
+            if len(self._rows) >= _ROW_CACHE:
+                self._rows.clear()
+            row = self._rows[execution_id] = int(found[0])
+        return row
 
     def _executions_started(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         definitions: list[tuple[str, str]] = []
@@ -165,7 +192,17 @@ class Store:
         sql = self._task_sql
         if sql is None:
             sql = self._task_sql = _task_rows.TaskStatements(connection)
-        _task_rows.upsert(connection, _task_rows.task_rows(ops, self.pickle_fallback), sql)
+        # The plain completions the batch starts with (all of it, for tiny steps) go straight
+        # to their statements; the rest is folded into rows first. Written in this order, the
+        # rows end as the records written one at a time would leave them.
+        count, execution, params = _task_rows.plain_prefix(ops, self.pickle_fallback)
+        if count:
+            _task_rows.write_plain(connection, sql, self._row(connection, execution), params)
+        if count < len(ops):
+            rows = _task_rows.task_rows(ops[count:] if count else ops, self.pickle_fallback)
+            for row in rows:
+                row[0] = self._row(connection, row[0])
+            _task_rows.upsert(connection, rows, sql)
 
     def _rollbacks(self, connection: sqlite3.Connection, ops: list[Op]) -> None:
         connection.executemany(

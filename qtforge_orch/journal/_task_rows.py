@@ -50,7 +50,7 @@ _MOST_ROWS = 64
 _COMPLETED = "completed"
 
 _CONFLICT = """
-ON CONFLICT (execution_id, task_key) DO UPDATE SET
+ON CONFLICT (execution, task_key) DO UPDATE SET
     state = excluded.state,
     attempts = max(tasks.attempts, excluded.attempts),
     output = CASE WHEN excluded.state = 'completed' THEN excluded.output ELSE tasks.output END,
@@ -67,14 +67,14 @@ ON CONFLICT (execution_id, task_key) DO UPDATE SET
     ended_at = excluded.ended_at
 """
 _INSERT = """
-INSERT INTO tasks (execution_id, task_key, state, attempts, output, encoding, resumable, note,
+INSERT INTO tasks (execution, task_key, state, attempts, output, encoding, resumable, note,
     error, started_at, ended_at, error_info)
 VALUES """
 _ROW = "(" + ", ".join("?" * _COLUMNS) + ")"
 
 
 def _plain_row(number: int) -> str:
-    """Row ``number`` (from 0) of a plain completions' statement (``?1``: the execution id)."""
+    """Row ``number`` (from 0) of a plain completions' statement (``?1``: the execution's row)."""
     first = 2 + number * _PLAIN_COLUMNS
     key, attempts, output, started, ended = (f"?{first + i}" for i in range(_PLAIN_COLUMNS))
     return (
@@ -213,6 +213,48 @@ def task_rows(ops: list[Op], pickle_fallback: bool) -> list[list[Any]]:
     return list(rows.values())
 
 
+def plain_prefix(ops: list[Op], pickle_fallback: bool) -> tuple[int, Any, list[Any]]:
+    """The plain completions ``ops`` start with: how many, their execution, their parameters.
+
+    The prefix holds completions of one execution and of distinct tasks. A batch of tiny steps
+    is mostly such completions (each a start merged into its end): they have nothing to fold,
+    so they skip ``task_rows``' rows and go straight to parameters.
+    """
+    params: list[Any] = []
+    if not ops:
+        return 0, None, params
+    execution = ops[0][1]
+    seen: set[str] = set()
+    add, extend = seen.add, params.extend
+    encode, json = _codec.encode, _codec.JSON
+    count = 0
+    for op in ops:
+        key = op[2]
+        if op[3] != _COMPLETED or op[6] is not None or op[1] != execution or key in seen:
+            break
+        output = op[5]
+        if output.__class__ is dict and not output:
+            payload = _EMPTY_DICT[0]
+        else:
+            encoded = encode(output, pickle_fallback)
+            if encoded.encoding != json or encoded.resumable != 1 or encoded.note is not None:
+                break
+            payload = encoded.payload
+        add(key)
+        # A merged op carries its start time last; a completion alone leaves started_at as
+        # the row has it.
+        extend((key, op[4], payload, op[8] if len(op) == 9 else _NULL, op[7]))
+        count += 1
+    return count, execution, params
+
+
+def write_plain(
+    connection: sqlite3.Connection, sql: TaskStatements, execution: Any, params: list[Any]
+) -> None:
+    """Write ``plain_prefix``'s parameters through the plain statements."""
+    _write(connection, sql.plain, _PLAIN_COLUMNS, params, [execution])
+
+
 def _row_of(op: Op, pickle_fallback: bool) -> list[Any]:
     (row,) = task_rows([op], pickle_fallback)
     return row
@@ -237,7 +279,7 @@ def _write(
 
 
 def upsert(connection: sqlite3.Connection, rows: list[list[Any]], sql: TaskStatements) -> None:
-    """Write ``rows`` (``task_rows``) in order.
+    """Write ``rows`` in order: ``task_rows``, their execution ids replaced by the rows.
 
     Each run of plain completions of one execution goes through the plain statements, the
     other rows through the general ones.

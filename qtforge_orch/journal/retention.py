@@ -84,7 +84,9 @@ def enforce(
     doomed = f"SELECT execution_id FROM executions WHERE {where}"
     if connection.execute(f"{doomed} LIMIT 1", params).fetchone() is None:
         return 0
-    for table in ("tasks", "rollbacks", "late_outcomes", "transaction_executions"):
+    rows = f"SELECT row FROM executions WHERE {where}"
+    connection.execute(f"DELETE FROM tasks WHERE execution IN ({rows})", params)
+    for table in ("rollbacks", "late_outcomes", "transaction_executions"):
         connection.execute(f"DELETE FROM {table} WHERE execution_id IN ({doomed})", params)
     deleted = connection.execute(f"DELETE FROM executions WHERE {where}", params).rowcount
     connection.execute(

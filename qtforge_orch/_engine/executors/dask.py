@@ -206,15 +206,7 @@ class DaskExecutor:
             gatherer = self._gatherer
             assert gatherer is not None
             future = client.submit(
-                run_remote,
-                shipped.blob,
-                shipped.modules,
-                task.plugin_id,
-                task.command,
-                params,
-                task.key,
-                allow_stream,
-                pure=False,
+                run_remote, *shipped.call_args(task, params, allow_stream), pure=False
             )
             return future, gatherer.watch(future, land)
         except Exception as exc:

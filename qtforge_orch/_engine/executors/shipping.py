@@ -22,6 +22,20 @@ class Shipped(NamedTuple):
     blob: bytes
     modules: tuple[tuple[str, str], ...]
 
+    def call_args(
+        self, task: TaskSpec, params: dict[str, Any], allow_stream: bool
+    ) -> tuple[Any, ...]:
+        """``remote.run_remote``'s arguments for one call of ``task`` with ``params``."""
+        return (
+            self.blob,
+            self.modules,
+            task.plugin_id,
+            task.command,
+            params,
+            task.key,
+            allow_stream,
+        )
+
 
 class Shipper:
     """Pickles each plugin once (per registered instance) and remembers the verdict."""
