@@ -14,9 +14,16 @@ the quick run; modules that are slow as a whole say so themselves with ``pytestm
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
+# The suite starts many Python subprocesses (the CLI, examples, docs, process and Dask
+# workers): one that compiles the library from source spends 0.4 s of CPU more than one that
+# reads its bytecode, and collecting compiles every test module (12 s of CPU). Where the
+# environment says not to write bytecode (PYTHONDONTWRITEBYTECODE), the suite still does, for
+# itself and its children: into __pycache__ folders, which git and the sdist leave out.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 import gc
 from collections.abc import Iterator
@@ -26,6 +33,8 @@ import pytest
 from qtforge_orch import AdvancedPluginOrchestrator, PluginManager, PluginOrchestrator
 from qtforge_orch._engine import transition_checks
 from qtforge_orch.testing import FakeClock, SignalRecorder
+
+sys.dont_write_bytecode = False  # see PYTHONDONTWRITEBYTECODE above
 
 # Every task state change of every run in the suite is followed by a check of the run's whole
 # state (its counts, ready queue and counters); off outside the tests, where it costs nothing.
@@ -38,6 +47,38 @@ def pytest_configure(config: pytest.Config) -> None:
     # entry point: load it by module then, so the suite does not depend on how it was set up.
     if not config.pluginmanager.has_plugin("qtforge_orch"):
         config.pluginmanager.import_plugin("qtforge_orch.testing.plugin")
+    _leave_the_library_unrewritten(config)
+
+
+def _leave_the_library_unrewritten(config: pytest.Config) -> None:
+    """pytest rewrites the asserts of every module of a distribution that ships a pytest
+    plugin, so each library module imported lazily during a test went through ``ast.parse``,
+    on whichever thread imported it. CPython 3.11's AST constructor keeps its recursion counter
+    in state shared by all threads: two threads parsing at once (one of them switched out by a
+    finalizer inside the parse) fail with "SystemError: AST constructor recursion depth
+    mismatch" (python/cpython#106905), a flaky failure of whichever test imported. The
+    library's asserts need no rewriting; the tests' own are still rewritten."""
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    if not isinstance(marked, set):
+        return  # assertion rewriting is off (--assert=plain), or pytest changed: nothing to undo
+    marked.difference_update(
+        {name for name in marked if name == "qtforge_orch" or name.startswith("qtforge_orch.")}
+    )
+    cache = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(cache, dict):
+        cache.clear()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Long subprocesses a selected test will need start now, beside the tests before it.
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        start = getattr(getattr(item, "module", None), "start_site_build", None)
+        if start is not None and "site" in getattr(item, "fixturenames", ()):
+            start(session.config)
+            return
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,11 +10,14 @@ built when ``QTFORGE_DOCS_SITE`` names its folder.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 import zlib
 from pathlib import Path
@@ -151,23 +154,60 @@ def _inventory(site: Path) -> set[str]:
     return {line.split(" ", 1)[0] for line in lines}
 
 
+class SiteBuild:
+    """``mkdocs build --strict`` into a temporary folder, in a subprocess. It takes 15-25 s of
+    one core, so conftest.py starts it as soon as the collected tests include one that reads
+    the site: it runs beside the tests before that one."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="qtforge-site-"))
+        self._log = (self.folder.parent / f"{self.folder.name}.log").open("w+", encoding="utf-8")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(self.folder)],
+            cwd=ROOT,
+            stdout=self._log,  # a file, not a pipe: nobody reads it until the build ends
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        )
+
+    def wait(self, timeout: float) -> tuple[int, str]:
+        """The build's exit status and output."""
+        status = self._process.wait(timeout)
+        self._log.seek(0)
+        return status, self._log.read()
+
+    def discard(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_started: list[SiteBuild] = []
+
+
+def start_site_build(config: pytest.Config) -> None:
+    """Start the build now (once), unless the site is given or mkdocs is not installed."""
+    if _started or os.environ.get("QTFORGE_DOCS_SITE") or not importlib.util.find_spec("mkdocs"):
+        return
+    build = SiteBuild()
+    _started.append(build)
+    config.add_cleanup(build.discard)
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def site(pytestconfig: pytest.Config) -> Path:
     given = os.environ.get("QTFORGE_DOCS_SITE")
     if given:
         return Path(given)
     pytest.importorskip("mkdocs", reason='the docs tools: pip install -e ".[docs]"')
-    folder = tmp_path_factory.mktemp("site")
-    built = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
-    return folder
+    start_site_build(pytestconfig)  # already started, unless this module runs on its own
+    status, output = _started[0].wait(timeout=300)
+    assert status == 0, output
+    return _started[0].folder
 
 
 @pytest.mark.slow

@@ -531,18 +531,30 @@ def test_scaling_out_guide_runs_as_written(tmp_path: Path) -> None:
     for name, body in files.items():
         (tmp_path / name).write_text(f"# {name}\n{body}")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    outputs = {}
-    for script in ("app.py", "existing_cluster.py"):
-        done = subprocess.run(
+    # The two scripts are independent (each its own pool or cluster, ports chosen free), and
+    # much of each one's time is waiting for processes to start: run them side by side.
+    running = {
+        script: subprocess.Popen(
             [sys.executable, script],
             cwd=tmp_path,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
             env=env,
         )
-        assert done.returncode == 0, f"{script}:\n{done.stdout}\n{done.stderr}"
-        outputs[script] = done.stdout
+        for script in ("app.py", "existing_cluster.py")
+    }
+    outputs = {}
+    try:
+        for script, process in running.items():
+            stdout, stderr = process.communicate(timeout=120)
+            assert process.returncode == 0, f"{script}:\n{stdout}\n{stderr}"
+            outputs[script] = stdout
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert "parts: ['sum_0', 'sum_1', 'sum_2', 'sum_3']" in outputs["app.py"]
     assert "node b: {'parts': ['sum_0']}" in outputs["existing_cluster.py"]
 

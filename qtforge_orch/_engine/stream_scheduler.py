@@ -102,6 +102,11 @@ class StreamScheduler(SchedulerDefaults):
     # --- one activation (no lock, except to take and give back) ------------------------------
     def work(self, unit: int) -> None:
         with self.lock:
+            if self.run.stopping:
+                # Cancelled (or failed) since ``take``, in another lock hold: the stage was
+                # cancelled with the run and is never started.
+                self._give_back(unit)
+                return None
             taken = self._take(unit)
         started = self.limit.activation_started()
         done = self._run_activation(taken)
@@ -148,6 +153,12 @@ class StreamScheduler(SchedulerDefaults):
             self.stages[target].reserved += room
         # A source pulls only once the items it left over have gone on, in order.
         return Taken(index, chain, out_stage, room, per_round, batch, may_pull=not stage.inbox)
+
+    def _give_back(self, index: int) -> None:
+        """(lock held) Undo ``take`` for an activation that will not run."""
+        self.stages[index].active = False
+        self.running -= 1
+        self.workers.wake_helpers()
 
     def _run_activation(self, taken: Taken) -> Done:
         """(no lock) The plugin calls: a source's pull, a processor's batch, or a chain."""
