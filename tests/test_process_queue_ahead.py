@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +74,23 @@ class Held:
         return self.outcome.result(timeout=20)
 
 
+def queue_behind(
+    executor: ProcessExecutor, tmp_path: Path, context: StepContext
+) -> tuple[Future[Outcome], Path]:
+    """A call that records its worker's pid, sent behind a held call on a one-worker executor:
+    its future and its record file, once the executor has handed it to the busy worker."""
+    record_file = tmp_path / "b.record"
+    queued = call_in_thread(executor, "record", {"record_file": str(record_file)}, context)
+    wait_for(lambda: executor.unanswered() == 2, "the second call sent to the busy worker")
+    return queued, record_file
+
+
 @pytest.mark.parametrize("workers", [1], indirect=True)
 def test_a_busy_worker_holds_the_next_call_and_runs_it_next(
     workers: ProcessExecutor, tmp_path: Path
 ) -> None:
     held = Held(workers, tmp_path, "a")
-    record_file = tmp_path / "b.record"
-    queued = call_in_thread(workers, "record", {"record_file": str(record_file)}, _context("b"))
-    wait_for(lambda: workers.unanswered() == 2, "the second call sent to the busy worker")
+    queued, record_file = queue_behind(workers, tmp_path, _context("b"))
     assert not queued.done()
     assert held.release().error is None
     outcome = queued.result(timeout=20)
@@ -93,10 +103,8 @@ def test_a_queued_call_cancelled_before_it_starts_never_runs_and_kills_no_one(
     workers: ProcessExecutor, tmp_path: Path
 ) -> None:
     held = Held(workers, tmp_path, "a")
-    record_file = tmp_path / "b.record"
     context = _context("b")
-    queued = call_in_thread(workers, "record", {"record_file": str(record_file)}, context)
-    wait_for(lambda: workers.unanswered() == 2, "the second call sent to the busy worker")
+    queued, record_file = queue_behind(workers, tmp_path, context)
     context.cancel()
     assert _cancelled(queued.result(timeout=10))
     assert pid_alive(held.pid) and not held.outcome.done()
@@ -114,9 +122,7 @@ def test_a_worker_that_dies_with_a_queued_call_loses_nothing(
     workers: ProcessExecutor, tmp_path: Path
 ) -> None:
     held = Held(workers, tmp_path, "a")
-    record_file = tmp_path / "b.record"
-    queued = call_in_thread(workers, "record", {"record_file": str(record_file)}, _context("b"))
-    wait_for(lambda: workers.unanswered() == 2, "the second call sent to the busy worker")
+    queued, record_file = queue_behind(workers, tmp_path, _context("b"))
     os.kill(held.pid, signal.SIGKILL)
     died = held.outcome.result(timeout=20)
     assert died.error is not None and "worker process running it died" in died.error.message
