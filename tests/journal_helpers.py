@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from qtforge_orch import Workflow, WorkflowStep
 from qtforge_orch.journal import ExecutionJournal, RetentionPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,3 +177,13 @@ def load_flow_module(folder: Path, name: str, source: str) -> Any:
         return importlib.reload(importlib.import_module(name))
     finally:
         sys.path.remove(str(folder))
+
+
+def make_then_check(workflow_id: str) -> Workflow:
+    """A two-step v1 workflow on plugin ``p``: ``make``, then ``check`` depending on it."""
+    workflow = Workflow(workflow_id, workflow_id)
+    workflow.add_step(WorkflowStep("make", "p", "make"))
+    check = WorkflowStep("check", "p", "check")
+    check.dependencies = ["make"]
+    workflow.add_step(check)
+    return workflow

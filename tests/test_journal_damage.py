@@ -24,7 +24,7 @@ from qtforge_orch import (
 from qtforge_orch._engine import events
 from qtforge_orch.journal import ExecutionJournal
 
-from .journal_helpers import V1_DEFINITION, open_journal, raw
+from .journal_helpers import V1_DEFINITION, make_then_check, open_journal, raw
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,22 +53,13 @@ def _plugins(fail: list[bool]) -> PluginManager:
     return plugins
 
 
-def _pickled_workflow() -> Workflow:
-    workflow = Workflow("pickled", "pickled")
-    workflow.add_step(WorkflowStep("make", "p", "make"))
-    check = WorkflowStep("check", "p", "check")
-    check.dependencies = ["make"]
-    workflow.add_step(check)
-    return workflow
-
-
 def _failed_trusted_run(path: Path, fail: list[bool]) -> str:
     """A failed execution recorded by a journal that pickles (its ``make`` output is a tuple);
     the journal is closed afterwards. Returns the execution id."""
     trusted = PluginOrchestrator(
         plugin_manager=_plugins(fail), journal=ExecutionJournal(path, pickle_fallback=True)
     )
-    assert trusted.register_workflow(_pickled_workflow())
+    assert trusted.register_workflow(make_then_check("pickled"))
     failed = trusted.execute_workflow("pickled", {"n": 1})
     execution_id: str = failed.error().context["execution_id"]
     trusted.shutdown()
@@ -94,7 +85,7 @@ def test_a_journal_without_pickle_fallback_never_unpickles_a_crafted_row(
 
     orchestrator = PluginOrchestrator(plugin_manager=_plugins(fail), journal=str(path))
     try:
-        assert orchestrator.register_workflow(_pickled_workflow())
+        assert orchestrator.register_workflow(make_then_check("pickled"))
         assert orchestrator.get_execution_history().value().executions
         status = orchestrator.get_execution_status(execution_id).value()
         assert status["status"] == "failed"
@@ -132,7 +123,7 @@ def test_resume_reruns_a_step_whose_output_was_pickled_when_pickle_is_off(
     fail[0] = False
     orchestrator = PluginOrchestrator(plugin_manager=_plugins(fail), journal=str(path))
     try:
-        assert orchestrator.register_workflow(_pickled_workflow())
+        assert orchestrator.register_workflow(make_then_check("pickled"))
         resumed = orchestrator.resume_execution(execution_id).value()
         assert orchestrator.wait_for_execution(resumed, 10_000)
         assert orchestrator.get_execution_status(resumed).value()["status"] == "completed"

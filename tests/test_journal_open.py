@@ -18,13 +18,18 @@ from qtforge_orch import (
     PluginErrorCode,
     PluginManager,
     PluginOrchestrator,
-    Workflow,
-    WorkflowStep,
 )
 from qtforge_orch.journal import APPLICATION_ID, LATEST_VERSION, ExecutionJournal, definition_hash
 from qtforge_orch.journal._schema import create_version_1, create_version_2
 
-from .journal_helpers import V1_DEFINITION, Child, open_journal, owner_files, raw
+from .journal_helpers import (
+    V1_DEFINITION,
+    Child,
+    make_then_check,
+    open_journal,
+    owner_files,
+    raw,
+)
 
 
 def _refused(path: Path, code: PluginErrorCode, reason: str, **options: object) -> PluginError:
@@ -365,15 +370,6 @@ def _steps(calls: list[str], fail: list[bool]) -> PluginManager:
     return plugins
 
 
-def _make_then_check() -> Workflow:
-    workflow = Workflow("pair", "pair")
-    workflow.add_step(WorkflowStep("make", "p", "make"))
-    check = WorkflowStep("check", "p", "check")
-    check.dependencies = ["make"]
-    workflow.add_step(check)
-    return workflow
-
-
 def _as_version_2(source: Path, path: Path) -> None:
     """``source``'s data in a file of schema version 2 (tasks keyed by the execution's id),
     made from version 2's DDL, plus a task row of an execution the file does not have."""
@@ -412,7 +408,7 @@ def test_a_version_2_journal_is_upgraded_resumes_and_keeps_recording(
     source, path = tmp_path / "v3.sqlite", tmp_path / "v2.sqlite"
     recorder = PluginOrchestrator(plugin_manager=_steps(calls, fail), journal=str(source))
     try:
-        assert recorder.register_workflow(_make_then_check())
+        assert recorder.register_workflow(make_then_check("pair"))
         assert recorder.execute_workflow("pair", {"n": 1})
         fail[0] = True
         failed = recorder.execute_workflow("pair", {"n": 2})
@@ -431,7 +427,7 @@ def test_a_version_2_journal_is_upgraded_resumes_and_keeps_recording(
         assert [t.task_key for t in journal.task_records(execution_id)] == ["make", "check"]
         assert [t.state for t in journal.task_records(execution_id)] == ["completed", "failed"]
         assert journal.completed_outputs(execution_id) == {"make": {"made": 1}}
-        assert orchestrator.register_workflow(_make_then_check())
+        assert orchestrator.register_workflow(make_then_check("pair"))
         resumed = orchestrator.resume_execution(execution_id).value()
         assert orchestrator.wait_for_execution(resumed, 10_000)
         status = orchestrator.get_execution_status(resumed).value()
